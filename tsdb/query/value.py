@@ -1,0 +1,89 @@
+"""Values the evaluator passes around (DESIGN §6).
+
+Everything is evaluated over a grid of step timestamps ``steps`` (int64 ms, ascending; an instant query
+is a grid of one step). An instant vector over the grid is ``labels`` (one per series) plus
+``values: float64[series, steps]`` and ``present: bool[series, steps]``: NaN is a legal sample value,
+so absence is the mask, never NaN. ``drop_name[i]`` marks series whose ``__name__`` is to be removed
+at the end of evaluation (Prometheus 3.x delayed name removal). Arrays are owned by the value; an
+operation that changes them makes new arrays.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import numpy.typing as npt
+
+from tsdb.labels import Labels
+
+StepArray = npt.NDArray[np.int64]
+Matrix2D = npt.NDArray[np.float64]
+Mask2D = npt.NDArray[np.bool_]
+
+
+@dataclass
+class ScalarValue:
+    """A scalar per step: ``values[steps]`` (always present)."""
+
+    values: npt.NDArray[np.float64]
+
+
+@dataclass
+class StringValue:
+    """A string literal."""
+
+    value: str
+
+
+@dataclass
+class VectorValue:
+    """An instant vector over the step grid (see module docstring)."""
+
+    labels: list[Labels]
+    values: Matrix2D
+    present: Mask2D
+    drop_name: npt.NDArray[np.bool_] = field(default_factory=lambda: np.zeros(0, dtype=bool))
+
+    def __post_init__(self) -> None:
+        if len(self.drop_name) != len(self.labels):
+            self.drop_name = np.zeros(len(self.labels), dtype=bool)
+
+    @classmethod
+    def empty(cls, num_steps: int) -> VectorValue:
+        return cls([], np.empty((0, num_steps)), np.zeros((0, num_steps), dtype=bool))
+
+    @property
+    def num_series(self) -> int:
+        return len(self.labels)
+
+    def select_rows(self, rows: npt.NDArray[np.intp] | list[int]) -> VectorValue:
+        """The vector restricted to the given series rows (in that order)."""
+        idx = np.asarray(rows, dtype=np.intp)
+        return VectorValue([self.labels[i] for i in idx], self.values[idx], self.present[idx],
+                           self.drop_name[idx])
+
+    def without_empty_rows(self) -> VectorValue:
+        """Drop series that are absent at every step."""
+        keep = np.flatnonzero(self.present.any(axis=1))
+        return self if len(keep) == self.num_series else self.select_rows(keep)
+
+
+@dataclass
+class MatrixValue:
+    """A range vector: per series the raw samples of its window (instant evaluation only).
+
+    ``ts[i]``/``values[i]`` are the samples of series ``i`` (ascending timestamps).
+    """
+
+    labels: list[Labels]
+    ts: list[npt.NDArray[np.int64]]
+    values: list[npt.NDArray[np.float64]]
+    drop_name: npt.NDArray[np.bool_] = field(default_factory=lambda: np.zeros(0, dtype=bool))
+
+    def __post_init__(self) -> None:
+        if len(self.drop_name) != len(self.labels):
+            self.drop_name = np.zeros(len(self.labels), dtype=bool)
+
+
+Value = ScalarValue | StringValue | VectorValue | MatrixValue

@@ -1,0 +1,1 @@
+"""Storage: WAL, head, XOR chunks, Prometheus-format blocks, compaction, retention, tiers."""

@@ -1,0 +1,143 @@
+"""The storage contracts (DESIGN §4): what the query engine, rules and servers see of storage.
+
+Times are int64 Unix milliseconds, ranges ``[mint, maxt]`` inclusive. Sample arrays are whole numpy
+arrays (``int64`` timestamps ascending, ``float64`` values), never per-sample objects; arrays returned
+by ``samples()`` belong to the caller.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+import numpy.typing as npt
+
+from tsdb.labels import Labels, Matcher
+
+TimestampArray = npt.NDArray[np.int64]
+ValueArray = npt.NDArray[np.float64]
+
+STALE_NAN_BITS = 0x7FF0000000000002
+"""Bit pattern of the stale marker: a NaN that ends a series. Compare bits, never ``isnan``."""
+
+STALE_NAN = np.array([STALE_NAN_BITS], dtype=np.uint64).view(np.float64)[0]
+
+
+def is_stale(values: ValueArray) -> npt.NDArray[np.bool_]:
+    """Element-wise: is the value the stale marker (bit-exact)?"""
+    return np.asarray(values, dtype=np.float64).view(np.uint64) == np.uint64(STALE_NAN_BITS)
+
+
+@dataclass(frozen=True)
+class SelectHints:
+    """Optional hints for ``Querier.select``: the time range and step the caller really needs.
+
+    ``func`` names the range function applied (e.g. "rate"), ``range_ms`` its window; tiers use these
+    to pick a resolution. ``max_source_resolution`` is "raw", "5m", "1h" or "auto".
+    """
+
+    mint: int | None = None
+    maxt: int | None = None
+    step_ms: int = 0
+    func: str = ""
+    range_ms: int = 0
+    max_source_resolution: str = "auto"
+    by: tuple[str, ...] = field(default=())
+
+
+@runtime_checkable
+class Series(Protocol):
+    """One series of a query result: labels and a way to get its samples in the querier's range."""
+
+    @property
+    def labels(self) -> Labels: ...
+
+    def samples(self) -> tuple[TimestampArray, ValueArray]:
+        """All samples within the querier's ``[mint, maxt]``, timestamps ascending and unique."""
+        ...
+
+
+@runtime_checkable
+class Querier(Protocol):
+    """A read view over ``[mint, maxt]``. Not thread-safe; close it when done."""
+
+    def select(self, matchers: Sequence[Matcher], hints: SelectHints | None = None) -> Iterator[Series]:
+        """Series matching all matchers, sorted by labels."""
+        ...
+
+    def label_names(self, matchers: Sequence[Matcher] = ()) -> list[str]:
+        """Sorted label names of series (matching ``matchers`` if given) with data in range."""
+        ...
+
+    def label_values(self, name: str, matchers: Sequence[Matcher] = ()) -> list[str]:
+        """Sorted values of label ``name`` (on series matching ``matchers`` if given)."""
+        ...
+
+    def close(self) -> None: ...
+
+
+@runtime_checkable
+class Queryable(Protocol):
+    """Anything that can be read: the DB, the head, a block, a tier, an in-memory store."""
+
+    def querier(self, mint: int, maxt: int) -> Querier: ...
+
+
+@dataclass
+class Rejection:
+    """Rejected samples of one reason: ``count`` samples, the first few ``examples`` as messages."""
+
+    reason: str
+    count: int = 0
+    examples: list[str] = field(default_factory=list)
+
+
+@dataclass
+class CommitResult:
+    """What a commit stored: accepted sample count and the rejections by reason."""
+
+    accepted: int = 0
+    rejected: dict[str, Rejection] = field(default_factory=dict)
+
+    @property
+    def rejected_count(self) -> int:
+        return sum(r.count for r in self.rejected.values())
+
+    def reject(self, reason: str, count: int, example: str, max_examples: int = 5) -> None:
+        """Record ``count`` rejected samples of ``reason`` with a readable example."""
+        entry = self.rejected.setdefault(reason, Rejection(reason))
+        entry.count += count
+        if len(entry.examples) < max_examples:
+            entry.examples.append(example)
+
+    def summary(self) -> str:
+        """One readable line per rejection reason (empty when nothing was rejected)."""
+        return "; ".join(
+            f"{r.count} {r.reason} sample(s), e.g. {', '.join(r.examples)}" for r in self.rejected.values()
+        )
+
+
+@runtime_checkable
+class Appender(Protocol):
+    """Buffers one batch of samples. One batch, one thread; ``commit`` or ``rollback`` ends it."""
+
+    def append(self, labels: Labels, ts: TimestampArray, values: ValueArray) -> int:
+        """Buffer samples of one series; returns the series ref (may be provisional before commit)."""
+        ...
+
+    def commit(self) -> CommitResult:
+        """Make the batch durable (WAL first) then visible; invalid samples are reported, not stored."""
+        ...
+
+    def rollback(self) -> None:
+        """Drop the batch."""
+        ...
+
+
+@runtime_checkable
+class Appendable(Protocol):
+    """Anything that accepts writes."""
+
+    def appender(self) -> Appender: ...
