@@ -1,0 +1,32 @@
+"""Regenerate tsdb/server/pb/ from protos/ (run after editing a .proto; a test checks they match)."""
+
+from __future__ import annotations
+
+import re
+import sys
+from pathlib import Path
+
+from grpc_tools import protoc
+
+ROOT = Path(__file__).resolve().parents[1]
+OUT = ROOT / "tsdb" / "server" / "pb"
+
+
+def main() -> int:
+    protos = sorted((ROOT / "protos").rglob("*.proto"))
+    args = ["protoc", f"-I{ROOT / 'protos'}", f"--python_out={OUT}", f"--pyi_out={OUT}",
+            f"--grpc_python_out={OUT}", *map(str, protos)]
+    if protoc.main(args) != 0:
+        return 1
+    # generated modules import each other as top-level "tsdb.v1.x_pb2": make them package-relative
+    for path in (OUT / "tsdb" / "v1").glob("*.py"):
+        text = re.sub(r"^from tsdb\.v1 import", "from tsdb.server.pb.tsdb.v1 import", path.read_text(),
+                      flags=re.M)
+        path.write_text(text)
+    for pkg in (OUT, OUT / "tsdb", OUT / "tsdb" / "v1"):
+        (pkg / "__init__.py").touch()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,32 @@
+"""The committed generated code in tsdb/server/pb matches protos/ (regenerate: python scripts/gen_protos.py)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from google.protobuf import descriptor_pb2
+from grpc_tools import protoc
+
+from tsdb.server.pb.tsdb.v1 import remote_pb2, tsdb_pb2
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_generated_code_is_current(tmp_path: Path) -> None:
+    out = tmp_path / "set.pb"
+    protos = sorted((ROOT / "protos").rglob("*.proto"))
+    assert protoc.main(["protoc", f"-I{ROOT / 'protos'}", f"--descriptor_set_out={out}",
+                        *map(str, protos)]) == 0
+    fresh = descriptor_pb2.FileDescriptorSet.FromString(out.read_bytes())
+    for file in fresh.file:  # protoc adds json_name; generated modules leave it implicit
+        for message in file.message_type:
+            for fld in message.field:
+                fld.ClearField("json_name")
+    committed = {}
+    for module in (remote_pb2, tsdb_pb2):
+        proto = descriptor_pb2.FileDescriptorProto()
+        module.DESCRIPTOR.CopyToProto(proto)
+        committed[proto.name] = proto
+    assert {f.name for f in fresh.file} == set(committed)
+    for file in fresh.file:
+        assert file == committed[file.name], f"{file.name} changed: run python scripts/gen_protos.py"

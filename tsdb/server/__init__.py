@@ -1,0 +1,1 @@
+"""Serving: the composition root, gRPC, the Prometheus HTTP API, remote-write."""

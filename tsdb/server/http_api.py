@@ -1,0 +1,427 @@
+"""The Prometheus-compatible HTTP API (aiohttp): queries, metadata, remote-write, status.
+
+Handlers parse parameters exactly as Prometheus does (GET query string or POST form), run storage and
+query work in a thread pool (kernels release the GIL), and render JSON in Prometheus's shape and
+formatting. Errors carry Prometheus's ``errorType`` and status code: 400 ``bad_data``, 422
+``execution``, 503 ``timeout``, 500 ``internal``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import platform
+import sys
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from aiohttp import web
+
+from tsdb import __version__
+from tsdb.errors import (
+    InvalidArgumentError,
+    ParseError,
+    QueryError,
+    QueryTimeoutError,
+    StorageError,
+    TsdbError,
+)
+from tsdb.labels import Labels, Matcher
+from tsdb.query.value import MatrixValue, ScalarValue, StringValue, Value, VectorValue
+from tsdb.server import json_format as jf
+from tsdb.server import params
+from tsdb.server.remote_write import DEFAULT_MAX_BODY_BYTES, LabelsCache, decode_body
+from tsdb.storage.interfaces import Appendable, CommitResult, Queryable
+
+log = logging.getLogger("tsdb.http")
+
+MAX_POINTS = 11_000
+
+
+class QueryEngine(Protocol):
+    """What the API needs of the PromQL engine."""
+
+    def instant(self, query: str, t_ms: int) -> Value: ...
+
+    def range(self, query: str, start_ms: int, end_ms: int, step_ms: int) -> Value: ...
+
+
+@dataclass
+class ApiBackend:
+    """Everything the HTTP API serves from; built by the composition root (server/app.py)."""
+
+    queryable: Queryable
+    appendable: Appendable
+    engine: QueryEngine
+    parse_matchers: Callable[[str], list[Matcher]]
+    format_query: Callable[[str], str]
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+    labels_cache: LabelsCache = field(default_factory=LabelsCache)
+    on_write: Callable[[CommitResult], None] | None = None
+    start_time: float = field(default_factory=time.time)
+    status_tsdb: Callable[[], dict[str, Any]] | None = None
+
+
+class ApiError(Exception):
+    """An error response: Prometheus ``errorType`` and HTTP status."""
+
+    def __init__(self, error_type: str, message: str, status: int) -> None:
+        super().__init__(message)
+        self.error_type = error_type
+        self.status = status
+
+
+def _success(data_json: str, warnings: Sequence[str] = ()) -> web.Response:
+    body = '{"status":"success","data":' + data_json
+    if warnings:
+        body += ',"warnings":' + json.dumps(list(warnings))
+    return web.Response(text=body + "}", content_type="application/json")
+
+
+def _error(err: ApiError) -> web.Response:
+    body = json.dumps({"status": "error", "errorType": err.error_type, "error": str(err)})
+    return web.Response(text=body, status=err.status, content_type="application/json")
+
+
+def classify(err: Exception) -> ApiError:
+    """Map an exception to Prometheus's error type and status code."""
+    if isinstance(err, ApiError):
+        return err
+    if isinstance(err, QueryTimeoutError):
+        return ApiError("timeout", f"query timed out in expression evaluation: {err}", 503)
+    if isinstance(err, ParseError):
+        return ApiError("bad_data", err.render(), 400)
+    if isinstance(err, InvalidArgumentError):
+        return ApiError("bad_data", str(err), 400)
+    if isinstance(err, QueryError):
+        return ApiError("execution", str(err), 422)
+    if isinstance(err, StorageError):
+        return ApiError("internal", str(err), 500)
+    if isinstance(err, TsdbError):
+        return ApiError("execution", str(err), 422)
+    log.exception("internal error")
+    return ApiError("internal", f"{type(err).__name__}: {err}", 500)
+
+
+def render_value(value: Value, t_ms: int | None = None, steps: Sequence[int] | None = None) -> str:
+    """``{"resultType":...,"result":...}`` for a query result."""
+    if isinstance(value, ScalarValue):
+        assert t_ms is not None or steps is not None
+        if steps is not None and t_ms is None:
+            series = ",".join(jf.point_json(t, v) for t, v in zip(steps, value.values.tolist(), strict=True))
+            return '{"resultType":"matrix","result":[{"metric":{},"values":[' + series + "]}]}"
+        return '{"resultType":"scalar","result":' + jf.point_json(t_ms or 0, float(value.values[0])) + "}"
+    if isinstance(value, StringValue):
+        return '{"resultType":"string","result":[' + jf.format_timestamp(t_ms or 0) + "," + jf.json_string(
+            value.value) + "]}"
+    if isinstance(value, MatrixValue):
+        items = []
+        for labels, ts, vals in zip(value.labels, value.ts, value.values, strict=True):
+            points = ",".join(jf.point_json(t, v) for t, v in zip(ts.tolist(), vals.tolist(), strict=True))
+            items.append('{"metric":' + jf.labels_json(labels) + ',"values":[' + points + "]}")
+        return '{"resultType":"matrix","result":[' + ",".join(items) + "]}"
+    assert isinstance(value, VectorValue)
+    if steps is None:
+        items = []
+        for i, labels in enumerate(value.labels):
+            if value.present[i, 0]:
+                items.append('{"metric":' + jf.labels_json(labels) + ',"value":'
+                             + jf.point_json(t_ms or 0, float(value.values[i, 0])) + "}")
+        return '{"resultType":"vector","result":[' + ",".join(items) + "]}"
+    order = sorted(range(value.num_series), key=lambda i: value.labels[i])
+    items = []
+    for i in order:
+        mask = value.present[i]
+        if not mask.any():
+            continue
+        points = ",".join(jf.point_json(t, v) for t, v, m in zip(steps, value.values[i].tolist(), mask.tolist(),
+                                                                 strict=True) if m)
+        items.append('{"metric":' + jf.labels_json(value.labels[i]) + ',"values":[' + points + "]}")
+    return '{"resultType":"matrix","result":[' + ",".join(items) + "]}"
+
+
+class HttpApi:
+    """Routes of the Prometheus HTTP API bound to one :class:`ApiBackend`."""
+
+    def __init__(self, backend: ApiBackend, executor: ThreadPoolExecutor | None = None) -> None:
+        self.backend = backend
+        self.executor = executor or ThreadPoolExecutor(max_workers=4, thread_name_prefix="tsdb-api")
+
+    def routes(self) -> list[web.RouteDef]:
+        both = [
+            ("/api/v1/query", self.query), ("/api/v1/query_range", self.query_range),
+            ("/api/v1/series", self.series), ("/api/v1/labels", self.labels),
+            ("/api/v1/label/{name}/values", self.label_values), ("/api/v1/query_exemplars", self.exemplars),
+            ("/api/v1/format_query", self.format_query),
+        ]
+        out = []
+        for path, handler in both:
+            out.append(web.get(path, self._wrap(handler)))
+            out.append(web.post(path, self._wrap(handler)))
+        out += [
+            web.post("/api/v1/write", self._wrap(self.write)),
+            web.get("/api/v1/metadata", self._wrap(self.metadata)),
+            web.get("/api/v1/status/buildinfo", self._wrap(self.buildinfo)),
+            web.get("/api/v1/status/runtimeinfo", self._wrap(self.runtimeinfo)),
+            web.get("/api/v1/status/tsdb", self._wrap(self.status_tsdb)),
+            web.get("/api/v1/status/flags", self._wrap(self.flags)),
+            web.get("/api/v1/rules", self._wrap(self.rules)),
+            web.get("/api/v1/alerts", self._wrap(self.alerts)),
+            web.get("/-/healthy", self.healthy), web.get("/-/ready", self.ready),
+        ]
+        return out
+
+    def _wrap(self, handler: Callable[[web.Request, dict[str, str]], Awaitable[web.Response]]
+              ) -> Callable[[web.Request], Awaitable[web.Response]]:
+        async def wrapped(request: web.Request) -> web.Response:
+            try:
+                form = await _params(request) if request.path != "/api/v1/write" else {}
+                return await handler(request, form)
+            except Exception as err:  # every failure becomes a Prometheus-shaped error
+                return _error(classify(err))
+
+        return wrapped
+
+    async def _run(self, func: Callable[..., Any], *args: Any) -> Any:
+        return await asyncio.get_running_loop().run_in_executor(self.executor, func, *args)
+
+    # -- queries ------------------------------------------------------------------------------
+    async def query(self, request: web.Request, form: dict[str, Any]) -> web.Response:
+        text = _required(form, "query")
+        t_ms = params.parse_time(form["time"], "time") if form.get("time") else int(time.time() * 1000)
+        value = await self._run(self.backend.engine.instant, text, t_ms)
+        return _success(render_value(value, t_ms=t_ms))
+
+    async def query_range(self, request: web.Request, form: dict[str, Any]) -> web.Response:
+        text = _required(form, "query")
+        start = params.parse_time(_required(form, "start"), "start")
+        end = params.parse_time(_required(form, "end"), "end")
+        if end < start:
+            raise ApiError("bad_data", 'invalid parameter "end": end timestamp must not be before start time', 400)
+        step = params.parse_duration(_required(form, "step"), "step")
+        if step <= 0:
+            raise ApiError("bad_data", 'invalid parameter "step": zero or negative query resolution step widths '
+                           "are not accepted. Try a positive integer", 400)
+        if (end - start) // step > MAX_POINTS:
+            raise ApiError("bad_data", "exceeded maximum resolution of 11,000 points per timeseries. Try "
+                           "decreasing the query resolution (?step=XX)", 400)
+        value = await self._run(self.backend.engine.range, text, start, end, step)
+        steps = list(range(start, end + 1, step))
+        return _success(render_value(value, steps=steps))
+
+    async def format_query(self, request: web.Request, form: dict[str, Any]) -> web.Response:
+        text = _required(form, "query")
+        return _success(jf.json_string(self.backend.format_query(text)))
+
+    async def exemplars(self, request: web.Request, form: dict[str, Any]) -> web.Response:
+        _required(form, "query")
+        return _success("[]")
+
+    # -- metadata -----------------------------------------------------------------------------
+    def _range(self, form: dict[str, Any]) -> tuple[int, int]:
+        start = params.parse_time(form["start"], "start") if form.get("start") else params.MIN_TIME_MS
+        end = params.parse_time(form["end"], "end") if form.get("end") else params.MAX_TIME_MS
+        return start, end
+
+    def _matcher_sets(self, form: dict[str, Any]) -> list[list[Matcher]]:
+        return [self.backend.parse_matchers(m) for m in form.get("match[]", [])]
+
+    async def series(self, request: web.Request, form: dict[str, Any]) -> web.Response:
+        sets = self._matcher_sets(form)
+        if not sets:
+            raise ApiError("bad_data", "no match[] parameter provided", 400)
+        start, end = self._range(form)
+        limit = params.parse_limit(form.get("limit"))
+
+        def collect() -> list[Labels]:
+            querier = self.backend.queryable.querier(start, end)
+            try:
+                found: set[Labels] = set()
+                for matchers in sets:
+                    found.update(s.labels for s in querier.select(matchers))
+                return sorted(found)
+            finally:
+                querier.close()
+
+        found = await self._run(collect)
+        warnings = _truncate(found, limit, "series")
+        return _success("[" + ",".join(jf.labels_json(lb) for lb in found[: limit or None]) + "]", warnings)
+
+    async def labels(self, request: web.Request, form: dict[str, Any]) -> web.Response:
+        sets = self._matcher_sets(form) or [[]]
+        start, end = self._range(form)
+        limit = params.parse_limit(form.get("limit"))
+
+        def collect() -> list[str]:
+            querier = self.backend.queryable.querier(start, end)
+            try:
+                names: set[str] = set()
+                for matchers in sets:
+                    names.update(querier.label_names(matchers))
+                return sorted(names)
+            finally:
+                querier.close()
+
+        names = await self._run(collect)
+        warnings = _truncate(names, limit, "labels")
+        return _success(json.dumps(names[: limit or None]), warnings)
+
+    async def label_values(self, request: web.Request, form: dict[str, Any]) -> web.Response:
+        name = request.match_info["name"]
+        if name.startswith("U__"):
+            name = _unescape_utf8_name(name)
+        sets = self._matcher_sets(form) or [[]]
+        start, end = self._range(form)
+        limit = params.parse_limit(form.get("limit"))
+
+        def collect() -> list[str]:
+            querier = self.backend.queryable.querier(start, end)
+            try:
+                values: set[str] = set()
+                for matchers in sets:
+                    values.update(querier.label_values(name, matchers))
+                return sorted(values)
+            finally:
+                querier.close()
+
+        values = await self._run(collect)
+        warnings = _truncate(values, limit, "label values")
+        return _success("[" + ",".join(jf.json_string(v) for v in values[: limit or None]) + "]", warnings)
+
+    async def metadata(self, request: web.Request, form: dict[str, Any]) -> web.Response:
+        return _success("{}")
+
+    # -- writes -------------------------------------------------------------------------------
+    async def write(self, request: web.Request, form: dict[str, Any]) -> web.Response:
+        content_type = request.headers.get("Content-Type", "")
+        if content_type and not content_type.startswith("application/x-protobuf"):
+            return web.Response(status=415, text=f"unsupported Content-Type {content_type!r}; "
+                                "expected application/x-protobuf (remote-write 1.0)\n")
+        encoding = request.headers.get("Content-Encoding", "snappy")
+        if encoding != "snappy":
+            return web.Response(status=415, text=f"unsupported Content-Encoding {encoding!r}; expected snappy\n")
+        max_body = self.backend.max_body_bytes
+        if request.content_length is not None and request.content_length > max_body:
+            return web.Response(status=413, text=f"request body larger than {max_body} bytes\n")
+        body = await request.content.read(max_body + 1)
+        if len(body) > max_body:
+            return web.Response(status=413, text=f"request body larger than {max_body} bytes\n")
+        try:
+            result = await self._run(self._store, body)
+        except (InvalidArgumentError, ValueError) as err:
+            return web.Response(status=400, text=f"{err}\n")
+        except StorageError as err:
+            return web.Response(status=503, text=f"storage error: {err}\n")
+        if result.rejected_count:
+            return web.Response(status=400, text=f"{result.accepted} samples stored; rejected: "
+                                f"{result.summary()}\n")
+        return web.Response(status=204)
+
+    def _store(self, body: bytes) -> CommitResult:
+        decoded = decode_body(body, self.backend.labels_cache, self.backend.max_body_bytes)
+        appender = self.backend.appendable.appender()
+        offsets = decoded.offsets.tolist()
+        try:
+            for i, labels in enumerate(decoded.labels):
+                lo, hi = offsets[i], offsets[i + 1]
+                if hi > lo:
+                    appender.append(labels, decoded.ts[lo:hi], decoded.values[lo:hi])
+            result = appender.commit()
+        except BaseException:
+            appender.rollback()
+            raise
+        if decoded.histograms:
+            result.reject("native_histogram_unsupported", decoded.histograms,
+                          "native histogram samples are not stored yet")
+        if self.backend.on_write is not None:
+            self.backend.on_write(result)
+        return result
+
+    # -- status -------------------------------------------------------------------------------
+    async def buildinfo(self, request: web.Request, form: dict[str, Any]) -> web.Response:
+        info = {"version": __version__, "revision": "", "branch": "", "buildUser": "", "buildDate": "",
+                "goVersion": f"python{platform.python_version()}"}
+        return _success(json.dumps(info))
+
+    async def runtimeinfo(self, request: web.Request, form: dict[str, Any]) -> web.Response:
+        info = {"startTime": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(self.backend.start_time)),
+                "CWD": ".", "reloadConfigSuccess": True, "lastConfigTime": "",
+                "corruptionCount": 0, "goroutineCount": 0, "GOMAXPROCS": 0, "GOGC": "", "GODEBUG": "",
+                "storageRetention": "90d", "python": sys.version.split()[0]}
+        return _success(json.dumps(info))
+
+    async def status_tsdb(self, request: web.Request, form: dict[str, Any]) -> web.Response:
+        stats = self.backend.status_tsdb() if self.backend.status_tsdb else {}
+        return _success(json.dumps(stats))
+
+    async def flags(self, request: web.Request, form: dict[str, Any]) -> web.Response:
+        return _success("{}")
+
+    async def rules(self, request: web.Request, form: dict[str, Any]) -> web.Response:
+        return _success('{"groups":[]}')
+
+    async def alerts(self, request: web.Request, form: dict[str, Any]) -> web.Response:
+        return _success('{"alerts":[]}')
+
+    async def healthy(self, request: web.Request) -> web.Response:
+        return web.Response(text="Healthy.\n")
+
+    async def ready(self, request: web.Request) -> web.Response:
+        return web.Response(text="Ready.\n")
+
+
+async def _params(request: web.Request) -> dict[str, Any]:
+    """Query-string and form parameters; ``match[]`` as a list, others as their last value."""
+    out: dict[str, Any] = {}
+    sources = [request.query]
+    if request.method == "POST" and request.content_type == "application/x-www-form-urlencoded":
+        sources.append(await request.post())  # type: ignore[arg-type]
+    for source in sources:
+        for key in source:
+            values = source.getall(key)
+            if key == "match[]":
+                out.setdefault("match[]", []).extend(str(v) for v in values)
+            else:
+                out[key] = str(values[-1])
+    return out
+
+
+def _required(form: dict[str, Any], name: str) -> str:
+    value = form.get(name)
+    if value is None or value == "":
+        raise ApiError("bad_data", f'invalid parameter "{name}": missing {name}' if name != "query"
+                       else 'invalid parameter "query": query must not be empty', 400)
+    return str(value)
+
+
+def _truncate(items: Sequence[Any], limit: int, what: str) -> list[str]:
+    if limit and len(items) > limit:
+        return ["results truncated due to limit"]
+    return []
+
+
+def _unescape_utf8_name(name: str) -> str:
+    """Prometheus's ``U__`` escaping of UTF-8 label names in URL paths (``_2e_`` -> ``.``, ``__`` -> ``_``)."""
+    out = []
+    i = 3
+    while i < len(name):
+        if name.startswith("__", i):
+            out.append("_")
+            i += 2
+        elif name[i] == "_":
+            end = name.find("_", i + 1)
+            if end < 0:
+                return name
+            try:
+                out.append(chr(int(name[i + 1:end], 16)))
+            except ValueError:
+                return name
+            i = end + 1
+        else:
+            out.append(name[i])
+            i += 1
+    return "".join(out)

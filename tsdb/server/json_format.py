@@ -1,0 +1,61 @@
+"""Prometheus HTTP API JSON rendering: sample values, timestamps and query results, as Prometheus writes them.
+
+Values are strings in Go's ``strconv.FormatFloat`` shortest form: fixed notation for
+``1e-6 <= |v| < 1e21`` (and zero), exponent notation otherwise (``1e-07``, ``1.5e+21``), ``NaN``,
+``+Inf``, ``-Inf``. Timestamps are seconds with up to millisecond precision written from integer
+milliseconds (``1.5`` s is written ``1.500``, as Prometheus does).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from tsdb.labels import Labels
+
+
+def format_value(value: float) -> str:
+    """A sample value as Prometheus's JSON renders it (see module docstring)."""
+    if math.isnan(value):
+        return "NaN"
+    if math.isinf(value):
+        return "+Inf" if value > 0 else "-Inf"
+    magnitude = abs(value)
+    if magnitude != 0 and (magnitude < 1e-6 or magnitude >= 1e21):
+        return np.format_float_scientific(value, unique=True, trim="-", exp_digits=2)
+    return np.format_float_positional(value, unique=True, trim="-")
+
+
+def format_timestamp(ts_ms: int) -> str:
+    """Milliseconds as Prometheus writes a JSON timestamp: integer seconds, then ``.mmm`` if non-zero."""
+    sign = "-" if ts_ms < 0 else ""
+    ts_ms = abs(ts_ms)
+    seconds, fraction = divmod(ts_ms, 1000)
+    return f"{sign}{seconds}.{fraction:03d}" if fraction else f"{sign}{seconds}"
+
+
+def labels_json(labels: Labels) -> str:
+    """A label set as a JSON object (keys in label order)."""
+    return "{" + ",".join(f"{json_string(n)}:{json_string(v)}" for n, v in labels.items()) + "}"
+
+
+_ESCAPES = {'"': '\\"', "\\": "\\\\", "\n": "\\n", "\r": "\\r", "\t": "\\t", "\b": "\\b", "\f": "\\f"}
+
+
+def json_string(text: str) -> str:
+    """A JSON string literal, escaping as Go's encoder does (``<``, ``>``, ``&`` as \\u escapes)."""
+    out = []
+    for ch in text:
+        if ch in _ESCAPES:
+            out.append(_ESCAPES[ch])
+        elif ch in "<>&" or ord(ch) < 0x20 or ch in "\u2028\u2029":
+            out.append(f"\\u{ord(ch):04x}")
+        else:
+            out.append(ch)
+    return '"' + "".join(out) + '"'
+
+
+def point_json(ts_ms: int, value: float) -> str:
+    """``[<seconds>,"<value>"]``."""
+    return f'[{format_timestamp(ts_ms)},"{format_value(value)}"]'
