@@ -1,0 +1,140 @@
+"""Frozen option dataclasses (storage, query, server) and their YAML loading.
+
+Durations in YAML use Prometheus syntax (``90d``, ``2h``, ``15s``) or plain seconds; inside, everything
+is milliseconds. Unknown keys are an error naming the file and key, never silently ignored.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from tsdb.errors import ConfigError
+
+HOUR_MS = 3_600_000
+DAY_MS = 24 * HOUR_MS
+
+_DURATION = re.compile(r"^(?:(\d+)y)?(?:(\d+)w)?(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?(?:(\d+)ms)?$")
+_UNITS_MS = (365 * DAY_MS, 7 * DAY_MS, DAY_MS, HOUR_MS, 60_000, 1000, 1)
+
+
+def parse_duration_ms(value: str | int | float, where: str = "duration") -> int:
+    """``"90d"``/``"1h30m"``/``"0"`` or a number of seconds -> milliseconds."""
+    if isinstance(value, bool):
+        raise ConfigError(f"{where}: expected a duration, got {value!r}")
+    if isinstance(value, int | float):
+        return int(value * 1000)
+    text = str(value).strip()
+    match = _DURATION.match(text)
+    if text == "0":
+        return 0
+    if not text or not match:
+        raise ConfigError(f"{where}: invalid duration {value!r} (use e.g. 90d, 2h, 15s, 500ms)")
+    return sum(int(g) * unit for g, unit in zip(match.groups(), _UNITS_MS, strict=True) if g)
+
+
+@dataclass(frozen=True)
+class StorageOptions:
+    """Storage options (DESIGN §5). All times in ms."""
+
+    retention_ms: int = 90 * DAY_MS
+    retention_bytes: int = 0
+    """0 = no size-based retention."""
+    block_range_ms: int = 2 * HOUR_MS
+    out_of_order_window_ms: int = 0
+    wal_segment_bytes: int = 128 << 20
+    wal_fsync: str = "always"
+    """"always" (fsync before a write is acknowledged), "never" (leave it to the OS), or a duration string
+    like "1s" for periodic fsync."""
+    chunk_target_samples: int = 120
+    compaction_interval_ms: int = 60_000
+    max_block_range_ms: int = 31 * DAY_MS
+
+    def __post_init__(self) -> None:
+        if self.block_range_ms <= 0 or self.block_range_ms % 1000:
+            raise ConfigError(f"storage.block_range must be a positive whole number of seconds, got "
+                              f"{self.block_range_ms} ms")
+        if self.retention_ms <= 0:
+            raise ConfigError("storage.retention must be positive")
+        if self.out_of_order_window_ms < 0:
+            raise ConfigError("storage.out_of_order_window must not be negative")
+        if self.wal_fsync not in ("always", "never"):
+            parse_duration_ms(self.wal_fsync, "storage.wal_fsync")
+
+    def block_ranges(self) -> list[int]:
+        """Compaction ranges: block range x 3^n up to min(max_block_range, 10% of retention)."""
+        limit = min(self.max_block_range_ms, max(self.block_range_ms, self.retention_ms // 10))
+        ranges = [self.block_range_ms]
+        while ranges[-1] * 3 <= limit:
+            ranges.append(ranges[-1] * 3)
+        return ranges
+
+
+@dataclass(frozen=True)
+class QueryOptions:
+    """PromQL engine limits and defaults."""
+
+    lookback_delta_ms: int = 300_000
+    timeout_ms: int = 120_000
+    max_samples: int = 50_000_000
+    max_points_per_series: int = 11_000
+    default_subquery_step_ms: int = 60_000
+
+
+@dataclass(frozen=True)
+class ServerConfig:
+    """Everything ``tsdb serve`` needs."""
+
+    data_dir: str = "./tsdb-data"
+    http_listen: str = "127.0.0.1:9201"
+    grpc_listen: str = "127.0.0.1:9202"
+    max_body_bytes: int = 64 << 20
+    log_level: str = "info"
+    log_format: str = "json"
+    storage: StorageOptions = field(default_factory=StorageOptions)
+    query: QueryOptions = field(default_factory=QueryOptions)
+
+
+_SECTIONS = {"storage": StorageOptions, "query": QueryOptions}
+_DURATION_SUFFIX = "_ms"
+
+
+def _build(cls: type, raw: dict[str, Any], where: str) -> Any:
+    """Build a dataclass from YAML keys; ``foo`` maps to field ``foo_ms`` with a duration value."""
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{where}: expected a mapping, got {type(raw).__name__}")
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    kwargs: dict[str, Any] = {}
+    for key, value in raw.items():
+        name = str(key)
+        if name in _SECTIONS and name in fields:
+            kwargs[name] = _build(_SECTIONS[name], value or {}, f"{where}.{name}")
+        elif f"{name}{_DURATION_SUFFIX}" in fields:
+            kwargs[f"{name}{_DURATION_SUFFIX}"] = parse_duration_ms(value, f"{where}.{name}")
+        elif name in fields and not name.endswith(_DURATION_SUFFIX):
+            kwargs[name] = value
+        else:
+            known = sorted(n.removesuffix(_DURATION_SUFFIX) for n in fields)
+            raise ConfigError(f"{where}: unknown key {name!r} (known: {', '.join(known)})")
+    try:
+        return cls(**kwargs)
+    except TypeError as err:
+        raise ConfigError(f"{where}: {err}") from err
+
+
+def load_server_config(path: str | Path, overrides: dict[str, Any] | None = None) -> ServerConfig:
+    """Read a YAML server config; ``overrides`` (from command-line flags) win over the file."""
+    source = Path(path)
+    try:
+        raw = yaml.safe_load(source.read_text()) or {}
+    except OSError as err:
+        raise ConfigError(f"{source}: cannot read config: {err}") from err
+    except yaml.YAMLError as err:
+        raise ConfigError(f"{source}: invalid YAML: {err}") from err
+    config: ServerConfig = _build(ServerConfig, raw, str(source))
+    return dataclasses.replace(config, **(overrides or {}))

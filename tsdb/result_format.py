@@ -1,0 +1,136 @@
+"""Query results for people and scripts: one neutral :class:`ResultSet`, rendered as table, CSV, JSON
+or sparklines. Used by ``tsdb query`` and the REPL, whichever source (HTTP server or embedded DB) the
+result came from.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+import numpy as np
+import numpy.typing as npt
+
+from tsdb.labels import Labels
+
+SPARK = "▁▂▃▄▅▆▇█"
+
+
+@dataclass
+class ResultSeries:
+    labels: Labels
+    ts: npt.NDArray[np.int64]
+    values: npt.NDArray[np.float64]
+
+
+@dataclass
+class ResultSet:
+    """A query result: ``kind`` is vector, matrix, scalar or string; scalars/strings use ``series[0]``
+    with empty labels (``text`` holds a string result)."""
+
+    kind: str
+    series: list[ResultSeries] = field(default_factory=list)
+    text: str = ""
+    warnings: list[str] = field(default_factory=list)
+
+
+def format_number(value: float) -> str:
+    """Shortest round-trip form, with Prometheus's spellings of the special values."""
+    if math.isnan(value):
+        return "NaN"
+    if math.isinf(value):
+        return "+Inf" if value > 0 else "-Inf"
+    return repr(value).removesuffix(".0") if abs(value) < 1e16 else repr(value)
+
+
+def format_time(ts_ms: int) -> str:
+    """RFC 3339 UTC with milliseconds."""
+    return datetime.fromtimestamp(ts_ms / 1000, UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+def sparkline(values: Sequence[float]) -> str:
+    """A one-line chart of finite values; gaps (NaN) shown as spaces."""
+    finite = [v for v in values if math.isfinite(v)]
+    if not finite:
+        return " " * len(values)
+    low, high = min(finite), max(finite)
+    span = high - low
+    out = []
+    for v in values:
+        if not math.isfinite(v):
+            out.append(" ")
+        else:
+            out.append(SPARK[0] if span == 0 else SPARK[min(len(SPARK) - 1, int((v - low) / span * len(SPARK)))])
+    return "".join(out)
+
+
+def render_table(result: ResultSet, width: int = 120) -> str:
+    """Human-readable table: one row per series (instant) or a sparkline + summary per series (range)."""
+    if result.kind == "string":
+        return result.text
+    if result.kind == "scalar":
+        s = result.series[0]
+        return f"{format_number(float(s.values[0]))}  @ {format_time(int(s.ts[0]))}"
+    if not result.series:
+        return "(empty result)"
+    rows: list[tuple[str, str]] = []
+    if result.kind == "vector":
+        rows = [(str(s.labels), format_number(float(s.values[-1]))) for s in result.series]
+        left = min(max(len(r[0]) for r in rows), max(20, width - 25))
+        lines = [f"{'SERIES':<{left}}  VALUE"]
+        lines += [f"{name[:left]:<{left}}  {value}" for name, value in rows]
+        return "\n".join(lines)
+    lines = []
+    spark_width = max(10, min(60, width - 60))
+    for s in result.series:
+        values = s.values.tolist()
+        if len(values) > spark_width:  # downsample for display: last value of each bucket
+            idx = np.linspace(0, len(values) - 1, spark_width).astype(int)
+            values = [values[i] for i in idx]
+        finite = [v for v in s.values.tolist() if math.isfinite(v)]
+        summary = (f"min {format_number(min(finite))}  max {format_number(max(finite))}  "
+                   f"last {format_number(float(s.values[-1]))}") if finite else "no finite values"
+        lines.append(f"{s.labels}\n  {sparkline(values)}  {len(s.ts)} points  {summary}")
+    return "\n".join(lines)
+
+
+def render_csv(result: ResultSet) -> str:
+    """``series,timestamp,value`` rows (timestamp in Unix seconds)."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(["series", "timestamp", "value"])
+    if result.kind == "string":
+        writer.writerow(["", "", result.text])
+    for s in result.series:
+        for t, v in zip(s.ts.tolist(), s.values.tolist(), strict=True):
+            writer.writerow([str(s.labels), t / 1000, format_number(v)])
+    return buffer.getvalue()
+
+
+def render_json(result: ResultSet) -> str:
+    """A compact JSON document: kind, and per series labels + [seconds, value-string] points."""
+    doc: dict[str, object] = {"resultType": result.kind}
+    if result.kind == "string":
+        doc["result"] = result.text
+    else:
+        doc["result"] = [{"metric": s.labels.to_dict(),
+                          "values": [[t / 1000, format_number(v)] for t, v in zip(s.ts.tolist(), s.values.tolist(),
+                                                                                   strict=True)]}
+                         for s in result.series]
+    if result.warnings:
+        doc["warnings"] = result.warnings
+    return json.dumps(doc)
+
+
+def render(result: ResultSet, output: str) -> str:
+    """Render as ``table``, ``csv`` or ``json``."""
+    if output == "csv":
+        return render_csv(result)
+    if output == "json":
+        return render_json(result)
+    return render_table(result)

@@ -1,0 +1,107 @@
+"""Merging queriers: one read view over the head and every block overlapping the range (DESIGN §2).
+
+:class:`MergeQuerier` asks each source querier, merges series with equal labels (sorted merge by
+labels), and merges their samples: identical samples are deduplicated, and on a timestamp conflict the
+later source wins (the DB passes blocks oldest first and the head last, so the head wins). The common
+case of parts that do not overlap in time is a plain concatenation.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+from collections.abc import Callable, Iterator, Sequence
+
+import numpy as np
+
+from tsdb.labels import Labels, Matcher
+from tsdb.storage.interfaces import Querier, SelectHints, Series, TimestampArray, ValueArray
+
+
+def merge_samples(parts: Sequence[tuple[TimestampArray, ValueArray]]) -> tuple[TimestampArray, ValueArray]:
+    """Merge sample arrays of one series; on equal timestamps the part listed last wins."""
+    parts = [p for p in parts if len(p[0])]
+    if not parts:
+        return np.empty(0, np.int64), np.empty(0, np.float64)
+    if len(parts) == 1:
+        return parts[0]
+    ordered = sorted(range(len(parts)), key=lambda i: int(parts[i][0][0]))
+    if all(parts[a][0][-1] < parts[b][0][0] for a, b in itertools.pairwise(ordered)):
+        return (np.concatenate([parts[i][0] for i in ordered]), np.concatenate([parts[i][1] for i in ordered]))
+    ts = np.concatenate([p[0] for p in parts])
+    values = np.concatenate([p[1] for p in parts])
+    priority = np.concatenate([np.full(len(p[0]), i, dtype=np.int64) for i, p in enumerate(parts)])
+    order = np.lexsort((-priority, ts))  # by ts, highest priority first within a ts
+    ts, values = ts[order], values[order]
+    keep = np.ones(len(ts), dtype=bool)
+    keep[1:] = ts[1:] != ts[:-1]
+    return ts[keep], values[keep]
+
+
+class MergedSeries:
+    """A series present in several sources; samples merged lazily."""
+
+    __slots__ = ("_parts", "labels")
+
+    def __init__(self, labels: Labels, parts: list[Series]) -> None:
+        self.labels = labels
+        self._parts = parts
+
+    def samples(self) -> tuple[TimestampArray, ValueArray]:
+        return merge_samples([p.samples() for p in self._parts])
+
+
+class MergeQuerier:
+    """A :class:`Querier` over several queriers (listed by increasing priority). Closes them all."""
+
+    def __init__(self, queriers: Sequence[Querier], on_close: Callable[[], None] | None = None) -> None:
+        self._queriers = list(queriers)
+        self._on_close = on_close
+        self._closed = False
+
+    def select(self, matchers: Sequence[Matcher], hints: SelectHints | None = None) -> Iterator[Series]:
+        if len(self._queriers) == 1:
+            yield from self._queriers[0].select(matchers, hints)
+            return
+        streams = [((s.labels, i, n, s) for n, s in enumerate(q.select(matchers, hints)))
+                   for i, q in enumerate(self._queriers)]
+        current: Labels | None = None
+        parts: list[tuple[int, Series]] = []
+        for labels, source, _, series in heapq.merge(*streams, key=lambda item: (item[0], item[1])):
+            if labels != current:
+                if current is not None:
+                    yield _combine(current, parts)
+                current, parts = labels, []
+            parts.append((source, series))
+        if current is not None:
+            yield _combine(current, parts)
+
+    def label_names(self, matchers: Sequence[Matcher] = ()) -> list[str]:
+        names: set[str] = set()
+        for q in self._queriers:
+            names.update(q.label_names(matchers))
+        return sorted(names)
+
+    def label_values(self, name: str, matchers: Sequence[Matcher] = ()) -> list[str]:
+        values: set[str] = set()
+        for q in self._queriers:
+            values.update(q.label_values(name, matchers))
+        return sorted(values)
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            for q in self._queriers:
+                q.close()
+        finally:
+            if self._on_close is not None:
+                self._on_close()
+
+
+def _combine(labels: Labels, parts: list[tuple[int, Series]]) -> Series:
+    if len(parts) == 1:
+        return parts[0][1]
+    parts.sort(key=lambda p: p[0])
+    return MergedSeries(labels, [s for _, s in parts])
