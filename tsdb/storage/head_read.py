@@ -1,0 +1,337 @@
+"""Reading the head: matcher resolution, the head Querier, block export and truncation.
+
+Series data is read in batches of series under the head's lock: the encoded chunks overlapping the
+range are decoded in ONE ``decode_chunks`` call per batch, then merged per series with the open samples
+and the out-of-order samples (an in-order sample wins over an out-of-order one with the same
+timestamp), clipped to the range and filtered by tombstones. Yielding happens outside the lock.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import numpy.typing as npt
+
+from tsdb.labels import Labels, Matcher
+from tsdb.storage import head_kernels as hk
+from tsdb.storage.interfaces import SelectHints, TimestampArray, ValueArray
+from tsdb.storage.xor import decode_chunks
+
+if TYPE_CHECKING:
+    from tsdb.storage.head import Head
+
+I64 = npt.NDArray[np.int64]
+BATCH = 512
+"""Series read per lock acquisition / decode call."""
+
+
+def _load_select_postings() -> Callable[[Any, Sequence[Matcher]], I64] | None:
+    try:
+        module: Any = importlib.import_module("tsdb.storage.postings")
+        return module.select_postings
+    except (ImportError, AttributeError):
+        return None
+
+
+_select_postings = _load_select_postings()
+
+
+def _union(arrays: list[I64]) -> I64:
+    if not arrays:
+        return np.empty(0, dtype=np.int64)
+    if len(arrays) == 1:
+        return arrays[0]
+    return np.unique(np.concatenate(arrays))
+
+
+def _matching_values(head: Head, matcher: Matcher, want: bool) -> list[I64]:
+    """Postings of the values of ``matcher.name`` for which ``matcher.matches(value) == want``."""
+    exact = matcher.set_matches()
+    if want and exact is not None:
+        return [head.postings(matcher.name, v) for v in exact]
+    return [head.postings(matcher.name, v) for v in head.label_values_index(matcher.name)
+            if matcher.matches(v) == want]
+
+
+def select_refs(head: Head, matchers: Sequence[Matcher]) -> I64:
+    """Sorted refs of series matching all matchers (PromQL semantics: a missing label is "").
+
+    Uses ``tsdb.storage.postings.select_postings`` (the head is a ``PostingsSource``) when that module
+    exists; the code below is the same algorithm: intersect the postings of matchers that need the label,
+    subtract those of values rejected by matchers that also match an absent label.
+    """
+    if _select_postings is not None:
+        return np.asarray(_select_postings(head, matchers), dtype=np.int64)
+    return select_refs_local(head, matchers)
+
+
+def select_refs_local(head: Head, matchers: Sequence[Matcher]) -> I64:
+    """:func:`select_refs` without ``tsdb.storage.postings``."""
+    result: I64 | None = None
+    subtract: list[I64] = []
+    for m in matchers:
+        if m.matches(""):
+            subtract.extend(_matching_values(head, m, want=False))
+        else:
+            refs = _union(_matching_values(head, m, want=True))
+            result = refs if result is None else np.intersect1d(result, refs, assume_unique=True)
+    if result is None:
+        result = head.all_postings()
+    if subtract and len(result):
+        result = np.setdiff1d(result, _union(subtract), assume_unique=True)
+    return result
+
+
+def _sort_key(item: tuple[Labels, int]) -> tuple[str, ...]:
+    # tuple order of the flat (n1, v1, n2, v2, ...) form is exactly Prometheus's label-set order
+    return tuple.__getitem__(item[0], slice(None))
+
+
+def sorted_series(head: Head, refs: I64) -> list[tuple[Labels, int]]:
+    """(labels, ref) of live ``refs`` sorted by labels."""
+    with head.lock:
+        pairs = [(lb, r) for r in refs.tolist() if (lb := head.labels_of(r)) is not None]
+    pairs.sort(key=_sort_key)
+    return pairs
+
+
+def _apply_tombstones(ts: I64, values: ValueArray, intervals: list[tuple[int, int]]) -> tuple[I64, ValueArray]:
+    keep = np.ones(len(ts), dtype=bool)
+    for lo, hi in intervals:
+        keep &= (ts < lo) | (ts > hi)
+    return ts[keep], values[keep]
+
+
+def read_series(head: Head, refs: I64, mint: int, maxt: int) -> list[tuple[I64, ValueArray]]:
+    """Samples in ``[mint, maxt]`` of each series in ``refs`` (merged, deduplicated, tombstones applied).
+
+    Caller holds the head's lock. The returned arrays are fresh (owned by the caller).
+    """
+    series = head.series
+    mint = max(mint, head.min_valid_time)  # data below the truncation point belongs to blocks now
+    refs = np.ascontiguousarray(refs, dtype=np.int64)
+    ids, chunk_offsets = hk.collect_chunks(refs, series, head.chunk_next, head.chunk_mint, head.chunk_maxt,
+                                           mint, maxt)
+    buf, byte_offsets = hk.gather_bytes(ids, head.chunk_start, head.chunk_len, head.chunk_data)
+    if len(ids):
+        c_ts, c_values, sample_offsets = decode_chunks(buf, byte_offsets)
+    else:
+        c_ts, c_values = np.empty(0, np.int64), np.empty(0, np.float64)
+        sample_offsets = np.zeros(1, np.int64)
+    chains = []
+    for first_field, count_field in ((hk.F_OPEN_FIRST, hk.F_OPEN_COUNT), (hk.F_OOO_FIRST, hk.F_OOO_COUNT)):
+        firsts = np.ascontiguousarray(series[refs, first_field])
+        counts = np.ascontiguousarray(series[refs, count_field])
+        offsets = np.zeros(len(refs) + 1, dtype=np.int64)
+        np.cumsum(counts, out=offsets[1:])
+        out_ts = np.empty(int(offsets[-1]), dtype=np.int64)
+        out_bits = np.empty(int(offsets[-1]), dtype=np.int64)
+        hk.gather_chains(firsts, counts, head.page_next, head.page_ts, head.page_bits, out_ts, out_bits)
+        chains.append((out_ts, out_bits.view(np.float64), offsets))
+    (o_ts, o_values, o_off), (x_ts, x_values, x_off) = chains
+    out: list[tuple[I64, ValueArray]] = []
+    for k, ref in enumerate(refs.tolist()):
+        a, b = sample_offsets[chunk_offsets[k]], sample_offsets[chunk_offsets[k + 1]]
+        ts = np.concatenate([c_ts[a:b], o_ts[o_off[k]:o_off[k + 1]]])
+        values = np.concatenate([c_values[a:b], o_values[o_off[k]:o_off[k + 1]]])
+        if x_off[k + 1] > x_off[k]:
+            ts = np.concatenate([ts, x_ts[x_off[k]:x_off[k + 1]]])
+            values = np.concatenate([values, x_values[x_off[k]:x_off[k + 1]]])
+            order = np.argsort(ts, kind="stable")
+            ts, values = ts[order], values[order]
+            keep = np.ones(len(ts), dtype=bool)
+            keep[1:] = ts[1:] != ts[:-1]
+            ts, values = ts[keep], values[keep]
+        lo = int(np.searchsorted(ts, mint, side="left"))
+        hi = int(np.searchsorted(ts, maxt, side="right"))
+        ts, values = ts[lo:hi], values[lo:hi]
+        intervals = head.tombstones.get(ref)
+        if intervals:
+            ts, values = _apply_tombstones(ts, values, intervals)
+        out.append((ts, values))
+    return out
+
+
+def _iter_data(head: Head, pairs: list[tuple[Labels, int]], mint: int,
+               maxt: int) -> Iterator[tuple[Labels, int, I64, ValueArray]]:
+    """(labels, ref, ts, values) of series with data in range, in the order of ``pairs``."""
+    for start in range(0, len(pairs), BATCH):
+        part = pairs[start:start + BATCH]
+        with head.lock:
+            live = [(lb, r) for lb, r in part if head.labels_of(r) == lb]
+            data = read_series(head, np.array([r for _, r in live], dtype=np.int64), mint, maxt)
+        for (labels, ref), (ts, values) in zip(live, data, strict=True):
+            if len(ts):
+                yield labels, ref, ts, values
+
+
+class HeadSeries:
+    """A series of a head query; its samples were read (and clipped) when the series was yielded."""
+
+    __slots__ = ("_ts", "_values", "labels", "ref")
+
+    def __init__(self, labels: Labels, ref: int, ts: I64, values: ValueArray) -> None:
+        self.labels = labels
+        self.ref = ref
+        self._ts = ts
+        self._values = values
+
+    def samples(self) -> tuple[TimestampArray, ValueArray]:
+        return self._ts.copy(), self._values.copy()
+
+
+class HeadQuerier:
+    """A read view of the head over ``[mint, maxt]`` (inclusive ms). Not thread-safe itself."""
+
+    def __init__(self, head: Head, mint: int, maxt: int) -> None:
+        self._head = head
+        self.mint = mint
+        self.maxt = maxt
+
+    def select(self, matchers: Sequence[Matcher], hints: SelectHints | None = None) -> Iterator[HeadSeries]:
+        """Series matching all matchers with samples in range, sorted by labels (hints are not needed)."""
+        pairs = sorted_series(self._head, select_refs(self._head, matchers))
+        for labels, ref, ts, values in _iter_data(self._head, pairs, self.mint, self.maxt):
+            yield HeadSeries(labels, ref, ts, values)
+
+    def _live_labels(self, refs: I64) -> list[Labels]:
+        """Labels of ``refs`` having samples in range."""
+        head = self._head
+        with head.lock:
+            covers = (self.mint <= head.min_time and self.maxt >= head.max_time and not head.tombstones)
+            if covers:
+                # every live series holds data (truncate collects empty ones), all of it in range
+                has_data = ((head.series[refs, hk.F_LAST_TS] != hk.NO_TS)
+                            | (head.series[refs, hk.F_OOO_COUNT] > 0))
+                return [lb for r in refs[has_data].tolist() if (lb := head.labels_of(r)) is not None]
+        pairs = sorted_series(head, refs)
+        return [labels for labels, _, _, _ in _iter_data(head, pairs, self.mint, self.maxt)]
+
+    def label_names(self, matchers: Sequence[Matcher] = ()) -> list[str]:
+        """Sorted label names of matching series with samples in range."""
+        names: set[str] = set()
+        for labels in self._live_labels(select_refs(self._head, matchers)):
+            names.update(labels.names())
+        return sorted(names)
+
+    def label_values(self, name: str, matchers: Sequence[Matcher] = ()) -> list[str]:
+        """Sorted values of ``name`` on matching series with samples in range."""
+        refs = select_refs(self._head, [*matchers, Matcher("!=", name, "")])
+        return sorted({labels.get(name, "") for labels in self._live_labels(refs)})
+
+    def close(self) -> None:
+        pass
+
+
+@dataclass
+class BlockSeries:
+    """One series to persist: labels, head ref and its samples (ascending, unique) in the block range."""
+
+    labels: Labels
+    ref: int
+    ts: TimestampArray
+    values: ValueArray
+
+
+def series_for_block(head: Head, mint: int, maxt: int) -> Iterator[BlockSeries]:
+    """Series with samples in ``[mint, maxt)`` (half-open, as block ranges are), sorted by labels."""
+    pairs = sorted_series(head, head.all_postings())
+    for labels, ref, ts, values in _iter_data(head, pairs, mint, maxt - 1):
+        yield BlockSeries(labels, ref, ts, values)
+
+
+def _rewrite_chains(head: Head, first_field: int, count_field: int, last_field: int, mint: int) -> None:
+    """Drop samples older than ``mint`` from every chain of one kind (open or out-of-order)."""
+    series = head.series
+    live = np.flatnonzero(series[: head._next_ref, count_field] > 0).astype(np.int64)
+    if not len(live):
+        return
+    firsts = np.ascontiguousarray(series[live, first_field])
+    counts = np.ascontiguousarray(series[live, count_field])
+    offsets = np.zeros(len(live) + 1, dtype=np.int64)
+    np.cumsum(counts, out=offsets[1:])
+    ts = np.empty(int(offsets[-1]), dtype=np.int64)
+    bits = np.empty(int(offsets[-1]), dtype=np.int64)
+    hk.gather_chains(firsts, counts, head.page_next, head.page_ts, head.page_bits, ts, bits)
+    old = np.minimum.reduceat(ts, offsets[:-1]) < mint
+    for k in np.flatnonzero(old).tolist():
+        ref = int(live[k])
+        seg = slice(int(offsets[k]), int(offsets[k + 1]))
+        keep = ts[seg] >= mint
+        kept_ts = np.ascontiguousarray(ts[seg][keep])
+        kept_bits = np.ascontiguousarray(bits[seg][keep])
+        hk.free_chains(firsts[k:k + 1], counts[k:k + 1], head.page_next, head.state)
+        series[ref, first_field] = -1
+        series[ref, last_field] = -1
+        series[ref, count_field] = 0
+        start = 0
+        while True:
+            start = hk.append_chain(ref, kept_ts, kept_bits, start, first_field, last_field, count_field,
+                                    head.series, head.state, head.page_next, head.page_ts, head.page_bits)
+            if start >= len(kept_ts):
+                break
+            head._grow_pages()
+
+
+def _chain_min(head: Head, first_field: int, count_field: int) -> int:
+    series = head.series
+    live = np.flatnonzero(series[: head._next_ref, count_field] > 0).astype(np.int64)
+    if not len(live):
+        return int(np.iinfo(np.int64).max)
+    counts = np.ascontiguousarray(series[live, count_field])
+    ts = np.empty(int(counts.sum()), dtype=np.int64)
+    bits = np.empty_like(ts)
+    hk.gather_chains(np.ascontiguousarray(series[live, first_field]), counts, head.page_next, head.page_ts,
+                     head.page_bits, ts, bits)
+    return int(ts.min())
+
+
+def truncate_head(head: Head, mint: int) -> list[int]:
+    """Implementation of :meth:`Head.truncate`; the caller holds the lock."""
+    state = head.state
+    state[hk.S_MIN_VALID] = max(int(state[hk.S_MIN_VALID]), mint)
+    # encoded chunks: keep those reaching mint, compact table and byte arena, relink per series
+    n = head.num_chunks
+    keep_ids = np.flatnonzero(head.chunk_maxt[:n] >= mint).astype(np.int64)
+    if len(keep_ids) < n:
+        data, byte_offsets = hk.gather_bytes(keep_ids, head.chunk_start, head.chunk_len, head.chunk_data)
+        refs = head.chunk_ref[keep_ids].copy()
+        mints, maxts = head.chunk_mint[keep_ids].copy(), head.chunk_maxt[keep_ids].copy()
+        counts = head.chunk_count[keep_ids].copy()
+        head.series[:, hk.F_CHUNK_HEAD] = -1
+        head.series[:, hk.F_CHUNK_TAIL] = -1
+        head.num_chunks = 0
+        head.chunk_bytes = 0
+        head.chunk_data = np.zeros(0, dtype=np.uint8)
+        if len(keep_ids):
+            head._add_chunks(refs, mints, maxts, counts, data, byte_offsets)
+    # open and out-of-order chains: drop samples older than mint
+    _rewrite_chains(head, hk.F_OPEN_FIRST, hk.F_OPEN_COUNT, hk.F_OPEN_LAST, mint)
+    _rewrite_chains(head, hk.F_OOO_FIRST, hk.F_OOO_COUNT, hk.F_OOO_LAST, mint)
+    # tombstones entirely below mint are moot
+    for ref, intervals in list(head.tombstones.items()):
+        kept = [(lo, hi) for lo, hi in intervals if hi >= mint]
+        if kept:
+            head.tombstones[ref] = kept
+        else:
+            del head.tombstones[ref]
+    # garbage-collect series without data
+    series = head.series[: head._next_ref]
+    empty = ((series[:, hk.F_CHUNK_HEAD] < 0) & (series[:, hk.F_OPEN_COUNT] == 0)
+             & (series[:, hk.F_OOO_COUNT] == 0))
+    removed = [r for r in np.flatnonzero(empty).tolist() if head.labels_of(r) is not None]
+    head.remove_series(removed)
+    # new lower time bound of the data held
+    lows = [int(np.iinfo(np.int64).max)]
+    if head.num_chunks:
+        lows.append(int(head.chunk_mint[: head.num_chunks].min()))
+    open_live = np.flatnonzero(head.series[: head._next_ref, hk.F_OPEN_COUNT] > 0)
+    if len(open_live):
+        lows.append(int(head.page_ts[head.series[open_live, hk.F_OPEN_FIRST] * hk.PAGE].min()))
+    lows.append(_chain_min(head, hk.F_OOO_FIRST, hk.F_OOO_COUNT))
+    state[hk.S_MINT] = max(min(lows), mint) if min(lows) != lows[0] else lows[0]
+    return removed
