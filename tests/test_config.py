@@ -18,7 +18,7 @@ def test_durations(value: str | int | float, ms: int) -> None:
 
 @pytest.mark.parametrize("value", ["", "1x", "h", True, "-5m"])
 def test_bad_durations_name_the_key(value: object) -> None:
-    with pytest.raises(ConfigError, match="storage.retention"):
+    with pytest.raises(ConfigError, match=r"storage\.retention"):
         parse_duration_ms(value, "storage.retention")  # type: ignore[arg-type]
 
 

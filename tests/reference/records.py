@@ -1,0 +1,58 @@
+"""Pure-Python reference of :func:`tsdb.storage.records_kernels.scan_segment` (WAL segment parsing)."""
+
+from __future__ import annotations
+
+from tests.reference.crc import crc32c_ref
+
+# error codes, mirrored from the kernel module (the reference must not import the kernel's logic)
+OK, EOF_HEADER, EOF_DATA, EOF_RECORD, CRC, TYPE, SEQUENCE, PADDING, PAGE = range(9)
+
+
+def scan_segment_ref(data: bytes, page_size: int) -> tuple[list[tuple[int, bytes]], int, int, int, bool]:
+    """``(records as (offset, bytes), err, err_off, good_end, torn)`` of one segment's bytes."""
+    out: list[tuple[int, bytes]] = []
+    pos, good_end, n = 0, 0, len(data)
+    current: list[bytes] | None = None
+    start = 0
+    while pos < n:
+        rem = page_size - pos % page_size
+        if data[pos] == 0:
+            end = min(pos + rem, n)
+            if any(data[pos:end]):
+                return out, PADDING, pos, good_end, False
+            pos = end
+            continue
+        if pos + 7 > n:
+            return out, EOF_HEADER, pos, good_end, True
+        if rem < 7:
+            return out, PAGE, pos, good_end, False
+        kind = data[pos]
+        if kind > 4:
+            return out, TYPE, pos, good_end, False
+        length = int.from_bytes(data[pos + 1:pos + 3], "big")
+        crc = int.from_bytes(data[pos + 3:pos + 7], "big")
+        if 7 + length > rem:
+            return out, PAGE, pos, good_end, False
+        if pos + 7 + length > n:
+            return out, EOF_DATA, pos, good_end, True
+        body = data[pos + 7:pos + 7 + length]
+        if crc32c_ref(body) != crc:
+            return out, CRC, pos, good_end, pos + 7 + length == n
+        if (kind in (1, 2)) == (current is not None):
+            if current is None and out and pos == good_end and pos % page_size == 0:
+                # the previous record ended on a page boundary: probably a damaged FIRST/MIDDLE
+                dropped_start, _ = out.pop()
+                return out, SEQUENCE, dropped_start, dropped_start, False
+            return out, SEQUENCE, pos, good_end, False
+        if kind in (1, 2):
+            current, start = [], pos
+        assert current is not None
+        current.append(body)
+        pos += 7 + length
+        if kind in (1, 4):
+            out.append((start, b"".join(current)))
+            current = None
+            good_end = pos
+    if current is not None:
+        return out, EOF_RECORD, start, good_end, True
+    return out, OK, 0, good_end, False

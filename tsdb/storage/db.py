@@ -1,0 +1,294 @@
+"""The database: one data directory with a WAL, the head and persistent blocks (DESIGN §2, §5).
+
+``DB.open`` takes the directory lock, loads blocks, replays the WAL (checkpoint, then segments) into
+the head, and opens the WAL for writing. Appenders write WAL records before the head sees a batch
+(``commit`` acknowledges only durable data). ``querier`` merges blocks and head. ``maintain`` (called
+by the server's background loop, or by hand) persists the head's oldest range as a block once the head
+spans 1.5 block ranges, checkpoints and truncates the WAL, merges blocks and applies retention. Blocks
+still read by a querier are deleted only after it closes.
+
+Thread-safety: appenders and queriers may run on many threads; ``maintain`` and ``delete`` serialise
+on the DB lock.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import threading
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from tsdb.config import StorageOptions, parse_duration_ms
+from tsdb.errors import StorageError
+from tsdb.labels import Labels, Matcher
+from tsdb.storage import records
+from tsdb.storage.block import Block, list_blocks
+from tsdb.storage.checkpoint import create_checkpoint, replay
+from tsdb.storage.compact import merge_blocks, persist_head_range
+from tsdb.storage.compact_plan import BlockSpan, expired_by_size, expired_by_time, plan_compaction
+from tsdb.storage.dirlock import DirLock
+from tsdb.storage.head import Head
+from tsdb.storage.head_append import HeadAppender
+from tsdb.storage.interfaces import TimestampArray, ValueArray
+from tsdb.storage.querier import MergeQuerier
+from tsdb.storage.wal import WAL
+
+log = logging.getLogger("tsdb.db")
+
+WAL_DIRNAME = "wal"
+
+
+class DB:
+    """An open data directory. Implements ``Appendable`` and ``Queryable``. Use :meth:`open`."""
+
+    def __init__(self, path: Path, options: StorageOptions, lock: DirLock) -> None:
+        self.path = path
+        self.options = options
+        self._lock = lock
+        self._mutex = threading.RLock()
+        self.blocks: list[Block] = []
+        self._doomed: list[Block] = []
+        self.head = Head(chunk_range=options.block_range_ms, chunk_samples=options.chunk_target_samples,
+                         out_of_order_window=options.out_of_order_window_ms)
+        self.wal: WAL | None = None
+        self.replay_stats: dict[str, Any] = {}
+        self._closed = False
+
+    # -- lifecycle ----------------------------------------------------------------------------
+    @classmethod
+    def open(cls, path: str | Path, options: StorageOptions | None = None, repair: bool = False) -> DB:
+        """Open or create the data directory ``path`` (see module docstring)."""
+        options = options or StorageOptions()
+        directory = Path(path)
+        try:
+            directory.mkdir(parents=True, exist_ok=True)
+        except OSError as err:
+            raise StorageError(f"cannot create data directory {directory}: {err}") from err
+        lock = DirLock(directory)
+        db = cls(directory, options, lock)
+        try:
+            db._load_blocks()
+            db._replay(repair)
+            fsync = options.wal_fsync
+            db.wal = WAL.open(directory / WAL_DIRNAME, segment_size=options.wal_segment_bytes,
+                              fsync=fsync if fsync in ("always", "never") else parse_duration_ms(fsync) / 1000)
+            db.head.wal_write = db._wal_write
+        except BaseException:
+            db._release()
+            raise
+        return db
+
+    def _load_blocks(self) -> None:
+        blocks = [Block.open(p) for p in list_blocks(self.path, remove_tmp=True)]
+        self.blocks = sorted(blocks, key=lambda b: b.meta.mint)
+        if self.blocks:
+            # samples at or before the newest persisted time are out of bounds for the head
+            self.head.truncate(max(b.meta.max_time for b in self.blocks))
+
+    def _replay(self, repair: bool) -> None:
+        started = time.monotonic()
+        series = samples = dropped = tombstones = 0
+        for record in replay(self.path / WAL_DIRNAME, repair=repair):
+            if isinstance(record, records.SeriesRecord):
+                self.head.replay_series(record.refs.tolist(), record.labels)
+                series += len(record.labels)
+            elif isinstance(record, records.SamplesRecord):
+                result = self.head.replay_samples(record.refs, record.ts, record.values)
+                samples += result.accepted
+                dropped += result.rejected_count
+            elif isinstance(record, records.TombstonesRecord):
+                for ref, mint, maxt in zip(record.refs.tolist(), record.mints.tolist(), record.maxts.tolist(),
+                                           strict=True):
+                    self.head.add_tombstones([ref], mint, maxt)
+                tombstones += len(record.refs)
+        elapsed = time.monotonic() - started
+        self.replay_stats = {"series": series, "samples": samples, "dropped": dropped, "tombstones": tombstones,
+                             "duration_s": round(elapsed, 3)}
+        if series or samples:
+            log.info("WAL replayed", extra=self.replay_stats)
+
+    def close(self) -> None:
+        """Close the WAL and blocks and release the directory lock. Idempotent."""
+        with self._mutex:
+            if self._closed:
+                return
+            self._closed = True
+            self._release()
+
+    def _release(self) -> None:
+        try:
+            if self.wal is not None:
+                self.wal.close()
+        finally:
+            for block in self.blocks + self._doomed:
+                block.close()
+            self._lock.release()
+
+    def __enter__(self) -> DB:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- writing ------------------------------------------------------------------------------
+    def appender(self) -> HeadAppender:
+        """A new appender; ``commit`` makes its batch durable in the WAL before it is visible."""
+        return self.head.appender()
+
+    def _wal_write(self, new_series: list[tuple[int, Labels]], refs: npt.NDArray[np.int64],
+                   ts: TimestampArray, values: ValueArray) -> None:
+        batch = []
+        if new_series:
+            batch.append(records.encode_series([r for r, _ in new_series], [lb for _, lb in new_series]))
+        if len(refs):
+            batch.append(records.encode_samples(refs, ts, values))
+        if batch:
+            assert self.wal is not None
+            self.wal.log(*batch)
+
+    def delete(self, matchers: Sequence[Matcher], mint: int, maxt: int) -> None:
+        """Delete samples in ``[mint, maxt]`` of matching series (tombstones; data goes at compaction)."""
+        with self._mutex:
+            refs = self.head.select_refs(matchers)
+            if len(refs):
+                assert self.wal is not None
+                n = len(refs)
+                self.wal.log(records.encode_tombstones(refs, np.full(n, mint, np.int64), np.full(n, maxt, np.int64)))
+                self.head.add_tombstones(refs.tolist(), mint, maxt)
+            for block in self.blocks:
+                if block.meta.mint <= maxt and block.meta.maxt >= mint:
+                    block.delete(matchers, mint, maxt)
+
+    # -- reading ------------------------------------------------------------------------------
+    def querier(self, mint: int, maxt: int) -> MergeQuerier:
+        """A read view over ``[mint, maxt]`` merging overlapping blocks (oldest first) and the head."""
+        with self._mutex:
+            queriers: list[Any] = []
+            try:
+                for block in self.blocks:
+                    if block.meta.mint <= maxt and block.meta.maxt >= mint:
+                        queriers.append(block.querier(mint, maxt))
+                queriers.append(self.head.querier(mint, maxt))
+            except BaseException:
+                for q in queriers:
+                    q.close()
+                raise
+        return MergeQuerier(queriers)
+
+    # -- maintenance --------------------------------------------------------------------------
+    def maintain(self, now_ms: int | None = None) -> None:
+        """Persist the head, compact blocks, apply retention, delete released blocks."""
+        with self._mutex:
+            if self._closed:
+                return
+            self._persist_head()
+            self._compact()
+            self._apply_retention()
+            self._reap()
+
+    def _persist_head(self) -> None:
+        size = self.options.block_range_ms
+        while True:
+            head_min, head_max = self.head.min_time, self.head.max_time
+            if head_min > head_max or head_max - head_min <= size * 3 // 2:
+                return
+            mint = head_min - head_min % size
+            maxt = mint + size
+            ulid = persist_head_range(self.path, self.head, mint, maxt, self.options.chunk_target_samples)
+            if ulid is not None:
+                self.blocks.append(Block.open(self.path / ulid))
+                self.blocks.sort(key=lambda b: b.meta.mint)
+            self.head.truncate(maxt)
+            self._checkpoint(maxt)
+
+    def _checkpoint(self, mint: int) -> None:
+        """Fold the older two thirds of WAL segments into a checkpoint of live series and newer samples."""
+        assert self.wal is not None
+        first, last = self.wal.segments()
+        self.wal.next_segment()
+        upto = first + (last - first + 1) * 2 // 3 if last > first else last
+        if upto < first:
+            return
+        create_checkpoint(self.path / WAL_DIRNAME, first, upto, self.head.has_series, mint)
+        self.wal.truncate(upto + 1)
+
+    def _spans(self) -> list[BlockSpan]:
+        return [BlockSpan(b.ulid, b.meta.min_time, b.meta.max_time, b.size_bytes()) for b in self.blocks]
+
+    def _compact(self) -> None:
+        ranges = self.options.block_ranges()
+        while True:
+            group = plan_compaction(self._spans(), ranges)
+            if not group:
+                return
+            ids = {s.ulid for s in group}
+            sources = [b for b in self.blocks if b.ulid in ids]
+            ulid = merge_blocks(self.path, sources, self.options.chunk_target_samples)
+            merged = Block.open(self.path / ulid)
+            self.blocks = sorted([b for b in self.blocks if b.ulid not in ids] + [merged], key=lambda b: b.meta.mint)
+            self._retire(sources)
+
+    def _apply_retention(self) -> None:
+        spans = self._spans()
+        expired = {s.ulid for s in expired_by_time(spans, self.options.retention_ms)}
+        if self.options.retention_bytes:
+            extra = self.wal_size_bytes
+            expired |= {s.ulid for s in expired_by_size(spans, self.options.retention_bytes, extra)}
+        if expired:
+            gone = [b for b in self.blocks if b.ulid in expired]
+            self.blocks = [b for b in self.blocks if b.ulid not in expired]
+            log.info("retention deleted blocks", extra={"blocks": ",".join(sorted(expired))})
+            self._retire(gone)
+
+    def _retire(self, blocks: list[Block]) -> None:
+        for block in blocks:
+            block.close()
+        self._doomed.extend(blocks)
+        self._reap()
+
+    def _reap(self) -> None:
+        """Delete retired blocks no querier holds any more."""
+        keep = []
+        for block in self._doomed:
+            if block.pending_readers:
+                keep.append(block)
+            else:
+                shutil.rmtree(block.dir, ignore_errors=True)
+        self._doomed = keep
+
+    # -- figures ------------------------------------------------------------------------------
+    @property
+    def num_series(self) -> int:
+        return self.head.num_series
+
+    @property
+    def wal_size_bytes(self) -> int:
+        return self.wal.size_bytes if self.wal is not None else 0
+
+    def status(self) -> dict[str, Any]:
+        """``/api/v1/status/tsdb`` data: head stats and the top cardinality figures."""
+        stats = self.head.stats()
+        querier = self.head.querier(-(2**62), 2**62)
+        try:
+            names = querier.label_values("__name__")
+            by_metric = sorted(((n, len(list(querier.select([Matcher("=", "__name__", n)])))) for n in names),
+                               key=lambda item: -item[1])[:10]
+            label_names = querier.label_names()
+            by_label = sorted(((n, len(querier.label_values(n))) for n in label_names), key=lambda item: -item[1])[:10]
+        finally:
+            querier.close()
+        return {
+            "headStats": {"numSeries": stats.num_series, "numLabelPairs": sum(c for _, c in by_label),
+                          "chunkCount": stats.num_chunks, "minTime": stats.min_time if stats.num_series else 0,
+                          "maxTime": stats.max_time if stats.num_series else 0},
+            "seriesCountByMetricName": [{"name": n, "value": c} for n, c in by_metric],
+            "labelValueCountByLabelName": [{"name": n, "value": c} for n, c in by_label],
+            "memoryInBytesByLabelName": [],
+            "seriesCountByLabelValuePair": [],
+        }

@@ -1,0 +1,165 @@
+"""numba kernel that parses one WAL segment: finds record fragments, verifies their CRCs, assembles records.
+
+The segment format is specified in ``docs/format/wal.md`` (pages of ``page_size`` bytes holding fragments
+``type:u8 | length:u16 BE | crc32c:u32 BE | data``; a 0 type byte pads the rest of the page with zeros).
+The kernel walks the whole segment once and reports where every fragment's data lies, which fragments
+form which record, and the first error (if any) with enough detail for the caller to tell a torn tail
+(the segment simply ends too early) from corruption.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from tsdb._numba import njit
+from tsdb.storage.crc_kernels import crc32c_update
+
+HEADER_SIZE = 7
+
+FRAG_PAD = 0
+FRAG_FULL = 1
+FRAG_FIRST = 2
+FRAG_MIDDLE = 3
+FRAG_LAST = 4
+TYPE_MASK = 0x07
+
+# Error codes returned by scan_segment (0 = the whole segment parsed cleanly).
+ERR_NONE = 0
+ERR_EOF_HEADER = 1  # the segment ends inside a fragment header
+ERR_EOF_DATA = 2  # the segment ends inside a fragment's data
+ERR_EOF_RECORD = 3  # the segment ends after a FIRST/MIDDLE fragment
+ERR_CRC = 4  # a fragment's checksum does not match its data
+ERR_TYPE = 5  # unknown fragment type or reserved flag bits set (e.g. compression)
+ERR_SEQUENCE = 6  # fragment types out of order (MIDDLE without FIRST, FULL inside a record, ...)
+ERR_PADDING = 7  # page padding holds non-zero bytes
+ERR_PAGE = 8  # a fragment crosses a page boundary
+
+ERROR_NAMES = ("ok", "segment ends inside a fragment header", "segment ends inside fragment data",
+               "segment ends inside a multi-fragment record", "checksum mismatch",
+               "unknown fragment type or reserved flags", "fragment types out of order",
+               "non-zero bytes in page padding", "fragment crosses a page boundary")
+
+
+@njit
+def _grow(arr: np.ndarray, n: int) -> np.ndarray:
+    if n < arr.shape[0]:
+        return arr
+    out = np.empty(arr.shape[0] * 2, dtype=arr.dtype)
+    out[: arr.shape[0]] = arr
+    return out
+
+
+@njit
+def scan_segment(buf: np.ndarray, page_size: int, tables: np.ndarray) -> tuple[
+        np.ndarray, np.ndarray, np.ndarray, np.ndarray, int, int, int, bool]:
+    """Parse the segment bytes ``buf`` (uint8[]).
+
+    Returns ``(frag_start, frag_len, rec_end, rec_off, err, err_off, good_end, torn)``:
+    record ``r`` is the concatenation of the data of fragments ``rec_end[r-1]:rec_end[r]`` (``rec_end[-1]``
+    taken as 0), each being ``buf[frag_start[f]:frag_start[f]+frag_len[f]]``; ``rec_off[r]`` is the byte
+    offset of the record's first fragment header. ``err`` is an ``ERR_*`` code for the first problem found
+    (parsing stops there), ``err_off`` the offset of the offending fragment (or the broken record's start
+    for ``ERR_EOF_RECORD``), ``good_end`` the offset just past the last complete record, and ``torn`` is
+    True when the problem is the segment ending early (a write cut short), i.e. nothing but the broken
+    record lies between ``good_end`` and the end of ``buf``.
+    """
+    n = buf.shape[0]
+    cap = 64
+    frag_start = np.empty(cap, dtype=np.int64)
+    frag_len = np.empty(cap, dtype=np.int64)
+    rec_end = np.empty(cap, dtype=np.int64)
+    rec_off = np.empty(cap, dtype=np.int64)
+    nf = 0
+    nr = 0
+    pos = 0
+    in_rec = False
+    rec_start = 0
+    good_end = 0
+    err = ERR_NONE
+    err_off = 0
+    torn = False
+    while pos < n:
+        page_rem = page_size - pos % page_size
+        t = buf[pos]
+        if t == FRAG_PAD:
+            end = min(pos + page_rem, n)
+            bad = False
+            for k in range(pos + 1, end):
+                if buf[k] != 0:
+                    bad = True
+                    break
+            if bad:
+                err = ERR_PADDING
+                err_off = pos
+                break
+            pos = end
+            continue
+        if pos + HEADER_SIZE > n:
+            err = ERR_EOF_HEADER
+            err_off = pos
+            torn = True
+            break
+        if page_rem < HEADER_SIZE:
+            err = ERR_PAGE
+            err_off = pos
+            break
+        if t > FRAG_LAST:  # unknown type, or reserved flag bits (compression) set
+            err = ERR_TYPE
+            err_off = pos
+            break
+        length = int((np.int64(buf[pos + 1]) << 8) | np.int64(buf[pos + 2]))
+        want = ((np.uint32(buf[pos + 3]) << np.uint32(24)) | (np.uint32(buf[pos + 4]) << np.uint32(16))
+                | (np.uint32(buf[pos + 5]) << np.uint32(8)) | np.uint32(buf[pos + 6]))
+        start = pos + HEADER_SIZE
+        end = start + length
+        if HEADER_SIZE + length > page_rem:
+            # checked before the end of data: a bogus length is corruption, not a torn write
+            err = ERR_PAGE
+            err_off = pos
+            break
+        if end > n:
+            err = ERR_EOF_DATA
+            err_off = pos
+            torn = True
+            break
+        if crc32c_update(tables, buf[start:end], np.uint32(0)) != want:
+            err = ERR_CRC
+            err_off = pos
+            torn = end == n
+            break
+        if (t in (FRAG_FULL, FRAG_FIRST)) == in_rec:
+            err = ERR_SEQUENCE
+            err_off = pos
+            if not in_rec and nr > 0 and pos == good_end and pos % page_size == 0:
+                # A MIDDLE/LAST right after a record that ended on a page boundary: that record is
+                # most likely a FIRST/MIDDLE whose type byte was damaged (the CRC covers data only).
+                # Do not return it as a complete record.
+                nr -= 1
+                good_end = rec_off[nr]
+                err_off = good_end
+            break
+        frag_start = _grow(frag_start, nf)
+        frag_len = _grow(frag_len, nf)
+        frag_start[nf] = start
+        frag_len[nf] = length
+        nf += 1
+        if t in (FRAG_FULL, FRAG_FIRST):
+            rec_start = pos
+            in_rec = True
+        if t in (FRAG_FULL, FRAG_LAST):
+            rec_end = _grow(rec_end, nr)
+            rec_off = _grow(rec_off, nr)
+            rec_end[nr] = nf
+            rec_off[nr] = rec_start
+            nr += 1
+            in_rec = False
+            good_end = end
+        pos = end
+    if err == ERR_NONE and in_rec:
+        err = ERR_EOF_RECORD
+        err_off = rec_start
+        torn = True
+    if err != ERR_NONE:
+        # fragments of a broken record are not part of any complete record: drop them
+        nf = int(rec_end[nr - 1]) if nr > 0 else 0
+    return frag_start[:nf], frag_len[:nf], rec_end[:nr], rec_off[:nr], err, err_off, good_end, torn

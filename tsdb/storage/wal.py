@@ -1,0 +1,558 @@
+"""The write-ahead log: numbered segment files of checksummed record fragments (bytes only).
+
+Layout (``docs/format/wal.md``): a directory of segment files ``00000000``, ``00000001``, ... each at
+most ``segment_size`` bytes, made of ``page_size`` (32 KiB) pages. A record is split into fragments that
+never cross a page boundary; a record never crosses a segment boundary (a record must fit in one
+segment). The format follows Prometheus's ``wlog`` (uncompressed).
+
+Writing (:class:`WAL`): ``log(*records)`` writes the batch with one ``write`` call per segment touched,
+then syncs per policy and returns only when the batch is durable per that policy. After reopening, writes
+continue in a fresh segment (as Prometheus does), after the previous last segment had its torn tail cut.
+A failed write (ENOSPC, EIO) raises :class:`StorageError` after cutting the segment back to the end of the
+last good record; if even that fails, the next ``log`` starts a new segment, so the half record can only
+ever show up as corruption, never as valid data.
+
+Reading (:class:`WALReader`, :func:`read_records`): whole segment files are read into memory and parsed
+by a numba kernel (fragment boundaries + CRCs). A torn tail (the last segment of the directory ends inside
+a record) is cut off and logged. Any other problem raises :class:`CorruptionError` naming the segment
+file and offset, unless ``repair=True``: then everything from the broken record on is dropped (the
+segment is cut, later segments deleted) and a :class:`RepairReport` says what was dropped.
+
+Thread-safety: a :class:`WAL` may be used from several threads (``log`` is serialised by a lock). Only
+one process may write a WAL directory; readers with ``repair``/tail cutting must run before a writer opens.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import logging
+import os
+import re
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from tsdb.errors import CorruptionError, InvalidArgumentError, StorageError
+from tsdb.storage.crc import crc32c
+from tsdb.storage.crc_kernels import CRC32C_TABLES
+from tsdb.storage.records_kernels import (
+    ERROR_NAMES,
+    FRAG_FIRST,
+    FRAG_FULL,
+    FRAG_LAST,
+    FRAG_MIDDLE,
+    HEADER_SIZE,
+    scan_segment,
+)
+
+__all__ = [
+    "DEFAULT_PAGE_SIZE",
+    "DEFAULT_SEGMENT_SIZE",
+    "WAL",
+    "RepairReport",
+    "WALReader",
+    "list_segments",
+    "read_records",
+    "segment_path",
+]
+
+log = logging.getLogger(__name__)
+
+DEFAULT_PAGE_SIZE = 32 * 1024
+DEFAULT_SEGMENT_SIZE = 128 * 1024 * 1024
+_SEGMENT_NAME = re.compile(r"^\d{8}$")
+FsyncPolicy = bool | str | float
+
+
+def segment_path(wal_dir: str | os.PathLike[str], index: int) -> Path:
+    """The path of segment ``index`` (8 zero-padded digits) in ``wal_dir``."""
+    return Path(wal_dir) / f"{index:08d}"
+
+
+def list_segments(wal_dir: str | os.PathLike[str]) -> list[int]:
+    """Sorted indices of the segment files in ``wal_dir`` (other entries are ignored)."""
+    try:
+        names = os.listdir(wal_dir)
+    except FileNotFoundError:
+        return []
+    except OSError as err:
+        raise StorageError(f"cannot list WAL directory {wal_dir}: {err}") from err
+    return sorted(int(name) for name in names if _SEGMENT_NAME.match(name))
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+@dataclass(frozen=True)
+class RepairReport:
+    """What a repair dropped: segment ``segment`` was cut at ``offset``; ``dropped_bytes`` in total were
+    removed, including the whole later segments ``deleted_segments``. ``reason`` names the problem."""
+
+    segment: int
+    offset: int
+    dropped_bytes: int
+    deleted_segments: tuple[int, ...]
+    reason: str
+
+
+@dataclass
+class _Parsed:
+    """One parsed segment: its bytes, the kernel's output and the (possible) error."""
+
+    data: bytes
+    frag_start: np.ndarray
+    frag_len: np.ndarray
+    rec_end: np.ndarray
+    rec_off: np.ndarray
+    err: int
+    err_off: int
+    good_end: int
+    torn: bool
+
+    def records(self) -> Iterator[tuple[int, bytes]]:
+        """(offset, record bytes) of each complete record, in order."""
+        data, fs, fl = self.data, self.frag_start, self.frag_len
+        lo = 0
+        for r in range(self.rec_end.shape[0]):
+            hi = int(self.rec_end[r])
+            if hi - lo == 1:
+                s = int(fs[lo])
+                rec = data[s:s + int(fl[lo])]
+            else:
+                rec = b"".join(data[int(fs[f]):int(fs[f]) + int(fl[f])] for f in range(lo, hi))
+            yield int(self.rec_off[r]), rec
+            lo = hi
+
+
+def _parse_segment(path: Path, page_size: int) -> _Parsed:
+    try:
+        data = path.read_bytes()
+    except OSError as err:
+        raise StorageError(f"cannot read WAL segment {path}: {err}") from err
+    buf = np.frombuffer(data, dtype=np.uint8)
+    fs, fl, re_, ro, code, err_off, good_end, torn = scan_segment(buf, page_size, CRC32C_TABLES)
+    return _Parsed(data, fs, fl, re_, ro, int(code), int(err_off), int(good_end), bool(torn))
+
+
+def _truncate_file(path: Path, size: int) -> None:
+    try:
+        with open(path, "r+b") as f:
+            f.truncate(size)
+            f.flush()
+            os.fsync(f.fileno())
+    except OSError as err:
+        raise StorageError(f"cannot truncate WAL segment {path} to {size} bytes: {err}") from err
+
+
+def _check_segment(wal_dir: Path, index: int, parsed: _Parsed, is_last: bool, repair: bool,
+                   cut_tail: bool, allow_torn_tail: bool = True) -> RepairReport | None:
+    """Handle a parse error of segment ``index``: cut a torn tail, repair, or raise CorruptionError.
+
+    Returns a report when something was repaired (torn tails are logged, not reported). Later segments
+    are deleted by a repair; the caller must stop reading after a repair.
+    """
+    if parsed.err == 0:
+        return None
+    path = segment_path(wal_dir, index)
+    reason = ERROR_NAMES[parsed.err]
+    if is_last and parsed.torn and allow_torn_tail:
+        dropped = len(parsed.data) - parsed.good_end
+        if cut_tail:
+            log.warning("WAL segment %s: torn tail (%s) at offset %d; cutting %d bytes at offset %d",
+                        path, reason, parsed.err_off, dropped, parsed.good_end)
+            _truncate_file(path, parsed.good_end)
+        else:
+            log.info("WAL segment %s: incomplete record at offset %d ignored", path, parsed.good_end)
+        return None
+    if not repair:
+        raise CorruptionError(f"WAL corruption: {reason}", path=str(path), offset=parsed.err_off)
+    later = [i for i in list_segments(wal_dir) if i > index]
+    dropped = len(parsed.data) - parsed.good_end
+    for i in later:
+        p = segment_path(wal_dir, i)
+        try:
+            dropped += p.stat().st_size
+            p.unlink()
+        except OSError as err:
+            raise StorageError(f"cannot delete WAL segment {p} during repair: {err}") from err
+    _truncate_file(path, parsed.good_end)
+    report = RepairReport(index, parsed.good_end, dropped, tuple(later), f"{reason} at offset {parsed.err_off}")
+    log.error("WAL repaired: %s", report)
+    return report
+
+
+class WALReader:
+    """Iterate the records (bytes) of ``wal_dir``'s segments ``[from_segment, to_segment]`` in order.
+
+    Iterating yields record bytes; ``segment``/``offset`` give the position of the last yielded record
+    (the offset of its first fragment header), :meth:`entries` yields ``(segment, offset, record)``.
+    A torn tail of the directory's last segment is cut (``cut_tail=True``) or just not read
+    (``allow_torn_tail=False``: it is corruption, e.g. in a checkpoint, which is complete by design). Other
+    problems raise :class:`CorruptionError`, or with ``repair=True`` are repaired and described in
+    ``repairs`` (reading then stops, as everything after the corruption is gone).
+    """
+
+    def __init__(self, wal_dir: str | os.PathLike[str], from_segment: int | None = None,
+                 to_segment: int | None = None, *, repair: bool = False, cut_tail: bool = True,
+                 allow_torn_tail: bool = True, page_size: int = DEFAULT_PAGE_SIZE) -> None:
+        self.wal_dir = Path(wal_dir)
+        self.from_segment = from_segment
+        self.to_segment = to_segment
+        self.repair = repair
+        self.cut_tail = cut_tail
+        self.allow_torn_tail = allow_torn_tail
+        self.page_size = page_size
+        self.repairs: list[RepairReport] = []
+        self.segment = -1
+        self.offset = -1
+        self.bytes_read = 0
+
+    def __iter__(self) -> Iterator[bytes]:
+        for segment, offset, record in self.entries():
+            self.segment, self.offset = segment, offset
+            yield record
+
+    def entries(self) -> Iterator[tuple[int, int, bytes]]:
+        """Yield ``(segment, offset, record)`` for every record in order (see the class docstring)."""
+        all_segments = list_segments(self.wal_dir)
+        if not all_segments:
+            return
+        last_in_dir = all_segments[-1]
+        wanted = [i for i in all_segments
+                  if (self.from_segment is None or i >= self.from_segment)
+                  and (self.to_segment is None or i <= self.to_segment)]
+        previous = None
+        for index in wanted:
+            if previous is not None and index != previous + 1:
+                missing = segment_path(self.wal_dir, previous + 1)
+                raise CorruptionError("WAL segment missing from sequence", path=str(missing), offset=0)
+            previous = index
+            parsed = _parse_segment(segment_path(self.wal_dir, index), self.page_size)
+            self.bytes_read += len(parsed.data)
+            report = _check_segment(self.wal_dir, index, parsed, index == last_in_dir, self.repair,
+                                    self.cut_tail, self.allow_torn_tail)
+            for offset, record in parsed.records():
+                yield index, offset, record
+            if report is not None:
+                self.repairs.append(report)
+                return
+
+
+def read_records(wal_dir: str | os.PathLike[str], from_segment: int | None = None,
+                 to_segment: int | None = None, *, repair: bool = False) -> Iterator[bytes]:
+    """Records of segments ``[from_segment, to_segment]`` (default: all) in order; see :class:`WALReader`."""
+    return iter(WALReader(wal_dir, from_segment, to_segment, repair=repair))
+
+
+def _parse_fsync(policy: FsyncPolicy) -> float | None:
+    """``None`` = never, ``0.0`` = always, ``x > 0`` = at most every ``x`` seconds."""
+    if policy is True or policy == "always":
+        return 0.0
+    if policy is False or policy == "never":
+        return None
+    if isinstance(policy, int | float) and not isinstance(policy, bool) and policy > 0:
+        return float(policy)
+    raise InvalidArgumentError(f"invalid WAL fsync policy {policy!r}: use 'always', 'never' or seconds > 0")
+
+
+class WAL:
+    """A WAL directory opened for appending. Create with :meth:`open`.
+
+    ``fsync``: ``"always"``/True (default: fsync before ``log`` returns), ``"never"``/False (the OS
+    decides), or a number of seconds ``x`` (``log`` fsyncs when the last fsync is older than ``x``;
+    :meth:`sync` and :meth:`close` always fsync).
+    """
+
+    def __init__(self, wal_dir: Path, segment_size: int, page_size: int, fsync_every: float | None,
+                 segment: int) -> None:
+        self.dir = wal_dir
+        self.segment_size = segment_size
+        self.page_size = page_size
+        self._fsync_every = fsync_every
+        self._lock = threading.Lock()
+        self._fd = -1
+        self._segment = segment
+        self._pos = 0  # bytes in the current segment (= its good length)
+        self._need_new_segment = False
+        self._last_sync = time.monotonic()
+        self._closed = False
+        self._closed_bytes = sum(segment_path(wal_dir, i).stat().st_size for i in list_segments(wal_dir)
+                                 if i < segment)
+        self._create_segment(segment)
+
+    @classmethod
+    def open(cls, wal_dir: str | os.PathLike[str], *, segment_size: int = DEFAULT_SEGMENT_SIZE,
+             page_size: int = DEFAULT_PAGE_SIZE, fsync: FsyncPolicy = "always", repair: bool = False) -> WAL:
+        """Open (creating if needed) ``wal_dir`` for appending; writes go to a new segment after the last.
+
+        The last existing segment is checked: a torn tail is cut (and logged); corruption raises
+        :class:`CorruptionError` unless ``repair``. Earlier segments are checked by replay, not here.
+        """
+        if page_size < HEADER_SIZE + 1 or page_size > 65535 + HEADER_SIZE:
+            raise InvalidArgumentError(f"WAL page size {page_size} must be in [8, {65535 + HEADER_SIZE}]")
+        if segment_size < page_size or segment_size % page_size:
+            raise InvalidArgumentError(
+                f"WAL segment size {segment_size} must be a positive multiple of the page size {page_size}")
+        every = _parse_fsync(fsync)
+        path = Path(wal_dir)
+        try:
+            path.mkdir(parents=True, exist_ok=True)
+        except OSError as err:
+            raise StorageError(f"cannot create WAL directory {path}: {err}") from err
+        segments = list_segments(path)
+        if segments:
+            last = segments[-1]
+            parsed = _parse_segment(segment_path(path, last), page_size)
+            _check_segment(path, last, parsed, True, repair, True)
+        return cls(path, segment_size, page_size, every, segments[-1] + 1 if segments else 0)
+
+    # -- segments ---------------------------------------------------------------------------------
+    def _create_segment(self, index: int) -> None:
+        path = segment_path(self.dir, index)
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+            if self._fsync_every is not None:
+                _fsync_dir(self.dir)
+        except OSError as err:
+            raise StorageError(f"cannot create WAL segment {path}: {err}") from err
+        self._fd, self._segment, self._pos = fd, index, 0
+        self._need_new_segment = False
+
+    def _finish_segment(self) -> None:
+        """fsync (unless policy never) and close the current segment."""
+        if self._fd < 0:
+            return
+        try:
+            if self._fsync_every is not None:
+                os.fsync(self._fd)
+        except OSError as err:
+            raise StorageError(f"cannot sync WAL segment {segment_path(self.dir, self._segment)}: {err}") from err
+        finally:
+            os.close(self._fd)
+            self._fd = -1
+        self._closed_bytes += self._pos
+
+    def _cut(self) -> None:
+        try:
+            self._finish_segment()
+            self._create_segment(self._segment + 1)
+        except StorageError:
+            self._need_new_segment = True  # the next log() retries; nothing is written to a closed segment
+            raise
+
+    def next_segment(self) -> int:
+        """Close the current segment and start a new one; returns the new segment's index."""
+        with self._lock:
+            self._check_open()
+            self._cut()
+            return self._segment
+
+    def segments(self) -> tuple[int, int]:
+        """``(first, last)`` segment indices present in the directory (last = the one being written)."""
+        found = list_segments(self.dir)
+        return (found[0], found[-1]) if found else (self._segment, self._segment)
+
+    @property
+    def current_segment(self) -> int:
+        """Index of the segment being written."""
+        return self._segment
+
+    @property
+    def size_bytes(self) -> int:
+        """Bytes in the WAL's segments (closed ones plus the good part of the current one)."""
+        return self._closed_bytes + self._pos
+
+    def truncate(self, before_segment: int) -> None:
+        """Delete the segments with an index below ``before_segment`` (never the current one)."""
+        with self._lock:
+            if before_segment > self._segment:
+                raise InvalidArgumentError(
+                    f"cannot truncate WAL before segment {before_segment}: segment {self._segment} is current")
+            for index in list_segments(self.dir):
+                if index >= before_segment:
+                    break
+                path = segment_path(self.dir, index)
+                try:
+                    size = path.stat().st_size
+                    path.unlink()
+                except OSError as err:
+                    raise StorageError(f"cannot delete WAL segment {path}: {err}") from err
+                self._closed_bytes = max(0, self._closed_bytes - size)
+
+    # -- writing ----------------------------------------------------------------------------------
+    def _check_open(self) -> None:
+        if self._closed:
+            raise InvalidArgumentError(f"WAL {self.dir} is closed")
+
+    def _encode(self, record: bytes, pos: int, out: bytearray) -> int:
+        """Append ``record``'s fragments (and any page padding) to ``out`` as if at segment offset ``pos``."""
+        page = self.page_size
+        view = memoryview(record)
+        first = True
+        while True:
+            rem = page - pos % page
+            if rem < HEADER_SIZE + 1:
+                out += bytes(rem)  # pad: a fragment needs a header and a byte
+                pos += rem
+                rem = page
+            chunk = view[: rem - HEADER_SIZE]
+            view = view[len(chunk):]
+            last = len(view) == 0
+            kind = (FRAG_FULL if last else FRAG_FIRST) if first else (FRAG_LAST if last else FRAG_MIDDLE)
+            out.append(kind)
+            out += len(chunk).to_bytes(2, "big")
+            out += crc32c(chunk).to_bytes(4, "big")
+            out += chunk
+            pos += HEADER_SIZE + len(chunk)
+            first = False
+            if last:
+                return pos
+
+    def _write_all(self, data: bytearray) -> None:
+        view = memoryview(data)
+        written = 0
+        while written < len(view):
+            n = os.write(self._fd, view[written:])
+            if n <= 0:
+                raise OSError(errno.EIO, "short write")
+            written += n
+
+    def _flush_batch(self, data: bytearray, end: int) -> None:
+        """Write ``data`` at the current position; on failure cut back and raise StorageError."""
+        path = segment_path(self.dir, self._segment)
+        try:
+            self._write_all(data)
+        except OSError as err:
+            try:
+                os.ftruncate(self._fd, self._pos)
+                os.lseek(self._fd, self._pos, os.SEEK_SET)
+            except OSError:
+                log.error("WAL segment %s: cannot cut failed write back to %d; next write starts a new segment",
+                          path, self._pos)
+                self._need_new_segment = True
+            raise StorageError(f"WAL write to {path} at offset {self._pos} failed: {err}") from err
+        self._pos = end
+
+    def log(self, *records: bytes) -> None:
+        """Append ``records`` as one batch; returns when durable per the fsync policy.
+
+        A record must fit in one segment. The batch goes to the current segment, or to a new one if it
+        does not fit (only a batch larger than a segment spans segments, at record boundaries). A crash
+        during ``log`` may leave a prefix of the batch's records (each whole or absent); nothing was
+        acknowledged. Raises :class:`StorageError` on I/O failure, after removing the batch from the
+        segment (write or sync failure), so replay does not see an unacknowledged batch (except the
+        earlier segments' part of a batch larger than a segment). The WAL stays consistent and usable.
+        """
+        with self._lock:
+            self._check_open()
+            if self._need_new_segment:
+                with contextlib.suppress(StorageError):  # its tail is garbage anyway; replay reports it
+                    self._finish_segment()
+                self._create_segment(self._segment + 1)
+            capacity = self.segment_size
+            payload = self.page_size - HEADER_SIZE
+            for record in records:
+                if not record:
+                    # a lost type byte could turn an empty FULL fragment into page padding unnoticed
+                    raise InvalidArgumentError("empty WAL record: every record starts with its type byte")
+                pages = max(1, -(-len(record) // payload))
+                if (pages - 1) * self.page_size + HEADER_SIZE + len(record) - (pages - 1) * payload > capacity:
+                    raise InvalidArgumentError(
+                        f"WAL record of {len(record)} bytes does not fit in a {capacity}-byte segment")
+            out = bytearray()
+            end = self._pos
+            for record in records:
+                end = self._encode(record, end, out)
+            if end > capacity and self._pos > 0:
+                # start a fresh segment so the batch stays in one segment (and one write)
+                self._cut()
+                out = bytearray()
+                end = 0
+                for record in records:
+                    end = self._encode(record, end, out)
+            if end <= capacity:
+                start = self._pos
+                self._flush_batch(out, end)
+                try:
+                    self._maybe_sync()
+                except StorageError:
+                    self._rollback(start)
+                    raise
+                return
+            self._log_spanning(records)
+            self._maybe_sync()
+
+    def _rollback(self, start: int) -> None:
+        """Cut the current segment back to ``start`` after a failed sync: the batch was not acknowledged."""
+        try:
+            os.ftruncate(self._fd, start)
+            os.lseek(self._fd, start, os.SEEK_SET)
+            self._pos = start
+        except OSError:
+            self._need_new_segment = True
+
+    def _log_spanning(self, records: tuple[bytes, ...]) -> None:
+        """Write a batch larger than a segment, cutting segments at record boundaries."""
+        out = bytearray()
+        pos = self._pos
+        for record in records:
+            encoded = bytearray()
+            end = self._encode(record, pos, encoded)
+            if end > self.segment_size:
+                encoded = bytearray()
+                if out:
+                    self._flush_batch(out, pos)
+                    out = bytearray()
+                self._cut()
+                end = self._encode(record, 0, encoded)
+            out += encoded
+            pos = end
+        if out:
+            self._flush_batch(out, pos)
+
+    def _maybe_sync(self) -> None:
+        every = self._fsync_every
+        if every is None:
+            return
+        now = time.monotonic()
+        if every == 0.0 or now - self._last_sync >= every:
+            self._sync()
+            self._last_sync = now
+
+    def _sync(self) -> None:
+        try:
+            os.fdatasync(self._fd)
+        except OSError as err:
+            raise StorageError(f"cannot sync WAL segment {segment_path(self.dir, self._segment)}: {err}") from err
+
+    def sync(self) -> None:
+        """fsync the current segment now (whatever the policy)."""
+        with self._lock:
+            self._check_open()
+            self._sync()
+            self._last_sync = time.monotonic()
+
+    def close(self) -> None:
+        """Sync (unless policy never) and close. Idempotent."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            self._finish_segment()
+
+    def __enter__(self) -> WAL:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
