@@ -272,12 +272,48 @@ def translate_re2(pattern: str) -> str:
 
 
 _LEADING_FLAGS = re.compile(r"^\(\?([imsU]+)\)")
+_INLINE_FLAGS = re.compile(r"\(\?([ims]+)\)")
+
+
+def _scope_inline_flags(pattern: str) -> str:
+    """Rewrite RE2 flags set mid-pattern, ``a((?i)b)c``, as Python scoped groups ``a((?i:b))c``.
+
+    RE2 applies such flags up to the end of the enclosing group; Python only accepts them at the start.
+    """
+    out: list[str] = []
+    pending = [0]
+    i = 0
+    in_class = False
+    while i < len(pattern):
+        c = pattern[i]
+        if c == "\\":
+            out.append(pattern[i:i + 2])
+            i += 2
+            continue
+        if in_class:
+            in_class = c != "]"
+        elif c == "[":
+            in_class = True
+        elif c == "(":
+            m = _INLINE_FLAGS.match(pattern, i)
+            if m and i > 0:
+                out.append(f"(?{m.group(1)}:")
+                pending[-1] += 1
+                i = m.end()
+                continue
+            pending.append(0)
+        elif c == ")" and len(pending) > 1:
+            out.append(")" * pending.pop())
+        out.append(c)
+        i += 1
+    out.append(")" * pending[0])
+    return "".join(out)
 
 
 def compile_anchored(pattern: str) -> re.Pattern[str]:
     """Compile ``pattern`` for full-string matching with ``.`` matching newlines (Prometheus 3.x)."""
     try:
-        translated = translate_re2(pattern)
+        translated = _scope_inline_flags(translate_re2(pattern))
         flags = _LEADING_FLAGS.match(translated)
         prefix = ""
         if flags:  # RE2 allows (?i) anywhere; Python wants global flags first

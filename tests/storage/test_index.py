@@ -212,3 +212,61 @@ def test_versions(tmp_path: Path) -> None:
     with pytest.raises(CorruptionError, match="version 1") as info:
         IndexReader(path)
     assert info.value.offset == 4
+
+
+@settings(max_examples=40)
+@given(sets=label_sets, seed=st.integers(0, 2**32 - 1), split=st.integers(0, 30))
+def test_batch_writer_matches_scalar_writer(tmp_path_factory: pytest.TempPathFactory, sets: list[dict[str, str]],
+                                            seed: int, split: int) -> None:
+    """add_series_batch (numpy) writes exactly the bytes of add_series (one varint at a time)."""
+    rng = np.random.default_rng(seed)
+    labels = sorted({Labels(s) for s in sets})
+    entries = []
+    ref_base = 0
+    for lb in labels:
+        mint, maxt, refs = _metas(rng, int(rng.integers(0, 5)), ref_base)
+        if len(refs):
+            ref_base = int(refs[-1])
+        entries.append((lb, mint, maxt, refs))
+    symbols = {x for lb in labels for x in tuple.__getitem__(lb, slice(None))}
+    d = tmp_path_factory.mktemp("idx")
+    scalar = IndexWriter(d / "scalar", symbols)
+    expected_refs = [scalar.add_series(*e) for e in entries]
+    scalar.close()
+    batch = IndexWriter(d / "batch", symbols)
+    got_refs: list[int] = []
+    for part in (entries[:split], entries[split:]):  # two batches: state carries over between them
+        starts = np.zeros(len(part) + 1, dtype=np.int64)
+        np.cumsum([len(e[1]) for e in part], out=starts[1:])
+        cat = [np.concatenate([np.zeros(0, dt), *(e[k] for e in part)]).astype(dt)
+               for k, dt in ((1, np.int64), (2, np.int64), (3, np.uint64))]
+        got_refs.extend(batch.add_series_batch([e[0] for e in part], starts, *cat).tolist())
+    batch.close()
+    assert got_refs == expected_refs
+    assert (d / "batch").read_bytes() == (d / "scalar").read_bytes()
+
+
+def test_batch_writer_rejects_bad_input(tmp_path: Path) -> None:
+    a, b, c = Labels({"a": "1"}), Labels({"a": "2"}), Labels({"a": "3"})
+    w = IndexWriter(tmp_path / "i", ["a", "1", "2", "3"])
+
+    def add(lbs: list[Labels], mint: list[int], maxt: list[int], refs: list[int], starts: list[int]) -> None:
+        w.add_series_batch(lbs, np.array(starts), np.array(mint), np.array(maxt), np.array(refs, np.uint64))
+
+    with pytest.raises(InvalidArgumentError, match="out of order"):
+        add([b, a], [], [], [], [0, 0, 0])
+    with pytest.raises(InvalidArgumentError, match="overlapping"):
+        add([a], [0, 5], [5, 9], [8, 9], [0, 2])
+    with pytest.raises(InvalidArgumentError, match="below the previous"):
+        add([a, b], [0, 0], [5, 5], [9, 8], [0, 1, 2])
+    with pytest.raises(InvalidArgumentError, match="do not fit"):
+        add([a], [0], [5], [8], [0, 2])
+    add([b], [0], [5], [8], [0, 1])
+    with pytest.raises(InvalidArgumentError, match="out of order"):
+        add([a], [], [], [], [0, 0])
+    with pytest.raises(InvalidArgumentError, match="symbol"):
+        add([Labels({"zz": "1"})], [], [], [], [0, 0])
+    add([c], [], [], [], [0, 0])
+    w.close()
+    with IndexReader(tmp_path / "i") as r:
+        assert [r.series(int(x))[0] for x in r.all_postings()] == [b, c]

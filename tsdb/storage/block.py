@@ -29,7 +29,7 @@ import numpy.typing as npt
 from tsdb.errors import CorruptionError, InvalidArgumentError, StorageError
 from tsdb.labels import Labels, Matcher, compare_labels
 from tsdb.storage.chunks import DEFAULT_SEGMENT_SIZE, ENCODING_XOR, ChunkReader, ChunkSegmentWriter
-from tsdb.storage.index import IndexReader, IndexWriter
+from tsdb.storage.index import IndexReader, write_index
 from tsdb.storage.interfaces import SelectHints, TimestampArray, ValueArray
 from tsdb.storage.postings import select_postings
 from tsdb.storage.tombstones import Tombstones, read_tombstones, write_tombstones
@@ -274,17 +274,7 @@ def write_block(parent_dir: str | os.PathLike[str], series: Iterable[SeriesChunk
                 pending, pending_chunks = [], 0
         entries.extend(_write_chunk_batch(writer, pending))
         writer.close()
-        symbols: set[str] = set()
-        for labels, *_ in entries:
-            symbols.update(tuple.__getitem__(labels, slice(None)))
-        index = IndexWriter(tmp / INDEX_FILENAME, symbols)
-        try:
-            for labels, cmint, cmaxt, crefs in entries:
-                index.add_series(labels, cmint, cmaxt, crefs)
-        except BaseException:
-            index.abort()
-            raise
-        index.close()
+        write_index(tmp / INDEX_FILENAME, entries)
         stones = tombstones or Tombstones()
         stats.num_tombstones = stones.total()
         write_tombstones(tmp, stones)
