@@ -1,0 +1,292 @@
+"""The PromQL abstract syntax tree: frozen dataclasses; ``str(expr)`` prints PromQL that parses back to an
+equal tree. ``expr.type`` is the value type: "scalar", "vector", "matrix" or "string"."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass, fields
+
+from tsdb.labels import Matcher, MatchType, is_legacy_label_name, is_legacy_metric_name
+from tsdb.query.durations import format_duration
+from tsdb.query.functions import FUNCTIONS
+
+PRECEDENCE = {"or": 1, "and": 2, "unless": 2, "==": 3, "!=": 3, "<": 3, "<=": 3, ">": 3, ">=": 3, "+": 4, "-": 4,
+              "*": 5, "/": 5, "%": 5, "atan2": 5, "^": 6}
+"""Binary operator precedence (higher binds tighter); ``^`` is right-associative, the rest left."""
+COMPARISONS = frozenset({"==", "!=", "<", "<=", ">", ">="})
+SET_OPERATORS = frozenset({"and", "or", "unless"})
+
+
+class Expr:
+    """Base of every node."""
+
+    @property
+    def type(self) -> str:
+        raise NotImplementedError
+
+
+def _format_number(value: float) -> str:
+    if math.isnan(value):
+        return "NaN"
+    if math.isinf(value):
+        return "Inf" if value > 0 else "-Inf"
+    return repr(value).removesuffix(".0") if value == int(value) and abs(value) < 1e15 else repr(value)
+
+
+def quote(text: str) -> str:
+    """A PromQL double-quoted string literal; raw bytes (kept as surrogate escapes) print as ``\\xHH``."""
+    if not any("\udc80" <= ch <= "\udcff" for ch in text):
+        return json.dumps(text, ensure_ascii=False)
+    parts = [f"\\x{ord(ch) - 0xDC00:02x}" if "\udc80" <= ch <= "\udcff" else json.dumps(ch, ensure_ascii=False)[1:-1]
+             for ch in text]
+    return '"' + "".join(parts) + '"'
+
+
+KEYWORDS = frozenset({"and", "or", "unless", "bool", "on", "ignoring", "group_left", "group_right", "by", "without",
+                      "offset", "atan2", "inf", "nan", "sum", "avg", "count", "count_values", "min", "max", "group",
+                      "stddev", "stdvar", "topk", "bottomk", "quantile", "limitk", "limit_ratio", "start", "end"})
+"""Words the lexer reads as keywords in some positions: metric names spelled so are printed quoted."""
+
+
+@dataclass(frozen=True)
+class NumberLiteral(Expr):
+    value: float
+
+    @property
+    def type(self) -> str:
+        return "scalar"
+
+    def __str__(self) -> str:
+        return _format_number(self.value)
+
+    def __eq__(self, other: object) -> bool:  # NaN literals are equal to each other
+        return isinstance(other, NumberLiteral) and (
+            self.value == other.value or (math.isnan(self.value) and math.isnan(other.value)))
+
+    def __hash__(self) -> int:
+        return hash(("num", "nan" if math.isnan(self.value) else self.value))
+
+
+@dataclass(frozen=True)
+class StringLiteral(Expr):
+    value: str
+
+    @property
+    def type(self) -> str:
+        return "string"
+
+    def __str__(self) -> str:
+        return quote(self.value)
+
+
+def _at_and_offset(offset_ms: int, at_ms: int | None, at_modifier: str | None) -> str:
+    out = ""
+    if at_modifier:
+        out += f" @ {at_modifier}()"
+    elif at_ms is not None:
+        out += f" @ {at_ms / 1000:.3f}"
+    if offset_ms:
+        out += f" offset {format_duration(offset_ms)}"
+    return out
+
+
+@dataclass(frozen=True)
+class VectorSelector(Expr):
+    """``name{matchers}``; ``matchers`` include the ``__name__`` equality matcher when a name is given."""
+
+    name: str | None
+    matchers: tuple[Matcher, ...]
+    offset_ms: int = 0
+    at_ms: int | None = None
+    at_modifier: str | None = None
+
+    @property
+    def type(self) -> str:
+        return "vector"
+
+    def selector_text(self) -> str:
+        others = [m for m in self.matchers
+                  if not (self.name is not None and m.name == "__name__" and m.type is MatchType.EQUAL
+                          and m.value == self.name)]
+        parts = [str(m) for m in others]
+        if self.name is not None and (not is_legacy_metric_name(self.name) or self.name.lower() in KEYWORDS):
+            return "{" + ", ".join([quote(self.name), *parts]) + "}"
+        name = self.name or ""
+        return f"{name}{{{', '.join(parts)}}}" if parts or not name else name
+
+    def __str__(self) -> str:
+        return self.selector_text() + _at_and_offset(self.offset_ms, self.at_ms, self.at_modifier)
+
+
+@dataclass(frozen=True)
+class MatrixSelector(Expr):
+    vector: VectorSelector
+    range_ms: int
+
+    @property
+    def type(self) -> str:
+        return "matrix"
+
+    def __str__(self) -> str:
+        v = self.vector
+        return (f"{v.selector_text()}[{format_duration(self.range_ms)}]"
+                + _at_and_offset(v.offset_ms, v.at_ms, v.at_modifier))
+
+
+@dataclass(frozen=True)
+class SubqueryExpr(Expr):
+    expr: Expr
+    range_ms: int
+    step_ms: int = 0
+    offset_ms: int = 0
+    at_ms: int | None = None
+    at_modifier: str | None = None
+
+    @property
+    def type(self) -> str:
+        return "matrix"
+
+    def __str__(self) -> str:
+        step = format_duration(self.step_ms) if self.step_ms else ""
+        inner = str(self.expr)
+        if not isinstance(self.expr, VectorSelector | ParenExpr | Call | AggregateExpr | NumberLiteral
+                          | StringLiteral | MatrixSelector | SubqueryExpr):
+            inner = f"({inner})"
+        return (f"{inner}[{format_duration(self.range_ms)}:{step}]"
+                + _at_and_offset(self.offset_ms, self.at_ms, self.at_modifier))
+
+
+@dataclass(frozen=True)
+class Call(Expr):
+    func: str
+    args: tuple[Expr, ...]
+
+    @property
+    def type(self) -> str:
+        return FUNCTIONS[self.func].return_type
+
+    def __str__(self) -> str:
+        return f"{self.func}({', '.join(str(a) for a in self.args)})"
+
+
+@dataclass(frozen=True)
+class AggregateExpr(Expr):
+    op: str
+    expr: Expr
+    param: Expr | None = None
+    grouping: tuple[str, ...] = ()
+    without: bool = False
+
+    @property
+    def type(self) -> str:
+        return "vector"
+
+    def __str__(self) -> str:
+        clause = ""
+        if self.without:
+            clause = f" without ({', '.join(_label(g) for g in self.grouping)})"
+        elif self.grouping:
+            clause = f" by ({', '.join(_label(g) for g in self.grouping)})"
+        args = f"{self.param}, {self.expr}" if self.param is not None else str(self.expr)
+        return f"{self.op}{clause} ({args})" if clause else f"{self.op}({args})"
+
+
+def _label(name: str) -> str:
+    return name if is_legacy_label_name(name) else quote(name)
+
+
+@dataclass(frozen=True)
+class VectorMatching:
+    """Vector matching of a binary operation between two vectors."""
+
+    card: str
+    on: bool = False
+    labels: tuple[str, ...] = ()
+    include: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class BinaryExpr(Expr):
+    op: str
+    lhs: Expr
+    rhs: Expr
+    return_bool: bool = False
+    matching: VectorMatching | None = None
+
+    @property
+    def type(self) -> str:
+        if self.lhs.type == "scalar" and self.rhs.type == "scalar":
+            return "scalar"
+        return "vector"
+
+    def __str__(self) -> str:
+        modifiers = " bool" if self.return_bool else ""
+        m = self.matching
+        if m is not None:
+            if m.on or m.labels:
+                modifiers += f" {'on' if m.on else 'ignoring'}({', '.join(_label(x) for x in m.labels)})"
+            if m.card == "many-to-one":
+                modifiers += f" group_left({', '.join(_label(x) for x in m.include)})"
+            elif m.card == "one-to-many":
+                modifiers += f" group_right({', '.join(_label(x) for x in m.include)})"
+        return f"{_operand(self.lhs, self.op, False)} {self.op}{modifiers} {_operand(self.rhs, self.op, True)}"
+
+
+def _operand(node: Expr, op: str, right: bool) -> str:
+    """Parenthesise an operand whose precedence would otherwise change the tree."""
+    text = str(node)
+    if isinstance(node, BinaryExpr):
+        mine, theirs = PRECEDENCE[op], PRECEDENCE[node.op]
+        right_assoc = op == "^"
+        if theirs < mine or (theirs == mine and right != right_assoc):
+            return f"({text})"
+    if isinstance(node, UnaryExpr) and op == "^" and not right:
+        return f"({text})"
+    return text
+
+
+@dataclass(frozen=True)
+class UnaryExpr(Expr):
+    op: str
+    expr: Expr
+
+    @property
+    def type(self) -> str:
+        return self.expr.type
+
+    def __str__(self) -> str:
+        inner = str(self.expr)
+        if isinstance(self.expr, BinaryExpr) and self.expr.op != "^":
+            inner = f"({inner})"
+        return f"{self.op}{inner}"
+
+
+@dataclass(frozen=True)
+class ParenExpr(Expr):
+    expr: Expr
+
+    @property
+    def type(self) -> str:
+        return self.expr.type
+
+    def __str__(self) -> str:
+        return f"({self.expr})"
+
+
+def walk(expr: Expr) -> Iterator[Expr]:
+    """Every node of the tree, parents before children."""
+    yield expr
+    for f in fields(expr):  # type: ignore[arg-type]
+        value = getattr(expr, f.name)
+        if isinstance(value, Expr):
+            yield from walk(value)
+        elif isinstance(value, tuple):
+            for item in value:
+                if isinstance(item, Expr):
+                    yield from walk(item)
+
+
+__all__ = ["AggregateExpr", "BinaryExpr", "Call", "Expr", "MatrixSelector", "NumberLiteral", "ParenExpr",
+           "StringLiteral", "SubqueryExpr", "UnaryExpr", "VectorMatching", "VectorSelector", "walk"]

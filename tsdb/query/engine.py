@@ -1,0 +1,191 @@
+"""The PromQL query engine: parse, open one querier, evaluate, finish the result (DESIGN §6).
+
+``Engine(queryable).instant(query, t_ms)`` and ``.range(query, start_ms, end_ms, step_ms)`` return a
+:class:`~tsdb.query.value.Value`; ``query_instant``/``query_range`` also return the annotations
+(warnings and infos). One querier is opened per query over the time range the AST needs (offsets, ``@``,
+ranges, lookback and subqueries included) and each distinct selector is selected once.
+
+Limits: ``max_samples`` (samples loaded and points of any intermediate vector), ``timeout_s`` (checked
+between nodes) and ``max_points`` per series for range queries; exceeding one raises
+:class:`~tsdb.errors.QueryLimitError` or :class:`~tsdb.errors.QueryTimeoutError`.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from tsdb.errors import InvalidArgumentError, QueryError, QueryLimitError
+from tsdb.labels import Labels
+from tsdb.query.evaluator import Annotations, Evaluator, at_modifier_name, children, node_kind, range_modifier
+from tsdb.query.value import MatrixValue, ScalarValue, StringValue, Value, VectorValue
+from tsdb.storage.interfaces import Queryable, SelectHints
+
+METADATA_LABELS = ("__name__", "__type__", "__unit__")
+DUPLICATE_LABELSET = "vector cannot contain metrics with the same labelset"
+
+
+@dataclass
+class QueryResult:
+    """A query's value plus its annotations (messages without the ``PromQL warning:`` prefix)."""
+
+    value: Value
+    warnings: list[str] = field(default_factory=list)
+    infos: list[str] = field(default_factory=list)
+
+
+def _parse(query: Any) -> Any:
+    if isinstance(query, str):
+        from tsdb.query.parser import parse
+
+        return parse(query)
+    return query
+
+
+def _at_range(node: Any, lo: int, hi: int, start: int, end: int) -> tuple[int, int]:
+    modifier = at_modifier_name(node)
+    if modifier:
+        t = start if modifier == "start" else end
+        return t, t
+    at = getattr(node, "at_ms", None)
+    if at is not None:
+        return int(at), int(at)
+    return lo, hi
+
+
+def time_bounds(node: Any, lo: int, hi: int, start: int, end: int, lookback: int,
+                default_step: int) -> tuple[int, int] | None:
+    """The ``[mint, maxt]`` of samples ``node`` reads when evaluated at times in ``[lo, hi]``."""
+    kind = node_kind(node)
+    if kind == "VectorSelector":
+        a, b = _at_range(node, lo, hi, start, end)
+        off = int(node.offset_ms or 0)
+        return a - off - lookback + 1, b - off
+    if kind == "MatrixSelector":
+        vs = node.vector
+        a, b = _at_range(vs, lo, hi, start, end)
+        off = int(vs.offset_ms or 0)
+        mode = range_modifier(node)
+        extra = lookback if mode else 0
+        return a - off - int(node.range_ms) - extra + 1, b - off + (lookback if mode == "smoothed" else 0)
+    if kind == "SubqueryExpr":
+        a, b = _at_range(node, lo, hi, start, end)
+        off = int(node.offset_ms or 0)
+        return time_bounds(node.expr, a - off - int(node.range_ms), b - off, start, end, lookback, default_step)
+    result: tuple[int, int] | None = None
+    if kind == "Call" and str(getattr(node.func, "name", node.func)) == "info" and node.args:
+        # the info series are read with the first argument's offset/@ and the lookback
+        sub = time_bounds(node.args[0], lo, hi, start, end, lookback, default_step)
+        if sub is not None:
+            result = (sub[0] - lookback, sub[1])
+    for child in children(node):
+        sub = time_bounds(child, lo, hi, start, end, lookback, default_step)
+        if sub is not None:
+            result = sub if result is None else (min(result[0], sub[0]), max(result[1], sub[1]))
+    return result
+
+
+class Engine:
+    """Evaluates PromQL over any :class:`~tsdb.storage.interfaces.Queryable`. Thread-safe (no shared state)."""
+
+    def __init__(self, queryable: Queryable, lookback_delta_ms: int = 300_000, max_samples: int = 50_000_000,
+                 timeout_s: float = 120, max_points: int = 11_000, default_subquery_step_ms: int = 60_000) -> None:
+        self.queryable = queryable
+        self.lookback_delta_ms = lookback_delta_ms
+        self.max_samples = max_samples
+        self.timeout_s = timeout_s
+        self.max_points = max_points
+        self.default_subquery_step_ms = default_subquery_step_ms
+
+    def instant(self, query: Any, t_ms: int) -> Value:
+        """Evaluate ``query`` (text or parsed AST) at ``t_ms``; a range-vector query gives a MatrixValue."""
+        return self.query_instant(query, t_ms).value
+
+    def range(self, query: Any, start_ms: int, end_ms: int, step_ms: int) -> Value:
+        """Evaluate ``query`` at ``start, start+step, ... <= end``: a VectorValue over that grid or a scalar."""
+        return self.query_range(query, start_ms, end_ms, step_ms).value
+
+    def query_instant(self, query: Any, t_ms: int) -> QueryResult:
+        """Like :meth:`instant`, with annotations."""
+        expr = _parse(query)
+        return self._run(expr, np.array([t_ms], dtype=np.int64), t_ms, t_ms, instant=True)
+
+    def query_range(self, query: Any, start_ms: int, end_ms: int, step_ms: int) -> QueryResult:
+        """Like :meth:`range`, with annotations."""
+        if step_ms <= 0:
+            raise InvalidArgumentError("zero or negative query resolution step widths are not accepted. "
+                                       "Try a positive integer")
+        if end_ms < start_ms:
+            raise InvalidArgumentError("end timestamp must not be before start time")
+        if (end_ms - start_ms) // step_ms + 1 > self.max_points:
+            raise QueryLimitError(f"exceeded maximum resolution of {self.max_points:,} points per timeseries. "
+                                  "Try decreasing the query resolution (?step=XX)")
+        expr = _parse(query)
+        steps = np.arange(start_ms, end_ms + 1, step_ms, dtype=np.int64)
+        return self._run(expr, steps, start_ms, end_ms, instant=False)
+
+    def _run(self, expr: Any, steps: np.ndarray, start: int, end: int, instant: bool) -> QueryResult:
+        bounds = time_bounds(expr, start, end, start, end, self.lookback_delta_ms, self.default_subquery_step_ms)
+        mint, maxt = bounds if bounds is not None else (start, end)
+        annotations = Annotations()
+        querier = self.queryable.querier(mint, maxt)
+        try:
+            evaluator = Evaluator(querier, start_ms=start, end_ms=end, lookback_ms=self.lookback_delta_ms,
+                                  default_subquery_step_ms=self.default_subquery_step_ms,
+                                  max_samples=self.max_samples, deadline=time.monotonic() + self.timeout_s,
+                                  annotations=annotations,
+                                  hints=SelectHints(mint=mint, maxt=maxt,
+                                                    step_ms=int(steps[1] - steps[0]) if len(steps) > 1 else 0))
+            value = evaluator.eval(expr, steps)
+        finally:
+            querier.close()
+        if not instant and isinstance(value, MatrixValue | StringValue):
+            kind = "range vector" if isinstance(value, MatrixValue) else "string"
+            raise QueryError(f"invalid expression type \"{kind}\" for range query, must be Scalar or instant Vector")
+        value = finish(value, instant)
+        return QueryResult(value, annotations.warnings, annotations.infos)
+
+
+def _drop_names(labels: list[Labels], drop: np.ndarray) -> list[Labels]:
+    return [lbls.without(METADATA_LABELS) if d else lbls for lbls, d in zip(labels, drop, strict=True)]
+
+
+def _sort_key(lbls: Labels) -> tuple[str, ...]:
+    """Prometheus's label-set order: (name, value) pairs compared in turn, a prefix first."""
+    return tuple(x for pair in lbls.items() for x in pair)
+
+
+def finish(value: Value, instant: bool) -> Value:
+    """Apply delayed name removal, reject or merge duplicate label sets, order a range result by labels."""
+    if isinstance(value, ScalarValue | StringValue):
+        return value
+    if isinstance(value, MatrixValue):
+        labels = _drop_names(value.labels, value.drop_name)
+        if len(set(labels)) != len(labels):
+            raise QueryError(DUPLICATE_LABELSET)
+        order = sorted(range(len(labels)), key=lambda i: labels[i])
+        return MatrixValue([labels[i] for i in order], [value.ts[i] for i in order],
+                           [value.values[i] for i in order])
+    vec = value.without_empty_rows()
+    labels = _drop_names(vec.labels, vec.drop_name)
+    if instant:
+        if len(set(labels)) != len(labels):
+            raise QueryError(DUPLICATE_LABELSET)
+        return VectorValue(labels, vec.values, vec.present)
+    rows: dict[Labels, list[int]] = {}
+    for i, lbls in enumerate(labels):
+        rows.setdefault(lbls, []).append(i)
+    ordered: list[Labels] = sorted(rows.keys(), key=_sort_key)
+    values = np.zeros((len(ordered), vec.values.shape[1]))
+    present = np.zeros((len(ordered), vec.values.shape[1]), dtype=bool)
+    for j, lbls in enumerate(ordered):
+        members = rows[lbls]
+        if len(members) > 1 and (vec.present[members].sum(axis=0) > 1).any():
+            raise QueryError(DUPLICATE_LABELSET)
+        for i in members:
+            values[j] = np.where(vec.present[i], vec.values[i], values[j])
+            present[j] |= vec.present[i]
+    return VectorValue(ordered, values, present)

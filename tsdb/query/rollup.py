@@ -1,0 +1,64 @@
+"""Range functions over range vectors: packs series for the numba kernels and unpacks the result.
+
+A range vector over a step grid is given as per-series sample arrays (stale markers already dropped);
+:func:`rollup` concatenates them, runs one kernel call for all series and steps and returns
+``float64[series, steps]`` plus the presence mask.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import numpy.typing as npt
+
+from tsdb.query import rollup_kernels as k
+
+RANGE_FUNCTIONS = frozenset(k.FUNCTION_IDS)
+"""Names of the functions computed by :func:`rollup`."""
+
+MODES = {"": k.MODE_PLAIN, "anchored": k.MODE_ANCHORED, "smoothed": k.MODE_SMOOTHED}
+ANCHORED_FUNCTIONS = ("changes", "delta", "increase", "rate", "resets")
+SMOOTHED_FUNCTIONS = ("delta", "increase", "rate")
+"""The functions Prometheus allows with the ``anchored`` / ``smoothed`` modifiers."""
+
+
+def pack(ts_list: Sequence[npt.NDArray[np.int64]], values_list: Sequence[npt.NDArray[np.float64]]
+         ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64], npt.NDArray[np.int64]]:
+    """Concatenate per-series samples: (ts, values, offsets[n+1])."""
+    lengths = np.array([len(t) for t in ts_list], dtype=np.int64)
+    offsets = np.zeros(len(ts_list) + 1, dtype=np.int64)
+    np.cumsum(lengths, out=offsets[1:])
+    if len(ts_list):
+        ts = np.concatenate([np.asarray(t, dtype=np.int64) for t in ts_list])
+        values = np.concatenate([np.asarray(v, dtype=np.float64) for v in values_list])
+    else:
+        ts = np.empty(0, dtype=np.int64)
+        values = np.empty(0, dtype=np.float64)
+    return ts, values, offsets
+
+
+def rollup(name: str, ts_list: Sequence[npt.NDArray[np.int64]], values_list: Sequence[npt.NDArray[np.float64]],
+           eval_ts: npt.NDArray[np.int64], range_ms: int, out_ts: npt.NDArray[np.int64] | None = None,
+           p1: npt.NDArray[np.float64] | None = None, p2: npt.NDArray[np.float64] | None = None,
+           mode: str = "", lookback_ms: int = 0) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.bool_]]:
+    """Apply range function ``name`` to every series for windows ``(t - range_ms, t]``, t in ``eval_ts``.
+
+    ``out_ts`` are the output step times (predict_linear's intercept; defaults to ``eval_ts``), ``p1``/``p2``
+    per-step scalar parameters (quantile, predict_linear seconds, smoothing/trend factors). ``mode`` is
+    "", "anchored" or "smoothed" (then the window reaches ``lookback_ms`` further, see the kernels).
+    Returns ``(values[series, steps], present[series, steps])``.
+    """
+    fn = k.FUNCTION_IDS[name]
+    steps = len(eval_ts)
+    ts, values, offsets = pack(ts_list, values_list)
+    eval_arr = np.ascontiguousarray(eval_ts, dtype=np.int64)
+    out_arr = eval_arr if out_ts is None else np.ascontiguousarray(out_ts, dtype=np.int64)
+    zeros = np.zeros(steps, dtype=np.float64)
+    p1_arr = zeros if p1 is None else np.ascontiguousarray(p1, dtype=np.float64)
+    p2_arr = zeros if p2 is None else np.ascontiguousarray(p2, dtype=np.float64)
+    out = np.zeros((len(ts_list), steps), dtype=np.float64)
+    present = np.zeros((len(ts_list), steps), dtype=np.bool_)
+    k.rollup(fn, ts, values, offsets, eval_arr, out_arr, int(range_ms), p1_arr, p2_arr,
+             k.MIN_SAMPLES.get(fn, 1), MODES[mode], int(lookback_ms), out, present)
+    return out, present
