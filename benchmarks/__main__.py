@@ -12,6 +12,7 @@ import sys
 
 COMMANDS: dict[str, str] = {
     "codec": "benchmarks.codec",
+    "storage": "benchmarks.storage",
     "storage_append": "benchmarks.storage_append",
 }
 

@@ -14,11 +14,152 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="tsdb", description="tsdb: time-series database and monitoring")
     parser.add_argument("--version", action="version", version=f"tsdb {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    serve = sub.add_parser(
+        "serve", help="run the server (HTTP API on 127.0.0.1:9201, gRPC on 127.0.0.1:9202)",
+        description="Run tsdb: the Prometheus-compatible HTTP API (queries, remote-write), the gRPC service "
+        "and background compaction/retention over one data directory. Flags override the config file.")
+    serve.add_argument("--config", metavar="FILE", help="YAML config file (keys as the flags below, plus "
+                       "'storage:' and 'query:' sections)")
+    serve.add_argument("--data-dir", metavar="DIR", help="data directory (default ./tsdb-data)")
+    serve.add_argument("--http-listen", metavar="HOST:PORT", help="HTTP API address (default 127.0.0.1:9201)")
+    serve.add_argument("--grpc-listen", metavar="HOST:PORT", help="gRPC address (default 127.0.0.1:9202)")
+    serve.add_argument("--retention", metavar="DURATION", help="raw data retention (default 90d)")
+    serve.add_argument("--wal-fsync", metavar="POLICY",
+                       help="'always' (default: fsync before acknowledging), 'never', or an interval like 1s")
+    serve.add_argument("--out-of-order-window", metavar="DURATION",
+                       help="accept samples this much older than a series' newest (default 0 = off)")
+    serve.add_argument("--max-body-bytes", type=int, metavar="N", help="largest request body (default 64 MiB)")
+    serve.add_argument("--log-level", choices=["debug", "info", "warning", "error"], help="default info")
+    serve.add_argument("--log-format", choices=["json", "text"], help="default json")
+    repl = sub.add_parser("repl", help="interactive PromQL shell against a server or a data directory")
+    _add_source_flags(repl)
+    repl.add_argument("--history", metavar="FILE", help="history file (default ~/.tsdb_history)")
+    query = sub.add_parser("query", help="evaluate one PromQL expression and print the result")
+    query.add_argument("expr", help="PromQL expression")
+    _add_source_flags(query)
+    query.add_argument("--time", help="instant query time (now, -1h, RFC 3339 or Unix seconds; default now)")
+    query.add_argument("--start", help="range query start (with --end and --step)")
+    query.add_argument("--end", help="range query end")
+    query.add_argument("--step", help="range query step (e.g. 15s)")
+    query.add_argument("--output", choices=["table", "json", "csv"], default="table")
     check = sub.add_parser("check", help="validate data or configuration")
     check_sub = check.add_subparsers(dest="check_command", metavar="WHAT")
     chunks = check_sub.add_parser("chunks", help="decode every chunk of chunk segment files, report corruption")
     chunks.add_argument("files", nargs="+", help="chunk segment files (a block's chunks/000001 ...)")
+    _add_bench_parser(sub)
     return parser
+
+
+def _add_bench_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """``tsdb bench ingest|query|disk|peers`` (implemented in tsdb.bench.commands)."""
+    bench = sub.add_parser("bench", help="benchmark tsdb or any Prometheus-compatible server",
+                           description="Drive a Prometheus-compatible server from outside with a seeded "
+                           "node-exporter-like workload. Traffic goes only to the targets you name "
+                           "(peers: 127.0.0.1 only).")
+    bench_sub = bench.add_subparsers(dest="bench_command", metavar="WHAT")
+
+    def common(p: argparse.ArgumentParser, max_seconds: float) -> None:
+        p.add_argument("--max-seconds", type=float, default=max_seconds, help=f"bound (default {max_seconds:g})")
+        p.add_argument("--json", metavar="FILE", help="also write the results as JSON")
+        p.add_argument("--no-progress", action="store_true", help="no progress bars on stderr")
+        p.add_argument("--strict", action="store_true", help="exit 1 when a PASS/FAIL check fails")
+
+    def workload(p: argparse.ArgumentParser, series: int, duration: str) -> None:
+        p.add_argument("--series", type=int, default=series, help=f"number of series (default {series})")
+        p.add_argument("--duration", default=duration, help=f"time span, ending now (default {duration})")
+        p.add_argument("--seed", type=int, default=0, help="workload seed (default 0)")
+        p.add_argument("--senders", type=int, default=4, help="concurrent senders (default 4)")
+        p.add_argument("--shape", choices=["queue", "backfill"], default="queue",
+                       help="queue: 1 sample per series per request (Prometheus remote-write queue); "
+                       "backfill: many samples per series")
+        p.add_argument("--samples-per-request", type=int, default=2000, help="default 2000")
+
+    ingest = bench_sub.add_parser("ingest", help="ingestion rate, rejections, latency, server CPU/RSS")
+    ingest.add_argument("--target", metavar="URL", help="HTTP base URL; remote-write to URL/api/v1/write")
+    ingest.add_argument("--grpc", metavar="HOST:PORT", help="also/instead write to a tsdb gRPC server")
+    ingest.add_argument("--grpc-mode", choices=["write", "stream", "both"], default="both",
+                        help="gRPC Write per request, WriteStream per epoch, or both (default)")
+    ingest.add_argument("--pid", type=int, help="server PID on this machine: report its CPU seconds and peak RSS")
+    workload(ingest, 1000, "1h")
+    common(ingest, 600)
+    query = bench_sub.add_parser("query", help="dashboard query set latencies, optional cross-check")
+    query.add_argument("--target", metavar="URL", required=True, help="Prometheus HTTP API base URL")
+    query.add_argument("--compare", metavar="URL", help="second target: check the answers agree")
+    query.add_argument("--end", help="end time of the queries, Unix seconds (default now)")
+    query.add_argument("--runs", type=int, default=3, help="timed runs per query (default 3)")
+    query.add_argument("--rel-tol", type=float, default=1e-6, help="relative tolerance of --compare")
+    common(query, 600)
+    disk = bench_sub.add_parser("disk", help="bytes on disk per ingested sample")
+    disk.add_argument("--data-dir", required=True, help="the target's data directory")
+    disk.add_argument("--samples", type=int, help="number of samples ingested (else counted via --target)")
+    disk.add_argument("--target", metavar="URL", help="flush it first if it can (VictoriaMetrics), count samples")
+    disk.add_argument("--window", default="30d", help="range counted with --target (default 30d)")
+    disk.add_argument("--exclude", action="append", metavar="NAME", help="top-level entry to leave out")
+    disk.add_argument("--json", metavar="FILE", help="also write the results as JSON")
+    peers = bench_sub.add_parser("peers", help="Prometheus vs VictoriaMetrics vs tsdb, started on 127.0.0.1")
+    workload(peers, 10_000, "2h")
+    peers.add_argument("--runs", type=int, default=3, help="runs per target, alternating (default 3)")
+    peers.add_argument("--query-runs", type=int, default=3, help="timed runs per query (default 3)")
+    peers.add_argument("--targets", default="prometheus,victoriametrics,tsdb", help="comma separated")
+    peers.add_argument("--no-grpc", action="store_true", help="skip tsdb's gRPC ingestion runs")
+    peers.add_argument("--work-dir", help="where the temp data dirs go (default a new temp dir, removed)")
+    peers.add_argument("--out-md", metavar="FILE", help="write the Markdown table here")
+    peers.add_argument("--out-png", metavar="FILE", help="write a PNG chart here (needs matplotlib)")
+    common(peers, 1800)
+
+
+def _add_source_flags(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument("--url", help="Prometheus-compatible HTTP API (default http://127.0.0.1:9201)")
+    group.add_argument("--data-dir", help="query a data directory directly (no server)")
+
+
+def _query(args: argparse.Namespace) -> int:
+    import time
+
+    from tsdb.errors import TsdbError
+    from tsdb.repl import parse_when
+    from tsdb.result_format import render
+    from tsdb.server.params import parse_duration
+    from tsdb.sources import open_source
+
+    ranged = [args.start, args.end, args.step]
+    if any(ranged) and not all(ranged):
+        print("tsdb query: --start, --end and --step go together", file=sys.stderr)
+        return 2
+    try:
+        source = open_source(args.url or (None if args.data_dir else "http://127.0.0.1:9201"), args.data_dir)
+        try:
+            now = int(time.time() * 1000)
+            if args.start:
+                result = source.range(args.expr, parse_when(args.start, now), parse_when(args.end, now),
+                                      parse_duration(args.step, "step"))
+            else:
+                result = source.instant(args.expr, parse_when(args.time, now) if args.time else now)
+        finally:
+            source.close()
+    except TsdbError as err:
+        print(f"tsdb query: {err}", file=sys.stderr)
+        return 1
+    text = render(result, args.output)
+    sys.stdout.write(text if text.endswith("\n") else text + "\n")
+    return 0
+
+
+def _repl(args: argparse.Namespace) -> int:
+    from tsdb.errors import TsdbError
+    from tsdb.repl import run
+    from tsdb.sources import open_source
+
+    try:
+        source = open_source(args.url or (None if args.data_dir else "http://127.0.0.1:9201"), args.data_dir)
+    except TsdbError as err:
+        print(f"tsdb repl: {err}", file=sys.stderr)
+        return 1
+    try:
+        return run(source, args.history)
+    finally:
+        source.close()
 
 
 def _check_chunks(files: Sequence[str]) -> int:
@@ -36,12 +177,62 @@ def _check_chunks(files: Sequence[str]) -> int:
     return status
 
 
+def _serve(args: argparse.Namespace) -> int:
+    import asyncio
+    import dataclasses
+
+    from tsdb.config import ServerConfig, load_server_config, parse_duration_ms
+    from tsdb.errors import TsdbError
+    from tsdb.server.app import serve_forever
+    from tsdb.server.logs import setup_logging
+
+    try:
+        top: dict[str, object] = {k: v for k, v in {
+            "data_dir": args.data_dir, "http_listen": args.http_listen, "grpc_listen": args.grpc_listen,
+            "max_body_bytes": args.max_body_bytes, "log_level": args.log_level, "log_format": args.log_format,
+        }.items() if v is not None}
+        config = load_server_config(args.config) if args.config else ServerConfig()
+        storage: dict[str, object] = {}
+        if args.retention:
+            storage["retention_ms"] = parse_duration_ms(args.retention, "--retention")
+        if args.wal_fsync:
+            storage["wal_fsync"] = args.wal_fsync
+        if args.out_of_order_window:
+            storage["out_of_order_window_ms"] = parse_duration_ms(args.out_of_order_window, "--out-of-order-window")
+        if storage:
+            top["storage"] = dataclasses.replace(config.storage, **storage)  # type: ignore[arg-type]
+        config = dataclasses.replace(config, **top)  # type: ignore[arg-type]
+    except TsdbError as err:
+        print(f"tsdb serve: {err}", file=sys.stderr)
+        return 2
+    setup_logging(config.log_level, config.log_format)
+    try:
+        asyncio.run(serve_forever(config))
+    except TsdbError as err:
+        print(f"tsdb serve: {err}", file=sys.stderr)
+        return 1
+    except OSError as err:
+        print(f"tsdb serve: {err}", file=sys.stderr)
+        return 1
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``tsdb`` console script; returns the process exit code."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.command == "serve":
+        return _serve(args)
+    if args.command == "query":
+        return _query(args)
+    if args.command == "repl":
+        return _repl(args)
     if args.command == "check" and args.check_command == "chunks":
         return _check_chunks(args.files)
+    if args.command == "bench" and args.bench_command:
+        from tsdb.bench import commands
+
+        return int(getattr(commands, args.bench_command)(args))
     parser.print_help()
     return 2 if args.command is None else 1
 

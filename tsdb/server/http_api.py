@@ -16,8 +16,7 @@ import sys
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 from aiohttp import web
 
@@ -30,40 +29,16 @@ from tsdb.errors import (
     StorageError,
     TsdbError,
 )
-from tsdb.labels import Labels, Matcher
 from tsdb.query.value import MatrixValue, ScalarValue, StringValue, Value, VectorValue
 from tsdb.server import json_format as jf
 from tsdb.server import params
-from tsdb.server.remote_write import DEFAULT_MAX_BODY_BYTES, LabelsCache, decode_body
-from tsdb.storage.interfaces import Appendable, CommitResult, Queryable
+from tsdb.server.backend import Backend, find_label_names, find_label_values, find_series, store_write
+from tsdb.server.remote_write import decode_body
+from tsdb.storage.interfaces import CommitResult
 
 log = logging.getLogger("tsdb.http")
 
 MAX_POINTS = 11_000
-
-
-class QueryEngine(Protocol):
-    """What the API needs of the PromQL engine."""
-
-    def instant(self, query: str, t_ms: int) -> Value: ...
-
-    def range(self, query: str, start_ms: int, end_ms: int, step_ms: int) -> Value: ...
-
-
-@dataclass
-class ApiBackend:
-    """Everything the HTTP API serves from; built by the composition root (server/app.py)."""
-
-    queryable: Queryable
-    appendable: Appendable
-    engine: QueryEngine
-    parse_matchers: Callable[[str], list[Matcher]]
-    format_query: Callable[[str], str]
-    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
-    labels_cache: LabelsCache = field(default_factory=LabelsCache)
-    on_write: Callable[[CommitResult], None] | None = None
-    start_time: float = field(default_factory=time.time)
-    status_tsdb: Callable[[], dict[str, Any]] | None = None
 
 
 class ApiError(Exception):
@@ -145,9 +120,9 @@ def render_value(value: Value, t_ms: int | None = None, steps: Sequence[int] | N
 
 
 class HttpApi:
-    """Routes of the Prometheus HTTP API bound to one :class:`ApiBackend`."""
+    """Routes of the Prometheus HTTP API bound to one :class:`Backend`."""
 
-    def __init__(self, backend: ApiBackend, executor: ThreadPoolExecutor | None = None) -> None:
+    def __init__(self, backend: Backend, executor: ThreadPoolExecutor | None = None) -> None:
         self.backend = backend
         self.executor = executor or ThreadPoolExecutor(max_workers=4, thread_name_prefix="tsdb-api")
 
@@ -227,69 +202,31 @@ class HttpApi:
         end = params.parse_time(form["end"], "end") if form.get("end") else params.MAX_TIME_MS
         return start, end
 
-    def _matcher_sets(self, form: dict[str, Any]) -> list[list[Matcher]]:
-        return [self.backend.parse_matchers(m) for m in form.get("match[]", [])]
-
     async def series(self, request: web.Request, form: dict[str, Any]) -> web.Response:
-        sets = self._matcher_sets(form)
-        if not sets:
+        selectors = form.get("match[]", [])
+        if not selectors:
             raise ApiError("bad_data", "no match[] parameter provided", 400)
         start, end = self._range(form)
         limit = params.parse_limit(form.get("limit"))
-
-        def collect() -> list[Labels]:
-            querier = self.backend.queryable.querier(start, end)
-            try:
-                found: set[Labels] = set()
-                for matchers in sets:
-                    found.update(s.labels for s in querier.select(matchers))
-                return sorted(found)
-            finally:
-                querier.close()
-
-        found = await self._run(collect)
-        warnings = _truncate(found, limit, "series")
+        found = await self._run(find_series, self.backend, selectors, start, end)
+        warnings = _truncate(found, limit)
         return _success("[" + ",".join(jf.labels_json(lb) for lb in found[: limit or None]) + "]", warnings)
 
     async def labels(self, request: web.Request, form: dict[str, Any]) -> web.Response:
-        sets = self._matcher_sets(form) or [[]]
         start, end = self._range(form)
         limit = params.parse_limit(form.get("limit"))
-
-        def collect() -> list[str]:
-            querier = self.backend.queryable.querier(start, end)
-            try:
-                names: set[str] = set()
-                for matchers in sets:
-                    names.update(querier.label_names(matchers))
-                return sorted(names)
-            finally:
-                querier.close()
-
-        names = await self._run(collect)
-        warnings = _truncate(names, limit, "labels")
+        names = await self._run(find_label_names, self.backend, form.get("match[]", []), start, end)
+        warnings = _truncate(names, limit)
         return _success(json.dumps(names[: limit or None]), warnings)
 
     async def label_values(self, request: web.Request, form: dict[str, Any]) -> web.Response:
         name = request.match_info["name"]
         if name.startswith("U__"):
             name = _unescape_utf8_name(name)
-        sets = self._matcher_sets(form) or [[]]
         start, end = self._range(form)
         limit = params.parse_limit(form.get("limit"))
-
-        def collect() -> list[str]:
-            querier = self.backend.queryable.querier(start, end)
-            try:
-                values: set[str] = set()
-                for matchers in sets:
-                    values.update(querier.label_values(name, matchers))
-                return sorted(values)
-            finally:
-                querier.close()
-
-        values = await self._run(collect)
-        warnings = _truncate(values, limit, "label values")
+        values = await self._run(find_label_values, self.backend, name, form.get("match[]", []), start, end)
+        warnings = _truncate(values, limit)
         return _success("[" + ",".join(jf.json_string(v) for v in values[: limit or None]) + "]", warnings)
 
     async def metadata(self, request: web.Request, form: dict[str, Any]) -> web.Response:
@@ -322,24 +259,7 @@ class HttpApi:
         return web.Response(status=204)
 
     def _store(self, body: bytes) -> CommitResult:
-        decoded = decode_body(body, self.backend.labels_cache, self.backend.max_body_bytes)
-        appender = self.backend.appendable.appender()
-        offsets = decoded.offsets.tolist()
-        try:
-            for i, labels in enumerate(decoded.labels):
-                lo, hi = offsets[i], offsets[i + 1]
-                if hi > lo:
-                    appender.append(labels, decoded.ts[lo:hi], decoded.values[lo:hi])
-            result = appender.commit()
-        except BaseException:
-            appender.rollback()
-            raise
-        if decoded.histograms:
-            result.reject("native_histogram_unsupported", decoded.histograms,
-                          "native histogram samples are not stored yet")
-        if self.backend.on_write is not None:
-            self.backend.on_write(result)
-        return result
+        return store_write(self.backend, decode_body(body, self.backend.labels_cache, self.backend.max_body_bytes))
 
     # -- status -------------------------------------------------------------------------------
     async def buildinfo(self, request: web.Request, form: dict[str, Any]) -> web.Response:
@@ -398,7 +318,7 @@ def _required(form: dict[str, Any], name: str) -> str:
     return str(value)
 
 
-def _truncate(items: Sequence[Any], limit: int, what: str) -> list[str]:
+def _truncate(items: Sequence[Any], limit: int) -> list[str]:
     if limit and len(items) > limit:
         return ["results truncated due to limit"]
     return []

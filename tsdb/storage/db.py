@@ -37,7 +37,7 @@ from tsdb.storage.head import Head
 from tsdb.storage.head_append import HeadAppender
 from tsdb.storage.interfaces import TimestampArray, ValueArray
 from tsdb.storage.querier import MergeQuerier
-from tsdb.storage.wal import WAL
+from tsdb.storage.wal import WAL, RepairReport
 
 log = logging.getLogger("tsdb.db")
 
@@ -58,6 +58,8 @@ class DB:
                          out_of_order_window=options.out_of_order_window_ms)
         self.wal: WAL | None = None
         self.replay_stats: dict[str, Any] = {}
+        self.repairs: list[RepairReport] = []
+        """What ``open(..., repair=True)`` dropped from the WAL (empty when nothing was repaired)."""
         self._closed = False
 
     # -- lifecycle ----------------------------------------------------------------------------
@@ -94,7 +96,8 @@ class DB:
     def _replay(self, repair: bool) -> None:
         started = time.monotonic()
         series = samples = dropped = tombstones = 0
-        for record in replay(self.path / WAL_DIRNAME, repair=repair):
+        reports: list[RepairReport] = []
+        for record in replay(self.path / WAL_DIRNAME, repair=repair, reports=reports):
             if isinstance(record, records.SeriesRecord):
                 self.head.replay_series(record.refs.tolist(), record.labels)
                 series += len(record.labels)
@@ -108,8 +111,13 @@ class DB:
                     self.head.add_tombstones([ref], mint, maxt)
                 tombstones += len(record.refs)
         elapsed = time.monotonic() - started
+        self.repairs = reports
         self.replay_stats = {"series": series, "samples": samples, "dropped": dropped, "tombstones": tombstones,
                              "duration_s": round(elapsed, 3)}
+        for report in reports:
+            log.error("WAL repair on open dropped %d bytes from segment %d offset %d (%s); deleted segments %s",
+                      report.dropped_bytes, report.segment, report.offset, report.reason,
+                      list(report.deleted_segments))
         if series or samples:
             log.info("WAL replayed", extra=self.replay_stats)
 

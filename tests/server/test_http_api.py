@@ -1,0 +1,164 @@
+"""The Prometheus HTTP API over an in-memory store and the real engine (in-process aiohttp server)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestClient, TestServer
+
+from tsdb.labels import Labels
+from tsdb.query.engine import Engine
+from tsdb.query.parser import parse, parse_matchers
+from tsdb.server.backend import Backend
+from tsdb.server.http_api import HttpApi
+from tsdb.server.remote_write import compress_snappy, encode_write_request
+from tsdb.storage.memory import MemoryStore
+
+
+class Api:
+    """Runs requests against an in-process server on its own event loop."""
+
+    def __init__(self, store: MemoryStore) -> None:
+        self.store = store
+        self.loop = asyncio.new_event_loop()
+        backend = Backend(queryable=store, appendable=store, engine=Engine(store), parse_matchers=parse_matchers,
+                          format_query=lambda q: str(parse(q)), max_body_bytes=1 << 20)
+        app = web.Application()
+        app.add_routes(HttpApi(backend).routes())
+
+        async def start() -> TestClient:  # type: ignore[type-arg]
+            client = TestClient(TestServer(app))
+            await client.start_server()
+            return client
+
+        self.client = self.loop.run_until_complete(start())
+
+    def request(self, method: str, path: str, **kwargs: Any) -> tuple[int, Any, str]:
+        async def go() -> tuple[int, Any, str]:
+            response = await self.client.request(method, path, **kwargs)
+            text = await response.text()
+            try:
+                body = json.loads(text)
+            except ValueError:
+                body = None
+            return response.status, body, text
+
+        return self.loop.run_until_complete(go())
+
+    def close(self) -> None:
+        self.loop.run_until_complete(self.client.close())
+        self.loop.close()
+
+
+@pytest.fixture
+def api() -> Iterator[Api]:
+    store = MemoryStore()
+    for job, base in (("a", 1.0), ("b", 10.0)):
+        ts = np.arange(0, 600_001, 15_000, dtype=np.int64)
+        store.add(Labels({"__name__": "http_requests_total", "job": job}), ts, base * np.arange(len(ts)))
+    store.add(Labels({"__name__": "up", "job": "a"}), [0, 300_000], [1.0, 1.0])
+    client = Api(store)
+    yield client
+    client.close()
+
+
+def test_instant_query_shape(api: Api) -> None:
+    status, body, _ = api.request("GET", "/api/v1/query", params={"query": "up", "time": "300"})
+    assert status == 200
+    assert body == {"status": "success", "data": {"resultType": "vector", "result": [
+        {"metric": {"__name__": "up", "job": "a"}, "value": [300, "1"]}]}}
+
+
+def test_grafana_health_check(api: Api) -> None:
+    status, body, _ = api.request("POST", "/api/v1/query", data={"query": "1+1", "time": "4"})
+    assert status == 200
+    assert body["data"] == {"resultType": "scalar", "result": [4, "2"]}
+
+
+def test_range_query_and_rate(api: Api) -> None:
+    status, body, _ = api.request("GET", "/api/v1/query_range", params={
+        "query": 'rate(http_requests_total{job="b"}[1m])', "start": "120", "end": "240", "step": "60"})
+    assert status == 200 and body["data"]["resultType"] == "matrix"
+    (series,) = body["data"]["result"]
+    assert series["metric"] == {"job": "b"}
+    assert series["values"] == [[120, "0.6666666666666666"], [180, "0.6666666666666666"], [240, "0.6666666666666666"]]
+
+
+@pytest.mark.parametrize(
+    ("params", "status", "error_type", "message"),
+    [({"query": "sum(", "time": "1"}, 400, "bad_data", "unexpected end of input"),
+     ({"query": "up", "time": "abc"}, 400, "bad_data", 'invalid parameter "time"'),
+     ({"query": "", "time": "1"}, 400, "bad_data", "query must not be empty")],
+)
+def test_query_errors(api: Api, params: dict[str, str], status: int, error_type: str, message: str) -> None:
+    code, body, _ = api.request("GET", "/api/v1/query", params=params)
+    assert code == status and body["status"] == "error" and body["errorType"] == error_type
+    assert message in body["error"]
+
+
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [({"start": "10", "end": "5", "step": "1"}, "end timestamp must not be before start time"),
+     ({"start": "0", "end": "5", "step": "0"}, "zero or negative query resolution step widths"),
+     ({"start": "0", "end": "100000", "step": "1"}, "exceeded maximum resolution of 11,000 points"),
+     ({"start": "0", "end": "1", "step": "x"}, 'invalid parameter "step"')],
+)
+def test_range_parameter_errors(api: Api, params: dict[str, str], message: str) -> None:
+    code, body, _ = api.request("GET", "/api/v1/query_range", params={"query": "up", **params})
+    assert code == 400 and message in body["error"]
+
+
+def test_series_labels_and_values(api: Api) -> None:
+    code, body, _ = api.request("GET", "/api/v1/series", params=[("match[]", "up"), ("match[]", '{job="b"}')])
+    assert code == 200 and body["data"] == [{"__name__": "http_requests_total", "job": "b"},
+                                            {"__name__": "up", "job": "a"}]
+    code, body, _ = api.request("GET", "/api/v1/series")
+    assert code == 400 and body["error"] == "no match[] parameter provided"
+    code, body, _ = api.request("GET", "/api/v1/labels")
+    assert body["data"] == ["__name__", "job"]
+    code, body, _ = api.request("GET", "/api/v1/label/job/values", params={"match[]": "up"})
+    assert body["data"] == ["a"]
+    code, body, _ = api.request("GET", "/api/v1/label/__name__/values", params={"limit": "1"})
+    assert body["data"] == ["http_requests_total"] and body["warnings"]
+
+
+def test_remote_write_paths(api: Api) -> None:
+    labels = Labels({"__name__": "written", "job": "w"})
+    body = compress_snappy(encode_write_request([(labels, np.array([1000, 2000]), np.array([1.0, 2.0]))]))
+    headers = {"Content-Type": "application/x-protobuf", "Content-Encoding": "snappy"}
+    code, _, _ = api.request("POST", "/api/v1/write", data=body, headers=headers)
+    assert code == 204
+    assert api.store.raw(labels)[1].tolist() == [1.0, 2.0]
+    code, _, text = api.request("POST", "/api/v1/write", data=body, headers=headers)
+    assert code == 204  # identical resend: duplicates of equal value are no-ops
+    stale = compress_snappy(encode_write_request([(labels, np.array([500]), np.array([9.0]))]))
+    code, _, text = api.request("POST", "/api/v1/write", data=stale, headers=headers)
+    assert code == 400 and "out_of_order" in text
+    code, _, text = api.request("POST", "/api/v1/write", data=b"garbage", headers=headers)
+    assert code == 400 and "snappy" in text
+    code, _, _ = api.request("POST", "/api/v1/write", data=body, headers={"Content-Type": "text/plain"})
+    assert code == 415
+    code, _, _ = api.request("POST", "/api/v1/write", data=body, headers={**headers, "Content-Encoding": "gzip"})
+    assert code == 415
+    code, _, _ = api.request("POST", "/api/v1/write", data=b"x" * (2 << 20), headers=headers)
+    assert code == 413
+
+
+def test_status_and_misc_endpoints(api: Api) -> None:
+    assert api.request("GET", "/api/v1/status/buildinfo")[1]["data"]["version"]
+    assert "startTime" in api.request("GET", "/api/v1/status/runtimeinfo")[1]["data"]
+    assert api.request("GET", "/api/v1/status/tsdb")[1]["status"] == "success"
+    assert api.request("GET", "/api/v1/status/flags")[1]["data"] == {}
+    assert api.request("GET", "/api/v1/rules")[1]["data"] == {"groups": []}
+    assert api.request("GET", "/api/v1/alerts")[1]["data"] == {"alerts": []}
+    assert api.request("GET", "/api/v1/metadata")[1]["data"] == {}
+    assert api.request("GET", "/api/v1/query_exemplars", params={"query": "up", "start": "1.5",
+                                                                "end": "2.000"})[1]["data"] == []
+    assert api.request("GET", "/api/v1/format_query", params={"query": "sum(up)by(job)"})[1]["data"]
+    assert api.request("GET", "/-/healthy")[0] == 200 and api.request("GET", "/-/ready")[0] == 200

@@ -1,0 +1,136 @@
+"""A small typed gRPC client for a tsdb server (used by tests, the REPL and the benchmarks).
+
+Writes take label sets with numpy arrays and send them as remote-write ``WriteRequest`` bytes; query
+results come back as :class:`SeriesResult` objects holding numpy arrays.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+
+import grpc
+import numpy as np
+import numpy.typing as npt
+
+from tsdb.labels import Labels
+from tsdb.server.pb.tsdb.v1 import tsdb_pb2
+from tsdb.server.remote_write import encode_write_request
+
+SeriesSamples = tuple[Labels, npt.NDArray[np.int64], npt.NDArray[np.float64]]
+
+
+@dataclass
+class WriteResult:
+    """Accepted and rejected sample counts; ``rejections`` maps reason -> (count, examples)."""
+
+    accepted: int
+    rejected: int
+    rejections: dict[str, tuple[int, list[str]]] = field(default_factory=dict)
+
+
+@dataclass
+class SeriesResult:
+    """One result series: labels and its samples as arrays."""
+
+    labels: Labels
+    ts: npt.NDArray[np.int64]
+    values: npt.NDArray[np.float64]
+
+
+@dataclass
+class QueryResult:
+    """A query result: ``result_type`` is vector, matrix, scalar or string."""
+
+    result_type: str
+    series: list[SeriesResult]
+    scalar: float = 0.0
+    string: str = ""
+    time_ms: int = 0
+
+
+def _write_result(response: tsdb_pb2.WriteResponse) -> WriteResult:
+    return WriteResult(response.accepted, response.rejected,
+                       {r.reason: (r.count, list(r.examples)) for r in response.rejections})
+
+
+def _labels(pb_labels: Iterable[object]) -> Labels:
+    return Labels([(lb.name, lb.value) for lb in pb_labels])  # type: ignore[attr-defined]
+
+
+class Client:
+    """A blocking gRPC client; use as a context manager or call :meth:`close`."""
+
+    def __init__(self, address: str = "127.0.0.1:9202", timeout_s: float = 30.0,
+                 max_message_bytes: int = 64 << 20) -> None:
+        self.timeout_s = timeout_s
+        options = [("grpc.max_receive_message_length", max_message_bytes),
+                   ("grpc.max_send_message_length", max_message_bytes)]
+        self._channel = grpc.insecure_channel(address, options=options)
+        self._write = self._channel.unary_unary("/tsdb.v1.TSDB/Write", request_serializer=None,
+                                                response_deserializer=tsdb_pb2.WriteResponse.FromString)
+        self._write_stream = self._channel.stream_unary(
+            "/tsdb.v1.TSDB/WriteStream", request_serializer=None,
+            response_deserializer=tsdb_pb2.WriteResponse.FromString)
+        self._query = self._channel.unary_unary("/tsdb.v1.TSDB/Query",
+                                                request_serializer=tsdb_pb2.QueryRequest.SerializeToString,
+                                                response_deserializer=tsdb_pb2.QueryResponse.FromString)
+        self._query_range = self._channel.unary_unary(
+            "/tsdb.v1.TSDB/QueryRange", request_serializer=tsdb_pb2.QueryRangeRequest.SerializeToString,
+            response_deserializer=tsdb_pb2.QueryResponse.FromString)
+        self._series = self._channel.unary_unary("/tsdb.v1.TSDB/Series",
+                                                 request_serializer=tsdb_pb2.SeriesRequest.SerializeToString,
+                                                 response_deserializer=tsdb_pb2.SeriesResponse.FromString)
+        self._label_names = self._channel.unary_unary(
+            "/tsdb.v1.TSDB/LabelNames", request_serializer=tsdb_pb2.LabelNamesRequest.SerializeToString,
+            response_deserializer=tsdb_pb2.LabelNamesResponse.FromString)
+        self._label_values = self._channel.unary_unary(
+            "/tsdb.v1.TSDB/LabelValues", request_serializer=tsdb_pb2.LabelValuesRequest.SerializeToString,
+            response_deserializer=tsdb_pb2.LabelValuesResponse.FromString)
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._channel.close()
+
+    def write(self, series: Sequence[SeriesSamples]) -> WriteResult:
+        """Write samples of several series in one request."""
+        return _write_result(self._write(encode_write_request(list(series)), timeout=self.timeout_s))
+
+    def write_raw(self, payload: bytes) -> WriteResult:
+        """Write an already encoded (uncompressed) WriteRequest."""
+        return _write_result(self._write(payload, timeout=self.timeout_s))
+
+    def write_stream(self, payloads: Iterator[bytes]) -> WriteResult:
+        """Send many encoded WriteRequests on one stream."""
+        return _write_result(self._write_stream(payloads, timeout=self.timeout_s))
+
+    def query(self, query: str, time_ms: int = 0) -> QueryResult:
+        return self._result(self._query(tsdb_pb2.QueryRequest(query=query, time_ms=time_ms),
+                                        timeout=self.timeout_s))
+
+    def query_range(self, query: str, start_ms: int, end_ms: int, step_ms: int) -> QueryResult:
+        request = tsdb_pb2.QueryRangeRequest(query=query, start_ms=start_ms, end_ms=end_ms, step_ms=step_ms)
+        return self._result(self._query_range(request, timeout=self.timeout_s))
+
+    def series(self, match: Sequence[str], start_ms: int = 0, end_ms: int = 0, limit: int = 0) -> list[Labels]:
+        request = tsdb_pb2.SeriesRequest(match=list(match), start_ms=start_ms, end_ms=end_ms, limit=limit)
+        return [_labels(s.labels) for s in self._series(request, timeout=self.timeout_s).series]
+
+    def label_names(self, match: Sequence[str] = (), start_ms: int = 0, end_ms: int = 0) -> list[str]:
+        request = tsdb_pb2.LabelNamesRequest(match=list(match), start_ms=start_ms, end_ms=end_ms)
+        return list(self._label_names(request, timeout=self.timeout_s).names)
+
+    def label_values(self, name: str, match: Sequence[str] = (), start_ms: int = 0, end_ms: int = 0) -> list[str]:
+        request = tsdb_pb2.LabelValuesRequest(name=name, match=list(match), start_ms=start_ms, end_ms=end_ms)
+        return list(self._label_values(request, timeout=self.timeout_s).values)
+
+    @staticmethod
+    def _result(response: tsdb_pb2.QueryResponse) -> QueryResult:
+        series = [SeriesResult(_labels(s.labels), np.array(s.timestamps_ms, dtype=np.int64),
+                               np.array(s.values, dtype=np.float64)) for s in response.series]
+        return QueryResult(response.result_type, series, response.scalar, response.string_value, response.time_ms)

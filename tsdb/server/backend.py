@@ -1,0 +1,115 @@
+"""What every front end (HTTP, gRPC, REPL) serves from, and the operations they share.
+
+:class:`Backend` bundles storage, the query engine and limits; the functions below implement writes,
+series and label lookups once, so the HTTP API and the gRPC service answer identically. All of them
+block (WAL fsync, kernels): call them from a worker thread in async code.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import numpy as np
+
+from tsdb.labels import Labels, Matcher
+from tsdb.query.value import Value
+from tsdb.server.remote_write import DEFAULT_MAX_BODY_BYTES, DecodedWrite, LabelsCache
+from tsdb.storage.interfaces import Appendable, CommitResult, Queryable
+
+
+class QueryEngine(Protocol):
+    """What the front ends need of the PromQL engine."""
+
+    def instant(self, query: str, t_ms: int) -> Value: ...
+
+    def range(self, query: str, start_ms: int, end_ms: int, step_ms: int) -> Value: ...
+
+
+@dataclass
+class Backend:
+    """Storage, engine and limits behind the front ends; built by the composition root (server/app.py)."""
+
+    queryable: Queryable
+    appendable: Appendable
+    engine: QueryEngine
+    parse_matchers: Callable[[str], list[Matcher]]
+    format_query: Callable[[str], str]
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+    labels_cache: LabelsCache = field(default_factory=LabelsCache)
+    on_write: Callable[[CommitResult], None] | None = None
+    start_time: float = field(default_factory=time.time)
+    status_tsdb: Callable[[], dict[str, Any]] | None = None
+
+
+def store_write(backend: Backend, decoded: DecodedWrite) -> CommitResult:
+    """Append a decoded write request in one batch; rejected samples are reported, valid ones kept."""
+    appender = backend.appendable.appender()
+    try:
+        append_batch = getattr(appender, "append_batch", None)
+        if append_batch is not None:
+            # columnar fast path (HeadAppender/DB); series without samples are left out, as below
+            labels_list, offsets = decoded.labels, decoded.offsets
+            counts = np.diff(offsets)
+            if len(counts) and not counts.all():
+                keep = np.flatnonzero(counts)
+                labels_list = [labels_list[i] for i in keep.tolist()]
+                offsets = np.concatenate(([0], np.cumsum(counts[keep]))).astype(np.int64)
+            append_batch(labels_list, offsets, decoded.ts, decoded.values)
+        else:
+            bounds = decoded.offsets.tolist()
+            for i, labels in enumerate(decoded.labels):
+                lo, hi = bounds[i], bounds[i + 1]
+                if hi > lo:
+                    appender.append(labels, decoded.ts[lo:hi], decoded.values[lo:hi])
+        result = appender.commit()
+    except BaseException:
+        appender.rollback()
+        raise
+    if decoded.histograms:
+        result.reject("native_histogram_unsupported", decoded.histograms,
+                      "native histogram samples are not stored yet")
+    if backend.on_write is not None:
+        backend.on_write(result)
+    return result
+
+
+def find_series(backend: Backend, selectors: Sequence[str], start: int, end: int) -> list[Labels]:
+    """Sorted distinct label sets of series matching any selector with data in ``[start, end]``."""
+    sets = [backend.parse_matchers(s) for s in selectors]
+    querier = backend.queryable.querier(start, end)
+    try:
+        found: set[Labels] = set()
+        for matchers in sets:
+            found.update(s.labels for s in querier.select(matchers))
+        return sorted(found)
+    finally:
+        querier.close()
+
+
+def find_label_names(backend: Backend, selectors: Sequence[str], start: int, end: int) -> list[str]:
+    """Sorted label names (of series matching any selector, if given) in ``[start, end]``."""
+    sets = [backend.parse_matchers(s) for s in selectors] or [[]]
+    querier = backend.queryable.querier(start, end)
+    try:
+        names: set[str] = set()
+        for matchers in sets:
+            names.update(querier.label_names(matchers))
+        return sorted(names)
+    finally:
+        querier.close()
+
+
+def find_label_values(backend: Backend, name: str, selectors: Sequence[str], start: int, end: int) -> list[str]:
+    """Sorted values of label ``name`` (on series matching any selector, if given) in ``[start, end]``."""
+    sets = [backend.parse_matchers(s) for s in selectors] or [[]]
+    querier = backend.queryable.querier(start, end)
+    try:
+        values: set[str] = set()
+        for matchers in sets:
+            values.update(querier.label_values(name, matchers))
+        return sorted(values)
+    finally:
+        querier.close()

@@ -1,0 +1,51 @@
+"""The server's own metrics, exposed on ``/metrics`` in the Prometheus text format.
+
+One :class:`SelfMetrics` per server owns a private prometheus_client registry (so several servers in
+one process, as in tests, do not collide). Gauges that mirror storage state are read at scrape time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+from tsdb.storage.interfaces import CommitResult
+
+
+class SelfMetrics:
+    """Counters, gauges and histograms of ingestion, storage, queries and HTTP traffic."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        r = self.registry
+        self.samples_appended = Counter("tsdb_samples_appended_total", "Samples stored.", registry=r)
+        self.samples_rejected = Counter("tsdb_samples_rejected_total", "Samples rejected, by reason.",
+                                        ["reason"], registry=r)
+        self.write_requests = Counter("tsdb_write_requests_total", "Write requests, by protocol and outcome.",
+                                      ["protocol", "code"], registry=r)
+        self.query_duration = Histogram("tsdb_query_duration_seconds", "PromQL query latency.", ["kind"],
+                                        buckets=(0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10, 60), registry=r)
+        self.compaction_duration = Histogram("tsdb_compaction_duration_seconds", "Block writes and compactions.",
+                                             buckets=(0.1, 0.5, 1, 5, 10, 60, 300), registry=r)
+        self.http_requests = Counter("tsdb_http_requests_total", "HTTP requests by handler and code.",
+                                     ["handler", "code"], registry=r)
+        self.head_series = Gauge("tsdb_head_series", "Series in the head.", registry=r)
+        self.wal_size = Gauge("tsdb_wal_size_bytes", "Bytes in WAL segments.", registry=r)
+        self.blocks = Gauge("tsdb_blocks_loaded", "Persistent blocks loaded.", registry=r)
+
+    def bind_gauges(self, head_series: Callable[[], float], wal_size: Callable[[], float],
+                    blocks: Callable[[], float]) -> None:
+        """Read these gauges from storage at scrape time."""
+        self.head_series.set_function(head_series)
+        self.wal_size.set_function(wal_size)
+        self.blocks.set_function(blocks)
+
+    def record_commit(self, result: CommitResult) -> None:
+        self.samples_appended.inc(result.accepted)
+        for reason, rejection in result.rejected.items():
+            self.samples_rejected.labels(reason).inc(rejection.count)
+
+    def exposition(self) -> bytes:
+        """The registry in the Prometheus text format."""
+        return generate_latest(self.registry)
