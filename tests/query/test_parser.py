@@ -253,3 +253,34 @@ def test_mutated_corpus_queries_never_crash(data: st.DataObject) -> None:
 
 
 _CORPUS_QUERIES = _corpus_queries() if CORPUS.exists() else []
+
+
+@pytest.mark.parametrize(
+    ("query", "printed"),
+    [("changes(h[26m+4m])", "changes(h[30m])"), ("h[2m*(10+5)]", "h[30m]"), ("h[1h30m % 1h]", "h[30m]"),
+     ("m[29s+1s:((((8 - 2) / 3) * 7s) % 4) + 8000ms]", "m[30s:10s]"), ("m offset (100 + 2)", "m offset 1m42s"),
+     ("m offset 2 ^ 2", "m offset 2s ^ 2"), ("m offset -(20*2)", "m offset -40s"), ("h[min_of(1m, 2m)]", "h[1m]"),
+     ("h[max_of(1m, 2m)]", "h[2m]"), ("h[-5m+35m]", "h[30m]"),
+     ("increase(m[1m] anchored)", "increase(m[1m] anchored)"), ("m smoothed", "m smoothed"),
+     ("a + fill(0) b", "a + fill(0) b"), ("a + fill_left(5) fill_right(-7) b", "a + fill_left(5) fill_right(-7) b"),
+     ("a == fill(NaN) b", "a == fill(NaN) b"), ("other + fill", "other + fill"), ("foo @ 100 [1m]", "foo[1m] @ 100.000"),
+     ("3 > bool ignoring() foo", "3 > bool foo")],
+)
+def test_experimental_syntax(query: str, printed: str) -> None:
+    expr = parse(query)
+    assert str(expr) == printed
+    assert parse(str(expr)) == expr
+
+
+@pytest.mark.parametrize(
+    ("query", "message"),
+    [("h[1m/0]", "division by zero"), ("h[step()]", "step() inside a duration is not supported yet"),
+     ("h[nope(1)]", 'unknown function with name "nope" in duration expression'),
+     ("a and fill(0) b", "fill modifiers are not allowed"), ("1 + fill(0) a", "vector matching only allowed"),
+     ("sum(a) anchored", "anchored modifier must be preceded by"), ("a anchored smoothed", "may not be set multiple"),
+     ("foo offset 1m [5m]", "no offset modifiers allowed before range"), ("info(a, b)", "expected label selectors only"),
+     ("# only a comment", "no expression found"), ("h[1e400s]", "unexpected")],
+)
+def test_experimental_syntax_errors(query: str, message: str) -> None:
+    with pytest.raises(ParseError, match=re.escape(message)):
+        parse(query)

@@ -101,10 +101,15 @@ class VectorSelector(Expr):
     offset_ms: int = 0
     at_ms: int | None = None
     at_modifier: str | None = None
+    anchored: bool = False
+    smoothed: bool = False
 
     @property
     def type(self) -> str:
         return "vector"
+
+    def mode_text(self) -> str:
+        return " anchored" if self.anchored else " smoothed" if self.smoothed else ""
 
     def selector_text(self) -> str:
         others = [m for m in self.matchers
@@ -117,7 +122,7 @@ class VectorSelector(Expr):
         return f"{name}{{{', '.join(parts)}}}" if parts or not name else name
 
     def __str__(self) -> str:
-        return self.selector_text() + _at_and_offset(self.offset_ms, self.at_ms, self.at_modifier)
+        return self.selector_text() + _at_and_offset(self.offset_ms, self.at_ms, self.at_modifier) + self.mode_text()
 
 
 @dataclass(frozen=True)
@@ -132,7 +137,7 @@ class MatrixSelector(Expr):
     def __str__(self) -> str:
         v = self.vector
         return (f"{v.selector_text()}[{format_duration(self.range_ms)}]"
-                + _at_and_offset(v.offset_ms, v.at_ms, v.at_modifier))
+                + _at_and_offset(v.offset_ms, v.at_ms, v.at_modifier) + v.mode_text())
 
 
 @dataclass(frozen=True)
@@ -197,7 +202,7 @@ def _label(name: str) -> str:
     return name if is_legacy_label_name(name) else quote(name)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class VectorMatching:
     """Vector matching of a binary operation between two vectors."""
 
@@ -205,6 +210,23 @@ class VectorMatching:
     on: bool = False
     labels: tuple[str, ...] = ()
     include: tuple[str, ...] = ()
+    fill_lhs: float | None = None
+    """``fill_left(v)``/``fill(v)``: the value used when the left side lacks a match (experimental)."""
+    fill_rhs: float | None = None
+
+    def __eq__(self, other: object) -> bool:  # fill values may be NaN
+        return isinstance(other, VectorMatching) and (self.card, self.on, self.labels, self.include) == (
+            other.card, other.on, other.labels, other.include) and _same(self.fill_lhs, other.fill_lhs) and _same(
+            self.fill_rhs, other.fill_rhs)
+
+    def __hash__(self) -> int:
+        return hash((self.card, self.on, self.labels, self.include))
+
+
+def _same(a: float | None, b: float | None) -> bool:
+    if a is None or b is None:
+        return a is b
+    return a == b or (math.isnan(a) and math.isnan(b))
 
 
 @dataclass(frozen=True)
@@ -231,6 +253,13 @@ class BinaryExpr(Expr):
                 modifiers += f" group_left({', '.join(_label(x) for x in m.include)})"
             elif m.card == "one-to-many":
                 modifiers += f" group_right({', '.join(_label(x) for x in m.include)})"
+            if m.fill_lhs is not None and m.fill_rhs is not None and _same(m.fill_lhs, m.fill_rhs):
+                modifiers += f" fill({_format_number(m.fill_lhs)})"
+            else:
+                if m.fill_lhs is not None:
+                    modifiers += f" fill_left({_format_number(m.fill_lhs)})"
+                if m.fill_rhs is not None:
+                    modifiers += f" fill_right({_format_number(m.fill_rhs)})"
         return f"{_operand(self.lhs, self.op, False)} {self.op}{modifiers} {_operand(self.rhs, self.op, True)}"
 
 

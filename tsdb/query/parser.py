@@ -218,18 +218,76 @@ class _Builder(Transformer[Token, Expr]):
         return selector
 
     # -- postfix modifiers ---------------------------------------------------------------------
-    def range_value(self, token: Token) -> tuple[int, int]:
-        return _duration_ms(token), token.start_pos or 0
+    # -- duration expressions (values in seconds, with the position of their first token) ----------
+    def dur_literal(self, token: Token) -> tuple[float, int]:
+        seconds = parse_duration(str(token)) / 1000 if token.type == "DURATION" else parse_number(str(token))
+        return seconds, token.start_pos or 0
 
-    def signed_duration(self, sign: Token | None, value: tuple[int, int]) -> int:
-        return -value[0] if sign is not None and str(sign) == "-" else value[0]
+    def dur_paren(self, _l: Token, value: tuple[float, int], _r: Token) -> tuple[float, int]:
+        return value[0], _l.start_pos or 0
+
+    def dur_neg(self, sign: Token, value: tuple[float, int]) -> tuple[float, int]:
+        return (-value[0] if str(sign) == "-" else value[0]), sign.start_pos or 0
+
+    def dur_binary(self, lhs: tuple[float, int], op: Token, rhs: tuple[float, int]) -> tuple[float, int]:
+        a, b = lhs[0], rhs[0]
+        symbol = str(op)
+        if symbol in "/%" and b == 0:
+            raise _SemanticError("division by zero in duration expression", op.start_pos or 0)
+        try:
+            value = {"+": a + b, "-": a - b, "*": a * b}.get(symbol)
+            if value is None:
+                value = a / b if symbol == "/" else math.fmod(a, b) if symbol == "%" else math.pow(a, b)
+        except (OverflowError, ValueError) as err:
+            raise _SemanticError(f"invalid duration expression: {err}", op.start_pos or 0) from err
+        return value, lhs[1]
+
+    def dur_call(self, name: Token, _l: Token, *args: Any) -> tuple[float, int]:
+        values = [a[0] for a in args if isinstance(a, tuple)]
+        func = str(name)
+        position = name.start_pos or 0
+        if func in ("min_of", "max_of") and len(values) == 2:
+            return (min(values) if func == "min_of" else max(values)), position
+        if func in ("step", "range") and not values:
+            raise _SemanticError(f"{func}() inside a duration is not supported yet", position)
+        raise _SemanticError(f'unknown function with name "{func}" in duration expression', position)
+
+    def range_value(self, value: tuple[float, int]) -> tuple[int, int]:
+        seconds, position = value
+        if not math.isfinite(seconds) or abs(seconds) > 9.2e15:
+            raise _SemanticError("duration out of range", position)
+        return round(seconds * 1000), position
+
+    def offset_literal(self, sign: Token | None, token: Token) -> int:
+        ms = round(self.dur_literal(token)[0] * 1000)
+        return -ms if sign is not None and str(sign) == "-" else ms
+
+    def offset_expr(self, sign: Token | None, _l: Token, value: tuple[float, int], _r: Token) -> int:
+        ms = self.range_value(value)[0]
+        return -ms if sign is not None and str(sign) == "-" else ms
+
+    def range_mode(self, expr: Expr, keyword: Token) -> Expr:
+        mode = str(keyword)
+        target = expr.vector if isinstance(expr, MatrixSelector) else expr
+        if not isinstance(target, VectorSelector):
+            raise _SemanticError(f"{mode} modifier must be preceded by an instant vector selector or range vector "
+                                 "selector", keyword.start_pos or 0)
+        if target.anchored or target.smoothed:
+            raise _SemanticError(f"{mode} modifier may not be set multiple times", keyword.start_pos or 0)
+        updated = _replace(target, **{mode: True})
+        return MatrixSelector(updated, expr.range_ms) if isinstance(expr, MatrixSelector) else updated
+
+    def fill_clause(self, keyword: Token, _l: Token, sign: Token | None, value: Token, _r: Token
+                    ) -> tuple[str, float]:
+        number = parse_number(str(value))
+        return str(keyword).lower(), -number if sign is not None and str(sign) == "-" else number
 
     def matrix(self, expr: Expr, lbracket: Token, value: tuple[int, int], _r: Token) -> MatrixSelector:
         position = lbracket.start_pos or 0
         if not isinstance(expr, VectorSelector):
             raise _SemanticError("ranges only allowed for vector selectors", position)
-        if expr.offset_ms or expr.at_ms is not None or expr.at_modifier:
-            raise _SemanticError("no offset or @ modifiers allowed before range", position)
+        if expr.offset_ms:
+            raise _SemanticError("no offset modifiers allowed before range", position)
         if value[0] <= 0:
             raise _SemanticError("duration must be greater than 0", value[1])
         return MatrixSelector(expr, value[0])
@@ -306,6 +364,8 @@ class _Builder(Transformer[Token, Expr]):
                 raise _SemanticError(f'expected type {TYPE_NAMES[want]} in call to function "{func}", got '
                                f"{TYPE_NAMES[arg.type]}", position)
         if func == "info" and len(args) == 2:
+            if not isinstance(args[1], VectorSelector) or args[1].name is not None:
+                raise _SemanticError("expected label selectors only, got vector selector instead", position)
             self.exempt.add(id(args[1]))  # info()'s label selector may match everything
         return Call(func, args)
 
@@ -350,19 +410,26 @@ class _Builder(Transformer[Token, Expr]):
                   ) -> tuple[bool, tuple[str, ...], tuple[str, tuple[str, ...]] | None]:
         return str(keyword).lower() == "on", labels, group
 
-    def bin_mods(self, bool_token: Token | None, on_clause: Any) -> tuple[bool, Any]:
-        return bool_token is not None, on_clause
+    def bin_mods(self, bool_token: Token | None, on_clause: Any, *fills: tuple[str, float]
+                 ) -> tuple[bool, Any, list[tuple[str, float]]]:
+        return bool_token is not None, on_clause, list(fills)
 
-    def binary(self, lhs: Expr, op: Token, mods: tuple[bool, Any], rhs: Expr) -> Expr:
+    def binary(self, lhs: Expr, op: Token, mods: tuple[bool, Any, list[tuple[str, float]]], rhs: Expr) -> Expr:
         name = str(op).lower()
         position = op.start_pos or 0
-        return_bool, clause = mods
+        return_bool, clause, fills = mods
         _check_operand_types(name, lhs, rhs, return_bool, position)
         both_vectors = lhs.type == "vector" and rhs.type == "vector"
-        if clause is not None and not both_vectors:
+        if not both_vectors and (fills or (clause is not None and (clause[0] or clause[1] or clause[2]))):
             raise _SemanticError("vector matching only allowed between instant vectors", position)
         if not both_vectors:
             return BinaryExpr(name, lhs, rhs, return_bool, None)
+        fill_lhs = fill_rhs = None
+        for kind, value in fills:
+            if kind in ("fill", "fill_left"):
+                fill_lhs = value
+            if kind in ("fill", "fill_right"):
+                fill_rhs = value
         on, labels, group = clause if clause is not None else (False, (), None)
         card = "one-to-one"
         include: tuple[str, ...] = ()
@@ -377,7 +444,9 @@ class _Builder(Transformer[Token, Expr]):
                         raise _SemanticError(f'label "{label}" must not occur in ON and GROUP clause at once', position)
         if name in SET_OPERATORS:
             card = "many-to-many"
-        return BinaryExpr(name, lhs, rhs, return_bool, VectorMatching(card, on, labels, include))
+            if fills:
+                raise _SemanticError(f'fill modifiers are not allowed for "{name}" operation', position)
+        return BinaryExpr(name, lhs, rhs, return_bool, VectorMatching(card, on, labels, include, fill_lhs, fill_rhs))
 
     def unary(self, op: Token, expr: Expr) -> Expr:
         if expr.type not in ("scalar", "vector"):
@@ -434,7 +503,7 @@ def _describe(token: Token) -> str:
 
 def parse(query: str) -> Expr:
     """Parse and type-check a PromQL expression; raises :class:`ParseError` naming the position."""
-    if not query.strip():
+    if not re.sub(r"#[^\n]*", "", query).strip():
         raise ParseError("no expression found in input", query, 0)
     _check_depth(query)
     try:
@@ -461,6 +530,8 @@ def parse(query: str) -> Expr:
             raise ParseError(inner.message, query, inner.position) from None
         if isinstance(inner, InvalidArgumentError):
             raise ParseError(str(inner), query, 0) from None
+        if isinstance(inner, RecursionError):
+            raise ParseError("expression nested too deeply", query, 0) from None
         raise
     except RecursionError as err:
         raise ParseError("expression nested too deeply", query, 0) from err
