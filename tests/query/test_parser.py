@@ -263,7 +263,8 @@ _CORPUS_QUERIES = _corpus_queries() if CORPUS.exists() else []
      ("h[max_of(1m, 2m)]", "h[2m]"), ("h[-5m+35m]", "h[30m]"),
      ("increase(m[1m] anchored)", "increase(m[1m] anchored)"), ("m smoothed", "m smoothed"),
      ("a + fill(0) b", "a + fill(0) b"), ("a + fill_left(5) fill_right(-7) b", "a + fill_left(5) fill_right(-7) b"),
-     ("a == fill(NaN) b", "a == fill(NaN) b"), ("other + fill", "other + fill"), ("foo @ 100 [1m]", "foo[1m] @ 100.000"),
+     ("a == fill(NaN) b", "a == fill(NaN) b"), ("other + fill", "other + fill"),
+     ("foo @ 100 [1m]", "foo[1m] @ 100.000"),
      ("3 > bool ignoring() foo", "3 > bool foo")],
 )
 def test_experimental_syntax(query: str, printed: str) -> None:
@@ -278,7 +279,8 @@ def test_experimental_syntax(query: str, printed: str) -> None:
      ("h[nope(1)]", 'unknown function with name "nope" in duration expression'),
      ("a and fill(0) b", "fill modifiers are not allowed"), ("1 + fill(0) a", "vector matching only allowed"),
      ("sum(a) anchored", "anchored modifier must be preceded by"), ("a anchored smoothed", "may not be set multiple"),
-     ("foo offset 1m [5m]", "no offset modifiers allowed before range"), ("info(a, b)", "expected label selectors only"),
+     ("foo offset 1m [5m]", "no offset modifiers allowed before range"),
+     ("info(a, b)", "expected label selectors only"),
      ("# only a comment", "no expression found"), ("h[1e400s]", "unexpected")],
 )
 def test_experimental_syntax_errors(query: str, message: str) -> None:
