@@ -1,0 +1,86 @@
+"""The composition root in-process: start, serve, maintain, metrics, logs, stop."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from pathlib import Path
+
+import aiohttp
+import numpy as np
+import pytest
+
+from tsdb.config import ServerConfig, StorageOptions
+from tsdb.labels import Labels
+from tsdb.server.app import Server, split_address
+from tsdb.server.logs import JsonFormatter, setup_logging
+from tsdb.server.remote_write import compress_snappy, encode_write_request
+
+
+def test_server_lifecycle(tmp_path: Path) -> None:
+    config = ServerConfig(data_dir=str(tmp_path / "data"), http_listen="127.0.0.1:0", grpc_listen="127.0.0.1:0",
+                          storage=StorageOptions(compaction_interval_ms=50, block_range_ms=10_000))
+
+    async def scenario() -> tuple[str, str, dict[str, object]]:
+        server = Server(config)
+        await server.start()
+        try:
+            base = f"http://127.0.0.1:{server.http_port}"
+            ts = np.arange(0, 60_000, 1000, dtype=np.int64)
+            body = compress_snappy(encode_write_request([(Labels({"__name__": "m", "job": "x"}), ts,
+                                                           np.ones(len(ts)))]))
+            async with aiohttp.ClientSession() as session:
+                async with session.post(base + "/api/v1/write", data=body,
+                                        headers={"Content-Type": "application/x-protobuf"}) as response:
+                    assert response.status == 204
+                await asyncio.sleep(0.5)  # the maintenance loop persists the head as blocks
+                async with session.get(base + "/api/v1/query", params={"query": "count_over_time(m[1m])",
+                                                                       "time": "59"}) as response:
+                    result = await response.text()
+                async with session.get(base + "/metrics") as response:
+                    metrics = await response.text()
+                async with session.get(base + "/api/v1/status/tsdb") as response:
+                    status = await response.json()
+            assert server.db is not None and server.db.blocks, "maintenance wrote blocks"
+            return result, metrics, status
+        finally:
+            await server.stop()
+            assert server.db is None
+
+    result, metrics, status = asyncio.run(scenario())
+    assert '"60"' in result
+    assert "tsdb_samples_appended_total 60.0" in metrics and "tsdb_query_duration_seconds_count" in metrics
+    assert "tsdb_compaction_duration_seconds_count" in metrics and "tsdb_blocks_loaded" in metrics
+    assert status["data"]["seriesCountByMetricName"] == [{"name": "m", "value": 1}]  # type: ignore[index]
+
+
+def test_split_address() -> None:
+    assert split_address("127.0.0.1:9201") == ("127.0.0.1", 9201)
+    assert split_address("[::1]:80") == ("::1", 80)
+    with pytest.raises(ValueError, match="expected host:port"):
+        split_address("nope")
+
+
+def test_json_logs(capsys: pytest.CaptureFixture[str]) -> None:
+    root = logging.getLogger()
+    saved = (root.handlers[:], root.level)
+    try:
+        _check_json_logs(capsys)
+    finally:
+        root.handlers[:], root.level = saved[0], saved[1]
+
+
+def _check_json_logs(capsys: pytest.CaptureFixture[str]) -> None:
+    setup_logging("info", "json")
+    log = logging.getLogger("tsdb.test")
+    log.info("hello", extra={"series": 3, "obj": object()})
+    try:
+        raise ValueError("boom")
+    except ValueError:
+        log.exception("failed")
+    lines = [json.loads(line) for line in capsys.readouterr().err.splitlines()]
+    assert lines[0]["msg"] == "hello" and lines[0]["series"] == 3 and lines[0]["level"] == "info"
+    assert "object" in lines[0]["obj"] and "boom" in lines[1]["exception"]
+    setup_logging("warning", "text")
+    assert isinstance(JsonFormatter().format(logging.LogRecord("x", 20, "", 0, "m", (), None)), str)
