@@ -25,6 +25,6 @@ mypy
 export PYTHONHASHSEED=0
 echo "== kernel tests without JIT (coverage of kernel bodies)"
 NUMBA_DISABLE_JIT=1 python3 -m pytest -q -m kernel -p no:randomly --cov=tsdb --cov-report= \
-  -o addopts="" --hypothesis-profile=nojit tests
+  -o addopts="" --hypothesis-profile=nojit -W "ignore:overflow encountered:RuntimeWarning" tests
 echo "== full suite"
 python3 -m pytest -q --cov=tsdb --cov-append --cov-report=term:skip-covered --cov-fail-under=90 tests
