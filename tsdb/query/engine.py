@@ -63,7 +63,8 @@ def time_bounds(node: Any, lo: int, hi: int, start: int, end: int, lookback: int
     if kind == "VectorSelector":
         a, b = _at_range(node, lo, hi, start, end)
         off = int(node.offset_ms or 0)
-        return a - off - lookback + 1, b - off
+        ahead = lookback if getattr(node, "smoothed", False) else 0  # smoothed interpolates towards the next sample
+        return a - off - lookback + 1, b - off + ahead
     if kind == "MatrixSelector":
         vs = node.vector
         a, b = _at_range(vs, lo, hi, start, end)

@@ -59,6 +59,19 @@ def go_float(x: float) -> str:
     return f"{mant}e{'+' if exponent >= 0 else '-'}{abs(exponent):02d}"
 
 
+def _interpolate_next(ts: npt.NDArray[np.int64], vals: npt.NDArray[np.float64], idx: npt.NDArray[np.intp],
+                      t: StepArray, found_t: npt.NDArray[np.int64], found_v: npt.NDArray[np.float64],
+                      lookback_ms: int) -> npt.NDArray[np.float64]:
+    """``smoothed`` selectors: interpolate linearly towards the next sample (within the lookback) when the
+    step falls between two samples; a step past the last sample keeps the last value."""
+    nxt = np.minimum(idx + 1, len(ts) - 1)
+    next_t, next_v = ts[nxt], vals[nxt]
+    between = (nxt > idx) & (found_t < t) & (next_t > t) & (next_t - t < lookback_ms) & ~is_stale(next_v)
+    span = np.where(between, next_t - found_t, 1).astype(np.float64)
+    weight = (t - found_t) / span
+    return np.where(between, found_v + (next_v - found_v) * weight, found_v)
+
+
 class Annotations:
     """Warnings and infos of one query, in order, without duplicates."""
 
@@ -285,6 +298,8 @@ class Evaluator:
             found_t = ts[idx]
             found_v = vals[idx]
             ok = valid & (found_t > t - self.lookback_ms) & ~is_stale(found_v)
+            if getattr(vs, "smoothed", False):
+                found_v = _interpolate_next(ts, vals, idx, t, found_t, found_v, self.lookback_ms)
             values[i] = found_v
             present[i] = ok
             sample_ts[i] = found_t
