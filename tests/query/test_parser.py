@@ -265,7 +265,10 @@ _CORPUS_QUERIES = _corpus_queries() if CORPUS.exists() else []
      ("a + fill(0) b", "a + fill(0) b"), ("a + fill_left(5) fill_right(-7) b", "a + fill_left(5) fill_right(-7) b"),
      ("a == fill(NaN) b", "a == fill(NaN) b"), ("other + fill", "other + fill"),
      ("foo @ 100 [1m]", "foo[1m] @ 100.000"),
-     ("3 > bool ignoring() foo", "3 > bool foo")],
+     ("3 > bool ignoring() foo", "3 > bool foo"), ("h[step()]", "h[step()]"),
+     ("max_over_time(h[min_of(step() + 1, 1h):range()])", "max_over_time(h[min_of((step() + 1), 3600):range()])"),
+     ("h offset -step() * 2", "h offset (-(step())) * 2"),
+     ("m offset max_of(3s, min_of(step(), 1s)) + 8000", "m offset (max_of(3, min_of(step(), 1))) + 8000")],
 )
 def test_experimental_syntax(query: str, printed: str) -> None:
     expr = parse(query)
@@ -275,7 +278,7 @@ def test_experimental_syntax(query: str, printed: str) -> None:
 
 @pytest.mark.parametrize(
     ("query", "message"),
-    [("h[1m/0]", "division by zero"), ("h[step()]", "step() inside a duration is not supported yet"),
+    [("h[1m/0]", "division by zero"),
      ("h[nope(1)]", 'unknown function with name "nope" in duration expression'),
      ("a and fill(0) b", "fill modifiers are not allowed"), ("1 + fill(0) a", "vector matching only allowed"),
      ("sum(a) anchored", "anchored modifier must be preceded by"), ("a anchored smoothed", "may not be set multiple"),

@@ -19,6 +19,59 @@ COMPARISONS = frozenset({"==", "!=", "<", "<=", ">", ">="})
 SET_OPERATORS = frozenset({"and", "or", "unless"})
 
 
+@dataclass(frozen=True)
+class DurationExpr:
+    """A duration that depends on the query (``step()``, ``range()``), in seconds when evaluated.
+
+    ``op`` is "num" (``value``), "step", "range", a binary operator (+ - * / % ^) over ``args``, "neg",
+    "min_of" or "max_of". Constant sub-expressions are folded by the parser, so a tree always holds
+    ``step()`` or ``range()``.
+    """
+
+    op: str
+    args: tuple[DurationExpr, ...] = ()
+    value: float = 0.0
+
+    def evaluate(self, step_s: float, range_s: float) -> float:
+        """Seconds, given the query's step and range (end - start) in seconds."""
+        if self.op == "num":
+            return self.value
+        if self.op == "step":
+            return step_s
+        if self.op == "range":
+            return range_s
+        values = [a.evaluate(step_s, range_s) for a in self.args]
+        if self.op == "neg":
+            return -values[0]
+        if self.op in ("min_of", "max_of"):
+            return min(values) if self.op == "min_of" else max(values)
+        a, b = values
+        if self.op in "/%" and b == 0:
+            raise ZeroDivisionError("division by zero in duration expression")
+        if self.op == "+":
+            return a + b
+        if self.op == "-":
+            return a - b
+        if self.op == "*":
+            return a * b
+        if self.op == "/":
+            return a / b
+        if self.op == "%":
+            return math.fmod(a, b)
+        return math.pow(a, b)
+
+    def __str__(self) -> str:
+        if self.op == "num":
+            return _format_number(self.value)
+        if self.op in ("step", "range"):
+            return f"{self.op}()"
+        if self.op == "neg":
+            return f"-({self.args[0]})"
+        if self.op in ("min_of", "max_of"):
+            return f"{self.op}({self.args[0]}, {self.args[1]})"
+        return f"({self.args[0]} {self.op} {self.args[1]})"
+
+
 class Expr:
     """Base of every node."""
 
@@ -81,15 +134,22 @@ class StringLiteral(Expr):
         return quote(self.value)
 
 
-def _at_and_offset(offset_ms: int, at_ms: int | None, at_modifier: str | None) -> str:
+def _at_and_offset(offset_ms: int, at_ms: int | None, at_modifier: str | None,
+                   offset_expr: DurationExpr | None = None) -> str:
     out = ""
     if at_modifier:
         out += f" @ {at_modifier}()"
     elif at_ms is not None:
         out += f" @ {at_ms / 1000:.3f}"
-    if offset_ms:
+    if offset_expr is not None:
+        out += f" offset ({offset_expr})"
+    elif offset_ms:
         out += f" offset {format_duration(offset_ms)}"
     return out
+
+
+def _range_text(range_ms: int, range_expr: DurationExpr | None) -> str:
+    return str(range_expr) if range_expr is not None else format_duration(range_ms)
 
 
 @dataclass(frozen=True)
@@ -103,6 +163,7 @@ class VectorSelector(Expr):
     at_modifier: str | None = None
     anchored: bool = False
     smoothed: bool = False
+    offset_expr: DurationExpr | None = None
 
     @property
     def type(self) -> str:
@@ -122,13 +183,15 @@ class VectorSelector(Expr):
         return f"{name}{{{', '.join(parts)}}}" if parts or not name else name
 
     def __str__(self) -> str:
-        return self.selector_text() + _at_and_offset(self.offset_ms, self.at_ms, self.at_modifier) + self.mode_text()
+        return (self.selector_text() + _at_and_offset(self.offset_ms, self.at_ms, self.at_modifier, self.offset_expr)
+                + self.mode_text())
 
 
 @dataclass(frozen=True)
 class MatrixSelector(Expr):
     vector: VectorSelector
     range_ms: int
+    range_expr: DurationExpr | None = None
 
     @property
     def type(self) -> str:
@@ -136,8 +199,8 @@ class MatrixSelector(Expr):
 
     def __str__(self) -> str:
         v = self.vector
-        return (f"{v.selector_text()}[{format_duration(self.range_ms)}]"
-                + _at_and_offset(v.offset_ms, v.at_ms, v.at_modifier) + v.mode_text())
+        return (f"{v.selector_text()}[{_range_text(self.range_ms, self.range_expr)}]"
+                + _at_and_offset(v.offset_ms, v.at_ms, v.at_modifier, v.offset_expr) + v.mode_text())
 
 
 @dataclass(frozen=True)
@@ -148,19 +211,22 @@ class SubqueryExpr(Expr):
     offset_ms: int = 0
     at_ms: int | None = None
     at_modifier: str | None = None
+    range_expr: DurationExpr | None = None
+    step_expr: DurationExpr | None = None
+    offset_expr: DurationExpr | None = None
 
     @property
     def type(self) -> str:
         return "matrix"
 
     def __str__(self) -> str:
-        step = format_duration(self.step_ms) if self.step_ms else ""
+        step = _range_text(self.step_ms, self.step_expr) if (self.step_ms or self.step_expr) else ""
         inner = str(self.expr)
         if not isinstance(self.expr, VectorSelector | ParenExpr | Call | AggregateExpr | NumberLiteral
                           | StringLiteral | MatrixSelector | SubqueryExpr):
             inner = f"({inner})"
-        return (f"{inner}[{format_duration(self.range_ms)}:{step}]"
-                + _at_and_offset(self.offset_ms, self.at_ms, self.at_modifier))
+        return (f"{inner}[{_range_text(self.range_ms, self.range_expr)}:{step}]"
+                + _at_and_offset(self.offset_ms, self.at_ms, self.at_modifier, self.offset_expr))
 
 
 @dataclass(frozen=True)
@@ -304,6 +370,36 @@ class ParenExpr(Expr):
         return f"({self.expr})"
 
 
+def has_duration_exprs(expr: Expr) -> bool:
+    """True if any duration in the tree depends on the query's step or range."""
+    return any(getattr(node, name, None) is not None for node in walk(expr)
+               for name in ("range_expr", "step_expr", "offset_expr"))
+
+
+def resolve_durations(expr: Expr, step_ms: int, range_ms: int) -> Expr:
+    """The tree with every ``step()``/``range()`` duration replaced by its value for this query."""
+    import dataclasses
+
+    def ms(d: DurationExpr) -> int:
+        return round(d.evaluate(step_ms / 1000, range_ms / 1000) * 1000)
+
+    def go(node: Expr) -> Expr:
+        changes: dict[str, object] = {}
+        for f in fields(node):  # type: ignore[arg-type]
+            value = getattr(node, f.name)
+            if isinstance(value, Expr):
+                changes[f.name] = go(value)
+            elif isinstance(value, tuple) and value and isinstance(value[0], Expr):
+                changes[f.name] = tuple(go(v) for v in value)
+            elif isinstance(value, DurationExpr):
+                target = {"range_expr": "range_ms", "step_expr": "step_ms", "offset_expr": "offset_ms"}[f.name]
+                changes[target] = ms(value)
+                changes[f.name] = None
+        return dataclasses.replace(node, **changes) if changes else node  # type: ignore[type-var]
+
+    return go(expr)
+
+
 def walk(expr: Expr) -> Iterator[Expr]:
     """Every node of the tree, parents before children."""
     yield expr
@@ -317,5 +413,6 @@ def walk(expr: Expr) -> Iterator[Expr]:
                     yield from walk(item)
 
 
-__all__ = ["AggregateExpr", "BinaryExpr", "Call", "Expr", "MatrixSelector", "NumberLiteral", "ParenExpr",
-           "StringLiteral", "SubqueryExpr", "UnaryExpr", "VectorMatching", "VectorSelector", "walk"]
+__all__ = ["AggregateExpr", "BinaryExpr", "Call", "DurationExpr", "Expr", "MatrixSelector", "NumberLiteral",
+           "ParenExpr", "StringLiteral", "SubqueryExpr", "UnaryExpr", "VectorMatching", "VectorSelector",
+           "has_duration_exprs", "resolve_durations", "walk"]

@@ -20,6 +20,7 @@ import numpy as np
 
 from tsdb.errors import InvalidArgumentError, QueryError, QueryLimitError
 from tsdb.labels import Labels
+from tsdb.query.ast import has_duration_exprs, resolve_durations, walk
 from tsdb.query.evaluator import Annotations, Evaluator, at_modifier_name, children, node_kind, range_modifier
 from tsdb.query.value import MatrixValue, ScalarValue, StringValue, Value, VectorValue
 from tsdb.storage.interfaces import Queryable, SelectHints
@@ -112,7 +113,7 @@ class Engine:
     def query_instant(self, query: Any, t_ms: int) -> QueryResult:
         """Like :meth:`instant`, with annotations."""
         expr = _parse(query)
-        return self._run(expr, np.array([t_ms], dtype=np.int64), t_ms, t_ms, instant=True)
+        return self._run(expr, np.array([t_ms], dtype=np.int64), t_ms, t_ms, instant=True, step_ms=0)
 
     def query_range(self, query: Any, start_ms: int, end_ms: int, step_ms: int) -> QueryResult:
         """Like :meth:`range`, with annotations."""
@@ -126,9 +127,18 @@ class Engine:
                                   "Try decreasing the query resolution (?step=XX)")
         expr = _parse(query)
         steps = np.arange(start_ms, end_ms + 1, step_ms, dtype=np.int64)
-        return self._run(expr, steps, start_ms, end_ms, instant=False)
+        return self._run(expr, steps, start_ms, end_ms, instant=False, step_ms=step_ms)
 
-    def _run(self, expr: Any, steps: np.ndarray, start: int, end: int, instant: bool) -> QueryResult:
+    def _run(self, expr: Any, steps: np.ndarray, start: int, end: int, instant: bool, step_ms: int) -> QueryResult:
+        if has_duration_exprs(expr):  # step()/range() durations take this query's values
+            try:
+                expr = resolve_durations(expr, step_ms, end - start)
+            except (ZeroDivisionError, OverflowError, ValueError) as err:
+                raise QueryError(f"invalid duration expression: {err}") from err
+            for node in walk(expr):
+                if node_kind(node) in ("MatrixSelector", "SubqueryExpr") and (
+                        getattr(node, "range_ms", 1) <= 0 or getattr(node, "step_ms", 0) < 0):
+                    raise QueryError(f"duration must be greater than 0 in {node}")
         bounds = time_bounds(expr, start, end, start, end, self.lookback_delta_ms, self.default_subquery_step_ms)
         mint, maxt = bounds if bounds is not None else (start, end)
         annotations = Annotations()

@@ -24,6 +24,7 @@ from tsdb.query.ast import (
     AggregateExpr,
     BinaryExpr,
     Call,
+    DurationExpr,
     Expr,
     MatrixSelector,
     NumberLiteral,
@@ -218,53 +219,68 @@ class _Builder(Transformer[Token, Expr]):
         return selector
 
     # -- postfix modifiers ---------------------------------------------------------------------
-    # -- duration expressions (values in seconds, with the position of their first token) ----------
-    def dur_literal(self, token: Token) -> tuple[float, int]:
+    # -- duration expressions: seconds (float) or, when they use step()/range(), a DurationExpr --------
+    def dur_literal(self, token: Token) -> tuple[Dur, int]:
         seconds = parse_duration(str(token)) / 1000 if token.type == "DURATION" else parse_number(str(token))
         return seconds, token.start_pos or 0
 
-    def dur_paren(self, _l: Token, value: tuple[float, int], _r: Token) -> tuple[float, int]:
+    def dur_paren(self, _l: Token, value: tuple[Dur, int], _r: Token) -> tuple[Dur, int]:
         return value[0], _l.start_pos or 0
 
-    def dur_neg(self, sign: Token, value: tuple[float, int]) -> tuple[float, int]:
-        return (-value[0] if str(sign) == "-" else value[0]), sign.start_pos or 0
+    def dur_neg(self, sign: Token, value: tuple[Dur, int]) -> tuple[Dur, int]:
+        if str(sign) == "+":
+            return value[0], sign.start_pos or 0
+        inner = value[0]
+        return (-inner if isinstance(inner, float) else DurationExpr("neg", (inner,))), sign.start_pos or 0
 
-    def dur_binary(self, lhs: tuple[float, int], op: Token, rhs: tuple[float, int]) -> tuple[float, int]:
+    def dur_binary(self, lhs: tuple[Dur, int], op: Token, rhs: tuple[Dur, int]) -> tuple[Dur, int]:
         a, b = lhs[0], rhs[0]
         symbol = str(op)
-        if symbol in "/%" and b == 0:
-            raise _SemanticError("division by zero in duration expression", op.start_pos or 0)
+        if not isinstance(a, float) or not isinstance(b, float):
+            return DurationExpr(symbol, (_as_duration_expr(a), _as_duration_expr(b))), lhs[1]
         try:
-            value = {"+": a + b, "-": a - b, "*": a * b}.get(symbol)
-            if value is None:
-                value = a / b if symbol == "/" else math.fmod(a, b) if symbol == "%" else math.pow(a, b)
+            return DurationExpr(symbol, (DurationExpr("num", value=a), DurationExpr("num", value=b))).evaluate(
+                0, 0), lhs[1]
+        except ZeroDivisionError as err:
+            raise _SemanticError("division by zero in duration expression", op.start_pos or 0) from err
         except (OverflowError, ValueError) as err:
             raise _SemanticError(f"invalid duration expression: {err}", op.start_pos or 0) from err
-        return value, lhs[1]
 
-    def dur_call(self, name: Token, _l: Token, *args: Any) -> tuple[float, int]:
+    def dur_call(self, name: Token, _l: Token, *args: Any) -> tuple[Dur, int]:
         values = [a[0] for a in args if isinstance(a, tuple)]
-        func = str(name)
+        func = str(name).lower()
         position = name.start_pos or 0
         if func in ("min_of", "max_of") and len(values) == 2:
-            return (min(values) if func == "min_of" else max(values)), position
+            if all(isinstance(v, float) for v in values):
+                floats = [float(v) for v in values if isinstance(v, float)]
+                return (min(floats) if func == "min_of" else max(floats)), position
+            return DurationExpr(func, tuple(_as_duration_expr(v) for v in values)), position
         if func in ("step", "range") and not values:
-            raise _SemanticError(f"{func}() inside a duration is not supported yet", position)
-        raise _SemanticError(f'unknown function with name "{func}" in duration expression', position)
+            return DurationExpr(func), position
+        raise _SemanticError(f'unknown function with name "{name!s}" in duration expression', position)
 
-    def range_value(self, value: tuple[float, int]) -> tuple[int, int]:
+    def range_value(self, value: tuple[Dur, int]) -> tuple[int, int, DurationExpr | None]:
         seconds, position = value
+        if isinstance(seconds, DurationExpr):
+            return 0, position, seconds
         if not math.isfinite(seconds) or abs(seconds) > 9.2e15:
             raise _SemanticError("duration out of range", position)
-        return round(seconds * 1000), position
+        return round(seconds * 1000), position, None
 
-    def offset_literal(self, sign: Token | None, token: Token) -> int:
-        ms = round(self.dur_literal(token)[0] * 1000)
-        return -ms if sign is not None and str(sign) == "-" else ms
+    def offset_literal(self, sign: Token | None, token: Token) -> tuple[int, DurationExpr | None]:
+        seconds = parse_duration(str(token)) / 1000 if token.type == "DURATION" else parse_number(str(token))
+        ms = round(seconds * 1000)
+        return (-ms if sign is not None and str(sign) == "-" else ms), None
 
-    def offset_expr(self, sign: Token | None, _l: Token, value: tuple[float, int], _r: Token) -> int:
-        ms = self.range_value(value)[0]
-        return -ms if sign is not None and str(sign) == "-" else ms
+    def offset_expr(self, sign: Token | None, _l: Token, value: tuple[Dur, int], _r: Token
+                    ) -> tuple[int, DurationExpr | None]:
+        if sign is not None and str(sign) == "-":
+            value = self.dur_neg(sign, value)
+        ms, _, expr = self.range_value(value)
+        return ms, expr
+
+    def offset_call(self, sign: Token | None, name: Token, lpar: Token, *args: Any) -> tuple[int, DurationExpr | None]:
+        return self.offset_expr(sign, lpar, self.dur_call(name, lpar, *args), lpar)
 
     def range_mode(self, expr: Expr, keyword: Token) -> Expr:
         mode = str(keyword)
@@ -282,37 +298,39 @@ class _Builder(Transformer[Token, Expr]):
         number = parse_number(str(value))
         return str(keyword).lower(), -number if sign is not None and str(sign) == "-" else number
 
-    def matrix(self, expr: Expr, lbracket: Token, value: tuple[int, int], _r: Token) -> MatrixSelector:
+    def matrix(self, expr: Expr, lbracket: Token, value: tuple[int, int, DurationExpr | None], _r: Token
+               ) -> MatrixSelector:
         position = lbracket.start_pos or 0
         if not isinstance(expr, VectorSelector):
             raise _SemanticError("ranges only allowed for vector selectors", position)
-        if expr.offset_ms:
+        if expr.offset_ms or expr.offset_expr is not None:
             raise _SemanticError("no offset modifiers allowed before range", position)
-        if value[0] <= 0:
+        if value[0] <= 0 and value[2] is None:
             raise _SemanticError("duration must be greater than 0", value[1])
-        return MatrixSelector(expr, value[0])
+        return MatrixSelector(expr, value[0], value[2])
 
-    def subquery(self, expr: Expr, lbracket: Token, value: tuple[int, int], _colon: Token,
-                 step: tuple[int, int] | None, _r: Token) -> SubqueryExpr:
+    def subquery(self, expr: Expr, lbracket: Token, value: tuple[int, int, DurationExpr | None], _colon: Token,
+                 step: tuple[int, int, DurationExpr | None] | None, _r: Token) -> SubqueryExpr:
         position = lbracket.start_pos or 0
         if expr.type != "vector":
             raise _SemanticError(f"subquery is only allowed on instant vector, got {TYPE_NAMES[expr.type]} instead",
                            position)
-        if value[0] <= 0:
+        if value[0] <= 0 and value[2] is None:
             raise _SemanticError("duration must be greater than 0", value[1])
-        if step is not None and step[0] <= 0:
+        if step is not None and step[0] <= 0 and step[2] is None:
             raise _SemanticError("duration must be greater than 0", step[1])
-        return SubqueryExpr(expr, value[0], step[0] if step else 0)
+        return SubqueryExpr(expr, value[0], step[0] if step else 0, range_expr=value[2],
+                            step_expr=step[2] if step else None)
 
-    def offset(self, expr: Expr, keyword: Token, offset_ms: int) -> Expr:
+    def offset(self, expr: Expr, keyword: Token, offset: tuple[int, DurationExpr | None]) -> Expr:
         position = keyword.start_pos or 0
         target = expr.vector if isinstance(expr, MatrixSelector) else expr
         if not isinstance(target, VectorSelector | SubqueryExpr):
             raise _SemanticError("offset modifier must be preceded by an instant vector selector or range vector "
                            "selector or a subquery", position)
-        if target.offset_ms:
+        if target.offset_ms or target.offset_expr is not None:
             raise _SemanticError("offset may not be set multiple times", position)
-        updated = _replace(target, offset_ms=offset_ms)
+        updated = _replace(target, offset_ms=offset[0], offset_expr=offset[1])
         return MatrixSelector(updated, expr.range_ms) if isinstance(expr, MatrixSelector) else updated
 
     def at_time(self, sign: Token | None, value: Token) -> tuple[int | None, str | None, int]:
@@ -457,6 +475,14 @@ class _Builder(Transformer[Token, Expr]):
         if isinstance(expr, NumberLiteral):
             return NumberLiteral(-expr.value)
         return UnaryExpr("-", expr)
+
+
+Dur = float | DurationExpr
+"""A duration expression's value while parsing: seconds, or a tree using step()/range()."""
+
+
+def _as_duration_expr(value: Dur) -> DurationExpr:
+    return value if isinstance(value, DurationExpr) else DurationExpr("num", value=value)
 
 
 class _BareName:
