@@ -56,3 +56,56 @@ def scan_segment_ref(data: bytes, page_size: int) -> tuple[list[tuple[int, bytes
     if current is not None:
         return out, EOF_RECORD, start, good_end, True
     return out, OK, 0, good_end, False
+
+
+# -- SAMPLES record payloads (Prometheus record.Samples) ------------------------------------------
+SAMPLES_OK, SAMPLES_VARINT, SAMPLES_OVERFLOW, SAMPLES_VALUE = range(4)
+_MASK = (1 << 64) - 1
+
+
+def _wrap(x: int) -> int:
+    """A Python int as the int64 with the same low 64 bits."""
+    x &= _MASK
+    return x - (1 << 64) if x >= 1 << 63 else x
+
+
+def encode_samples_body_ref(refs: list[int], ts: list[int], value_bits: list[int]) -> bytes:
+    """Per-sample part of a SAMPLES record: zigzag varint deltas from the first sample, value bits BE."""
+    out = bytearray()
+    for ref, t, bits in zip(refs, ts, value_bits, strict=True):
+        for delta in (_wrap(ref - refs[0]), _wrap(t - ts[0])):
+            u = ((delta << 1) ^ (delta >> 63)) & _MASK
+            while u >= 0x80:
+                out.append(u & 0x7F | 0x80)
+                u >>= 7
+            out.append(u)
+        out += bits.to_bytes(8, "big")
+    return bytes(out)
+
+
+def decode_samples_body_ref(data: bytes, start: int) -> tuple[list[tuple[int, int, int]], int, int]:
+    """``(samples as (ref delta, time delta, value bits), err, err_pos)`` of ``data[start:]``."""
+    out: list[tuple[int, int, int]] = []
+    pos = start
+    while pos < len(data):
+        sample_pos = pos
+        deltas = []
+        for _ in range(2):
+            u, shift = 0, 0
+            while True:
+                if pos >= len(data):
+                    return out, SAMPLES_VARINT, sample_pos
+                b = data[pos]
+                pos += 1
+                if shift == 63 and b > 1:
+                    return out, SAMPLES_OVERFLOW, sample_pos
+                u |= (b & 0x7F) << shift
+                if b < 0x80:
+                    break
+                shift += 7
+            deltas.append(~(u >> 1) if u & 1 else u >> 1)
+        if pos + 8 > len(data):
+            return out, SAMPLES_VALUE, sample_pos
+        out.append((deltas[0], deltas[1], int.from_bytes(data[pos:pos + 8], "big")))
+        pos += 8
+    return out, SAMPLES_OK, pos

@@ -2,14 +2,21 @@
 
 promtool reads what ``DB`` persisted (blocks of several ranges, compaction level > 1), and ``DB.open``
 serves blocks made by ``promtool tsdb create-blocks-from openmetrics`` merged with its own head.
-Our WAL record format is our own (docs/format/wal.md), so ``promtool tsdb dump`` (which replays the
-WAL of the directory it opens) is pointed at the persisted part: the blocks next to an empty ``wal``.
+Our WAL records are Prometheus's own (docs/format/wal.md), so ``promtool tsdb dump`` replays the WAL
+(checkpoint and segments) of the live directory, and a real Prometheus serves a copy of it.
 """
 
 from __future__ import annotations
 
+import json
 import shutil
+import socket
+import subprocess
+import time
+import urllib.parse
+import urllib.request
 from pathlib import Path
+from typing import Any, cast
 
 import numpy as np
 import pytest
@@ -117,13 +124,87 @@ def test_promtool_reads_what_the_db_persisted(tmp_path: Path) -> None:
     assert got == want
 
 
-@pytest.mark.xfail(reason="promtool dump replays the WAL too, and our WAL records are not Prometheus's format",
-                   raises=AssertionError, strict=True)
-def test_promtool_dump_of_the_live_directory_with_its_wal(tmp_path: Path) -> None:
-    with DB.open(tmp_path, SMALL) as db:
-        _write(db, _workload(3, T0, T0 + 30_000, 1000, 2), per_commit=5)
+def _split_write(data: Path) -> tuple[list[tuple[Labels, np.ndarray, np.ndarray]], int]:
+    """Write a workload, persist part of it to blocks (checkpointing the WAL), then write more into the head.
+
+    Returns the series written and the exclusive end of the persisted range; the DB is closed.
+    """
+    series = _workload(3, T0, T0 + 60_000, 1000, 4)
+    first = [(lb, ts[ts < T0 + 40_000], v[ts < T0 + 40_000]) for lb, ts, v in series]
+    rest = [(lb, ts[ts >= T0 + 40_000], v[ts >= T0 + 40_000]) for lb, ts, v in series]
+    with DB.open(data, SMALL) as db:
+        _write(db, first, per_commit=5)
         db.maintain()
-    _promtool("tsdb", "dump", str(tmp_path))
+        assert db.blocks, "part of the data must be in blocks"
+        persisted_to = max(b.meta.max_time for b in db.blocks)
+        _write(db, rest, per_commit=3)
+    wal = data / "wal"
+    assert any(p.name.startswith("checkpoint.") for p in wal.iterdir()), "a checkpoint must exist"
+    return series, persisted_to
+
+
+def test_promtool_dump_of_the_live_directory_with_its_wal(tmp_path: Path) -> None:
+    """promtool replays our WAL (checkpoint + segments) beside our blocks: the dump is exactly what we wrote."""
+    series, persisted_to = _split_write(tmp_path)
+    want = {lb: [(int(t), _bits(v)) for t, v in zip(ts, values, strict=True)] for lb, ts, values in series}
+    assert any(int(ts[-1]) >= persisted_to for _, ts, _ in series), "the WAL must hold samples past the blocks"
+    assert _promtool_dump(tmp_path) == want
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _get_json(url: str) -> dict[str, Any]:
+    with urllib.request.urlopen(url, timeout=10) as resp:
+        return cast(dict[str, Any], json.loads(resp.read()))
+
+
+@pytest.mark.skipif(shutil.which("prometheus") is None, reason="prometheus (Debian package) not installed")
+def test_prometheus_serves_what_we_wrote_from_a_copy_of_our_directory(tmp_path: Path) -> None:
+    """A real Prometheus opened on a copy of our closed data directory replays our WAL and serves our samples."""
+    series, persisted_to = _split_write(tmp_path / "ours")
+    data = tmp_path / "prometheus-data"
+    shutil.copytree(tmp_path / "ours", data)
+    config = tmp_path / "prometheus.yml"
+    config.write_text("global:\n  scrape_interval: 1m\n")
+    port = _free_port()
+    exe = shutil.which("prometheus")
+    assert exe is not None
+    log = (tmp_path / "prometheus.log").open("wb")
+    proc = subprocess.Popen([exe, f"--config.file={config}", f"--storage.tsdb.path={data}",
+                             f"--web.listen-address=127.0.0.1:{port}", "--storage.tsdb.retention.time=100y"],
+                            stdout=log, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            assert proc.poll() is None, (tmp_path / "prometheus.log").read_text()[-3000:]
+            try:
+                with urllib.request.urlopen(f"{base}/-/ready", timeout=2) as resp:
+                    if resp.status == 200:
+                        break
+            except OSError:
+                pass
+            assert time.monotonic() < deadline, "prometheus did not become ready within 60 s"
+            time.sleep(0.2)
+        end = max(int(ts[-1]) for _, ts, _ in series)
+        query = urllib.parse.urlencode({"query": '{__name__=~"metric_.+"}[1h]', "time": f"{end / 1000:.3f}"})
+        body = _get_json(f"{base}/api/v1/query?{query}")
+    finally:
+        proc.kill()
+        proc.wait(timeout=30)
+        log.close()
+    assert body["status"] == "success" and body["data"]["resultType"] == "matrix"
+    got = {Labels(r["metric"]): [(round(float(t) * 1000), _bits(float(v))) for t, v in r["values"]]
+           for r in body["data"]["result"]}
+    want = {lb: [(int(t), _bits(v)) for t, v in zip(ts, values, strict=True)] for lb, ts, values in series}
+    assert got == want
+    head_part = {lb: [p for p in pts if p[0] >= persisted_to] for lb, pts in want.items()}
+    assert sum(map(len, head_part.values())) > 0 and all(
+        p in got[lb] for lb, pts in head_part.items() for p in pts), "head samples (from our WAL) are served"
 
 
 def _openmetrics(series: list[tuple[Labels, np.ndarray, np.ndarray]]) -> str:

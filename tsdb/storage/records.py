@@ -1,26 +1,33 @@
 """WAL record types: SERIES, SAMPLES and TOMBSTONES, encoded to and decoded from bytes.
 
 The WAL itself (:mod:`tsdb.storage.wal`) stores opaque byte records; this module gives them meaning.
-The first byte of every record is its :class:`RecordType`. The byte layouts are specified in
-``docs/format/wal.md``. All integers are little-endian.
+The first byte of every record is its :class:`RecordType`. The payloads are exactly Prometheus's
+(``tsdb/record`` package, types 1-3), so promtool and Prometheus replay our WAL and checkpoints; the byte
+layouts are specified in ``docs/format/wal.md``. Fixed-width integers are big-endian; signed varints zigzag.
 
 Decoding never trusts a length field: every count is checked against the bytes actually present
 before anything is allocated, and a malformed record raises :class:`CorruptionError`.
-SAMPLES decode is batched numpy (a few vector operations per record, no per-sample Python).
+SAMPLES encode and decode are one numba kernel call per record (no per-sample Python).
 """
 
 from __future__ import annotations
 
 import enum
 import struct
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 
 from tsdb.errors import CorruptionError, InvalidArgumentError, TsdbError
 from tsdb.labels import Labels
+from tsdb.storage.records_kernels import (
+    SAMPLES_ERROR_NAMES,
+    SAMPLES_OK,
+    decode_samples_body,
+    encode_samples_body,
+)
 
 __all__ = [
     "Record",
@@ -77,20 +84,24 @@ class TombstonesRecord:
 
 Record = SeriesRecord | SamplesRecord | TombstonesRecord
 
-_U32 = struct.Struct("<I")
-# SAMPLES header: type, version, n, ref_base, ts_base, ref_width, ts_width.
-_SAMPLES_HEAD = struct.Struct("<BBIqqBB")
-_SAMPLES_VERSION = 1
-_WIDTH_DTYPES: dict[int, np.dtype[Any]] = {w: np.dtype(f"<i{w}") for w in (1, 2, 4, 8)}
-_TOMBSTONE_DTYPE = np.dtype([("ref", "<u8"), ("mint", "<i8"), ("maxt", "<i8")])
+_BE64 = struct.Struct(">Q")
+# SAMPLES header after the type byte: the first sample's ref and timestamp, both u64 big-endian.
+_SAMPLES_BASE = struct.Struct(">Qq")
+# The most bytes one sample takes: two 10-byte varints and an 8-byte value.
+_MAX_SAMPLE_BYTES = 28
 
 
-# -- varints (series records only: few per second, Python is fine) ---------------------------------
+# -- varints (series and tombstones records only: few per second, Python is fine) -----------------
 def _put_uvarint(out: bytearray, value: int) -> None:
     while value >= 0x80:
         out.append((value & 0x7F) | 0x80)
         value >>= 7
     out.append(value)
+
+
+def _put_varint(out: bytearray, value: int) -> None:
+    """Append a signed varint (zigzag, as Go's ``binary.PutVarint``); ``value`` is an int64."""
+    _put_uvarint(out, ((value << 1) ^ (value >> 63)) & 0xFFFF_FFFF_FFFF_FFFF)
 
 
 def _get_uvarint(buf: bytes, pos: int) -> tuple[int, int]:
@@ -100,26 +111,36 @@ def _get_uvarint(buf: bytes, pos: int) -> tuple[int, int]:
     while True:
         byte = buf[pos]
         pos += 1
+        if shift == 63 and byte > 1:
+            raise ValueError("uvarint overflows 64 bits")
         result |= (byte & 0x7F) << shift
         if byte < 0x80:
             return result, pos
         shift += 7
-        if shift > 63:
-            raise ValueError("uvarint longer than 10 bytes")
+
+
+def _get_varint(buf: bytes, pos: int) -> tuple[int, int]:
+    """Read a signed (zigzag) varint at ``pos``; returns (int64 value, new position)."""
+    u, pos = _get_uvarint(buf, pos)
+    value = u >> 1
+    return (~value if u & 1 else value), pos
 
 
 # -- SERIES ----------------------------------------------------------------------------------------
 def encode_series(refs: Sequence[int] | np.ndarray, labels_list: Sequence[Labels]) -> bytes:
-    """Encode series definitions: ``refs[i]`` (0 <= ref < 2**64) is the series ``labels_list[i]``."""
+    """Encode series definitions: ``refs[i]`` (0 <= ref < 2**64) is the series ``labels_list[i]``.
+
+    Layout (Prometheus ``record.Series``): type byte 1, then per series ``ref u64 BE | uvarint label count
+    | (uvarint len, bytes) name, value ...`` with the labels in sorted order.
+    """
     if len(refs) != len(labels_list):
         raise InvalidArgumentError(f"encode_series: {len(refs)} refs but {len(labels_list)} label sets")
     out = bytearray((RecordType.SERIES,))
-    out += _U32.pack(len(refs))
     for ref, labels in zip(refs, labels_list, strict=True):
         ref = int(ref)
         if not 0 <= ref < 1 << 64:
             raise InvalidArgumentError(f"encode_series: series ref {ref} out of uint64 range")
-        out += ref.to_bytes(8, "little")
+        out += _BE64.pack(ref)
         _put_uvarint(out, len(labels))
         for name, value in labels.items():
             for text in (name, value):
@@ -130,61 +151,83 @@ def encode_series(refs: Sequence[int] | np.ndarray, labels_list: Sequence[Labels
 
 
 def decode_series(record: bytes) -> SeriesRecord:
-    """Decode a SERIES record; raises :class:`CorruptionError` if malformed."""
+    """Decode a SERIES record; raises :class:`CorruptionError` if malformed.
+
+    Hot at replay (one call per series): one-byte varints are read inline, label names are decoded and
+    interned once per record, and label sets already sorted (as Prometheus and we write them) are wrapped
+    without re-sorting; anything else goes through the checking :class:`Labels` constructor.
+    """
     _check_type(record, RecordType.SERIES)
+    refs: list[int] = []
+    labels_list: list[Labels] = []
+    names: dict[bytes, str] = {}
+    n = len(record)
+    pos = 1
     try:
-        (count,) = _U32.unpack_from(record, 1)
-        # each series needs at least 9 bytes (ref + label count): bound the count before allocating
-        if count * 9 > len(record) - 5:
-            raise CorruptionError(f"series record claims {count} series in {len(record)} bytes")
-        refs = np.empty(count, dtype=np.uint64)
-        labels_list: list[Labels] = []
-        pos = 5
-        for i in range(count):
-            if pos + 8 > len(record):
-                raise IndexError("ref past end")
-            refs[i] = int.from_bytes(record[pos:pos + 8], "little")
+        while pos < n:
+            if pos + 8 > n:
+                raise IndexError(f"series ref at offset {pos} runs past the end")
+            ref = int.from_bytes(record[pos:pos + 8], "big")
             pos += 8
-            nlabels, pos = _get_uvarint(record, pos)
-            if nlabels * 2 > len(record) - pos:
-                raise CorruptionError(f"series {i} claims {nlabels} labels in {len(record) - pos} bytes")
-            pairs = []
+            nlabels = record[pos]
+            if nlabels < 0x80:
+                pos += 1
+            else:
+                nlabels, pos = _get_uvarint(record, pos)
+            # each label takes at least 2 bytes: bound the count before building anything
+            if nlabels * 2 > n - pos:
+                raise CorruptionError(f"series record: series {ref} claims {nlabels} labels in {n - pos} bytes",
+                                      offset=pos)
+            flat: list[str] = []
+            ordered = True
+            previous = ""
             for _ in range(nlabels):
-                texts = []
-                for _ in range(2):
+                size = record[pos]
+                if size < 0x80:
+                    pos += 1
+                else:
                     size, pos = _get_uvarint(record, pos)
-                    if pos + size > len(record):
-                        raise IndexError("string past end")
-                    texts.append(record[pos:pos + size].decode())
-                    pos += size
-                pairs.append((texts[0], texts[1]))
-            labels_list.append(Labels(pairs))
-        if pos != len(record):
-            raise CorruptionError(f"series record has {len(record) - pos} trailing bytes")
+                end = pos + size
+                if end > n:
+                    raise IndexError(f"label name at offset {pos} runs past the end")
+                raw = record[pos:end]
+                name = names.get(raw)
+                if name is None:
+                    name = names[raw] = sys.intern(raw.decode())
+                pos = end
+                size = record[pos]
+                if size < 0x80:
+                    pos += 1
+                else:
+                    size, pos = _get_uvarint(record, pos)
+                end = pos + size
+                if end > n:
+                    raise IndexError(f"label value at offset {pos} runs past the end")
+                value = record[pos:end].decode()
+                pos = end
+                if name <= previous or not value:
+                    ordered = False
+                previous = name
+                flat.append(name)
+                flat.append(value)
+            refs.append(ref)
+            labels_list.append(Labels.from_sorted_flat(flat) if ordered
+                               else Labels(zip(flat[::2], flat[1::2], strict=True)))
     except CorruptionError:
         raise
-    except (IndexError, ValueError, struct.error, UnicodeDecodeError, TsdbError) as err:
-        raise CorruptionError(f"malformed series record: {err}") from err
-    return SeriesRecord(refs, labels_list)
+    except (IndexError, ValueError, UnicodeDecodeError, TsdbError) as err:
+        raise CorruptionError(f"malformed series record: {err}", offset=pos) from err
+    return SeriesRecord(np.array(refs, dtype=np.uint64), labels_list)
 
 
 # -- SAMPLES ---------------------------------------------------------------------------------------
-def _width(deltas: np.ndarray) -> int:
-    if deltas.shape[0] == 0:
-        return 1
-    lo, hi = int(deltas.min()), int(deltas.max())
-    for width in (1, 2, 4):
-        bound = 1 << (8 * width - 1)
-        if -bound <= lo and hi < bound:
-            return width
-    return 8
-
-
 def encode_samples(refs: np.ndarray, ts: np.ndarray, values: np.ndarray) -> bytes:
     """Encode parallel arrays of samples (int64 refs, int64 ms timestamps, float64 values, bit-exact).
 
-    Refs and timestamps are stored as deltas from the first element (wrapping int64 arithmetic, so
-    any int64 round-trips) in the narrowest of 1/2/4/8 bytes that holds all of them; values raw.
+    Layout (Prometheus ``record.Samples``): type byte 2; if there are samples, the first one's ref and
+    timestamp as u64 BE, then per sample ``zigzag varint (ref - first ref) | zigzag varint (ts - first ts)
+    | value bits u64 BE`` (deltas in wrapping int64 arithmetic, so any int64 round-trips).
+    One kernel call writes all samples.
     """
     refs = np.ascontiguousarray(refs, dtype=np.int64)
     ts = np.ascontiguousarray(ts, dtype=np.int64)
@@ -194,74 +237,85 @@ def encode_samples(refs: np.ndarray, ts: np.ndarray, values: np.ndarray) -> byte
         raise InvalidArgumentError(
             f"encode_samples: refs, ts and values must be 1-d of equal length, got "
             f"{refs.shape}, {ts.shape}, {values.shape}")
-    if n >= 1 << 32:
-        raise InvalidArgumentError(f"encode_samples: {n} samples do not fit in one record")
-    ref_base = int(refs[0]) if n else 0
-    ts_base = int(ts[0]) if n else 0
-    with np.errstate(over="ignore"):
-        ref_d = refs - np.int64(ref_base)
-        ts_d = ts - np.int64(ts_base)
-    rw, tw = _width(ref_d), _width(ts_d)
-    head = _SAMPLES_HEAD.pack(RecordType.SAMPLES, _SAMPLES_VERSION, n, ref_base, ts_base, rw, tw)
-    return b"".join((head, ref_d.astype(_WIDTH_DTYPES[rw]).tobytes(), ts_d.astype(_WIDTH_DTYPES[tw]).tobytes(),
-                     values.astype("<f8", copy=False).tobytes()))
+    if n == 0:
+        return bytes((RecordType.SAMPLES,))
+    head_size = 1 + _SAMPLES_BASE.size
+    out = np.empty(head_size + n * _MAX_SAMPLE_BYTES, dtype=np.uint8)
+    out[0] = RecordType.SAMPLES
+    out[1:head_size] = np.frombuffer(_SAMPLES_BASE.pack(int(refs[0]) & 0xFFFF_FFFF_FFFF_FFFF, int(ts[0])), np.uint8)
+    end = encode_samples_body(_zigzag(refs - refs[0]), _zigzag(ts - ts[0]), values.view(np.uint64), out,
+                              head_size)
+    return out[:end].tobytes()
+
+
+def _zigzag(deltas: np.ndarray) -> np.ndarray:
+    """int64 deltas -> uint64 zigzag codes (as Go's ``binary.PutVarint`` maps them)."""
+    return ((deltas << 1) ^ (deltas >> 63)).view(np.uint64)
 
 
 def decode_samples(record: bytes) -> SamplesRecord:
-    """Decode a SAMPLES record into fresh (caller-owned) int64/int64/float64 arrays."""
+    """Decode a SAMPLES record into fresh (caller-owned) int64/int64/float64 arrays (one kernel call)."""
     _check_type(record, RecordType.SAMPLES)
-    if len(record) < _SAMPLES_HEAD.size:
-        raise CorruptionError(f"samples record of {len(record)} bytes is shorter than its header")
-    _, version, n, ref_base, ts_base, rw, tw = _SAMPLES_HEAD.unpack_from(record, 0)
-    if version != _SAMPLES_VERSION:
-        raise CorruptionError(f"samples record has unknown version {version}")
-    if rw not in _WIDTH_DTYPES or tw not in _WIDTH_DTYPES:
-        raise CorruptionError(f"samples record has invalid delta widths {rw}/{tw}")
-    expected = _SAMPLES_HEAD.size + n * (rw + tw + 8)
-    if expected != len(record):
-        raise CorruptionError(f"samples record of {n} samples should be {expected} bytes, is {len(record)}")
-    pos = _SAMPLES_HEAD.size
-    ref_d = np.frombuffer(record, dtype=_WIDTH_DTYPES[rw], count=n, offset=pos)
-    pos += n * rw
-    ts_d = np.frombuffer(record, dtype=_WIDTH_DTYPES[tw], count=n, offset=pos)
-    pos += n * tw
-    values = np.frombuffer(record, dtype="<f8", count=n, offset=pos).astype(np.float64)
-    with np.errstate(over="ignore"):
-        refs = ref_d.astype(np.int64)
-        refs += np.int64(ref_base)
-        ts = ts_d.astype(np.int64)
-        ts += np.int64(ts_base)
-    return SamplesRecord(refs, ts, values)
+    if len(record) == 1:
+        empty = np.empty(0, dtype=np.int64)
+        return SamplesRecord(empty, empty.copy(), np.empty(0, dtype=np.float64))
+    head_size = 1 + _SAMPLES_BASE.size
+    if len(record) < head_size:
+        raise CorruptionError(f"samples record of {len(record)} bytes is shorter than its header", offset=0)
+    ref_base, ts_base = _SAMPLES_BASE.unpack_from(record, 1)
+    drefs, dts, bits, err, err_pos = decode_samples_body(np.frombuffer(record, dtype=np.uint8), head_size)
+    if err != SAMPLES_OK:
+        raise CorruptionError(f"malformed samples record: {SAMPLES_ERROR_NAMES[err]} in sample {drefs.shape[0]}",
+                              offset=int(err_pos))
+    refs = drefs  # fresh arrays from the kernel: add the bases in place (wrapping, as Go's int64)
+    refs += np.int64(ref_base - (1 << 64) if ref_base >= 1 << 63 else ref_base)
+    dts += np.int64(ts_base)
+    return SamplesRecord(refs, dts, bits.view(np.float64))
 
 
 # -- TOMBSTONES ------------------------------------------------------------------------------------
 def encode_tombstones(refs: Sequence[int] | np.ndarray, mints: Sequence[int] | np.ndarray,
                       maxts: Sequence[int] | np.ndarray) -> bytes:
-    """Encode deletions: series ``refs[i]`` loses its samples in ``[mints[i], maxts[i]]`` (inclusive ms)."""
+    """Encode deletions: series ``refs[i]`` loses its samples in ``[mints[i], maxts[i]]`` (inclusive ms).
+
+    Layout (Prometheus ``record.Tombstones``): type byte 3, then per interval
+    ``ref u64 BE | zigzag varint mint | zigzag varint maxt``.
+    """
     n = len(refs)
     if len(mints) != n or len(maxts) != n:
         raise InvalidArgumentError(f"encode_tombstones: lengths differ ({n}, {len(mints)}, {len(maxts)})")
-    rows = np.empty(n, dtype=_TOMBSTONE_DTYPE)
-    try:
-        rows["ref"] = np.asarray(refs, dtype=np.uint64) if n else []
-        rows["mint"] = np.asarray(mints, dtype=np.int64) if n else []
-        rows["maxt"] = np.asarray(maxts, dtype=np.int64) if n else []
-    except OverflowError as err:
-        raise InvalidArgumentError(f"encode_tombstones: value out of range: {err}") from err
-    return bytes((RecordType.TOMBSTONES,)) + _U32.pack(n) + rows.tobytes()
+    out = bytearray((RecordType.TOMBSTONES,))
+    for ref, mint, maxt in zip(refs, mints, maxts, strict=True):
+        ref, mint, maxt = int(ref), int(mint), int(maxt)
+        if not 0 <= ref < 1 << 64 or not -(1 << 63) <= mint < 1 << 63 or not -(1 << 63) <= maxt < 1 << 63:
+            raise InvalidArgumentError(f"encode_tombstones: value out of range in ({ref}, {mint}, {maxt})")
+        out += _BE64.pack(ref)
+        _put_varint(out, mint)
+        _put_varint(out, maxt)
+    return bytes(out)
 
 
 def decode_tombstones(record: bytes) -> TombstonesRecord:
     """Decode a TOMBSTONES record into uint64 refs and int64 mints/maxts."""
     _check_type(record, RecordType.TOMBSTONES)
-    if len(record) < 5:
-        raise CorruptionError(f"tombstones record of {len(record)} bytes is shorter than its header")
-    (n,) = _U32.unpack_from(record, 1)
-    if 5 + n * _TOMBSTONE_DTYPE.itemsize != len(record):
-        raise CorruptionError(f"tombstones record of {n} entries has wrong size {len(record)}")
-    rows = np.frombuffer(record, dtype=_TOMBSTONE_DTYPE, count=n, offset=5)
-    return TombstonesRecord(rows["ref"].astype(np.uint64), rows["mint"].astype(np.int64),
-                            rows["maxt"].astype(np.int64))
+    refs: list[int] = []
+    mints: list[int] = []
+    maxts: list[int] = []
+    pos = 1
+    try:
+        while pos < len(record):
+            if pos + 8 > len(record):
+                raise IndexError(f"series ref at offset {pos} runs past the end")
+            (ref,) = _BE64.unpack_from(record, pos)
+            mint, pos = _get_varint(record, pos + 8)
+            maxt, pos = _get_varint(record, pos)
+            refs.append(ref)
+            mints.append(mint)
+            maxts.append(maxt)
+    except (IndexError, ValueError) as err:
+        raise CorruptionError(f"malformed tombstones record: {err}", offset=pos) from err
+    return TombstonesRecord(np.array(refs, dtype=np.uint64), np.array(mints, dtype=np.int64),
+                            np.array(maxts, dtype=np.int64))
 
 
 # -- dispatch --------------------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""numba kernel that parses one WAL segment: finds record fragments, verifies their CRCs, assembles records.
+"""numba kernels of the WAL: parsing a segment into records, and SAMPLES record payloads to and from arrays.
 
 The segment format is specified in ``docs/format/wal.md`` (pages of ``page_size`` bytes holding fragments
 ``type:u8 | length:u16 BE | crc32c:u32 BE | data``; a 0 type byte pads the rest of the page with zeros).
@@ -163,3 +163,115 @@ def scan_segment(buf: np.ndarray, page_size: int, tables: np.ndarray) -> tuple[
         # fragments of a broken record are not part of any complete record: drop them
         nf = int(rec_end[nr - 1]) if nr > 0 else 0
     return frag_start[:nf], frag_len[:nf], rec_end[:nr], rec_off[:nr], err, err_off, good_end, torn
+
+
+# -- SAMPLES record payloads (Prometheus's record.Samples encoding) ---------------------------------
+# Error codes of decode_samples_body (0 = the body decoded cleanly).
+SAMPLES_OK = 0
+SAMPLES_ERR_VARINT = 1  # a varint runs past the end of the record
+SAMPLES_ERR_OVERFLOW = 2  # a varint is longer than 10 bytes or overflows 64 bits
+SAMPLES_ERR_VALUE = 3  # the record ends inside a sample's 8-byte value
+
+SAMPLES_ERROR_NAMES = ("ok", "varint runs past the end of the record", "varint overflows 64 bits",
+                       "record ends inside a sample value")
+
+
+@njit
+def _read_uvarint(buf: np.ndarray, pos: int, end: int) -> tuple[np.uint64, int, int]:
+    """Read a uvarint at ``pos`` (not past ``end``); returns ``(value, new pos, error code)``."""
+    result = np.uint64(0)
+    shift = 0
+    while True:
+        if pos >= end:
+            return np.uint64(0), pos, SAMPLES_ERR_VARINT
+        b = buf[pos]
+        pos += 1
+        if shift == 63 and b > 1:
+            return np.uint64(0), pos, SAMPLES_ERR_OVERFLOW
+        result |= np.uint64(b & 0x7F) << np.uint64(shift)
+        if b < 0x80:
+            return result, pos, SAMPLES_OK
+        shift += 7
+        if shift > 63:
+            return np.uint64(0), pos, SAMPLES_ERR_OVERFLOW
+
+
+@njit
+def decode_samples_body(buf: np.ndarray, start: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, int, int]:
+    """Decode the per-sample part of a SAMPLES record: ``buf[start:]`` (uint8[]) holds, per sample,
+    ``zigzag varint ref delta | zigzag varint time delta | value bits u64 BE``.
+
+    Returns ``(ref_deltas int64[], time_deltas int64[], value_bits uint64[], err, err_pos)``; on an error
+    (``SAMPLES_ERR_*``) the arrays hold the samples decoded before it and ``err_pos`` is the offset in ``buf``
+    of the broken sample. Allocation is bounded by the input: a sample takes at least 10 bytes.
+    """
+    end = buf.shape[0]
+    cap = max(0, (end - start) // 10)
+    drefs = np.empty(cap, dtype=np.int64)
+    dts = np.empty(cap, dtype=np.int64)
+    vals = np.empty(cap, dtype=np.uint64)
+    pos = start
+    n = 0
+    while pos < end:
+        sample_pos = pos
+        if buf[pos] < 0x80:  # fast path: one-byte varints are the common case (small deltas)
+            u = np.uint64(buf[pos])
+            pos += 1
+        else:
+            u, pos, err = _read_uvarint(buf, pos, end)
+            if err != SAMPLES_OK:
+                return drefs[:n], dts[:n], vals[:n], err, sample_pos
+        dref = np.int64(u >> np.uint64(1))
+        if u & np.uint64(1):
+            dref = ~dref
+        if pos < end and buf[pos] < 0x80:
+            u = np.uint64(buf[pos])
+            pos += 1
+        else:
+            u, pos, err = _read_uvarint(buf, pos, end)
+            if err != SAMPLES_OK:
+                return drefs[:n], dts[:n], vals[:n], err, sample_pos
+        dt = np.int64(u >> np.uint64(1))
+        if u & np.uint64(1):
+            dt = ~dt
+        if pos + 8 > end:
+            return drefs[:n], dts[:n], vals[:n], SAMPLES_ERR_VALUE, sample_pos
+        v = np.uint64(0)
+        for k in range(8):
+            v = (v << np.uint64(8)) | np.uint64(buf[pos + k])
+        pos += 8
+        # n < cap holds: every decoded sample consumed at least 10 bytes
+        drefs[n] = dref
+        dts[n] = dt
+        vals[n] = v
+        n += 1
+    return drefs[:n], dts[:n], vals[:n], SAMPLES_OK, pos
+
+
+@njit
+def _put_uvarint(out: np.ndarray, pos: int, value: np.uint64) -> int:
+    while value >= np.uint64(0x80):
+        out[pos] = np.uint8((value & np.uint64(0x7F)) | np.uint64(0x80))
+        value >>= np.uint64(7)
+        pos += 1
+    out[pos] = np.uint8(value)
+    return pos + 1
+
+
+@njit
+def encode_samples_body(zz_refs: np.ndarray, zz_ts: np.ndarray, value_bits: np.ndarray,
+                        out: np.ndarray, start: int) -> int:
+    """Write the per-sample part of a SAMPLES record into ``out[start:]``; returns the end offset.
+
+    ``zz_refs``/``zz_ts`` (uint64[]) are the zigzag-encoded deltas from the first sample, ``value_bits``
+    (uint64[]) the raw float64 bits. ``out`` must have room for ``28`` bytes per sample after ``start``.
+    """
+    pos = start
+    for i in range(zz_refs.shape[0]):
+        pos = _put_uvarint(out, pos, zz_refs[i])
+        pos = _put_uvarint(out, pos, zz_ts[i])
+        v = value_bits[i]
+        for k in range(8):
+            out[pos + k] = np.uint8((v >> np.uint64(56 - 8 * k)) & np.uint64(0xFF))
+        pos += 8
+    return pos
