@@ -35,7 +35,7 @@ def parse_time(text: str, name: str = "time") -> int:
     except ValueError:
         pass
     else:
-        if math.isfinite(seconds):
+        if math.isfinite(seconds) and abs(seconds) < 9.2e15:  # within int64 milliseconds
             whole = math.trunc(seconds)
             return int(whole) * 1000 + _round_half_away((seconds - whole) * 1000)
         raise InvalidArgumentError(f'invalid parameter "{name}": cannot parse "{text}" to a valid timestamp')
