@@ -11,7 +11,10 @@ settings.register_profile("default", deadline=None, max_examples=100,
                           suppress_health_check=[HealthCheck.too_slow])
 settings.register_profile("nojit", deadline=None, max_examples=10,
                           suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
-settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
+settings.register_profile("ci", deadline=None, max_examples=100, derandomize=True, print_blob=True,
+                          suppress_health_check=[HealthCheck.too_slow])
+# CI runs are derandomized (a red CI must be reproducible); local runs keep exploring new examples
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci" if os.environ.get("CI") else "default"))
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
