@@ -14,6 +14,7 @@ COMMANDS: dict[str, str] = {
     "codec": "benchmarks.codec",
     "storage": "benchmarks.storage",
     "storage_append": "benchmarks.storage_append",
+    "query": "benchmarks.query",
 }
 
 

@@ -75,7 +75,7 @@ def clamp(vec: VectorValue, lo: FloatArray | None, hi: FloatArray | None) -> Vec
 def _civil(values: FloatArray) -> tuple[npt.NDArray[np.int64], ...]:
     """(year, month, day, hour, minute, day_of_week, day_of_year) of Unix seconds (UTC)."""
     finite = np.where(np.isfinite(values), values, 0.0)
-    secs = np.floor(finite).astype(np.int64)
+    secs = np.trunc(finite).astype(np.int64)  # Go's int64(f) truncates towards zero
     days = secs // 86_400
     rem = secs - days * 86_400
     dates = days.astype("datetime64[D]")

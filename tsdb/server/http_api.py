@@ -53,12 +53,13 @@ class ApiError(Exception):
 def _success(data_json: str, warnings: Sequence[str] = ()) -> web.Response:
     body = '{"status":"success","data":' + data_json
     if warnings:
-        body += ',"warnings":' + json.dumps(list(warnings))
+        body += ',"warnings":[' + ",".join(jf.json_string(w) for w in warnings) + "]"
     return web.Response(text=body + "}", content_type="application/json")
 
 
 def _error(err: ApiError) -> web.Response:
-    body = json.dumps({"status": "error", "errorType": err.error_type, "error": str(err)})
+    body = ('{"status":"error","errorType":' + jf.json_string(err.error_type) + ',"error":'
+            + jf.json_string(str(err)) + "}")
     return web.Response(text=body, status=err.status, content_type="application/json")
 
 
@@ -168,11 +169,15 @@ class HttpApi:
     async def query(self, request: web.Request, form: dict[str, Any]) -> web.Response:
         text = _required(form, "query")
         t_ms = params.parse_time(form["time"], "time") if form.get("time") else int(time.time() * 1000)
+        if form.get("timeout"):
+            params.parse_duration(form["timeout"], "timeout")
         value = await self._run(self.backend.engine.instant, text, t_ms)
         return _success(render_value(value, t_ms=t_ms))
 
     async def query_range(self, request: web.Request, form: dict[str, Any]) -> web.Response:
         text = _required(form, "query")
+        if form.get("timeout"):
+            params.parse_duration(form["timeout"], "timeout")
         start = params.parse_time(_required(form, "start"), "start")
         end = params.parse_time(_required(form, "end"), "end")
         if end < start:
@@ -217,7 +222,7 @@ class HttpApi:
         limit = params.parse_limit(form.get("limit"))
         names = await self._run(find_label_names, self.backend, form.get("match[]", []), start, end)
         warnings = _truncate(names, limit)
-        return _success(json.dumps(names[: limit or None]), warnings)
+        return _success("[" + ",".join(jf.json_string(n) for n in names[: limit or None]) + "]", warnings)
 
     async def label_values(self, request: web.Request, form: dict[str, Any]) -> web.Response:
         name = request.match_info["name"]
@@ -265,18 +270,18 @@ class HttpApi:
     async def buildinfo(self, request: web.Request, form: dict[str, Any]) -> web.Response:
         info = {"version": __version__, "revision": "", "branch": "", "buildUser": "", "buildDate": "",
                 "goVersion": f"python{platform.python_version()}"}
-        return _success(json.dumps(info))
+        return _success(json.dumps(info, separators=(",", ":")))
 
     async def runtimeinfo(self, request: web.Request, form: dict[str, Any]) -> web.Response:
         info = {"startTime": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(self.backend.start_time)),
                 "CWD": ".", "reloadConfigSuccess": True, "lastConfigTime": "",
                 "corruptionCount": 0, "goroutineCount": 0, "GOMAXPROCS": 0, "GOGC": "", "GODEBUG": "",
                 "storageRetention": "90d", "python": sys.version.split()[0]}
-        return _success(json.dumps(info))
+        return _success(json.dumps(info, separators=(",", ":")))
 
     async def status_tsdb(self, request: web.Request, form: dict[str, Any]) -> web.Response:
         stats = self.backend.status_tsdb() if self.backend.status_tsdb else {}
-        return _success(json.dumps(stats))
+        return _success(json.dumps(stats, separators=(",", ":")))
 
     async def flags(self, request: web.Request, form: dict[str, Any]) -> web.Response:
         return _success("{}")
