@@ -16,6 +16,7 @@ import numpy as np
 import numpy.typing as npt
 
 from tsdb._numba import njit
+from tsdb.query.kahan_kernels import kahan_inc
 
 SUM = 0
 AVG = 1
@@ -31,19 +32,6 @@ BASIC_OPS: dict[str, int] = {
     "stddev": STDDEV, "stdvar": STDVAR,
 }
 """Aggregation name -> op code of :func:`aggregate_basic`."""
-
-
-@njit
-def kahan_inc(inc: float, total: float, c: float) -> tuple[float, float]:
-    """Neumaier-compensated ``total + inc``: returns the new sum and compensation (Prometheus kahansum.Inc)."""
-    t = total + inc
-    if math.isinf(t):
-        c = 0.0
-    elif abs(total) >= abs(inc):
-        c += (total - t) + inc
-    else:
-        c += (inc - t) + total
-    return t, c
 
 
 @njit

@@ -19,6 +19,7 @@ import numpy as np
 import numpy.typing as npt
 
 from tsdb._numba import njit
+from tsdb.query.kahan_kernels import kahan_inc
 
 RATE = 0
 INCREASE = 1
@@ -68,19 +69,6 @@ linearly interpolated, using samples up to one lookback outside the window)."""
 
 MIN_SAMPLES = {RATE: 2, INCREASE: 2, DELTA: 2, IRATE: 2, IDELTA: 2, DERIV: 2, PREDICT_LINEAR: 2, DOUBLE_EXP: 2}
 """Functions that need more than one sample in the window to produce a value."""
-
-
-@njit
-def kahan_inc(inc: float, total: float, c: float) -> tuple[float, float]:
-    """Neumaier-compensated ``total + inc``; returns (new total, new compensation)."""
-    t = total + inc
-    if math.isinf(t):
-        c = 0.0
-    elif abs(total) >= abs(inc):
-        c += (total - t) + inc
-    else:
-        c += (inc - t) + total
-    return t, c
 
 
 @njit
