@@ -22,9 +22,12 @@ import argparse
 import dataclasses
 import json
 import math
+import os
 import re
+import shutil
 import struct
 import sys
+import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -456,10 +459,17 @@ class CaseResult:
     reason: str = ""
 
 
-def create_store() -> tuple[Appendable, Queryable]:
-    """The storage the runner loads into and queries (one place to switch to the real DB)."""
-    store = MemoryStore()
-    return store, store
+def create_store(directory: str | None = None) -> tuple[Appendable, Queryable]:
+    """The storage the runner loads into and queries: the real DB (WAL, head, appender kernels) in
+    ``directory``, or the in-memory store when no directory is given."""
+    if directory is None:
+        store = MemoryStore()
+        return store, store
+    from tsdb.config import StorageOptions
+    from tsdb.storage.db import DB
+
+    db = DB.open(directory, StorageOptions(wal_fsync="never", wal_segment_bytes=8 << 20))
+    return db, db
 
 
 EXPERIMENTAL_FUNCTIONS = frozenset({
@@ -484,7 +494,6 @@ class Runner:
         self.results: list[CaseResult] = []
 
     def run_file(self, path: Path) -> list[CaseResult]:
-        from tsdb.query.engine import Engine
 
         name = path.name
         try:
@@ -493,14 +502,36 @@ class Runner:
             result = CaseResult(name, 0, "", "failed", f"file does not parse: {err}")
             self.results.append(result)
             return [result]
-        appendable, queryable = create_store()
+        scratch = tempfile.mkdtemp(prefix="tsdb-promqltest-")
+        stores: list[Any] = []
+
+        def fresh_store() -> tuple[Appendable, Queryable]:
+            for old in stores:
+                old.close()
+            stores.clear()
+            store = create_store(os.path.join(scratch, str(len(os.listdir(scratch)))))
+            stores.append(store[0])
+            return store
+
+        try:
+            return self._run_commands(name, commands, fresh_store)
+        finally:
+            for old in stores:
+                old.close()
+            shutil.rmtree(scratch, ignore_errors=True)
+
+    def _run_commands(self, name: str, commands: list[Command],
+                      fresh_store: Any) -> list[CaseResult]:
+        from tsdb.query.engine import Engine
+
+        appendable, queryable = fresh_store()
         engine = Engine(queryable, max_samples=10_000_000, timeout_s=100)
         hist_series: set[Labels] = set()
         out: list[CaseResult] = []
         load_failed = ""
         for command in commands:
             if isinstance(command, ClearCommand):
-                appendable, queryable = create_store()
+                appendable, queryable = fresh_store()
                 engine = Engine(queryable, max_samples=10_000_000, timeout_s=100)
                 hist_series = set()
                 load_failed = ""
