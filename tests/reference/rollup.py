@@ -10,19 +10,10 @@ import itertools
 import math
 from collections.abc import Sequence
 
+from tests.reference.kahan import kahan_inc
+
 MIN_SAMPLES = {"rate": 2, "increase": 2, "delta": 2, "irate": 2, "idelta": 2, "deriv": 2, "predict_linear": 2,
                "double_exponential_smoothing": 2}
-
-
-def kahan_inc(inc: float, total: float, c: float) -> tuple[float, float]:
-    t = total + inc
-    if math.isinf(t):
-        c = 0.0
-    elif abs(total) >= abs(inc):
-        c += (total - t) + inc
-    else:
-        c += (inc - t) + total
-    return t, c
 
 
 def _rate(ts: list[int], v: list[float], t: int, rng: int, counter: bool, is_rate: bool) -> float:

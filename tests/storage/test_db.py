@@ -12,6 +12,7 @@ from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
+from tests.storage.dump import Dump, dump
 from tsdb.config import StorageOptions
 from tsdb.errors import DataDirLockedError
 from tsdb.labels import Labels, Matcher
@@ -27,17 +28,8 @@ def _series(n: int) -> Labels:
     return Labels({"__name__": "m", "i": str(n)})
 
 
-def _dump(store: Queryable, mint: int = -(2**62), maxt: int = 2**62) -> dict[Labels, list[tuple[int, int]]]:
-    querier = store.querier(mint, maxt)
-    try:
-        out = {}
-        for s in querier.select(ALL):
-            ts, values = s.samples()
-            if len(ts):
-                out[s.labels] = list(zip(ts.tolist(), values.view(np.uint64).tolist(), strict=True))
-        return out
-    finally:
-        querier.close()
+def _dump(store: Queryable, mint: int = -(2**62), maxt: int = 2**62) -> Dump:
+    return dump(store, mint=mint, maxt=maxt)
 
 
 def _append(db: Appendable, rows: list[tuple[int, int, float]]) -> None:

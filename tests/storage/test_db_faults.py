@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tests.storage.dump import dump
 from tsdb.config import StorageOptions
 from tsdb.errors import CorruptionError, StorageError
 from tsdb.labels import Labels, Matcher
@@ -32,16 +33,7 @@ def _series(i: int) -> Labels:
 
 
 def _dump(db: DB, mint: int = -(2**62), maxt: int = 2**62) -> Dump:
-    querier = db.querier(mint, maxt)
-    try:
-        out: Dump = {}
-        for s in querier.select([Matcher("=", "__name__", "faults")]):
-            ts, values = s.samples()
-            if len(ts):
-                out[s.labels] = list(zip(ts.tolist(), values.view(np.uint64).tolist(), strict=True))
-        return out
-    finally:
-        querier.close()
+    return dump(db, [Matcher("=", "__name__", "faults")], mint, maxt)
 
 
 class Model:

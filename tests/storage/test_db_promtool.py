@@ -21,9 +21,10 @@ from typing import Any, cast
 import numpy as np
 import pytest
 
+from tests.storage.dump import dump
 from tests.storage.test_block_promtool import _parse_dump, _promtool
 from tsdb.config import StorageOptions
-from tsdb.labels import Labels, Matcher
+from tsdb.labels import Labels
 from tsdb.storage.block import list_blocks
 from tsdb.storage.db import DB
 
@@ -44,16 +45,7 @@ def _bits(v: float) -> int:
 
 def _db_dump(db: DB, mint: int = -(2**62), maxt: int = 2**62) -> Dump:
     """Every series with samples in ``[mint, maxt]`` as ``(ts, value bits)`` lists."""
-    querier = db.querier(mint, maxt)
-    try:
-        out: Dump = {}
-        for s in querier.select([Matcher("=~", "__name__", ".+")]):
-            ts, values = s.samples()
-            if len(ts):
-                out[s.labels] = list(zip(ts.tolist(), values.view(np.uint64).tolist(), strict=True))
-        return out
-    finally:
-        querier.close()
+    return dump(db, mint=mint, maxt=maxt)
 
 
 def _promtool_dump(data_dir: Path) -> Dump:

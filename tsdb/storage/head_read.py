@@ -8,10 +8,9 @@ timestamp), clipped to the range and filtered by tombstones. Yielding happens ou
 
 from __future__ import annotations
 
-import importlib
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
@@ -19,6 +18,7 @@ import numpy.typing as npt
 from tsdb.labels import Labels, Matcher
 from tsdb.storage import head_kernels as hk
 from tsdb.storage.interfaces import SelectHints, TimestampArray, ValueArray
+from tsdb.storage.postings import select_postings
 from tsdb.storage.xor import decode_chunks
 
 if TYPE_CHECKING:
@@ -27,17 +27,6 @@ if TYPE_CHECKING:
 I64 = npt.NDArray[np.int64]
 BATCH = 512
 """Series read per lock acquisition / decode call."""
-
-
-def _load_select_postings() -> Callable[[Any, Sequence[Matcher]], I64] | None:
-    try:
-        module: Any = importlib.import_module("tsdb.storage.postings")
-        return module.select_postings
-    except (ImportError, AttributeError):
-        return None
-
-
-_select_postings = _load_select_postings()
 
 
 def _union(arrays: list[I64]) -> I64:
@@ -60,17 +49,15 @@ def _matching_values(head: Head, matcher: Matcher, want: bool) -> list[I64]:
 def select_refs(head: Head, matchers: Sequence[Matcher]) -> I64:
     """Sorted refs of series matching all matchers (PromQL semantics: a missing label is "").
 
-    Uses ``tsdb.storage.postings.select_postings`` (the head is a ``PostingsSource``) when that module
-    exists; the code below is the same algorithm: intersect the postings of matchers that need the label,
-    subtract those of values rejected by matchers that also match an absent label.
+    The head is a ``PostingsSource`` for :func:`tsdb.storage.postings.select_postings`.
     """
-    if _select_postings is not None:
-        return np.asarray(_select_postings(head, matchers), dtype=np.int64)
-    return select_refs_local(head, matchers)
+    return np.asarray(select_postings(head, matchers), dtype=np.int64)
 
 
 def select_refs_local(head: Head, matchers: Sequence[Matcher]) -> I64:
-    """:func:`select_refs` without ``tsdb.storage.postings``."""
+    """:func:`select_refs` written directly over the head's postings (a cross-check in the head tests):
+    intersect the postings of matchers that need the label, subtract those of values rejected by matchers
+    that also match an absent label."""
     result: I64 | None = None
     subtract: list[I64] = []
     for m in matchers:
