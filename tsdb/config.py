@@ -98,6 +98,16 @@ class ServerConfig:
     log_format: str = "json"
     storage: StorageOptions = field(default_factory=StorageOptions)
     query: QueryOptions = field(default_factory=QueryOptions)
+    # URL under which users reach this server (alert links, generatorURL); default http://<http_listen>.
+    external_url: str = ""
+    # Labels added to alerts and remote-sent data, as Prometheus's global.external_labels.
+    external_labels: dict[str, str] = field(default_factory=dict)
+    # Component sections, kept raw here and validated by their owners when the server builds them:
+    # ``rules`` (tsdb/rules), ``notifications`` (tsdb/alerting), ``scrape`` and ``collect`` (tsdb/scrape).
+    rules: dict[str, Any] = field(default_factory=dict)
+    notifications: dict[str, Any] = field(default_factory=dict)
+    scrape: dict[str, Any] = field(default_factory=dict)
+    collect: dict[str, Any] = field(default_factory=dict)
 
 
 _SECTIONS = {"storage": StorageOptions, "query": QueryOptions}

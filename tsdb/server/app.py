@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+import socket
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -24,12 +25,35 @@ from tsdb.query.engine import Engine
 from tsdb.query.parser import parse, parse_matchers
 from tsdb.query.value import Value
 from tsdb.server.backend import Backend
+from tsdb.server.components import Component, ServerContext, load_factories
 from tsdb.server.grpc_service import start_grpc_server
 from tsdb.server.http_api import HttpApi
 from tsdb.server.self_metrics import SelfMetrics
 from tsdb.storage.db import DB
 
 log = logging.getLogger("tsdb.server")
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    """A listening TCP socket on host:port (IPv6 when the host says so)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError:
+        sock.close()
+        raise
+    sock.listen(1024)
+    sock.setblocking(False)
+    return sock
+
+
+async def _reload_logged(server: Server) -> None:
+    try:
+        await server.reload()
+    except Exception as err:
+        log.error("reload failed", extra={"error": str(err)})
 
 
 def split_address(address: str) -> tuple[str, int]:
@@ -68,6 +92,8 @@ class Server:
         self._grpc: grpc.aio.Server | None = None
         self._maintenance: threading.Thread | None = None
         self._stopping = threading.Event()
+        self.components: list[Component] = []
+        self.context: ServerContext | None = None
         self.http_port = 0
         self.grpc_port = 0
 
@@ -88,12 +114,26 @@ class Server:
         app = web.Application(client_max_size=self.config.max_body_bytes)
         app.add_routes(HttpApi(backend, self.executor).routes())
         app.router.add_get("/metrics", self._metrics_handler)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
+        app.router.add_post("/-/reload", self._reload_handler)
+        app.router.add_put("/-/reload", self._reload_handler)
         host, port = split_address(self.config.http_listen)
-        site = web.TCPSite(self._runner, host, port)
+        # Bind first so the external URL names the real port (port 0 in tests).
+        self._runner = web.AppRunner(app, access_log=None)
+        sock = _bind(host, port)
+        self.http_port = sock.getsockname()[1]
+        self.context = ServerContext(
+            config=self.config, db=db, backend=backend, query=engine.instant, executor=self.executor,
+            metrics=self.metrics, external_url=self.config.external_url or f"http://{host}:{self.http_port}")
+        for factory in load_factories():
+            component = factory(self.context)
+            if component is not None:
+                app.add_routes(component.routes())
+                self.components.append(component)
+        await self._runner.setup()
+        site = web.SockSite(self._runner, sock)
         await site.start()
-        self.http_port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        for component in self.components:
+            await component.start()
 
         self._grpc, self.grpc_port = await start_grpc_server(backend, self.config.grpc_listen, self.executor,
                                                              self.config.max_body_bytes)
@@ -102,6 +142,20 @@ class Server:
         log.info("tsdb started", extra={"data_dir": self.config.data_dir, "http": f"{host}:{self.http_port}",
                                         "grpc_port": self.grpc_port, "series": db.num_series,
                                         "startup_s": round(time.monotonic() - started, 3)})
+
+    async def reload(self) -> None:
+        """Re-read every component's configuration (SIGHUP, ``POST /-/reload``); raises on bad config."""
+        for component in self.components:
+            await component.reload()
+        log.info("configuration reloaded", extra={"components": [c.name for c in self.components]})
+
+    async def _reload_handler(self, request: web.Request) -> web.Response:
+        try:
+            await self.reload()
+        except Exception as err:  # a bad config file must not take the server down
+            log.error("reload failed", extra={"error": str(err)})
+            return web.Response(status=500, text=f"failed to reload config: {err}\n")
+        return web.Response(text="")
 
     async def _metrics_handler(self, request: web.Request) -> web.Response:
         return web.Response(body=self.metrics.exposition(), content_type="text/plain",
@@ -122,6 +176,12 @@ class Server:
 
     async def stop(self) -> None:
         self._stopping.set()
+        for component in reversed(self.components):
+            try:
+                await component.stop()
+            except Exception:
+                log.exception("component stop failed", extra={"component": component.name})
+        self.components = []
         if self._grpc is not None:
             await self._grpc.stop(grace=2)
         if self._runner is not None:
@@ -145,6 +205,7 @@ async def serve_forever(config: ServerConfig, ready: Any = None) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
+    loop.add_signal_handler(signal.SIGHUP, lambda: loop.create_task(_reload_logged(server)))
     try:
         await stop.wait()
     finally:

@@ -42,6 +42,10 @@ class Backend:
     on_write: Callable[[CommitResult], None] | None = None
     start_time: float = field(default_factory=time.time)
     status_tsdb: Callable[[], dict[str, Any]] | None = None
+    # Set by the rule evaluator component: the ``data`` of /api/v1/rules (given the request's form
+    # parameters, e.g. ``type``, ``rule_name[]``) and of /api/v1/alerts, in Prometheus's shapes.
+    rules_status: Callable[[dict[str, Any]], dict[str, Any]] | None = None
+    alerts_status: Callable[[], dict[str, Any]] | None = None
 
 
 def store_write(backend: Backend, decoded: DecodedWrite) -> CommitResult:

@@ -287,10 +287,14 @@ class HttpApi:
         return _success("{}")
 
     async def rules(self, request: web.Request, form: dict[str, Any]) -> web.Response:
-        return _success('{"groups":[]}')
+        if self.backend.rules_status is None:
+            return _success('{"groups":[]}')
+        return _success(json.dumps(self.backend.rules_status(form), separators=(",", ":")))
 
     async def alerts(self, request: web.Request, form: dict[str, Any]) -> web.Response:
-        return _success('{"alerts":[]}')
+        if self.backend.alerts_status is None:
+            return _success('{"alerts":[]}')
+        return _success(json.dumps(self.backend.alerts_status(), separators=(",", ":")))
 
     async def healthy(self, request: web.Request) -> web.Response:
         return web.Response(text="Healthy.\n")

@@ -1,0 +1,107 @@
+"""The alert and notification values passed between the rule evaluator, the dispatcher and receivers.
+
+Times are Unix seconds as floats (Alertmanager's API speaks RFC3339; convert at that edge only).
+These are plain values: no I/O, no clocks. Thread-safety: instances are not shared mutably; the
+dispatcher copies what it keeps.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol
+
+
+def fingerprint(labels: Mapping[str, str]) -> str:
+    """A stable 16-hex-digit identity of a label set (order independent)."""
+    h = hashlib.blake2b(digest_size=8)
+    for name in sorted(labels):
+        h.update(name.encode())
+        h.update(b"\xff")
+        h.update(labels[name].encode())
+        h.update(b"\xff")
+    return h.hexdigest()
+
+
+@dataclass
+class Alert:
+    """One alert as Alertmanager models it.
+
+    ``ends_at`` is ``None`` for an alert firing without a known end; an alert with ``ends_at <= now`` is
+    resolved. ``updated_at`` is when this state was received.
+    """
+
+    labels: dict[str, str]
+    annotations: dict[str, str] = field(default_factory=dict)
+    starts_at: float = 0.0
+    ends_at: float | None = None
+    generator_url: str = ""
+    updated_at: float = 0.0
+
+    @property
+    def fingerprint(self) -> str:
+        return fingerprint(self.labels)
+
+    def resolved_at(self, now: float) -> bool:
+        """True when the alert has ended at or before ``now``."""
+        return self.ends_at is not None and self.ends_at <= now
+
+    @property
+    def name(self) -> str:
+        return self.labels.get("alertname", "")
+
+
+class Notifier(Protocol):
+    """Where the rule evaluator hands alerts: must be thread-safe and must not block on delivery."""
+
+    def send(self, alerts: Sequence[Alert]) -> None: ...
+
+
+Status = Literal["firing", "resolved"]
+
+
+@dataclass
+class Notification:
+    """One message for one receiver about one aggregation group, as the dispatcher flushes it.
+
+    ``alerts`` holds the group's firing and resolved alerts at flush time ``now``; ``status`` is ``firing``
+    when any is firing. ``extras`` carries additions beyond Alertmanager's data model for templates, e.g.
+    ``ack_url``, ``incident`` (correlation), ``suppressed`` (rate-limit summary), ``escalation_step``.
+    """
+
+    receiver: str
+    group_key: str
+    group_labels: dict[str, str]
+    alerts: list[Alert]
+    status: Status
+    now: float
+    external_url: str = ""
+    extras: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def firing(self) -> list[Alert]:
+        return [a for a in self.alerts if not a.resolved_at(self.now)]
+
+    @property
+    def resolved(self) -> list[Alert]:
+        return [a for a in self.alerts if a.resolved_at(self.now)]
+
+
+@dataclass
+class DeliveryResult:
+    """Outcome of delivering one notification (after the receiver's retries)."""
+
+    receiver: str
+    integration: str
+    ok: bool
+    attempts: int
+    status_code: int | None = None
+    error: str = ""
+    latency_s: float = 0.0
+
+
+class Sender(Protocol):
+    """Delivers notifications to a named receiver's integrations (implemented by alerting/receivers)."""
+
+    async def notify(self, notification: Notification) -> list[DeliveryResult]: ...

@@ -1,0 +1,1 @@
+"""Collection: scraping Prometheus targets and built-in host metrics."""
