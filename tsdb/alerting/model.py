@@ -77,6 +77,9 @@ class Notification:
     status: Status
     now: float
     external_url: str = ""
+    # Receivers retry failed deliveries (5xx/429/network) with backoff until this time (the dispatcher
+    # sets it to flush time + group_interval); None means one attempt.
+    retry_until: float | None = None
     extras: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -105,3 +108,18 @@ class Sender(Protocol):
     """Delivers notifications to a named receiver's integrations (implemented by alerting/receivers)."""
 
     async def notify(self, notification: Notification) -> list[DeliveryResult]: ...
+
+
+class DispatchHook(Protocol):
+    """Extensions the dispatcher calls (acknowledgement/escalation, correlation, flap detection).
+
+    Hooks are registered with ``Dispatcher.add_hook``; they run on the dispatcher's event loop and must
+    not block. ``before_send`` may add ``extras`` or return ``None`` to suppress this notification (e.g. a
+    repeat of an acknowledged group, or a flapping alert being summarised).
+    """
+
+    def on_alerts(self, alerts: Sequence[Alert], now: float) -> None: ...
+
+    def before_send(self, notification: Notification) -> Notification | None: ...
+
+    async def after_send(self, notification: Notification, results: list[DeliveryResult]) -> None: ...
