@@ -8,8 +8,6 @@ what is wrong and where; nothing here allocates more than a small multiple of th
 
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
 from dataclasses import dataclass
 
 import cramjam
@@ -54,25 +52,28 @@ class DecodedWrite:
 
 
 class LabelsCache:
-    """An LRU map from a series' raw label bytes to its :class:`Labels`; thread-safe."""
+    """A bounded map from a series' raw label bytes to its :class:`Labels`; safe to share between threads.
+
+    Lookups are plain dict operations (atomic under the GIL), so a request's series are resolved in one
+    C-level pass. When the map grows past ``capacity`` it is emptied: a remote-write sender re-sends the
+    same series every interval, so the working set refills at once, without per-lookup LRU bookkeeping.
+    """
 
     def __init__(self, capacity: int = 1_000_000) -> None:
         self.capacity = capacity
-        self._entries: OrderedDict[bytes, Labels] = OrderedDict()
-        self._lock = threading.Lock()
+        self._entries: dict[bytes, Labels] = {}
 
     def get(self, key: bytes) -> Labels | None:
-        with self._lock:
-            labels = self._entries.get(key)
-            if labels is not None:
-                self._entries.move_to_end(key)
-            return labels
+        return self._entries.get(key)
+
+    def get_many(self, keys: list[bytes]) -> list[Labels | None]:
+        """The cached Labels of each key (None when absent), in one C-level pass."""
+        return list(map(self._entries.get, keys))
 
     def put(self, key: bytes, labels: Labels) -> None:
-        with self._lock:
-            self._entries[key] = labels
-            if len(self._entries) > self.capacity:
-                self._entries.popitem(last=False)
+        if len(self._entries) >= self.capacity:
+            self._entries = {}
+        self._entries[key] = labels
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -139,25 +140,32 @@ def _build_labels(payload: bytes, label_start: npt.NDArray[np.int64], label_coun
                   spans: tuple[npt.NDArray[np.int64], ...], cache: LabelsCache | None) -> list[Labels]:
     """One Labels per series. The cache key is the exact wire bytes of the series' label fields, which
     determine the label set uniquely; series whose label fields are not contiguous are not cached."""
-    out: list[Labels] = []
+    n = len(label_start)
+    if cache is not None:
+        # C-level passes: slice every key, look every key up; only misses reach the Python loop below
+        keys = list(map(payload.__getitem__, map(slice, key_start.tolist(), key_end.tolist())))
+        found = cache.get_many(keys)
+        misses = [i for i, labels in enumerate(found) if labels is None]
+    else:
+        keys, found, misses = [b""] * n, [None] * n, list(range(n))
+    if not misses:
+        return found  # type: ignore[return-value]
     n_off, n_len, v_off, v_len = (a.tolist() for a in spans)
-    for first, count, k_start, k_end in zip(label_start.tolist(), label_count.tolist(), key_start.tolist(),
-                                            key_end.tolist(), strict=True):
-        key = payload[k_start:k_end] if (cache is not None and k_end > k_start) else b""
-        labels = cache.get(key) if (cache is not None and key) else None
-        if labels is None:
-            try:
-                pairs = [(payload[n_off[i]:n_off[i] + n_len[i]].decode(),
-                          payload[v_off[i]:v_off[i] + v_len[i]].decode()) for i in range(first, first + count)]
-            except UnicodeDecodeError as err:
-                raise InvalidLabelsError(f"label of series #{len(out)} is not valid UTF-8: {err}") from err
-            if any(name == "" for name, _ in pairs):
-                raise InvalidLabelsError(f"series #{len(out)} has a label with an empty name")
-            labels = Labels(pairs)
-            if cache is not None and key:
-                cache.put(key, labels)
-        out.append(labels)
-    return out
+    starts, counts = label_start.tolist(), label_count.tolist()
+    for i in misses:
+        first = starts[i]
+        try:
+            pairs = [(payload[n_off[j]:n_off[j] + n_len[j]].decode(),
+                      payload[v_off[j]:v_off[j] + v_len[j]].decode()) for j in range(first, first + counts[i])]
+        except UnicodeDecodeError as err:
+            raise InvalidLabelsError(f"label of series #{i} is not valid UTF-8: {err}") from err
+        if any(name == "" for name, _ in pairs):
+            raise InvalidLabelsError(f"series #{i} has a label with an empty name")
+        labels = Labels(pairs)
+        if cache is not None and keys[i]:
+            cache.put(keys[i], labels)
+        found[i] = labels
+    return found  # type: ignore[return-value]
 
 
 def decode_body(body: bytes, cache: LabelsCache | None = None,

@@ -81,6 +81,7 @@ class DB:
             db.wal = WAL.open(directory / WAL_DIRNAME, segment_size=options.wal_segment_bytes,
                               fsync=fsync if fsync in ("always", "never") else parse_duration_ms(fsync) / 1000)
             db.head.wal_write = db._wal_write
+            db.head.wal_sync = db.wal.sync_to
         except BaseException:
             db._release()
             raise
@@ -150,15 +151,16 @@ class DB:
         return self.head.appender()
 
     def _wal_write(self, new_series: list[tuple[int, Labels]], refs: npt.NDArray[np.int64],
-                   ts: TimestampArray, values: ValueArray) -> None:
+                   ts: TimestampArray, values: ValueArray) -> int | None:
         batch = []
         if new_series:
             batch.append(records.encode_series([r for r, _ in new_series], [lb for _, lb in new_series]))
         if len(refs):
             batch.append(records.encode_samples(refs, ts, values))
-        if batch:
-            assert self.wal is not None
-            self.wal.log(*batch)
+        if not batch:
+            return None
+        assert self.wal is not None
+        return self.wal.log(*batch, sync=False)
 
     def delete(self, matchers: Sequence[Matcher], mint: int, maxt: int) -> None:
         """Delete samples in ``[mint, maxt]`` of matching series (tombstones; data goes at compaction)."""

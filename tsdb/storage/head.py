@@ -17,7 +17,8 @@ from __future__ import annotations
 
 import itertools
 import threading
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -42,8 +43,12 @@ DEFAULT_CHUNK_SAMPLES = 120
 MAX_CHUNK_BYTES = 1024
 """Largest encoded chunk (bytes) the head cuts; larger ones are split (Prometheus's XOR chunk limit)."""
 
-WalWrite = Callable[[list[tuple[int, Labels]], I64, TimestampArray, ValueArray], None]
-"""``wal_write(new_series, refs, ts, values)``: make a batch durable; raise StorageError on failure."""
+WalWrite = Callable[[list[tuple[int, Labels]], I64, TimestampArray, ValueArray], "int | None"]
+"""``wal_write(new_series, refs, ts, values)``: write a batch to the WAL; raise StorageError on failure.
+
+Returns a sync ticket when durability is deferred to ``wal_sync(ticket)`` (group commit), else None."""
+WalSync = Callable[[int], None]
+"""``wal_sync(ticket)``: return once the batch written with ``ticket`` is durable; StorageError if not."""
 
 REASONS = {
     hk.OUT_OF_ORDER: "out_of_order",
@@ -92,8 +97,13 @@ class Head:
         self.chunk_samples = chunk_samples
         self.out_of_order_window = out_of_order_window
         self.wal_write = wal_write
+        self.wal_sync: WalSync | None = None
         self.max_chunk_bytes = MAX_CHUNK_BYTES if max_chunk_bytes is None else max_chunk_bytes
         self.lock = threading.RLock()
+        # commits apply in the order they were written to the WAL (so replay reproduces the live head)
+        self._apply_turn = threading.Condition(self.lock)
+        self._issued_seq = 0
+        self._applied_seq = 0
         # series table; ref 0 is never used
         # keyed by the plain flat tuple: C-level hash/eq, ~3x faster lookups than Labels' Python methods
         self._by_labels: dict[tuple[str, ...], int] = {}
@@ -199,6 +209,29 @@ class Head:
             self._postings.setdefault(name, {}).setdefault(value, []).append(ref)
             self._postings_cache.pop((name, value), None)
         self._next_ref = max(self._next_ref, ref + 1)
+
+    def issue_turn(self) -> int:
+        """Reserve the next apply turn; call with the lock held, right after the batch's WAL write."""
+        self._issued_seq += 1
+        return self._issued_seq
+
+    @contextmanager
+    def apply_turn(self, turn: int) -> Iterator[None]:
+        """Hold the lock from when every earlier turn is done until the block ends (which ends ``turn``)."""
+        with self._apply_turn:
+            while self._applied_seq != turn - 1:
+                self._apply_turn.wait()
+            try:
+                yield
+            finally:
+                self._applied_seq = turn
+                self._apply_turn.notify_all()
+
+    def mark_unlogged(self, series: Iterable[tuple[int, Labels]]) -> None:
+        """Series whose records were lost with a failed WAL sync must be logged again. Lock held."""
+        for ref, labels in series:
+            if ref < len(self._live) and self._live[ref]:
+                self._unlogged[ref] = labels
 
     def get_or_create(self, labels_list: Sequence[Labels]) -> tuple[I64, list[tuple[int, Labels]],
                                                                      list[tuple[int, str]]]:

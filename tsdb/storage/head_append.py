@@ -1,4 +1,7 @@
-"""The head's Appender: buffer a batch, then validate -> WAL write -> apply, all under the head's lock.
+"""The head's Appender: buffer a batch, then validate -> WAL write -> WAL sync -> apply.
+
+Validation and the WAL write happen under the head's lock and reserve an apply turn; the fsync runs
+outside the lock (concurrent commits share one, see ``WAL.sync_to``); the apply runs in WAL order.
 
 ``commit`` resolves label sets to refs (one dict lookup per series, not per sample), validates every
 sample in one kernel call without changing anything, hands the new series and the accepted samples to
@@ -119,11 +122,23 @@ class HeadAppender:
                 acc_refs, acc_ts, acc_values = refs, ts, values
             else:
                 acc_refs, acc_ts, acc_values = refs[accepted], ts[accepted], values[accepted]
+            ticket = None
             if head.wal_write is not None and (new_series or len(acc_refs)):
-                head.wal_write(new_series, acc_refs, acc_ts, acc_values)
+                ticket = head.wal_write(new_series, acc_refs, acc_ts, acc_values)
             head.mark_logged(ref for ref, _ in new_series)
+            turn = head.issue_turn()
+        # durability outside the lock: concurrent commits share one fsync (group commit)
+        try:
+            if ticket is not None and head.wal_sync is not None:
+                head.wal_sync(ticket)
+        except BaseException:
+            with head.apply_turn(turn):
+                head.mark_unlogged(new_series)
+            raise
+        with head.apply_turn(turn):
             if len(acc_refs):
-                # same state as validation, so the same verdicts; the apply pass is authoritative
+                # WAL order is apply order, so the verdicts equal replay's; the apply pass is authoritative
+                # (a concurrent commit applied first may have made an accepted sample out of order)
                 applied = head.run_append(acc_refs, acc_ts, acc_values, apply=True)
                 if accepted.all():
                     status = applied

@@ -286,6 +286,16 @@ class WAL:
         self._need_new_segment = False
         self._last_sync = time.monotonic()
         self._closed = False
+        # Group commit (policy "always"): ``log(..., sync=False)`` returns a ticket (bytes written by this
+        # WAL so far, a logical sequence number); ``sync_to(ticket)`` returns once one fdatasync that
+        # started after the ticket's write succeeded, so concurrent commits share one fdatasync.
+        self._lsn = 0
+        self._durable_pos = 0  # offset in the current segment up to which data is known durable
+        self._sync_cond = threading.Condition()
+        self._synced_lsn = 0
+        self._failed_lsn = 0
+        self._sync_error = ""
+        self._syncing = False
         self._closed_bytes = sum(segment_path(wal_dir, i).stat().st_size for i in list_segments(wal_dir)
                                  if i < segment)
         self._create_segment(segment)
@@ -326,6 +336,7 @@ class WAL:
         except OSError as err:
             raise StorageError(f"cannot create WAL segment {path}: {err}") from err
         self._fd, self._segment, self._pos = fd, index, 0
+        self._durable_pos = 0
         self._need_new_segment = False
 
     def _finish_segment(self) -> None:
@@ -336,11 +347,16 @@ class WAL:
             if self._fsync_every is not None:
                 os.fsync(self._fd)
         except OSError as err:
-            raise StorageError(f"cannot sync WAL segment {segment_path(self.dir, self._segment)}: {err}") from err
+            message = f"cannot sync WAL segment {segment_path(self.dir, self._segment)}: {err}"
+            with self._sync_cond:
+                self._failed_lsn, self._sync_error = max(self._failed_lsn, self._lsn), message
+            raise StorageError(message) from err
         finally:
             os.close(self._fd)
             self._fd = -1
         self._closed_bytes += self._pos
+        if self._fsync_every is not None:
+            self._mark_synced(self._lsn)
 
     def _cut(self) -> None:
         try:
@@ -442,9 +458,13 @@ class WAL:
                 self._need_new_segment = True
             raise StorageError(f"WAL write to {path} at offset {self._pos} failed: {err}") from err
         self._pos = end
+        self._lsn += len(data)
 
-    def log(self, *records: bytes) -> None:
+    def log(self, *records: bytes, sync: bool = True) -> int:
         """Append ``records`` as one batch; returns when durable per the fsync policy.
+
+        With ``sync=False`` and the policy "always", returns after the write(2) without fsync: the caller
+        must call :meth:`sync_to` with the returned ticket before acknowledging (group commit).
 
         A record must fit in one segment. The batch goes to the current segment, or to a new one if it
         does not fit (only a batch larger than a segment spans segments, at record boundaries). A crash
@@ -480,17 +500,79 @@ class WAL:
                 end = 0
                 for record in records:
                     end = self._encode(record, end, out)
+            deferred = not sync and self._fsync_every == 0.0
             if end <= capacity:
                 start = self._pos
                 self._flush_batch(out, end)
-                try:
-                    self._maybe_sync()
-                except StorageError:
-                    self._rollback(start)
-                    raise
-                return
+                if not deferred:
+                    try:
+                        self._maybe_sync()
+                    except StorageError:
+                        self._rollback(start)
+                        raise
+                return self._lsn
             self._log_spanning(records)
-            self._maybe_sync()
+            if not deferred:
+                self._maybe_sync()
+            return self._lsn
+
+    def sync_to(self, ticket: int) -> None:
+        """Return once the batch that returned ``ticket`` is durable (policy "always"; else at once).
+
+        One caller at a time runs fdatasync for everything written so far; others wait for it and return
+        if it covered their ticket. If fdatasync fails, the segment is cut back to its durable length and
+        every ticket written until then raises :class:`StorageError` (none of those batches is replayed).
+        """
+        if self._fsync_every != 0.0:
+            return
+        while True:
+            with self._sync_cond:
+                while True:
+                    if ticket <= self._synced_lsn:
+                        return
+                    if ticket <= self._failed_lsn:
+                        raise StorageError(self._sync_error)
+                    if not self._syncing:
+                        self._syncing = True
+                        break
+                    self._sync_cond.wait()
+            try:
+                self._lead_sync()  # resolves every ticket written before it started: synced or failed
+            finally:
+                with self._sync_cond:
+                    self._syncing = False
+                    self._sync_cond.notify_all()
+
+    def _lead_sync(self) -> None:
+        """fdatasync a duplicate of the current segment's descriptor without holding the write lock."""
+        with self._lock:
+            self._check_open()
+            target, segment, pos = self._lsn, self._segment, self._pos
+            fd = os.dup(self._fd)
+        try:
+            os.fdatasync(fd)
+        except OSError as err:
+            with self._lock:
+                if self._segment != segment:
+                    return  # the segment was closed meanwhile: its closing fsync decided, synced or failed
+                message = (f"cannot sync WAL segment {segment_path(self.dir, segment)}: {err}; "
+                           f"cut back to offset {self._durable_pos}")
+                self._rollback(self._durable_pos)
+                with self._sync_cond:
+                    self._failed_lsn, self._sync_error = max(self._failed_lsn, self._lsn), message
+                log.error(message)
+                return
+        finally:
+            os.close(fd)
+        with self._lock:
+            if self._segment == segment:
+                self._durable_pos = max(self._durable_pos, pos)
+        self._mark_synced(target)
+
+    def _mark_synced(self, lsn: int) -> None:
+        with self._sync_cond:
+            self._synced_lsn = max(self._synced_lsn, lsn)
+            self._sync_cond.notify_all()
 
     def _rollback(self, start: int) -> None:
         """Cut the current segment back to ``start`` after a failed sync: the batch was not acknowledged."""
@@ -534,6 +616,8 @@ class WAL:
             os.fdatasync(self._fd)
         except OSError as err:
             raise StorageError(f"cannot sync WAL segment {segment_path(self.dir, self._segment)}: {err}") from err
+        self._durable_pos = self._pos
+        self._mark_synced(self._lsn)
 
     def sync(self) -> None:
         """fsync the current segment now (whatever the policy)."""
