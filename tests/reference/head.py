@@ -99,3 +99,9 @@ def gather_bytes(ids: list[int], starts: list[int], lengths: list[int], data: by
         out += data[starts[cid]:starts[cid] + lengths[cid]]
         offsets.append(len(out))
     return out, offsets
+
+
+def merge_clip(a: list[list[tuple[int, float]]], b: list[list[tuple[int, float]]], mint: int,
+               maxt: int) -> list[list[tuple[int, float]]]:
+    """Per series: a's samples then b's, keeping those with mint <= t <= maxt."""
+    return [[(t, v) for t, v in sa + sb if mint <= t <= maxt] for sa, sb in zip(a, b, strict=True)]

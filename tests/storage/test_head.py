@@ -23,6 +23,29 @@ def lb(**kw: str) -> Labels:
 
 
 # -- kernels vs references ------------------------------------------------------------------------
+_series_samples = st.lists(st.lists(st.integers(-50, 50), max_size=6).map(sorted), max_size=5)
+
+
+@pytest.mark.kernel
+@given(_series_samples, st.data(), st.integers(-60, 60), st.integers(-60, 60))
+def test_merge_clip_matches_reference(a_ts: list[list[int]], data: st.DataObject, mint: int, maxt: int) -> None:
+    # b's samples come after a's per series, as open samples follow chunk samples
+    b_ts = [sorted(data.draw(st.lists(st.integers(60, 90), max_size=4))) for _ in a_ts]
+    a = [[(t, t * 0.5) for t in ts] for ts in a_ts]
+    b = [[(t, -t * 0.25) for t in ts] for ts in b_ts]
+    # a is given as chunks: one chunk per series here, with the chunk -> sample offsets indirection
+    seg_a = np.arange(len(a) + 1, dtype=np.int64)
+    a_off = np.concatenate(([0], np.cumsum([len(x) for x in a]))).astype(np.int64)
+    b_off = np.concatenate(([0], np.cumsum([len(x) for x in b]))).astype(np.int64)
+    flat = lambda xs, i: np.array([p[i] for x in xs for p in x], dtype=np.int64 if i == 0 else np.float64)  # noqa: E731
+    out_ts, out_values, offsets = hk.merge_clip(seg_a, flat(a, 0), flat(a, 1), a_off, flat(b, 0), flat(b, 1),
+                                                b_off, mint, maxt)
+    expected = ref_head.merge_clip(a, b, mint, maxt)
+    got = [list(zip(out_ts[offsets[k]:offsets[k + 1]].tolist(), out_values[offsets[k]:offsets[k + 1]].tolist(),
+                    strict=True)) for k in range(len(a))]
+    assert got == expected
+
+
 class KernelState:
     """Bare arrays for calling head kernels directly."""
 

@@ -90,6 +90,9 @@ def aggregate(op: str, vec: VectorValue, grouping: Sequence[str], without: bool,
                        drop[keep])
 
 
+_ALL = slice(None)
+
+
 def group_series(labels: Sequence[Labels], grouping: Sequence[str], without: bool
                  ) -> tuple[npt.NDArray[np.int64], list[Labels]]:
     """Map every series to its output group: ``(gidx[series], labels of each group)``.
@@ -100,6 +103,21 @@ def group_series(labels: Sequence[Labels], grouping: Sequence[str], without: boo
     index: dict[Labels, int] = {}
     group_labels: list[Labels] = []
     gidx = np.empty(len(labels), dtype=np.int64)
+    if not without:
+        # key by the grouping values (one dict per series, C-level lookups); Labels built once per group
+        names = sorted(set(grouping))
+        by_values: dict[tuple[str, ...], int] = {}
+        for i, lbls in enumerate(labels):
+            flat = tuple.__getitem__(lbls, _ALL)
+            pairs = dict(zip(flat[::2], flat[1::2], strict=True))
+            values = tuple(pairs.get(name, "") for name in names)
+            g = by_values.get(values)
+            if g is None:
+                g = by_values[values] = len(group_labels)
+                group_labels.append(Labels.from_sorted_flat(
+                    [x for name, value in zip(names, values, strict=True) if value for x in (name, value)]))
+            gidx[i] = g
+        return gidx, group_labels
     drop = (*grouping, METRIC_NAME)
     for i, lbls in enumerate(labels):
         key = lbls.without(drop) if without else lbls.keep(grouping)

@@ -27,6 +27,7 @@ from tsdb.errors import QueryError, QueryLimitError, QueryTimeoutError
 from tsdb.labels import EMPTY_LABELS, Labels, Matcher, MatchType
 from tsdb.query import instant_functions as inst
 from tsdb.query.rollup import ANCHORED_FUNCTIONS, RANGE_FUNCTIONS, SMOOTHED_FUNCTIONS, rollup
+from tsdb.query.select_kernels import instant_lookup
 from tsdb.query.value import MatrixValue, ScalarValue, StringValue, Value, VectorValue
 from tsdb.storage.interfaces import Querier, SelectHints, is_stale
 
@@ -269,6 +270,16 @@ class Evaluator:
             self._selected[key] = cached
         return cached
 
+    @staticmethod
+    def _flat(series: list[SeriesData]) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64],
+                                                   npt.NDArray[np.int64]]:
+        """The samples of ``series`` concatenated, with offsets[n+1]."""
+        offsets = np.zeros(len(series) + 1, dtype=np.int64)
+        np.cumsum([len(s[1]) for s in series], out=offsets[1:])
+        if not series:
+            return np.zeros(0, np.int64), np.zeros(0, np.float64), offsets
+        return (np.concatenate([s[1] for s in series]), np.concatenate([s[2] for s in series]), offsets)
+
     def at_times(self, node: Any, steps: StepArray) -> StepArray:
         """Per step the reference time of a selector/subquery: ``@`` (incl. start()/end()) or the step."""
         modifier = at_modifier_name(node)
@@ -286,6 +297,17 @@ class Evaluator:
         t = self.at_times(vs, steps) - int(getattr(vs, "offset_ms", 0) or 0)
         series = self.select(vs)
         n, k = len(series), len(steps)
+        if not getattr(vs, "smoothed", False):
+            # all series and steps in one kernel call over the concatenated samples
+            bits = np.zeros((n, k), dtype=np.int64)
+            present = np.zeros((n, k), dtype=bool)
+            sample_ts = np.zeros((n, k), dtype=np.int64)
+            flat_ts, flat_values, offsets = self._flat(series)
+            instant_lookup(flat_ts, flat_values.view(np.int64), offsets, np.ascontiguousarray(t, np.int64),
+                           self.lookback_ms, bits, present, sample_ts)
+            vec = VectorValue([s[0] for s in series], bits.view(np.float64), present)
+            keep = np.flatnonzero(present.any(axis=1))
+            return vec.select_rows(keep), sample_ts[keep]
         values = np.zeros((n, k))
         present = np.zeros((n, k), dtype=bool)
         sample_ts = np.zeros((n, k), dtype=np.int64)

@@ -18,6 +18,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+import numpy as np
 from aiohttp import web
 
 from tsdb import __version__
@@ -110,13 +111,19 @@ def render_value(value: Value, t_ms: int | None = None, steps: Sequence[int] | N
         return '{"resultType":"vector","result":[' + ",".join(items) + "]}"
     order = sorted(range(value.num_series), key=lambda i: value.labels[i])
     items = []
+    # every series shares the steps: render each step's '[<seconds>,"' once
+    prefixes = ["[" + jf.format_timestamp(t) + ',"' for t in steps]
+    fmt = jf.format_value
     for i in order:
         mask = value.present[i]
         if not mask.any():
             continue
-        points = ",".join(jf.point_json(t, v) for t, v, m in zip(steps, value.values[i].tolist(), mask.tolist(),
-                                                                 strict=True) if m)
-        items.append('{"metric":' + jf.labels_json(value.labels[i]) + ',"values":[' + points + "]}")
+        row = value.values[i].tolist()
+        if mask.all():
+            points = '"],'.join(p + fmt(v) for p, v in zip(prefixes, row, strict=True))
+        else:
+            points = '"],'.join(prefixes[j] + fmt(row[j]) for j in np.flatnonzero(mask).tolist())
+        items.append('{"metric":' + jf.labels_json(value.labels[i]) + ',"values":[' + points + '"]]}')
     return '{"resultType":"matrix","result":[' + ",".join(items) + "]}"
 
 

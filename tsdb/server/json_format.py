@@ -9,6 +9,7 @@ milliseconds (``1.5`` s is written ``1.500``, as Prometheus does).
 from __future__ import annotations
 
 import math
+import re
 
 import numpy as np
 
@@ -17,6 +18,13 @@ from tsdb.labels import Labels
 
 def format_value(value: float) -> str:
     """A sample value as Prometheus's JSON renders it (see module docstring)."""
+    text = repr(value)  # Python's repr is the shortest round-trip decimal, as Go's FormatFloat(v, 'f'|'e', -1)
+    if "e" not in text and "n" not in text:  # positional (|v| < 1e16), not inf/nan
+        return text[:-2] if text.endswith(".0") else text
+    return _format_slow(value)
+
+
+def _format_slow(value: float) -> str:
     if math.isnan(value):
         return "NaN"
     if math.isinf(value):
@@ -43,8 +51,13 @@ def labels_json(labels: Labels) -> str:
 _ESCAPES = {'"': '\\"', "\\": "\\\\", "\n": "\\n", "\r": "\\r", "\t": "\\t", "\b": "\\b", "\f": "\\f"}
 
 
+_NEEDS_ESCAPE = re.compile(r'[\x00-\x1f"\\<>&\u2028\u2029]')
+
+
 def json_string(text: str) -> str:
     """A JSON string literal, escaping as Go's encoder does (``<``, ``>``, ``&`` as \\u escapes)."""
+    if _NEEDS_ESCAPE.search(text) is None:
+        return '"' + text + '"'
     out = []
     for ch in text:
         if ch in _ESCAPES:

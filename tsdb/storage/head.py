@@ -194,6 +194,13 @@ class Head:
         getitem = tuple.__getitem__
         return lambda labels: get(getitem(labels, _ALL), 0)
 
+    def live_mask(self, refs: I64) -> npt.NDArray[np.bool_]:
+        """Per ref: is it a live series (refs are never reused for other label sets). Lock held."""
+        inside = (refs > 0) & (refs < len(self._live))
+        out = np.zeros(len(refs), dtype=bool)
+        out[inside] = self._live[refs[inside]]
+        return out
+
     def labels_of(self, ref: int) -> Labels | None:
         """The labels of series ``ref`` (None if unknown or garbage-collected)."""
         flat = self._flat[ref] if 0 < ref < len(self._flat) else None

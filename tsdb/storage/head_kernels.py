@@ -331,3 +331,35 @@ def append_chain(ref: int, ts: I64, bits: I64, start: int, field_first: int, fie
         series[ref, field_count] = count + 1
         i += 1
     return i
+
+
+@njit
+def merge_clip(seg_a: I64, a_ts: I64, a_values: F64, a_off: I64, b_ts: I64, b_values: F64, b_off: I64,
+               mint: int, maxt: int) -> tuple[I64, F64, I64]:
+    """Per series ``k``: ``a[seg_a[k]:seg_a[k+1]]`` then ``b[b_off[k]:b_off[k+1]]`` (both ascending, all of
+    ``a`` before ``b``), keeping samples in ``[mint, maxt]``; returns flat (ts, values, offsets[n+1]).
+
+    ``a_off`` maps a's sample positions: series ``k`` owns ``a_off[seg_a[k]]:a_off[seg_a[k+1]]``.
+    """
+    n = b_off.shape[0] - 1
+    total = a_ts.shape[0] + b_ts.shape[0]
+    out_ts = np.empty(total, dtype=np.int64)
+    out_values = np.empty(total, dtype=np.float64)
+    offsets = np.empty(n + 1, dtype=np.int64)
+    pos = 0
+    for k in range(n):
+        offsets[k] = pos
+        for j in range(a_off[seg_a[k]], a_off[seg_a[k + 1]]):
+            t = a_ts[j]
+            if mint <= t <= maxt:
+                out_ts[pos] = t
+                out_values[pos] = a_values[j]
+                pos += 1
+        for j in range(b_off[k], b_off[k + 1]):
+            t = b_ts[j]
+            if mint <= t <= maxt:
+                out_ts[pos] = t
+                out_values[pos] = b_values[j]
+                pos += 1
+    offsets[n] = pos
+    return out_ts[:pos], out_values[:pos], offsets

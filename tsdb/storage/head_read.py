@@ -120,6 +120,13 @@ def read_series(head: Head, refs: I64, mint: int, maxt: int) -> list[tuple[I64, 
         hk.gather_chains(firsts, counts, head.page_next, head.page_ts, head.page_bits, out_ts, out_bits)
         chains.append((out_ts, out_bits.view(np.float64), offsets))
     (o_ts, o_values, o_off), (x_ts, x_values, x_off) = chains
+    if not x_off[-1] and not head.tombstones:
+        # common case, all in one kernel: chunk samples then open samples, clipped; views per series
+        f_ts, f_values, f_off = hk.merge_clip(np.ascontiguousarray(chunk_offsets), c_ts, c_values,
+                                              np.ascontiguousarray(sample_offsets), o_ts, o_values, o_off,
+                                              mint, maxt)
+        bounds = f_off.tolist()
+        return [(f_ts[bounds[k]:bounds[k + 1]], f_values[bounds[k]:bounds[k + 1]]) for k in range(len(refs))]
     out: list[tuple[I64, ValueArray]] = []
     for k, ref in enumerate(refs.tolist()):
         a, b = sample_offsets[chunk_offsets[k]], sample_offsets[chunk_offsets[k + 1]]
@@ -149,8 +156,10 @@ def _iter_data(head: Head, pairs: list[tuple[Labels, int]], mint: int,
     for start in range(0, len(pairs), BATCH):
         part = pairs[start:start + BATCH]
         with head.lock:
-            live = [(lb, r) for lb, r in part if head.labels_of(r) == lb]
-            data = read_series(head, np.array([r for _, r in live], dtype=np.int64), mint, maxt)
+            refs = np.fromiter((r for _, r in part), dtype=np.int64, count=len(part))
+            mask = head.live_mask(refs)  # a series collected since the listing is skipped
+            live = part if mask.all() else [p for p, ok in zip(part, mask.tolist(), strict=True) if ok]
+            data = read_series(head, refs[mask], mint, maxt)
         for (labels, ref), (ts, values) in zip(live, data, strict=True):
             if len(ts):
                 yield labels, ref, ts, values
