@@ -8,6 +8,7 @@ what is wrong and where; nothing here allocates more than a small multiple of th
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 
 import cramjam
@@ -100,39 +101,50 @@ def _uvarint_prefix(body: bytes) -> tuple[int, int]:
     raise InvalidArgumentError("invalid snappy block-format body: bad length header")
 
 
+class _Scratch(threading.local):
+    """Per-thread decode buffers, grown to the largest request seen (reused: no allocation per request)."""
+
+    def __init__(self) -> None:
+        self.size = -1
+        self.arrays: list[npt.NDArray[np.int64]] = []
+        self.bits = np.empty(0, np.uint64)
+
+    def ensure(self, size: int) -> None:
+        if size > self.size:
+            self.size = max(size, 1024)
+            self.arrays = [np.empty(self.size, np.int64) for _ in range(12)]
+            self.bits = np.empty(self.size, np.uint64)
+
+
+_scratch = _Scratch()
+
+
 def decode_write_request(payload: bytes, cache: LabelsCache | None = None) -> DecodedWrite:
-    """Decode an uncompressed protobuf WriteRequest into columnar arrays."""
+    """Decode an uncompressed protobuf WriteRequest into columnar arrays (one kernel pass)."""
     buf = np.frombuffer(payload, dtype=np.uint8)
     counts = np.zeros(4, dtype=np.int64)
-    empty_i = np.empty(0, dtype=np.int64)
-    empty_u = np.empty(0, dtype=np.uint64)
-    status, where = kernels.decode_write_request(buf, False, empty_i, empty_i, empty_i, empty_i, empty_i, empty_i,
-                                                 empty_i, empty_i, empty_i, empty_i, empty_i, empty_i, empty_u,
-                                                 counts)
+    # every series, label and sample message takes at least 2 bytes: len/2 bounds each count
+    bound = len(payload) // 2 + 1
+    scratch = _scratch
+    scratch.ensure(bound)
+    a = scratch.arrays
+    status, where = kernels.decode_write_request(buf, True, a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8],
+                                                 a[9], a[10], a[11], scratch.bits, counts)
     if status != kernels.OK:
         raise InvalidArgumentError(f"invalid WriteRequest protobuf: {_ERRORS[status]} at byte {where}")
     n_series, n_labels, n_samples, n_meta = (int(c) for c in counts)
-    s_label_start = np.empty(n_series, np.int64)
-    s_label_count = np.empty(n_series, np.int64)
-    s_sample_start = np.empty(n_series, np.int64)
-    s_sample_count = np.empty(n_series, np.int64)
-    s_hist = np.empty(n_series, np.int64)
-    s_key_start = np.empty(n_series, np.int64)
-    s_key_end = np.empty(n_series, np.int64)
-    name_off = np.empty(n_labels, np.int64)
-    name_len = np.empty(n_labels, np.int64)
-    value_off = np.empty(n_labels, np.int64)
-    value_len = np.empty(n_labels, np.int64)
-    ts = np.empty(n_samples, np.int64)
-    bits = np.empty(n_samples, np.uint64)
-    kernels.decode_write_request(buf, True, s_label_start, s_label_count, s_sample_start, s_sample_count, s_hist,
-                                 s_key_start, s_key_end, name_off, name_len, value_off, value_len, ts, bits, counts)
+    # copies of the used parts: the scratch buffers are reused by this thread's next request
+    s_label_start, s_label_count, _, s_sample_count, s_hist, s_key_start, s_key_end = (
+        x[:n_series].copy() for x in a[:7])
+    name_off, name_len, value_off, value_len = (x[:n_labels].copy() for x in a[7:11])
+    ts = a[11][:n_samples].copy()
+    values = scratch.bits[:n_samples].copy().view(np.float64)
     labels = _build_labels(payload, s_label_start, s_label_count, s_key_start, s_key_end,
                            (name_off, name_len, value_off, value_len), cache)
     offsets = np.empty(n_series + 1, np.int64)
     offsets[0] = 0
     np.cumsum(s_sample_count, out=offsets[1:])
-    return DecodedWrite(labels, offsets, ts, bits.view(np.float64), int(s_hist.sum()), n_meta)
+    return DecodedWrite(labels, offsets, ts, values, int(s_hist.sum()), n_meta)
 
 
 def _build_labels(payload: bytes, label_start: npt.NDArray[np.int64], label_count: npt.NDArray[np.int64],
