@@ -107,10 +107,14 @@ def group_series(labels: Sequence[Labels], grouping: Sequence[str], without: boo
         # key by the grouping values (one dict per series, C-level lookups); Labels built once per group
         names = sorted(set(grouping))
         by_values: dict[tuple[str, ...], int] = {}
+        get = Labels.get
         for i, lbls in enumerate(labels):
-            flat = tuple.__getitem__(lbls, _ALL)
-            pairs = dict(zip(flat[::2], flat[1::2], strict=True))
-            values = tuple(pairs.get(name, "") for name in names)
+            if len(names) <= 2:  # scanning the flat tuple beats building a dict for one or two names
+                values = tuple(get(lbls, name) for name in names)
+            else:
+                flat = tuple.__getitem__(lbls, _ALL)
+                pairs = dict(zip(flat[::2], flat[1::2], strict=True))
+                values = tuple(pairs.get(name, "") for name in names)
             g = by_values.get(values)
             if g is None:
                 g = by_values[values] = len(group_labels)

@@ -26,10 +26,10 @@ import numpy.typing as npt
 from tsdb.errors import QueryError, QueryLimitError, QueryTimeoutError
 from tsdb.labels import EMPTY_LABELS, Labels, Matcher, MatchType
 from tsdb.query import instant_functions as inst
-from tsdb.query.rollup import ANCHORED_FUNCTIONS, RANGE_FUNCTIONS, SMOOTHED_FUNCTIONS, rollup
+from tsdb.query.rollup import ANCHORED_FUNCTIONS, RANGE_FUNCTIONS, SMOOTHED_FUNCTIONS, packed_views, rollup
 from tsdb.query.select_kernels import instant_lookup
 from tsdb.query.value import MatrixValue, ScalarValue, StringValue, Value, VectorValue
-from tsdb.storage.interfaces import Querier, SelectHints, is_stale
+from tsdb.storage.interfaces import FlatSeries, Querier, SelectHints, is_stale
 
 StepArray = npt.NDArray[np.int64]
 SeriesData = tuple[Labels, npt.NDArray[np.int64], npt.NDArray[np.float64]]
@@ -179,6 +179,7 @@ class Evaluator:
         self.deadline = deadline
         self.annotations = annotations or Annotations()
         self._selected: dict[tuple[str, ...], list[SeriesData]] = {}
+        self._selected_flat: dict[tuple[str, ...], FlatSeries] = {}
         self._samples_loaded = 0
 
     # -- dispatch ----------------------------------------------------------------------------------
@@ -255,30 +256,35 @@ class Evaluator:
     # -- selectors ---------------------------------------------------------------------------------
     def select(self, vs: Any) -> list[SeriesData]:
         """The series of a vector selector (selected once per distinct matcher set)."""
-        matchers = selector_matchers(vs)
-        key = tuple(sorted(str(m) for m in matchers))
+        key = self._selection_key(vs)
         cached = self._selected.get(key)
         if cached is None:
-            cached = []
-            for series in self.querier.select(matchers, self.hints):
-                ts, values = series.samples()
-                self._samples_loaded += len(ts)
-                if self._samples_loaded > self.max_samples:
-                    raise QueryLimitError("query processing would load too many samples into memory in "
-                                          f"query execution (more than {self.max_samples} samples)")
-                cached.append((series.labels, np.asarray(ts, np.int64), np.asarray(values, np.float64)))
+            flat = self.select_flat(vs)
+            bounds = flat.offsets.tolist()
+            cached = [(labels, flat.ts[bounds[i]:bounds[i + 1]], flat.values[bounds[i]:bounds[i + 1]])
+                      for i, labels in enumerate(flat.labels)]
             self._selected[key] = cached
         return cached
 
     @staticmethod
-    def _flat(series: list[SeriesData]) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64],
-                                                   npt.NDArray[np.int64]]:
-        """The samples of ``series`` concatenated, with offsets[n+1]."""
-        offsets = np.zeros(len(series) + 1, dtype=np.int64)
-        np.cumsum([len(s[1]) for s in series], out=offsets[1:])
-        if not series:
-            return np.zeros(0, np.int64), np.zeros(0, np.float64), offsets
-        return (np.concatenate([s[1] for s in series]), np.concatenate([s[2] for s in series]), offsets)
+    def _selection_key(vs: Any) -> tuple[str, ...]:
+        return tuple(sorted(str(m) for m in selector_matchers(vs)))
+
+    def select_flat(self, vs: Any) -> FlatSeries:
+        """The series of a vector selector, columnar (selected once per distinct matcher set)."""
+        key = self._selection_key(vs)
+        flat = self._selected_flat.get(key)
+        if flat is None:
+            matchers = selector_matchers(vs)
+            select_flat = getattr(self.querier, "select_flat", None)
+            flat = (select_flat(matchers, self.hints) if select_flat is not None
+                    else FlatSeries.from_series(self.querier.select(matchers, self.hints)))
+            self._samples_loaded += len(flat.ts)
+            if self._samples_loaded > self.max_samples:
+                raise QueryLimitError("query processing would load too many samples into memory in "
+                                      f"query execution (more than {self.max_samples} samples)")
+            self._selected_flat[key] = flat
+        return flat
 
     def at_times(self, node: Any, steps: StepArray) -> StepArray:
         """Per step the reference time of a selector/subquery: ``@`` (incl. start()/end()) or the step."""
@@ -295,19 +301,21 @@ class Evaluator:
     def instant_select(self, vs: Any, steps: StepArray) -> tuple[VectorValue, npt.NDArray[np.int64]]:
         """Instant vector of a selector plus, per series and step, the timestamp of the sample used."""
         t = self.at_times(vs, steps) - int(getattr(vs, "offset_ms", 0) or 0)
-        series = self.select(vs)
-        n, k = len(series), len(steps)
+        k = len(steps)
         if not getattr(vs, "smoothed", False):
             # all series and steps in one kernel call over the concatenated samples
+            flat = self.select_flat(vs)
+            n = len(flat.labels)
             bits = np.zeros((n, k), dtype=np.int64)
             present = np.zeros((n, k), dtype=bool)
             sample_ts = np.zeros((n, k), dtype=np.int64)
-            flat_ts, flat_values, offsets = self._flat(series)
-            instant_lookup(flat_ts, flat_values.view(np.int64), offsets, np.ascontiguousarray(t, np.int64),
+            instant_lookup(flat.ts, flat.values.view(np.int64), flat.offsets, np.ascontiguousarray(t, np.int64),
                            self.lookback_ms, bits, present, sample_ts)
-            vec = VectorValue([s[0] for s in series], bits.view(np.float64), present)
+            vec = VectorValue(list(flat.labels), bits.view(np.float64), present)
             keep = np.flatnonzero(present.any(axis=1))
             return vec.select_rows(keep), sample_ts[keep]
+        series = self.select(vs)
+        n = len(series)
         values = np.zeros((n, k))
         present = np.zeros((n, k), dtype=bool)
         sample_ts = np.zeros((n, k), dtype=np.int64)
@@ -338,14 +346,16 @@ class Evaluator:
         if kind == "MatrixSelector":
             vs = node.vector
             eval_ts = self.at_times(vs, steps) - int(getattr(vs, "offset_ms", 0) or 0)
-            labels: list[Labels] = []
-            ts_list: list[npt.NDArray[np.int64]] = []
-            vals_list: list[npt.NDArray[np.float64]] = []
-            for lbls, ts, vals in self.select(vs):
-                keep = ~is_stale(vals)
-                labels.append(lbls)
-                ts_list.append(ts[keep])
-                vals_list.append(vals[keep])
+            flat = self.select_flat(vs)
+            keep = ~is_stale(flat.values)
+            if keep.all():
+                f_ts, f_values, offsets = flat.ts, flat.values, flat.offsets
+            else:  # drop stale markers, all series at once
+                f_ts, f_values = flat.ts[keep], flat.values[keep]
+                kept_before = np.concatenate(([0], np.cumsum(keep, dtype=np.int64)))
+                offsets = kept_before[flat.offsets]
+            ts_list, vals_list = packed_views(f_ts, f_values, offsets)
+            labels = list(flat.labels)
             return labels, ts_list, vals_list, np.zeros(len(labels), dtype=bool), eval_ts, int(node.range_ms)
         if kind == "SubqueryExpr":
             eval_ts = self.at_times(node, steps) - int(getattr(node, "offset_ms", 0) or 0)
@@ -356,9 +366,13 @@ class Evaluator:
             inner = self.eval(node.expr, inner_steps)
             if not isinstance(inner, VectorValue):
                 raise QueryError(f"subquery is only allowed on instant vector, got {type(inner).__name__}")
-            ts_list = [inner_steps[inner.present[i]] for i in range(inner.num_series)]
-            vals_list = [inner.values[i][inner.present[i]] for i in range(inner.num_series)]
-            return list(inner.labels), ts_list, vals_list, inner.drop_name.copy(), eval_ts, range_ms
+            # row-major masking keeps each series' points together and in time order
+            sub_ts = np.broadcast_to(inner_steps, inner.present.shape)[inner.present]
+            sub_values = inner.values[inner.present]
+            sub_offsets = np.zeros(inner.num_series + 1, dtype=np.int64)
+            np.cumsum(inner.present.sum(axis=1), out=sub_offsets[1:])
+            sub_ts_list, sub_vals_list = packed_views(np.ascontiguousarray(sub_ts), sub_values, sub_offsets)
+            return list(inner.labels), sub_ts_list, sub_vals_list, inner.drop_name.copy(), eval_ts, range_ms
         raise QueryError(f"expected a range vector, got {kind}")
 
     def range_vector(self, node: Any, steps: StepArray) -> MatrixValue:

@@ -23,9 +23,27 @@ SMOOTHED_FUNCTIONS = ("delta", "increase", "rate")
 """The functions Prometheus allows with the ``anchored`` / ``smoothed`` modifiers."""
 
 
+class PackedList(list[npt.NDArray[np.int64]]):
+    """Per-series timestamp arrays that are views of one concatenation, kept in ``packed``
+    (ts, values, offsets[n+1]) so :func:`pack` need not copy them again."""
+
+    packed: tuple[npt.NDArray[np.int64], npt.NDArray[np.float64], npt.NDArray[np.int64]]
+
+
+def packed_views(ts: npt.NDArray[np.int64], values: npt.NDArray[np.float64], offsets: npt.NDArray[np.int64]
+                 ) -> tuple[PackedList, list[npt.NDArray[np.float64]]]:
+    """Per-series views of concatenated samples, remembering the concatenation for :func:`pack`."""
+    bounds = offsets.tolist()
+    ts_list = PackedList(ts[bounds[i]:bounds[i + 1]] for i in range(len(bounds) - 1))
+    ts_list.packed = (ts, values, offsets)
+    return ts_list, [values[bounds[i]:bounds[i + 1]] for i in range(len(bounds) - 1)]
+
+
 def pack(ts_list: Sequence[npt.NDArray[np.int64]], values_list: Sequence[npt.NDArray[np.float64]]
          ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64], npt.NDArray[np.int64]]:
     """Concatenate per-series samples: (ts, values, offsets[n+1])."""
+    if isinstance(ts_list, PackedList):
+        return ts_list.packed
     lengths = np.array([len(t) for t in ts_list], dtype=np.int64)
     offsets = np.zeros(len(ts_list) + 1, dtype=np.int64)
     np.cumsum(lengths, out=offsets[1:])

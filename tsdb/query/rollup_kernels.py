@@ -374,15 +374,13 @@ def extended_value(fn: int, ts: npt.NDArray[np.int64], v: npt.NDArray[np.float64
     if is_counter:
         fi = first + 1 if ts[first] <= range_start else first
         li = last - 1 if ts[last] >= range_end else last
-        correction = 0.0
         prev = left
-        for i in range(fi, li + 1):
+        for i in range(fi, li + 1):  # added straight into the result, in Prometheus's order
             if v[i] < prev:
-                correction += prev
+                result += prev
             prev = v[i]
         if right < prev:
-            correction += prev
-        result += correction
+            result += prev
     if fn == RATE:
         result /= range_ms / 1000.0
     return True, result

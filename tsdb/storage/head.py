@@ -201,6 +201,10 @@ class Head:
         out[inside] = self._live[refs[inside]]
         return out
 
+    def flat_of(self, ref: int) -> tuple[str, ...] | None:
+        """The interned flat (n1, v1, n2, v2, ...) tuple of series ``ref`` (None if unknown)."""
+        return self._flat[ref] if 0 < ref < len(self._flat) else None
+
     def labels_of(self, ref: int) -> Labels | None:
         """The labels of series ``ref`` (None if unknown or garbage-collected)."""
         flat = self._flat[ref] if 0 < ref < len(self._flat) else None

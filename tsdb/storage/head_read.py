@@ -17,7 +17,7 @@ import numpy.typing as npt
 
 from tsdb.labels import Labels, Matcher
 from tsdb.storage import head_kernels as hk
-from tsdb.storage.interfaces import SelectHints, TimestampArray, ValueArray
+from tsdb.storage.interfaces import FlatSeries, SelectHints, TimestampArray, ValueArray
 from tsdb.storage.postings import select_postings
 from tsdb.storage.xor import decode_chunks
 
@@ -73,17 +73,14 @@ def select_refs_local(head: Head, matchers: Sequence[Matcher]) -> I64:
     return result
 
 
-def _sort_key(item: tuple[Labels, int]) -> tuple[str, ...]:
-    # tuple order of the flat (n1, v1, n2, v2, ...) form is exactly Prometheus's label-set order
-    return tuple.__getitem__(item[0], slice(None))
-
-
 def sorted_series(head: Head, refs: I64) -> list[tuple[Labels, int]]:
     """(labels, ref) of live ``refs`` sorted by labels."""
     with head.lock:
-        pairs = [(lb, r) for r in refs.tolist() if (lb := head.labels_of(r)) is not None]
-    pairs.sort(key=_sort_key)
-    return pairs
+        flats = [(flat, r) for r in refs.tolist() if (flat := head.flat_of(r)) is not None]
+    # plain tuples sort in C; the flat (n1, v1, n2, v2, ...) order is exactly Prometheus's label-set order
+    flats.sort()
+    make = Labels.from_sorted_flat
+    return [(make(flat), r) for flat, r in flats]
 
 
 def _apply_tombstones(ts: I64, values: ValueArray, intervals: list[tuple[int, int]]) -> tuple[I64, ValueArray]:
@@ -96,8 +93,15 @@ def _apply_tombstones(ts: I64, values: ValueArray, intervals: list[tuple[int, in
 def read_series(head: Head, refs: I64, mint: int, maxt: int) -> list[tuple[I64, ValueArray]]:
     """Samples in ``[mint, maxt]`` of each series in ``refs`` (merged, deduplicated, tombstones applied).
 
-    Caller holds the head's lock. The returned arrays are fresh (owned by the caller).
+    Caller holds the head's lock. The returned arrays are views of fresh arrays owned by the caller.
     """
+    ts, values, offsets = read_series_flat(head, refs, mint, maxt)
+    bounds = offsets.tolist()
+    return [(ts[bounds[k]:bounds[k + 1]], values[bounds[k]:bounds[k + 1]]) for k in range(len(refs))]
+
+
+def read_series_flat(head: Head, refs: I64, mint: int, maxt: int) -> tuple[I64, ValueArray, I64]:
+    """:func:`read_series` as flat (ts, values, offsets[len(refs)+1]). Caller holds the head's lock."""
     series = head.series
     mint = max(mint, head.min_valid_time)  # data below the truncation point belongs to blocks now
     refs = np.ascontiguousarray(refs, dtype=np.int64)
@@ -121,12 +125,9 @@ def read_series(head: Head, refs: I64, mint: int, maxt: int) -> list[tuple[I64, 
         chains.append((out_ts, out_bits.view(np.float64), offsets))
     (o_ts, o_values, o_off), (x_ts, x_values, x_off) = chains
     if not x_off[-1] and not head.tombstones:
-        # common case, all in one kernel: chunk samples then open samples, clipped; views per series
-        f_ts, f_values, f_off = hk.merge_clip(np.ascontiguousarray(chunk_offsets), c_ts, c_values,
-                                              np.ascontiguousarray(sample_offsets), o_ts, o_values, o_off,
-                                              mint, maxt)
-        bounds = f_off.tolist()
-        return [(f_ts[bounds[k]:bounds[k + 1]], f_values[bounds[k]:bounds[k + 1]]) for k in range(len(refs))]
+        # common case, all in one kernel: chunk samples then open samples, clipped
+        return hk.merge_clip(np.ascontiguousarray(chunk_offsets), c_ts, c_values, np.ascontiguousarray(sample_offsets),
+                             o_ts, o_values, o_off, mint, maxt)
     out: list[tuple[I64, ValueArray]] = []
     for k, ref in enumerate(refs.tolist()):
         a, b = sample_offsets[chunk_offsets[k]], sample_offsets[chunk_offsets[k + 1]]
@@ -147,7 +148,41 @@ def read_series(head: Head, refs: I64, mint: int, maxt: int) -> list[tuple[I64, 
         if intervals:
             ts, values = _apply_tombstones(ts, values, intervals)
         out.append((ts, values))
-    return out
+    offsets = np.zeros(len(out) + 1, dtype=np.int64)
+    np.cumsum([len(t) for t, _ in out], out=offsets[1:])
+    if not out:
+        return np.zeros(0, np.int64), np.zeros(0, np.float64), offsets
+    return np.concatenate([t for t, _ in out]), np.concatenate([v for _, v in out]), offsets
+
+
+def read_flat(head: Head, pairs: list[tuple[Labels, int]], mint: int, maxt: int) -> FlatSeries:
+    """The series of ``pairs`` with data in range, columnar (see :class:`FlatSeries`), batch by batch."""
+    labels: list[Labels] = []
+    ts_parts: list[I64] = []
+    value_parts: list[ValueArray] = []
+    count_parts: list[I64] = []
+    for start in range(0, len(pairs), BATCH):
+        part = pairs[start:start + BATCH]
+        with head.lock:
+            refs = np.fromiter((r for _, r in part), dtype=np.int64, count=len(part))
+            mask = head.live_mask(refs)
+            live = part if mask.all() else [p for p, ok in zip(part, mask.tolist(), strict=True) if ok]
+            ts, values, offsets = read_series_flat(head, refs[mask], mint, maxt)
+        counts = np.diff(offsets)
+        if counts.all():
+            labels.extend(lb for lb, _ in live)
+        else:
+            labels.extend(lb for (lb, _), c in zip(live, counts.tolist(), strict=True) if c)
+            counts = counts[counts > 0]
+        ts_parts.append(ts)
+        value_parts.append(values)
+        count_parts.append(counts)
+    offsets = np.zeros(len(labels) + 1, dtype=np.int64)
+    if count_parts:
+        np.cumsum(np.concatenate(count_parts), out=offsets[1:])
+    ts = np.concatenate(ts_parts) if ts_parts else np.zeros(0, np.int64)
+    values = np.concatenate(value_parts) if value_parts else np.zeros(0, np.float64)
+    return FlatSeries(labels, ts, values, offsets)
 
 
 def _iter_data(head: Head, pairs: list[tuple[Labels, int]], mint: int,
@@ -193,6 +228,11 @@ class HeadQuerier:
         pairs = sorted_series(self._head, select_refs(self._head, matchers))
         for labels, ref, ts, values in _iter_data(self._head, pairs, self.mint, self.maxt):
             yield HeadSeries(labels, ref, ts, values)
+
+    def select_flat(self, matchers: Sequence[Matcher], hints: SelectHints | None = None) -> FlatSeries:
+        """``select`` as one columnar result (see :class:`FlatSeries`)."""
+        pairs = sorted_series(self._head, select_refs(self._head, matchers))
+        return read_flat(self._head, pairs, self.mint, self.maxt)
 
     def _live_labels(self, refs: I64) -> list[Labels]:
         """Labels of ``refs`` having samples in range."""

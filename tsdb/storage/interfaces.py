@@ -7,7 +7,7 @@ by ``samples()`` belong to the caller.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
@@ -57,6 +57,38 @@ class Series(Protocol):
     def samples(self) -> tuple[TimestampArray, ValueArray]:
         """All samples within the querier's ``[mint, maxt]``, timestamps ascending and unique."""
         ...
+
+
+@dataclass
+class FlatSeries:
+    """Many series at once, columnar: series ``i`` has ``labels[i]`` and samples ``offsets[i]:offsets[i+1]``
+    of ``ts``/``values`` (ascending times, clipped to the querier's range). Sorted by labels, no empty
+    series. The arrays are fresh and owned by the caller. Queriers may offer ``select_flat(matchers,
+    hints) -> FlatSeries`` as a faster equivalent of ``select`` (the query engine uses it when present).
+    """
+
+    labels: list[Labels]
+    ts: TimestampArray
+    values: ValueArray
+    offsets: npt.NDArray[np.int64]
+
+    @classmethod
+    def from_series(cls, series: Iterable[Series]) -> FlatSeries:
+        """Collect an iterator of :class:`Series` (those without samples are left out)."""
+        labels: list[Labels] = []
+        ts_parts: list[TimestampArray] = []
+        value_parts: list[ValueArray] = []
+        for s in series:
+            ts, values = s.samples()
+            if len(ts):
+                labels.append(s.labels)
+                ts_parts.append(np.asarray(ts, np.int64))
+                value_parts.append(np.asarray(values, np.float64))
+        offsets = np.zeros(len(labels) + 1, dtype=np.int64)
+        np.cumsum([len(t) for t in ts_parts], out=offsets[1:])
+        if not labels:
+            return cls([], np.zeros(0, np.int64), np.zeros(0, np.float64), offsets)
+        return cls(labels, np.concatenate(ts_parts), np.concatenate(value_parts), offsets)
 
 
 @runtime_checkable

@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator, Sequence
 import numpy as np
 
 from tsdb.labels import Labels, Matcher
-from tsdb.storage.interfaces import Querier, SelectHints, Series, TimestampArray, ValueArray
+from tsdb.storage.interfaces import FlatSeries, Querier, SelectHints, Series, TimestampArray, ValueArray
 
 
 def merge_samples(parts: Sequence[tuple[TimestampArray, ValueArray]]) -> tuple[TimestampArray, ValueArray]:
@@ -75,6 +75,15 @@ class MergeQuerier:
             parts.append((source, series))
         if current is not None:
             yield _combine(current, parts)
+
+    def select_flat(self, matchers: Sequence[Matcher], hints: SelectHints | None = None) -> FlatSeries:
+        """``select`` as one columnar result; one source answers in its own columnar way if it can."""
+        if len(self._queriers) == 1:
+            flat = getattr(self._queriers[0], "select_flat", None)
+            if flat is not None:
+                result: FlatSeries = flat(matchers, hints)
+                return result
+        return FlatSeries.from_series(self.select(matchers, hints))
 
     def label_names(self, matchers: Sequence[Matcher] = ()) -> list[str]:
         names: set[str] = set()
