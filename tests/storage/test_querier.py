@@ -62,3 +62,46 @@ def test_merge_samples_matches_dict_model(parts: list[dict[int, float]]) -> None
     ts, values = merge_samples(arrays)
     assert ts.tolist() == sorted(expected)
     assert values.tolist() == [expected[t] for t in sorted(expected)]
+
+
+def _as_dict(flat: object) -> dict[Labels, tuple[list[int], list[float]]]:
+    from tsdb.storage.interfaces import FlatSeries
+
+    assert isinstance(flat, FlatSeries)
+    b = flat.offsets.tolist()
+    assert len(b) == len(flat.labels) + 1 and all(b[i] < b[i + 1] for i in range(len(flat.labels)))
+    assert flat.labels == sorted(flat.labels)
+    return {lb: (flat.ts[b[i]:b[i + 1]].tolist(), flat.values[b[i]:b[i + 1]].tolist())
+            for i, lb in enumerate(flat.labels)}
+
+
+def test_select_flat_equals_select_over_head_and_blocks(tmp_path: object) -> None:
+    """The columnar path (head, blocks, merge, tombstones) answers exactly what select() answers."""
+    from pathlib import Path
+
+    from tsdb.config import StorageOptions
+    from tsdb.storage.db import DB
+    from tsdb.storage.interfaces import FlatSeries
+
+    options = StorageOptions(block_range_ms=60_000, retention_ms=10**12)
+    with DB.open(Path(str(tmp_path)), options) as db:
+        for step in range(0, 400):  # 400 s of data at 1 s: blocks get cut, the rest stays in the head
+            app = db.appender()
+            for i in range(30):
+                app.append(Labels({"__name__": "m", "i": str(i), "odd": str(i % 2)}),
+                           np.array([step * 1000], np.int64), np.array([float(step * i)], np.float64))
+            app.commit()
+            if step % 100 == 99:
+                db.maintain(now_ms=step * 1000)
+        assert db.blocks, "the test needs blocks"
+        db.delete([Matcher("=", "i", "3")], 50_000, 70_000)
+        for matchers in ([Matcher("=", "__name__", "m")], [Matcher("=", "odd", "1")], [Matcher("=", "i", "3")]):
+            for mint, maxt in ((0, 10**9), (55_000, 250_000), (390_000, 395_000)):
+                q = db.querier(mint, maxt)
+                try:
+                    want = _as_dict(FlatSeries.from_series(q.select(matchers)))
+                    got = _as_dict(q.select_flat(matchers))
+                finally:
+                    q.close()
+                assert got == want
+                assert got

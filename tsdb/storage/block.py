@@ -29,8 +29,9 @@ import numpy.typing as npt
 from tsdb.errors import CorruptionError, InvalidArgumentError, StorageError
 from tsdb.labels import Labels, Matcher, compare_labels
 from tsdb.storage.chunks import DEFAULT_SEGMENT_SIZE, ENCODING_XOR, ChunkReader, ChunkSegmentWriter
+from tsdb.storage.head_kernels import merge_clip
 from tsdb.storage.index import IndexReader, write_index
-from tsdb.storage.interfaces import SelectHints, TimestampArray, ValueArray
+from tsdb.storage.interfaces import FlatSeries, SelectHints, TimestampArray, ValueArray, concat_flat
 from tsdb.storage.postings import select_postings
 from tsdb.storage.tombstones import Tombstones, read_tombstones, write_tombstones
 from tsdb.storage.ulid import is_ulid, new_ulid
@@ -592,6 +593,47 @@ class BlockQuerier:
     def select(self, matchers: Sequence[Matcher], hints: SelectHints | None = None) -> Iterator[BlockSeries]:
         """Series matching all matchers with chunks in range, sorted by labels (index order)."""
         return self._selected(matchers, self.mint, self.maxt)
+
+    def select_flat(self, matchers: Sequence[Matcher], hints: SelectHints | None = None) -> FlatSeries:
+        """``select`` as one columnar result: the chunks of a batch of series read and decoded together.
+
+        A batch with tombstones, a chunk encoding other than XOR or a corrupt chunk is read series by
+        series, so errors name the series exactly as ``select`` does.
+        """
+        parts: list[FlatSeries] = []
+        # the series of one index batch share one array of chunk refs: group them back together
+        for _, group in itertools.groupby(self._selected(matchers, self.mint, self.maxt), key=lambda s: id(s._refs)):
+            batch = list(group)
+            flat = self._read_batch(batch)
+            parts.append(flat if flat is not None else FlatSeries.from_series(batch))
+        return concat_flat(parts)
+
+    def _read_batch(self, batch: list[BlockSeries]) -> FlatSeries | None:
+        if not batch or any(s._intervals for s in batch) or self._block.released:
+            return None
+        refs = batch[0]._refs
+        if any(s._refs is not refs for s in batch):
+            return None
+        seg = np.fromiter(itertools.chain((s._a for s in batch), (batch[-1]._b,)), dtype=np.int64,
+                          count=len(batch) + 1)
+        if np.any(seg[1:-1] != np.fromiter((s._b for s in batch[:-1]), dtype=np.int64, count=len(batch) - 1)):
+            return None
+        try:
+            data, offsets, encodings = self._block.chunks().read_many(refs[seg[0]:seg[-1]])
+            if np.any(encodings != ENCODING_XOR):
+                return None
+            ts, values, sample_offsets = decode_chunks(data, offsets)
+        except CorruptionError:
+            return None
+        empty = np.zeros(0, np.int64)
+        f_ts, f_values, f_off = merge_clip(seg - seg[0], ts, values, sample_offsets, empty, np.zeros(0, np.float64),
+                                           np.zeros(len(batch) + 1, np.int64), self.mint, self.maxt)
+        counts = np.diff(f_off)
+        labels = [s.labels for s in batch] if counts.all() else [
+            s.labels for s, c in zip(batch, counts.tolist(), strict=True) if c]
+        offsets_out = np.zeros(len(labels) + 1, dtype=np.int64)
+        np.cumsum(counts[counts > 0], out=offsets_out[1:])
+        return FlatSeries(labels, f_ts, f_values, offsets_out)
 
     def label_names(self, matchers: Sequence[Matcher] = ()) -> list[str]:
         """Sorted label names (of series matching ``matchers`` if given)."""

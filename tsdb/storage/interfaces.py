@@ -91,6 +91,19 @@ class FlatSeries:
         return cls(labels, np.concatenate(ts_parts), np.concatenate(value_parts), offsets)
 
 
+def concat_flat(parts: Sequence[FlatSeries]) -> FlatSeries:
+    """Concatenate columnar results whose label sets are disjoint and in order."""
+    if len(parts) == 1:
+        return parts[0]
+    labels = [lb for p in parts for lb in p.labels]
+    offsets = np.zeros(len(labels) + 1, dtype=np.int64)
+    if parts:
+        np.cumsum(np.concatenate([np.diff(p.offsets) for p in parts]), out=offsets[1:])
+        return FlatSeries(labels, np.concatenate([p.ts for p in parts]), np.concatenate([p.values for p in parts]),
+                          offsets)
+    return FlatSeries(labels, np.zeros(0, np.int64), np.zeros(0, np.float64), offsets)
+
+
 @runtime_checkable
 class Querier(Protocol):
     """A read view over ``[mint, maxt]``. Not thread-safe; close it when done."""

@@ -38,6 +38,35 @@ def merge_samples(parts: Sequence[tuple[TimestampArray, ValueArray]]) -> tuple[T
     return ts[keep], values[keep]
 
 
+def merge_flat(parts: Sequence[FlatSeries]) -> FlatSeries:
+    """Merge columnar results of several sources (increasing priority) as :meth:`MergeQuerier.select` does."""
+    entries = sorted((tuple.__getitem__(lb, _ALL), src, i)
+                     for src, p in enumerate(parts) for i, lb in enumerate(p.labels))
+    bounds = [p.offsets.tolist() for p in parts]
+    labels: list[Labels] = []
+    ts_out: list[TimestampArray] = []
+    values_out: list[ValueArray] = []
+    for _, group in itertools.groupby(entries, key=lambda e: e[0]):
+        members = list(group)
+        pieces = []
+        for _, src, i in members:
+            p, b = parts[src], bounds[src]
+            pieces.append((p.ts[b[i]:b[i + 1]], p.values[b[i]:b[i + 1]]))
+        ts, values = merge_samples(pieces)
+        if len(ts):
+            labels.append(parts[members[0][1]].labels[members[0][2]])
+            ts_out.append(ts)
+            values_out.append(values)
+    offsets = np.zeros(len(labels) + 1, dtype=np.int64)
+    np.cumsum([len(t) for t in ts_out], out=offsets[1:])
+    if not labels:
+        return FlatSeries([], np.zeros(0, np.int64), np.zeros(0, np.float64), offsets)
+    return FlatSeries(labels, np.concatenate(ts_out), np.concatenate(values_out), offsets)
+
+
+_ALL = slice(None)
+
+
 class MergedSeries:
     """A series present in several sources; samples merged lazily."""
 
@@ -77,13 +106,13 @@ class MergeQuerier:
             yield _combine(current, parts)
 
     def select_flat(self, matchers: Sequence[Matcher], hints: SelectHints | None = None) -> FlatSeries:
-        """``select`` as one columnar result; one source answers in its own columnar way if it can."""
-        if len(self._queriers) == 1:
-            flat = getattr(self._queriers[0], "select_flat", None)
-            if flat is not None:
-                result: FlatSeries = flat(matchers, hints)
-                return result
-        return FlatSeries.from_series(self.select(matchers, hints))
+        """``select`` as one columnar result: each source's columnar answer, merged by labels."""
+        parts = []
+        for q in self._queriers:
+            flat = getattr(q, "select_flat", None)
+            parts.append(flat(matchers, hints) if flat is not None
+                         else FlatSeries.from_series(q.select(matchers, hints)))
+        return parts[0] if len(parts) == 1 else merge_flat(parts)
 
     def label_names(self, matchers: Sequence[Matcher] = ()) -> list[str]:
         names: set[str] = set()
