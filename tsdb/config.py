@@ -54,6 +54,11 @@ class StorageOptions:
     chunk_target_samples: int = 120
     compaction_interval_ms: int = 60_000
     max_block_range_ms: int = 31 * DAY_MS
+    tiers_enabled: bool = True
+    """Downsample old blocks into Parquet tiers (5m, 1h) and answer long-range queries from them."""
+    tier_5m_after_ms: int = 40 * HOUR_MS
+    tier_1h_after_ms: int = 10 * DAY_MS
+    tier_retention_ms: int = 730 * DAY_MS
 
     def __post_init__(self) -> None:
         if self.block_range_ms <= 0 or self.block_range_ms % 1000:
@@ -61,6 +66,8 @@ class StorageOptions:
                               f"{self.block_range_ms} ms")
         if self.retention_ms <= 0:
             raise ConfigError("storage.retention must be positive")
+        if min(self.tier_5m_after_ms, self.tier_1h_after_ms, self.tier_retention_ms) <= 0:
+            raise ConfigError("storage.tier_5m_after, tier_1h_after and tier_retention must be positive")
         if self.out_of_order_window_ms < 0:
             raise ConfigError("storage.out_of_order_window must not be negative")
         if self.wal_fsync not in ("always", "never"):

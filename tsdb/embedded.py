@@ -126,16 +126,17 @@ class EmbeddedDB:
             appender.rollback()
             raise
 
-    def query(self, query: str, t_ms: int) -> QueryResult:
-        """Evaluate an instant query at ``t_ms``."""
-        return to_result(self.engine.instant(query, t_ms), np.array([t_ms], dtype=np.int64))
+    def query(self, query: str, t_ms: int, max_source_resolution: str = "auto") -> QueryResult:
+        """Evaluate an instant query at ``t_ms`` (``max_source_resolution``: raw, 5m, 1h or auto)."""
+        return to_result(self.engine.instant(query, t_ms, max_source_resolution), np.array([t_ms], dtype=np.int64))
 
-    def query_range(self, query: str, start_ms: int, end_ms: int, step_ms: int) -> QueryResult:
-        """Evaluate a range query over ``[start_ms, end_ms]`` every ``step_ms``."""
+    def query_range(self, query: str, start_ms: int, end_ms: int, step_ms: int,
+                    max_source_resolution: str = "auto") -> QueryResult:
+        """Evaluate a range query over ``[start_ms, end_ms]`` every ``step_ms`` (tiers as in :meth:`query`)."""
         if step_ms <= 0 or end_ms < start_ms:
             raise InvalidArgumentError("query_range needs step_ms > 0 and end_ms >= start_ms")
         steps = np.arange(start_ms, end_ms + 1, step_ms, dtype=np.int64)
-        return to_result(self.engine.range(query, start_ms, end_ms, step_ms), steps)
+        return to_result(self.engine.range(query, start_ms, end_ms, step_ms, max_source_resolution), steps)
 
     def delete(self, selector: str, mint: int, maxt: int) -> None:
         """Delete samples of series matching ``selector`` in ``[mint, maxt]``."""

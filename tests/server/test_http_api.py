@@ -162,3 +162,14 @@ def test_status_and_misc_endpoints(api: Api) -> None:
                                                                 "end": "2.000"})[1]["data"] == []
     assert api.request("GET", "/api/v1/format_query", params={"query": "sum(up)by(job)"})[1]["data"]
     assert api.request("GET", "/-/healthy")[0] == 200 and api.request("GET", "/-/ready")[0] == 200
+
+
+def test_max_source_resolution_parameter(api: Api) -> None:
+    for value in ("raw", "5m", "1h", "auto"):
+        status, body, _ = api.request("GET", "/api/v1/query", params={
+            "query": "up", "time": "300", "max_source_resolution": value})
+        assert status == 200 and len(body["data"]["result"]) == 1
+    status, body, _ = api.request("GET", "/api/v1/query_range", params={
+        "query": "up", "start": "0", "end": "300", "step": "60", "max_source_resolution": "2m"})
+    assert status == 400 and body["errorType"] == "bad_data"
+    assert 'invalid parameter "max_source_resolution"' in body["error"]

@@ -90,6 +90,10 @@ def time_bounds(node: Any, lo: int, hi: int, start: int, end: int, lookback: int
     return result
 
 
+SOURCE_RESOLUTIONS = ("auto", "raw", "5m", "1h")
+"""Values of ``max_source_resolution``: which downsampled tier may answer (auto: by step and range)."""
+
+
 class Engine:
     """Evaluates PromQL over any :class:`~tsdb.storage.interfaces.Queryable`. Thread-safe (no shared state)."""
 
@@ -102,20 +106,25 @@ class Engine:
         self.max_points = max_points
         self.default_subquery_step_ms = default_subquery_step_ms
 
-    def instant(self, query: Any, t_ms: int) -> Value:
-        """Evaluate ``query`` (text or parsed AST) at ``t_ms``; a range-vector query gives a MatrixValue."""
-        return self.query_instant(query, t_ms).value
+    def instant(self, query: Any, t_ms: int, max_source_resolution: str = "auto") -> Value:
+        """Evaluate ``query`` (text or parsed AST) at ``t_ms``; a range-vector query gives a MatrixValue.
 
-    def range(self, query: Any, start_ms: int, end_ms: int, step_ms: int) -> Value:
+        ``max_source_resolution`` (raw, 5m, 1h, auto) limits which downsampled tier may answer."""
+        return self.query_instant(query, t_ms, max_source_resolution).value
+
+    def range(self, query: Any, start_ms: int, end_ms: int, step_ms: int, max_source_resolution: str = "auto"
+              ) -> Value:
         """Evaluate ``query`` at ``start, start+step, ... <= end``: a VectorValue over that grid or a scalar."""
-        return self.query_range(query, start_ms, end_ms, step_ms).value
+        return self.query_range(query, start_ms, end_ms, step_ms, max_source_resolution).value
 
-    def query_instant(self, query: Any, t_ms: int) -> QueryResult:
+    def query_instant(self, query: Any, t_ms: int, max_source_resolution: str = "auto") -> QueryResult:
         """Like :meth:`instant`, with annotations."""
         expr = _parse(query)
-        return self._run(expr, np.array([t_ms], dtype=np.int64), t_ms, t_ms, instant=True, step_ms=0)
+        return self._run(expr, np.array([t_ms], dtype=np.int64), t_ms, t_ms, instant=True, step_ms=0,
+                         resolution=max_source_resolution)
 
-    def query_range(self, query: Any, start_ms: int, end_ms: int, step_ms: int) -> QueryResult:
+    def query_range(self, query: Any, start_ms: int, end_ms: int, step_ms: int, max_source_resolution: str = "auto"
+                    ) -> QueryResult:
         """Like :meth:`range`, with annotations."""
         if step_ms <= 0:
             raise InvalidArgumentError("zero or negative query resolution step widths are not accepted. "
@@ -127,9 +136,14 @@ class Engine:
                                   "Try decreasing the query resolution (?step=XX)")
         expr = _parse(query)
         steps = np.arange(start_ms, end_ms + 1, step_ms, dtype=np.int64)
-        return self._run(expr, steps, start_ms, end_ms, instant=False, step_ms=step_ms)
+        return self._run(expr, steps, start_ms, end_ms, instant=False, step_ms=step_ms,
+                         resolution=max_source_resolution)
 
-    def _run(self, expr: Any, steps: np.ndarray, start: int, end: int, instant: bool, step_ms: int) -> QueryResult:
+    def _run(self, expr: Any, steps: np.ndarray, start: int, end: int, instant: bool, step_ms: int,
+             resolution: str = "auto") -> QueryResult:
+        if resolution not in SOURCE_RESOLUTIONS:
+            raise InvalidArgumentError(f"invalid max_source_resolution {resolution!r}: use one of "
+                                       f"{', '.join(SOURCE_RESOLUTIONS)}")
         if has_duration_exprs(expr):  # step()/range() durations take this query's values
             try:
                 expr = resolve_durations(expr, step_ms, end - start)
@@ -149,7 +163,8 @@ class Engine:
                                   max_samples=self.max_samples, deadline=time.monotonic() + self.timeout_s,
                                   annotations=annotations,
                                   hints=SelectHints(mint=mint, maxt=maxt,
-                                                    step_ms=int(steps[1] - steps[0]) if len(steps) > 1 else 0))
+                                                    step_ms=int(steps[1] - steps[0]) if len(steps) > 1 else 0,
+                                                    max_source_resolution=resolution))
             value = evaluator.eval(expr, steps)
         finally:
             querier.close()

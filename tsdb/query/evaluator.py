@@ -163,6 +163,19 @@ _METHODS = {"NumberLiteral": "number", "StringLiteral": "string", "ParenExpr": "
             "BinaryExpr": "binary", "AggregateExpr": "aggregate", "Call": "call"}
 
 
+TIER_FUNCTIONS = {
+    "count_over_time": ("count", "sum_over_time"),
+    "sum_over_time": ("sum", "sum_over_time"),
+    "min_over_time": ("min", "min_over_time"),
+    "max_over_time": ("max", "max_over_time"),
+    "avg_over_time": ("sum", "sum_over_time"),  # divided by the sum of counts
+    "rate": ("counter", "rate"),
+    "increase": ("counter", "increase"),
+    "irate": ("counter", "irate"),
+}
+"""Range functions a downsampled tier can answer: function -> (aggregate read, function applied to it)."""
+
+
 class Evaluator:
     """Evaluates AST nodes of one query over step grids (see module docstring)."""
 
@@ -267,18 +280,30 @@ class Evaluator:
         return cached
 
     @staticmethod
-    def _selection_key(vs: Any) -> tuple[str, ...]:
-        return tuple(sorted(str(m) for m in selector_matchers(vs)))
+    def _selection_key(vs: Any, hints: SelectHints | None = None) -> tuple[str, ...]:
+        key = tuple(sorted(str(m) for m in selector_matchers(vs)))
+        if hints is not None and hints.aggregate:  # tier answers depend on the aggregate and the window
+            key += (f"\x00{hints.aggregate}:{hints.func}:{hints.range_ms}",)
+        return key
 
-    def select_flat(self, vs: Any) -> FlatSeries:
-        """The series of a vector selector, columnar (selected once per distinct matcher set)."""
-        key = self._selection_key(vs)
+    def tier_hints(self, func: str, range_ms: int, aggregate: str) -> SelectHints | None:
+        """Hints asking for a tier aggregate, when the storage would answer them from a tier; else None."""
+        resolution_for = getattr(self.querier, "resolution_for", None)
+        if resolution_for is None or self.hints.max_source_resolution == "raw":
+            return None
+        hints = dataclasses.replace(self.hints, func=func, range_ms=range_ms, aggregate=aggregate)
+        return hints if resolution_for(hints) else None
+
+    def select_flat(self, vs: Any, hints: SelectHints | None = None) -> FlatSeries:
+        """The series of a vector selector, columnar (selected once per distinct matcher set and hints)."""
+        key = self._selection_key(vs, hints)
         flat = self._selected_flat.get(key)
         if flat is None:
             matchers = selector_matchers(vs)
+            hints = hints or self.hints
             select_flat = getattr(self.querier, "select_flat", None)
-            flat = (select_flat(matchers, self.hints) if select_flat is not None
-                    else FlatSeries.from_series(self.querier.select(matchers, self.hints)))
+            flat = (select_flat(matchers, hints) if select_flat is not None
+                    else FlatSeries.from_series(self.querier.select(matchers, hints)))
             self._samples_loaded += len(flat.ts)
             if self._samples_loaded > self.max_samples:
                 raise QueryLimitError("query processing would load too many samples into memory in "
@@ -304,13 +329,15 @@ class Evaluator:
         k = len(steps)
         if not getattr(vs, "smoothed", False):
             # all series and steps in one kernel call over the concatenated samples
-            flat = self.select_flat(vs)
+            flat = self.select_flat(vs, self.tier_hints("", 0, "avg"))
             n = len(flat.labels)
             bits = np.zeros((n, k), dtype=np.int64)
             present = np.zeros((n, k), dtype=bool)
             sample_ts = np.zeros((n, k), dtype=np.int64)
+            # tier points are one per window: look back a window further
+            lookback = self.lookback_ms + flat.resolution_ms
             instant_lookup(flat.ts, flat.values.view(np.int64), flat.offsets, np.ascontiguousarray(t, np.int64),
-                           self.lookback_ms, bits, present, sample_ts)
+                           lookback, bits, present, sample_ts)
             vec = VectorValue(list(flat.labels), bits.view(np.float64), present)
             keep = np.flatnonzero(present.any(axis=1))
             return vec.select_rows(keep), sample_ts[keep]
@@ -337,16 +364,18 @@ class Evaluator:
         keep = np.flatnonzero(present.any(axis=1))
         return vec.select_rows(keep), sample_ts[keep]
 
-    def matrix_input(self, node: Any, steps: StepArray
+    def matrix_input(self, node: Any, steps: StepArray, hints: SelectHints | None = None
                      ) -> tuple[list[Labels], list[npt.NDArray[np.int64]], list[npt.NDArray[np.float64]],
                                 npt.NDArray[np.bool_], StepArray, int]:
-        """A range vector's samples per series: (labels, ts, values, drop_name, window ends, range)."""
+        """A range vector's samples per series: (labels, ts, values, drop_name, window ends, range).
+
+        ``hints`` (from :meth:`tier_hints`) ask for a tier aggregate instead of raw samples."""
         node = unwrap(node)
         kind = node_kind(node)
         if kind == "MatrixSelector":
             vs = node.vector
             eval_ts = self.at_times(vs, steps) - int(getattr(vs, "offset_ms", 0) or 0)
-            flat = self.select_flat(vs)
+            flat = self.select_flat(vs, hints)
             keep = ~is_stale(flat.values)
             if keep.all():
                 f_ts, f_values, offsets = flat.ts, flat.values, flat.offsets
@@ -411,9 +440,38 @@ class Evaluator:
             return self._range_function(name, args, steps)
         return self._instant_function(name, args, steps)
 
+    def _tier_function(self, name: str, arg: Any, steps: StepArray) -> Value | None:
+        """``name`` over a tier's aggregates (docs/tiers.md has the mapping), or None to use raw samples."""
+        node = unwrap(arg)
+        plan = TIER_FUNCTIONS.get(name)
+        if plan is None or node_kind(node) != "MatrixSelector" or range_modifier(arg):
+            return None
+        aggregate, applied = plan
+        hints = self.tier_hints(name, int(node.range_ms), aggregate)
+        if hints is None:
+            return None
+        labels, ts_list, vals_list, _, eval_ts, range_ms = self.matrix_input(arg, steps, hints)
+        values, present = rollup(applied, ts_list, vals_list, eval_ts, range_ms, steps)
+        if name == "avg_over_time":  # sum of sums / sum of counts, matched by series
+            count_hints = dataclasses.replace(hints, aggregate="count")
+            c_labels, c_ts, c_vals, _, _, _ = self.matrix_input(arg, steps, count_hints)
+            counts, c_present = rollup("sum_over_time", c_ts, c_vals, eval_ts, range_ms, steps)
+            row = {lb: i for i, lb in enumerate(c_labels)}
+            idx = np.array([row.get(lb, -1) for lb in labels], dtype=np.int64)
+            ok = idx >= 0
+            denom = np.where(ok[:, None], counts[np.maximum(idx, 0)], np.nan)
+            present = present & ok[:, None] & c_present[np.maximum(idx, 0)]
+            values = np.where(present, values / np.where(present, denom, 1.0), 0.0)
+        drop = np.ones(len(labels), dtype=bool)
+        return VectorValue(list(labels), values, present, drop).without_empty_rows()
+
     def _range_function(self, name: str, args: list[Any], steps: StepArray) -> Value:
         matrix_index = next((i for i, a in enumerate(args)
                              if node_kind(unwrap(a)) in ("MatrixSelector", "SubqueryExpr")), 0)
+        if len(args) == 1:
+            from_tier = self._tier_function(name, args[0], steps)
+            if from_tier is not None:
+                return from_tier
         params = [self._scalar_arg(a, steps) for i, a in enumerate(args) if i != matrix_index]
         labels, ts_list, vals_list, drop, eval_ts, range_ms = self.matrix_input(args[matrix_index], steps)
         mode = range_modifier(args[matrix_index])

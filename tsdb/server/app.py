@@ -71,13 +71,14 @@ class TimedEngine:
         self._engine = engine
         self._metrics = metrics
 
-    def instant(self, query: str, t_ms: int) -> Value:
+    def instant(self, query: str, t_ms: int, max_source_resolution: str = "auto") -> Value:
         with self._metrics.query_duration.labels("instant").time():
-            return self._engine.instant(query, t_ms)
+            return self._engine.instant(query, t_ms, max_source_resolution)
 
-    def range(self, query: str, start_ms: int, end_ms: int, step_ms: int) -> Value:
+    def range(self, query: str, start_ms: int, end_ms: int, step_ms: int, max_source_resolution: str = "auto"
+              ) -> Value:
         with self._metrics.query_duration.labels("range").time():
-            return self._engine.range(query, start_ms, end_ms, step_ms)
+            return self._engine.range(query, start_ms, end_ms, step_ms, max_source_resolution)
 
 
 class Server:

@@ -84,6 +84,18 @@ def classify(err: Exception) -> ApiError:
     return ApiError("internal", f"{type(err).__name__}: {err}", 500)
 
 
+SOURCE_RESOLUTIONS = ("auto", "raw", "5m", "1h")
+
+
+def _source_resolution(form: dict[str, Any]) -> str:
+    """The ``max_source_resolution`` parameter (Thanos's name): raw, 5m, 1h or auto (default)."""
+    value = str(form.get("max_source_resolution") or "auto")
+    if value not in SOURCE_RESOLUTIONS:
+        raise ApiError("bad_data", f'invalid parameter "max_source_resolution": {value!r} is not one of '
+                       + ", ".join(SOURCE_RESOLUTIONS), 400)
+    return value
+
+
 def render_value(value: Value, t_ms: int | None = None, steps: Sequence[int] | None = None) -> str:
     """``{"resultType":...,"result":...}`` for a query result."""
     if isinstance(value, ScalarValue):
@@ -178,7 +190,7 @@ class HttpApi:
         t_ms = params.parse_time(form["time"], "time") if form.get("time") else int(time.time() * 1000)
         if form.get("timeout"):
             params.parse_duration(form["timeout"], "timeout")
-        value = await self._run(self.backend.engine.instant, text, t_ms)
+        value = await self._run(self.backend.engine.instant, text, t_ms, _source_resolution(form))
         return _success(render_value(value, t_ms=t_ms))
 
     async def query_range(self, request: web.Request, form: dict[str, Any]) -> web.Response:
@@ -196,7 +208,7 @@ class HttpApi:
         if (end - start) // step > MAX_POINTS:
             raise ApiError("bad_data", "exceeded maximum resolution of 11,000 points per timeseries. Try "
                            "decreasing the query resolution (?step=XX)", 400)
-        value = await self._run(self.backend.engine.range, text, start, end, step)
+        value = await self._run(self.backend.engine.range, text, start, end, step, _source_resolution(form))
         steps = list(range(start, end + 1, step))
         return _success(render_value(value, steps=steps))
 

@@ -37,6 +37,7 @@ from tsdb.storage.head import Head
 from tsdb.storage.head_append import HeadAppender
 from tsdb.storage.interfaces import TimestampArray, ValueArray
 from tsdb.storage.querier import MergeQuerier
+from tsdb.storage.tiers import TieredQuerier, TierStore
 from tsdb.storage.wal import WAL, RepairReport
 
 log = logging.getLogger("tsdb.db")
@@ -57,6 +58,7 @@ class DB:
         self.head = Head(chunk_range=options.block_range_ms, chunk_samples=options.chunk_target_samples,
                          out_of_order_window=options.out_of_order_window_ms)
         self.wal: WAL | None = None
+        self.tiers: TierStore | None = None
         self.replay_stats: dict[str, Any] = {}
         self.repairs: list[RepairReport] = []
         """What ``open(..., repair=True)`` dropped from the WAL (empty when nothing was repaired)."""
@@ -76,6 +78,8 @@ class DB:
         db = cls(directory, options, lock)
         try:
             db._load_blocks()
+            if options.tiers_enabled:
+                db.tiers = TierStore(directory, options)
             db._replay(repair)
             fsync = options.wal_fsync
             db.wal = WAL.open(directory / WAL_DIRNAME, segment_size=options.wal_segment_bytes,
@@ -176,8 +180,15 @@ class DB:
                     block.delete(matchers, mint, maxt)
 
     # -- reading ------------------------------------------------------------------------------
-    def querier(self, mint: int, maxt: int) -> MergeQuerier:
-        """A read view over ``[mint, maxt]`` merging overlapping blocks (oldest first) and the head."""
+    def querier(self, mint: int, maxt: int) -> TieredQuerier:
+        """A read view over ``[mint, maxt]`` merging overlapping blocks (oldest first) and the head, with
+        the downsampled tiers for aggregate requests (see :class:`~tsdb.storage.tiers.TieredQuerier`)."""
+        with self._mutex:
+            raw_mint = min([b.meta.min_time for b in self.blocks] + [self.head.min_time])
+        return TieredQuerier(self.raw_querier(mint, maxt), self.tiers, mint, maxt, raw_mint, self.raw_querier)
+
+    def raw_querier(self, mint: int, maxt: int) -> MergeQuerier:
+        """A read view over ``[mint, maxt]`` of raw data only: overlapping blocks (oldest first) and the head."""
         with self._mutex:
             queriers: list[Any] = []
             try:
@@ -199,6 +210,13 @@ class DB:
                 return
             self._persist_head()
             self._compact()
+            blocks = list(self.blocks)
+        if self.tiers is not None:
+            # downsampling reads blocks through queriers: no lock needed (retention waits for readers)
+            self.tiers.maintain(blocks, int(time.time() * 1000) if now_ms is None else now_ms)
+        with self._mutex:
+            if self._closed:
+                return
             self._apply_retention()
             self._reap()
 

@@ -44,6 +44,8 @@ class SelectHints:
     func: str = ""
     range_ms: int = 0
     max_source_resolution: str = "auto"
+    aggregate: str = ""
+    """Set by the engine when it can evaluate on tier aggregates: count, sum, min, max, avg or counter."""
     by: tuple[str, ...] = field(default=())
 
 
@@ -71,6 +73,8 @@ class FlatSeries:
     ts: TimestampArray
     values: ValueArray
     offsets: npt.NDArray[np.int64]
+    resolution_ms: int = 0
+    """0 for raw samples; else the tier resolution the values are aggregates of."""
 
     @classmethod
     def from_series(cls, series: Iterable[Series]) -> FlatSeries:
@@ -89,6 +93,19 @@ class FlatSeries:
         if not labels:
             return cls([], np.zeros(0, np.int64), np.zeros(0, np.float64), offsets)
         return cls(labels, np.concatenate(ts_parts), np.concatenate(value_parts), offsets)
+
+
+def clip_flat(flat: FlatSeries, mint: int, maxt: int) -> FlatSeries:
+    """The samples of ``flat`` in ``[mint, maxt]``; series left without samples are dropped."""
+    keep = (flat.ts >= mint) & (flat.ts <= maxt)
+    if keep.all():
+        return flat
+    before = np.concatenate(([0], np.cumsum(keep, dtype=np.int64)))
+    counts = np.diff(before[flat.offsets])
+    labels = [lb for lb, c in zip(flat.labels, counts.tolist(), strict=True) if c]
+    offsets = np.zeros(len(labels) + 1, dtype=np.int64)
+    np.cumsum(counts[counts > 0], out=offsets[1:])
+    return FlatSeries(labels, flat.ts[keep], flat.values[keep], offsets)
 
 
 def concat_flat(parts: Sequence[FlatSeries]) -> FlatSeries:
