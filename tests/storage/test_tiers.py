@@ -34,7 +34,8 @@ def _fill(path: Path, options: StorageOptions) -> tuple[DB, int]:
         for r in sorted(rng.integers(100, N, 3).tolist()):
             c[r:] -= c[r - 1]
         data.append((Labels({"__name__": "c_total", "i": str(i)}), c))
-        data.append((Labels({"__name__": "g", "i": str(i)}), 50 + 10 * np.sin(np.arange(N) / 300) + rng.normal(0, 2, N)))
+        gauge = 50 + 10 * np.sin(np.arange(N) / 300) + rng.normal(0, 2, N)
+        data.append((Labels({"__name__": "g", "i": str(i)}), gauge))
     db = DB.open(path, options)
     per = 4 * H // STEP
     for lo in range(0, N, per):
@@ -171,7 +172,7 @@ def test_tier_file_names_and_errors(tmp_path: Path) -> None:
     assert TierFile(path).series() == []
     bad = tmp_path / "1-2.parquet"
     bad.write_bytes(b"not parquet")
-    with pytest.raises(CorruptionError, match="1-2.parquet"):
+    with pytest.raises(CorruptionError, match=r"1-2\.parquet"):
         TierFile(bad)
     with pytest.raises(StorageError, match="not a tier file"):
         TierFile(tmp_path / "nope.parquet")
