@@ -46,6 +46,8 @@ def build_parser() -> argparse.ArgumentParser:
     check_sub = check.add_subparsers(dest="check_command", metavar="WHAT")
     chunks = check_sub.add_parser("chunks", help="decode every chunk of chunk segment files, report corruption")
     chunks.add_argument("files", nargs="+", help="chunk segment files (a block's chunks/000001 ...)")
+    rules = check_sub.add_parser("rules", help="validate Prometheus rule files (like promtool check rules)")
+    rules.add_argument("files", nargs="+", help="rule files")
     _add_bench_parser(sub)
     return parser
 
@@ -177,6 +179,24 @@ def _check_chunks(files: Sequence[str]) -> int:
     return status
 
 
+def _check_rules(files: Sequence[str]) -> int:
+    """Validate each rule file; print SUCCESS/FAILED per file as promtool does; 1 if any failed."""
+    from tsdb.errors import ConfigError
+    from tsdb.rules.loader import load_rule_files
+
+    failed = False
+    for name in files:
+        print(f"Checking {name}")
+        try:
+            groups = load_rule_files([name])
+        except ConfigError as err:
+            failed = True
+            print(f"  FAILED:\n{err}\n", file=sys.stderr)
+            continue
+        print(f"  SUCCESS: {sum(len(g.rules) for g in groups)} rules found\n")
+    return 1 if failed else 0
+
+
 def _serve(args: argparse.Namespace) -> int:
     import asyncio
     import dataclasses
@@ -229,6 +249,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _repl(args)
     if args.command == "check" and args.check_command == "chunks":
         return _check_chunks(args.files)
+    if args.command == "check" and args.check_command == "rules":
+        return _check_rules(args.files)
     if args.command == "bench" and args.bench_command:
         from tsdb.bench import commands
 

@@ -1,0 +1,77 @@
+"""The ``data`` of ``/api/v1/rules`` and ``/api/v1/alerts`` in Prometheus's shapes."""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from typing import Any
+
+import numpy as np
+
+from tsdb.rules.alerting import Alert, AlertingRuleState
+from tsdb.rules.group import RecordingRuleState
+from tsdb.rules.manager import RuleManager
+
+
+def _rfc3339(ms: int) -> str:
+    if not ms:
+        return "0001-01-01T00:00:00Z"
+    t = dt.datetime.fromtimestamp(ms / 1000, tz=dt.UTC)
+    return t.strftime("%Y-%m-%dT%H:%M:%S.") + f"{t.microsecond:06d}".rstrip("0").ljust(3, "0") + "Z"
+
+
+def _value(v: float) -> str:
+    """Go's ``FormatFloat(v, 'e', -1, 64)``, as Prometheus renders an alert's value."""
+    if math.isnan(v):
+        return "NaN"
+    if math.isinf(v):
+        return "+Inf" if v > 0 else "-Inf"
+    return str(np.format_float_scientific(v, unique=True, trim="-", exp_digits=2))
+
+
+def alert_json(alert: Alert) -> dict[str, Any]:
+    out: dict[str, Any] = {"labels": alert.labels.to_dict(), "annotations": alert.annotations,
+                           "state": alert.state, "activeAt": _rfc3339(alert.active_at),
+                           "value": _value(alert.value)}
+    if alert.keep_firing_since:
+        out["keepFiringSince"] = _rfc3339(alert.keep_firing_since)
+    return out
+
+
+def rules_data(manager: RuleManager, form: dict[str, Any]) -> dict[str, Any]:
+    """``{"groups": [...]}``; ``type=alert|record`` filters like Prometheus."""
+    kind = str(form.get("type") or "")
+    groups = []
+    for group, states in manager.rule_states():
+        rules = []
+        for state in states:
+            if isinstance(state, AlertingRuleState):
+                if kind == "record":
+                    continue
+                rule = state.rule
+                rules.append({
+                    "state": state.state, "name": rule.name, "query": rule.expr_text,
+                    "duration": rule.for_ms / 1000, "keepFiringFor": rule.keep_firing_for_ms / 1000,
+                    "labels": rule.labels, "annotations": rule.annotations,
+                    "alerts": [alert_json(a) for a in state.active()], "health": state.health,
+                    **({"lastError": state.last_error} if state.last_error else {}),
+                    "evaluationTime": state.evaluation_seconds, "lastEvaluation": _rfc3339(state.last_evaluation),
+                    "type": "alerting"})
+            elif isinstance(state, RecordingRuleState):
+                if kind == "alert":
+                    continue
+                rules.append({
+                    "name": state.rule.name, "query": state.rule.expr_text, "labels": state.rule.labels,
+                    "health": state.health, **({"lastError": state.last_error} if state.last_error else {}),
+                    "evaluationTime": state.evaluation_seconds, "lastEvaluation": _rfc3339(state.last_evaluation),
+                    "type": "recording"})
+        groups.append({"name": group.group.name, "file": group.group.file, "rules": rules,
+                       "interval": group.interval_ms / 1000, "limit": group.group.limit,
+                       "evaluationTime": group.evaluation_seconds,
+                       "lastEvaluation": _rfc3339(group.last_evaluation)})
+    return {"groups": groups}
+
+
+def alerts_data(manager: RuleManager) -> dict[str, Any]:
+    """``{"alerts": [...]}``: every pending and firing alert."""
+    return {"alerts": [alert_json(a) for _, a in manager.active_alerts()]}
