@@ -88,6 +88,20 @@ def test_auto_picks_a_tier_by_step_and_range(tiered: tuple[DB, int]) -> None:
         q.close()
     with pytest.raises(InvalidArgumentError, match="max_source_resolution"):
         Engine(db).range("g", T0, T0 + H, H, "10m")
+    # where raw data no longer exists, the finest tier answers even when it is coarser than allowed
+    from tsdb.storage.tiers import TieredQuerier
+
+    raw_from = T0 + 24 * H  # pretend raw retention removed the first day
+    fallback = TieredQuerier(db.raw_querier(T0, T0 + 30 * H), db.tiers, T0, T0 + 30 * H, raw_from, db.raw_querier)
+    try:
+        hints = SelectHints(step_ms=60_000, func="sum_over_time", range_ms=60_000, aggregate="sum")
+        assert fallback.resolution_for(hints) == "5m"
+        flat = fallback.select_flat([Matcher("=", "__name__", "g")], hints)
+        before = flat.ts[flat.ts < raw_from]
+        assert len(before) and flat.resolution_ms == 300_000
+        assert (np.diff(np.sort(before)) >= 0).all()
+    finally:
+        fallback.close()
 
 
 def test_plain_selector_reads_window_averages(tiered: tuple[DB, int]) -> None:

@@ -239,6 +239,10 @@ class TieredQuerier:
         self.raw.close()
 
     def resolution_for(self, hints: SelectHints | None) -> str:
+        """The tier that answers aggregate requests with ``hints`` ("" = raw); see :meth:`_choose`."""
+        return self._choose(hints)[0]
+
+    def _choose(self, hints: SelectHints | None) -> tuple[str, bool]:
         """The tier to answer from ("" = raw), following ``hints.max_source_resolution``:
 
         ``raw``: raw only. ``5m``/``1h``: that tier (or a finer one) where it has data. ``auto``: the
@@ -246,14 +250,14 @@ class TieredQuerier:
         is allowed but raw data does not reach back to the query start, the finest tier with data there.
         """
         if self.store is None or hints is None:
-            return ""
+            return "", False
         mode = hints.max_source_resolution or "auto"
         if mode == "raw":
-            return ""
+            return "", False
         names = sorted(RESOLUTIONS, key=RESOLUTIONS.__getitem__)  # finest first
         have = [n for n in names if self.store.files(n, self.mint, self.maxt)]
         if not have:
-            return ""
+            return "", False
         if mode in RESOLUTIONS:
             allowed = RESOLUTIONS[mode]
         elif mode == "auto":
@@ -267,20 +271,23 @@ class TieredQuerier:
             raise InvalidArgumentError(f"invalid max_source_resolution {mode!r}: use raw, 5m, 1h or auto")
         fitting = [n for n in have if RESOLUTIONS[n] <= allowed]
         if fitting:
-            return fitting[-1]
-        if self.mint < self.raw_mint:
-            return have[0]
-        return ""
+            return fitting[-1], False
+        # no tier is fine enough: raw answers, except before the oldest raw sample (the finest tier)
+        if self.store.files(have[0], self.mint, self.raw_mint - 1):
+            return have[0], True
+        return "", False
 
     def select_flat(self, matchers: Any, hints: SelectHints | None = None) -> FlatSeries:
         """Raw columnar select, or (when ``hints.aggregate`` is set and a tier applies) tier windows in that
         aggregate form followed by raw samples in the same form after the tier's coverage."""
-        tier = self.resolution_for(hints) if hints is not None and hints.aggregate else ""
+        tier, fallback = self._choose(hints) if hints is not None and hints.aggregate else ("", False)
         if not tier or self.store is None or hints is None:
             return self.raw.select_flat(matchers, hints)
         name = hints.aggregate
-        agg = self.store.select(tier, list(matchers), self.mint, self.maxt, COLUMNS_FOR[name])
         covered_to = max((f.maxt for f in self.store.files(tier, self.mint, self.maxt)), default=self.mint - 1)
+        if fallback:  # the tier only where raw data no longer exists
+            covered_to = min(covered_to, self.raw_mint - 1)
+        agg = self.store.select(tier, list(matchers), self.mint, covered_to, COLUMNS_FOR[name])
         tier_flat = aggregate_series(agg, name)
         tier_flat.resolution_ms = RESOLUTIONS[tier]
         if covered_to >= self.maxt:
