@@ -1,0 +1,256 @@
+"""The dispatcher: Alertmanager's alert store, aggregation groups, timers and notification-log dedup.
+
+Alerts arrive through :meth:`Dispatcher.put` (from the rule evaluator's notifier or the API v2). Each
+alert goes to the routes it matches; per route and group-by label values it joins an aggregation group.
+A group flushes first ``group_wait`` after it was created, then every ``group_interval``. A flush sends
+a :class:`~tsdb.alerting.model.Notification` when the notification log says so (Alertmanager's dedup
+stage: new firing alerts; all alerts resolved; with ``send_resolved``, newly resolved ones; otherwise
+once ``repeat_interval`` has passed). Silenced and inhibited alerts are left out. Time comes from the
+injectable ``clock`` and :meth:`tick` does the work due at a time, so tests control every timer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from tsdb.alerting.config import AlertingConfig, InhibitRule, Route
+from tsdb.alerting.matchers import matches
+from tsdb.alerting.model import Alert, DeliveryResult, DispatchHook, Notification, Sender
+from tsdb.alerting.silences import SilenceStore
+
+log = logging.getLogger("tsdb.alerting")
+
+RESOLVE_TIMEOUT_S = 300.0
+
+
+@dataclass
+class NflogEntry:
+    """What a group's receiver was last told: firing and resolved fingerprints, and when."""
+
+    firing: frozenset[str]
+    resolved: frozenset[str]
+    at: float
+
+
+@dataclass
+class AggregationGroup:
+    """Alerts of one route with equal group-by label values."""
+
+    route: Route
+    labels: dict[str, str]
+    key: str
+    next_flush: float
+    alerts: dict[str, Alert] = field(default_factory=dict)
+    flushed_once: bool = False
+
+
+def group_key(route: Route, group_labels: dict[str, str]) -> str:
+    """Alertmanager's group key shape: ``{route path}:{label="value",...}``."""
+    inner = ",".join(f'{k}="{v}"' for k, v in sorted(group_labels.items()))
+    return f"{route.key}:{{{inner}}}"
+
+
+class Dispatcher:
+    """Routes, groups, dedups and hands notifications to a :class:`Sender`. Thread-safe."""
+
+    def __init__(self, config: AlertingConfig, sender: Sender, *, clock: Callable[[], float],
+                 silences: SilenceStore | None = None, external_url: str = "",
+                 resolve_timeout_s: float = RESOLVE_TIMEOUT_S) -> None:
+        self.config = config
+        self.sender = sender
+        self.clock = clock
+        self.silences = silences or SilenceStore(clock)
+        self.external_url = external_url
+        self.resolve_timeout_s = resolve_timeout_s
+        self.alerts: dict[str, Alert] = {}
+        self.groups: dict[str, AggregationGroup] = {}
+        self.nflog: dict[tuple[str, str], NflogEntry] = {}
+        self.hooks: list[DispatchHook] = []
+        self.sent: list[Notification] = []  # the last notifications sent, newest last (bounded)
+        self._lock = threading.RLock()
+
+    def add_hook(self, hook: DispatchHook) -> None:
+        self.hooks.append(hook)
+
+    def apply_config(self, config: AlertingConfig, sender: Sender) -> None:
+        """A new configuration: groups are rebuilt from the current alerts (their timers restart)."""
+        with self._lock:
+            self.config, self.sender = config, sender
+            self.groups = {}
+            for alert in self.alerts.values():
+                self._route(alert)
+
+    # -- intake -------------------------------------------------------------------------------------
+    def put(self, alerts: Sequence[Alert]) -> None:
+        """Receive alerts (new or updates of known ones, merged by label fingerprint)."""
+        now = self.clock()
+        with self._lock:
+            for incoming in alerts:
+                alert = Alert(dict(incoming.labels), dict(incoming.annotations), incoming.starts_at or now,
+                              incoming.ends_at, incoming.generator_url, now)
+                if alert.ends_at is None:
+                    alert.ends_at = None  # firing until updated; resolve_timeout applies at flush
+                known = self.alerts.get(alert.fingerprint)
+                if known is not None and known.starts_at and not known.resolved_at(now):
+                    alert.starts_at = min(known.starts_at, alert.starts_at)
+                self.alerts[alert.fingerprint] = alert
+                self._route(alert)
+            for hook in self.hooks:
+                hook.on_alerts(alerts, now)
+
+    def _route(self, alert: Alert) -> None:
+        now = self.clock()
+        for route in self.config.route.match(alert.labels):
+            labels = dict(alert.labels) if route.group_by is None else {
+                k: alert.labels[k] for k in route.group_by if k in alert.labels}
+            key = group_key(route, labels)
+            group = self.groups.get(key)
+            if group is None:
+                group = AggregationGroup(route, labels, key, now + route.group_wait_ms / 1000)
+                self.groups[key] = group
+            group.alerts[alert.fingerprint] = alert
+
+    # -- muting ---------------------------------------------------------------------------------------
+    def is_resolved(self, alert: Alert, now: float) -> bool:
+        if alert.ends_at is not None:
+            return alert.ends_at <= now
+        return now - alert.updated_at >= self.resolve_timeout_s
+
+    def inhibited(self, alert: Alert, now: float) -> bool:
+        """Whether a firing source alert of an inhibit rule mutes ``alert``."""
+        for rule in self.config.inhibit_rules:
+            if not matches(rule.target, alert.labels):
+                continue
+            for source in self.alerts.values():
+                if source is alert or self.is_resolved(source, now):
+                    continue
+                if _inhibits(rule, source, alert):
+                    return True
+        return False
+
+    def muted_by(self, alert: Alert) -> tuple[list[str], bool]:
+        """(ids of silences muting it, inhibited)."""
+        now = self.clock()
+        return self.silences.mutes(alert.labels), self.inhibited(alert, now)
+
+    # -- timers -------------------------------------------------------------------------------------
+    async def tick(self) -> int:
+        """Flush every group due now; returns how many notifications were sent."""
+        now = self.clock()
+        due = []
+        with self._lock:
+            for group in list(self.groups.values()):
+                if group.next_flush <= now:
+                    group.next_flush = now + group.route.group_interval_ms / 1000
+                    due.append(self._prepare(group, now))
+        sent = 0
+        for prepared in due:
+            notification: Notification | None = prepared
+            for hook in self.hooks:
+                if notification is None:
+                    break
+                notification = hook.before_send(notification)
+            if notification is None:
+                continue
+            results = await self._deliver(notification)
+            with self._lock:
+                if any(r.ok for r in results) or not results:
+                    self._log(notification)
+                self.sent.append(notification)
+                del self.sent[:-1000]
+            for hook in self.hooks:
+                await hook.after_send(notification, results)
+            sent += 1
+        return sent
+
+    async def _deliver(self, notification: Notification) -> list[DeliveryResult]:
+        try:
+            return await self.sender.notify(notification)
+        except Exception as err:  # a broken receiver must not stop the dispatcher
+            log.exception("notify failed", extra={"receiver": notification.receiver})
+            return [DeliveryResult(notification.receiver, "", False, 1, error=str(err))]
+
+    def _prepare(self, group: AggregationGroup, now: float) -> Notification | None:
+        """Decide (nflog) and build the notification of a flush, or None; drops resolved alerts once told."""
+        visible = []
+        for fp in list(group.alerts):
+            current = self.alerts.get(fp)
+            if current is None:
+                del group.alerts[fp]
+                continue
+            group.alerts[fp] = current
+            if self.silences.mutes(current.labels) or self.inhibited(current, now):
+                continue
+            visible.append(current)
+        firing = frozenset(a.fingerprint for a in visible if not self.is_resolved(a, now))
+        resolved = frozenset(a.fingerprint for a in visible if self.is_resolved(a, now))
+        receiver = group.route.receiver
+        entry = self.nflog.get((group.key, receiver))
+        if not self._needs_update(entry, firing, resolved, group.route.repeat_interval_ms / 1000, now):
+            self._drop_resolved(group, entry, now)
+            return None
+        alerts = [_with_end(a, now, self.is_resolved(a, now)) for a in visible]
+        return Notification(receiver, group.key, dict(group.labels), alerts, "firing" if firing else "resolved",
+                            now, self.external_url, retry_until=now + group.route.group_interval_ms / 1000)
+
+    @staticmethod
+    def _needs_update(entry: NflogEntry | None, firing: frozenset[str], resolved: frozenset[str],
+                      repeat_s: float, now: float) -> bool:
+        if entry is None:
+            return bool(firing)
+        if not firing <= entry.firing:
+            return True
+        if not firing:
+            return bool(entry.firing)
+        if not resolved <= entry.resolved:
+            return True
+        return entry.at <= now - repeat_s
+
+    def _log(self, notification: Notification) -> None:
+        now = notification.now
+        firing = frozenset(a.fingerprint for a in notification.alerts if not a.resolved_at(now))
+        resolved = frozenset(a.fingerprint for a in notification.alerts if a.resolved_at(now))
+        key = (notification.group_key, notification.receiver)
+        self.nflog[key] = NflogEntry(firing, resolved, now)
+        group = self.groups.get(notification.group_key)
+        if group is not None:
+            self._drop_resolved(group, self.nflog[key], now)
+
+    def _drop_resolved(self, group: AggregationGroup, entry: NflogEntry | None, now: float) -> None:
+        """Resolved alerts the receiver has been told about leave the group; an empty group goes."""
+        for fp, alert in list(group.alerts.items()):
+            if self.is_resolved(alert, now) and (entry is None or fp not in entry.firing or fp in entry.resolved):
+                del group.alerts[fp]
+        if not group.alerts:
+            self.groups.pop(group.key, None)
+        live = {fp for g in self.groups.values() for fp in g.alerts}
+        for fp in [fp for fp, a in self.alerts.items() if fp not in live and self.is_resolved(a, now)]:
+            del self.alerts[fp]
+
+    async def run(self, stop: asyncio.Event, period_s: float = 0.2) -> None:
+        """Call :meth:`tick` every ``period_s`` until ``stop`` is set."""
+        while not stop.is_set():
+            try:
+                await self.tick()
+            except Exception:
+                log.exception("dispatcher tick failed")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), period_s)
+
+
+def _inhibits(rule: InhibitRule, source: Alert, target: Alert) -> bool:
+    if not matches(rule.source, source.labels):
+        return False
+    if matches(rule.target, source.labels) and matches(rule.source, target.labels):
+        return False  # an alert matching both sides does not inhibit itself's peers symmetrically
+    return all(source.labels.get(name, "") == target.labels.get(name, "") for name in rule.equal)
+
+
+def _with_end(alert: Alert, now: float, resolved: bool) -> Alert:
+    ends = alert.ends_at if alert.ends_at is not None else (now if resolved else None)
+    return Alert(dict(alert.labels), dict(alert.annotations), alert.starts_at, ends, alert.generator_url, now)

@@ -1,0 +1,11 @@
+"""Notification channels: ``build_receivers`` turns Alertmanager ``receivers:`` into a :class:`ReceiverSet`.
+
+Implemented integrations: ``webhook_configs`` (Alertmanager's webhook v4 body). Other keys are reported
+in ``ReceiverSet.unsupported`` (never a crash). See docs/receivers.md.
+"""
+
+from __future__ import annotations
+
+from tsdb.alerting.receivers.base import ReceiverSet, build_receivers
+
+__all__ = ["ReceiverSet", "build_receivers"]

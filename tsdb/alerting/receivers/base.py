@@ -1,0 +1,135 @@
+"""The receiver set: integrations by receiver name, concurrent delivery, retries, a delivery log."""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import logging
+import random
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, Protocol
+
+import aiohttp
+from prometheus_client import CollectorRegistry, Counter, Histogram
+
+from tsdb.alerting.model import DeliveryResult, Notification
+from tsdb.errors import ConfigError
+
+log = logging.getLogger("tsdb.alerting.receivers")
+
+KNOWN_UNSUPPORTED = ("email_configs", "slack_configs", "pagerduty_configs", "opsgenie_configs",
+                     "victorops_configs", "pushover_configs", "wechat_configs", "telegram_configs",
+                     "sns_configs", "webex_configs", "discord_configs", "msteams_configs", "sms_configs",
+                     "alertmanager_configs")
+
+
+class DeliveryError(Exception):
+    """A failed attempt; ``retry`` says whether trying again can help (5xx, 429, network)."""
+
+    def __init__(self, message: str, status: int | None = None, retry: bool = True) -> None:
+        super().__init__(message)
+        self.status = status
+        self.retry = retry
+
+
+class Integration(Protocol):
+    """One configured channel of a receiver."""
+
+    kind: str
+    send_resolved: bool
+
+    async def send(self, notification: Notification, session: aiohttp.ClientSession) -> int: ...
+
+
+class ReceiverSet:
+    """Delivers a notification to all integrations of its receiver (see :class:`tsdb.alerting.model.Sender`)."""
+
+    def __init__(self, integrations: dict[str, list[Integration]], unsupported: dict[str, list[str]],
+                 registry: CollectorRegistry | None, clock: Callable[[], float]) -> None:
+        self._integrations = integrations
+        self.names = set(integrations)
+        self.unsupported = unsupported
+        self.clock = clock
+        self._log: collections.deque[dict[str, Any]] = collections.deque(maxlen=1000)
+        self._session: aiohttp.ClientSession | None = None
+        registry = registry or CollectorRegistry()
+        self._sent = Counter("tsdb_notifications_total", "Notification attempts by receiver and integration.",
+                             ["receiver", "integration"], registry=registry)
+        self._failed = Counter("tsdb_notifications_failed_total", "Failed notification attempts.",
+                               ["receiver", "integration"], registry=registry)
+        self._latency = Histogram("tsdb_notification_latency_seconds", "Notification delivery latency.",
+                                  ["integration"], registry=registry)
+
+    async def notify(self, notification: Notification) -> list[DeliveryResult]:
+        if notification.receiver not in self._integrations:
+            raise ValueError(f"unknown receiver {notification.receiver!r}")
+        if self._session is None:
+            self._session = aiohttp.ClientSession()
+        tasks = []
+        for integration in self._integrations[notification.receiver]:
+            if notification.status == "resolved" and not integration.send_resolved:
+                continue
+            tasks.append(self._deliver(integration, notification))
+        return list(await asyncio.gather(*tasks))
+
+    async def _deliver(self, integration: Integration, notification: Notification) -> DeliveryResult:
+        assert self._session is not None
+        attempts = 0
+        started = time.monotonic()
+        delay = 0.5
+        while True:
+            attempts += 1
+            self._sent.labels(notification.receiver, integration.kind).inc()
+            try:
+                status = await integration.send(notification, self._session)
+                result = DeliveryResult(notification.receiver, integration.kind, True, attempts, status,
+                                        latency_s=time.monotonic() - started)
+                break
+            except DeliveryError as err:
+                self._failed.labels(notification.receiver, integration.kind).inc()
+                result = DeliveryResult(notification.receiver, integration.kind, False, attempts, err.status,
+                                        str(err), time.monotonic() - started)
+                deadline = notification.retry_until
+                if not err.retry or deadline is None or self.clock() + delay > deadline:
+                    break
+                await asyncio.sleep(delay * (0.5 + random.random()))
+                delay = min(delay * 2, 30.0)
+        self._latency.labels(integration.kind).observe(result.latency_s)
+        self._log.append({"time": self.clock(), "receiver": result.receiver, "integration": result.integration,
+                          "ok": result.ok, "attempts": result.attempts, "status": result.status_code,
+                          "error": result.error, "latency_s": round(result.latency_s, 4),
+                          "group_key": notification.group_key})
+        return result
+
+    def delivery_log(self, limit: int = 100) -> list[dict[str, Any]]:
+        return list(self._log)[-limit:]
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+
+def build_receivers(receivers: list[dict[str, Any]], *, global_config: dict[str, Any], templates: list[str],
+                    base_dir: Path | None, external_url: str, registry: CollectorRegistry | None = None,
+                    clock: Callable[[], float] = time.time) -> ReceiverSet:
+    """The receiver set of Alertmanager ``receivers:`` (see module docstring)."""
+    from tsdb.alerting.receivers.webhook import WebhookIntegration
+
+    integrations: dict[str, list[Integration]] = {}
+    unsupported: dict[str, list[str]] = {}
+    for i, raw in enumerate(receivers):
+        name = str(raw.get("name", ""))
+        if not name:
+            raise ConfigError(f"receivers[{i}]: missing name")
+        found: list[Integration] = []
+        for j, cfg in enumerate(raw.get("webhook_configs") or []):
+            found.append(WebhookIntegration.from_config(cfg, f"receivers[{name}].webhook_configs[{j}]"))
+        missing = [k for k in raw if k.endswith("_configs") and k != "webhook_configs" and raw[k]]
+        if missing:
+            unsupported[name] = missing
+            log.warning("receiver integrations not implemented", extra={"receiver": name, "keys": missing})
+        integrations[name] = found
+    return ReceiverSet(integrations, unsupported, registry, clock)

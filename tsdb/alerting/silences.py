@@ -1,0 +1,101 @@
+"""Silences: matchers muting alerts between ``starts_at`` and ``ends_at`` (Alertmanager's model).
+
+Times are Unix seconds. A silence is ``pending`` before its start, ``active`` within, ``expired`` after.
+Thread-safe; persisted by the owner through :meth:`SilenceStore.snapshot` / :meth:`restore`.
+"""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from tsdb.alerting.matchers import matches
+from tsdb.errors import InvalidArgumentError
+from tsdb.labels import Matcher
+
+
+@dataclass
+class Silence:
+    """One silence."""
+
+    id: str
+    matchers: list[Matcher]
+    starts_at: float
+    ends_at: float
+    created_by: str = ""
+    comment: str = ""
+    updated_at: float = 0.0
+
+    def state(self, now: float) -> str:
+        if now < self.starts_at:
+            return "pending"
+        return "active" if now < self.ends_at else "expired"
+
+    def mutes(self, labels: Mapping[str, str], now: float) -> bool:
+        return self.state(now) == "active" and matches(self.matchers, labels)
+
+    def to_json(self, now: float, rfc3339: Callable[[float], str]) -> dict[str, Any]:
+        return {"id": self.id, "status": {"state": self.state(now)}, "updatedAt": rfc3339(self.updated_at),
+                "comment": self.comment, "createdBy": self.created_by, "startsAt": rfc3339(self.starts_at),
+                "endsAt": rfc3339(self.ends_at),
+                "matchers": [{"name": m.name, "value": m.value, "isRegex": m.type.value in ("=~", "!~"),
+                              "isEqual": m.type.value in ("=", "=~")} for m in self.matchers]}
+
+
+@dataclass
+class SilenceStore:
+    """All silences by id."""
+
+    clock: Callable[[], float]
+    silences: dict[str, Silence] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def set(self, silence: Silence) -> str:
+        """Create (empty id) or update a silence; an active silence's matchers cannot change (a new one
+        replaces it, as Alertmanager does). Returns the id."""
+        if not silence.matchers:
+            raise InvalidArgumentError("silence has no matchers")
+        if silence.ends_at <= silence.starts_at:
+            raise InvalidArgumentError("silence ends before (or when) it starts")
+        now = self.clock()
+        with self._lock:
+            old = self.silences.get(silence.id) if silence.id else None
+            if silence.id and old is None:
+                raise InvalidArgumentError(f"silence {silence.id} not found")
+            if old is not None and old.state(now) == "active" and old.matchers != silence.matchers:
+                old.ends_at = now
+                silence.id = ""
+            if not silence.id:
+                silence.id = str(uuid.uuid4())
+            silence.updated_at = now
+            self.silences[silence.id] = silence
+            return silence.id
+
+    def expire(self, silence_id: str) -> None:
+        now = self.clock()
+        with self._lock:
+            silence = self.silences.get(silence_id)
+            if silence is None:
+                raise KeyError(silence_id)
+            if silence.state(now) == "expired":
+                raise InvalidArgumentError(f"silence {silence_id} already expired")
+            silence.ends_at = min(silence.ends_at, now)
+            silence.starts_at = min(silence.starts_at, now)
+            silence.updated_at = now
+
+    def get(self, silence_id: str) -> Silence | None:
+        with self._lock:
+            return self.silences.get(silence_id)
+
+    def all(self) -> list[Silence]:
+        with self._lock:
+            return list(self.silences.values())
+
+    def mutes(self, labels: Mapping[str, str]) -> list[str]:
+        """Ids of the active silences muting ``labels``."""
+        now = self.clock()
+        with self._lock:
+            return [s.id for s in self.silences.values() if s.mutes(labels, now)]
