@@ -71,6 +71,8 @@ class Dispatcher:
         self.groups: dict[str, AggregationGroup] = {}
         self.nflog: dict[tuple[str, str], NflogEntry] = {}
         self.hooks: list[DispatchHook] = []
+        self.on_log: Callable[[str, str, NflogEntry], None] | None = None
+        """Called when the notification log changes (persistence)."""
         self.sent: list[Notification] = []  # the last notifications sent, newest last (bounded)
         self._lock = threading.RLock()
 
@@ -217,6 +219,8 @@ class Dispatcher:
         resolved = frozenset(a.fingerprint for a in notification.alerts if a.resolved_at(now))
         key = (notification.group_key, notification.receiver)
         self.nflog[key] = NflogEntry(firing, resolved, now)
+        if self.on_log is not None:
+            self.on_log(notification.group_key, notification.receiver, self.nflog[key])
         group = self.groups.get(notification.group_key)
         if group is not None:
             self._drop_resolved(group, self.nflog[key], now)

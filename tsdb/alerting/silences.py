@@ -51,6 +51,8 @@ class SilenceStore:
 
     clock: Callable[[], float]
     silences: dict[str, Silence] = field(default_factory=dict)
+    on_change: Callable[[Silence], None] | None = None
+    """Called after a silence is created, updated or expired (persistence)."""
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def set(self, silence: Silence) -> str:
@@ -72,7 +74,11 @@ class SilenceStore:
                 silence.id = str(uuid.uuid4())
             silence.updated_at = now
             self.silences[silence.id] = silence
-            return silence.id
+            replaced = old if old is not None and old.id != silence.id else None
+        for changed in (replaced, silence):
+            if changed is not None and self.on_change is not None:
+                self.on_change(changed)
+        return silence.id
 
     def expire(self, silence_id: str) -> None:
         now = self.clock()
@@ -85,6 +91,8 @@ class SilenceStore:
             silence.ends_at = min(silence.ends_at, now)
             silence.starts_at = min(silence.starts_at, now)
             silence.updated_at = now
+        if self.on_change is not None:
+            self.on_change(silence)
 
     def get(self, silence_id: str) -> Silence | None:
         with self._lock:

@@ -21,6 +21,8 @@ from tsdb.alerting.config import DEFAULT_CONFIG, parse_config
 from tsdb.alerting.dispatcher import RESOLVE_TIMEOUT_S, Dispatcher
 from tsdb.alerting.model import Alert
 from tsdb.alerting.receivers import ReceiverSet, build_receivers
+from tsdb.alerting.silences import SilenceStore
+from tsdb.alerting.store import AlertingStore
 from tsdb.config import parse_duration_ms
 from tsdb.errors import ConfigError
 from tsdb.server.alertmanager_api import AlertmanagerApi
@@ -53,8 +55,13 @@ class AlertingComponent:
         self.receivers = self._receivers(config)
         timeout = parse_duration_ms(section["resolve_timeout"], "notifications.resolve_timeout") / 1000 \
             if section.get("resolve_timeout") else RESOLVE_TIMEOUT_S
-        self.dispatcher = Dispatcher(config, self.receivers, clock=time.time, external_url=context.external_url,
-                                     resolve_timeout_s=timeout)
+        self.store = AlertingStore(context.db.path / "alerting" / "alerting.sqlite")
+        silences = SilenceStore(time.time, {s.id: s for s in self.store.load_silences()},
+                                on_change=self.store.save_silence)
+        self.dispatcher = Dispatcher(config, self.receivers, clock=time.time, silences=silences,
+                                     external_url=context.external_url, resolve_timeout_s=timeout)
+        self.dispatcher.nflog.update(self.store.load_nflog())
+        self.dispatcher.on_log = self.store.save_nflog
         self.api = AlertmanagerApi(self.dispatcher, text, lambda: self.receivers.delivery_log())
         context.services["notifier"] = DispatcherNotifier(self.dispatcher)
         context.services["dispatcher"] = self.dispatcher
@@ -104,6 +111,7 @@ class AlertingComponent:
         if self._task is not None:
             await self._task
         await self.receivers.close()
+        self.store.close()
 
 
 def build(context: ServerContext) -> Any:

@@ -1,0 +1,69 @@
+"""SQLite persistence of the notification log and silences (``<data dir>/alerting/alerting.sqlite``).
+
+The dispatcher's notification log (what each group's receiver was last told, and when) and the silences
+survive a restart, so a restart neither sends a burst of duplicate first notifications nor loses the
+repeat schedule. Writes are small transactions in WAL journal mode; one connection guarded by a lock.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from pathlib import Path
+
+from tsdb.alerting.dispatcher import NflogEntry
+from tsdb.alerting.matchers import parse_matchers
+from tsdb.alerting.silences import Silence
+from tsdb.errors import StorageError
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS nflog (group_key TEXT, receiver TEXT, firing TEXT, resolved TEXT, at REAL,
+                                  PRIMARY KEY (group_key, receiver));
+CREATE TABLE IF NOT EXISTS silences (id TEXT PRIMARY KEY, matchers TEXT, starts_at REAL, ends_at REAL,
+                                     created_by TEXT, comment TEXT, updated_at REAL);
+"""
+
+
+class AlertingStore:
+    """Loads and saves the notification log and silences. Thread-safe."""
+
+    def __init__(self, path: Path) -> None:
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=FULL")
+            self._db.executescript(SCHEMA)
+        except sqlite3.Error as err:
+            raise StorageError(f"cannot open the alerting store {path}: {err}") from err
+        self.path = path
+        self._lock = threading.Lock()
+
+    def load_nflog(self) -> dict[tuple[str, str], NflogEntry]:
+        with self._lock:
+            rows = self._db.execute("SELECT group_key, receiver, firing, resolved, at FROM nflog").fetchall()
+        return {(g, r): NflogEntry(frozenset(json.loads(f)), frozenset(json.loads(x)), at) for g, r, f, x, at in rows}
+
+    def save_nflog(self, group_key: str, receiver: str, entry: NflogEntry) -> None:
+        with self._lock:
+            self._db.execute("INSERT OR REPLACE INTO nflog VALUES (?, ?, ?, ?, ?)",
+                             (group_key, receiver, json.dumps(sorted(entry.firing)),
+                              json.dumps(sorted(entry.resolved)), entry.at))
+
+    def load_silences(self) -> list[Silence]:
+        with self._lock:
+            rows = self._db.execute("SELECT id, matchers, starts_at, ends_at, created_by, comment, updated_at "
+                                    "FROM silences").fetchall()
+        return [Silence(i, parse_matchers(m), s, e, c, k, u) for i, m, s, e, c, k, u in rows]
+
+    def save_silence(self, silence: Silence) -> None:
+        text = "{" + ",".join(str(m) for m in silence.matchers) + "}"
+        with self._lock:
+            self._db.execute("INSERT OR REPLACE INTO silences VALUES (?, ?, ?, ?, ?, ?, ?)",
+                             (silence.id, text, silence.starts_at, silence.ends_at, silence.created_by,
+                              silence.comment, silence.updated_at))
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
