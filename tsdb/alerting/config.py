@@ -14,6 +14,7 @@ from typing import Any
 import yaml
 
 from tsdb.alerting.matchers import matchers_from_config
+from tsdb.alerting.timeintervals import parse_intervals
 from tsdb.config import parse_duration_ms
 from tsdb.errors import ConfigError, TsdbError
 from tsdb.labels import Matcher
@@ -155,10 +156,20 @@ def parse_config(text: str, source: str = "alertmanager.yml") -> AlertingConfig:
         inhibit.append(InhibitRule(tuple(matchers_from_config(rule, where, "source_")),
                                    tuple(matchers_from_config(rule, where, "target_")),
                                    tuple(map(str, rule.get("equal") or []))))
-    intervals = {str(t.get("name")): t.get("time_intervals") for t in
-                 (raw.get("time_intervals") or []) + (raw.get("mute_time_intervals") or [])}
+    named = {str(t.get("name")): t.get("time_intervals") for t in
+             (raw.get("time_intervals") or []) + (raw.get("mute_time_intervals") or [])}
+    intervals = parse_intervals(named, f"{source}: time_intervals")
+    _check_intervals(route, set(intervals), source)
     return AlertingConfig(route, tuple(receivers), tuple(inhibit), dict(raw.get("global") or {}),
                           tuple(map(str, raw.get("templates") or [])), intervals)
+
+
+def _check_intervals(route: Route, names: set[str], source: str) -> None:
+    for name in route.mute_time_intervals + route.active_time_intervals:
+        if name not in names:
+            raise ConfigError(f"{source}: undefined time interval {name!r} used in {route.path.split(': ')[-1]}")
+    for child in route.routes:
+        _check_intervals(child, names, source)
 
 
 def _check_receivers(route: Route, names: set[str], source: str) -> None:

@@ -22,6 +22,7 @@ from tsdb.alerting.config import AlertingConfig, InhibitRule, Route
 from tsdb.alerting.matchers import matches
 from tsdb.alerting.model import Alert, DeliveryResult, DispatchHook, Notification, Sender
 from tsdb.alerting.silences import SilenceStore
+from tsdb.alerting.timeintervals import active
 
 log = logging.getLogger("tsdb.alerting")
 
@@ -140,6 +141,14 @@ class Dispatcher:
         now = self.clock()
         return self.silences.mutes(alert.labels), self.inhibited(alert, now)
 
+    def route_muted(self, route: Route, now: float) -> bool:
+        """Whether the route's mute_time_intervals hold, or its active_time_intervals do not."""
+        intervals = self.config.time_intervals
+        if any(active(intervals.get(name, ()), now) for name in route.mute_time_intervals):
+            return True
+        return bool(route.active_time_intervals) and not any(
+            active(intervals.get(name, ()), now) for name in route.active_time_intervals)
+
     # -- timers -------------------------------------------------------------------------------------
     async def tick(self) -> int:
         """Flush every group due now; returns how many notifications were sent."""
@@ -192,6 +201,8 @@ class Dispatcher:
         firing = frozenset(a.fingerprint for a in visible if not self.is_resolved(a, now))
         resolved = frozenset(a.fingerprint for a in visible if self.is_resolved(a, now))
         receiver = group.route.receiver
+        if self.route_muted(group.route, now):
+            return None  # nothing is sent (nor logged) while a mute interval holds or no active one does
         entry = self.nflog.get((group.key, receiver))
         if not self._needs_update(entry, firing, resolved, group.route.repeat_interval_ms / 1000, now):
             self._drop_resolved(group, entry, now)
