@@ -19,10 +19,6 @@ from tsdb.errors import ConfigError
 
 log = logging.getLogger("tsdb.alerting.receivers")
 
-KNOWN_UNSUPPORTED = ("email_configs", "slack_configs", "pagerduty_configs", "opsgenie_configs",
-                     "victorops_configs", "pushover_configs", "wechat_configs", "telegram_configs",
-                     "sns_configs", "webex_configs", "discord_configs", "msteams_configs", "sms_configs",
-                     "alertmanager_configs")
 
 
 class DeliveryError(Exception):
@@ -116,8 +112,24 @@ def build_receivers(receivers: list[dict[str, Any]], *, global_config: dict[str,
                     base_dir: Path | None, external_url: str, registry: CollectorRegistry | None = None,
                     clock: Callable[[], float] = time.time) -> ReceiverSet:
     """The receiver set of Alertmanager ``receivers:`` (see module docstring)."""
+    from tsdb.alerting.receivers.channels import (
+        ForwardIntegration,
+        PagerDutyIntegration,
+        SlackIntegration,
+        SmsIntegration,
+    )
+    from tsdb.alerting.receivers.email import EmailIntegration
     from tsdb.alerting.receivers.webhook import WebhookIntegration
 
+    g = global_config
+    builders: dict[str, Callable[[dict[str, Any], str], Integration]] = {
+        "webhook_configs": lambda c, w: WebhookIntegration.from_config(c, w),
+        "slack_configs": lambda c, w: SlackIntegration.from_config(c, g, w),
+        "email_configs": lambda c, w: EmailIntegration.from_config(c, g, w),
+        "pagerduty_configs": lambda c, w: PagerDutyIntegration.from_config(c, g, w),
+        "sms_configs": lambda c, w: SmsIntegration.from_config(c, w),
+        "alertmanager_configs": lambda c, w: ForwardIntegration.from_config(c, w),
+    }
     integrations: dict[str, list[Integration]] = {}
     unsupported: dict[str, list[str]] = {}
     for i, raw in enumerate(receivers):
@@ -125,9 +137,10 @@ def build_receivers(receivers: list[dict[str, Any]], *, global_config: dict[str,
         if not name:
             raise ConfigError(f"receivers[{i}]: missing name")
         found: list[Integration] = []
-        for j, cfg in enumerate(raw.get("webhook_configs") or []):
-            found.append(WebhookIntegration.from_config(cfg, f"receivers[{name}].webhook_configs[{j}]"))
-        missing = [k for k in raw if k.endswith("_configs") and k != "webhook_configs" and raw[k]]
+        for key, build in builders.items():
+            for j, cfg in enumerate(raw.get(key) or []):
+                found.append(build(cfg or {}, f"receivers[{name}].{key}[{j}]"))
+        missing = [k for k in raw if k.endswith("_configs") and k not in builders and raw[k]]
         if missing:
             unsupported[name] = missing
             log.warning("receiver integrations not implemented", extra={"receiver": name, "keys": missing})

@@ -1,0 +1,80 @@
+"""HTTP delivery shared by the HTTP-based channels: options, status handling, retryability."""
+
+from __future__ import annotations
+
+import ssl
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+
+from tsdb.alerting.receivers.base import DeliveryError
+from tsdb.errors import ConfigError
+
+
+def secret(raw: dict[str, Any], key: str, where: str) -> str:
+    """``key`` or the contents of ``key_file``."""
+    if raw.get(f"{key}_file"):
+        try:
+            return Path(str(raw[f"{key}_file"])).read_text().strip()
+        except OSError as err:
+            raise ConfigError(f"{where}.{key}_file: {err}") from err
+    return str(raw.get(key) or "")
+
+
+@dataclass(frozen=True)
+class HttpOptions:
+    """Alertmanager's ``http_config`` subset: timeout, headers, basic/bearer auth, TLS verification."""
+
+    timeout_s: float = 10.0
+    headers: dict[str, str] = field(default_factory=dict)
+    basic_auth: tuple[str, str] | None = None
+    bearer: str = ""
+    verify_tls: bool = True
+    ca_file: str = ""
+
+    @classmethod
+    def from_config(cls, raw: dict[str, Any] | None, where: str) -> HttpOptions:
+        raw = raw or {}
+        basic = raw.get("basic_auth")
+        auth = None
+        if basic:
+            auth = (str(basic.get("username") or ""), secret(basic, "password", f"{where}.basic_auth"))
+        bearer = ""
+        if raw.get("authorization"):
+            bearer = secret(raw["authorization"], "credentials", f"{where}.authorization")
+        elif raw.get("bearer_token") or raw.get("bearer_token_file"):
+            bearer = secret(raw, "bearer_token", where)
+        tls = raw.get("tls_config") or {}
+        return cls(float(raw.get("timeout_s", 10.0)), {str(k): str(v) for k, v in (raw.get("headers") or {}).items()},
+                   auth, bearer, not bool(tls.get("insecure_skip_verify")), str(tls.get("ca_file") or ""))
+
+    def ssl_context(self) -> ssl.SSLContext | bool:
+        if not self.verify_tls:
+            return False
+        if self.ca_file:
+            return ssl.create_default_context(cafile=self.ca_file)
+        return True
+
+
+async def post(session: aiohttp.ClientSession, url: str, options: HttpOptions, what: str, *,
+               json_body: Any = None, form: dict[str, str] | None = None) -> int:
+    """POST and classify the answer: 2xx ok; 5xx/429/network errors retryable; other 4xx not."""
+    headers = dict(options.headers)
+    if options.bearer:
+        headers["Authorization"] = f"Bearer {options.bearer}"
+    auth = aiohttp.BasicAuth(*options.basic_auth) if options.basic_auth else None
+    try:
+        async with session.post(url, json=json_body, data=form, headers=headers, auth=auth,
+                                timeout=aiohttp.ClientTimeout(total=options.timeout_s),
+                                ssl=options.ssl_context()) as response:
+            text = await response.text()
+            if response.status >= 500 or response.status == 429:
+                raise DeliveryError(f"{what} {url}: HTTP {response.status}: {text[:200]}", response.status)
+            if response.status >= 300:
+                raise DeliveryError(f"{what} {url}: HTTP {response.status}: {text[:200]}", response.status,
+                                    retry=False)
+            return response.status
+    except (aiohttp.ClientError, TimeoutError) as err:
+        raise DeliveryError(f"{what} {url}: {err}") from err

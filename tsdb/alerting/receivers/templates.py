@@ -1,0 +1,95 @@
+"""Notification text from Jinja2 templates over Alertmanager's data model.
+
+The context has ``status``, ``receiver``, ``alerts`` (each with ``status``, ``labels``, ``annotations``,
+``starts_at``, ``ends_at``, ``generator_url``, ``fingerprint``), ``firing`` and ``resolved`` (the alerts by
+state), ``group_labels``, ``common_labels``, ``common_annotations``, ``external_url`` and ``extras``
+(e.g. ``ack_url``). A template that fails to render falls back to the channel's default and the failure is
+counted and logged; a notification is never dropped for a template.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from typing import Any
+
+import jinja2
+
+from tsdb.alerting.model import Alert, Notification
+
+log = logging.getLogger("tsdb.alerting.templates")
+
+_ENV = jinja2.Environment(autoescape=False, undefined=jinja2.ChainableUndefined, trim_blocks=True,
+                          lstrip_blocks=True)
+_HTML_ENV = jinja2.Environment(autoescape=True, undefined=jinja2.ChainableUndefined, trim_blocks=True,
+                               lstrip_blocks=True)
+
+DEFAULTS = {
+    "title": "[{{ status | upper }}{% if status == 'firing' %}:{{ firing | length }}{% endif %}] "
+             "{{ group_labels.values() | join(' ') }}",
+    "text": "{% for a in alerts %}{{ a.status | upper }} {{ a.labels.alertname }}"
+            "{% if a.annotations.summary %}: {{ a.annotations.summary }}{% endif %}\n"
+            "{% for k, v in a.labels | dictsort %}  {{ k }}={{ v }}\n{% endfor %}{% endfor %}"
+            "{% if extras.ack_url %}Acknowledge: {{ extras.ack_url }}\n{% endif %}"
+            "{% if extras.suppressed %}({{ extras.suppressed }} notifications suppressed by rate limiting)\n"
+            "{% endif %}",
+    "html": "<h2>{{ title }}</h2>{% for a in alerts %}<p><b>{{ a.status | upper }}</b> {{ a.labels.alertname }}"
+            "{% if a.annotations.summary %}: {{ a.annotations.summary }}{% endif %}</p><ul>"
+            "{% for k, v in a.labels | dictsort %}<li>{{ k }} = {{ v }}</li>{% endfor %}</ul>{% endfor %}"
+            "{% if extras.ack_url %}<p><a href=\"{{ extras.ack_url }}\">Acknowledge</a></p>{% endif %}",
+    "sms": "[{{ status | upper }}] {% for a in firing %}{{ a.labels.alertname }}"
+           "{% if a.labels.instance %}@{{ a.labels.instance }}{% endif %}"
+           "{% if a.annotations.summary %}: {{ a.annotations.summary }}{% endif %}; {% endfor %}"
+           "{% if not firing %}{{ group_labels.values() | join(' ') }} resolved{% endif %}",
+}
+
+template_failures = 0
+"""How many templates failed to render (exported by the owner as a metric)."""
+
+
+def _iso(seconds: float | None) -> str:
+    if seconds is None:
+        return ""
+    return dt.datetime.fromtimestamp(seconds, tz=dt.UTC).isoformat().replace("+00:00", "Z")
+
+
+def _alert(a: Alert, now: float) -> dict[str, Any]:
+    return {"status": "resolved" if a.resolved_at(now) else "firing", "labels": a.labels,
+            "annotations": a.annotations, "starts_at": _iso(a.starts_at), "ends_at": _iso(a.ends_at),
+            "generator_url": a.generator_url, "fingerprint": a.fingerprint}
+
+
+def _common(maps: list[dict[str, str]]) -> dict[str, str]:
+    if not maps:
+        return {}
+    common = dict(maps[0])
+    for m in maps[1:]:
+        common = {k: v for k, v in common.items() if m.get(k) == v}
+    return common
+
+
+def context(notification: Notification) -> dict[str, Any]:
+    """The template data of a notification (see module docstring)."""
+    alerts = [_alert(a, notification.now) for a in notification.alerts]
+    return {"status": notification.status, "receiver": notification.receiver, "alerts": alerts,
+            "firing": [a for a in alerts if a["status"] == "firing"],
+            "resolved": [a for a in alerts if a["status"] == "resolved"],
+            "group_labels": notification.group_labels,
+            "common_labels": _common([a.labels for a in notification.alerts]),
+            "common_annotations": _common([a.annotations for a in notification.alerts]),
+            "external_url": notification.external_url, "extras": notification.extras,
+            "group_key": notification.group_key}
+
+
+def render(template: str | None, kind: str, data: dict[str, Any], html: bool = False) -> str:
+    """Render ``template`` (None: the default for ``kind``); on failure the default, reported."""
+    global template_failures
+    env = _HTML_ENV if html else _ENV
+    if template:
+        try:
+            return env.from_string(template).render(**data)
+        except jinja2.TemplateError as err:
+            template_failures += 1
+            log.error("notification template failed, using the default",
+                      extra={"kind": kind, "error": str(err), "receiver": data.get("receiver")})
+    return env.from_string(DEFAULTS[kind]).render(**data)
