@@ -28,7 +28,7 @@ from tsdb.errors import ConfigError
 from tsdb.server.alertmanager_api import AlertmanagerApi
 from tsdb.server.components import ServerContext
 
-_KEYS = {"config_file", "config", "resolve_timeout", "escalation", "oncall", "correlation"}
+_KEYS = {"config_file", "config", "resolve_timeout", "rate_limits", "escalation", "oncall", "correlation"}
 
 
 class DispatcherNotifier:
@@ -83,10 +83,17 @@ class AlertingComponent:
             return yaml.safe_dump(self.section["config"])
         return DEFAULT_CONFIG
 
-    def _receivers(self, config: Any) -> ReceiverSet:
-        return build_receivers(list(config.receivers), global_config=config.global_config,
-                               templates=list(config.templates), base_dir=None,
-                               external_url=self.context.external_url, registry=self.context.metrics.registry)
+    def _receivers(self, config: Any, registry: Any = "server") -> ReceiverSet:
+        receivers = build_receivers(list(config.receivers), global_config=config.global_config,
+                                    templates=list(config.templates), base_dir=None,
+                                    external_url=self.context.external_url,
+                                    registry=self.context.metrics.registry if registry == "server" else None)
+        for name, limit in (self.section.get("rate_limits") or {}).items():  # extension: per receiver
+            try:
+                receivers.set_rate_limit(str(name), float(limit["per_minute"]), int(limit.get("burst", 1)))
+            except (KeyError, TypeError, ValueError) as err:
+                raise ConfigError(f"notifications.rate_limits.{name}: expected {{per_minute, burst}}: {err}") from err
+        return receivers
 
     def routes(self) -> list[web.AbstractRouteDef]:
         return self.api.routes()
@@ -98,9 +105,7 @@ class AlertingComponent:
         text = self._config_text()
         config = parse_config(text, self._source())
         old = self.receivers
-        self.receivers = build_receivers(list(config.receivers), global_config=config.global_config,
-                                         templates=list(config.templates), base_dir=None,
-                                         external_url=self.context.external_url, registry=None)
+        self.receivers = self._receivers(config, registry=None)
         self.dispatcher.apply_config(config, self.receivers)
         self.api.config_text = text
         self.context.services["receivers"] = self.receivers

@@ -248,3 +248,31 @@ def test_forwarding_to_a_real_alertmanager(alertmanager: str) -> None:
     (result,), alerts = asyncio.run(go())
     assert result.ok
     assert [a["labels"]["alertname"] for a in alerts] == ["DiskFull"]
+
+
+def test_rate_limit_suppresses_and_summarises() -> None:
+    clock = [1000.0]
+
+    async def scenario() -> tuple[Endpoint, list[Any]]:
+        endpoint = Endpoint()
+        runner, url = await _serve(endpoint)
+        receivers = build_receivers([{"name": "r", "webhook_configs": [{"url": url}]}], global_config={},
+                                    templates=[], base_dir=None, external_url="", clock=lambda: clock[0])
+        receivers.set_rate_limit("r", per_minute=1, burst=2)
+        results = []
+        try:
+            for _ in range(4):
+                results.append((await receivers.notify(_notification("r")))[0])
+            clock[0] += 60  # one token back
+            results.append((await receivers.notify(_notification("r")))[0])
+        finally:
+            await receivers.close()
+            await runner.cleanup()
+        return endpoint, results
+
+    import json
+
+    endpoint, results = asyncio.run(scenario())
+    assert [r.ok for r in results] == [True, True, False, False, True]
+    assert len(endpoint.requests) == 3
+    assert json.loads(endpoint.requests[-1]["body"])["tsdb"]["suppressed"] == 2

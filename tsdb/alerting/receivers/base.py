@@ -39,6 +39,24 @@ class Integration(Protocol):
     async def send(self, notification: Notification, session: aiohttp.ClientSession) -> int: ...
 
 
+class TokenBucket:
+    """Rate limiting: ``rate`` tokens per second up to ``burst``; :meth:`take` spends one if available."""
+
+    def __init__(self, rate: float, burst: int, clock: Callable[[], float]) -> None:
+        self.rate, self.burst, self.clock = rate, max(1, burst), clock
+        self.tokens = float(self.burst)
+        self.at = clock()
+
+    def take(self) -> bool:
+        now = self.clock()
+        self.tokens = min(self.burst, self.tokens + (now - self.at) * self.rate)
+        self.at = now
+        if self.tokens >= 1:
+            self.tokens -= 1
+            return True
+        return False
+
+
 class ReceiverSet:
     """Delivers a notification to all integrations of its receiver (see :class:`tsdb.alerting.model.Sender`)."""
 
@@ -49,6 +67,8 @@ class ReceiverSet:
         self.unsupported = unsupported
         self.clock = clock
         self._log: collections.deque[dict[str, Any]] = collections.deque(maxlen=1000)
+        self._buckets: dict[str, TokenBucket] = {}
+        self._suppressed: collections.Counter[str] = collections.Counter()
         self._session: aiohttp.ClientSession | None = None
         registry = registry or CollectorRegistry()
         self._sent = Counter("tsdb_notifications_total", "Notification attempts by receiver and integration.",
@@ -58,9 +78,24 @@ class ReceiverSet:
         self._latency = Histogram("tsdb_notification_latency_seconds", "Notification delivery latency.",
                                   ["integration"], registry=registry)
 
+    def set_rate_limit(self, receiver: str, per_minute: float, burst: int) -> None:
+        """A token bucket for ``receiver``: at most ``burst`` at once, refilled ``per_minute``."""
+        self._buckets[receiver] = TokenBucket(per_minute / 60.0, burst, self.clock)
+
     async def notify(self, notification: Notification) -> list[DeliveryResult]:
         if notification.receiver not in self._integrations:
             raise ValueError(f"unknown receiver {notification.receiver!r}")
+        bucket = self._buckets.get(notification.receiver)
+        if bucket is not None:
+            if not bucket.take():
+                self._suppressed[notification.receiver] += 1
+                self._log.append({"time": self.clock(), "receiver": notification.receiver, "integration": "",
+                                  "ok": False, "attempts": 0, "status": None, "error": "rate limited",
+                                  "latency_s": 0.0, "group_key": notification.group_key})
+                return [DeliveryResult(notification.receiver, "", False, 0, error="rate limited")]
+            suppressed = self._suppressed.pop(notification.receiver, 0)
+            if suppressed:  # summarised in the next notification that goes out
+                notification.extras = {**notification.extras, "suppressed": suppressed}
         if self._session is None:
             self._session = aiohttp.ClientSession()
         tasks = []
@@ -145,4 +180,5 @@ def build_receivers(receivers: list[dict[str, Any]], *, global_config: dict[str,
             unsupported[name] = missing
             log.warning("receiver integrations not implemented", extra={"receiver": name, "keys": missing})
         integrations[name] = found
-    return ReceiverSet(integrations, unsupported, registry, clock)
+    receiver_set = ReceiverSet(integrations, unsupported, registry, clock)
+    return receiver_set
