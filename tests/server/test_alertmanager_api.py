@@ -135,3 +135,64 @@ def test_rule_to_webhook_end_to_end(tmp_path: Path) -> None:
     assert alert["annotations"] == {"summary": "temp 80"} and alert["endsAt"] == "0001-01-01T00:00:00Z"
     resolved = next(r for r in received if r["status"] == "resolved")
     assert resolved["alerts"][0]["status"] == "resolved" and resolved["alerts"][0]["endsAt"] != "0001-01-01T00:00:00Z"
+
+
+def test_rule_to_every_channel(tmp_path: Path) -> None:
+    """One alerting rule, one receiver with webhook, Slack, SMS and email: all four get the firing alert."""
+    from aiosmtpd.controller import Controller
+
+    from tests.alerting.receivers.test_channels import Endpoint, _free_port, _serve
+
+    mails: list[bytes] = []
+
+    class Handler:
+        async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+            mails.append(envelope.content)
+            return "250 OK"
+
+    smtp_port = _free_port()
+    controller = Controller(Handler(), hostname="127.0.0.1", port=smtp_port)
+    controller.start()
+    rules = tmp_path / "rules.yml"
+    rules.write_text("groups: [{name: all, interval: 1s, rules: [{alert: QueueFull, expr: queue > 5, "
+                     "annotations: {summary: 'queue at {{ $value }}'}}]}]\n")
+    endpoints = {k: Endpoint() for k in ("webhook", "slack", "sms")}
+
+    async def scenario() -> None:
+        runners = {k: await _serve(e) for k, e in endpoints.items()}
+        url = {k: r[1] for k, r in runners.items()}
+        config = ServerConfig(
+            data_dir=str(tmp_path / "data"), http_listen="127.0.0.1:0", grpc_listen="127.0.0.1:0",
+            rules={"files": [str(rules)]},
+            notifications={"config": {
+                "route": {"receiver": "all", "group_wait": "0s", "group_interval": "1s"},
+                "receivers": [{"name": "all", "webhook_configs": [{"url": url["webhook"]}],
+                               "slack_configs": [{"api_url": url["slack"]}],
+                               "sms_configs": [{"url": url["sms"], "to": "+1555"}],
+                               "email_configs": [{"to": "ops@example.com", "from": "tsdb@example.com",
+                                                  "smarthost": f"127.0.0.1:{smtp_port}", "require_tls": False}]}]}})
+        server = Server(config)
+        await server.start()
+        try:
+            base = f"http://127.0.0.1:{server.http_port}"
+            ts = np.array([int(time.time() * 1000)], np.int64)
+            body = compress_snappy(encode_write_request([(Labels({"__name__": "queue"}), ts, np.array([9.0]))]))
+            async with aiohttp.ClientSession() as session, session.post(base + "/api/v1/write", data=body,
+                                    headers={"Content-Type": "application/x-protobuf"}) as response:
+                assert response.status == 204
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline and not (mails and all(e.requests for e in endpoints.values())):
+                await asyncio.sleep(0.2)
+        finally:
+            await server.stop()
+            for runner, _ in runners.values():
+                await runner.cleanup()
+
+    try:
+        asyncio.run(scenario())
+    finally:
+        controller.stop()
+    assert mails and b"QueueFull" in mails[0] and b"queue at 9" in mails[0]
+    assert b"QueueFull" in endpoints["webhook"].requests[0]["body"]
+    assert b"queue at 9" in endpoints["slack"].requests[0]["body"]
+    assert "QueueFull" in endpoints["sms"].requests[0]["form"]["Body"]
