@@ -25,6 +25,7 @@ from tsdb.storage.db import DB
 # "module:function" of every component factory, in build order (services flow forward only).
 COMPONENT_FACTORIES: list[str] = [
     "tsdb.server.alerting_component:build",
+    "tsdb.server.escalation_component:build",
     "tsdb.server.rules_component:build",
 ]
 

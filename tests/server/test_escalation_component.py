@@ -1,0 +1,72 @@
+"""Escalation through a real server: an unacknowledged group reaches the second step's receiver, the
+ack link from the notification stops it, and the on-call endpoint answers who is on call."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+
+from tests.alerting.receivers.test_channels import Endpoint, _serve
+from tsdb.config import ServerConfig
+from tsdb.server.app import Server
+
+
+def test_escalate_then_ack(tmp_path: Path) -> None:
+    pager, lead = Endpoint(), Endpoint()
+
+    async def scenario() -> dict[str, Any]:
+        (r1, pager_url), (r2, lead_url) = await _serve(pager), await _serve(lead)
+        config = ServerConfig(
+            data_dir=str(tmp_path / "data"), http_listen="127.0.0.1:0", grpc_listen="127.0.0.1:0",
+            notifications={
+                "config": {"route": {"receiver": "pager", "group_wait": "0s", "group_interval": "1h"},
+                           "receivers": [{"name": "pager", "webhook_configs": [{"url": pager_url}]},
+                                         {"name": "lead", "webhook_configs": [{"url": lead_url}]}]},
+                "escalation": {"policies": {"p": {"steps": [{"wait": "1s", "notify": "lead"},
+                                                            {"wait": "1h", "notify": "lead"}]}},
+                               "routes": {"pager": "p"}},
+                "oncall": {"users": {"ann": {"email": "ann@example.com"}},
+                           "schedules": {"s": {"layers": [{"users": ["ann"], "start": "2020-01-01"}]}}}})
+        server = Server(config)
+        await server.start()
+        out: dict[str, Any] = {}
+        try:
+            base = f"http://127.0.0.1:{server.http_port}"
+            async with aiohttp.ClientSession() as session:
+                async with session.post(base + "/api/v2/alerts", json=[{"labels": {"alertname": "Down"}}]) as r:
+                    assert r.status == 200
+                deadline = time.monotonic() + 20
+                while not lead.requests and time.monotonic() < deadline:
+                    await asyncio.sleep(0.1)
+                first = await _json(pager.requests[0]["body"])
+                ack_url = first["tsdb"]["ack_url"]
+                async with session.get(ack_url) as r:
+                    out["ack"] = (r.status, await r.text())
+                async with session.get(base + "/api/v1/escalations") as r:
+                    out["escalations"] = await r.json()
+                async with session.get(base + "/api/v1/oncall/s", params={"at": "2026-01-01T00:00:00Z"}) as r:
+                    out["oncall"] = await r.json()
+                async with session.get(base + "/api/v1/oncall/none") as r:
+                    out["missing"] = r.status
+        finally:
+            await server.stop()
+            await r1.cleanup()
+            await r2.cleanup()
+        return out
+
+    out = asyncio.run(scenario())
+    assert len(pager.requests) == 1 and len(lead.requests) == 1  # step 1 reached the lead
+    assert out["ack"][0] == 200 and "Acknowledged" in out["ack"][1]
+    data = out["escalations"]["data"]
+    assert data["escalations"] == [] and data["acks"][0]["by"] == "web"
+    assert out["oncall"]["data"]["user"]["name"] == "ann" and out["missing"] == 404
+
+
+async def _json(body: bytes) -> Any:
+    import json
+
+    return json.loads(body)

@@ -1,0 +1,129 @@
+"""Acknowledgement, escalation and on-call as a server component (``notifications.escalation`` and
+``notifications.oncall``): the hook on the dispatcher, its step loop, and the HTTP endpoints
+``POST|GET /api/v1/alerts/groups/{key}/ack``, ``GET /api/v1/oncall/{schedule}?at=``, ``GET /api/v1/escalations``."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import logging
+import time
+from typing import Any
+
+from aiohttp import web
+
+from tsdb.alerting.escalation import (
+    EscalationHook,
+    EscalationStore,
+    decode_key,
+    parse_policies,
+    user_receivers,
+)
+from tsdb.alerting.model import DeliveryResult, Notification
+from tsdb.alerting.oncall import parse_oncall
+from tsdb.alerting.receivers import build_receivers
+from tsdb.server.components import ServerContext
+
+log = logging.getLogger("tsdb.alerting")
+
+
+class EscalationComponent:
+    name = "escalation"
+
+    def __init__(self, context: ServerContext, section: dict[str, Any]) -> None:
+        self.context = context
+        self.dispatcher = context.services["dispatcher"]
+        escalation = section.get("escalation") or {}
+        policies, bindings = parse_policies(escalation)
+        self.oncall = parse_oncall(section.get("oncall"))
+        self.user_receivers = build_receivers(user_receivers(self.oncall.users, escalation.get("contact") or {}),
+                                              global_config={}, templates=[], base_dir=None,
+                                              external_url=context.external_url)
+        store = EscalationStore(context.db.path / "alerting" / "escalation.sqlite")
+        self.hook = EscalationHook(policies, bindings, self.oncall, self._deliver, store, time.time,
+                                   context.external_url)
+        self.store = store
+        self.dispatcher.add_hook(self.hook)
+        self._stop = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    async def _deliver(self, notification: Notification) -> list[DeliveryResult]:
+        if notification.receiver.startswith("user:"):
+            return await self.user_receivers.notify(notification)
+        receivers = self.context.services["receivers"]
+        result: list[DeliveryResult] = await receivers.notify(notification)
+        return result
+
+    def routes(self) -> list[web.AbstractRouteDef]:
+        ack = "/api/v1/alerts/groups/{key}/ack"
+        return [web.post(ack, self.ack), web.get(ack, self.ack), web.get("/api/v1/oncall/{schedule}", self.who),
+                web.get("/api/v1/escalations", self.list)]
+
+    async def ack(self, request: web.Request) -> web.Response:
+        try:
+            group_key = decode_key(request.match_info["key"])
+        except KeyError:
+            return web.json_response({"status": "error", "error": "unknown group key"}, status=404)
+        group = self.dispatcher.groups.get(group_key)
+        if group is None:
+            return web.json_response({"status": "error", "error": f"no active group {group_key}"}, status=404)
+        form = await request.post() if request.method == "POST" else request.query
+        by = str(form.get("by") or "web")
+        self.hook.ack(group_key, by, str(form.get("comment") or ""), sorted(group.alerts))
+        if request.method == "GET":
+            return web.Response(text=f"Acknowledged {group_key} ({len(group.alerts)} alerts). Repeats and "
+                                     "escalation stop until something changes.\n")
+        return web.json_response({"status": "success", "data": {"groupKey": group_key, "by": by}})
+
+    async def who(self, request: web.Request) -> web.Response:
+        schedule = request.match_info["schedule"]
+        at_text = request.query.get("at")
+        try:
+            at = time.time() if not at_text else (float(at_text) if at_text.replace(".", "").isdigit() else
+                                                  dt.datetime.fromisoformat(at_text.replace("Z", "+00:00")).timestamp())
+            user, source = self.oncall.who_is_on_call(schedule, at)
+        except KeyError:
+            return web.json_response({"status": "error", "error": f"unknown schedule {schedule!r}"}, status=404)
+        except ValueError as err:
+            return web.json_response({"status": "error", "error": f"invalid parameter \"at\": {err}"}, status=400)
+        data: dict[str, Any] = {"schedule": schedule, "at": dt.datetime.fromtimestamp(at, tz=dt.UTC).isoformat(),
+                                "source": source, "user": None}
+        if user is not None:
+            data["user"] = {"name": user.name, "email": user.email, "phone": user.phone, "slack": bool(user.slack_url)}
+        return web.json_response({"status": "success", "data": data})
+
+    async def list(self, request: web.Request) -> web.Response:
+        out = [{"groupKey": e.group_key, "policy": e.policy, "step": e.step, "nextAt": e.next_at,
+                "repeats": e.repeats} for e in self.hook.escalations.values()]
+        acks = [{"groupKey": k, **v} for k, v in self.hook.acks.items()]
+        return web.json_response({"status": "success", "data": {"escalations": out, "acks": acks}})
+
+    async def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                await self.hook.tick()
+            except Exception:  # pragma: no cover - logged, the loop goes on
+                log.exception("escalation tick failed")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stop.wait(), 0.5)
+
+    async def start(self) -> None:
+        self._task = asyncio.get_running_loop().create_task(self._run())
+
+    async def reload(self) -> None:
+        return None
+
+    async def stop(self) -> None:
+        self._stop.set()
+        if self._task is not None:
+            await self._task
+        await self.user_receivers.close()
+        self.store.close()
+
+
+def build(context: ServerContext) -> Any:
+    section = dict(context.config.notifications or {})
+    if not section.get("escalation") and not section.get("oncall"):
+        return None
+    return EscalationComponent(context, section)
