@@ -47,3 +47,25 @@ def test_restart_keeps_nflog_and_silences(tmp_path: Path) -> None:
     groups = [n.group_labels.get("alertname") for n in rec.sent[1:]]
     assert sorted(groups) == ["A", "Muted"]  # A repeated; Muted notified now that its silence has ended
     store2.close()
+
+
+def test_recurring_silence_mutes_only_in_its_window_and_persists(tmp_path: Path) -> None:
+    import datetime as dt
+
+    from tsdb.alerting.silences import recurrence_of
+
+    sunday_2am = dt.datetime(2026, 11, 29, 2, 30, tzinfo=dt.UTC).timestamp()
+    clock = Clock()
+    clock.now = sunday_2am
+    store = AlertingStore(tmp_path / "a.sqlite")
+    silences = SilenceStore(clock, on_change=store.save_silence)
+    specs, raw = recurrence_of([{"weekdays": ["sunday"], "times": [{"start_time": "02:00", "end_time": "04:00"}]}])
+    sid = silences.set(Silence("", parse_matchers('{job="batch"}'), clock.now - 86_400 * 30, clock.now + 86_400 * 365,
+                               "ops", "weekly maintenance", recurrence=specs, recurrence_raw=raw))
+    assert silences.mutes({"job": "batch"}) == [sid]
+    clock.now += 3 * 3600  # 05:30: outside the window
+    assert silences.mutes({"job": "batch"}) == []
+    clock.now += 7 * 86_400 - 3 * 3600  # next Sunday 02:30
+    again = SilenceStore(clock, {s.id: s for s in store.load_silences()})
+    assert again.mutes({"job": "batch"}) == [sid]
+    store.close()

@@ -76,6 +76,8 @@ class Dispatcher:
         """Called when the notification log changes (persistence)."""
         self.sent: list[Notification] = []  # the last notifications sent, newest last (bounded)
         self._lock = threading.RLock()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._wake: asyncio.Event | None = None
 
     def add_hook(self, hook: DispatchHook) -> None:
         self.hooks.append(hook)
@@ -105,6 +107,7 @@ class Dispatcher:
                 self._route(alert)
             for hook in self.hooks:
                 hook.on_alerts(alerts, now)
+        self._poke()
 
     def _route(self, alert: Alert) -> None:
         now = self.clock()
@@ -238,24 +241,41 @@ class Dispatcher:
 
     def _drop_resolved(self, group: AggregationGroup, entry: NflogEntry | None, now: float) -> None:
         """Resolved alerts the receiver has been told about leave the group; an empty group goes."""
-        for fp, alert in list(group.alerts.items()):
-            if self.is_resolved(alert, now) and (entry is None or fp not in entry.firing or fp in entry.resolved):
-                del group.alerts[fp]
+        told = (lambda fp: entry is None or fp not in entry.firing or fp in entry.resolved)  # noqa: E731
+        dropped = [fp for fp, alert in group.alerts.items() if self.is_resolved(alert, now) and told(fp)]
+        if not dropped:
+            return
+        for fp in dropped:
+            del group.alerts[fp]
         if not group.alerts:
             self.groups.pop(group.key, None)
-        live = {fp for g in self.groups.values() for fp in g.alerts}
-        for fp in [fp for fp, a in self.alerts.items() if fp not in live and self.is_resolved(a, now)]:
-            del self.alerts[fp]
+        # forget a dropped alert once no other group holds it
+        held = {fp for g in self.groups.values() for fp in g.alerts if fp in dropped}
+        for fp in dropped:
+            if fp not in held:
+                self.alerts.pop(fp, None)
 
     async def run(self, stop: asyncio.Event, period_s: float = 0.2) -> None:
-        """Call :meth:`tick` every ``period_s`` until ``stop`` is set."""
+        """Call :meth:`tick` every ``period_s`` (and at once when alerts arrive) until ``stop`` is set."""
+        self._loop = asyncio.get_running_loop()
+        self._wake = asyncio.Event()
         while not stop.is_set():
+            self._wake.clear()
             try:
                 await self.tick()
             except Exception:
                 log.exception("dispatcher tick failed")
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), period_s)
+            waits = [asyncio.ensure_future(stop.wait()), asyncio.ensure_future(self._wake.wait())]
+            await asyncio.wait(waits, timeout=period_s, return_when=asyncio.FIRST_COMPLETED)
+            for w in waits:
+                w.cancel()
+
+    def _poke(self) -> None:
+        """Wake the run loop (from any thread): a group with group_wait 0 flushes without delay."""
+        loop, wake = self._loop, self._wake
+        if loop is not None and wake is not None:
+            with contextlib.suppress(RuntimeError):  # the loop is closing
+                loop.call_soon_threadsafe(wake.set)
 
 
 def _inhibits(rule: InhibitRule, source: Alert, target: Alert) -> bool:

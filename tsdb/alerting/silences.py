@@ -13,8 +13,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tsdb.alerting.matchers import matches
+from tsdb.alerting.timeintervals import active, parse_spec
 from tsdb.errors import InvalidArgumentError
 from tsdb.labels import Matcher
+
+
+def recurrence_of(raw: Any) -> tuple[tuple[Any, ...], list[dict[str, Any]]]:
+    """Parsed recurrence specs (ConfigError naming the problem) and their raw form."""
+    specs = list(raw or [])
+    return tuple(parse_spec(spec or {}, f"silence recurrence[{i}]") for i, spec in enumerate(specs)), specs
 
 
 @dataclass
@@ -28,6 +35,10 @@ class Silence:
     created_by: str = ""
     comment: str = ""
     updated_at: float = 0.0
+    recurrence: tuple[Any, ...] = ()
+    """Extension: time-interval specs (tsdb.alerting.timeintervals) limiting when the silence mutes, e.g.
+    every Sunday 02:00-04:00 for weekly maintenance, within ``starts_at``..``ends_at``."""
+    recurrence_raw: list[dict[str, Any]] = field(default_factory=list)
 
     def state(self, now: float) -> str:
         if now < self.starts_at:
@@ -35,14 +46,17 @@ class Silence:
         return "active" if now < self.ends_at else "expired"
 
     def mutes(self, labels: Mapping[str, str], now: float) -> bool:
-        return self.state(now) == "active" and matches(self.matchers, labels)
+        if self.state(now) != "active" or not matches(self.matchers, labels):
+            return False
+        return not self.recurrence or active(self.recurrence, now)
 
     def to_json(self, now: float, rfc3339: Callable[[float], str]) -> dict[str, Any]:
         return {"id": self.id, "status": {"state": self.state(now)}, "updatedAt": rfc3339(self.updated_at),
                 "comment": self.comment, "createdBy": self.created_by, "startsAt": rfc3339(self.starts_at),
                 "endsAt": rfc3339(self.ends_at),
                 "matchers": [{"name": m.name, "value": m.value, "isRegex": m.type.value in ("=~", "!~"),
-                              "isEqual": m.type.value in ("=", "=~")} for m in self.matchers]}
+                              "isEqual": m.type.value in ("=", "=~")} for m in self.matchers],
+                **({"tsdbRecurrence": self.recurrence_raw} if self.recurrence_raw else {})}
 
 
 @dataclass

@@ -14,14 +14,14 @@ from pathlib import Path
 
 from tsdb.alerting.dispatcher import NflogEntry
 from tsdb.alerting.matchers import parse_matchers
-from tsdb.alerting.silences import Silence
+from tsdb.alerting.silences import Silence, recurrence_of
 from tsdb.errors import StorageError
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS nflog (group_key TEXT, receiver TEXT, firing TEXT, resolved TEXT, at REAL,
                                   PRIMARY KEY (group_key, receiver));
 CREATE TABLE IF NOT EXISTS silences (id TEXT PRIMARY KEY, matchers TEXT, starts_at REAL, ends_at REAL,
-                                     created_by TEXT, comment TEXT, updated_at REAL);
+                                     created_by TEXT, comment TEXT, updated_at REAL, recurrence TEXT);
 """
 
 
@@ -53,16 +53,20 @@ class AlertingStore:
 
     def load_silences(self) -> list[Silence]:
         with self._lock:
-            rows = self._db.execute("SELECT id, matchers, starts_at, ends_at, created_by, comment, updated_at "
-                                    "FROM silences").fetchall()
-        return [Silence(i, parse_matchers(m), s, e, c, k, u) for i, m, s, e, c, k, u in rows]
+            rows = self._db.execute("SELECT id, matchers, starts_at, ends_at, created_by, comment, updated_at, "
+                                    "recurrence FROM silences").fetchall()
+        out = []
+        for i, m, s, e, c, k, u, r in rows:
+            specs, raw = recurrence_of(json.loads(r or "[]"))
+            out.append(Silence(i, parse_matchers(m), s, e, c, k, u, specs, raw))
+        return out
 
     def save_silence(self, silence: Silence) -> None:
         text = "{" + ",".join(str(m) for m in silence.matchers) + "}"
         with self._lock:
-            self._db.execute("INSERT OR REPLACE INTO silences VALUES (?, ?, ?, ?, ?, ?, ?)",
+            self._db.execute("INSERT OR REPLACE INTO silences VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                              (silence.id, text, silence.starts_at, silence.ends_at, silence.created_by,
-                              silence.comment, silence.updated_at))
+                              silence.comment, silence.updated_at, json.dumps(silence.recurrence_raw)))
 
     def close(self) -> None:
         with self._lock:

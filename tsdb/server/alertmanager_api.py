@@ -17,7 +17,7 @@ from tsdb import __version__
 from tsdb.alerting.dispatcher import Dispatcher
 from tsdb.alerting.matchers import matches, parse_matchers
 from tsdb.alerting.model import Alert
-from tsdb.alerting.silences import Silence
+from tsdb.alerting.silences import Silence, recurrence_of
 from tsdb.errors import ConfigError, InvalidArgumentError, TsdbError
 from tsdb.labels import Matcher
 
@@ -142,8 +142,9 @@ class AlertmanagerApi:
             ends = parse_time(raw.get("endsAt"), "endsAt")
             if ends is None:
                 return _bad("endsAt is required")
+            specs, spec_raw = recurrence_of(raw.get("tsdbRecurrence"))
             silence = Silence(str(raw.get("id") or ""), matchers, starts, ends, str(raw.get("createdBy") or ""),
-                              str(raw.get("comment") or ""))
+                              str(raw.get("comment") or ""), recurrence=specs, recurrence_raw=spec_raw)
             silence_id = self.dispatcher.silences.set(silence)
         except (ValueError, KeyError, TypeError, TsdbError) as err:
             return _bad(f"invalid silence: {err}")
