@@ -143,6 +143,8 @@ def test_sms_truncation_and_broken_template_falls_back() -> None:
     data = templates.context(_notification("x"))
     assert templates.render("{{ broken", "title", data) == "[FIRING:1] DiskFull"
     assert templates.template_failures == before + 1
+    assert templates.render("{{ Status }} {{ GroupLabels.alertname }} {{ Alerts | length }}", "title", data) == \
+        "firing DiskFull 1"
 
 
 @pytest.fixture

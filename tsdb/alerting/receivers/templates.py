@@ -1,6 +1,7 @@
 """Notification text from Jinja2 templates over Alertmanager's data model.
 
-The context has ``status``, ``receiver``, ``alerts`` (each with ``status``, ``labels``, ``annotations``,
+The context has (in snake_case, and under Alertmanager's names ``Status``, ``Receiver``, ``Alerts``,
+``GroupLabels``, ``CommonLabels``, ``CommonAnnotations``, ``ExternalURL``, ``GroupKey``) ``status``, ``receiver``, ``alerts`` (each with ``status``, ``labels``, ``annotations``,
 ``starts_at``, ``ends_at``, ``generator_url``, ``fingerprint``), ``firing`` and ``resolved`` (the alerts by
 state), ``group_labels``, ``common_labels``, ``common_annotations``, ``external_url`` and ``extras``
 (e.g. ``ack_url``). A template that fails to render falls back to the channel's default and the failure is
@@ -71,7 +72,7 @@ def _common(maps: list[dict[str, str]]) -> dict[str, str]:
 def context(notification: Notification) -> dict[str, Any]:
     """The template data of a notification (see module docstring)."""
     alerts = [_alert(a, notification.now) for a in notification.alerts]
-    return {"status": notification.status, "receiver": notification.receiver, "alerts": alerts,
+    data = {"status": notification.status, "receiver": notification.receiver, "alerts": alerts,
             "firing": [a for a in alerts if a["status"] == "firing"],
             "resolved": [a for a in alerts if a["status"] == "resolved"],
             "group_labels": notification.group_labels,
@@ -79,6 +80,12 @@ def context(notification: Notification) -> dict[str, Any]:
             "common_annotations": _common([a.annotations for a in notification.alerts]),
             "external_url": notification.external_url, "extras": notification.extras,
             "group_key": notification.group_key}
+    # Alertmanager's names too, so templates written for its data model read the same values
+    data.update({"Status": data["status"], "Receiver": data["receiver"], "Alerts": alerts,
+                 "GroupLabels": data["group_labels"], "CommonLabels": data["common_labels"],
+                 "CommonAnnotations": data["common_annotations"], "ExternalURL": data["external_url"],
+                 "GroupKey": data["group_key"]})
+    return data
 
 
 def render(template: str | None, kind: str, data: dict[str, Any], html: bool = False) -> str:
