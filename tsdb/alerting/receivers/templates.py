@@ -1,11 +1,12 @@
 """Notification text from Jinja2 templates over Alertmanager's data model.
 
-The context has (in snake_case, and under Alertmanager's names ``Status``, ``Receiver``, ``Alerts``,
-``GroupLabels``, ``CommonLabels``, ``CommonAnnotations``, ``ExternalURL``, ``GroupKey``) ``status``, ``receiver``, ``alerts`` (each with ``status``, ``labels``, ``annotations``,
+The context has ``status``, ``receiver``, ``alerts`` (each with ``status``, ``labels``, ``annotations``,
 ``starts_at``, ``ends_at``, ``generator_url``, ``fingerprint``), ``firing`` and ``resolved`` (the alerts by
-state), ``group_labels``, ``common_labels``, ``common_annotations``, ``external_url`` and ``extras``
-(e.g. ``ack_url``). A template that fails to render falls back to the channel's default and the failure is
-counted and logged; a notification is never dropped for a template.
+state), ``group_labels``, ``common_labels``, ``common_annotations``, ``external_url``, ``group_key`` and
+``extras`` (e.g. ``ack_url``); the same values also under Alertmanager's names (``Status``, ``Receiver``,
+``Alerts``, ``GroupLabels``, ``CommonLabels``, ``CommonAnnotations``, ``ExternalURL``, ``GroupKey``). A
+template that fails to render falls back to the channel's default and the failure is counted and logged;
+a notification is never dropped for a template.
 """
 
 from __future__ import annotations
