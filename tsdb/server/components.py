@@ -27,6 +27,7 @@ COMPONENT_FACTORIES: list[str] = [
     "tsdb.server.alerting_component:build",
     "tsdb.server.escalation_component:build",
     "tsdb.server.rules_component:build",
+    "tsdb.server.scrape_component:build",
 ]
 
 

@@ -1,0 +1,128 @@
+"""The ``scrape:`` server config section: a subset of prometheus.yml's ``scrape_configs``.
+
+``scrape: {global: {scrape_interval, scrape_timeout}, scrape_configs: [...]}`` or
+``scrape: {config_file: prometheus.yml}`` (its ``global`` and ``scrape_configs`` are used). Unknown
+fields are reported with their path, never ignored silently.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from tsdb.config import parse_duration_ms
+from tsdb.errors import ConfigError, TsdbError
+from tsdb.scrape.relabel import RelabelRule, parse_rules
+
+_JOB_KEYS = {"job_name", "scrape_interval", "scrape_timeout", "metrics_path", "scheme", "params", "basic_auth",
+             "authorization", "tls_config", "honor_labels", "honor_timestamps", "static_configs", "file_sd_configs",
+             "relabel_configs", "metric_relabel_configs", "sample_limit", "label_limit", "label_name_length_limit",
+             "label_value_length_limit"}
+
+
+@dataclass(frozen=True)
+class StaticGroup:
+    targets: tuple[str, ...]
+    labels: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class JobConfig:
+    """One scrape job."""
+
+    job_name: str
+    interval_ms: int = 60_000
+    timeout_ms: int = 10_000
+    metrics_path: str = "/metrics"
+    scheme: str = "http"
+    params: dict[str, list[str]] = field(default_factory=dict)
+    basic_auth: tuple[str, str] | None = None
+    bearer_token: str = ""
+    verify_tls: bool = True
+    ca_file: str = ""
+    honor_labels: bool = False
+    honor_timestamps: bool = True
+    static: tuple[StaticGroup, ...] = ()
+    file_sd: tuple[str, ...] = ()
+    file_sd_refresh_ms: int = 300_000
+    relabel: tuple[RelabelRule, ...] = ()
+    metric_relabel: tuple[RelabelRule, ...] = ()
+    sample_limit: int = 0
+    label_limit: int = 0
+    label_name_length_limit: int = 0
+    label_value_length_limit: int = 0
+
+
+def _dur(value: Any, where: str) -> int:
+    try:
+        return parse_duration_ms(value, where)
+    except TsdbError as err:
+        raise ConfigError(str(err)) from err
+
+
+def parse_job(raw: Any, defaults: dict[str, int], where: str) -> JobConfig:
+    if not isinstance(raw, dict) or not raw.get("job_name"):
+        raise ConfigError(f"{where}: job_name is required")
+    where = f"{where}[{raw['job_name']}]"
+    unknown = sorted(set(map(str, raw)) - _JOB_KEYS)
+    if unknown:
+        raise ConfigError(f"{where}: field {unknown[0]} not found (or not supported) in a scrape config")
+    interval = _dur(raw["scrape_interval"], f"{where}.scrape_interval") if raw.get("scrape_interval") \
+        else defaults["interval"]
+    timeout = _dur(raw["scrape_timeout"], f"{where}.scrape_timeout") if raw.get("scrape_timeout") \
+        else min(defaults["timeout"], interval)
+    if timeout > interval:
+        raise ConfigError(f"{where}: scrape timeout greater than scrape interval")
+    static = []
+    for group in raw.get("static_configs") or []:
+        targets = tuple(str(t) for t in (group or {}).get("targets") or [])
+        static.append(StaticGroup(targets, {str(k): str(v) for k, v in ((group or {}).get("labels") or {}).items()}))
+    files: list[str] = []
+    refresh = 300_000
+    for i, sd in enumerate(raw.get("file_sd_configs") or []):
+        files.extend(str(f) for f in (sd or {}).get("files") or [])
+        if (sd or {}).get("refresh_interval"):
+            refresh = _dur(sd["refresh_interval"], f"{where}.file_sd_configs[{i}].refresh_interval")
+    basic = raw.get("basic_auth")
+    auth = (str(basic.get("username") or ""), str(basic.get("password") or "")) if basic else None
+    bearer = str((raw.get("authorization") or {}).get("credentials") or "")
+    tls = raw.get("tls_config") or {}
+    scheme = str(raw.get("scheme") or "http")
+    if scheme not in ("http", "https"):
+        raise ConfigError(f"{where}.scheme: must be http or https")
+    params = {str(k): [str(x) for x in (v if isinstance(v, list) else [v])]
+              for k, v in (raw.get("params") or {}).items()}
+    return JobConfig(str(raw["job_name"]), interval, timeout, str(raw.get("metrics_path") or "/metrics"), scheme,
+                     params, auth, bearer, not bool(tls.get("insecure_skip_verify")), str(tls.get("ca_file") or ""),
+                     bool(raw.get("honor_labels", False)), bool(raw.get("honor_timestamps", True)), tuple(static),
+                     tuple(files), refresh, parse_rules(raw.get("relabel_configs"), f"{where}.relabel_configs"),
+                     parse_rules(raw.get("metric_relabel_configs"), f"{where}.metric_relabel_configs"),
+                     int(raw.get("sample_limit") or 0), int(raw.get("label_limit") or 0),
+                     int(raw.get("label_name_length_limit") or 0), int(raw.get("label_value_length_limit") or 0))
+
+
+def parse_scrape_section(section: dict[str, Any] | None) -> list[JobConfig]:
+    """Jobs of the ``scrape`` section (see module docstring)."""
+    section = dict(section or {})
+    if section.get("config_file"):
+        path = Path(section.pop("config_file"))
+        try:
+            prom = yaml.safe_load(path.read_text()) or {}
+        except (OSError, yaml.YAMLError) as err:
+            raise ConfigError(f"scrape.config_file {path}: {err}") from err
+        section = {"global": prom.get("global") or {}, "scrape_configs": prom.get("scrape_configs") or [], **section}
+    unknown = sorted(set(map(str, section)) - {"global", "scrape_configs"})
+    if unknown:
+        raise ConfigError(f"scrape: unknown key {unknown[0]!r} (known: config_file, global, scrape_configs)")
+    glob = section.get("global") or {}
+    defaults = {"interval": _dur(glob.get("scrape_interval") or "1m", "scrape.global.scrape_interval"),
+                "timeout": _dur(glob.get("scrape_timeout") or "10s", "scrape.global.scrape_timeout")}
+    jobs = [parse_job(raw, defaults, "scrape.scrape_configs") for raw in section.get("scrape_configs") or []]
+    names = [j.job_name for j in jobs]
+    dup = next((n for n in names if names.count(n) > 1), None)
+    if dup:
+        raise ConfigError(f"scrape.scrape_configs: found multiple scrape configs with job name {dup!r}")
+    return jobs
