@@ -222,6 +222,8 @@ def _serve(args: argparse.Namespace) -> int:
         if storage:
             top["storage"] = dataclasses.replace(config.storage, **storage)  # type: ignore[arg-type]
         config = dataclasses.replace(config, **top)  # type: ignore[arg-type]
+        if not config.collect:  # host and self metrics are on by default for `tsdb serve`
+            config = dataclasses.replace(config, collect={"host": True, "self": True})
     except TsdbError as err:
         print(f"tsdb serve: {err}", file=sys.stderr)
         return 2

@@ -28,6 +28,7 @@ COMPONENT_FACTORIES: list[str] = [
     "tsdb.server.escalation_component:build",
     "tsdb.server.rules_component:build",
     "tsdb.server.scrape_component:build",
+    "tsdb.server.collect_component:build",
 ]
 
 

@@ -1,0 +1,84 @@
+"""Built-in host and self metrics: names and labels as node-exporter's, values agreeing with /proc, and
+a fresh `tsdb serve` showing node_* and tsdb_* series."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from tests.integration.serve import ServeProcess
+from tsdb.scrape.host import collect_host
+
+EXPORTER = shutil.which("prometheus-node-exporter") or shutil.which("node_exporter")
+
+
+def test_values_agree_with_proc() -> None:
+    samples = {(lb["__name__"], tuple(sorted(lb.items()))): v for lb, v in collect_host()}
+    names = {name for name, _ in samples}
+    assert {"node_cpu_seconds_total", "node_memory_MemTotal_bytes", "node_load1", "node_boot_time_seconds",
+            "node_network_receive_bytes_total", "node_uname_info"} <= names
+    meminfo = dict(line.split(":", 1) for line in Path("/proc/meminfo").read_text().splitlines())
+    total_kb = int(meminfo["MemTotal"].split()[0])
+    (mem,) = [v for (n, _), v in samples.items() if n == "node_memory_MemTotal_bytes"]
+    assert mem == total_kb * 1024
+    load1 = next(v for (n, _), v in samples.items() if n == "node_load1")
+    assert abs(load1 - os.getloadavg()[0]) < 1.0
+
+
+@pytest.mark.skipif(EXPORTER is None, reason="prometheus-node-exporter is not installed")
+def test_names_and_labels_match_node_exporter() -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    assert EXPORTER is not None
+    proc = subprocess.Popen([EXPORTER, f"--web.listen-address=127.0.0.1:{port}"], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 30
+        text = ""
+        while time.monotonic() < deadline and not text:
+            try:
+                text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read().decode()
+            except OSError:
+                time.sleep(0.2)
+    finally:
+        proc.kill()
+        proc.wait(timeout=10)
+    from prometheus_client.parser import text_string_to_metric_families
+
+    theirs: dict[str, set[str]] = {}
+    for family in text_string_to_metric_families(text):
+        for s in family.samples:
+            theirs.setdefault(s.name, set()).update(s.labels)
+    ours: dict[str, set[str]] = {}
+    for labels, _ in collect_host():
+        ours.setdefault(labels["__name__"], set()).update(k for k in labels if k != "__name__")
+    common = set(ours) & set(theirs)
+    assert {"node_cpu_seconds_total", "node_load1", "node_memory_MemTotal_bytes", "node_boot_time_seconds"} <= common
+    for name in common:
+        assert ours[name] <= theirs[name], (name, ours[name], theirs[name])
+
+
+def test_fresh_serve_has_host_and_self_metrics(tmp_path: Path) -> None:
+    config = tmp_path / "tsdb.yml"
+    config.write_text("collect: {host: true, self: true, interval: 1s}\n")
+    server = ServeProcess(tmp_path / "data", "--config", str(config))
+    try:
+        deadline = time.monotonic() + 30
+        found: dict[str, int] = {}
+        while time.monotonic() < deadline and len(found) < 3:
+            for q in ("node_load1", 'tsdb_samples_appended_total{job="tsdb"}', "tsdb_collector_duration_seconds_count"):
+                status, body = server.get("/api/v1/query", query=q)
+                if status == 200 and body["data"]["result"]:
+                    found[q] = len(body["data"]["result"])
+            time.sleep(0.3)
+        assert len(found) == 3, found
+    finally:
+        server.stop()
