@@ -31,6 +31,8 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--max-body-bytes", type=int, metavar="N", help="largest request body (default 64 MiB)")
     serve.add_argument("--log-level", choices=["debug", "info", "warning", "error"], help="default info")
     serve.add_argument("--log-format", choices=["json", "text"], help="default json")
+    serve.add_argument("--no-collect", action="store_true",
+                       help="do not collect host and self metrics (on by default; config section `collect`)")
     repl = sub.add_parser("repl", help="interactive PromQL shell against a server or a data directory")
     _add_source_flags(repl)
     repl.add_argument("--history", metavar="FILE", help="history file (default ~/.tsdb_history)")
@@ -222,7 +224,9 @@ def _serve(args: argparse.Namespace) -> int:
         if storage:
             top["storage"] = dataclasses.replace(config.storage, **storage)  # type: ignore[arg-type]
         config = dataclasses.replace(config, **top)  # type: ignore[arg-type]
-        if not config.collect:  # host and self metrics are on by default for `tsdb serve`
+        if args.no_collect:
+            config = dataclasses.replace(config, collect={"host": False, "self": False})
+        elif not config.collect:  # host and self metrics are on by default for `tsdb serve`
             config = dataclasses.replace(config, collect={"host": True, "self": True})
     except TsdbError as err:
         print(f"tsdb serve: {err}", file=sys.stderr)

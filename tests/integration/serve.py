@@ -36,7 +36,9 @@ class ServeProcess:
         self._log_file = self.log.open("w")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "tsdb.cli", "serve", "--data-dir", str(data_dir), "--http-listen",
-             f"127.0.0.1:{self.http_port}", "--grpc-listen", f"127.0.0.1:{self.grpc_port}", *extra],
+             f"127.0.0.1:{self.http_port}", "--grpc-listen", f"127.0.0.1:{self.grpc_port}",
+             # tests see only their own data unless they configure collection themselves
+             *([] if "--config" in extra else ["--no-collect"]), *extra],
             cwd=ROOT, stdout=self._log_file, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"})
         self.wait_ready()
 
