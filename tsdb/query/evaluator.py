@@ -25,6 +25,7 @@ import numpy.typing as npt
 
 from tsdb.errors import QueryError, QueryLimitError, QueryTimeoutError
 from tsdb.labels import EMPTY_LABELS, Labels, Matcher, MatchType
+from tsdb.query import anomaly
 from tsdb.query import instant_functions as inst
 from tsdb.query.rollup import ANCHORED_FUNCTIONS, RANGE_FUNCTIONS, SMOOTHED_FUNCTIONS, packed_views, rollup
 from tsdb.query.select_kernels import instant_lookup
@@ -436,6 +437,8 @@ class Evaluator:
     def _eval_call(self, node: Any, steps: StepArray) -> Value:
         name = function_name(node)
         args = list(node.args)
+        if name in anomaly.FUNCTIONS:
+            return anomaly.evaluate(self, name, args, steps)
         if name in RANGE_FUNCTIONS or name == "absent_over_time":
             return self._range_function(name, args, steps)
         return self._instant_function(name, args, steps)

@@ -56,6 +56,10 @@ _SPECS = [
     _f("step", (), S, experimental=True), _f("range", (), S, experimental=True),
     _f("start", (), S, experimental=True), _f("end", (), S, experimental=True),
     _f("min_of", (S, S), S, experimental=True), _f("max_of", (S, S), S, experimental=True),
+    # tsdb extensions: anomaly detection and dynamic thresholds (tsdb/query/anomaly.py, docs/anomaly.md)
+    _f("zscore_over_time", (M,)), _f("robust_zscore_over_time", (M,)), _f("ewma_over_time", (M, S)),
+    _f("seasonal_baseline", (M, S)), _f("seasonal_band", (M, S, S)), _f("holt_winters_forecast", (M, S, S)),
+    _f("anomaly_score", (M, STR)),
 ]
 
 FUNCTIONS: dict[str, FunctionSpec] = {spec.name: spec for spec in _SPECS}
