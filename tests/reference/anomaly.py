@@ -75,16 +75,15 @@ def evaluate(fn: str, ts: list[int], values: list[float], t: int, range_ms: int,
         if step <= 0:
             return None
         return _holt_winters(window, int(p1 / step + 0.5), int(p2 / step + 0.5))
-    # seasonal
+    # seasonal: samples within the tolerance of the same phase in earlier periods
     period = int(p1)
-    tolerance = max(1, min(period // 10, 300_000))
+    tolerance = max(1, min(period // 48, 900_000))
     same_phase = []
     k = 1
-    while t - k * period >= ts[lo] - tolerance:
+    while t - k * period + tolerance >= ts[lo]:
         target = t - k * period
-        j = bisect.bisect_right(ts, target, lo, hi) - 1
-        if j >= lo and target - ts[j] <= tolerance and not math.isnan(values[j]):
-            same_phase.append(values[j])
+        same_phase += [values[j] for j in range(lo, hi)
+                       if abs(ts[j] - target) <= tolerance and not math.isnan(values[j])]
         k += 1
     if not same_phase:
         return None

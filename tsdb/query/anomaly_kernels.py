@@ -7,10 +7,12 @@ and ``range_ms`` (windows ``(t - range, t]``). NaN values are skipped. Outputs `
 
 Functions (``fn``): ZSCORE (last sample against the window's mean and standard deviation), ROBUST
 (against the median and 1.4826 x MAD), EWMA (the exponentially weighted level, ``alpha`` = p1),
-SEASONAL_BASELINE / SEASONAL_BAND / SEASONAL_SCORE (the median and the robust spread of the samples at
-the same phase in earlier periods, ``period`` = p1 ms, ``k`` = p2), HOLT_WINTERS (additive seasonal
-Holt-Winters forecast ``horizon`` = p2 ms ahead, season ``period`` = p1 ms, on the window's samples taken
-as evenly spaced). Scores are 0 when the spread is 0 and the value equals the centre.
+EWMA_SCORE (last sample against the EWMA level and mean deviation of the samples before it),
+SEASONAL_BASELINE / SEASONAL_BAND / SEASONAL_SCORE (the median and the robust spread of the samples
+within min(period / 48, 15 min) of the same phase in earlier periods, ``period`` = p1 ms, ``k`` = p2),
+HOLT_WINTERS (additive seasonal Holt-Winters forecast ``horizon`` = p2 ms ahead, season ``period`` =
+p1 ms, on the window's samples taken as evenly spaced). Scores are 0 when the spread is 0 and the value
+equals the centre.
 """
 
 from __future__ import annotations
@@ -63,26 +65,25 @@ def _robust(buf: npt.NDArray[np.float64], n: int, work: npt.NDArray[np.float64])
 @njit
 def _seasonal(ts: npt.NDArray[np.int64], v: npt.NDArray[np.float64], lo: int, hi: int, t: int, period: int,
               tolerance: int, buf: npt.NDArray[np.float64]) -> int:
-    """Collect into buf the last sample at or before t - k * period (within ``tolerance``) for k >= 1
-    whose time is inside [ts[lo], ...]; returns how many."""
+    """Collect into buf the samples within ``tolerance`` of t - k * period for k >= 1 (the same phase in
+    earlier periods and its neighbourhood) that lie in the window ``[lo, hi)``; returns how many."""
     n = 0
     k = 1
-    while True:
+    while t - k * period + tolerance >= ts[lo]:
         target = t - k * period
-        if target < ts[lo] - tolerance:
-            break
-        # last sample <= target
         a, b = lo, hi
-        while a < b:
+        while a < b:  # first sample >= target - tolerance
             mid = (a + b) >> 1
-            if ts[mid] <= target:
+            if ts[mid] < target - tolerance:
                 a = mid + 1
             else:
                 b = mid
-        j = a - 1
-        if j >= lo and target - ts[j] <= tolerance and not math.isnan(v[j]):
-            buf[n] = v[j]
-            n += 1
+        j = a
+        while j < hi and ts[j] <= target + tolerance:
+            if not math.isnan(v[j]) and n < buf.shape[0]:
+                buf[n] = v[j]
+                n += 1
+            j += 1
         k += 1
     return n
 
@@ -183,7 +184,7 @@ def anomaly(fn: int, ts: npt.NDArray[np.int64], values: npt.NDArray[np.float64],
                 out[s, k] = value
             else:  # seasonal
                 period = int(p1[k])
-                tolerance = max(1, min(period // 10, 300_000))
+                tolerance = max(1, min(period // 48, 900_000))
                 count = _seasonal(series_ts, series_v, lo, hi, t, period, tolerance, buf)
                 if count == 0:
                     continue
