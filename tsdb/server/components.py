@@ -26,6 +26,7 @@ from tsdb.storage.db import DB
 COMPONENT_FACTORIES: list[str] = [
     "tsdb.server.alerting_component:build",
     "tsdb.server.escalation_component:build",
+    "tsdb.server.incidents_component:build",
     "tsdb.server.rules_component:build",
     "tsdb.server.scrape_component:build",
     "tsdb.server.collect_component:build",
