@@ -50,6 +50,8 @@ def build_parser() -> argparse.ArgumentParser:
     chunks.add_argument("files", nargs="+", help="chunk segment files (a block's chunks/000001 ...)")
     rules = check_sub.add_parser("rules", help="validate Prometheus rule files (like promtool check rules)")
     rules.add_argument("files", nargs="+", help="rule files")
+    test_rules = sub.add_parser("test-rules", help="run promtool-style rule unit tests (promtool test rules)")
+    test_rules.add_argument("files", nargs="+", help="rule test files")
     _add_bench_parser(sub)
     return parser
 
@@ -257,6 +259,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _check_chunks(args.files)
     if args.command == "check" and args.check_command == "rules":
         return _check_rules(args.files)
+    if args.command == "test-rules":
+        from tsdb.rules.unittest import main as test_rules
+
+        return test_rules(args.files)
     if args.command == "bench" and args.bench_command:
         from tsdb.bench import commands
 
