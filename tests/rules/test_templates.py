@@ -28,6 +28,10 @@ DATA = TemplateData({"instance": "host-1:9100", "job": "node", "path": "/var/log
     ("{{ if $labels.job }}has job{{ else }}no job{{ end }}", "has job"),
     ("{{ if $labels.missing }}yes{{ else }}no{{ end }}", "no"),
     ("plain text", "plain text"),
+    ("{{ range $k, $v := $labels }}{{ $k }}={{ $v }};{{ end }}", "instance=host-1:9100;job=node;path=/var/log;"),
+    ("{{ range $externalLabels }}[{{ . }}]{{ end }}", "[eu-1]"),
+    ("{{ with $labels.job }}job {{ . }}{{ else }}none{{ end }}", "job node"),
+    ("{{ if $labels.job }}{{ if $labels.x }}a{{ else }}b{{ end }}{{ end }}", "b"),
 ])
 def test_renders_like_prometheus(template: str, expected: str) -> None:
     assert expand(template, DATA) == expected

@@ -3,7 +3,8 @@
 Supported: ``{{ $labels.name }}``, ``{{ $value }}``, ``{{ $externalLabels.name }}``, ``{{ .Labels.name }}``,
 ``{{ .Value }}``, string and number literals, pipelines ``a | f b`` and calls ``f a b`` with ``humanize``,
 ``humanize1024``, ``humanizeDuration``, ``humanizePercentage``, ``humanizeTimestamp``, ``printf``, ``title``,
-``toUpper``, ``toLower``, ``reReplaceAll``, and ``{{ if X }}..{{ else }}..{{ end }}``. Anything else fails the
+``toUpper``, ``toLower``, ``reReplaceAll``, ``{{ if X }}..{{ else }}..{{ end }}``, ``{{ with X }}`` and
+``{{ range $k, $v := X }}`` (``{{ . }}`` inside). Anything else fails the
 expansion, which yields ``<error expanding template: ...>`` as Prometheus does, never an exception.
 """
 
@@ -157,7 +158,14 @@ class TemplateData:
     external_url: str = ""
 
 
-def _resolve(token: str, data: TemplateData) -> Any:
+def _resolve(token: str, data: TemplateData, scope: dict[str, Any] | None = None) -> Any:
+    scope = scope or {}
+    if token in scope:
+        return scope[token]
+    if token.startswith(".") and "." in scope and token[1:] and not token.startswith((".Labels", ".Value",
+                                                                                     ".ExternalLabels")):
+        value = scope["."]
+        return value.get(token[1:], "") if isinstance(value, dict) else getattr(value, token[1:], "")
     if token.startswith("`"):
         return token[1:-1]
     if token.startswith('"'):
@@ -173,6 +181,8 @@ def _resolve(token: str, data: TemplateData) -> Any:
         return data.value
     if token in ("$labels", ".Labels"):
         return dict(data.labels)
+    if token in ("$externalLabels", ".ExternalLabels"):
+        return dict(data.external_labels)
     if token == "$externalURL":
         return data.external_url
     try:
@@ -181,7 +191,7 @@ def _resolve(token: str, data: TemplateData) -> Any:
         raise TemplateError(f"undefined variable or function {token!r}") from None
 
 
-def _eval_pipeline(text: str, data: TemplateData) -> Any:
+def _eval_pipeline(text: str, data: TemplateData, scope: dict[str, Any] | None = None) -> Any:
     result: Any = None
     for stage_no, stage in enumerate(text.split("|")):
         try:
@@ -192,7 +202,7 @@ def _eval_pipeline(text: str, data: TemplateData) -> Any:
             raise TemplateError(f"empty command in {text!r}")
         head, rest = tokens[0], tokens[1:]
         if head in FUNCTIONS:
-            args = [_resolve(t, data) for t in rest]
+            args = [_resolve(t, data, scope) for t in rest]
             if stage_no > 0:
                 args.append(result)
             try:
@@ -202,7 +212,7 @@ def _eval_pipeline(text: str, data: TemplateData) -> Any:
         else:
             if rest or stage_no > 0:
                 raise TemplateError(f"function {head!r} not defined")
-            result = _resolve(head, data)
+            result = _resolve(head, data, scope)
     return result
 
 
@@ -226,35 +236,86 @@ def _truthy(value: Any) -> bool:
     return bool(value) and value != 0
 
 
-def _expand(template: str, data: TemplateData) -> str:
-    out: list[str] = []
-    stack: list[tuple[bool, bool]] = []  # (emitting before this if, this branch taken)
-    emitting = True
+Node = tuple[Any, ...]
+
+
+def _parse(template: str) -> list[Node]:
+    """Text and actions into a tree: ("text", s), ("expr", a), ("if"|"with", a, body, else), ("range", a,
+    body, else)."""
+    tokens: list[tuple[str, str]] = []
     pos = 0
     for match in _ACTION.finditer(template):
-        if emitting:
-            out.append(template[pos:match.start()])
+        tokens.append(("text", template[pos:match.start()]))
+        tokens.append(("action", match.group(1).strip()))
         pos = match.end()
-        action = match.group(1).strip()
-        if action.startswith("/*"):
+    tokens.append(("text", template[pos:]))
+    nodes, _, end = _parse_block(tokens, 0)
+    if end is not None:
+        raise TemplateError(f"unexpected {{{{{end}}}}}")
+    return nodes
+
+
+def _parse_block(tokens: list[tuple[str, str]], i: int) -> tuple[list[Node], int, str | None]:
+    nodes: list[Node] = []
+    while i < len(tokens):
+        kind, value = tokens[i]
+        i += 1
+        if kind == "text":
+            if value:
+                nodes.append(("text", value))
             continue
-        if action.startswith("if "):
-            taken = _truthy(_eval_pipeline(action[3:], data)) if emitting else False
-            stack.append((emitting, taken))
-            emitting = emitting and taken
-        elif action == "else":
-            if not stack:
-                raise TemplateError("unexpected {{else}}")
-            outer, taken = stack[-1]
-            emitting = outer and not taken
-        elif action == "end":
-            if not stack:
-                raise TemplateError("unexpected {{end}}")
-            emitting = stack.pop()[0]
-        elif emitting:
-            out.append(_render(_eval_pipeline(action, data)))
-    if stack:
-        raise TemplateError("unexpected EOF: missing {{end}}")
-    if emitting:
-        out.append(template[pos:])
+        if value.startswith("/*"):
+            continue
+        if value in ("end", "else"):
+            return nodes, i, value
+        head = value.split(" ", 1)[0]
+        if head in ("if", "with", "range"):
+            body, i, stop = _parse_block(tokens, i)
+            other: list[Node] = []
+            if stop == "else":
+                other, i, stop = _parse_block(tokens, i)
+            if stop != "end":
+                raise TemplateError(f"unexpected EOF: missing {{{{end}}}} for {{{{{value}}}}}")
+            nodes.append((head, value[len(head):].strip(), body, other))
+        else:
+            nodes.append(("expr", value))
+    return nodes, i, None
+
+
+def _render_nodes(nodes: list[Node], data: TemplateData, scope: dict[str, Any]) -> str:
+    out: list[str] = []
+    for node in nodes:
+        kind = node[0]
+        if kind == "text":
+            out.append(node[1])
+        elif kind == "expr":
+            out.append(_render(_eval_pipeline(node[1], data, scope)))
+        elif kind in ("if", "with"):
+            value = _eval_pipeline(node[1], data, scope)
+            if _truthy(value):
+                inner = {**scope, ".": value} if kind == "with" else scope
+                out.append(_render_nodes(node[2], data, inner))
+            else:
+                out.append(_render_nodes(node[3], data, scope))
+        else:  # range [$k, $v :=] EXPR
+            spec = node[1]
+            names: list[str] = []
+            if ":=" in spec:
+                left, spec = spec.split(":=", 1)
+                names = [n.strip() for n in left.split(",")]
+            items = _eval_pipeline(spec.strip(), data, scope)
+            pairs = sorted(items.items()) if isinstance(items, dict) else list(enumerate(items or []))
+            if not pairs:
+                out.append(_render_nodes(node[3], data, scope))
+            for key, value in pairs:
+                inner = {**scope, ".": value}
+                if len(names) == 2:
+                    inner[names[0]], inner[names[1]] = key, value
+                elif len(names) == 1:
+                    inner[names[0]] = value
+                out.append(_render_nodes(node[2], data, inner))
     return "".join(out)
+
+
+def _expand(template: str, data: TemplateData) -> str:
+    return _render_nodes(_parse(template), data, {})
