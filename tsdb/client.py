@@ -62,11 +62,13 @@ class Client:
     """A blocking gRPC client; use as a context manager or call :meth:`close`."""
 
     def __init__(self, address: str = "127.0.0.1:9202", timeout_s: float = 30.0,
-                 max_message_bytes: int = 64 << 20) -> None:
+                 max_message_bytes: int = 64 << 20, compression: bool = False) -> None:
+        """``compression``: gzip every request (the server accepts it transparently)."""
         self.timeout_s = timeout_s
         options = [("grpc.max_receive_message_length", max_message_bytes),
                    ("grpc.max_send_message_length", max_message_bytes)]
-        self._channel = grpc.insecure_channel(address, options=options)
+        self._channel = grpc.insecure_channel(address, options=options,
+                                              compression=grpc.Compression.Gzip if compression else None)
         self._write = self._channel.unary_unary("/tsdb.v1.TSDB/Write", request_serializer=None,
                                                 response_deserializer=tsdb_pb2.WriteResponse.FromString)
         self._write_stream = self._channel.stream_unary(

@@ -1,8 +1,8 @@
 """Pushing metrics to tsdb over gRPC from a background thread.
 
 Every ``interval_s`` the registry is snapshotted into a bounded queue (oldest snapshot dropped, and
-counted, when the queue is full); the sender thread writes queued snapshots with ``Write`` (snappy is not
-needed on gRPC; the protobuf is compact), retrying with exponential backoff while the server is
+counted, when the queue is full); the sender thread writes all queued snapshots on one gzip-compressed
+``WriteStream``, retrying with exponential backoff while the server is
 unreachable. ``flush()`` pushes now; ``close()`` flushes and stops.
 """
 
@@ -19,6 +19,7 @@ import numpy as np
 
 from tsdb.labels import Labels
 from tsdb.sdk.registry import DEFAULT_REGISTRY, Registry
+from tsdb.server.remote_write import encode_write_request
 
 log = logging.getLogger("tsdb.sdk")
 
@@ -31,7 +32,7 @@ class Pusher:
                  extra_labels: dict[str, str] | None = None, start: bool = True) -> None:
         from tsdb.client import Client
 
-        self.client = Client(address, timeout_s=10.0)
+        self.client = Client(address, timeout_s=10.0, compression=True)
         self.registry, self.interval_s = registry, interval_s
         self.labels = {"job": job, "instance": instance or socket.gethostname(), **(extra_labels or {})}
         self._queue: collections.deque[list[Any]] = collections.deque(maxlen=queue_size)
@@ -56,21 +57,23 @@ class Pusher:
             self._queue.append(series)
 
     def _send_all(self) -> bool:
-        while True:
-            with self._lock:
-                if not self._queue:
-                    return True
-                batch = self._queue[0]
-            try:
-                self.client.write(batch)
-            except Exception as err:  # grpc.RpcError and connection failures: keep the batch, retry later
-                self.failures += 1
-                log.warning("push failed, will retry", extra={"error": str(err)[:200]})
-                return False
-            with self._lock:
+        """Send every queued snapshot on one WriteStream; on failure keep them for the next try."""
+        with self._lock:
+            batches = list(self._queue)
+        if not batches:
+            return True
+        try:
+            self.client.write_stream(iter([encode_write_request(b) for b in batches]))
+        except Exception as err:  # grpc.RpcError and connection failures: keep the batches, retry later
+            self.failures += 1
+            log.warning("push failed, will retry", extra={"error": str(err)[:200]})
+            return False
+        with self._lock:
+            for batch in batches:
                 if self._queue and self._queue[0] is batch:
                     self._queue.popleft()
-            self.sent += 1
+        self.sent += len(batches)
+        return True
 
     def _run(self) -> None:
         backoff = 0.5
