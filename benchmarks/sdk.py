@@ -31,13 +31,13 @@ async def _handler(request: web.Request) -> web.Response:
 
 async def _requests(n: int, instrumented: bool) -> float:
     app = web.Application(middlewares=[aiohttp_middleware(Registry(process_metrics=False))] if instrumented else [])
-    app.router.add_get("/work/{id}", _handler)
+    app.router.add_get("/items/{id}", _handler)
     client = TestClient(TestServer(app))
     await client.start_server()
     try:
         started = time.perf_counter()
         for i in range(n):
-            async with client.get(f"/work/{i % 10}") as r:
+            async with client.get(f"/items/{i % 10}") as r:
                 await r.read()
         return (time.perf_counter() - started) / n
     finally:

@@ -4,9 +4,7 @@ to a real Alertmanager (Debian's prometheus-alertmanager) on 127.0.0.1."""
 from __future__ import annotations
 
 import asyncio
-import shutil
 import socket
-import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,6 +13,7 @@ import aiohttp
 import numpy as np
 import pytest
 
+from tests.alertmanager_peer import running_alertmanager
 from tsdb.config import ServerConfig
 from tsdb.labels import Labels
 from tsdb.server.app import Server
@@ -42,28 +41,8 @@ def _free_port() -> int:
 
 @pytest.fixture
 def alertmanager(tmp_path: Path) -> Iterator[str]:
-    binary = shutil.which("prometheus-alertmanager") or shutil.which("alertmanager")
-    if binary is None:
-        pytest.skip("prometheus-alertmanager is not installed")
-    port = _free_port()
-    config = tmp_path / "am.yml"
-    config.write_text("route: {receiver: 'null', group_wait: 1s}\nreceivers: [{name: 'null'}]\n")
-    proc = subprocess.Popen([binary, f"--config.file={config}", f"--storage.path={tmp_path / 'am-data'}",
-                             f"--web.listen-address=127.0.0.1:{port}", "--cluster.listen-address="],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                with socket.create_connection(("127.0.0.1", port), timeout=1):
-                    break
-            except OSError:
-                time.sleep(0.2)
+    with running_alertmanager(tmp_path) as url:
         yield url
-    finally:
-        proc.kill()
-        proc.wait(timeout=10)
 
 
 async def _write(session: aiohttp.ClientSession, base: str, value: float) -> None:

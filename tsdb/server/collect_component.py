@@ -5,8 +5,6 @@ The collector's own cost is exported as ``tsdb_collector_duration_seconds``."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import logging
 import time
 from typing import Any
 
@@ -19,9 +17,8 @@ from tsdb.config import parse_duration_ms
 from tsdb.errors import ConfigError, TsdbError
 from tsdb.labels import Labels
 from tsdb.scrape.host import collect_host, hostname
-from tsdb.server.components import ServerContext
+from tsdb.server.components import ServerContext, run_every
 
-log = logging.getLogger("tsdb.collect")
 _KEYS = {"host", "self", "interval"}
 
 
@@ -60,18 +57,12 @@ class CollectComponent:
         app.commit()
         return len(samples)
 
-    async def _run(self) -> None:
-        loop = asyncio.get_running_loop()
-        while not self._stop.is_set():
-            try:
-                await loop.run_in_executor(self.context.executor, self.collect_once, time.time())
-            except Exception:
-                log.exception("built-in collection failed")
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stop.wait(), self.interval_s)
+    async def _collect(self) -> None:
+        await asyncio.get_running_loop().run_in_executor(self.context.executor, self.collect_once, time.time())
 
     async def start(self) -> None:
-        self._task = asyncio.get_running_loop().create_task(self._run())
+        self._task = asyncio.get_running_loop().create_task(
+            run_every(self._stop, self.interval_s, self._collect, "built-in collection"))
 
     async def reload(self) -> None:
         return None

@@ -9,8 +9,11 @@ rule evaluator is built) and may register HTTP routes. ``reload()`` runs on SIGH
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import importlib
-from collections.abc import Callable
+import logging
+from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -21,6 +24,8 @@ from tsdb.config import ServerConfig
 from tsdb.server.backend import Backend
 from tsdb.server.self_metrics import SelfMetrics
 from tsdb.storage.db import DB
+
+log = logging.getLogger("tsdb.server")
 
 # "module:function" of every component factory, in build order (services flow forward only).
 COMPONENT_FACTORIES: list[str] = [
@@ -70,6 +75,18 @@ class Component(Protocol):
 
 
 ComponentFactory = Callable[[ServerContext], "Component | None"]
+
+
+async def run_every(stop: asyncio.Event, seconds: float, step: Callable[[], Awaitable[Any]], what: str) -> None:
+    """Await ``step()`` now and then every ``seconds`` until ``stop`` is set; failures are logged, the loop
+    goes on (a component's background work must not die on one bad round)."""
+    while not stop.is_set():
+        try:
+            await step()
+        except Exception:
+            log.exception("background work failed", extra={"work": what})
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), seconds)
 
 
 def load_factories(names: list[str] | None = None) -> list[ComponentFactory]:

@@ -5,9 +5,7 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import datetime as dt
-import logging
 import time
 from typing import Any
 
@@ -23,9 +21,7 @@ from tsdb.alerting.escalation import (
 from tsdb.alerting.model import DeliveryResult, Notification
 from tsdb.alerting.oncall import parse_oncall
 from tsdb.alerting.receivers import build_receivers
-from tsdb.server.components import ServerContext
-
-log = logging.getLogger("tsdb.alerting")
+from tsdb.server.components import ServerContext, run_every
 
 
 class EscalationComponent:
@@ -99,17 +95,9 @@ class EscalationComponent:
         acks = [{"groupKey": k, **v} for k, v in self.hook.acks.items()]
         return web.json_response({"status": "success", "data": {"escalations": out, "acks": acks}})
 
-    async def _run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                await self.hook.tick()
-            except Exception:  # pragma: no cover - logged, the loop goes on
-                log.exception("escalation tick failed")
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stop.wait(), 0.5)
-
     async def start(self) -> None:
-        self._task = asyncio.get_running_loop().create_task(self._run())
+        self._task = asyncio.get_running_loop().create_task(
+            run_every(self._stop, 0.5, self.hook.tick, "escalation steps"))
 
     async def reload(self) -> None:
         return None

@@ -20,6 +20,7 @@ import aiohttp
 import pytest
 from aiohttp import web
 
+from tests.alertmanager_peer import running_alertmanager
 from tsdb.alerting.model import Alert, Notification
 from tsdb.alerting.receivers import build_receivers
 from tsdb.alerting.receivers.channels import truncate_sms
@@ -210,26 +211,8 @@ def test_email_over_starttls_with_auth(tls_cert: tuple[Path, Path]) -> None:
 
 @pytest.fixture
 def alertmanager(tmp_path: Path) -> Iterator[str]:
-    binary = shutil.which("prometheus-alertmanager") or shutil.which("alertmanager")
-    if binary is None:
-        pytest.skip("prometheus-alertmanager is not installed")
-    port = _free_port()
-    (tmp_path / "am.yml").write_text("route: {receiver: 'null'}\nreceivers: [{name: 'null'}]\n")
-    proc = subprocess.Popen([binary, f"--config.file={tmp_path / 'am.yml'}", f"--storage.path={tmp_path / 'amd'}",
-                             f"--web.listen-address=127.0.0.1:{port}", "--cluster.listen-address="],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                time.sleep(0.2)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        proc.kill()
-        proc.wait(timeout=10)
+    with running_alertmanager(tmp_path) as url:
+        yield url
 
 
 def test_forwarding_to_a_real_alertmanager(alertmanager: str) -> None:

@@ -61,7 +61,8 @@ def _alert(a: Alert, now: float) -> dict[str, Any]:
             "generator_url": a.generator_url, "fingerprint": a.fingerprint}
 
 
-def _common(maps: list[dict[str, str]]) -> dict[str, str]:
+def common_pairs(maps: list[dict[str, str]]) -> dict[str, str]:
+    """The name/value pairs every map has (Alertmanager's CommonLabels / CommonAnnotations)."""
     if not maps:
         return {}
     common = dict(maps[0])
@@ -77,8 +78,8 @@ def context(notification: Notification) -> dict[str, Any]:
             "firing": [a for a in alerts if a["status"] == "firing"],
             "resolved": [a for a in alerts if a["status"] == "resolved"],
             "group_labels": notification.group_labels,
-            "common_labels": _common([a.labels for a in notification.alerts]),
-            "common_annotations": _common([a.annotations for a in notification.alerts]),
+            "common_labels": common_pairs([a.labels for a in notification.alerts]),
+            "common_annotations": common_pairs([a.annotations for a in notification.alerts]),
             "external_url": notification.external_url, "extras": notification.extras,
             "group_key": notification.group_key}
     # Alertmanager's names too, so templates written for its data model read the same values

@@ -11,6 +11,7 @@ import aiohttp
 
 from tsdb.alerting.model import Alert, Notification
 from tsdb.alerting.receivers.base import DeliveryError
+from tsdb.alerting.receivers.templates import common_pairs
 from tsdb.errors import ConfigError
 
 ZERO_TIME = "0001-01-01T00:00:00Z"
@@ -20,15 +21,6 @@ def rfc3339(seconds: float | None) -> str:
     if seconds is None:
         return ZERO_TIME
     return dt.datetime.fromtimestamp(seconds, tz=dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
-def _common(maps: list[dict[str, str]]) -> dict[str, str]:
-    if not maps:
-        return {}
-    common = dict(maps[0])
-    for m in maps[1:]:
-        common = {k: v for k, v in common.items() if m.get(k) == v}
-    return common
 
 
 def webhook_body(notification: Notification, max_alerts: int = 0) -> dict[str, Any]:
@@ -45,8 +37,8 @@ def webhook_body(notification: Notification, max_alerts: int = 0) -> dict[str, A
 
     return {"receiver": notification.receiver, "status": notification.status, "alerts": [one(a) for a in shown],
             "groupLabels": notification.group_labels,
-            "commonLabels": _common([a.labels for a in alerts]),
-            "commonAnnotations": _common([a.annotations for a in alerts]),
+            "commonLabels": common_pairs([a.labels for a in alerts]),
+            "commonAnnotations": common_pairs([a.annotations for a in alerts]),
             "externalURL": notification.external_url, "version": "4", "groupKey": notification.group_key,
             "truncatedAlerts": truncated, **({"tsdb": notification.extras} if notification.extras else {})}
 
