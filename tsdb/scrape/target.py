@@ -12,6 +12,7 @@ markers, as Prometheus does.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import logging
@@ -102,8 +103,10 @@ class Target:
             headers = {"Accept": ACCEPT, "X-Prometheus-Scrape-Timeout-Seconds": str(job.timeout_ms / 1000)}
             if job.bearer_token:
                 headers["Authorization"] = f"Bearer {job.bearer_token}"
-            auth = aiohttp.BasicAuth(*job.basic_auth) if job.basic_auth else None
-            async with session.get(self.url, headers=headers, auth=auth,
+            if job.basic_auth:
+                user, password = job.basic_auth
+                headers["Authorization"] = "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
+            async with session.get(self.url, headers=headers,
                                    timeout=aiohttp.ClientTimeout(total=job.timeout_ms / 1000),
                                    ssl=job.verify_tls) as response:
                 if response.status != 200:

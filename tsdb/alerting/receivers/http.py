@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import ssl
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -64,9 +65,11 @@ async def post(session: aiohttp.ClientSession, url: str, options: HttpOptions, w
     headers = dict(options.headers)
     if options.bearer:
         headers["Authorization"] = f"Bearer {options.bearer}"
-    auth = aiohttp.BasicAuth(*options.basic_auth) if options.basic_auth else None
+    elif options.basic_auth:
+        user, password = options.basic_auth
+        headers["Authorization"] = "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
     try:
-        async with session.post(url, json=json_body, data=form, headers=headers, auth=auth,
+        async with session.post(url, json=json_body, data=form, headers=headers,
                                 timeout=aiohttp.ClientTimeout(total=options.timeout_s),
                                 ssl=options.ssl_context()) as response:
             text = await response.text()
