@@ -16,10 +16,12 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     serve = sub.add_parser(
         "serve", help="run the server (HTTP API on 127.0.0.1:9201, gRPC on 127.0.0.1:9202)",
-        description="Run tsdb: the Prometheus-compatible HTTP API (queries, remote-write), the gRPC service "
-        "and background compaction/retention over one data directory. Flags override the config file.")
-    serve.add_argument("--config", metavar="FILE", help="YAML config file (keys as the flags below, plus "
-                       "'storage:' and 'query:' sections)")
+        description="Run tsdb: the Prometheus-compatible HTTP API (queries, remote-write), the Alertmanager API "
+        "and notifications, the gRPC service, rule evaluation, scraping, host metrics and background "
+        "compaction/downsampling/retention over one data directory. Flags override the config file.")
+    serve.add_argument("--config", metavar="FILE", help="YAML config file: keys as the flags below, plus the "
+                       "sections storage, query, rules (docs/rules.md), notifications (docs/alerting.md), "
+                       "scrape and collect (docs/sdk.md), external_labels and external_url")
     serve.add_argument("--data-dir", metavar="DIR", help="data directory (default ./tsdb-data)")
     serve.add_argument("--http-listen", metavar="HOST:PORT", help="HTTP API address (default 127.0.0.1:9201)")
     serve.add_argument("--grpc-listen", metavar="HOST:PORT", help="gRPC address (default 127.0.0.1:9202)")
