@@ -332,3 +332,23 @@ def test_failed_group_sync_applies_nothing_of_the_failed_commits(tmp_path: Path,
         assert _dump(db) == model.data
     with DB.open(tmp_path, SMALL) as db:
         assert _dump(db) == model.data
+
+
+def test_a_range_being_persisted_is_frozen(tmp_path: Path) -> None:
+    """Once the head's oldest range is due for a block, a late sample for it is out of bounds (reported,
+    not silently lost when the range leaves the head), while newer samples are still accepted."""
+    options = StorageOptions(block_range_ms=10_000, retention_ms=10**12)
+    model = Model()
+    with DB.open(tmp_path, options) as db:
+        for k in range(20):
+            model.commit(db, 5, k * 1000)
+        db.maintain(now_ms=0)
+        assert db.blocks, "a block was cut"
+        late = db.appender()
+        late.append(_series(0), np.array([500], np.int64), np.array([1.0]))
+        result = late.commit()
+        assert result.rejected_count == 1 and "out_of_bounds" in result.summary()
+        model.commit(db, 5, 20_000)
+        assert _dump(db) == model.data
+    with DB.open(tmp_path, options) as db:
+        assert _dump(db) == model.data

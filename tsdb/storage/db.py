@@ -53,6 +53,7 @@ class DB:
         self.options = options
         self._lock = lock
         self._mutex = threading.RLock()
+        self._maintaining = threading.Lock()
         self.blocks: list[Block] = []
         self._doomed: list[Block] = []
         self.head = Head(chunk_range=options.block_range_ms, chunk_samples=options.chunk_target_samples,
@@ -127,8 +128,8 @@ class DB:
             log.info("WAL replayed", extra=self.replay_stats)
 
     def close(self) -> None:
-        """Close the WAL and blocks and release the directory lock. Idempotent."""
-        with self._mutex:
+        """Close the WAL and blocks and release the directory lock (after a running maintenance). Idempotent."""
+        with self._maintaining, self._mutex:
             if self._closed:
                 return
             self._closed = True
@@ -167,8 +168,10 @@ class DB:
         return self.wal.log(*batch, sync=False)
 
     def delete(self, matchers: Sequence[Matcher], mint: int, maxt: int) -> None:
-        """Delete samples in ``[mint, maxt]`` of matching series (tombstones; data goes at compaction)."""
-        with self._mutex:
+        """Delete samples in ``[mint, maxt]`` of matching series (tombstones; data goes at compaction).
+
+        Waits for a running maintenance, so a block being written cannot miss the tombstones."""
+        with self._maintaining, self._mutex:
             refs = self.head.select_refs(matchers)
             if len(refs):
                 assert self.wal is not None
@@ -204,36 +207,49 @@ class DB:
 
     # -- maintenance --------------------------------------------------------------------------
     def maintain(self, now_ms: int | None = None) -> None:
-        """Persist the head, compact blocks, apply retention, delete released blocks."""
-        with self._mutex:
-            if self._closed:
-                return
-            self._persist_head()
-            self._compact()
-            blocks = list(self.blocks)
-        if self.tiers is not None:
-            # downsampling reads blocks through queriers: no lock needed (retention waits for readers)
-            self.tiers.maintain(blocks, int(time.time() * 1000) if now_ms is None else now_ms)
-        with self._mutex:
-            if self._closed:
-                return
-            self._apply_retention()
-            self._reap()
+        """Persist the head, compact blocks, apply retention, delete released blocks.
 
-    def _persist_head(self) -> None:
+        Long writes (blocks, tier files) happen outside the DB lock, so queries are not held up; one
+        maintenance runs at a time, and ``close`` waits for it.
+        """
+        with self._maintaining:
+            while True:
+                with self._mutex:
+                    if self._closed:
+                        return
+                    span = self._due_head_range()
+                    if span is None:
+                        break
+                    # freeze the range first: a late sample for it is now out of bounds, not lost
+                    self.head.freeze_before(span[1])
+                mint, maxt = span
+                ulid = persist_head_range(self.path, self.head, mint, maxt, self.options.chunk_target_samples)
+                with self._mutex:
+                    if ulid is not None:
+                        self.blocks.append(Block.open(self.path / ulid))
+                        self.blocks.sort(key=lambda b: b.meta.mint)
+                    self.head.truncate(maxt)
+                    self._checkpoint(maxt)
+            with self._mutex:
+                self._compact()
+                blocks = list(self.blocks)
+            if self.tiers is not None:
+                # downsampling reads blocks through queriers: no lock needed (retention waits for readers)
+                self.tiers.maintain(blocks, int(time.time() * 1000) if now_ms is None else now_ms)
+            with self._mutex:
+                if self._closed:
+                    return
+                self._apply_retention()
+                self._reap()
+
+    def _due_head_range(self) -> tuple[int, int] | None:
+        """The oldest block range of the head once it spans 1.5 block ranges, else None."""
         size = self.options.block_range_ms
-        while True:
-            head_min, head_max = self.head.min_time, self.head.max_time
-            if head_min > head_max or head_max - head_min <= size * 3 // 2:
-                return
-            mint = head_min - head_min % size
-            maxt = mint + size
-            ulid = persist_head_range(self.path, self.head, mint, maxt, self.options.chunk_target_samples)
-            if ulid is not None:
-                self.blocks.append(Block.open(self.path / ulid))
-                self.blocks.sort(key=lambda b: b.meta.mint)
-            self.head.truncate(maxt)
-            self._checkpoint(maxt)
+        head_min, head_max = self.head.min_time, self.head.max_time
+        if head_min > head_max or head_max - head_min <= size * 3 // 2:
+            return None
+        mint = head_min - head_min % size
+        return mint, mint + size
 
     def _checkpoint(self, mint: int) -> None:
         """Fold the older two thirds of WAL segments into a checkpoint of live series and newer samples."""

@@ -124,6 +124,7 @@ class Head:
         self.state[hk.S_MINT] = np.iinfo(np.int64).max
         self.state[hk.S_MAXT] = np.iinfo(np.int64).min
         self.state[hk.S_MIN_VALID] = np.iinfo(np.int64).min
+        self._truncated_before = int(np.iinfo(np.int64).min)
         self.state[hk.S_FREE] = -1
         self.state[hk.S_NPAGES] = initial_pages
         self.page_next = np.empty(initial_pages, dtype=np.int64)  # set when a page is allocated
@@ -504,6 +505,11 @@ class Head:
         return int(self.state[hk.S_MAXT])
 
     @property
+    def truncated_before(self) -> int:
+        """Data older than this has left the head (it is in blocks); reads start here."""
+        return self._truncated_before
+
+    @property
     def min_valid_time(self) -> int:
         """Samples older than this are rejected as out of bounds."""
         return int(self.state[hk.S_MIN_VALID])
@@ -550,6 +556,12 @@ class Head:
                 if self.labels_of(int(ref)) is not None:
                     self.tombstones.setdefault(int(ref), []).append((mint, maxt))
 
+    def freeze_before(self, t: int) -> None:
+        """Reject samples older than ``t`` from now on (out of bounds), so a range about to be written as a
+        block cannot change while it is written (Prometheus's appendable lower bound)."""
+        with self.lock:
+            self.state[hk.S_MIN_VALID] = max(int(self.state[hk.S_MIN_VALID]), t)
+
     def truncate(self, mint: int) -> list[int]:
         """Drop data older than ``mint``, garbage-collect series left empty, raise the lower bound.
 
@@ -558,6 +570,7 @@ class Head:
         from tsdb.storage.head_read import truncate_head
 
         with self.lock:
+            self._truncated_before = max(self._truncated_before, mint)
             return truncate_head(self, mint)
 
     def remove_series(self, refs: Sequence[int]) -> None:

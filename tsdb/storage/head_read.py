@@ -103,7 +103,7 @@ def read_series(head: Head, refs: I64, mint: int, maxt: int) -> list[tuple[I64, 
 def read_series_flat(head: Head, refs: I64, mint: int, maxt: int) -> tuple[I64, ValueArray, I64]:
     """:func:`read_series` as flat (ts, values, offsets[len(refs)+1]). Caller holds the head's lock."""
     series = head.series
-    mint = max(mint, head.min_valid_time)  # data below the truncation point belongs to blocks now
+    mint = max(mint, head.truncated_before)  # data below the truncation point belongs to blocks now
     refs = np.ascontiguousarray(refs, dtype=np.int64)
     ids, chunk_offsets = hk.collect_chunks(refs, series, head.chunk_next, head.chunk_mint, head.chunk_maxt,
                                            mint, maxt)
