@@ -7,6 +7,7 @@ as a context manager so the process is always ended.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -128,8 +129,8 @@ class LocalServer:
         """Force buffered data to disk where the target allows it; returns what was done.
 
         VictoriaMetrics: ``/internal/force_flush``. Prometheus: a snapshot of the head as a compacted block
-        (``/api/v1/admin/tsdb/snapshot``, left under ``snapshots/``). tsdb: nothing to force (stopping it
-        persists the head).
+        (``/api/v1/admin/tsdb/snapshot``, left under ``snapshots/``). tsdb: wait until background
+        maintenance has cut the head to at most 1.5 block ranges (stopping it persists the rest).
         """
         try:
             if self.kind == "victoriametrics":
@@ -139,9 +140,23 @@ class LocalServer:
                 request = urllib.request.Request(self.url + "/api/v1/admin/tsdb/snapshot", data=b"", method="POST")
                 with urllib.request.urlopen(request, timeout=timeout_s):
                     return "snapshot"
+            if self.kind == "tsdb":
+                return self._settle(timeout_s)
         except (urllib.error.URLError, OSError) as err:
             return f"flush failed: {err}"
         return "clean stop only"
+
+    def _settle(self, timeout_s: float, block_range_ms: int = 2 * 3_600_000) -> str:
+        """Wait (bounded) until tsdb's background maintenance has cut the head down to at most 1.5 block
+        ranges, so queries are timed on a settled server, as Prometheus's are after its snapshot."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            with urllib.request.urlopen(self.url + "/api/v1/status/tsdb", timeout=30) as response:
+                head = json.loads(response.read())["data"]["headStats"]
+            if head["maxTime"] - head["minTime"] <= block_range_ms * 3 // 2:
+                return "head compacted"
+            time.sleep(1.0)
+        return "head still compacting"
 
     def stop(self, timeout_s: float = 60.0) -> int | None:
         """SIGTERM, wait up to ``timeout_s``, then SIGKILL; returns the exit code."""
