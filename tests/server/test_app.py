@@ -34,7 +34,11 @@ def test_server_lifecycle(tmp_path: Path) -> None:
                 async with session.post(base + "/api/v1/write", data=body,
                                         headers={"Content-Type": "application/x-protobuf"}) as response:
                     assert response.status == 204
-                await asyncio.sleep(0.5)  # the maintenance loop persists the head as blocks
+                # the maintenance loop persists the head as blocks (bounded wait, not a timing assumption)
+                for _ in range(300):
+                    if server.db is not None and server.db.blocks:
+                        break
+                    await asyncio.sleep(0.1)
                 async with session.get(base + "/api/v1/query", params={"query": "count_over_time(m[1m])",
                                                                        "time": "59"}) as response:
                     result = await response.text()
