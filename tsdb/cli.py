@@ -29,7 +29,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--wal-fsync", metavar="POLICY",
                        help="'always' (default: fsync before acknowledging), 'never', or an interval like 1s")
     serve.add_argument("--out-of-order-window", metavar="DURATION",
-                       help="accept samples this much older than a series' newest (default 0 = off)")
+                       help="accept samples this much older than a series' newest (default 10m; 0 refuses them)")
     serve.add_argument("--max-body-bytes", type=int, metavar="N", help="largest request body (default 64 MiB)")
     serve.add_argument("--log-level", choices=["debug", "info", "warning", "error"], help="default info")
     serve.add_argument("--log-format", choices=["json", "text"], help="default json")

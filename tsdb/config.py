@@ -46,7 +46,9 @@ class StorageOptions:
     retention_bytes: int = 0
     """0 = no size-based retention."""
     block_range_ms: int = 2 * HOUR_MS
-    out_of_order_window_ms: int = 0
+    out_of_order_window_ms: int = 10 * 60_000
+    """How far behind the newest sample of a series a late sample is still stored: parallel senders
+    (vmagent queues, OpenTelemetry collectors) deliver batches out of order. 0 refuses them as Prometheus does."""
     wal_segment_bytes: int = 128 << 20
     wal_fsync: str = "always"
     """"always" (fsync before a write is acknowledged), "never" (leave it to the OS), or a duration string

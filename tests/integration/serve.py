@@ -33,14 +33,22 @@ class ServeProcess:
         self.grpc_port = free_port()
         self.url = f"http://127.0.0.1:{self.http_port}"
         self.log = data_dir.parent / f"serve-{self.http_port}.log"
+        self._args = [sys.executable, "-m", "tsdb.cli", "serve", "--data-dir", str(data_dir), "--http-listen",
+                      f"127.0.0.1:{self.http_port}", "--grpc-listen", f"127.0.0.1:{self.grpc_port}",
+                      # tests see only their own data unless they configure collection themselves
+                      *([] if "--config" in extra else ["--no-collect"]), *extra]
         self._log_file = self.log.open("w")
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "tsdb.cli", "serve", "--data-dir", str(data_dir), "--http-listen",
-             f"127.0.0.1:{self.http_port}", "--grpc-listen", f"127.0.0.1:{self.grpc_port}",
-             # tests see only their own data unless they configure collection themselves
-             *([] if "--config" in extra else ["--no-collect"]), *extra],
-            cwd=ROOT, stdout=self._log_file, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+        self._launch()
+
+    def _launch(self) -> None:
+        self.proc = subprocess.Popen(self._args, cwd=ROOT, stdout=self._log_file, stderr=subprocess.STDOUT,
+                                     env={**os.environ, "PYTHONUNBUFFERED": "1"})
         self.wait_ready()
+
+    def restart(self) -> None:
+        """Start the server again after :meth:`stop` or :meth:`kill`: same data, ports and options."""
+        self._log_file = self.log.open("a")
+        self._launch()
 
     def wait_ready(self, timeout_s: float = 120) -> None:
         deadline = time.monotonic() + timeout_s

@@ -104,3 +104,47 @@ def test_file_sd_refresh_keeps_last_good(tmp_path: Path) -> None:
 def test_config_errors(section: dict[str, object], message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         parse_scrape_section(section)
+
+
+def test_body_size_limit_bounds_the_decompressed_exposition() -> None:
+    lines = "".join(f'big_metric{{i="{i}"}} {i}\n' for i in range(50_000))  # about 1.2 MB, gzip'd to little
+
+    async def scenario() -> dict[str, object]:
+        async def handler(request: web.Request) -> web.Response:
+            response = web.Response(text=lines, content_type="text/plain")
+            response.enable_compression(web.ContentCoding.gzip)
+            return response
+
+        app = web.Application()
+        app.router.add_get("/metrics", handler)
+        runner = web.AppRunner(app)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        out: dict[str, object] = {}
+        try:
+            async with aiohttp.ClientSession() as session:
+                for name, limit in (("small", "64KB"), ("ample", "2MiB")):
+                    target = _job(port, body_size_limit=limit)
+                    samples = await target.scrape(session, 1000.0)  # type: ignore[attr-defined]
+                    out[name] = sum(1 for lb, _, _ in samples if lb["__name__"] == "big_metric")
+                    out[f"{name}_error"] = target.last_error  # type: ignore[attr-defined]
+        finally:
+            await runner.cleanup()
+        return out
+
+    out = asyncio.run(scenario())
+    assert out["small"] == 0 and out["small_error"] == f"body size limit exceeded ({64 << 10} bytes)"
+    assert out["ample"] == 50_000 and out["ample_error"] == ""
+
+
+@pytest.mark.parametrize(("value", "error"), [("10XB", "invalid size '10XB'"), ("-1MB", "invalid size '-1MB'")])
+def test_body_size_limit_must_be_a_size(value: str, error: str) -> None:
+    with pytest.raises(ConfigError, match=f"body_size_limit: {error}"):
+        parse_scrape_section({"scrape_configs": [{"job_name": "j", "body_size_limit": value}]})
+
+
+def test_global_body_size_limit_is_the_default() -> None:
+    (job,) = parse_scrape_section({"global": {"body_size_limit": "1GB"}, "scrape_configs": [{"job_name": "j"}]})
+    assert job.body_size_limit == 1 << 30

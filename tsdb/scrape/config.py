@@ -20,7 +20,7 @@ from tsdb.scrape.relabel import RelabelRule, parse_rules
 _JOB_KEYS = {"job_name", "scrape_interval", "scrape_timeout", "metrics_path", "scheme", "params", "basic_auth",
              "authorization", "tls_config", "honor_labels", "honor_timestamps", "static_configs", "file_sd_configs",
              "relabel_configs", "metric_relabel_configs", "sample_limit", "label_limit", "label_name_length_limit",
-             "label_value_length_limit"}
+             "label_value_length_limit", "body_size_limit"}
 
 
 @dataclass(frozen=True)
@@ -54,6 +54,25 @@ class JobConfig:
     label_limit: int = 0
     label_name_length_limit: int = 0
     label_value_length_limit: int = 0
+    body_size_limit: int = 0  # bytes of (uncompressed) response body; 0 = no limit
+
+
+_SIZE_UNITS = {"": 1, "B": 1, "KB": 1 << 10, "KIB": 1 << 10, "MB": 1 << 20, "MIB": 1 << 20, "GB": 1 << 30,
+               "GIB": 1 << 30, "TB": 1 << 40, "TIB": 1 << 40}
+
+
+def parse_size_bytes(value: Any, where: str) -> int:
+    """A size as Prometheus writes it (``"10MB"``, ``"512KiB"``, base 2; or plain bytes) -> bytes."""
+    text = str(value).strip()
+    digits = text.rstrip("BbKkMmGgTtIi")
+    unit = text[len(digits):].upper()
+    try:
+        number = int(digits)
+    except ValueError:
+        number = -1
+    if number < 0 or unit not in _SIZE_UNITS:
+        raise ConfigError(f"{where}: invalid size {value!r} (expected e.g. 10MB, 512KiB or a number of bytes)")
+    return number * _SIZE_UNITS[unit]
 
 
 def _dur(value: Any, where: str) -> int:
@@ -76,6 +95,8 @@ def parse_job(raw: Any, defaults: dict[str, int], where: str) -> JobConfig:
         else min(defaults["timeout"], interval)
     if timeout > interval:
         raise ConfigError(f"{where}: scrape timeout greater than scrape interval")
+    body_limit = parse_size_bytes(raw["body_size_limit"], f"{where}.body_size_limit") \
+        if raw.get("body_size_limit") else defaults["body_size_limit"]
     static = []
     for group in raw.get("static_configs") or []:
         targets = tuple(str(t) for t in (group or {}).get("targets") or [])
@@ -101,7 +122,8 @@ def parse_job(raw: Any, defaults: dict[str, int], where: str) -> JobConfig:
                      tuple(files), refresh, parse_rules(raw.get("relabel_configs"), f"{where}.relabel_configs"),
                      parse_rules(raw.get("metric_relabel_configs"), f"{where}.metric_relabel_configs"),
                      int(raw.get("sample_limit") or 0), int(raw.get("label_limit") or 0),
-                     int(raw.get("label_name_length_limit") or 0), int(raw.get("label_value_length_limit") or 0))
+                     int(raw.get("label_name_length_limit") or 0), int(raw.get("label_value_length_limit") or 0),
+                     body_limit)
 
 
 def parse_scrape_section(section: dict[str, Any] | None) -> list[JobConfig]:
@@ -119,7 +141,8 @@ def parse_scrape_section(section: dict[str, Any] | None) -> list[JobConfig]:
         raise ConfigError(f"scrape: unknown key {unknown[0]!r} (known: config_file, global, scrape_configs)")
     glob = section.get("global") or {}
     defaults = {"interval": _dur(glob.get("scrape_interval") or "1m", "scrape.global.scrape_interval"),
-                "timeout": _dur(glob.get("scrape_timeout") or "10s", "scrape.global.scrape_timeout")}
+                "timeout": _dur(glob.get("scrape_timeout") or "10s", "scrape.global.scrape_timeout"),
+                "body_size_limit": parse_size_bytes(glob.get("body_size_limit") or 0, "scrape.global.body_size_limit")}
     jobs = [parse_job(raw, defaults, "scrape.scrape_configs") for raw in section.get("scrape_configs") or []]
     names = [j.job_name for j in jobs]
     dup = next((n for n in names if names.count(n) > 1), None)

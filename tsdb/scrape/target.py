@@ -27,6 +27,7 @@ import yaml
 from prometheus_client.openmetrics.parser import text_string_to_metric_families as parse_openmetrics
 from prometheus_client.parser import text_string_to_metric_families as parse_text
 
+from tsdb.http_body import BodyTooLargeError, IncompleteBodyError, read_stream
 from tsdb.scrape.config import JobConfig
 from tsdb.scrape.relabel import relabel
 from tsdb.storage.interfaces import STALE_NAN
@@ -111,7 +112,7 @@ class Target:
                                    ssl=job.verify_tls) as response:
                 if response.status != 200:
                     raise ValueError(f"server returned HTTP status {response.status} {response.reason}")
-                text = await response.text()
+                text = await self._read(response)
                 content_type = response.headers.get("Content-Type", "")
             parsed = self._parse(text, content_type, now)
             scraped = len(parsed)
@@ -131,6 +132,19 @@ class Target:
                      ("scrape_samples_post_metric_relabeling", float(len(samples))),
                      ("scrape_series_added", float(added))]
         return samples + stale + [({**self.labels, "__name__": name}, value, now) for name, value in synthetic]
+
+    async def _read(self, response: aiohttp.ClientResponse) -> str:
+        """The whole (decompressed) body as text, refused past the job's ``body_size_limit``."""
+        limit = self.job.body_size_limit
+        if not limit:
+            return await response.text()
+        try:
+            body = await read_stream(response.content, limit)
+        except BodyTooLargeError as err:
+            raise ValueError(f"body size limit exceeded ({limit} bytes)") from err
+        except IncompleteBodyError as err:
+            raise ValueError(str(err)) from err
+        return body.decode(response.get_encoding(), errors="replace")
 
     def _parse(self, text: str, content_type: str, now: float) -> list[tuple[dict[str, str], float, float]]:
         parser = parse_openmetrics if "openmetrics" in content_type else parse_text

@@ -30,6 +30,7 @@ from tsdb.errors import (
     StorageError,
     TsdbError,
 )
+from tsdb.http_body import BodyTooLargeError, IncompleteBodyError, read_body
 from tsdb.query.value import MatrixValue, ScalarValue, StringValue, Value, VectorValue
 from tsdb.server import json_format as jf
 from tsdb.server import params
@@ -265,12 +266,12 @@ class HttpApi:
         encoding = request.headers.get("Content-Encoding", "snappy")
         if encoding != "snappy":
             return web.Response(status=415, text=f"unsupported Content-Encoding {encoding!r}; expected snappy\n")
-        max_body = self.backend.max_body_bytes
-        if request.content_length is not None and request.content_length > max_body:
-            return web.Response(status=413, text=f"request body larger than {max_body} bytes\n")
-        body = await request.content.read(max_body + 1)
-        if len(body) > max_body:
-            return web.Response(status=413, text=f"request body larger than {max_body} bytes\n")
+        try:
+            body = await read_body(request, self.backend.max_body_bytes)
+        except BodyTooLargeError as err:
+            return web.Response(status=413, text=f"{err}\n")
+        except IncompleteBodyError as err:
+            return web.Response(status=400, text=f"{err}\n")
         try:
             result = await self._run(self._store, body)
         except (InvalidArgumentError, ValueError) as err:
@@ -282,7 +283,7 @@ class HttpApi:
                                 f"{result.summary()}\n")
         return web.Response(status=204)
 
-    def _store(self, body: bytes) -> CommitResult:
+    def _store(self, body: bytes | bytearray) -> CommitResult:
         return store_write(self.backend, decode_body(body, self.backend.labels_cache, self.backend.max_body_bytes))
 
     # -- status -------------------------------------------------------------------------------

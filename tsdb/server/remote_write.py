@@ -80,7 +80,7 @@ class LabelsCache:
         return len(self._entries)
 
 
-def decompress_snappy(body: bytes, max_bytes: int = DEFAULT_MAX_BODY_BYTES) -> bytes:
+def decompress_snappy(body: bytes | bytearray, max_bytes: int = DEFAULT_MAX_BODY_BYTES) -> bytes:
     """Decompress a snappy block-format body, refusing a declared size above ``max_bytes``."""
     declared, _ = _uvarint_prefix(body)
     if declared > max_bytes:
@@ -91,7 +91,7 @@ def decompress_snappy(body: bytes, max_bytes: int = DEFAULT_MAX_BODY_BYTES) -> b
         raise InvalidArgumentError(f"invalid snappy block-format body: {err}") from err
 
 
-def _uvarint_prefix(body: bytes) -> tuple[int, int]:
+def _uvarint_prefix(body: bytes | bytearray) -> tuple[int, int]:
     value = shift = 0
     for i, b in enumerate(body[:10]):
         value |= (b & 0x7F) << shift
@@ -180,7 +180,7 @@ def _build_labels(payload: bytes, label_start: npt.NDArray[np.int64], label_coun
     return found  # type: ignore[return-value]
 
 
-def decode_body(body: bytes, cache: LabelsCache | None = None,
+def decode_body(body: bytes | bytearray, cache: LabelsCache | None = None,
                 max_bytes: int = DEFAULT_MAX_BODY_BYTES) -> DecodedWrite:
     """Snappy-decompress and decode a remote-write request body."""
     return decode_write_request(decompress_snappy(body, max_bytes), cache)
