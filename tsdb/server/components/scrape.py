@@ -14,7 +14,7 @@ from aiohttp import web
 from tsdb.config import ServerConfig
 from tsdb.scrape.config import parse_scrape_section
 from tsdb.scrape.manager import ScrapeManager
-from tsdb.server.components.base import Reload, ServerContext
+from tsdb.server.components.base import UNCHANGED, Reload, ServerContext
 
 
 class ScrapeComponent:
@@ -39,7 +39,9 @@ class ScrapeComponent:
 
     async def prepare_reload(self, config: ServerConfig) -> Reload:
         section = dict(config.scrape or {})
-        jobs = parse_scrape_section(section)  # re-reads scrape.config_file, so never "unchanged"
+        jobs = parse_scrape_section(section)  # re-reads scrape.config_file
+        if jobs == self.manager.jobs and bool(section) == bool(self.section):
+            return UNCHANGED
 
         async def apply() -> None:
             self.section = section
