@@ -121,11 +121,6 @@ class Component(Protocol):
 ComponentFactory = Callable[[ServerContext], "Component | None"]
 
 
-async def reload_component(component: Component, config: ServerConfig) -> None:
-    """Prepare and apply one component's reload (tests, and a server with one component)."""
-    await (await component.prepare_reload(config)).apply()
-
-
 async def run_every(stop: asyncio.Event, seconds: float, step: Callable[[], Awaitable[Any]], what: str) -> None:
     """Await ``step()`` now and then every ``seconds`` until ``stop`` is set; failures are logged, the loop
     goes on (a component's background work must not die on one bad round)."""

@@ -30,7 +30,9 @@ class RulesComponent:
         self.context = context
         self.config = config
         self.am = AlertmanagerNotifier(config.alertmanagers) if config.alertmanagers else None
-        self.manager: RuleManager | None = self._manager(config) if config.files else None
+        self.manager: RuleManager | None = None
+        if config.files:
+            self._publish(self._new_manager(config))
         self._started = False
 
     def _notifiers(self) -> list[Notifier]:
@@ -41,16 +43,19 @@ class RulesComponent:
             notifiers.append(self.am)
         return notifiers
 
-    def _manager(self, config: RulesConfig) -> RuleManager:
+    def _new_manager(self, config: RulesConfig) -> RuleManager:
+        """A manager with the rule files loaded and alert state restored, not yet running (raises ConfigError)."""
         context = self.context
-        manager = RuleManager(config.files, context.query, context.db, self._notifiers(),
-                              interval_ms=config.evaluation_interval_ms,
-                              external_labels=dict(context.config.external_labels),
-                              external_url=context.external_url, state_dir=context.db.path,
-                              resend_delay_ms=config.resend_delay_ms)
-        context.backend.rules_status = lambda form: rules_data(manager, form)
-        context.backend.alerts_status = lambda: alerts_data(manager)
-        return manager
+        return RuleManager(config.files, context.query, context.db, self._notifiers(),
+                           interval_ms=config.evaluation_interval_ms,
+                           external_labels=dict(context.config.external_labels),
+                           external_url=context.external_url, state_dir=context.db.path,
+                           resend_delay_ms=config.resend_delay_ms)
+
+    def _publish(self, manager: RuleManager) -> None:
+        self.manager = manager
+        self.context.backend.rules_status = lambda form: rules_data(manager, form)
+        self.context.backend.alerts_status = lambda: alerts_data(manager)
 
     def routes(self) -> list[web.AbstractRouteDef]:
         return []
@@ -65,32 +70,34 @@ class RulesComponent:
         if not new.files and self.manager is None:
             return UNCHANGED
         loop = asyncio.get_running_loop()
-        groups = await loop.run_in_executor(self.context.executor, load_rule_files, list(new.files))
+        fresh: RuleManager | None = None
+        groups: list[RuleGroup] = []
+        if self.manager is None:  # rule files named for the first time: a manager, started on apply
+            fresh = await loop.run_in_executor(self.context.executor, self._new_manager, new)
+        else:
+            groups = await loop.run_in_executor(self.context.executor, load_rule_files, list(new.files))
         am = self.am
         if new.alertmanagers != self.config.alertmanagers:
             am = AlertmanagerNotifier(new.alertmanagers) if new.alertmanagers else None
 
         async def apply() -> None:
-            await self._apply(new, groups, am)
+            old_am, self.am, self.config = self.am, am, new
+            if fresh is not None:
+                fresh.notifiers = self._notifiers()
+                self._publish(fresh)
+                if self._started:
+                    fresh.start()
+            elif self.manager is not None:
+                self.manager.apply(groups, patterns=new.files, interval_ms=new.evaluation_interval_ms,
+                                   resend_delay_ms=new.resend_delay_ms, notifiers=self._notifiers())
+            if old_am is not None and old_am is not am:
+                old_am.close()
 
         async def discard() -> None:
             if am is not None and am is not self.am:
                 am.close()
 
         return Reload(apply, discard)
-
-    async def _apply(self, new: RulesConfig, groups: list[RuleGroup], am: AlertmanagerNotifier | None) -> None:
-        old_am, self.am, self.config = self.am, am, new
-        if self.manager is None:  # rule files named for the first time: start evaluating
-            manager = self._manager(new)
-            self.manager = manager
-            if self._started:
-                manager.start()
-        else:
-            self.manager.apply(groups, patterns=new.files, interval_ms=new.evaluation_interval_ms,
-                               resend_delay_ms=new.resend_delay_ms, notifiers=self._notifiers())
-        if old_am is not None and old_am is not am:
-            old_am.close()
 
     async def stop(self) -> None:
         if self.manager is not None:
