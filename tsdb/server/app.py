@@ -189,8 +189,6 @@ class Server:
             await loop.run_in_executor(self.executor, self.reload_config)
         restart = [f.name for f in dataclasses.fields(ServerConfig)
                    if f.name not in RELOADABLE and getattr(new, f.name) != getattr(self.config, f.name)]
-        if restart:
-            log.warning("configuration changes need a restart", extra={"fields": ",".join(restart)})
         config = dataclasses.replace(self.config, **{name: getattr(new, name) for name in RELOADABLE})
         for spec in self._off:
             module = importlib.import_module(spec.partition(":")[0])
@@ -216,6 +214,8 @@ class Server:
                 log.exception("applying configuration failed", extra={"component": component.name})
                 failed.append(component.name)
         self.config = self.context.config = config
+        if restart:
+            log.warning("configuration changes need a restart", extra={"fields": ",".join(restart)})
         if failed:
             raise RuntimeError(f"applying configuration failed in {', '.join(failed)} (see the log)")
         return [c.name for c, plan in zip(self.components, plans, strict=True) if plan.changed]

@@ -3,7 +3,8 @@ typed :class:`Services`, the two-phase :class:`Reload`, and the build order.
 
 The composition root (server/app.py) opens storage and the engine, then builds every component listed in
 ``COMPONENT_FACTORIES`` in order, passing one shared :class:`ServerContext`. A factory returns a
-:class:`Component` (or ``None`` when its config section disables it and turning it on needs a restart).
+:class:`Component` (or ``None`` when its config section disables it and turning it on needs a restart; such a
+module defines ``wanted(config) -> bool`` and the server refuses a reload that would turn it on).
 Components publish what later ones use in ``context.services`` (the notification system sets ``notifier``,
 ``dispatcher`` and ``receivers`` before the rule evaluator and the escalation and correlation hooks are
 built) and may register HTTP routes.
