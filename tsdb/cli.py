@@ -5,8 +5,12 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from tsdb import __version__
+
+if TYPE_CHECKING:
+    from tsdb.config import ServerConfig
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -203,41 +207,49 @@ def _check_rules(files: Sequence[str]) -> int:
     return 1 if failed else 0
 
 
-def _serve(args: argparse.Namespace) -> int:
-    import asyncio
+def _serve_config(args: argparse.Namespace) -> ServerConfig:
+    """The config file (if any) with the flags applied; raises TsdbError. Run again on every reload."""
     import dataclasses
 
     from tsdb.config import ServerConfig, load_server_config, parse_duration_ms
+
+    top: dict[str, object] = {k: v for k, v in {
+        "data_dir": args.data_dir, "http_listen": args.http_listen, "grpc_listen": args.grpc_listen,
+        "max_body_bytes": args.max_body_bytes, "log_level": args.log_level, "log_format": args.log_format,
+    }.items() if v is not None}
+    config = load_server_config(args.config) if args.config else ServerConfig()
+    storage: dict[str, object] = {}
+    if args.retention:
+        storage["retention_ms"] = parse_duration_ms(args.retention, "--retention")
+    if args.wal_fsync:
+        storage["wal_fsync"] = args.wal_fsync
+    if args.out_of_order_window:
+        storage["out_of_order_window_ms"] = parse_duration_ms(args.out_of_order_window, "--out-of-order-window")
+    if storage:
+        top["storage"] = dataclasses.replace(config.storage, **storage)  # type: ignore[arg-type]
+    config = dataclasses.replace(config, **top)  # type: ignore[arg-type]
+    if args.no_collect:
+        config = dataclasses.replace(config, collect={"host": False, "self": False})
+    elif not config.collect:  # host and self metrics are on by default for `tsdb serve`
+        config = dataclasses.replace(config, collect={"host": True, "self": True})
+    return config
+
+
+def _serve(args: argparse.Namespace) -> int:
+    import asyncio
+
     from tsdb.errors import TsdbError
     from tsdb.server.app import serve_forever
     from tsdb.server.logs import setup_logging
 
     try:
-        top: dict[str, object] = {k: v for k, v in {
-            "data_dir": args.data_dir, "http_listen": args.http_listen, "grpc_listen": args.grpc_listen,
-            "max_body_bytes": args.max_body_bytes, "log_level": args.log_level, "log_format": args.log_format,
-        }.items() if v is not None}
-        config = load_server_config(args.config) if args.config else ServerConfig()
-        storage: dict[str, object] = {}
-        if args.retention:
-            storage["retention_ms"] = parse_duration_ms(args.retention, "--retention")
-        if args.wal_fsync:
-            storage["wal_fsync"] = args.wal_fsync
-        if args.out_of_order_window:
-            storage["out_of_order_window_ms"] = parse_duration_ms(args.out_of_order_window, "--out-of-order-window")
-        if storage:
-            top["storage"] = dataclasses.replace(config.storage, **storage)  # type: ignore[arg-type]
-        config = dataclasses.replace(config, **top)  # type: ignore[arg-type]
-        if args.no_collect:
-            config = dataclasses.replace(config, collect={"host": False, "self": False})
-        elif not config.collect:  # host and self metrics are on by default for `tsdb serve`
-            config = dataclasses.replace(config, collect={"host": True, "self": True})
+        config = _serve_config(args)
     except TsdbError as err:
         print(f"tsdb serve: {err}", file=sys.stderr)
         return 2
     setup_logging(config.log_level, config.log_format)
     try:
-        asyncio.run(serve_forever(config))
+        asyncio.run(serve_forever(config, reload_config=lambda: _serve_config(args)))
     except TsdbError as err:
         print(f"tsdb serve: {err}", file=sys.stderr)
         return 1

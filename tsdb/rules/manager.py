@@ -70,8 +70,22 @@ class RuleManager:
 
     def reload(self) -> None:
         """Re-read the rule files; unchanged rules keep their state. Raises ConfigError (state kept)."""
-        groups = load_rule_files(self.patterns, self.base_dir)
+        self.apply(load_rule_files(self.patterns, self.base_dir))
+
+    def apply(self, groups: list[RuleGroup], *, patterns: Sequence[str] | None = None,
+              interval_ms: int | None = None, resend_delay_ms: int | None = None,
+              notifiers: Sequence[Notifier] | None = None) -> None:
+        """Install already loaded ``groups`` (unchanged rules keep their state) and, when given, new rule file
+        patterns, default interval, resend delay and notifiers (a server reload, validated beforehand)."""
         with self._lock:
+            if patterns is not None:
+                self.patterns = list(patterns)
+            if interval_ms is not None:
+                self.interval_ms = interval_ms
+            if resend_delay_ms is not None:
+                self.resend_delay_ms = resend_delay_ms
+            if notifiers is not None:
+                self.notifiers = list(notifiers)
             self._install(groups)
         log.info("rules reloaded", extra={"groups": len(groups), "rules": sum(len(g.rules) for g in groups)})
 

@@ -4,16 +4,28 @@
 gRPC service and the background maintenance thread (head compaction, block compaction, retention);
 ``stop()`` shuts them down in reverse order and closes the DB, so every acknowledged write is on disk.
 SIGTERM/SIGINT stop the server gracefully.
+
+SIGHUP and ``POST /-/reload`` reload the configuration: ``reload_config`` (from the CLI: the config file
+read again, flags applied again) gives the new :class:`ServerConfig`; its component sections (``rules``,
+``notifications``, ``scrape``, ``collect``) are validated by every component first and applied only when
+all of them are good, so a bad file changes nothing. The outcome is logged, exported as
+``tsdb_config_last_reload_successful`` and ``tsdb_config_last_reload_success_timestamp_seconds``, and
+answered by the endpoint (200, or 500 with the error). Other settings (listen addresses, storage, query
+limits, logging, external labels and URL) need a restart; a reload that changes them logs a warning.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import dataclasses
+import importlib
 import logging
 import signal
 import socket
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -21,11 +33,12 @@ import grpc
 from aiohttp import web
 
 from tsdb.config import ServerConfig
+from tsdb.errors import ConfigError
 from tsdb.query.engine import Engine
 from tsdb.query.parser import parse, parse_matchers
 from tsdb.query.value import Value
 from tsdb.server.backend import Backend
-from tsdb.server.components import Component, ServerContext, load_factories
+from tsdb.server.components.base import COMPONENT_FACTORIES, Component, Reload, ServerContext, load_factories
 from tsdb.server.grpc_service import start_grpc_server
 from tsdb.server.http_api import HttpApi
 from tsdb.server.self_metrics import SelfMetrics
@@ -49,11 +62,13 @@ def _bind(host: str, port: int) -> socket.socket:
     return sock
 
 
+# ServerConfig fields a reload applies; every other field needs a restart.
+RELOADABLE = ("rules", "notifications", "scrape", "collect")
+
+
 async def _reload_logged(server: Server) -> None:
-    try:
+    with contextlib.suppress(Exception):  # logged and counted by reload(); the server runs on
         await server.reload()
-    except Exception as err:
-        log.error("reload failed", extra={"error": str(err)})
 
 
 def split_address(address: str) -> tuple[str, int]:
@@ -84,8 +99,11 @@ class TimedEngine:
 class Server:
     """One running tsdb server."""
 
-    def __init__(self, config: ServerConfig) -> None:
+    def __init__(self, config: ServerConfig, reload_config: Callable[[], ServerConfig] | None = None) -> None:
+        """``reload_config`` gives the configuration a reload applies (default: ``config`` again, so the
+        files it names, such as rule files, are re-read)."""
         self.config = config
+        self.reload_config = reload_config
         self.metrics = SelfMetrics()
         self.executor = ThreadPoolExecutor(max_workers=8, thread_name_prefix="tsdb-worker")
         self.db: DB | None = None
@@ -94,6 +112,8 @@ class Server:
         self._maintenance: threading.Thread | None = None
         self._stopping = threading.Event()
         self.components: list[Component] = []
+        self._off: list[str] = []  # factories that built nothing ("module:function")
+        self._reload_lock = asyncio.Lock()
         self.context: ServerContext | None = None
         self.http_port = 0
         self.grpc_port = 0
@@ -125,11 +145,14 @@ class Server:
         self.context = ServerContext(
             config=self.config, db=db, backend=backend, query=engine.instant, executor=self.executor,
             metrics=self.metrics, external_url=self.config.external_url or f"http://{host}:{self.http_port}")
-        for factory in load_factories():
+        for spec, factory in zip(COMPONENT_FACTORIES, load_factories(), strict=True):
             component = factory(self.context)
-            if component is not None:
-                app.add_routes(component.routes())
-                self.components.append(component)
+            if component is None:
+                self._off.append(spec)
+                continue
+            app.add_routes(component.routes())
+            self.components.append(component)
+        self.metrics.record_reload(True)
         await self._runner.setup()
         site = web.SockSite(self._runner, sock)
         await site.start()
@@ -145,16 +168,62 @@ class Server:
                                         "startup_s": round(time.monotonic() - started, 3)})
 
     async def reload(self) -> None:
-        """Re-read every component's configuration (SIGHUP, ``POST /-/reload``); raises on bad config."""
-        for component in self.components:
-            await component.reload()
-        log.info("configuration reloaded", extra={"components": [c.name for c in self.components]})
+        """Re-read the configuration and apply it to every component, all or nothing (SIGHUP,
+        ``POST /-/reload``); raises (after logging and counting the failure) when it is bad."""
+        async with self._reload_lock:
+            try:
+                changed = await self._reload()
+            except Exception as err:
+                self.metrics.record_reload(False)
+                log.error("reload failed", extra={"error": str(err)})
+                raise
+            self.metrics.record_reload(True)
+            log.info("configuration reloaded", extra={"components": ",".join(c.name for c in self.components),
+                                                      "changed": ",".join(changed)})
+
+    async def _reload(self) -> list[str]:
+        """Phase 1: load and validate everything; phase 2: apply. Returns the names of changed components."""
+        assert self.context is not None, "reload before start"
+        loop = asyncio.get_running_loop()
+        new = self.config if self.reload_config is None else \
+            await loop.run_in_executor(self.executor, self.reload_config)
+        restart = [f.name for f in dataclasses.fields(ServerConfig)
+                   if f.name not in RELOADABLE and getattr(new, f.name) != getattr(self.config, f.name)]
+        config = dataclasses.replace(self.config, **{name: getattr(new, name) for name in RELOADABLE})
+        for spec in self._off:
+            module = importlib.import_module(spec.partition(":")[0])
+            wanted = getattr(module, "wanted", None)
+            if wanted is not None and wanted(config):
+                raise ConfigError(f"{module.__name__.rpartition('.')[2]}: turning it on needs a restart")
+        plans: list[Reload] = []
+        try:
+            for component in self.components:
+                plans.append(await component.prepare_reload(config))
+        except BaseException:
+            for plan in plans:
+                try:
+                    await plan.discard()
+                except Exception:
+                    log.exception("discarding a prepared reload failed")
+            raise
+        failed: list[str] = []
+        for component, plan in zip(self.components, plans, strict=True):
+            try:
+                await plan.apply()
+            except Exception:  # the others still apply: this component runs on as before
+                log.exception("applying configuration failed", extra={"component": component.name})
+                failed.append(component.name)
+        self.config = self.context.config = config
+        if restart:
+            log.warning("configuration changes need a restart", extra={"fields": ",".join(restart)})
+        if failed:
+            raise RuntimeError(f"applying configuration failed in {', '.join(failed)} (see the log)")
+        return [c.name for c, plan in zip(self.components, plans, strict=True) if plan.changed]
 
     async def _reload_handler(self, request: web.Request) -> web.Response:
         try:
             await self.reload()
         except Exception as err:  # a bad config file must not take the server down
-            log.error("reload failed", extra={"error": str(err)})
             return web.Response(status=500, text=f"failed to reload config: {err}\n")
         return web.Response(text="")
 
@@ -196,9 +265,10 @@ class Server:
         log.info("tsdb stopped")
 
 
-async def serve_forever(config: ServerConfig, ready: Any = None) -> None:
-    """Start a server and run until SIGTERM or SIGINT."""
-    server = Server(config)
+async def serve_forever(config: ServerConfig, ready: Any = None,
+                        reload_config: Callable[[], ServerConfig] | None = None) -> None:
+    """Start a server and run until SIGTERM or SIGINT; SIGHUP reloads (see :meth:`Server.reload`)."""
+    server = Server(config, reload_config)
     await server.start()
     if ready is not None:
         ready(server)

@@ -33,6 +33,17 @@ class SelfMetrics:
         self.head_series = Gauge("tsdb_head_series", "Series in the head.", registry=r)
         self.wal_size = Gauge("tsdb_wal_size_bytes", "Bytes in WAL segments.", registry=r)
         self.blocks = Gauge("tsdb_blocks_loaded", "Persistent blocks loaded.", registry=r)
+        # as Prometheus names them; the start-up configuration counts as a successful load
+        self.config_reload_ok = Gauge("tsdb_config_last_reload_successful",
+                                      "Whether the last configuration reload attempt was successful.", registry=r)
+        self.config_reload_time = Gauge("tsdb_config_last_reload_success_timestamp_seconds",
+                                        "Timestamp of the last successful configuration reload.", registry=r)
+
+    def record_reload(self, ok: bool) -> None:
+        """Record a configuration (re)load attempt."""
+        self.config_reload_ok.set(1 if ok else 0)
+        if ok:
+            self.config_reload_time.set_to_current_time()
 
     def bind_gauges(self, head_series: Callable[[], float], wal_size: Callable[[], float],
                     blocks: Callable[[], float]) -> None:

@@ -1,5 +1,6 @@
 """Escalation through a real server: an unacknowledged group reaches the second step's receiver, the
-ack link from the notification stops it, and the on-call endpoint answers who is on call."""
+ack link from the notification stops it, and the on-call endpoint answers who is on call. Reload: new
+policies and schedules apply in place (acks kept); bad ones raise before anything changes."""
 
 from __future__ import annotations
 
@@ -9,10 +10,14 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+import pytest
 
 from tests.alerting.receivers.test_channels import Endpoint, _serve
+from tests.server.components.context import server_context, with_sections
 from tsdb.config import ServerConfig
+from tsdb.errors import ConfigError
 from tsdb.server.app import Server
+from tsdb.server.components import escalation, notifications
 
 
 def test_escalate_then_ack(tmp_path: Path) -> None:
@@ -70,3 +75,43 @@ async def _json(body: bytes) -> Any:
     import json
 
     return json.loads(body)
+
+
+def _notifications(steps: int = 1, user: str = "ann", **extra: Any) -> dict[str, Any]:
+    return {"escalation": {"policies": {"p": {"steps": [{"wait": "1m", "notify": "default"}] * steps}},
+                           "routes": {"default": "p"}},
+            "oncall": {"users": {user: {"email": f"{user}@example.com"}},
+                       "schedules": {"s": {"layers": [{"users": [user], "start": "2020-01-01"}]}}},
+            **extra}
+
+
+def test_escalation_reload(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        with server_context(tmp_path, notifications=_notifications()) as context:
+            notifications.build(context)
+            component = escalation.build(context)
+            assert component is not None
+            component.hook.acks["g"] = {"by": "ann", "comment": "", "at": 0.0, "alerts": []}
+            old_users = component.user_receivers
+            plan = await component.prepare_reload(with_sections(context, notifications=_notifications(2, "bob")))
+            assert len(component.hook.policies["p"].steps) == 1  # not yet
+            await plan.apply()
+            assert len(component.hook.policies["p"].steps) == 2
+            assert component.oncall.who_is_on_call("s", 1.8e9)[0].name == "bob"
+            assert component.hook.oncall is component.oncall and component.user_receivers is not old_users
+            assert "g" in component.hook.acks  # state kept
+            same = await component.prepare_reload(with_sections(context, notifications=_notifications(2, "bob")))
+            assert not same.changed
+            bad = _notifications(2, "bob")
+            bad["escalation"]["routes"] = {"default": "nope"}
+            with pytest.raises(ConfigError):
+                await component.prepare_reload(with_sections(context, notifications=bad))
+            assert len(component.hook.policies["p"].steps) == 2
+            await component.stop()
+
+    asyncio.run(scenario())
+
+
+def test_escalation_needs_restart_to_turn_on() -> None:
+    assert escalation.wanted(ServerConfig(notifications=_notifications()))
+    assert not escalation.wanted(ServerConfig())

@@ -117,3 +117,52 @@ def test_rules_fire_into_alertmanager_and_resolve(tmp_path: Path, alertmanager: 
             await server.stop()
 
     asyncio.run(scenario())
+
+
+def test_rules_component_reload(tmp_path: Path) -> None:
+    """Rule files named only on reload start the evaluator; new files, interval and Alertmanagers apply
+    (unchanged rules keep their state); a bad file raises in phase 1 and changes nothing."""
+    from tests.server.components.context import server_context, with_sections
+    from tsdb.errors import ConfigError
+    from tsdb.server.components import rules
+
+    rules_file = tmp_path / "rules.yml"
+    rules_file.write_text(RULES)
+
+    async def scenario() -> None:
+        with server_context(tmp_path) as context:
+            component = rules.build(context)
+            await component.start()
+            try:
+                assert component.manager is None and context.backend.rules_status is None
+                plan = await component.prepare_reload(with_sections(context, rules={"files": [str(rules_file)]}))
+                assert component.manager is None  # not before apply
+                await plan.apply()
+                manager = component.manager
+                assert manager is not None and manager._thread is not None  # evaluating
+                assert context.backend.rules_status is not None
+                assert [r.rule.name for r in manager.groups[0].rules] == ["ValueHigh", "demo:value:max"]
+                kept = manager.groups[0].rules[0]
+
+                rules_file.write_text(RULES + "      - record: demo:extra\n        expr: vector(1)\n")
+                section = {"files": [str(rules_file)], "evaluation_interval": "5s",
+                           "alertmanagers": ["http://127.0.0.1:9/"]}
+                await (await component.prepare_reload(with_sections(context, rules=section))).apply()
+                assert component.manager is manager and manager.interval_ms == 5000
+                assert [r.rule.name for r in manager.groups[0].rules][-1] == "demo:extra"
+                assert manager.groups[0].rules[0] is kept  # unchanged rule keeps its state
+                assert component.am is not None and component.am in manager.notifiers
+
+                rules_file.write_text("groups: [{name: x, rules: [{alert: A, expr: 'sum('}]}]")
+                with pytest.raises(ConfigError):
+                    await component.prepare_reload(with_sections(context, rules=section))
+                with pytest.raises(ConfigError):
+                    await component.prepare_reload(with_sections(context, rules={"evaluation_interval": "0s"}))
+                assert [r.rule.name for r in manager.groups[0].rules][-1] == "demo:extra"
+
+                await (await component.prepare_reload(with_sections(context, rules={}))).apply()
+                assert manager.groups == [] and component.am is None
+            finally:
+                await component.stop()
+
+    asyncio.run(scenario())

@@ -82,3 +82,51 @@ def test_fresh_serve_has_host_and_self_metrics(tmp_path: Path) -> None:
         assert len(found) == 3, found
     finally:
         server.stop()
+
+
+def test_collect_component_reload(tmp_path: Path) -> None:
+    """Off at start-up, turned on by a reload (samples appear), interval and switches re-applied, turned off
+    again; a bad section raises and changes nothing."""
+    import asyncio
+
+    from tests.server.components.context import server_context, with_sections
+    from tsdb.errors import ConfigError
+    from tsdb.server.components import collect
+
+    async def scenario() -> None:
+        with server_context(tmp_path) as context:
+            component = collect.build(context)
+            await component.start()
+            try:
+                assert not component.enabled and b"tsdb_collector_duration" not in context.metrics.exposition()
+
+                def count(query: str) -> int:
+                    return len(context.query(query, int(time.time() * 1000)).labels)
+
+                on = {"self": True, "interval": "200ms"}
+                await (await component.prepare_reload(with_sections(context, collect=on))).apply()
+                assert component.interval_s == 0.2
+                deadline = time.monotonic() + 20
+                while not count('tsdb_head_series{job="tsdb"}'):
+                    assert time.monotonic() < deadline
+                    await asyncio.sleep(0.1)
+                assert count("node_load1") == 0  # host is still off
+                task = component._task
+                same = await component.prepare_reload(with_sections(context, collect=on))
+                assert not same.changed
+                await (await component.prepare_reload(with_sections(context, collect={**on, "host": True}))).apply()
+                assert component._task is task  # same interval: the loop goes on and reads the switches
+                deadline = time.monotonic() + 20
+                while not count("node_load1"):
+                    assert time.monotonic() < deadline
+                    await asyncio.sleep(0.1)
+                for bad in ({"interval": "soon"}, {"hosts": True}):
+                    with pytest.raises(ConfigError):
+                        await component.prepare_reload(with_sections(context, collect=bad))
+                assert component.host and component.interval_s == 0.2
+                await (await component.prepare_reload(with_sections(context, collect={"interval": "1s"}))).apply()
+                assert not component.enabled and component._task is None
+            finally:
+                await component.stop()
+
+    asyncio.run(scenario())

@@ -1,6 +1,9 @@
 """Acknowledgement, escalation and on-call as a server component (``notifications.escalation`` and
 ``notifications.oncall``): the hook on the dispatcher, its step loop, and the HTTP endpoints
-``POST|GET /api/v1/alerts/groups/{key}/ack``, ``GET /api/v1/oncall/{schedule}?at=``, ``GET /api/v1/escalations``."""
+``POST|GET /api/v1/alerts/groups/{key}/ack``, ``GET /api/v1/oncall/{schedule}?at=``, ``GET /api/v1/escalations``.
+
+Built when either section is present at start-up (turning it on later needs a restart). A reload applies new
+policies, routes, users, schedules and contact settings; acknowledgements and running escalations are kept."""
 
 from __future__ import annotations
 
@@ -14,14 +17,16 @@ from aiohttp import web
 from tsdb.alerting.escalation import (
     EscalationHook,
     EscalationStore,
+    Policy,
     decode_key,
     parse_policies,
     user_receivers,
 )
 from tsdb.alerting.model import DeliveryResult, Notification
-from tsdb.alerting.oncall import parse_oncall
-from tsdb.alerting.receivers import build_receivers
-from tsdb.server.components import ServerContext, run_every
+from tsdb.alerting.oncall import OnCall, parse_oncall
+from tsdb.alerting.receivers import ReceiverSet, build_receivers
+from tsdb.config import ServerConfig
+from tsdb.server.components.base import UNCHANGED, Reload, ServerContext, run_every
 
 
 class EscalationComponent:
@@ -29,13 +34,10 @@ class EscalationComponent:
 
     def __init__(self, context: ServerContext, section: dict[str, Any]) -> None:
         self.context = context
-        self.dispatcher = context.services["dispatcher"]
-        escalation = section.get("escalation") or {}
-        policies, bindings = parse_policies(escalation)
-        self.oncall = parse_oncall(section.get("oncall"))
-        self.user_receivers = build_receivers(user_receivers(self.oncall.users, escalation.get("contact") or {}),
-                                              global_config={}, templates=[], base_dir=None,
-                                              external_url=context.external_url)
+        assert context.services.dispatcher is not None, "escalation is built after notifications"
+        self.dispatcher = context.services.dispatcher
+        self.raw = _own(section)
+        policies, bindings, self.oncall, self.user_receivers = self._parse(section)
         store = EscalationStore(context.db.path / "alerting" / "escalation.sqlite")
         self.hook = EscalationHook(policies, bindings, self.oncall, self._deliver, store, time.time,
                                    context.external_url)
@@ -44,10 +46,34 @@ class EscalationComponent:
         self._stop = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 
+    def _parse(self, section: dict[str, Any]) -> tuple[dict[str, Policy], dict[str, str], OnCall, ReceiverSet]:
+        escalation = section.get("escalation") or {}
+        policies, bindings = parse_policies(escalation)
+        oncall = parse_oncall(section.get("oncall"))
+        users = build_receivers(user_receivers(oncall.users, escalation.get("contact") or {}),
+                                global_config={}, templates=[], base_dir=None,
+                                external_url=self.context.external_url)
+        return policies, bindings, oncall, users
+
+    async def prepare_reload(self, config: ServerConfig) -> Reload:
+        section = dict(config.notifications or {})
+        if _own(section) == self.raw:
+            return UNCHANGED
+        policies, bindings, oncall, users = self._parse(section)
+
+        async def apply() -> None:
+            old = self.user_receivers
+            self.raw, self.oncall, self.user_receivers = _own(section), oncall, users
+            self.hook.policies, self.hook.bindings, self.hook.oncall = policies, bindings, oncall
+            await old.close()
+
+        return Reload(apply, users.close)
+
     async def _deliver(self, notification: Notification) -> list[DeliveryResult]:
         if notification.receiver.startswith("user:"):
             return await self.user_receivers.notify(notification)
-        receivers = self.context.services["receivers"]
+        receivers = self.context.services.receivers
+        assert receivers is not None
         result: list[DeliveryResult] = await receivers.notify(notification)
         return result
 
@@ -99,9 +125,6 @@ class EscalationComponent:
         self._task = asyncio.get_running_loop().create_task(
             run_every(self._stop, 0.5, self.hook.tick, "escalation steps"))
 
-    async def reload(self) -> None:
-        return None
-
     async def stop(self) -> None:
         self._stop.set()
         if self._task is not None:
@@ -110,8 +133,17 @@ class EscalationComponent:
         self.store.close()
 
 
+def _own(section: dict[str, Any]) -> dict[str, Any]:
+    return {"escalation": section.get("escalation"), "oncall": section.get("oncall")}
+
+
+def wanted(config: ServerConfig) -> bool:
+    """Whether ``config`` turns escalation on (the server checks this on reload when it is off)."""
+    section = config.notifications or {}
+    return bool(section.get("escalation") or section.get("oncall"))
+
+
 def build(context: ServerContext) -> Any:
-    section = dict(context.config.notifications or {})
-    if not section.get("escalation") and not section.get("oncall"):
+    if not wanted(context.config) or context.services.dispatcher is None:
         return None
-    return EscalationComponent(context, section)
+    return EscalationComponent(context, dict(context.config.notifications or {}))

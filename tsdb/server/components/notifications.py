@@ -2,8 +2,9 @@
 
 Builds the dispatcher from an Alertmanager config (``config_file`` or inline ``config``; a default with
 one receiver when absent), runs its timer loop on the server's event loop, serves the Alertmanager API v2
-and publishes ``services["notifier"]`` (what the rule evaluator sends to), ``services["dispatcher"]``
-and ``services["receivers"]``.
+and publishes ``services.notifier`` (what the rule evaluator sends to), ``services.dispatcher`` and
+``services.receivers``. A reload re-reads the Alertmanager config (routes, receivers, inhibit rules,
+templates), ``resolve_timeout`` and ``rate_limits``; alerts, silences and the notification log are kept.
 """
 
 from __future__ import annotations
@@ -23,10 +24,10 @@ from tsdb.alerting.model import Alert
 from tsdb.alerting.receivers import ReceiverSet, build_receivers
 from tsdb.alerting.silences import SilenceStore
 from tsdb.alerting.store import AlertingStore
-from tsdb.config import parse_duration_ms
+from tsdb.config import ServerConfig, parse_duration_ms
 from tsdb.errors import ConfigError
 from tsdb.server.alertmanager_api import AlertmanagerApi
-from tsdb.server.components import ServerContext
+from tsdb.server.components.base import UNCHANGED, Reload, ServerContext
 
 _KEYS = {"config_file", "config", "resolve_timeout", "rate_limits", "escalation", "oncall", "correlation"}
 
@@ -45,16 +46,12 @@ class AlertingComponent:
     name = "notifications"
 
     def __init__(self, context: ServerContext, section: dict[str, Any]) -> None:
-        unknown = sorted(set(map(str, section)) - _KEYS)
-        if unknown:
-            raise ConfigError(f"notifications: unknown key {unknown[0]!r} (known: {', '.join(sorted(_KEYS))})")
-        self.section = section
         self.context = context
-        text = self._config_text()
-        config = parse_config(text, self._source())
-        self.receivers = self._receivers(config)
-        timeout = parse_duration_ms(section["resolve_timeout"], "notifications.resolve_timeout") / 1000 \
-            if section.get("resolve_timeout") else RESOLVE_TIMEOUT_S
+        self.section = _check_keys(section)
+        self.text = _config_text(section)
+        config = parse_config(self.text, _source(section))
+        self.receivers = self._receivers(section, config)
+        timeout = _resolve_timeout(section)
         self.store = AlertingStore(context.db.path / "alerting" / "alerting.sqlite")
         silences = SilenceStore(time.time, {s.id: s for s in self.store.load_silences()},
                                 on_change=self.store.save_silence)
@@ -62,33 +59,19 @@ class AlertingComponent:
                                      external_url=context.external_url, resolve_timeout_s=timeout)
         self.dispatcher.nflog.update(self.store.load_nflog())
         self.dispatcher.on_log = self.store.save_nflog
-        self.api = AlertmanagerApi(self.dispatcher, text, lambda: self.receivers.delivery_log())
-        context.services["notifier"] = DispatcherNotifier(self.dispatcher)
-        context.services["dispatcher"] = self.dispatcher
-        context.services["receivers"] = self.receivers
+        self.api = AlertmanagerApi(self.dispatcher, self.text, lambda: self.receivers.delivery_log())
+        context.services.notifier = DispatcherNotifier(self.dispatcher)
+        context.services.dispatcher = self.dispatcher
+        context.services.receivers = self.receivers
         self._stop = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 
-    def _source(self) -> str:
-        return str(self.section.get("config_file") or "notifications.config")
-
-    def _config_text(self) -> str:
-        if self.section.get("config_file"):
-            try:
-                return Path(self.section["config_file"]).read_text()
-            except OSError as err:
-                raise ConfigError(f"notifications.config_file: cannot read {self.section['config_file']}: {err}") \
-                    from err
-        if self.section.get("config"):
-            return yaml.safe_dump(self.section["config"])
-        return DEFAULT_CONFIG
-
-    def _receivers(self, config: Any, registry: Any = "server") -> ReceiverSet:
+    def _receivers(self, section: dict[str, Any], config: Any, registry: Any = "server") -> ReceiverSet:
         receivers = build_receivers(list(config.receivers), global_config=config.global_config,
                                     templates=list(config.templates), base_dir=None,
                                     external_url=self.context.external_url,
                                     registry=self.context.metrics.registry if registry == "server" else None)
-        for name, limit in (self.section.get("rate_limits") or {}).items():  # extension: per receiver
+        for name, limit in (section.get("rate_limits") or {}).items():  # extension: per receiver
             try:
                 receivers.set_rate_limit(str(name), float(limit["per_minute"]), int(limit.get("burst", 1)))
             except (KeyError, TypeError, ValueError) as err:
@@ -101,15 +84,25 @@ class AlertingComponent:
     async def start(self) -> None:
         self._task = asyncio.get_running_loop().create_task(self.dispatcher.run(self._stop))
 
-    async def reload(self) -> None:
-        text = self._config_text()
-        config = parse_config(text, self._source())
-        old = self.receivers
-        self.receivers = self._receivers(config, registry=None)
-        self.dispatcher.apply_config(config, self.receivers)
-        self.api.config_text = text
-        self.context.services["receivers"] = self.receivers
-        await old.close()
+    async def prepare_reload(self, config: ServerConfig) -> Reload:
+        section = _check_keys(dict(config.notifications or {}))
+        text = _config_text(section)
+        parsed = parse_config(text, _source(section))
+        timeout = _resolve_timeout(section)
+        if text == self.text and _own(section) == _own(self.section):
+            return UNCHANGED  # group timers keep running
+        receivers = self._receivers(section, parsed, registry=None)
+
+        async def apply() -> None:
+            old = self.receivers
+            self.section, self.text, self.receivers = section, text, receivers
+            self.dispatcher.resolve_timeout_s = timeout
+            self.dispatcher.apply_config(parsed, receivers)
+            self.api.config_text = text
+            self.context.services.receivers = receivers
+            await old.close()
+
+        return Reload(apply, receivers.close)
 
     async def stop(self) -> None:
         self._stop.set()
@@ -117,6 +110,39 @@ class AlertingComponent:
             await self._task
         await self.receivers.close()
         self.store.close()
+
+
+def _own(section: dict[str, Any]) -> dict[str, Any]:
+    """The keys this component reads itself (escalation, oncall and correlation belong to others)."""
+    return {k: section.get(k) for k in ("resolve_timeout", "rate_limits")}
+
+
+def _source(section: dict[str, Any]) -> str:
+    return str(section.get("config_file") or "notifications.config")
+
+
+def _config_text(section: dict[str, Any]) -> str:
+    if section.get("config_file"):
+        try:
+            return Path(section["config_file"]).read_text()
+        except OSError as err:
+            raise ConfigError(f"notifications.config_file: cannot read {section['config_file']}: {err}") from err
+    if section.get("config"):
+        return yaml.safe_dump(section["config"])
+    return DEFAULT_CONFIG
+
+
+def _resolve_timeout(section: dict[str, Any]) -> float:
+    if not section.get("resolve_timeout"):
+        return RESOLVE_TIMEOUT_S
+    return parse_duration_ms(section["resolve_timeout"], "notifications.resolve_timeout") / 1000
+
+
+def _check_keys(section: dict[str, Any]) -> dict[str, Any]:
+    unknown = sorted(set(map(str, section)) - _KEYS)
+    if unknown:
+        raise ConfigError(f"notifications: unknown key {unknown[0]!r} (known: {', '.join(sorted(_KEYS))})")
+    return section
 
 
 def build(context: ServerContext) -> Any:

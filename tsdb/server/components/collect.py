@@ -1,6 +1,9 @@
 """Built-in collection as a server component (``collect:`` section, on by default in ``tsdb serve``): host metrics
 (tsdb/scrape/host.py) and the server's own /metrics, appended directly every ``interval`` (no HTTP hop).
-The collector's own cost is exported as ``tsdb_collector_duration_seconds``."""
+The collector's own cost is exported as ``tsdb_collector_duration_seconds``.
+
+Always built; it collects nothing while both ``host`` and ``self`` are off. A reload applies new ``host``,
+``self`` and ``interval`` settings (the loop restarts when the interval changes or collection turns on)."""
 
 from __future__ import annotations
 
@@ -13,11 +16,11 @@ from aiohttp import web
 from prometheus_client import Histogram
 from prometheus_client.parser import text_string_to_metric_families
 
-from tsdb.config import parse_duration_ms
+from tsdb.config import ServerConfig, parse_duration_ms
 from tsdb.errors import ConfigError, TsdbError
 from tsdb.labels import Labels
 from tsdb.scrape.host import collect_host, hostname
-from tsdb.server.components import ServerContext, run_every
+from tsdb.server.components.base import UNCHANGED, Reload, ServerContext, run_every
 
 _KEYS = {"host", "self", "interval"}
 
@@ -28,11 +31,24 @@ class CollectComponent:
     def __init__(self, context: ServerContext, host: bool, self_metrics: bool, interval_s: float) -> None:
         self.context, self.host, self.self_metrics, self.interval_s = context, host, self_metrics, interval_s
         self.instance = hostname()
-        self.duration = Histogram("tsdb_collector_duration_seconds", "Time one built-in collection takes.",
-                                  ["collector"], buckets=(0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1),
-                                  registry=context.metrics.registry)
+        self._duration: Histogram | None = None
         self._stop = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._started = False
+
+    @property
+    def duration(self) -> Histogram:
+        """``tsdb_collector_duration_seconds``, registered when collection first runs (so a server that
+        never collects does not export it)."""
+        if self._duration is None:
+            self._duration = Histogram("tsdb_collector_duration_seconds", "Time one built-in collection takes.",
+                                       ["collector"], buckets=(0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1),
+                                       registry=self.context.metrics.registry)
+        return self._duration
+
+    @property
+    def enabled(self) -> bool:
+        return self.host or self.self_metrics
 
     def routes(self) -> list[web.AbstractRouteDef]:
         return []
@@ -61,20 +77,40 @@ class CollectComponent:
         await asyncio.get_running_loop().run_in_executor(self.context.executor, self.collect_once, time.time())
 
     async def start(self) -> None:
-        self._task = asyncio.get_running_loop().create_task(
-            run_every(self._stop, self.interval_s, self._collect, "built-in collection"))
+        self._started = True
+        if self.enabled:
+            _ = self.duration
+            self._stop = asyncio.Event()
+            self._task = asyncio.get_running_loop().create_task(
+                run_every(self._stop, self.interval_s, self._collect, "built-in collection"))
 
-    async def reload(self) -> None:
-        return None
+    async def prepare_reload(self, config: ServerConfig) -> Reload:
+        host, own, interval = parse_section(config.collect)
+        if (host, own, interval) == (self.host, self.self_metrics, self.interval_s):
+            return UNCHANGED
 
-    async def stop(self) -> None:
+        async def apply() -> None:
+            was_on, old_interval = self.enabled, self.interval_s
+            self.host, self.self_metrics, self.interval_s = host, own, interval  # the loop reads them each round
+            if self._started and (was_on != self.enabled or old_interval != interval):
+                await self._halt()
+                await self.start()
+
+        return Reload(apply)
+
+    async def _halt(self) -> None:
         self._stop.set()
         if self._task is not None:
             await self._task
+            self._task = None
+
+    async def stop(self) -> None:
+        await self._halt()
 
 
-def build(context: ServerContext) -> Any:
-    section = dict(context.config.collect or {})
+def parse_section(section: dict[str, Any] | None) -> tuple[bool, bool, float]:
+    """(host, self, interval s) of a ``collect`` section; both off unless set (``tsdb serve`` fills them)."""
+    section = dict(section or {})
     unknown = sorted(set(map(str, section)) - _KEYS)
     if unknown:
         raise ConfigError(f"collect: unknown key {unknown[0]!r} (known: {', '.join(sorted(_KEYS))})")
@@ -82,8 +118,9 @@ def build(context: ServerContext) -> Any:
         interval = parse_duration_ms(section.get("interval") or "15s", "collect.interval") / 1000
     except TsdbError as err:
         raise ConfigError(str(err)) from err
+    return bool(section.get("host", False)), bool(section.get("self", False)), interval
+
+
+def build(context: ServerContext) -> Any:
     # on by default in `tsdb serve` (the CLI fills the section); a programmatic ServerConfig opts in
-    host, own = bool(section.get("host", False)), bool(section.get("self", False))
-    if not host and not own:
-        return None
-    return CollectComponent(context, host, own, interval)
+    return CollectComponent(context, *parse_section(context.config.collect))

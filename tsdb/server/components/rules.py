@@ -1,0 +1,111 @@
+"""The rule evaluator as a server component: ``rules:`` config, ``/api/v1/rules``, ``/api/v1/alerts``.
+
+Always built; the evaluator runs once the section names rule files (at start-up or after a reload). A
+reload re-reads the rule files (unchanged rules keep their state) and applies a new evaluation interval,
+resend delay and Alertmanager list."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from aiohttp import web
+
+from tsdb.alerting.model import Notifier
+from tsdb.config import ServerConfig
+from tsdb.rules.am_client import AlertmanagerNotifier
+from tsdb.rules.api import alerts_data, rules_data
+from tsdb.rules.config import RulesConfig
+from tsdb.rules.loader import RuleGroup, load_rule_files
+from tsdb.rules.manager import RuleManager
+from tsdb.server.components.base import UNCHANGED, Reload, ServerContext
+
+
+class RulesComponent:
+    """Runs a :class:`RuleManager` in a thread (none while no rule files are configured)."""
+
+    name = "rules"
+
+    def __init__(self, context: ServerContext, config: RulesConfig) -> None:
+        self.context = context
+        self.config = config
+        self.am = AlertmanagerNotifier(config.alertmanagers) if config.alertmanagers else None
+        self.manager: RuleManager | None = None
+        if config.files:
+            self._publish(self._new_manager(config))
+        self._started = False
+
+    def _notifiers(self) -> list[Notifier]:
+        notifiers: list[Notifier] = []
+        if self.context.services.notifier is not None:
+            notifiers.append(self.context.services.notifier)
+        if self.am is not None:
+            notifiers.append(self.am)
+        return notifiers
+
+    def _new_manager(self, config: RulesConfig) -> RuleManager:
+        """A manager with the rule files loaded and alert state restored, not yet running (raises ConfigError)."""
+        context = self.context
+        return RuleManager(config.files, context.query, context.db, self._notifiers(),
+                           interval_ms=config.evaluation_interval_ms,
+                           external_labels=dict(context.config.external_labels),
+                           external_url=context.external_url, state_dir=context.db.path,
+                           resend_delay_ms=config.resend_delay_ms)
+
+    def _publish(self, manager: RuleManager) -> None:
+        self.manager = manager
+        self.context.backend.rules_status = lambda form: rules_data(manager, form)
+        self.context.backend.alerts_status = lambda: alerts_data(manager)
+
+    def routes(self) -> list[web.AbstractRouteDef]:
+        return []
+
+    async def start(self) -> None:
+        self._started = True
+        if self.manager is not None:
+            self.manager.start()
+
+    async def prepare_reload(self, config: ServerConfig) -> Reload:
+        new = RulesConfig.from_raw(config.rules)
+        if not new.files and self.manager is None:
+            return UNCHANGED
+        loop = asyncio.get_running_loop()
+        fresh: RuleManager | None = None
+        groups: list[RuleGroup] = []
+        if self.manager is None:  # rule files named for the first time: a manager, started on apply
+            fresh = await loop.run_in_executor(self.context.executor, self._new_manager, new)
+        else:
+            groups = await loop.run_in_executor(self.context.executor, load_rule_files, list(new.files))
+        am = self.am
+        if new.alertmanagers != self.config.alertmanagers:
+            am = AlertmanagerNotifier(new.alertmanagers) if new.alertmanagers else None
+
+        async def apply() -> None:
+            old_am, self.am, self.config = self.am, am, new
+            if fresh is not None:
+                fresh.notifiers = self._notifiers()
+                self._publish(fresh)
+                if self._started:
+                    fresh.start()
+            elif self.manager is not None:
+                self.manager.apply(groups, patterns=new.files, interval_ms=new.evaluation_interval_ms,
+                                   resend_delay_ms=new.resend_delay_ms, notifiers=self._notifiers())
+            if old_am is not None and old_am is not am:
+                old_am.close()
+
+        async def discard() -> None:
+            if am is not None and am is not self.am:
+                am.close()
+
+        return Reload(apply, discard)
+
+    async def stop(self) -> None:
+        if self.manager is not None:
+            await asyncio.get_running_loop().run_in_executor(None, self.manager.stop)
+        if self.am is not None:
+            self.am.close()
+
+
+def build(context: ServerContext) -> Any:
+    """The component (idle while no rule files are configured)."""
+    return RulesComponent(context, RulesConfig.from_raw(context.config.rules))
