@@ -92,10 +92,10 @@ def test_imports_go_one_way() -> None:
 
 def test_layering_check_catches_violations(tmp_path: Path) -> None:
     """The checker itself: an upward import is a violation, an allowed one is not."""
-    assert _layer("tsdb.storage.head") == ("tsdb.storage", 1)
+    assert _layer("tsdb.storage.head.head") == ("tsdb.storage", 1)
     assert _layer("tsdb.query.engine")[1] > _layer("tsdb.storage.db")[1]
     assert _allowed("tsdb.query.engine", "tsdb.storage.interfaces")
-    assert not _allowed("tsdb.query.engine", "tsdb.storage.head")
+    assert not _allowed("tsdb.query.engine", "tsdb.storage.head.head")
     bad = tmp_path / "bad.py"
     bad.write_text("from tsdb.query import engine\nimport os\nfrom . import sibling\n")
     assert _imports(bad, "tsdb.storage.bad") == ["tsdb.query", "tsdb.storage"]

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from tsdb.errors import CorruptionError, InvalidArgumentError, StorageError
 from tsdb.labels import Labels, Matcher, matches_all
-from tsdb.storage.block import (
+from tsdb.storage.block.reader import (
     Block,
     BlockDesc,
     BlockMeta,
@@ -24,9 +24,9 @@ from tsdb.storage.block import (
     write_block,
     write_block_from_samples,
 )
+from tsdb.storage.chunks.xor import chunk_offsets, encode_chunks
 from tsdb.storage.interfaces import Querier, Queryable
 from tsdb.storage.ulid import is_ulid, new_ulid, ulid_time_ms
-from tsdb.storage.xor import chunk_offsets, encode_chunks
 
 T0 = 1_700_000_000_000
 

@@ -10,10 +10,10 @@ import pytest
 
 from tsdb.errors import CorruptionError
 from tsdb.labels import Labels
-from tsdb.storage import records
-from tsdb.storage.checkpoint import checkpoint_path, create_checkpoint, last_checkpoint, replay
-from tsdb.storage.records import Record, SamplesRecord, SeriesRecord, TombstonesRecord
-from tsdb.storage.wal import WAL, RepairReport, read_records, segment_path
+from tsdb.storage.wal import records
+from tsdb.storage.wal.checkpoint import checkpoint_path, create_checkpoint, last_checkpoint, replay
+from tsdb.storage.wal.records import Record, SamplesRecord, SeriesRecord, TombstonesRecord
+from tsdb.storage.wal.writer import WAL, RepairReport, read_records, segment_path
 
 STALE = np.array([0x7FF0000000000002], dtype=np.uint64).view(np.float64)[0]
 

@@ -11,22 +11,19 @@ from hypothesis import strategies as st
 
 from tests.reference.crc import crc32c_ref
 from tsdb.errors import CorruptionError, InvalidArgumentError
-from tsdb.storage.chunks import (
+from tsdb.storage.chunks.segments import (
     CHUNKS_MAGIC,
     SEGMENT_HEADER_SIZE,
     ChunkReader,
     ChunkSegmentWriter,
     RawChunk,
     pack_chunk_ref,
-    put_uvarint,
-    put_varint,
     read_segment_file,
-    read_uvarint,
-    read_varint,
     segment_files,
     unpack_chunk_ref,
 )
-from tsdb.storage.xor import XORChunk, encode_chunks
+from tsdb.storage.chunks.xor import XORChunk, encode_chunks
+from tsdb.storage.encoding import put_uvarint, put_varint, read_uvarint, read_varint
 
 
 def _concat(payloads: list[bytes]) -> tuple[np.ndarray, np.ndarray]:

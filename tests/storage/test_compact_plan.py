@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tsdb.storage.compact_plan import BlockSpan, expired_by_size, expired_by_time, overlapping, plan_compaction
+from tsdb.storage.compact.plan import BlockSpan, expired_by_size, expired_by_time, overlapping, plan_compaction
 
 H = 3_600_000
 RANGES = [2 * H, 6 * H, 18 * H]

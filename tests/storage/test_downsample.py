@@ -12,9 +12,9 @@ from hypothesis import strategies as st
 from tests.reference import downsample as ref
 from tsdb.errors import InvalidArgumentError
 from tsdb.labels import Labels
-from tsdb.storage import downsample_kernels as k
-from tsdb.storage.downsample import Aggregates, aggregate_series, concat_aggregates, downsample_flat
 from tsdb.storage.interfaces import STALE_NAN, FlatSeries
+from tsdb.storage.tiers import downsample_kernels as k
+from tsdb.storage.tiers.downsample import Aggregates, aggregate_series, concat_aggregates, downsample_flat
 
 _value = st.one_of(st.floats(-1e6, 1e6, allow_nan=False), st.just(float("nan")), st.just(float(STALE_NAN)))
 _series = st.lists(st.lists(st.tuples(st.integers(0, 2000), _value), max_size=12).map(

@@ -10,9 +10,9 @@ from hypothesis import strategies as st
 from tests.reference import head as ref_head
 from tsdb.errors import InvalidArgumentError
 from tsdb.labels import Labels, Matcher, matches_all
-from tsdb.storage import head_kernels as hk
-from tsdb.storage.head import Head
-from tsdb.storage.head_read import select_refs_local
+from tsdb.storage.head import head_kernels as hk
+from tsdb.storage.head.head import Head
+from tsdb.storage.head.read import select_refs_local
 from tsdb.storage.interfaces import STALE_NAN, Appendable, Querier, Queryable
 
 H = 3600 * 1000

@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 
 from tsdb.labels import Labels, Matcher
 from tsdb.storage.memory import MemoryStore
-from tsdb.storage.querier import MergeQuerier, merge_samples
+from tsdb.storage.merge import MergeQuerier, merge_samples
 
 ALL = [Matcher("=~", "__name__", ".+")]
 

@@ -13,10 +13,11 @@ from hypothesis import strategies as st
 from tests.reference.records import decode_samples_body_ref, encode_samples_body_ref, scan_segment_ref
 from tsdb.errors import CorruptionError, InvalidArgumentError
 from tsdb.labels import Labels
-from tsdb.storage import records
 from tsdb.storage.crc import crc32c
 from tsdb.storage.crc_kernels import CRC32C_TABLES
-from tsdb.storage.records_kernels import decode_samples_body, encode_samples_body, scan_segment
+from tsdb.storage.encoding import zigzag
+from tsdb.storage.wal import records
+from tsdb.storage.wal.records_kernels import decode_samples_body, encode_samples_body, scan_segment
 
 STALE = 0x7FF0000000000002
 I64 = st.integers(-(2**63), 2**63 - 1)
@@ -165,8 +166,8 @@ def test_encode_samples_body_matches_reference(rows: list[tuple[int, int, int]])
     want = encode_samples_body_ref(refs.tolist(), ts.tolist(), bits.tolist())
     assert raw[17:] == want
     out = np.zeros(len(rows) * 28 + 3, dtype=np.uint8)
-    end = encode_samples_body(records._zigzag(refs - refs[0] if len(rows) else refs),
-                              records._zigzag(ts - ts[0] if len(rows) else ts), bits, out, 3)
+    end = encode_samples_body(zigzag(refs - refs[0] if len(rows) else refs),
+                              zigzag(ts - ts[0] if len(rows) else ts), bits, out, 3)
     assert out[3:end].tobytes() == want
 
 

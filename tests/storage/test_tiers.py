@@ -15,8 +15,8 @@ from tsdb.labels import Labels, Matcher
 from tsdb.query.engine import Engine
 from tsdb.storage.db import DB
 from tsdb.storage.interfaces import SelectHints
-from tsdb.storage.parquet_tier import TierFile, parse_file_name, write_tier_file
-from tsdb.storage.tiers import TierStore
+from tsdb.storage.tiers.parquet import TierFile, parse_file_name, write_tier_file
+from tsdb.storage.tiers.store import TierStore
 
 H = 3_600_000
 T0 = 1_700_000_000_000 // H * H
@@ -89,7 +89,7 @@ def test_auto_picks_a_tier_by_step_and_range(tiered: tuple[DB, int]) -> None:
     with pytest.raises(InvalidArgumentError, match="max_source_resolution"):
         Engine(db).range("g", T0, T0 + H, H, "10m")
     # where raw data no longer exists, the finest tier answers even when it is coarser than allowed
-    from tsdb.storage.tiers import TieredQuerier
+    from tsdb.storage.tiers.store import TieredQuerier
 
     raw_from = T0 + 24 * H  # pretend raw retention removed the first day
     fallback = TieredQuerier(db.raw_querier(T0, T0 + 30 * H), db.tiers, T0, T0 + 30 * H, raw_from, db.raw_querier)
@@ -180,7 +180,7 @@ def test_tier_file_names_and_errors(tmp_path: Path) -> None:
     assert parse_file_name("10-20.parquet") == (10, 20)
     assert parse_file_name("x.parquet") is None and parse_file_name("10-20.csv") is None
     from tsdb.errors import CorruptionError, StorageError
-    from tsdb.storage.downsample import Aggregates
+    from tsdb.storage.tiers.downsample import Aggregates
 
     path = write_tier_file(tmp_path, Aggregates.empty(), 300_000, 0, 10)
     assert TierFile(path).series() == []

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from tests.reference.crc import crc32c_ref
 from tsdb.errors import CorruptionError, InvalidArgumentError
-from tsdb.storage.tombstones import (
+from tsdb.storage.block.tombstones import (
     TOMBSTONES_MAGIC,
     Tombstones,
     add_interval,

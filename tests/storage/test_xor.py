@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from tests.reference.xor import RefCorruptionError, decode_ref, encode_ref
 from tsdb.errors import CorruptionError, InvalidArgumentError
-from tsdb.storage.xor import (
+from tsdb.storage.chunks.xor import (
     XORChunk,
     chunk_offsets,
     chunk_offsets_many,

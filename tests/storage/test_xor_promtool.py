@@ -17,8 +17,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tsdb.storage.chunks.xor import XORChunk, decode_chunk, encode_chunk
 from tsdb.storage.crc import crc32c
-from tsdb.storage.xor import XORChunk, decode_chunk, encode_chunk
 
 pytestmark = pytest.mark.external
 

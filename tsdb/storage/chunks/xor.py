@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from tsdb.errors import CorruptionError, InvalidArgumentError
-from tsdb.storage import xor_kernels as _k
+from tsdb.storage.chunks import xor_kernels as _k
 
 __all__ = [
     "MAX_SAMPLES_PER_CHUNK",

@@ -21,11 +21,11 @@ import numpy.typing as npt
 
 from tsdb.errors import InvalidArgumentError
 from tsdb.labels import Labels
-from tsdb.storage import head_kernels as hk
+from tsdb.storage.head import head_kernels as hk
 from tsdb.storage.interfaces import CommitResult, TimestampArray, ValueArray
 
 if TYPE_CHECKING:
-    from tsdb.storage.head import Head
+    from tsdb.storage.head.head import Head
 
 _I64 = np.dtype(np.int64)
 _F64 = np.dtype(np.float64)

@@ -17,8 +17,9 @@ import numpy as np
 import numpy.typing as npt
 
 from tsdb.errors import CorruptionError, InvalidArgumentError
-from tsdb.storage.chunks import put_uvarint, put_varint, read_uvarint, read_varint
 from tsdb.storage.crc import crc32c
+from tsdb.storage.encoding import put_uvarint, put_varint, read_uvarint, read_varint
+from tsdb.storage.fileutil import atomic_write
 
 __all__ = [
     "TOMBSTONES_FILENAME",
@@ -116,15 +117,7 @@ def encode_tombstones(tombstones: Tombstones) -> bytes:
 
 def write_tombstones(block_dir: str | os.PathLike[str], tombstones: Tombstones) -> int:
     """Write ``<block_dir>/tombstones`` atomically (tmp file, fsync, rename); return its size."""
-    path = Path(block_dir) / TOMBSTONES_FILENAME
-    tmp = path.with_name(TOMBSTONES_FILENAME + ".tmp")
-    data = encode_tombstones(tombstones)
-    with open(tmp, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-    return len(data)
+    return atomic_write(Path(block_dir) / TOMBSTONES_FILENAME, encode_tombstones(tombstones))
 
 
 def read_tombstones(block_dir: str | os.PathLike[str]) -> Tombstones:

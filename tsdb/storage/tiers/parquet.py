@@ -24,7 +24,8 @@ import pyarrow.parquet as pq
 
 from tsdb.errors import CorruptionError, StorageError
 from tsdb.labels import Labels, Matcher, matches_all
-from tsdb.storage.downsample import Aggregates
+from tsdb.storage.fileutil import fsync_dir
+from tsdb.storage.tiers.downsample import Aggregates
 
 FORMAT_VERSION = 1
 ROW_GROUP_ROWS = 65_536
@@ -87,11 +88,7 @@ def write_tier_file(directory: Path, agg: Aggregates, resolution_ms: int, mint: 
         with open(tmp, "rb+") as f:
             os.fsync(f.fileno())
         os.replace(tmp, final)
-        fd = os.open(directory, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+        fsync_dir(directory)
     except OSError as err:
         tmp.unlink(missing_ok=True)
         raise StorageError(f"cannot write tier file {final}: {err}") from err

@@ -5,7 +5,6 @@ File layout (big-endian): ``magic 0x85BD40DD <4> | version 1 <1> | padding <3>``
 the upper 32 bits are the segment's index in the sorted list of segment files (0 for ``000001``), the
 lower 32 bits the byte offset of the chunk's ``len`` field. See ``docs/format/block.md``.
 
-Also holds the small varint codec shared by the other block files (index, tombstones).
 The writer is not thread-safe; readers are safe to share between threads (read-only memory maps).
 """
 
@@ -23,8 +22,10 @@ import numpy as np
 import numpy.typing as npt
 
 from tsdb.errors import CorruptionError, InvalidArgumentError, StorageError
+from tsdb.storage.chunks.xor import XORChunk
 from tsdb.storage.crc import crc32c, crc32c_batch
-from tsdb.storage.xor import XORChunk
+from tsdb.storage.encoding import read_uvarint
+from tsdb.storage.fileutil import fsync_dir
 
 __all__ = [
     "CHUNKS_MAGIC",
@@ -34,11 +35,7 @@ __all__ = [
     "ChunkSegmentWriter",
     "RawChunk",
     "pack_chunk_ref",
-    "put_uvarint",
-    "put_varint",
     "read_segment_file",
-    "read_uvarint",
-    "read_varint",
     "segment_files",
     "unpack_chunk_ref",
 ]
@@ -53,43 +50,6 @@ ENCODING_XOR = 1
 U8 = npt.NDArray[np.uint8]
 I64 = npt.NDArray[np.int64]
 U64 = npt.NDArray[np.uint64]
-
-
-# -- varints (Go's encoding/binary) ------------------------------------------------------------------
-def put_uvarint(out: bytearray, value: int) -> None:
-    """Append ``value`` (0 <= value < 2**64) as a uvarint."""
-    while value >= 0x80:
-        out.append((value & 0x7F) | 0x80)
-        value >>= 7
-    out.append(value)
-
-
-def put_varint(out: bytearray, value: int) -> None:
-    """Append a signed int64 as a zig-zag varint."""
-    put_uvarint(out, ((value << 1) ^ (value >> 63)) & 0xFFFFFFFFFFFFFFFF)
-
-
-def read_uvarint(buf: bytes | memoryview | mmap.mmap, pos: int, end: int) -> tuple[int, int]:
-    """Decode a uvarint at ``buf[pos]``; return (value, next position). ``ValueError`` if truncated."""
-    value = shift = 0
-    while pos < end:
-        byte = buf[pos]
-        pos += 1
-        value |= (byte & 0x7F) << shift
-        if byte < 0x80:
-            if shift >= 63 and value >= 1 << 64:
-                raise ValueError("uvarint overflows 64 bits")
-            return value, pos
-        shift += 7
-        if shift > 63:
-            raise ValueError("uvarint longer than 10 bytes")
-    raise ValueError("truncated uvarint")
-
-
-def read_varint(buf: bytes | memoryview | mmap.mmap, pos: int, end: int) -> tuple[int, int]:
-    """Decode a zig-zag varint (int64) at ``buf[pos]``; return (value, next position)."""
-    u, pos = read_uvarint(buf, pos, end)
-    return (u >> 1) ^ -(u & 1), pos
 
 
 def _uvarint_sizes(values: I64) -> I64:
@@ -116,13 +76,6 @@ def segment_files(chunk_dir: str | os.PathLike[str]) -> list[Path]:
     d = Path(chunk_dir)
     return sorted((p for p in d.iterdir() if p.name.isdigit() and p.is_file()), key=lambda p: p.name)
 
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 # -- writing -----------------------------------------------------------------------------------------
@@ -243,7 +196,7 @@ class ChunkSegmentWriter:
     def close(self) -> None:
         """Flush and fsync the last segment and the directory."""
         self._finish_tail()
-        _fsync_dir(self.dir)
+        fsync_dir(self.dir)
 
     def __enter__(self) -> ChunkSegmentWriter:
         return self

@@ -1,6 +1,6 @@
 """Writing blocks: persisting a head range and merging blocks (the Compactor's work, DESIGN §5).
 
-Both produce a new block through :func:`tsdb.storage.block.write_block_from_samples`, which writes
+Both produce a new block through :func:`tsdb.storage.block.reader.write_block_from_samples`, which writes
 ``<ulid>.tmp`` and renames it atomically, so a crash leaves no half block visible. Merging reads the
 sources through one :class:`MergeQuerier`, so tombstoned samples are dropped and duplicates merged.
 """
@@ -13,10 +13,10 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from tsdb.labels import Labels, Matcher
-from tsdb.storage.block import Block, BlockDesc, write_block_from_samples
-from tsdb.storage.head import Head
+from tsdb.storage.block.reader import Block, BlockDesc, write_block_from_samples
+from tsdb.storage.head.head import Head
 from tsdb.storage.interfaces import TimestampArray, ValueArray
-from tsdb.storage.querier import MergeQuerier
+from tsdb.storage.merge import MergeQuerier
 
 log = logging.getLogger("tsdb.compact")
 

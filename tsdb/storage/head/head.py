@@ -1,10 +1,10 @@
 """The in-memory head: series table, postings index, open chunks and encoded chunks of recent data.
 
-The head knows nothing of the WAL: :class:`tsdb.storage.head_append.HeadAppender` validates a batch,
+The head knows nothing of the WAL: :class:`tsdb.storage.head.append.HeadAppender` validates a batch,
 hands it to the ``wal_write`` callable the DB gave the head, then applies it. Replay feeds batches in
 through :meth:`Head.replay_series` / :meth:`Head.replay_samples`.
 
-Per-series state lives in numpy arrays indexed by ref (see :mod:`tsdb.storage.head_kernels`); samples
+Per-series state lives in numpy arrays indexed by ref (see :mod:`tsdb.storage.head.head_kernels`); samples
 are appended by one kernel call per batch. Open chunks are cut as Prometheus does (near
 ``chunk_samples`` samples, at most twice that, never across a multiple of ``chunk_range``), encoded in
 one ``encode_chunks`` call per batch, and split again if an encoded chunk exceeds ``MAX_CHUNK_BYTES``.
@@ -27,13 +27,13 @@ import numpy.typing as npt
 
 from tsdb.errors import InvalidArgumentError, InvalidLabelsError
 from tsdb.labels import Labels, Matcher
-from tsdb.storage import head_kernels as hk
+from tsdb.storage.chunks.xor import encode_chunks
+from tsdb.storage.head import head_kernels as hk
 from tsdb.storage.interfaces import CommitResult, TimestampArray, ValueArray
-from tsdb.storage.xor import encode_chunks
 
 if TYPE_CHECKING:
-    from tsdb.storage.head_append import HeadAppender
-    from tsdb.storage.head_read import BlockSeries, HeadQuerier
+    from tsdb.storage.head.append import HeadAppender
+    from tsdb.storage.head.read import BlockSeries, HeadQuerier
 
 I64 = npt.NDArray[np.int64]
 U8 = npt.NDArray[np.uint8]
@@ -323,7 +323,7 @@ class Head:
 
     # -- appending ------------------------------------------------------------------------------
     def appender(self) -> HeadAppender:
-        from tsdb.storage.head_append import HeadAppender
+        from tsdb.storage.head.append import HeadAppender
 
         return HeadAppender(self)
 
@@ -484,13 +484,13 @@ class Head:
 
     # -- reading --------------------------------------------------------------------------------
     def querier(self, mint: int, maxt: int) -> HeadQuerier:
-        from tsdb.storage.head_read import HeadQuerier
+        from tsdb.storage.head.read import HeadQuerier
 
         return HeadQuerier(self, mint, maxt)
 
     def series_for_block(self, mint: int, maxt: int) -> Iterable[BlockSeries]:
         """Series with samples in ``[mint, maxt)`` sorted by labels, for the block writer."""
-        from tsdb.storage.head_read import series_for_block
+        from tsdb.storage.head.read import series_for_block
 
         return series_for_block(self, mint, maxt)
 
@@ -529,7 +529,7 @@ class Head:
     # -- deletion and truncation ------------------------------------------------------------------
     def select_refs(self, matchers: Sequence[Matcher]) -> I64:
         """Sorted refs of live series matching all matchers."""
-        from tsdb.storage.head_read import select_refs
+        from tsdb.storage.head.read import select_refs
 
         return select_refs(self, matchers)
 
@@ -567,7 +567,7 @@ class Head:
 
         Returns the refs removed. Later samples older than ``mint`` are rejected as out of bounds.
         """
-        from tsdb.storage.head_read import truncate_head
+        from tsdb.storage.head.read import truncate_head
 
         with self.lock:
             self._truncated_before = max(self._truncated_before, mint)

@@ -5,7 +5,7 @@ int64 for the head). The set operations keep the dtype of their inputs (mixing s
 inputs would make numpy fall back to float64, so mixed inputs are brought to uint64 first).
 
 :func:`select_postings` implements Prometheus's matcher semantics over any :class:`PostingsSource`
-(a block's :class:`~tsdb.storage.index.IndexReader` or the head): a missing label has the value "",
+(a block's :class:`~tsdb.storage.index.reader.IndexReader` or the head): a missing label has the value "",
 so ``{a=""}`` selects series without ``a`` and ``{a!="x"}`` also selects series without ``a``.
 """
 

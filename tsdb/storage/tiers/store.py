@@ -26,10 +26,10 @@ import numpy as np
 from tsdb.config import StorageOptions
 from tsdb.errors import InvalidArgumentError, StorageError
 from tsdb.labels import Labels, Matcher, matches_all
-from tsdb.storage.downsample import RESOLUTIONS, Aggregates, aggregate_series, downsample_reader
 from tsdb.storage.interfaces import FlatSeries, SelectHints, clip_flat
-from tsdb.storage.parquet_tier import TierFile, forget_file, parse_file_name, write_tier_file
-from tsdb.storage.querier import MergeQuerier, merge_flat
+from tsdb.storage.merge import MergeQuerier, merge_flat
+from tsdb.storage.tiers.downsample import RESOLUTIONS, Aggregates, aggregate_series, downsample_reader
+from tsdb.storage.tiers.parquet import TierFile, forget_file, parse_file_name, write_tier_file
 
 log = logging.getLogger("tsdb.tiers")
 

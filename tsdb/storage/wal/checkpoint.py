@@ -21,9 +21,10 @@ from pathlib import Path
 import numpy as np
 
 from tsdb.errors import CorruptionError, StorageError
-from tsdb.storage import records
-from tsdb.storage.records import Record, SamplesRecord, SeriesRecord, TombstonesRecord
-from tsdb.storage.wal import WAL, RepairReport, WALReader, list_segments, segment_path
+from tsdb.storage.fileutil import fsync_dir
+from tsdb.storage.wal import records
+from tsdb.storage.wal.records import Record, SamplesRecord, SeriesRecord, TombstonesRecord
+from tsdb.storage.wal.writer import WAL, RepairReport, WALReader, list_segments, segment_path
 
 __all__ = ["create_checkpoint", "last_checkpoint", "remove_tmp_checkpoints", "replay"]
 
@@ -80,13 +81,6 @@ def remove_tmp_checkpoints(wal_dir: str | os.PathLike[str]) -> list[Path]:
             removed.append(path)
     return removed
 
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 class _LiveFilter:
@@ -170,11 +164,11 @@ def create_checkpoint(wal_dir: str | os.PathLike[str], from_segment: int, to_seg
                         writer.log(encoded)
         finally:
             writer.close()
-        _fsync_dir(tmp)
+        fsync_dir(tmp)
         if final.exists():
             shutil.rmtree(final)
         os.rename(tmp, final)
-        _fsync_dir(wal_dir)
+        fsync_dir(wal_dir)
     except OSError as err:
         shutil.rmtree(tmp, ignore_errors=True)
         raise StorageError(f"cannot write WAL checkpoint {final}: {err}") from err

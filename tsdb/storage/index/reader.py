@@ -31,8 +31,8 @@ import numpy.typing as npt
 
 from tsdb.errors import CorruptionError, InvalidArgumentError
 from tsdb.labels import Labels, compare_labels
-from tsdb.storage.chunks import put_uvarint, put_varint, read_uvarint, read_varint
 from tsdb.storage.crc import crc32c, crc32c_batch
+from tsdb.storage.encoding import encode_uvarints, put_uvarint, put_varint, read_uvarint, read_varint, zigzag
 
 __all__ = ["INDEX_MAGIC", "ChunkMetas", "IndexReader", "IndexWriter", "SeriesBatch", "write_index"]
 
@@ -239,14 +239,14 @@ class IndexWriter:
         if nc:
             field_at = np.repeat(count_at + 1 - 3 * cs[:-1], nchunks) + 3 * np.arange(nc, dtype=np.int64)
             with np.errstate(over="ignore"):
-                f0 = np.where(is_first, _zigzag(mint), (mint - prev_maxt).astype(np.uint64))
-                f2 = np.where(is_first, crefs, _zigzag(crefs.astype(np.int64) - prev_ref.astype(np.int64)))
+                f0 = np.where(is_first, zigzag(mint), (mint - prev_maxt).astype(np.uint64))
+                f2 = np.where(is_first, crefs, zigzag(crefs.astype(np.int64) - prev_ref.astype(np.int64)))
             vals[field_at] = f0
             vals[field_at + 1] = (maxt - mint).astype(np.uint64)
             vals[field_at + 2] = f2
-        body, body_offsets = _encode_uvarints(vals, vstart)
+        body, body_offsets = encode_uvarints(vals, vstart)
         body_len = np.diff(body_offsets)
-        len_bytes, len_offsets = _encode_uvarints(body_len.astype(np.uint64), np.arange(n + 1, dtype=np.int64))
+        len_bytes, len_offsets = encode_uvarints(body_len.astype(np.uint64), np.arange(n + 1, dtype=np.int64))
         len_len = np.diff(len_offsets)
         rec_len = len_len + body_len + 4
         # place records at 16-byte boundaries (a sequential dependency: one cheap pass over ints)
@@ -336,29 +336,6 @@ class IndexWriter:
     def abort(self) -> None:
         """Close without finishing (the file is left incomplete for the caller to remove)."""
         self._out.f.close()
-
-
-def _zigzag(values: I64) -> U64:
-    """Zig-zag map of int64 values onto uint64 (as Go's PutVarint)."""
-    v = np.asarray(values, dtype=np.int64)
-    return ((v << np.int64(1)) ^ (v >> np.int64(63))).astype(np.uint64)
-
-
-def _encode_uvarints(values: U64, starts: I64) -> tuple[npt.NDArray[np.uint8], I64]:
-    """Uvarint-encode ``values``; return the bytes and the byte offset of each group ``starts[i]:starts[i+1]``."""
-    v = np.asarray(values, dtype=np.uint64)
-    sizes = np.ones(v.shape[0], dtype=np.int64)
-    for k in range(1, 10):
-        sizes += v >= np.uint64(1 << (7 * k))
-    pos = np.zeros(v.shape[0] + 1, dtype=np.int64)
-    np.cumsum(sizes, out=pos[1:])
-    out = np.zeros(int(pos[-1]), dtype=np.uint8)
-    for k in range(int(sizes.max()) if v.shape[0] else 0):
-        m = sizes > k
-        byte = (v[m] >> np.uint64(7 * k)) & np.uint64(0x7F)
-        byte |= np.where(sizes[m] > k + 1, np.uint64(0x80), np.uint64(0))
-        out[pos[:-1][m] + k] = byte.astype(np.uint8)
-    return out, pos[starts]
 
 
 def _u32_sections(prefix: npt.NDArray[np.uint32], counts: I64, payload: npt.NDArray[np.uint32]

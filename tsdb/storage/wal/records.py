@@ -1,6 +1,6 @@
 """WAL record types: SERIES, SAMPLES and TOMBSTONES, encoded to and decoded from bytes.
 
-The WAL itself (:mod:`tsdb.storage.wal`) stores opaque byte records; this module gives them meaning.
+The WAL itself (:mod:`tsdb.storage.wal.writer`) stores opaque byte records; this module gives them meaning.
 The first byte of every record is its :class:`RecordType`. The payloads are exactly Prometheus's
 (``tsdb/record`` package, types 1-3), so promtool and Prometheus replay our WAL and checkpoints; the byte
 layouts are specified in ``docs/format/wal.md``. Fixed-width integers are big-endian; signed varints zigzag.
@@ -22,7 +22,8 @@ import numpy as np
 
 from tsdb.errors import CorruptionError, InvalidArgumentError, TsdbError
 from tsdb.labels import Labels
-from tsdb.storage.records_kernels import (
+from tsdb.storage.encoding import put_uvarint, put_varint, read_uvarint, read_varint, zigzag
+from tsdb.storage.wal.records_kernels import (
     SAMPLES_ERROR_NAMES,
     SAMPLES_OK,
     decode_samples_body,
@@ -91,41 +92,6 @@ _SAMPLES_BASE = struct.Struct(">Qq")
 _MAX_SAMPLE_BYTES = 28
 
 
-# -- varints (series and tombstones records only: few per second, Python is fine) -----------------
-def _put_uvarint(out: bytearray, value: int) -> None:
-    while value >= 0x80:
-        out.append((value & 0x7F) | 0x80)
-        value >>= 7
-    out.append(value)
-
-
-def _put_varint(out: bytearray, value: int) -> None:
-    """Append a signed varint (zigzag, as Go's ``binary.PutVarint``); ``value`` is an int64."""
-    _put_uvarint(out, ((value << 1) ^ (value >> 63)) & 0xFFFF_FFFF_FFFF_FFFF)
-
-
-def _get_uvarint(buf: bytes, pos: int) -> tuple[int, int]:
-    """Read a uvarint at ``pos``; returns (value, new position). Raises IndexError/ValueError if bad."""
-    result = 0
-    shift = 0
-    while True:
-        byte = buf[pos]
-        pos += 1
-        if shift == 63 and byte > 1:
-            raise ValueError("uvarint overflows 64 bits")
-        result |= (byte & 0x7F) << shift
-        if byte < 0x80:
-            return result, pos
-        shift += 7
-
-
-def _get_varint(buf: bytes, pos: int) -> tuple[int, int]:
-    """Read a signed (zigzag) varint at ``pos``; returns (int64 value, new position)."""
-    u, pos = _get_uvarint(buf, pos)
-    value = u >> 1
-    return (~value if u & 1 else value), pos
-
-
 # -- SERIES ----------------------------------------------------------------------------------------
 def encode_series(refs: Sequence[int] | np.ndarray, labels_list: Sequence[Labels]) -> bytes:
     """Encode series definitions: ``refs[i]`` (0 <= ref < 2**64) is the series ``labels_list[i]``.
@@ -141,11 +107,11 @@ def encode_series(refs: Sequence[int] | np.ndarray, labels_list: Sequence[Labels
         if not 0 <= ref < 1 << 64:
             raise InvalidArgumentError(f"encode_series: series ref {ref} out of uint64 range")
         out += _BE64.pack(ref)
-        _put_uvarint(out, len(labels))
+        put_uvarint(out, len(labels))
         for name, value in labels.items():
             for text in (name, value):
                 raw = text.encode()
-                _put_uvarint(out, len(raw))
+                put_uvarint(out, len(raw))
                 out += raw
     return bytes(out)
 
@@ -173,7 +139,7 @@ def decode_series(record: bytes) -> SeriesRecord:
             if nlabels < 0x80:
                 pos += 1
             else:
-                nlabels, pos = _get_uvarint(record, pos)
+                nlabels, pos = read_uvarint(record, pos, n)
             # each label takes at least 2 bytes: bound the count before building anything
             if nlabels * 2 > n - pos:
                 raise CorruptionError(f"series record: series {ref} claims {nlabels} labels in {n - pos} bytes",
@@ -186,7 +152,7 @@ def decode_series(record: bytes) -> SeriesRecord:
                 if size < 0x80:
                     pos += 1
                 else:
-                    size, pos = _get_uvarint(record, pos)
+                    size, pos = read_uvarint(record, pos, n)
                 end = pos + size
                 if end > n:
                     raise IndexError(f"label name at offset {pos} runs past the end")
@@ -199,7 +165,7 @@ def decode_series(record: bytes) -> SeriesRecord:
                 if size < 0x80:
                     pos += 1
                 else:
-                    size, pos = _get_uvarint(record, pos)
+                    size, pos = read_uvarint(record, pos, n)
                 end = pos + size
                 if end > n:
                     raise IndexError(f"label value at offset {pos} runs past the end")
@@ -243,14 +209,9 @@ def encode_samples(refs: np.ndarray, ts: np.ndarray, values: np.ndarray) -> byte
     out = np.empty(head_size + n * _MAX_SAMPLE_BYTES, dtype=np.uint8)
     out[0] = RecordType.SAMPLES
     out[1:head_size] = np.frombuffer(_SAMPLES_BASE.pack(int(refs[0]) & 0xFFFF_FFFF_FFFF_FFFF, int(ts[0])), np.uint8)
-    end = encode_samples_body(_zigzag(refs - refs[0]), _zigzag(ts - ts[0]), values.view(np.uint64), out,
+    end = encode_samples_body(zigzag(refs - refs[0]), zigzag(ts - ts[0]), values.view(np.uint64), out,
                               head_size)
     return out[:end].tobytes()
-
-
-def _zigzag(deltas: np.ndarray) -> np.ndarray:
-    """int64 deltas -> uint64 zigzag codes (as Go's ``binary.PutVarint`` maps them)."""
-    return ((deltas << 1) ^ (deltas >> 63)).view(np.uint64)
 
 
 def decode_samples(record: bytes) -> SamplesRecord:
@@ -290,8 +251,8 @@ def encode_tombstones(refs: Sequence[int] | np.ndarray, mints: Sequence[int] | n
         if not 0 <= ref < 1 << 64 or not -(1 << 63) <= mint < 1 << 63 or not -(1 << 63) <= maxt < 1 << 63:
             raise InvalidArgumentError(f"encode_tombstones: value out of range in ({ref}, {mint}, {maxt})")
         out += _BE64.pack(ref)
-        _put_varint(out, mint)
-        _put_varint(out, maxt)
+        put_varint(out, mint)
+        put_varint(out, maxt)
     return bytes(out)
 
 
@@ -307,8 +268,8 @@ def decode_tombstones(record: bytes) -> TombstonesRecord:
             if pos + 8 > len(record):
                 raise IndexError(f"series ref at offset {pos} runs past the end")
             (ref,) = _BE64.unpack_from(record, pos)
-            mint, pos = _get_varint(record, pos + 8)
-            maxt, pos = _get_varint(record, pos)
+            mint, pos = read_varint(record, pos + 8, len(record))
+            maxt, pos = read_varint(record, pos, len(record))
             refs.append(ref)
             mints.append(mint)
             maxts.append(maxt)

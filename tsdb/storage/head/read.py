@@ -16,13 +16,13 @@ import numpy as np
 import numpy.typing as npt
 
 from tsdb.labels import Labels, Matcher
-from tsdb.storage import head_kernels as hk
+from tsdb.storage.chunks.xor import decode_chunks
+from tsdb.storage.head import head_kernels as hk
+from tsdb.storage.index.postings import select_postings
 from tsdb.storage.interfaces import FlatSeries, SelectHints, TimestampArray, ValueArray
-from tsdb.storage.postings import select_postings
-from tsdb.storage.xor import decode_chunks
 
 if TYPE_CHECKING:
-    from tsdb.storage.head import Head
+    from tsdb.storage.head.head import Head
 
 I64 = npt.NDArray[np.int64]
 BATCH = 512
@@ -49,7 +49,7 @@ def _matching_values(head: Head, matcher: Matcher, want: bool) -> list[I64]:
 def select_refs(head: Head, matchers: Sequence[Matcher]) -> I64:
     """Sorted refs of series matching all matchers (PromQL semantics: a missing label is "").
 
-    The head is a ``PostingsSource`` for :func:`tsdb.storage.postings.select_postings`.
+    The head is a ``PostingsSource`` for :func:`tsdb.storage.index.postings.select_postings`.
     """
     return np.asarray(select_postings(head, matchers), dtype=np.int64)
 

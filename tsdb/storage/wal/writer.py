@@ -40,7 +40,8 @@ import numpy as np
 from tsdb.errors import CorruptionError, InvalidArgumentError, StorageError
 from tsdb.storage.crc import crc32c
 from tsdb.storage.crc_kernels import CRC32C_TABLES
-from tsdb.storage.records_kernels import (
+from tsdb.storage.fileutil import fsync_dir
+from tsdb.storage.wal.records_kernels import (
     ERROR_NAMES,
     FRAG_FIRST,
     FRAG_FULL,
@@ -84,13 +85,6 @@ def list_segments(wal_dir: str | os.PathLike[str]) -> list[int]:
         raise StorageError(f"cannot list WAL directory {wal_dir}: {err}") from err
     return sorted(int(name) for name in names if _SEGMENT_NAME.match(name))
 
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 @dataclass(frozen=True)
@@ -332,7 +326,7 @@ class WAL:
         try:
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
             if self._fsync_every is not None:
-                _fsync_dir(self.dir)
+                fsync_dir(self.dir)
         except OSError as err:
             raise StorageError(f"cannot create WAL segment {path}: {err}") from err
         self._fd, self._segment, self._pos = fd, index, 0

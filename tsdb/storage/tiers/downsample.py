@@ -1,7 +1,7 @@
 """Downsampling: per series and per window (5m, 1h) the aggregates a Parquet tier keeps (DESIGN §5).
 
 :func:`downsample_flat` aggregates columnar raw samples in one kernel call; :func:`downsample_reader`
-does it for any block reader (a :class:`~tsdb.storage.block.Block` or the head: anything with
+does it for any block reader (a :class:`~tsdb.storage.block.reader.Block` or the head: anything with
 ``querier(mint, maxt)``). :class:`Aggregates` is the columnar result, also what a tier file holds.
 :func:`aggregate_series` turns aggregates into the sample series the query engine evaluates functions on
 (see docs/tiers.md for the function -> aggregate mapping).
@@ -17,8 +17,8 @@ import numpy.typing as npt
 
 from tsdb.errors import InvalidArgumentError
 from tsdb.labels import Labels, Matcher
-from tsdb.storage import downsample_kernels as k
 from tsdb.storage.interfaces import FlatSeries
+from tsdb.storage.tiers import downsample_kernels as k
 
 I64 = npt.NDArray[np.int64]
 F64 = npt.NDArray[np.float64]

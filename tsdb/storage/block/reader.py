@@ -28,14 +28,15 @@ import numpy.typing as npt
 
 from tsdb.errors import CorruptionError, InvalidArgumentError, StorageError
 from tsdb.labels import Labels, Matcher, compare_labels
-from tsdb.storage.chunks import DEFAULT_SEGMENT_SIZE, ENCODING_XOR, ChunkReader, ChunkSegmentWriter
-from tsdb.storage.head_kernels import merge_clip
-from tsdb.storage.index import IndexReader, write_index
+from tsdb.storage.block.tombstones import Tombstones, read_tombstones, write_tombstones
+from tsdb.storage.chunks.segments import DEFAULT_SEGMENT_SIZE, ENCODING_XOR, ChunkReader, ChunkSegmentWriter
+from tsdb.storage.chunks.xor import chunk_offsets_many, decode_chunks, encode_chunks
+from tsdb.storage.fileutil import atomic_write, fsync_dir
+from tsdb.storage.head.head_kernels import merge_clip
+from tsdb.storage.index.postings import select_postings
+from tsdb.storage.index.reader import IndexReader, write_index
 from tsdb.storage.interfaces import FlatSeries, SelectHints, TimestampArray, ValueArray, concat_flat
-from tsdb.storage.postings import select_postings
-from tsdb.storage.tombstones import Tombstones, read_tombstones, write_tombstones
 from tsdb.storage.ulid import is_ulid, new_ulid
-from tsdb.storage.xor import chunk_offsets_many, decode_chunks, encode_chunks
 
 __all__ = [
     "Block",
@@ -145,23 +146,10 @@ class BlockMeta:
         )
 
 
-def _fsync_path(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
 
 def write_meta(block_dir: str | os.PathLike[str], meta: BlockMeta) -> None:
     """Write ``meta.json`` atomically (tmp file, fsync, rename), tab-indented as Prometheus does."""
-    path = Path(block_dir) / META_FILENAME
-    tmp = path.with_name(META_FILENAME + ".tmp")
-    with open(tmp, "w", encoding="utf-8") as f:
-        f.write(json.dumps(meta.to_dict(), indent="\t"))
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    atomic_write(Path(block_dir) / META_FILENAME, json.dumps(meta.to_dict(), indent="\t"))
 
 
 def read_meta(block_dir: str | os.PathLike[str]) -> BlockMeta:
@@ -281,9 +269,9 @@ def write_block(parent_dir: str | os.PathLike[str], series: Iterable[SeriesChunk
         write_tombstones(tmp, stones)
         srcs = list(sources) if sources is not None else [ulid]
         write_meta(tmp, BlockMeta(ulid, mint, maxt + 1, stats, level, srcs, list(parents)))
-        _fsync_path(tmp)
+        fsync_dir(tmp)
         os.replace(tmp, final)
-        _fsync_path(parent)
+        fsync_dir(parent)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
