@@ -23,7 +23,8 @@ import numpy as np
 from tsdb.labels import Labels
 from tsdb.storage.wal import records
 from tsdb.storage.wal.checkpoint import replay
-from tsdb.storage.wal.writer import WAL, read_records
+from tsdb.storage.wal.reader import read_records
+from tsdb.storage.wal.writer import WAL
 
 START_MS = 1_700_000_000_000
 INTERVAL = 15_000

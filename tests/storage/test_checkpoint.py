@@ -12,8 +12,11 @@ from tsdb.errors import CorruptionError
 from tsdb.labels import Labels
 from tsdb.storage.wal import records
 from tsdb.storage.wal.checkpoint import checkpoint_path, create_checkpoint, last_checkpoint, replay
+from tsdb.storage.wal.reader import read_records
 from tsdb.storage.wal.records import Record, SamplesRecord, SeriesRecord, TombstonesRecord
-from tsdb.storage.wal.writer import WAL, RepairReport, read_records, segment_path
+from tsdb.storage.wal.repair import RepairReport
+from tsdb.storage.wal.segments import segment_path
+from tsdb.storage.wal.writer import WAL
 
 STALE = np.array([0x7FF0000000000002], dtype=np.uint64).view(np.float64)[0]
 

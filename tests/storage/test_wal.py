@@ -16,7 +16,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tsdb.errors import CorruptionError, InvalidArgumentError, StorageError
-from tsdb.storage.wal.writer import WAL, WALReader, list_segments, read_records, segment_path
+from tsdb.storage.wal.reader import WALReader, read_records
+from tsdb.storage.wal.segments import list_segments, segment_path
+from tsdb.storage.wal.writer import WAL
 
 PAGE = 128
 SEGMENT = 8 * PAGE
@@ -237,7 +239,7 @@ def test_torn_tail_at_every_offset_is_cut(tmp_path: Path, caplog: pytest.LogCapt
         shutil.copytree(pristine, work)
         with open(segment_path(work, 1), "r+b") as f:
             f.truncate(cut)
-        with caplog.at_level(logging.WARNING, logger="tsdb.storage.wal.writer"):
+        with caplog.at_level(logging.WARNING, logger="tsdb.storage.wal"):
             caplog.clear()
             assert _read(work) == records[:-1], cut
         if cut > start:

@@ -38,7 +38,8 @@ from tsdb.storage.merge import MergeQuerier
 from tsdb.storage.tiers.store import TieredQuerier, TierStore
 from tsdb.storage.wal import records
 from tsdb.storage.wal.checkpoint import create_checkpoint, replay
-from tsdb.storage.wal.writer import WAL, RepairReport
+from tsdb.storage.wal.repair import RepairReport
+from tsdb.storage.wal.writer import WAL
 
 log = logging.getLogger("tsdb.db")
 

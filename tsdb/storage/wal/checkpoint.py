@@ -23,8 +23,11 @@ import numpy as np
 from tsdb.errors import CorruptionError, StorageError
 from tsdb.storage.fileutil import fsync_dir
 from tsdb.storage.wal import records
+from tsdb.storage.wal.reader import WALReader
 from tsdb.storage.wal.records import Record, SamplesRecord, SeriesRecord, TombstonesRecord
-from tsdb.storage.wal.writer import WAL, RepairReport, WALReader, list_segments, segment_path
+from tsdb.storage.wal.repair import RepairReport
+from tsdb.storage.wal.segments import list_segments, segment_path
+from tsdb.storage.wal.writer import WAL
 
 __all__ = ["create_checkpoint", "last_checkpoint", "remove_tmp_checkpoints", "replay"]
 

@@ -1,22 +1,17 @@
-"""The write-ahead log: numbered segment files of checksummed record fragments (bytes only).
+"""Writing the WAL: :class:`WAL` appends records to numbered segment files of checksummed fragments.
 
 Layout (``docs/format/wal.md``): a directory of segment files ``00000000``, ``00000001``, ... each at
 most ``segment_size`` bytes, made of ``page_size`` (32 KiB) pages. A record is split into fragments that
 never cross a page boundary; a record never crosses a segment boundary (a record must fit in one
 segment). The format follows Prometheus's ``wlog`` (uncompressed).
 
-Writing (:class:`WAL`): ``log(*records)`` writes the batch with one ``write`` call per segment touched,
-then syncs per policy and returns only when the batch is durable per that policy. After reopening, writes
-continue in a fresh segment (as Prometheus does), after the previous last segment had its torn tail cut.
-A failed write (ENOSPC, EIO) raises :class:`StorageError` after cutting the segment back to the end of the
-last good record; if even that fails, the next ``log`` starts a new segment, so the half record can only
-ever show up as corruption, never as valid data.
-
-Reading (:class:`WALReader`, :func:`read_records`): whole segment files are read into memory and parsed
-by a numba kernel (fragment boundaries + CRCs). A torn tail (the last segment of the directory ends inside
-a record) is cut off and logged. Any other problem raises :class:`CorruptionError` naming the segment
-file and offset, unless ``repair=True``: then everything from the broken record on is dropped (the
-segment is cut, later segments deleted) and a :class:`RepairReport` says what was dropped.
+``log(*records)`` writes the batch with one ``write`` call per segment touched, then syncs per policy
+and returns only when the batch is durable per that policy. After reopening, writes continue in a fresh
+segment (as Prometheus does), after the previous last segment had its torn tail cut (see
+:mod:`~tsdb.storage.wal.repair`). A failed write (ENOSPC, EIO) raises :class:`StorageError` after
+cutting the segment back to the end of the last good record; if even that fails, the next ``log``
+starts a new segment, so the half record can only ever show up as corruption, never as valid data.
+Reading is :mod:`~tsdb.storage.wal.reader`.
 
 Thread-safety: a :class:`WAL` may be used from several threads (``log`` is serialised by a lock). Only
 one process may write a WAL directory; readers with ``repair``/tail cutting must run before a writer opens.
@@ -28,224 +23,35 @@ import contextlib
 import errno
 import logging
 import os
-import re
 import threading
 import time
-from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
-
-from tsdb.errors import CorruptionError, InvalidArgumentError, StorageError
+from tsdb.errors import InvalidArgumentError, StorageError
 from tsdb.storage.crc import crc32c
-from tsdb.storage.crc_kernels import CRC32C_TABLES
 from tsdb.storage.fileutil import fsync_dir
 from tsdb.storage.wal.records_kernels import (
-    ERROR_NAMES,
     FRAG_FIRST,
     FRAG_FULL,
     FRAG_LAST,
     FRAG_MIDDLE,
     HEADER_SIZE,
-    scan_segment,
+)
+from tsdb.storage.wal.repair import check_segment
+from tsdb.storage.wal.segments import (
+    DEFAULT_PAGE_SIZE,
+    DEFAULT_SEGMENT_SIZE,
+    list_segments,
+    parse_segment,
+    segment_path,
 )
 
-__all__ = [
-    "DEFAULT_PAGE_SIZE",
-    "DEFAULT_SEGMENT_SIZE",
-    "WAL",
-    "RepairReport",
-    "WALReader",
-    "list_segments",
-    "read_records",
-    "segment_path",
-]
+__all__ = ["WAL", "FsyncPolicy"]
 
 log = logging.getLogger(__name__)
 
-DEFAULT_PAGE_SIZE = 32 * 1024
-DEFAULT_SEGMENT_SIZE = 128 * 1024 * 1024
-_SEGMENT_NAME = re.compile(r"^\d{8}$")
+
 FsyncPolicy = bool | str | float
-
-
-def segment_path(wal_dir: str | os.PathLike[str], index: int) -> Path:
-    """The path of segment ``index`` (8 zero-padded digits) in ``wal_dir``."""
-    return Path(wal_dir) / f"{index:08d}"
-
-
-def list_segments(wal_dir: str | os.PathLike[str]) -> list[int]:
-    """Sorted indices of the segment files in ``wal_dir`` (other entries are ignored)."""
-    try:
-        names = os.listdir(wal_dir)
-    except FileNotFoundError:
-        return []
-    except OSError as err:
-        raise StorageError(f"cannot list WAL directory {wal_dir}: {err}") from err
-    return sorted(int(name) for name in names if _SEGMENT_NAME.match(name))
-
-
-
-@dataclass(frozen=True)
-class RepairReport:
-    """What a repair dropped: segment ``segment`` was cut at ``offset``; ``dropped_bytes`` in total were
-    removed, including the whole later segments ``deleted_segments``. ``reason`` names the problem."""
-
-    segment: int
-    offset: int
-    dropped_bytes: int
-    deleted_segments: tuple[int, ...]
-    reason: str
-
-
-@dataclass
-class _Parsed:
-    """One parsed segment: its bytes, the kernel's output and the (possible) error."""
-
-    data: bytes
-    frag_start: np.ndarray
-    frag_len: np.ndarray
-    rec_end: np.ndarray
-    rec_off: np.ndarray
-    err: int
-    err_off: int
-    good_end: int
-    torn: bool
-
-    def records(self) -> Iterator[tuple[int, bytes]]:
-        """(offset, record bytes) of each complete record, in order."""
-        data, fs, fl = self.data, self.frag_start, self.frag_len
-        lo = 0
-        for r in range(self.rec_end.shape[0]):
-            hi = int(self.rec_end[r])
-            if hi - lo == 1:
-                s = int(fs[lo])
-                rec = data[s:s + int(fl[lo])]
-            else:
-                rec = b"".join(data[int(fs[f]):int(fs[f]) + int(fl[f])] for f in range(lo, hi))
-            yield int(self.rec_off[r]), rec
-            lo = hi
-
-
-def _parse_segment(path: Path, page_size: int) -> _Parsed:
-    try:
-        data = path.read_bytes()
-    except OSError as err:
-        raise StorageError(f"cannot read WAL segment {path}: {err}") from err
-    buf = np.frombuffer(data, dtype=np.uint8)
-    fs, fl, re_, ro, code, err_off, good_end, torn = scan_segment(buf, page_size, CRC32C_TABLES)
-    return _Parsed(data, fs, fl, re_, ro, int(code), int(err_off), int(good_end), bool(torn))
-
-
-def _truncate_file(path: Path, size: int) -> None:
-    try:
-        with open(path, "r+b") as f:
-            f.truncate(size)
-            f.flush()
-            os.fsync(f.fileno())
-    except OSError as err:
-        raise StorageError(f"cannot truncate WAL segment {path} to {size} bytes: {err}") from err
-
-
-def _check_segment(wal_dir: Path, index: int, parsed: _Parsed, is_last: bool, repair: bool,
-                   cut_tail: bool, allow_torn_tail: bool = True) -> RepairReport | None:
-    """Handle a parse error of segment ``index``: cut a torn tail, repair, or raise CorruptionError.
-
-    Returns a report when something was repaired (torn tails are logged, not reported). Later segments
-    are deleted by a repair; the caller must stop reading after a repair.
-    """
-    if parsed.err == 0:
-        return None
-    path = segment_path(wal_dir, index)
-    reason = ERROR_NAMES[parsed.err]
-    if is_last and parsed.torn and allow_torn_tail:
-        dropped = len(parsed.data) - parsed.good_end
-        if cut_tail:
-            log.warning("WAL segment %s: torn tail (%s) at offset %d; cutting %d bytes at offset %d",
-                        path, reason, parsed.err_off, dropped, parsed.good_end)
-            _truncate_file(path, parsed.good_end)
-        else:
-            log.info("WAL segment %s: incomplete record at offset %d ignored", path, parsed.good_end)
-        return None
-    if not repair:
-        raise CorruptionError(f"WAL corruption: {reason}", path=str(path), offset=parsed.err_off)
-    later = [i for i in list_segments(wal_dir) if i > index]
-    dropped = len(parsed.data) - parsed.good_end
-    for i in later:
-        p = segment_path(wal_dir, i)
-        try:
-            dropped += p.stat().st_size
-            p.unlink()
-        except OSError as err:
-            raise StorageError(f"cannot delete WAL segment {p} during repair: {err}") from err
-    _truncate_file(path, parsed.good_end)
-    report = RepairReport(index, parsed.good_end, dropped, tuple(later), f"{reason} at offset {parsed.err_off}")
-    log.error("WAL repaired: %s", report)
-    return report
-
-
-class WALReader:
-    """Iterate the records (bytes) of ``wal_dir``'s segments ``[from_segment, to_segment]`` in order.
-
-    Iterating yields record bytes; ``segment``/``offset`` give the position of the last yielded record
-    (the offset of its first fragment header), :meth:`entries` yields ``(segment, offset, record)``.
-    A torn tail of the directory's last segment is cut (``cut_tail=True``) or just not read
-    (``allow_torn_tail=False``: it is corruption, e.g. in a checkpoint, which is complete by design). Other
-    problems raise :class:`CorruptionError`, or with ``repair=True`` are repaired and described in
-    ``repairs`` (reading then stops, as everything after the corruption is gone).
-    """
-
-    def __init__(self, wal_dir: str | os.PathLike[str], from_segment: int | None = None,
-                 to_segment: int | None = None, *, repair: bool = False, cut_tail: bool = True,
-                 allow_torn_tail: bool = True, page_size: int = DEFAULT_PAGE_SIZE) -> None:
-        self.wal_dir = Path(wal_dir)
-        self.from_segment = from_segment
-        self.to_segment = to_segment
-        self.repair = repair
-        self.cut_tail = cut_tail
-        self.allow_torn_tail = allow_torn_tail
-        self.page_size = page_size
-        self.repairs: list[RepairReport] = []
-        self.segment = -1
-        self.offset = -1
-        self.bytes_read = 0
-
-    def __iter__(self) -> Iterator[bytes]:
-        for segment, offset, record in self.entries():
-            self.segment, self.offset = segment, offset
-            yield record
-
-    def entries(self) -> Iterator[tuple[int, int, bytes]]:
-        """Yield ``(segment, offset, record)`` for every record in order (see the class docstring)."""
-        all_segments = list_segments(self.wal_dir)
-        if not all_segments:
-            return
-        last_in_dir = all_segments[-1]
-        wanted = [i for i in all_segments
-                  if (self.from_segment is None or i >= self.from_segment)
-                  and (self.to_segment is None or i <= self.to_segment)]
-        previous = None
-        for index in wanted:
-            if previous is not None and index != previous + 1:
-                missing = segment_path(self.wal_dir, previous + 1)
-                raise CorruptionError("WAL segment missing from sequence", path=str(missing), offset=0)
-            previous = index
-            parsed = _parse_segment(segment_path(self.wal_dir, index), self.page_size)
-            self.bytes_read += len(parsed.data)
-            report = _check_segment(self.wal_dir, index, parsed, index == last_in_dir, self.repair,
-                                    self.cut_tail, self.allow_torn_tail)
-            for offset, record in parsed.records():
-                yield index, offset, record
-            if report is not None:
-                self.repairs.append(report)
-                return
-
-
-def read_records(wal_dir: str | os.PathLike[str], from_segment: int | None = None,
-                 to_segment: int | None = None, *, repair: bool = False) -> Iterator[bytes]:
-    """Records of segments ``[from_segment, to_segment]`` (default: all) in order; see :class:`WALReader`."""
-    return iter(WALReader(wal_dir, from_segment, to_segment, repair=repair))
 
 
 def _parse_fsync(policy: FsyncPolicy) -> float | None:
@@ -316,8 +122,8 @@ class WAL:
         segments = list_segments(path)
         if segments:
             last = segments[-1]
-            parsed = _parse_segment(segment_path(path, last), page_size)
-            _check_segment(path, last, parsed, True, repair, True)
+            parsed = parse_segment(segment_path(path, last), page_size)
+            check_segment(path, last, parsed, True, repair, True)
         return cls(path, segment_size, page_size, every, segments[-1] + 1 if segments else 0)
 
     # -- segments ---------------------------------------------------------------------------------
@@ -633,4 +439,3 @@ class WAL:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
