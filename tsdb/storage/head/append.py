@@ -14,7 +14,6 @@ the rest of the batch is still stored.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
@@ -22,10 +21,8 @@ import numpy.typing as npt
 from tsdb.errors import InvalidArgumentError
 from tsdb.labels import Labels
 from tsdb.storage.head import head_kernels as hk
+from tsdb.storage.head.core import HeadCore
 from tsdb.storage.interfaces import CommitResult, TimestampArray, ValueArray
-
-if TYPE_CHECKING:
-    from tsdb.storage.head.head import Head
 
 _I64 = np.dtype(np.int64)
 _F64 = np.dtype(np.float64)
@@ -34,7 +31,7 @@ _F64 = np.dtype(np.float64)
 class HeadAppender:
     """Buffers ``append`` calls for one batch. One batch, one thread; end it with commit or rollback."""
 
-    def __init__(self, head: Head) -> None:
+    def __init__(self, head: HeadCore) -> None:
         self._head = head
         self._labels: list[Labels] = []
         self._ts: list[TimestampArray] = []

@@ -1,4 +1,5 @@
-"""Reading the head: matcher resolution, the head Querier, block export and truncation.
+"""Reading the head: matcher resolution, the head Querier and block export (no writes: truncation is in
+:mod:`tsdb.storage.head.truncate`).
 
 Series data is read in batches of series under the head's lock: the encoded chunks overlapping the
 range are decoded in ONE ``decode_chunks`` call per batch, then merged per series with the open samples
@@ -10,7 +11,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
@@ -18,11 +18,8 @@ import numpy.typing as npt
 from tsdb.labels import Labels, Matcher
 from tsdb.storage.chunks.xor import decode_chunks
 from tsdb.storage.head import head_kernels as hk
-from tsdb.storage.index.postings import select_postings
+from tsdb.storage.head.core import HeadCore
 from tsdb.storage.interfaces import FlatSeries, SelectHints, TimestampArray, ValueArray
-
-if TYPE_CHECKING:
-    from tsdb.storage.head.head import Head
 
 I64 = npt.NDArray[np.int64]
 BATCH = 512
@@ -37,7 +34,7 @@ def _union(arrays: list[I64]) -> I64:
     return np.unique(np.concatenate(arrays))
 
 
-def _matching_values(head: Head, matcher: Matcher, want: bool) -> list[I64]:
+def _matching_values(head: HeadCore, matcher: Matcher, want: bool) -> list[I64]:
     """Postings of the values of ``matcher.name`` for which ``matcher.matches(value) == want``."""
     exact = matcher.set_matches()
     if want and exact is not None:
@@ -46,15 +43,12 @@ def _matching_values(head: Head, matcher: Matcher, want: bool) -> list[I64]:
             if matcher.matches(v) == want]
 
 
-def select_refs(head: Head, matchers: Sequence[Matcher]) -> I64:
-    """Sorted refs of series matching all matchers (PromQL semantics: a missing label is "").
-
-    The head is a ``PostingsSource`` for :func:`tsdb.storage.index.postings.select_postings`.
-    """
-    return np.asarray(select_postings(head, matchers), dtype=np.int64)
+def select_refs(head: HeadCore, matchers: Sequence[Matcher]) -> I64:
+    """Sorted refs of series matching all matchers (:meth:`HeadCore.select_refs`)."""
+    return head.select_refs(matchers)
 
 
-def select_refs_local(head: Head, matchers: Sequence[Matcher]) -> I64:
+def select_refs_local(head: HeadCore, matchers: Sequence[Matcher]) -> I64:
     """:func:`select_refs` written directly over the head's postings (a cross-check in the head tests):
     intersect the postings of matchers that need the label, subtract those of values rejected by matchers
     that also match an absent label."""
@@ -73,7 +67,7 @@ def select_refs_local(head: Head, matchers: Sequence[Matcher]) -> I64:
     return result
 
 
-def sorted_series(head: Head, refs: I64) -> list[tuple[Labels, int]]:
+def sorted_series(head: HeadCore, refs: I64) -> list[tuple[Labels, int]]:
     """(labels, ref) of live ``refs`` sorted by labels."""
     with head.lock:
         flats = [(flat, r) for r in refs.tolist() if (flat := head.flat_of(r)) is not None]
@@ -90,7 +84,7 @@ def _apply_tombstones(ts: I64, values: ValueArray, intervals: list[tuple[int, in
     return ts[keep], values[keep]
 
 
-def read_series(head: Head, refs: I64, mint: int, maxt: int) -> list[tuple[I64, ValueArray]]:
+def read_series(head: HeadCore, refs: I64, mint: int, maxt: int) -> list[tuple[I64, ValueArray]]:
     """Samples in ``[mint, maxt]`` of each series in ``refs`` (merged, deduplicated, tombstones applied).
 
     Caller holds the head's lock. The returned arrays are views of fresh arrays owned by the caller.
@@ -100,7 +94,7 @@ def read_series(head: Head, refs: I64, mint: int, maxt: int) -> list[tuple[I64, 
     return [(ts[bounds[k]:bounds[k + 1]], values[bounds[k]:bounds[k + 1]]) for k in range(len(refs))]
 
 
-def read_series_flat(head: Head, refs: I64, mint: int, maxt: int) -> tuple[I64, ValueArray, I64]:
+def read_series_flat(head: HeadCore, refs: I64, mint: int, maxt: int) -> tuple[I64, ValueArray, I64]:
     """:func:`read_series` as flat (ts, values, offsets[len(refs)+1]). Caller holds the head's lock."""
     series = head.series
     mint = max(mint, head.truncated_before)  # data below the truncation point belongs to blocks now
@@ -155,7 +149,7 @@ def read_series_flat(head: Head, refs: I64, mint: int, maxt: int) -> tuple[I64, 
     return np.concatenate([t for t, _ in out]), np.concatenate([v for _, v in out]), offsets
 
 
-def read_flat(head: Head, pairs: list[tuple[Labels, int]], mint: int, maxt: int) -> FlatSeries:
+def read_flat(head: HeadCore, pairs: list[tuple[Labels, int]], mint: int, maxt: int) -> FlatSeries:
     """The series of ``pairs`` with data in range, columnar (see :class:`FlatSeries`), batch by batch."""
     labels: list[Labels] = []
     ts_parts: list[I64] = []
@@ -185,7 +179,7 @@ def read_flat(head: Head, pairs: list[tuple[Labels, int]], mint: int, maxt: int)
     return FlatSeries(labels, ts, values, offsets)
 
 
-def _iter_data(head: Head, pairs: list[tuple[Labels, int]], mint: int,
+def _iter_data(head: HeadCore, pairs: list[tuple[Labels, int]], mint: int,
                maxt: int) -> Iterator[tuple[Labels, int, I64, ValueArray]]:
     """(labels, ref, ts, values) of series with data in range, in the order of ``pairs``."""
     for start in range(0, len(pairs), BATCH):
@@ -218,7 +212,7 @@ class HeadSeries:
 class HeadQuerier:
     """A read view of the head over ``[mint, maxt]`` (inclusive ms). Not thread-safe itself."""
 
-    def __init__(self, head: Head, mint: int, maxt: int) -> None:
+    def __init__(self, head: HeadCore, mint: int, maxt: int) -> None:
         self._head = head
         self.mint = mint
         self.maxt = maxt
@@ -264,7 +258,7 @@ class HeadQuerier:
 
 
 @dataclass
-class BlockSeries:
+class SeriesForBlock:
     """One series to persist: labels, head ref and its samples (ascending, unique) in the block range."""
 
     labels: Labels
@@ -273,101 +267,8 @@ class BlockSeries:
     values: ValueArray
 
 
-def series_for_block(head: Head, mint: int, maxt: int) -> Iterator[BlockSeries]:
+def series_for_block(head: HeadCore, mint: int, maxt: int) -> Iterator[SeriesForBlock]:
     """Series with samples in ``[mint, maxt)`` (half-open, as block ranges are), sorted by labels."""
     pairs = sorted_series(head, head.all_postings())
     for labels, ref, ts, values in _iter_data(head, pairs, mint, maxt - 1):
-        yield BlockSeries(labels, ref, ts, values)
-
-
-def _rewrite_chains(head: Head, first_field: int, count_field: int, last_field: int, mint: int) -> None:
-    """Drop samples older than ``mint`` from every chain of one kind (open or out-of-order)."""
-    series = head.series
-    live = np.flatnonzero(series[: head._next_ref, count_field] > 0).astype(np.int64)
-    if not len(live):
-        return
-    firsts = np.ascontiguousarray(series[live, first_field])
-    counts = np.ascontiguousarray(series[live, count_field])
-    offsets = np.zeros(len(live) + 1, dtype=np.int64)
-    np.cumsum(counts, out=offsets[1:])
-    ts = np.empty(int(offsets[-1]), dtype=np.int64)
-    bits = np.empty(int(offsets[-1]), dtype=np.int64)
-    hk.gather_chains(firsts, counts, head.page_next, head.page_ts, head.page_bits, ts, bits)
-    old = np.minimum.reduceat(ts, offsets[:-1]) < mint
-    for k in np.flatnonzero(old).tolist():
-        ref = int(live[k])
-        seg = slice(int(offsets[k]), int(offsets[k + 1]))
-        keep = ts[seg] >= mint
-        kept_ts = np.ascontiguousarray(ts[seg][keep])
-        kept_bits = np.ascontiguousarray(bits[seg][keep])
-        hk.free_chains(firsts[k:k + 1], counts[k:k + 1], head.page_next, head.state)
-        series[ref, first_field] = -1
-        series[ref, last_field] = -1
-        series[ref, count_field] = 0
-        start = 0
-        while True:
-            start = hk.append_chain(ref, kept_ts, kept_bits, start, first_field, last_field, count_field,
-                                    head.series, head.state, head.page_next, head.page_ts, head.page_bits)
-            if start >= len(kept_ts):
-                break
-            head._grow_pages()
-
-
-def _chain_min(head: Head, first_field: int, count_field: int) -> int:
-    series = head.series
-    live = np.flatnonzero(series[: head._next_ref, count_field] > 0).astype(np.int64)
-    if not len(live):
-        return int(np.iinfo(np.int64).max)
-    counts = np.ascontiguousarray(series[live, count_field])
-    ts = np.empty(int(counts.sum()), dtype=np.int64)
-    bits = np.empty_like(ts)
-    hk.gather_chains(np.ascontiguousarray(series[live, first_field]), counts, head.page_next, head.page_ts,
-                     head.page_bits, ts, bits)
-    return int(ts.min())
-
-
-def truncate_head(head: Head, mint: int) -> list[int]:
-    """Implementation of :meth:`Head.truncate`; the caller holds the lock."""
-    state = head.state
-    state[hk.S_MIN_VALID] = max(int(state[hk.S_MIN_VALID]), mint)
-    # encoded chunks: keep those reaching mint, compact table and byte arena, relink per series
-    n = head.num_chunks
-    keep_ids = np.flatnonzero(head.chunk_maxt[:n] >= mint).astype(np.int64)
-    if len(keep_ids) < n:
-        data, byte_offsets = hk.gather_bytes(keep_ids, head.chunk_start, head.chunk_len, head.chunk_data)
-        refs = head.chunk_ref[keep_ids].copy()
-        mints, maxts = head.chunk_mint[keep_ids].copy(), head.chunk_maxt[keep_ids].copy()
-        counts = head.chunk_count[keep_ids].copy()
-        head.series[:, hk.F_CHUNK_HEAD] = -1
-        head.series[:, hk.F_CHUNK_TAIL] = -1
-        head.num_chunks = 0
-        head.chunk_bytes = 0
-        head.chunk_data = np.zeros(0, dtype=np.uint8)
-        if len(keep_ids):
-            head._add_chunks(refs, mints, maxts, counts, data, byte_offsets)
-    # open and out-of-order chains: drop samples older than mint
-    _rewrite_chains(head, hk.F_OPEN_FIRST, hk.F_OPEN_COUNT, hk.F_OPEN_LAST, mint)
-    _rewrite_chains(head, hk.F_OOO_FIRST, hk.F_OOO_COUNT, hk.F_OOO_LAST, mint)
-    # tombstones entirely below mint are moot
-    for ref, intervals in list(head.tombstones.items()):
-        kept = [(lo, hi) for lo, hi in intervals if hi >= mint]
-        if kept:
-            head.tombstones[ref] = kept
-        else:
-            del head.tombstones[ref]
-    # garbage-collect series without data
-    series = head.series[: head._next_ref]
-    empty = ((series[:, hk.F_CHUNK_HEAD] < 0) & (series[:, hk.F_OPEN_COUNT] == 0)
-             & (series[:, hk.F_OOO_COUNT] == 0))
-    removed = [r for r in np.flatnonzero(empty).tolist() if head.labels_of(r) is not None]
-    head.remove_series(removed)
-    # new lower time bound of the data held
-    lows = [int(np.iinfo(np.int64).max)]
-    if head.num_chunks:
-        lows.append(int(head.chunk_mint[: head.num_chunks].min()))
-    open_live = np.flatnonzero(head.series[: head._next_ref, hk.F_OPEN_COUNT] > 0)
-    if len(open_live):
-        lows.append(int(head.page_ts[head.series[open_live, hk.F_OPEN_FIRST] * hk.PAGE].min()))
-    lows.append(_chain_min(head, hk.F_OOO_FIRST, hk.F_OOO_COUNT))
-    state[hk.S_MINT] = max(min(lows), mint) if min(lows) != lows[0] else lows[0]
-    return removed
+        yield SeriesForBlock(labels, ref, ts, values)
