@@ -14,16 +14,9 @@ from hypothesis import strategies as st
 
 from tsdb.errors import CorruptionError, InvalidArgumentError, StorageError
 from tsdb.labels import Labels, Matcher, matches_all
-from tsdb.storage.block.reader import (
-    Block,
-    BlockDesc,
-    BlockMeta,
-    SeriesChunks,
-    list_blocks,
-    read_meta,
-    write_block,
-    write_block_from_samples,
-)
+from tsdb.storage.block.meta import BlockDesc, BlockMeta, list_blocks, read_meta
+from tsdb.storage.block.reader import Block
+from tsdb.storage.block.writer import SeriesChunks, write_block, write_block_from_samples
 from tsdb.storage.chunks.xor import chunk_offsets, encode_chunks
 from tsdb.storage.interfaces import Querier, Queryable
 from tsdb.storage.ulid import is_ulid, new_ulid, ulid_time_ms

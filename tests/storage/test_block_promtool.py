@@ -12,7 +12,9 @@ import numpy as np
 import pytest
 
 from tsdb.labels import Labels, Matcher
-from tsdb.storage.block.reader import Block, SeriesChunks, list_blocks, write_block, write_block_from_samples
+from tsdb.storage.block.meta import list_blocks
+from tsdb.storage.block.reader import Block
+from tsdb.storage.block.writer import SeriesChunks, write_block, write_block_from_samples
 
 pytestmark = [
     pytest.mark.external,

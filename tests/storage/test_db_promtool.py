@@ -25,7 +25,7 @@ from tests.storage.dump import dump
 from tests.storage.test_block_promtool import _parse_dump, _promtool
 from tsdb.config import StorageOptions
 from tsdb.labels import Labels
-from tsdb.storage.block.reader import list_blocks
+from tsdb.storage.block.meta import list_blocks
 from tsdb.storage.db import DB
 
 pytestmark = [

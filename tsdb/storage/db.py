@@ -27,7 +27,8 @@ import numpy.typing as npt
 from tsdb.config import StorageOptions, parse_duration_ms
 from tsdb.errors import StorageError
 from tsdb.labels import Labels, Matcher
-from tsdb.storage.block.reader import Block, list_blocks
+from tsdb.storage.block.meta import list_blocks
+from tsdb.storage.block.reader import Block
 from tsdb.storage.compact.compactor import merge_blocks, persist_head_range
 from tsdb.storage.compact.plan import BlockSpan, expired_by_size, expired_by_time, plan_compaction
 from tsdb.storage.dirlock import DirLock

@@ -13,7 +13,9 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from tsdb.labels import Labels, Matcher
-from tsdb.storage.block.reader import Block, BlockDesc, write_block_from_samples
+from tsdb.storage.block.meta import BlockDesc
+from tsdb.storage.block.reader import Block
+from tsdb.storage.block.writer import write_block_from_samples
 from tsdb.storage.head.head import Head
 from tsdb.storage.interfaces import TimestampArray, ValueArray
 from tsdb.storage.merge import MergeQuerier
