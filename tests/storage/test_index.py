@@ -13,7 +13,9 @@ from hypothesis import strategies as st
 from tests.reference.crc import crc32c_ref
 from tsdb.errors import CorruptionError, InvalidArgumentError
 from tsdb.labels import Labels
-from tsdb.storage.index.reader import INDEX_MAGIC, IndexReader, IndexWriter, write_index
+from tsdb.storage.index.format import INDEX_MAGIC
+from tsdb.storage.index.reader import IndexReader
+from tsdb.storage.index.writer import IndexWriter, write_index
 
 names = st.sampled_from(["__name__", "a", "b", "job", "instance", "ü"])
 values = st.text(alphabet="xyz01é\n\"", min_size=1, max_size=4)

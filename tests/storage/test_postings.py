@@ -9,7 +9,8 @@ from hypothesis import strategies as st
 
 from tsdb.labels import Labels, Matcher, MatchType, matches_all
 from tsdb.storage.index.postings import PostingsSource, intersect, select_postings, subtract, union
-from tsdb.storage.index.reader import IndexReader, write_index
+from tsdb.storage.index.reader import IndexReader
+from tsdb.storage.index.writer import write_index
 
 ref_sets = st.sets(st.integers(0, 200), max_size=40)
 

@@ -89,7 +89,7 @@ def test_auto_picks_a_tier_by_step_and_range(tiered: tuple[DB, int]) -> None:
     with pytest.raises(InvalidArgumentError, match="max_source_resolution"):
         Engine(db).range("g", T0, T0 + H, H, "10m")
     # where raw data no longer exists, the finest tier answers even when it is coarser than allowed
-    from tsdb.storage.tiers.store import TieredQuerier
+    from tsdb.storage.tiers.querier import TieredQuerier
 
     raw_from = T0 + 24 * H  # pretend raw retention removed the first day
     fallback = TieredQuerier(db.raw_querier(T0, T0 + 30 * H), db.tiers, T0, T0 + 30 * H, raw_from, db.raw_querier)

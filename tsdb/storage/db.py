@@ -36,7 +36,8 @@ from tsdb.storage.head.append import HeadAppender
 from tsdb.storage.head.head import Head
 from tsdb.storage.interfaces import TimestampArray, ValueArray
 from tsdb.storage.merge import MergeQuerier
-from tsdb.storage.tiers.store import TieredQuerier, TierStore
+from tsdb.storage.tiers.querier import TieredQuerier
+from tsdb.storage.tiers.store import TierStore
 from tsdb.storage.wal import records
 from tsdb.storage.wal.checkpoint import create_checkpoint, replay
 from tsdb.storage.wal.repair import RepairReport

@@ -25,7 +25,7 @@ from tsdb.storage.block.tombstones import Tombstones, write_tombstones
 from tsdb.storage.chunks.segments import DEFAULT_SEGMENT_SIZE, ENCODING_XOR, ChunkSegmentWriter
 from tsdb.storage.chunks.xor import chunk_offsets_many, encode_chunks
 from tsdb.storage.fileutil import fsync_dir
-from tsdb.storage.index.reader import write_index
+from tsdb.storage.index.writer import write_index
 from tsdb.storage.interfaces import TimestampArray, ValueArray
 from tsdb.storage.ulid import new_ulid
 
