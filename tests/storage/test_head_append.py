@@ -11,8 +11,8 @@ from hypothesis import strategies as st
 
 from tsdb.errors import InvalidArgumentError, StorageError
 from tsdb.labels import Labels, Matcher
-from tsdb.storage.head.core import I64
 from tsdb.storage.head.head import Head
+from tsdb.storage.head.state import I64
 from tsdb.storage.interfaces import Appender, TimestampArray, ValueArray
 from tsdb.storage.memory import MemoryStore
 

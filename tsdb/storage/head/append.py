@@ -21,7 +21,7 @@ import numpy.typing as npt
 from tsdb.errors import InvalidArgumentError
 from tsdb.labels import Labels
 from tsdb.storage.head import head_kernels as hk
-from tsdb.storage.head.core import HeadCore
+from tsdb.storage.head.state import HeadState
 from tsdb.storage.interfaces import CommitResult, TimestampArray, ValueArray
 
 _I64 = np.dtype(np.int64)
@@ -31,7 +31,7 @@ _F64 = np.dtype(np.float64)
 class HeadAppender:
     """Buffers ``append`` calls for one batch. One batch, one thread; end it with commit or rollback."""
 
-    def __init__(self, head: HeadCore) -> None:
+    def __init__(self, head: HeadState) -> None:
         self._head = head
         self._labels: list[Labels] = []
         self._ts: list[TimestampArray] = []

@@ -1,4 +1,4 @@
-"""The in-memory head: :class:`Head` is the head's state (:class:`~tsdb.storage.head.core.HeadCore`)
+"""The in-memory head: :class:`Head` is the head's state (:class:`~tsdb.storage.head.state.HeadState`)
 with its Appender, Querier, block export and truncation attached.
 
 Per-series state lives in numpy arrays indexed by ref (see :mod:`tsdb.storage.head.head_kernels`); samples
@@ -15,15 +15,15 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from tsdb.storage.head.append import HeadAppender
-from tsdb.storage.head.core import HeadCore
 from tsdb.storage.head.read import HeadQuerier, SeriesForBlock, series_for_block
+from tsdb.storage.head.state import HeadState
 from tsdb.storage.head.truncate import truncate_head
 
 __all__ = ["Head"]
 
 
-class Head(HeadCore):
-    """The head: an ``Appendable`` and ``Queryable`` over recent samples (see :class:`HeadCore`)."""
+class Head(HeadState):
+    """The head: an ``Appendable`` and ``Queryable`` over recent samples (see :class:`HeadState`)."""
 
     def appender(self) -> HeadAppender:
         return HeadAppender(self)

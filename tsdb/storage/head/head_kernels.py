@@ -1,6 +1,6 @@
 """numba kernels of the in-memory head: validating and appending whole batches, page chains, chunk links.
 
-Layout they work on (owned by :class:`tsdb.storage.head.core.HeadCore`, mutated only under its lock):
+Layout they work on (owned by :class:`tsdb.storage.head.state.HeadState`, mutated only under its lock):
 
 - ``series``: int64 ``[capacity, NFIELDS]``, one row per series ref (the row index *is* the ref);
   the ``F_*`` constants name the columns. Value bits are stored as int64 (compare bits, never floats).

@@ -18,7 +18,7 @@ import numpy.typing as npt
 from tsdb.labels import Labels, Matcher
 from tsdb.storage.chunks.xor import decode_chunks
 from tsdb.storage.head import head_kernels as hk
-from tsdb.storage.head.core import HeadCore
+from tsdb.storage.head.state import HeadState
 from tsdb.storage.interfaces import FlatSeries, SelectHints, TimestampArray, ValueArray
 
 I64 = npt.NDArray[np.int64]
@@ -34,7 +34,7 @@ def _union(arrays: list[I64]) -> I64:
     return np.unique(np.concatenate(arrays))
 
 
-def _matching_values(head: HeadCore, matcher: Matcher, want: bool) -> list[I64]:
+def _matching_values(head: HeadState, matcher: Matcher, want: bool) -> list[I64]:
     """Postings of the values of ``matcher.name`` for which ``matcher.matches(value) == want``."""
     exact = matcher.set_matches()
     if want and exact is not None:
@@ -43,12 +43,12 @@ def _matching_values(head: HeadCore, matcher: Matcher, want: bool) -> list[I64]:
             if matcher.matches(v) == want]
 
 
-def select_refs(head: HeadCore, matchers: Sequence[Matcher]) -> I64:
-    """Sorted refs of series matching all matchers (:meth:`HeadCore.select_refs`)."""
+def select_refs(head: HeadState, matchers: Sequence[Matcher]) -> I64:
+    """Sorted refs of series matching all matchers (:meth:`HeadState.select_refs`)."""
     return head.select_refs(matchers)
 
 
-def select_refs_local(head: HeadCore, matchers: Sequence[Matcher]) -> I64:
+def select_refs_local(head: HeadState, matchers: Sequence[Matcher]) -> I64:
     """:func:`select_refs` written directly over the head's postings (a cross-check in the head tests):
     intersect the postings of matchers that need the label, subtract those of values rejected by matchers
     that also match an absent label."""
@@ -67,7 +67,7 @@ def select_refs_local(head: HeadCore, matchers: Sequence[Matcher]) -> I64:
     return result
 
 
-def sorted_series(head: HeadCore, refs: I64) -> list[tuple[Labels, int]]:
+def sorted_series(head: HeadState, refs: I64) -> list[tuple[Labels, int]]:
     """(labels, ref) of live ``refs`` sorted by labels."""
     with head.lock:
         flats = [(flat, r) for r in refs.tolist() if (flat := head.flat_of(r)) is not None]
@@ -84,7 +84,7 @@ def _apply_tombstones(ts: I64, values: ValueArray, intervals: list[tuple[int, in
     return ts[keep], values[keep]
 
 
-def read_series(head: HeadCore, refs: I64, mint: int, maxt: int) -> list[tuple[I64, ValueArray]]:
+def read_series(head: HeadState, refs: I64, mint: int, maxt: int) -> list[tuple[I64, ValueArray]]:
     """Samples in ``[mint, maxt]`` of each series in ``refs`` (merged, deduplicated, tombstones applied).
 
     Caller holds the head's lock. The returned arrays are views of fresh arrays owned by the caller.
@@ -94,7 +94,7 @@ def read_series(head: HeadCore, refs: I64, mint: int, maxt: int) -> list[tuple[I
     return [(ts[bounds[k]:bounds[k + 1]], values[bounds[k]:bounds[k + 1]]) for k in range(len(refs))]
 
 
-def read_series_flat(head: HeadCore, refs: I64, mint: int, maxt: int) -> tuple[I64, ValueArray, I64]:
+def read_series_flat(head: HeadState, refs: I64, mint: int, maxt: int) -> tuple[I64, ValueArray, I64]:
     """:func:`read_series` as flat (ts, values, offsets[len(refs)+1]). Caller holds the head's lock."""
     series = head.series
     mint = max(mint, head.truncated_before)  # data below the truncation point belongs to blocks now
@@ -149,7 +149,7 @@ def read_series_flat(head: HeadCore, refs: I64, mint: int, maxt: int) -> tuple[I
     return np.concatenate([t for t, _ in out]), np.concatenate([v for _, v in out]), offsets
 
 
-def read_flat(head: HeadCore, pairs: list[tuple[Labels, int]], mint: int, maxt: int) -> FlatSeries:
+def read_flat(head: HeadState, pairs: list[tuple[Labels, int]], mint: int, maxt: int) -> FlatSeries:
     """The series of ``pairs`` with data in range, columnar (see :class:`FlatSeries`), batch by batch."""
     labels: list[Labels] = []
     ts_parts: list[I64] = []
@@ -179,7 +179,7 @@ def read_flat(head: HeadCore, pairs: list[tuple[Labels, int]], mint: int, maxt: 
     return FlatSeries(labels, ts, values, offsets)
 
 
-def _iter_data(head: HeadCore, pairs: list[tuple[Labels, int]], mint: int,
+def _iter_data(head: HeadState, pairs: list[tuple[Labels, int]], mint: int,
                maxt: int) -> Iterator[tuple[Labels, int, I64, ValueArray]]:
     """(labels, ref, ts, values) of series with data in range, in the order of ``pairs``."""
     for start in range(0, len(pairs), BATCH):
@@ -212,7 +212,7 @@ class HeadSeries:
 class HeadQuerier:
     """A read view of the head over ``[mint, maxt]`` (inclusive ms). Not thread-safe itself."""
 
-    def __init__(self, head: HeadCore, mint: int, maxt: int) -> None:
+    def __init__(self, head: HeadState, mint: int, maxt: int) -> None:
         self._head = head
         self.mint = mint
         self.maxt = maxt
@@ -267,7 +267,7 @@ class SeriesForBlock:
     values: ValueArray
 
 
-def series_for_block(head: HeadCore, mint: int, maxt: int) -> Iterator[SeriesForBlock]:
+def series_for_block(head: HeadState, mint: int, maxt: int) -> Iterator[SeriesForBlock]:
     """Series with samples in ``[mint, maxt)`` (half-open, as block ranges are), sorted by labels."""
     pairs = sorted_series(head, head.all_postings())
     for labels, ref, ts, values in _iter_data(head, pairs, mint, maxt - 1):

@@ -10,12 +10,12 @@ from __future__ import annotations
 import numpy as np
 
 from tsdb.storage.head import head_kernels as hk
-from tsdb.storage.head.core import HeadCore
+from tsdb.storage.head.state import HeadState
 
 __all__ = ["truncate_head"]
 
 
-def _rewrite_chains(head: HeadCore, first_field: int, count_field: int, last_field: int, mint: int) -> None:
+def _rewrite_chains(head: HeadState, first_field: int, count_field: int, last_field: int, mint: int) -> None:
     """Drop samples older than ``mint`` from every chain of one kind (open or out-of-order)."""
     series = head.series
     live = np.flatnonzero(series[: head._next_ref, count_field] > 0).astype(np.int64)
@@ -48,7 +48,7 @@ def _rewrite_chains(head: HeadCore, first_field: int, count_field: int, last_fie
             head._grow_pages()
 
 
-def _chain_min(head: HeadCore, first_field: int, count_field: int) -> int:
+def _chain_min(head: HeadState, first_field: int, count_field: int) -> int:
     series = head.series
     live = np.flatnonzero(series[: head._next_ref, count_field] > 0).astype(np.int64)
     if not len(live):
@@ -61,7 +61,7 @@ def _chain_min(head: HeadCore, first_field: int, count_field: int) -> int:
     return int(ts.min())
 
 
-def truncate_head(head: HeadCore, mint: int) -> list[int]:
+def truncate_head(head: HeadState, mint: int) -> list[int]:
     """Drop data older than ``mint``, garbage-collect series left empty, raise the lower bound (takes the
     head's lock). Returns the refs removed; later samples older than ``mint`` are out of bounds."""
     with head.lock:
@@ -69,7 +69,7 @@ def truncate_head(head: HeadCore, mint: int) -> list[int]:
         return _truncate_locked(head, mint)
 
 
-def _truncate_locked(head: HeadCore, mint: int) -> list[int]:
+def _truncate_locked(head: HeadState, mint: int) -> list[int]:
     state = head.state
     state[hk.S_MIN_VALID] = max(int(state[hk.S_MIN_VALID]), mint)
     # encoded chunks: keep those reaching mint, compact table and byte arena, relink per series

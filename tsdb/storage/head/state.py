@@ -1,6 +1,6 @@
 """The head's state: series table, postings index, open chunks and encoded chunks of recent data.
 
-:class:`HeadCore` owns the data and the operations every other head module builds on (series refs,
+:class:`HeadState` owns the data and the operations every other head module builds on (series refs,
 postings, the append kernel pass, replay, tombstones, series removal). Appending, reading and truncating
 live in :mod:`~tsdb.storage.head.append`, :mod:`~tsdb.storage.head.read` and
 :mod:`~tsdb.storage.head.truncate`, which import this module (never the reverse);
@@ -79,7 +79,7 @@ class HeadStats:
     max_time: int
 
 
-class HeadCore:
+class HeadState:
     """The in-memory head of the database; implements ``Appendable`` and ``Queryable``.
 
     ``chunk_range`` (ms) is the block boundary chunks never straddle; ``out_of_order_window`` (ms, 0 =
