@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-__all__ = ["atomic_write", "fsync_dir", "fsync_file"]
+__all__ = ["atomic_write", "fsync_dir"]
 
 
 def fsync_dir(path: str | os.PathLike[str]) -> None:
@@ -21,13 +21,6 @@ def fsync_dir(path: str | os.PathLike[str]) -> None:
     finally:
         os.close(fd)
 
-
-def fsync_file(f: object) -> None:
-    """Flush a Python file object and fsync it."""
-    flush = getattr(f, "flush", None)
-    if flush is not None:
-        flush()
-    os.fsync(f.fileno())  # type: ignore[attr-defined]
 
 
 def atomic_write(path: str | os.PathLike[str], data: bytes | str, *, tmp_name: str | None = None,
