@@ -1,6 +1,6 @@
 """XOR chunk codec benchmark: batched encode/decode samples/s and bytes/sample on the realistic workload.
 
-Chunks are cut per series with :func:`tsdb.storage.xor.chunk_offsets_many` (120 target, 240 max, 1 KiB),
+Chunks are cut per series with :func:`tsdb.storage.chunks.xor.chunk_offsets_many` (120 target, 240 max, 1 KiB),
 then all chunks are encoded in one call and decoded in one call (one thread), after a warm-up run,
 best of ``--repeat`` runs. The pure-Python reference runs on a small slice of the same chunks; its
 rate is reported alongside with the speed-up. Also prints CRC32-Castagnoli throughput over the
@@ -20,8 +20,8 @@ from typing import Any
 import numpy as np
 
 from benchmarks.workload import generate
+from tsdb.storage.chunks.xor import chunk_offsets_many, decode_chunks, encode_chunks
 from tsdb.storage.crc import crc32c
-from tsdb.storage.xor import chunk_offsets_many, decode_chunks, encode_chunks
 
 HOUR_MS = 3_600_000
 

@@ -33,7 +33,7 @@ import numpy as np
 from benchmarks.storage_append import _rss_bytes
 from benchmarks.workload import Workload, generate
 from tsdb.config import StorageOptions
-from tsdb.storage.block import list_blocks
+from tsdb.storage.block.meta import list_blocks
 from tsdb.storage.db import DB
 
 END_MS = 1_700_000_000_000 - 1_700_000_000_000 % 7_200_000  # 2h-aligned, as promtool aligns blocks

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks.workload import generate
-from tsdb.storage.head import Head
+from tsdb.storage.head.head import Head
 
 END_MS = 1_700_000_000_000
 INTERVAL = 15_000

@@ -21,9 +21,10 @@ from pathlib import Path
 import numpy as np
 
 from tsdb.labels import Labels
-from tsdb.storage import records
-from tsdb.storage.checkpoint import replay
-from tsdb.storage.wal import WAL, read_records
+from tsdb.storage.wal import records
+from tsdb.storage.wal.checkpoint import replay
+from tsdb.storage.wal.reader import read_records
+from tsdb.storage.wal.writer import WAL
 
 START_MS = 1_700_000_000_000
 INTERVAL = 15_000

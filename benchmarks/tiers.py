@@ -29,8 +29,8 @@ from tsdb.config import StorageOptions
 from tsdb.labels import Labels
 from tsdb.query.engine import Engine
 from tsdb.storage.db import DB
-from tsdb.storage.downsample import RESOLUTIONS, Aggregates
-from tsdb.storage.parquet_tier import write_tier_file
+from tsdb.storage.tiers.downsample import RESOLUTIONS, Aggregates
+from tsdb.storage.tiers.parquet import write_tier_file
 
 H = 3_600_000
 DAY = 24 * H

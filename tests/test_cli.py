@@ -34,7 +34,7 @@ def test_check_chunks_reports_good_and_corrupt_files(tmp_path: Path, capsys: pyt
     import numpy as np
 
     from tsdb.labels import Labels
-    from tsdb.storage.block import write_block_from_samples
+    from tsdb.storage.block.writer import write_block_from_samples
 
     ts = np.arange(0, 300_000, 1000, dtype=np.int64)
     ulid = write_block_from_samples(tmp_path, [(Labels({"__name__": "m"}), ts, np.ones(len(ts)))])

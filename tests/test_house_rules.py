@@ -90,12 +90,65 @@ def test_imports_go_one_way() -> None:
     assert not violations, "\n".join(violations)
 
 
+# Stages inside storage (tsdb/storage/__init__.py): a stage imports only lower stages (and itself); the
+# on-disk formats (wal, chunks, index) do not import each other; foundation modules only each other.
+STORAGE_STAGES = {
+    "crc": 0, "crc_kernels": 0, "encoding": 0, "fileutil": 0, "ulid": 0, "dirlock": 0, "interfaces": 0,
+    "memory": 0,
+    "wal": 1, "chunks": 1, "index": 1,
+    "head": 2,
+    "block": 3, "merge": 3,
+    "compact": 4, "tiers": 4,
+    "db": 5,
+}
+
+
+def _storage_stage(module: str) -> tuple[str, int] | None:
+    parts = module.split(".")
+    if parts[:2] != ["tsdb", "storage"] or len(parts) < 3:
+        return None
+    return parts[2], STORAGE_STAGES[parts[2]]
+
+
+def test_storage_stages_import_one_way() -> None:
+    violations = []
+    for module, path in _modules():
+        src = _storage_stage(module)
+        if src is None:
+            continue
+        for imported in _imports(path, module):
+            dst = _storage_stage(imported)
+            if dst is None or dst[0] == src[0] or dst[1] < src[1] or src[1] == dst[1] == 0:
+                continue
+            violations.append(f"{module} (stage {src[0]}={src[1]}) imports {imported} (stage {dst[0]}={dst[1]})")
+    assert not violations, "\n".join(violations)
+
+
+def test_every_storage_part_has_a_stage() -> None:
+    storage = PACKAGE / "storage"
+    parts = {p.stem for p in storage.glob("*.py") if p.stem != "__init__"}
+    parts |= {p.name for p in storage.iterdir() if (p / "__init__.py").exists()}
+    assert parts == set(STORAGE_STAGES)
+
+
+def test_package_inits_say_what_they_own() -> None:
+    """Every package's __init__ opens with a docstring and holds nothing else (no re-export chains)."""
+    offenders = []
+    for init in sorted((PACKAGE / "storage").rglob("__init__.py")):
+        tree = ast.parse(init.read_text())
+        if ast.get_docstring(tree) is None or len(tree.body) != 1:
+            offenders.append(str(init.relative_to(ROOT)))
+    assert not offenders, offenders
+
+
 def test_layering_check_catches_violations(tmp_path: Path) -> None:
     """The checker itself: an upward import is a violation, an allowed one is not."""
-    assert _layer("tsdb.storage.head") == ("tsdb.storage", 1)
+    assert _layer("tsdb.storage.head.head") == ("tsdb.storage", 1)
+    assert _storage_stage("tsdb.storage.wal.writer") == ("wal", 1)
+    assert _storage_stage("tsdb.storage") is None
     assert _layer("tsdb.query.engine")[1] > _layer("tsdb.storage.db")[1]
     assert _allowed("tsdb.query.engine", "tsdb.storage.interfaces")
-    assert not _allowed("tsdb.query.engine", "tsdb.storage.head")
+    assert not _allowed("tsdb.query.engine", "tsdb.storage.head.head")
     bad = tmp_path / "bad.py"
     bad.write_text("from tsdb.query import engine\nimport os\nfrom . import sibling\n")
     assert _imports(bad, "tsdb.storage.bad") == ["tsdb.query", "tsdb.storage"]

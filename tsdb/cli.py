@@ -175,7 +175,7 @@ def _repl(args: argparse.Namespace) -> int:
 
 
 def _check_chunks(files: Sequence[str]) -> int:
-    from tsdb.storage.chunks import read_segment_file
+    from tsdb.storage.chunks.segments import read_segment_file
 
     status = 0
     for path in files:

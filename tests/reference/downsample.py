@@ -1,4 +1,4 @@
-"""Pure-Python reference of tsdb/storage/downsample_kernels.py."""
+"""Pure-Python reference of tsdb/storage/tiers/downsample_kernels.py."""
 
 from __future__ import annotations
 

@@ -1,11 +1,11 @@
-"""Pure-Python references of the head kernels (tsdb/storage/head_kernels.py)."""
+"""Pure-Python references of the head kernels (tsdb/storage/head/head_kernels.py)."""
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
 
-from tsdb.storage import head_kernels as hk
+from tsdb.storage.head import head_kernels as hk
 
 
 @dataclass

@@ -1,4 +1,4 @@
-"""Pure-Python reference of :func:`tsdb.storage.records_kernels.scan_segment` (WAL segment parsing)."""
+"""Pure-Python reference of :func:`tsdb.storage.wal.records_kernels.scan_segment` (WAL segment parsing)."""
 
 from __future__ import annotations
 

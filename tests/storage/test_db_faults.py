@@ -18,11 +18,12 @@ from tests.storage.dump import dump
 from tsdb.config import StorageOptions
 from tsdb.errors import CorruptionError, StorageError
 from tsdb.labels import Labels, Matcher
-from tsdb.storage import records
-from tsdb.storage.block import Block
+from tsdb.storage.block.reader import Block
 from tsdb.storage.db import DB
 from tsdb.storage.ulid import new_ulid
-from tsdb.storage.wal import WALReader, list_segments, segment_path
+from tsdb.storage.wal import records
+from tsdb.storage.wal.reader import WALReader
+from tsdb.storage.wal.segments import list_segments, segment_path
 
 SMALL = StorageOptions(block_range_ms=10_000, retention_ms=10**12, wal_segment_bytes=64 << 10)
 Dump = dict[Labels, list[tuple[int, int]]]

@@ -21,11 +21,11 @@ from typing import Any, cast
 import numpy as np
 import pytest
 
+from tests.storage.block.test_block_promtool import _parse_dump, _promtool
 from tests.storage.dump import dump
-from tests.storage.test_block_promtool import _parse_dump, _promtool
 from tsdb.config import StorageOptions
 from tsdb.labels import Labels
-from tsdb.storage.block import list_blocks
+from tsdb.storage.block.meta import list_blocks
 from tsdb.storage.db import DB
 
 pytestmark = [

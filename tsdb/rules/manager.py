@@ -14,7 +14,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -26,6 +25,7 @@ from tsdb.alerting.model import Notifier
 from tsdb.rules.alerting import Alert, AlertingRuleState
 from tsdb.rules.group import RESEND_DELAY_MS, GroupState, QueryFunc, RecordingRuleState
 from tsdb.rules.loader import RuleGroup, load_rule_files
+from tsdb.storage.fileutil import atomic_write
 from tsdb.storage.interfaces import Appendable
 
 log = logging.getLogger("tsdb.rules")
@@ -182,12 +182,7 @@ class RuleManager:
                     doc["rules"][key] = [a.to_state() for a in state.alerts.values()]
         self.state_dir.mkdir(parents=True, exist_ok=True)
         path = self.state_dir / STATE_FILE
-        tmp = path.with_suffix(".tmp")
-        with open(tmp, "w") as f:
-            json.dump(doc, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
+        atomic_write(path, json.dumps(doc), tmp_name=path.with_suffix(".tmp").name)
 
     def _restore(self) -> None:
         if self.state_dir is None:

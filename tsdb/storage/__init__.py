@@ -1,1 +1,16 @@
-"""Storage: WAL, head, XOR chunks, Prometheus-format blocks, compaction, retention, tiers."""
+"""Storage: WAL, head, XOR chunks, Prometheus-format blocks, compaction, retention, tiers.
+
+Layer 1 of the package: may import tsdb.errors, tsdb.labels, tsdb.config, tsdb._numba (layer 0), never
+tsdb.query or anything above. Inside, the stages import one way (enforced by tests/test_house_rules.py):
+
+- foundation (top-level modules): ``crc``/``crc_kernels``, ``encoding`` (varints), ``fileutil`` (fsync,
+  atomic writes), ``ulid``, ``dirlock``, ``interfaces`` (the Queryable/Appendable contracts), ``memory``
+  (the in-memory model store);
+- on-disk formats: ``wal/`` (segments, records, checkpoints), ``chunks/`` (XOR codec, chunk segment
+  files), ``index/`` (block index, postings); these import only the foundation;
+- ``head/`` (the in-memory head), then ``block/`` (persisted blocks), then ``merge`` (merging querier),
+  ``compact/`` (planning and writing blocks) and ``tiers/`` (downsampled Parquet tiers);
+- ``db`` ties everything together and is imported by nothing in storage.
+
+The package ``__init__`` files hold docstrings only: import the module you need.
+"""

@@ -27,18 +27,21 @@ import numpy.typing as npt
 from tsdb.config import StorageOptions, parse_duration_ms
 from tsdb.errors import StorageError
 from tsdb.labels import Labels, Matcher
-from tsdb.storage import records
-from tsdb.storage.block import Block, list_blocks
-from tsdb.storage.checkpoint import create_checkpoint, replay
-from tsdb.storage.compact import merge_blocks, persist_head_range
-from tsdb.storage.compact_plan import BlockSpan, expired_by_size, expired_by_time, plan_compaction
+from tsdb.storage.block.meta import list_blocks
+from tsdb.storage.block.reader import Block
+from tsdb.storage.compact.compactor import merge_blocks, persist_head_range
+from tsdb.storage.compact.plan import BlockSpan, expired_by_size, expired_by_time, plan_compaction
 from tsdb.storage.dirlock import DirLock
-from tsdb.storage.head import Head
-from tsdb.storage.head_append import HeadAppender
+from tsdb.storage.head.append import HeadAppender
+from tsdb.storage.head.head import Head
 from tsdb.storage.interfaces import TimestampArray, ValueArray
-from tsdb.storage.querier import MergeQuerier
-from tsdb.storage.tiers import TieredQuerier, TierStore
-from tsdb.storage.wal import WAL, RepairReport
+from tsdb.storage.merge import MergeQuerier
+from tsdb.storage.tiers.querier import TieredQuerier
+from tsdb.storage.tiers.store import TierStore
+from tsdb.storage.wal import records
+from tsdb.storage.wal.checkpoint import create_checkpoint, replay
+from tsdb.storage.wal.repair import RepairReport
+from tsdb.storage.wal.writer import WAL
 
 log = logging.getLogger("tsdb.db")
 
@@ -185,7 +188,7 @@ class DB:
     # -- reading ------------------------------------------------------------------------------
     def querier(self, mint: int, maxt: int) -> TieredQuerier:
         """A read view over ``[mint, maxt]`` merging overlapping blocks (oldest first) and the head, with
-        the downsampled tiers for aggregate requests (see :class:`~tsdb.storage.tiers.TieredQuerier`)."""
+        the downsampled tiers for aggregate requests (see :class:`~tsdb.storage.tiers.store.TieredQuerier`)."""
         with self._mutex:
             raw_mint = min([b.meta.min_time for b in self.blocks] + [self.head.min_time])
         return TieredQuerier(self.raw_querier(mint, maxt), self.tiers, mint, maxt, raw_mint, self.raw_querier)

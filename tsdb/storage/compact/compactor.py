@@ -1,0 +1,69 @@
+"""Writing blocks: persisting a head range and merging blocks (the Compactor's work, DESIGN §5).
+
+Both produce a new block through :func:`tsdb.storage.block.reader.write_block_from_samples`, which writes
+``<ulid>.tmp`` and renames it atomically, so a crash leaves no half block visible. Merging reads the
+sources through one :class:`MergeQuerier`, so tombstoned samples are dropped and duplicates merged.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+from tsdb.labels import Labels, Matcher
+from tsdb.storage.block.meta import BlockDesc
+from tsdb.storage.block.reader import Block
+from tsdb.storage.block.writer import write_block_from_samples
+from tsdb.storage.head.head import Head
+from tsdb.storage.interfaces import TimestampArray, ValueArray
+from tsdb.storage.merge import MergeQuerier
+
+log = logging.getLogger("tsdb.compact")
+
+ALL_SERIES = (Matcher("=~", "__name__", ".*"),)
+"""Selects every series (a matcher that also matches series without a name would be ``""`` -- absent
+names are impossible in practice, but ``=~".*"`` on ``__name__`` matches them too)."""
+
+
+def persist_head_range(parent: Path, head: Head, mint: int, maxt: int, target_samples: int = 120) -> str | None:
+    """Write the head's samples in ``[mint, maxt)`` as a level-1 block; returns its ULID (None if empty)."""
+    started = time.monotonic()
+    items = [(s.labels, s.ts, s.values) for s in head.series_for_block(mint, maxt) if len(s.ts)]
+    if not items:
+        return None
+    ulid = write_block_from_samples(parent, items, mint, maxt - 1, target=target_samples)
+    log.info("head persisted", extra={"block": ulid, "mint": mint, "maxt": maxt, "series": len(items),
+                                      "duration_s": round(time.monotonic() - started, 3)})
+    return ulid
+
+
+def _all_samples(blocks: Sequence[Block], mint: int, maxt: int
+                 ) -> Iterator[tuple[Labels, TimestampArray, ValueArray]]:
+    querier = MergeQuerier([b.querier(mint, maxt) for b in blocks])
+    try:
+        for series in querier.select(ALL_SERIES):
+            ts, values = series.samples()
+            if len(ts):
+                yield series.labels, ts, values
+    finally:
+        querier.close()
+
+
+def merge_blocks(parent: Path, blocks: Sequence[Block], target_samples: int = 120) -> str:
+    """Merge ``blocks`` into one new block (level = max + 1, sources united); returns its ULID.
+
+    The caller deletes the sources afterwards. Tombstoned data is dropped by the merge.
+    """
+    started = time.monotonic()
+    mint = min(b.meta.mint for b in blocks)
+    maxt = max(b.meta.maxt for b in blocks)
+    sources = sorted({s for b in blocks for s in (b.meta.sources or [b.ulid])})
+    parents = [BlockDesc(b.ulid, b.meta.min_time, b.meta.max_time) for b in blocks]
+    level = max(b.meta.level for b in blocks) + 1
+    ulid = write_block_from_samples(parent, _all_samples(blocks, mint, maxt), mint, maxt, target=target_samples,
+                                    level=level, sources=sources, parents=parents)
+    log.info("blocks compacted", extra={"block": ulid, "sources": len(blocks), "level": level,
+                                        "duration_s": round(time.monotonic() - started, 3)})
+    return ulid

@@ -1,0 +1,82 @@
+"""WAL segment files: naming (``00000000``, ``00000001``, ...), listing, and parsing one segment into
+its records (a numba kernel finds the fragments and checks their CRCs, see ``records_kernels``).
+
+Shared by the writer, the reader and repair; the page/fragment layout is in ``docs/format/wal.md``.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from tsdb.errors import StorageError
+from tsdb.storage.crc_kernels import CRC32C_TABLES
+from tsdb.storage.wal.records_kernels import scan_segment
+
+__all__ = [
+    "DEFAULT_PAGE_SIZE", "DEFAULT_SEGMENT_SIZE", "ParsedSegment", "list_segments", "parse_segment", "segment_path",
+]
+
+DEFAULT_PAGE_SIZE = 32 * 1024
+DEFAULT_SEGMENT_SIZE = 128 * 1024 * 1024
+_SEGMENT_NAME = re.compile(r"^\d{8}$")
+
+
+def segment_path(wal_dir: str | os.PathLike[str], index: int) -> Path:
+    """The path of segment ``index`` (8 zero-padded digits) in ``wal_dir``."""
+    return Path(wal_dir) / f"{index:08d}"
+
+
+def list_segments(wal_dir: str | os.PathLike[str]) -> list[int]:
+    """Sorted indices of the segment files in ``wal_dir`` (other entries are ignored)."""
+    try:
+        names = os.listdir(wal_dir)
+    except FileNotFoundError:
+        return []
+    except OSError as err:
+        raise StorageError(f"cannot list WAL directory {wal_dir}: {err}") from err
+    return sorted(int(name) for name in names if _SEGMENT_NAME.match(name))
+
+
+@dataclass
+class ParsedSegment:
+    """One parsed segment: its bytes, the kernel's output and the (possible) error."""
+
+    data: bytes
+    frag_start: np.ndarray
+    frag_len: np.ndarray
+    rec_end: np.ndarray
+    rec_off: np.ndarray
+    err: int
+    err_off: int
+    good_end: int
+    torn: bool
+
+    def records(self) -> Iterator[tuple[int, bytes]]:
+        """(offset, record bytes) of each complete record, in order."""
+        data, fs, fl = self.data, self.frag_start, self.frag_len
+        lo = 0
+        for r in range(self.rec_end.shape[0]):
+            hi = int(self.rec_end[r])
+            if hi - lo == 1:
+                s = int(fs[lo])
+                rec = data[s:s + int(fl[lo])]
+            else:
+                rec = b"".join(data[int(fs[f]):int(fs[f]) + int(fl[f])] for f in range(lo, hi))
+            yield int(self.rec_off[r]), rec
+            lo = hi
+
+
+def parse_segment(path: Path, page_size: int) -> ParsedSegment:
+    try:
+        data = path.read_bytes()
+    except OSError as err:
+        raise StorageError(f"cannot read WAL segment {path}: {err}") from err
+    buf = np.frombuffer(data, dtype=np.uint8)
+    fs, fl, re_, ro, code, err_off, good_end, torn = scan_segment(buf, page_size, CRC32C_TABLES)
+    return ParsedSegment(data, fs, fl, re_, ro, int(code), int(err_off), int(good_end), bool(torn))
