@@ -24,8 +24,8 @@ import pyarrow as pa
 from tsdb.config import QueryOptions, StorageOptions
 from tsdb.errors import InvalidArgumentError
 from tsdb.labels import Labels, Matcher
-from tsdb.query.engine import Engine
-from tsdb.query.parser import parse_matchers
+from tsdb.query.engine.engine import Engine
+from tsdb.query.parser.parser import parse_matchers
 from tsdb.query.value import MatrixValue, ScalarValue, StringValue, Value, VectorValue
 from tsdb.storage.db import DB
 from tsdb.storage.interfaces import CommitResult

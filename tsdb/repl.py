@@ -46,7 +46,7 @@ _UNIT_MS = {"ms": 1, "s": 1000, "m": 60_000, "h": 3_600_000, "d": 86_400_000, "w
 def function_names() -> list[str]:
     """PromQL function names from the parser's table (empty if unavailable)."""
     try:
-        from tsdb.query.functions import FUNCTIONS
+        from tsdb.query.functions.table import FUNCTIONS
     except ImportError:  # pragma: no cover - the table ships with the package
         return []
     return sorted(FUNCTIONS)

@@ -21,8 +21,8 @@ import grpc
 from aiohttp import web
 
 from tsdb.config import ServerConfig
-from tsdb.query.engine import Engine
-from tsdb.query.parser import parse, parse_matchers
+from tsdb.query.engine.engine import Engine
+from tsdb.query.parser.parser import parse, parse_matchers
 from tsdb.query.value import Value
 from tsdb.server.backend import Backend
 from tsdb.server.components import Component, ServerContext, load_factories

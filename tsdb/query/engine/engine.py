@@ -20,9 +20,11 @@ import numpy as np
 
 from tsdb.errors import InvalidArgumentError, QueryError, QueryLimitError
 from tsdb.labels import Labels
-from tsdb.query.ast import has_duration_exprs, resolve_durations, walk
-from tsdb.query.evaluator import Annotations, Evaluator, at_modifier_name, children, node_kind, range_modifier
-from tsdb.query.value import MatrixValue, ScalarValue, StringValue, Value, VectorValue
+from tsdb.query.engine.evaluator import Evaluator
+from tsdb.query.parser.ast import has_duration_exprs, resolve_durations, walk
+from tsdb.query.parser.nodes import at_modifier_name, children, node_kind, range_modifier
+from tsdb.query.parser.parser import parse
+from tsdb.query.value import Annotations, MatrixValue, ScalarValue, StringValue, Value, VectorValue
 from tsdb.storage.interfaces import Queryable, SelectHints
 
 METADATA_LABELS = ("__name__", "__type__", "__unit__")
@@ -40,8 +42,6 @@ class QueryResult:
 
 def _parse(query: Any) -> Any:
     if isinstance(query, str):
-        from tsdb.query.parser import parse
-
         return parse(query)
     return query
 
