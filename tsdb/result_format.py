@@ -11,12 +11,12 @@ import json
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 
 import numpy as np
 import numpy.typing as npt
 
 from tsdb.labels import Labels
+from tsdb.timefmt import format_rfc3339
 
 SPARK = "▁▂▃▄▅▆▇█"
 
@@ -50,7 +50,7 @@ def format_number(value: float) -> str:
 
 def format_time(ts_ms: int) -> str:
     """RFC 3339 UTC with milliseconds."""
-    return datetime.fromtimestamp(ts_ms / 1000, UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+    return format_rfc3339(ts_ms / 1000, "ms")
 
 
 def sparkline(values: Sequence[float]) -> str:

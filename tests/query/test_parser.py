@@ -27,8 +27,8 @@ from tsdb.query.parser.ast import (
     VectorSelector,
     walk,
 )
-from tsdb.query.parser.durations import format_duration, parse_duration
 from tsdb.query.parser.parser import parse, parse_matchers, unquote
+from tsdb.timefmt import format_duration, parse_duration
 
 CORPUS = Path(__file__).resolve().parents[2].parent / "shared" / "promql-tests"
 

@@ -37,7 +37,7 @@ from tsdb.query.parser.ast import (
     VectorSelector,
     walk,
 )
-from tsdb.query.parser.durations import parse_duration
+from tsdb.timefmt import parse_duration
 
 MAX_DEPTH = 256
 """Deepest bracket nesting accepted (deeper input is refused before parsing)."""

@@ -7,7 +7,7 @@ import json
 import math
 
 from tsdb.labels import is_legacy_label_name
-from tsdb.query.parser.durations import format_duration
+from tsdb.timefmt import format_duration
 
 
 def format_number(value: float) -> str:

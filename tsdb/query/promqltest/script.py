@@ -11,9 +11,8 @@ from dataclasses import dataclass, field
 from tsdb.errors import TsdbError
 from tsdb.labels import Labels
 from tsdb.storage.interfaces import STALE_NAN
+from tsdb.timefmt import try_parse_duration
 
-_DURATION = re.compile(r"^(?:(\d+)y)?(?:(\d+)w)?(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?(?:(\d+)ms)?$")
-_DURATION_UNITS = (365 * 86_400_000, 7 * 86_400_000, 86_400_000, 3_600_000, 60_000, 1000, 1)
 _INSTANT_HEADER = re.compile(r"^eval(?:_(fail|warn|ordered|info))?\s+instant\s+(?:at\s+(.+?))?\s+(.+)$")
 _RANGE_HEADER = re.compile(r"^eval(?:_(fail|warn|info))?\s+range\s+from\s+(.+)\s+to\s+(.+)\s+step\s+(.+?)\s+(.+)$")
 _EXPECT = re.compile(r"^expect\s+(ordered|fail|warn|no_warn|info|no_info)(?:\s+(regex|msg):(.+))?$")
@@ -27,12 +26,10 @@ class TestSyntaxError(TsdbError, ValueError):
 # -- durations and numbers -------------------------------------------------------------------------
 def parse_duration(text: str) -> int:
     """A Prometheus duration (``0``, ``1m30s``, ``20s500ms``) in milliseconds."""
-    if text == "0":
-        return 0
-    match = _DURATION.match(text)
-    if not text or match is None:
+    ms = try_parse_duration(text)
+    if ms is None:
         raise TestSyntaxError(f"invalid duration {text!r}")
-    return sum(int(g) * unit for g, unit in zip(match.groups(), _DURATION_UNITS, strict=True) if g)
+    return ms
 
 
 def parse_number(text: str) -> float:
