@@ -31,7 +31,7 @@ import numpy as np
 
 from benchmarks.workload import Workload, generate
 from tsdb.config import StorageOptions
-from tsdb.query.engine import Engine
+from tsdb.query.engine.engine import Engine
 from tsdb.storage.db import DB
 
 HOUR = 3_600_000

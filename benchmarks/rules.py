@@ -27,7 +27,7 @@ import numpy as np
 from tsdb.alerting.model import Alert
 from tsdb.config import StorageOptions
 from tsdb.labels import Labels
-from tsdb.query.engine import Engine
+from tsdb.query.engine.engine import Engine
 from tsdb.rules.manager import RuleManager
 from tsdb.storage.db import DB
 

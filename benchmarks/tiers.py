@@ -27,7 +27,7 @@ import numpy as np
 from benchmarks.workload import generate
 from tsdb.config import StorageOptions
 from tsdb.labels import Labels
-from tsdb.query.engine import Engine
+from tsdb.query.engine.engine import Engine
 from tsdb.storage.db import DB
 from tsdb.storage.tiers.downsample import RESOLUTIONS, Aggregates
 from tsdb.storage.tiers.parquet import write_tier_file

@@ -8,7 +8,8 @@ import math
 import numpy as np
 
 from tsdb.labels import Labels
-from tsdb.result_format import ResultSeries, ResultSet, format_number, format_time, render, sparkline
+from tsdb.query.result import QueryResult, ResultSeries
+from tsdb.result_format import format_number, format_time, render, sparkline
 
 
 def _series(name: str, values: list[float]) -> ResultSeries:
@@ -31,24 +32,24 @@ def test_sparkline() -> None:
 
 
 def test_table_vector_matrix_scalar_string() -> None:
-    vector = ResultSet("vector", [_series("up", [1.0]), _series("down", [0.5])])
+    vector = QueryResult("vector", [_series("up", [1.0]), _series("down", [0.5])])
     table = render(vector, "table")
     assert table.splitlines()[0].startswith("SERIES") and 'up{job="a"}' in table and "0.5" in table
-    matrix = ResultSet("matrix", [_series("up", list(map(float, range(100)))), _series("x", [math.nan])])
+    matrix = QueryResult("matrix", [_series("up", list(map(float, range(100)))), _series("x", [math.nan])])
     text = render(matrix, "table")
     assert "100 points" in text and "max 99" in text and "no finite values" in text
-    scalar = ResultSet("scalar", [ResultSeries(Labels(), np.array([4000]), np.array([2.0]))])
+    scalar = QueryResult("scalar", [ResultSeries(Labels(), np.array([4000]), np.array([2.0]))])
     assert render(scalar, "table") == "2  @ 1970-01-01T00:00:04.000Z"
-    assert render(ResultSet("string", text="hi"), "table") == "hi"
-    assert render(ResultSet("vector"), "table") == "(empty result)"
+    assert render(QueryResult("string", text="hi"), "table") == "hi"
+    assert render(QueryResult("vector"), "table") == "(empty result)"
 
 
 def test_csv_and_json() -> None:
-    result = ResultSet("matrix", [_series("up", [1.0, 2.0])], warnings=["w"])
+    result = QueryResult("matrix", [_series("up", [1.0, 2.0])], warnings=["w"])
     csv_text = render(result, "csv").splitlines()
     assert csv_text[0] == "series,timestamp,value" and csv_text[2] == '"up{job=""a""}",1.0,2'
     doc = json.loads(render(result, "json"))
     assert doc["resultType"] == "matrix" and doc["warnings"] == ["w"]
     assert doc["result"][0]["values"] == [[0.0, "1"], [1.0, "2"]]
-    assert json.loads(render(ResultSet("string", text="s"), "json"))["result"] == "s"
-    assert render(ResultSet("string", text="s"), "csv").splitlines()[1] == ",,s"
+    assert json.loads(render(QueryResult("string", text="s"), "json"))["result"] == "s"
+    assert render(QueryResult("string", text="s"), "csv").splitlines()[1] == ",,s"

@@ -1,7 +1,7 @@
 """A small typed gRPC client for a tsdb server (used by tests, the REPL and the benchmarks).
 
 Writes take label sets with numpy arrays and send them as remote-write ``WriteRequest`` bytes; query
-results come back as :class:`SeriesResult` objects holding numpy arrays.
+results come back as :class:`tsdb.query.result.QueryResult` (series of numpy arrays).
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import numpy as np
 import numpy.typing as npt
 
 from tsdb.labels import Labels
+from tsdb.query.result import QueryResult, ResultSeries
 from tsdb.server.pb.tsdb.v1 import tsdb_pb2
 from tsdb.server.remote_write import encode_write_request
 
@@ -27,26 +28,6 @@ class WriteResult:
     accepted: int
     rejected: int
     rejections: dict[str, tuple[int, list[str]]] = field(default_factory=dict)
-
-
-@dataclass
-class SeriesResult:
-    """One result series: labels and its samples as arrays."""
-
-    labels: Labels
-    ts: npt.NDArray[np.int64]
-    values: npt.NDArray[np.float64]
-
-
-@dataclass
-class QueryResult:
-    """A query result: ``result_type`` is vector, matrix, scalar or string."""
-
-    result_type: str
-    series: list[SeriesResult]
-    scalar: float = 0.0
-    string: str = ""
-    time_ms: int = 0
 
 
 def _write_result(response: tsdb_pb2.WriteResponse) -> WriteResult:
@@ -133,6 +114,11 @@ class Client:
 
     @staticmethod
     def _result(response: tsdb_pb2.QueryResponse) -> QueryResult:
-        series = [SeriesResult(_labels(s.labels), np.array(s.timestamps_ms, dtype=np.int64),
-                               np.array(s.values, dtype=np.float64)) for s in response.series]
-        return QueryResult(response.result_type, series, response.scalar, response.string_value, response.time_ms)
+        at = np.array([response.time_ms], dtype=np.int64)
+        if response.result_type == "scalar":
+            series = [ResultSeries(Labels(), at, np.array([response.scalar], dtype=np.float64))]
+        else:
+            series = [ResultSeries(_labels(s.labels), np.array(s.timestamps_ms, dtype=np.int64),
+                                   np.array(s.values, dtype=np.float64)) for s in response.series]
+        steps = at if response.result_type in ("scalar", "string") else None
+        return QueryResult(response.result_type, series, response.string_value, steps=steps)

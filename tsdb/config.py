@@ -7,7 +7,6 @@ is milliseconds. Unknown keys are an error naming the file and key, never silent
 from __future__ import annotations
 
 import dataclasses
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -15,12 +14,11 @@ from typing import Any
 import yaml
 
 from tsdb.errors import ConfigError
+from tsdb.timefmt import try_parse_duration
 
 HOUR_MS = 3_600_000
 DAY_MS = 24 * HOUR_MS
 
-_DURATION = re.compile(r"^(?:(\d+)y)?(?:(\d+)w)?(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?(?:(\d+)ms)?$")
-_UNITS_MS = (365 * DAY_MS, 7 * DAY_MS, DAY_MS, HOUR_MS, 60_000, 1000, 1)
 
 
 def parse_duration_ms(value: str | int | float, where: str = "duration") -> int:
@@ -29,13 +27,10 @@ def parse_duration_ms(value: str | int | float, where: str = "duration") -> int:
         raise ConfigError(f"{where}: expected a duration, got {value!r}")
     if isinstance(value, int | float):
         return int(value * 1000)
-    text = str(value).strip()
-    match = _DURATION.match(text)
-    if text == "0":
-        return 0
-    if not text or not match:
+    ms = try_parse_duration(str(value).strip())
+    if ms is None:
         raise ConfigError(f"{where}: invalid duration {value!r} (use e.g. 90d, 2h, 15s, 500ms)")
-    return sum(int(g) * unit for g, unit in zip(match.groups(), _UNITS_MS, strict=True) if g)
+    return ms
 
 
 @dataclass(frozen=True)

@@ -14,78 +14,19 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-import pyarrow as pa
 
 from tsdb.config import QueryOptions, StorageOptions
 from tsdb.errors import InvalidArgumentError
 from tsdb.labels import Labels, Matcher
-from tsdb.query.engine import Engine
-from tsdb.query.parser import parse_matchers
-from tsdb.query.value import MatrixValue, ScalarValue, StringValue, Value, VectorValue
+from tsdb.query.engine.engine import Engine
+from tsdb.query.parser.parser import parse_matchers
+from tsdb.query.result import QueryResult
 from tsdb.storage.db import DB
 from tsdb.storage.interfaces import CommitResult
-
-
-@dataclass
-class QueryResult:
-    """A query result as arrays: ``labels[i]`` is the label dict of row ``i`` of ``values``/``present``
-    (``float64``/``bool`` of shape ``[series, len(steps)]``); scalars have one row with no labels.
-    ``kind`` is vector, matrix, scalar or string (``text``)."""
-
-    kind: str
-    steps: npt.NDArray[np.int64]
-    labels: list[dict[str, str]]
-    values: npt.NDArray[np.float64]
-    present: npt.NDArray[np.bool_]
-    text: str = ""
-
-    def to_arrow(self) -> pa.Table:
-        """Long format: one row per present point with ``timestamp`` (ms), ``value`` and ``labels`` (map)."""
-        rows, cols = np.nonzero(self.present)
-        return pa.table({
-            "labels": pa.array([self.labels[r] for r in rows.tolist()], type=pa.map_(pa.string(), pa.string())),
-            "timestamp": pa.array(self.steps[cols], type=pa.int64()),
-            "value": pa.array(self.values[rows, cols], type=pa.float64()),
-        })
-
-    def to_pandas(self) -> Any:
-        """Long format DataFrame (needs pandas): one column per label name, plus timestamp and value."""
-        import pandas as pd
-
-        rows, cols = np.nonzero(self.present)
-        frame = pd.DataFrame([self.labels[r] for r in rows.tolist()])
-        frame["timestamp"] = pd.to_datetime(self.steps[cols], unit="ms", utc=True)
-        frame["value"] = self.values[rows, cols]
-        return frame
-
-
-def to_result(value: Value, steps: npt.NDArray[np.int64]) -> QueryResult:
-    """Engine value -> :class:`QueryResult`."""
-    if isinstance(value, StringValue):
-        return QueryResult("string", steps, [], np.empty((0, len(steps))), np.zeros((0, len(steps)), bool),
-                           value.value)
-    if isinstance(value, ScalarValue):
-        return QueryResult("scalar", steps, [{}], value.values.reshape(1, -1).copy(),
-                           np.ones((1, len(steps)), dtype=bool))
-    if isinstance(value, MatrixValue):
-        # a range vector at one instant: its own timestamps become the columns
-        all_ts = np.unique(np.concatenate(value.ts)) if value.ts else np.empty(0, np.int64)
-        values = np.full((len(value.labels), len(all_ts)), np.nan)
-        present = np.zeros((len(value.labels), len(all_ts)), dtype=bool)
-        for i, (ts, vals) in enumerate(zip(value.ts, value.values, strict=True)):
-            cols = np.searchsorted(all_ts, ts)
-            values[i, cols] = vals
-            present[i, cols] = True
-        return QueryResult("matrix", all_ts, [lb.to_dict() for lb in value.labels], values, present)
-    assert isinstance(value, VectorValue)
-    values = np.where(value.present, value.values, np.nan)
-    return QueryResult("vector" if len(steps) == 1 else "matrix", steps,
-                       [lb.to_dict() for lb in value.labels], values, value.present.copy())
 
 
 class EmbeddedDB:
@@ -93,10 +34,7 @@ class EmbeddedDB:
 
     def __init__(self, path: str, storage: StorageOptions, query: QueryOptions) -> None:
         self.storage = DB.open(path, storage)
-        self.engine = Engine(self.storage, lookback_delta_ms=query.lookback_delta_ms,
-                             max_samples=query.max_samples, timeout_s=query.timeout_ms / 1000,
-                             max_points=query.max_points_per_series,
-                             default_subquery_step_ms=query.default_subquery_step_ms)
+        self.engine = Engine.from_options(self.storage, query)
 
     def __enter__(self) -> EmbeddedDB:
         return self
@@ -128,15 +66,14 @@ class EmbeddedDB:
 
     def query(self, query: str, t_ms: int, max_source_resolution: str = "auto") -> QueryResult:
         """Evaluate an instant query at ``t_ms`` (``max_source_resolution``: raw, 5m, 1h or auto)."""
-        return to_result(self.engine.instant(query, t_ms, max_source_resolution), np.array([t_ms], dtype=np.int64))
+        return self.engine.query_instant(query, t_ms, max_source_resolution)
 
     def query_range(self, query: str, start_ms: int, end_ms: int, step_ms: int,
                     max_source_resolution: str = "auto") -> QueryResult:
         """Evaluate a range query over ``[start_ms, end_ms]`` every ``step_ms`` (tiers as in :meth:`query`)."""
         if step_ms <= 0 or end_ms < start_ms:
             raise InvalidArgumentError("query_range needs step_ms > 0 and end_ms >= start_ms")
-        steps = np.arange(start_ms, end_ms + 1, step_ms, dtype=np.int64)
-        return to_result(self.engine.range(query, start_ms, end_ms, step_ms, max_source_resolution), steps)
+        return self.engine.query_range(query, start_ms, end_ms, step_ms, max_source_resolution)
 
     def delete(self, selector: str, mint: int, maxt: int) -> None:
         """Delete samples of series matching ``selector`` in ``[mint, maxt]``."""

@@ -23,6 +23,7 @@ from prompt_toolkit.history import FileHistory, InMemoryHistory
 from tsdb.errors import TsdbError
 from tsdb.result_format import render
 from tsdb.sources import QuerySource
+from tsdb.timefmt import DURATION_UNITS_MS
 
 AGGREGATIONS = ("sum", "min", "max", "avg", "group", "stddev", "stdvar", "count", "count_values", "bottomk",
                 "topk", "quantile", "limitk", "limit_ratio")
@@ -39,14 +40,12 @@ Type a PromQL expression and press Enter (it continues on the next line while br
   .quit                leave (Ctrl-D works too)"""
 
 _RELATIVE = re.compile(r"^-(\d+)(ms|s|m|h|d|w|y)$")
-_UNIT_MS = {"ms": 1, "s": 1000, "m": 60_000, "h": 3_600_000, "d": 86_400_000, "w": 604_800_000,
-            "y": 31_536_000_000}
 
 
 def function_names() -> list[str]:
     """PromQL function names from the parser's table (empty if unavailable)."""
     try:
-        from tsdb.query.functions import FUNCTIONS
+        from tsdb.query.functions.table import FUNCTIONS
     except ImportError:  # pragma: no cover - the table ships with the package
         return []
     return sorted(FUNCTIONS)
@@ -60,7 +59,7 @@ def parse_when(text: str, now_ms: int) -> int:
         return now_ms
     match = _RELATIVE.match(text)
     if match:
-        return now_ms - int(match.group(1)) * _UNIT_MS[match.group(2)]
+        return now_ms - int(match.group(1)) * DURATION_UNITS_MS[match.group(2)]
     return parse_time(text, "time")
 
 

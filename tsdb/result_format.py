@@ -1,4 +1,4 @@
-"""Query results for people and scripts: one neutral :class:`ResultSet`, rendered as table, CSV, JSON
+"""Query results for people and scripts: the one :class:`~tsdb.query.result.QueryResult`, rendered as table, CSV, JSON
 or sparklines. Used by ``tsdb query`` and the REPL, whichever source (HTTP server or embedded DB) the
 result came from.
 """
@@ -10,33 +10,13 @@ import io
 import json
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
 
 import numpy as np
-import numpy.typing as npt
 
-from tsdb.labels import Labels
+from tsdb.query.result import QueryResult
+from tsdb.timefmt import format_rfc3339
 
 SPARK = "▁▂▃▄▅▆▇█"
-
-
-@dataclass
-class ResultSeries:
-    labels: Labels
-    ts: npt.NDArray[np.int64]
-    values: npt.NDArray[np.float64]
-
-
-@dataclass
-class ResultSet:
-    """A query result: ``kind`` is vector, matrix, scalar or string; scalars/strings use ``series[0]``
-    with empty labels (``text`` holds a string result)."""
-
-    kind: str
-    series: list[ResultSeries] = field(default_factory=list)
-    text: str = ""
-    warnings: list[str] = field(default_factory=list)
 
 
 def format_number(value: float) -> str:
@@ -50,7 +30,7 @@ def format_number(value: float) -> str:
 
 def format_time(ts_ms: int) -> str:
     """RFC 3339 UTC with milliseconds."""
-    return datetime.fromtimestamp(ts_ms / 1000, UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+    return format_rfc3339(ts_ms / 1000, "ms")
 
 
 def sparkline(values: Sequence[float]) -> str:
@@ -69,7 +49,7 @@ def sparkline(values: Sequence[float]) -> str:
     return "".join(out)
 
 
-def render_table(result: ResultSet, width: int = 120) -> str:
+def render_table(result: QueryResult, width: int = 120) -> str:
     """Human-readable table: one row per series (instant) or a sparkline + summary per series (range)."""
     if result.kind == "string":
         return result.text
@@ -99,7 +79,7 @@ def render_table(result: ResultSet, width: int = 120) -> str:
     return "\n".join(lines)
 
 
-def render_csv(result: ResultSet) -> str:
+def render_csv(result: QueryResult) -> str:
     """``series,timestamp,value`` rows (timestamp in Unix seconds)."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
@@ -112,7 +92,7 @@ def render_csv(result: ResultSet) -> str:
     return buffer.getvalue()
 
 
-def render_json(result: ResultSet) -> str:
+def render_json(result: QueryResult) -> str:
     """A compact JSON document: kind, and per series labels + [seconds, value-string] points."""
     doc: dict[str, object] = {"resultType": result.kind}
     if result.kind == "string":
@@ -127,7 +107,7 @@ def render_json(result: ResultSet) -> str:
     return json.dumps(doc)
 
 
-def render(result: ResultSet, output: str) -> str:
+def render(result: QueryResult, output: str) -> str:
     """Render as ``table``, ``csv`` or ``json``."""
     if output == "csv":
         return render_csv(result)

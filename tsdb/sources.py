@@ -1,6 +1,6 @@
 """Where the REPL and ``tsdb query`` get results: a Prometheus-compatible HTTP server or an embedded DB.
 
-Both implement :class:`QuerySource` and return :class:`tsdb.result_format.ResultSet`. The HTTP source
+Both implement :class:`QuerySource` and return :class:`tsdb.query.result.QueryResult`. The HTTP source
 works against tsdb and against Prometheus itself.
 """
 
@@ -16,14 +16,13 @@ import numpy as np
 
 from tsdb.errors import InvalidArgumentError, QueryError, TsdbError
 from tsdb.labels import Labels
-from tsdb.query.value import MatrixValue, ScalarValue, StringValue, Value, VectorValue
-from tsdb.result_format import ResultSeries, ResultSet
+from tsdb.query.result import QueryResult, ResultSeries
 
 
 class QuerySource(Protocol):
-    def instant(self, query: str, t_ms: int) -> ResultSet: ...
+    def instant(self, query: str, t_ms: int) -> QueryResult: ...
 
-    def range(self, query: str, start_ms: int, end_ms: int, step_ms: int) -> ResultSet: ...
+    def range(self, query: str, start_ms: int, end_ms: int, step_ms: int) -> QueryResult: ...
 
     def label_names(self) -> list[str]: ...
 
@@ -36,40 +35,21 @@ def _value_float(text: str) -> float:
     return float(text.replace("Inf", "inf"))
 
 
-def result_from_json(data: dict[str, Any]) -> ResultSet:
-    """A Prometheus API ``data`` object -> ResultSet."""
+def result_from_json(data: dict[str, Any]) -> QueryResult:
+    """A Prometheus API ``data`` object -> QueryResult."""
     kind = data["resultType"]
     result = data["result"]
     if kind == "scalar":
         t, v = result
-        return ResultSet("scalar", [ResultSeries(Labels(), np.array([round(t * 1000)]), np.array([_value_float(v)]))])
+        return QueryResult("scalar", [ResultSeries(Labels(), np.array([round(t * 1000)]), np.array([_value_float(v)]))])
     if kind == "string":
-        return ResultSet("string", text=result[1])
+        return QueryResult("string", text=result[1])
     series = []
     for item in result:
         points = [item["value"]] if kind == "vector" else item["values"]
         series.append(ResultSeries(Labels(item["metric"]), np.array([round(p[0] * 1000) for p in points], np.int64),
                                    np.array([_value_float(p[1]) for p in points], np.float64)))
-    return ResultSet(kind, series)
-
-
-def result_from_value(value: Value, steps: np.ndarray) -> ResultSet:
-    """An engine Value over ``steps`` -> ResultSet."""
-    if isinstance(value, StringValue):
-        return ResultSet("string", text=value.value)
-    if isinstance(value, ScalarValue):
-        if len(steps) == 1:
-            return ResultSet("scalar", [ResultSeries(Labels(), steps.copy(), value.values.copy())])
-        return ResultSet("matrix", [ResultSeries(Labels(), steps.copy(), value.values.copy())])
-    if isinstance(value, MatrixValue):
-        return ResultSet("matrix", [ResultSeries(lb, ts, vals) for lb, ts, vals in
-                                    zip(value.labels, value.ts, value.values, strict=True)])
-    assert isinstance(value, VectorValue)
-    series = [ResultSeries(value.labels[i], steps[value.present[i]], value.values[i][value.present[i]])
-              for i in range(value.num_series) if value.present[i].any()]
-    if len(steps) > 1:
-        series.sort(key=lambda s: s.labels)
-    return ResultSet("vector" if len(steps) == 1 else "matrix", series)
+    return QueryResult(kind, series)
 
 
 class HttpSource:
@@ -100,10 +80,10 @@ class HttpSource:
             raise QueryError(message)
         return doc["data"]
 
-    def instant(self, query: str, t_ms: int) -> ResultSet:
+    def instant(self, query: str, t_ms: int) -> QueryResult:
         return result_from_json(self._get("/api/v1/query", {"query": query, "time": str(t_ms / 1000)}))
 
-    def range(self, query: str, start_ms: int, end_ms: int, step_ms: int) -> ResultSet:
+    def range(self, query: str, start_ms: int, end_ms: int, step_ms: int) -> QueryResult:
         data = self._get("/api/v1/query_range", {"query": query, "start": str(start_ms / 1000),
                                                  "end": str(end_ms / 1000), "step": str(step_ms / 1000)})
         return result_from_json(data)
@@ -126,12 +106,11 @@ class EmbeddedSource:
 
         self.db = open_db(data_dir)
 
-    def instant(self, query: str, t_ms: int) -> ResultSet:
-        return result_from_value(self.db.engine.instant(query, t_ms), np.array([t_ms], dtype=np.int64))
+    def instant(self, query: str, t_ms: int) -> QueryResult:
+        return self.db.query(query, t_ms)
 
-    def range(self, query: str, start_ms: int, end_ms: int, step_ms: int) -> ResultSet:
-        steps = np.arange(start_ms, end_ms + 1, step_ms, dtype=np.int64)
-        return result_from_value(self.db.engine.range(query, start_ms, end_ms, step_ms), steps)
+    def range(self, query: str, start_ms: int, end_ms: int, step_ms: int) -> QueryResult:
+        return self.db.query_range(query, start_ms, end_ms, step_ms)
 
     def label_names(self) -> list[str]:
         return self.db.label_names()

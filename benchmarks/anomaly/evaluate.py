@@ -29,7 +29,7 @@ import numpy as np
 from benchmarks.anomaly.generator import DAY_MS, KINDS, STEP_MS, LabelledSeries, generate
 from tsdb.config import StorageOptions
 from tsdb.labels import Labels
-from tsdb.query.engine import Engine
+from tsdb.query.engine.engine import Engine
 from tsdb.storage.db import DB
 
 METHODS = {  # method -> (query template over a selector, threshold)

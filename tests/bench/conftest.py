@@ -18,7 +18,7 @@ END_MS = 1_790_002_800_000  # fixed, so answers are reproducible; recent enough 
 
 def tsdb_serve_available() -> bool:
     """``tsdb serve`` needs the PromQL parser module."""
-    return importlib.util.find_spec("tsdb.query.parser") is not None
+    return importlib.util.find_spec("tsdb.query.parser.parser") is not None
 
 
 @pytest.fixture(scope="session")

@@ -79,7 +79,7 @@ def test_peers_table(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None
 
 
 @pytest.mark.external
-@pytest.mark.skipif(not tsdb_serve_available(), reason="tsdb serve needs tsdb.query.parser")
+@pytest.mark.skipif(not tsdb_serve_available(), reason="tsdb serve needs tsdb.query.parser.parser")
 def test_grpc_ingest_against_tsdb(tmp_path: Path) -> None:
     with LocalServer("tsdb", tmp_path / "data") as server:
         out_json = tmp_path / "ingest.json"

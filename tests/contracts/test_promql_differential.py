@@ -22,7 +22,7 @@ import pytest
 
 from tests.contracts.prometheus_peer import PROMETHEUS, PrometheusPeer, SeriesData
 from tsdb.labels import Labels
-from tsdb.query.engine import Engine
+from tsdb.query.engine.engine import Engine
 from tsdb.server.http_api import render_value
 from tsdb.storage.memory import MemoryStore
 

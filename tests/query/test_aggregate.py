@@ -1,4 +1,4 @@
-"""Tests of tsdb.query.aggregate: hand-built cases and hypothesis against tests/reference/aggregate.py."""
+"""Tests of tsdb.query.engine.aggregate: hand-built cases and hypothesis against tests/reference/aggregate.py."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from tests.reference.aggregate import Result, Series, ref_basic, ref_count_values, ref_limitk, ref_topk
 from tsdb.errors import QueryError
 from tsdb.labels import Labels
-from tsdb.query.aggregate import (
+from tsdb.query.engine.aggregate import (
     aggregate,
     format_go_float,
     format_go_float_g,

@@ -12,8 +12,8 @@ from hypothesis import strategies as st
 from tests.reference import anomaly as ref
 from tsdb.errors import QueryError
 from tsdb.labels import Labels
-from tsdb.query import anomaly_kernels as k
-from tsdb.query.engine import Engine
+from tsdb.query.engine.engine import Engine
+from tsdb.query.functions import anomaly_kernels as k
 from tsdb.storage.memory import MemoryStore
 
 FNS = {"zscore": (k.ZSCORE, 0.0, 0.0), "robust": (k.ROBUST, 0.0, 0.0), "ewma": (k.EWMA, 0.4, 0.0),
@@ -96,7 +96,7 @@ def test_bad_parameters(engine: Engine, query: str, message: str) -> None:
 
 
 def test_functions_parse_and_print() -> None:
-    from tsdb.query.parser import parse
+    from tsdb.query.parser.parser import parse
 
     expr = parse('anomaly_score(rate(x[5m])[1d:5m], "seasonal") > 4')
     assert "anomaly_score" in str(expr)

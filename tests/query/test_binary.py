@@ -1,4 +1,4 @@
-"""Tests of tsdb.query.binary: hand-built cases and hypothesis against tests/reference/aggregate.py."""
+"""Tests of tsdb.query.engine.binary: hand-built cases and hypothesis against tests/reference/aggregate.py."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from tests.query.test_aggregate import as_result, assert_results_equal, vec
 from tests.reference.aggregate import Result, Series, elem_op, ref_vector_binop
 from tsdb.errors import QueryError
 from tsdb.labels import Labels
-from tsdb.query.binary import (
+from tsdb.query.engine.binary import (
     apply_op,
     binary_op,
     card_name,
@@ -308,7 +308,7 @@ def test_vector_binop_matches_reference(case: tuple[object, ...]) -> None:
 @given(st.integers(1, 4), st.integers(1, 4), st.data())
 def test_grouping_kernels_match_reference(n_keys: int, num_steps: int, data: st.DataObject) -> None:
     from tests.reference.aggregate import ref_count_by_key, ref_last_row_by_key, ref_match_partners
-    from tsdb.query import aggregate_kernels as kern
+    from tsdb.query.engine import aggregate_kernels as kern
 
     n_rows = data.draw(st.integers(0, 6))
     keys = np.array(data.draw(st.lists(st.integers(0, n_keys - 1), min_size=n_rows, max_size=n_rows)),
@@ -386,7 +386,7 @@ def test_fill_with_an_empty_side() -> None:
 
 
 def test_fill_values_reads_prometheus_shape() -> None:
-    from tsdb.query.binary import fill_values
+    from tsdb.query.engine.binary import fill_values
 
     @dataclass
     class Fill:

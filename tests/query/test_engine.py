@@ -9,7 +9,7 @@ import pytest
 
 from tsdb.errors import QueryError, QueryLimitError, QueryTimeoutError
 from tsdb.labels import Labels
-from tsdb.query.engine import Engine
+from tsdb.query.engine.engine import Engine
 from tsdb.query.value import MatrixValue, ScalarValue, StringValue, VectorValue
 from tsdb.storage.interfaces import STALE_NAN
 from tsdb.storage.memory import MemoryStore

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from tsdb.errors import ParseError
 from tsdb.labels import Matcher
-from tsdb.query.ast import (
+from tsdb.query.parser.ast import (
     AggregateExpr,
     BinaryExpr,
     Call,
@@ -27,8 +27,8 @@ from tsdb.query.ast import (
     VectorSelector,
     walk,
 )
-from tsdb.query.durations import format_duration, parse_duration
-from tsdb.query.parser import parse, parse_matchers, unquote
+from tsdb.query.parser.parser import parse, parse_matchers, unquote
+from tsdb.timefmt import format_duration, parse_duration
 
 CORPUS = Path(__file__).resolve().parents[2].parent / "shared" / "promql-tests"
 

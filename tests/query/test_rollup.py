@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tests.reference import rollup as ref
-from tsdb.query.rollup import RANGE_FUNCTIONS, pack, rollup
+from tsdb.query.functions.rollup import RANGE_FUNCTIONS, pack, rollup
 
 pytestmark = pytest.mark.kernel
 

@@ -8,7 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tests.reference import select as ref
-from tsdb.query.select_kernels import STALE_BITS, instant_lookup
+from tsdb.query.engine.select_kernels import STALE_BITS, instant_lookup
 
 _bits = st.sampled_from([0, 1, -5, STALE_BITS, 0x7FF8000000000001, 4607182418800017408])
 _series = st.lists(st.lists(st.tuples(st.integers(-100, 100), _bits), max_size=8).map(

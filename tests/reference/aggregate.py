@@ -1,4 +1,4 @@
-"""Per-step pure-Python references for tsdb.query.aggregate(_kernels) and tsdb.query.binary.
+"""Per-step pure-Python references for tsdb.query.engine.aggregate(_kernels) and tsdb.query.engine.binary.
 
 Each function walks the steps one by one and the series one by one, transcribing Prometheus's
 ``promql/engine.go`` (``aggregation``, ``aggregationK``, ``aggregationCountValues``, ``VectorBinop``,

@@ -1,4 +1,4 @@
-"""Pure-Python reference of tsdb/query/anomaly_kernels.py (same definitions, plain lists)."""
+"""Pure-Python reference of tsdb/query/functions/anomaly_kernels.py (same definitions, plain lists)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Pure-Python reference of tsdb.query.rollup_kernels: one window, one function, plain lists.
+"""Pure-Python reference of tsdb.query.functions.rollup_kernels: one window, one function, plain lists.
 
 Written straight from Prometheus's promql/functions.go semantics (extrapolatedRate, linearRegression,
 Kahan/Neumaier sums, incremental mean/variance, quantile) with no numpy in the arithmetic.

@@ -1,4 +1,4 @@
-"""Pure-Python reference of tsdb/query/select_kernels.py."""
+"""Pure-Python reference of tsdb/query/engine/select_kernels.py."""
 
 from __future__ import annotations
 

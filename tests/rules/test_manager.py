@@ -10,7 +10,7 @@ import pytest
 
 from tsdb.alerting.model import Alert as Sent
 from tsdb.labels import Labels, Matcher
-from tsdb.query.engine import Engine
+from tsdb.query.engine.engine import Engine
 from tsdb.rules.api import alerts_data, rules_data
 from tsdb.rules.manager import RuleManager
 from tsdb.storage.db import DB

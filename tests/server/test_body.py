@@ -23,8 +23,8 @@ from hypothesis import strategies as st
 
 from tests.aiohttp_thread import AiohttpThread
 from tsdb.http_body import IncompleteBodyError, read_body
-from tsdb.query.engine import Engine
-from tsdb.query.parser import parse, parse_matchers
+from tsdb.query.engine.engine import Engine
+from tsdb.query.parser.parser import parse, parse_matchers
 from tsdb.server.backend import Backend
 from tsdb.server.http_api import HttpApi
 from tsdb.storage.memory import MemoryStore

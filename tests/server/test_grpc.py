@@ -14,8 +14,8 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from tsdb.client import Client
 from tsdb.labels import Labels
-from tsdb.query.engine import Engine
-from tsdb.query.parser import parse, parse_matchers
+from tsdb.query.engine.engine import Engine
+from tsdb.query.parser.parser import parse, parse_matchers
 from tsdb.server.backend import Backend
 from tsdb.server.grpc_service import start_grpc_server
 from tsdb.server.remote_write import encode_write_request

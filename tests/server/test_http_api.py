@@ -13,8 +13,8 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
 from tsdb.labels import Labels
-from tsdb.query.engine import Engine
-from tsdb.query.parser import parse, parse_matchers
+from tsdb.query.engine.engine import Engine
+from tsdb.query.parser.parser import parse, parse_matchers
 from tsdb.server.backend import Backend
 from tsdb.server.http_api import HttpApi
 from tsdb.server.remote_write import compress_snappy, encode_write_request

@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from tsdb.config import parse_duration_ms
 from tsdb.errors import ConfigError, TsdbError
+from tsdb.timefmt import parse_rfc3339
 
 DAY_S = 86_400
 WEEKDAYS = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
@@ -99,12 +100,9 @@ class OnCall:
 
 def _time(text: str, where: str) -> float:
     try:
-        value = dt.datetime.fromisoformat(str(text).replace("Z", "+00:00"))
+        return parse_rfc3339(str(text), naive_is_utc=True)
     except ValueError as err:
         raise ConfigError(f"{where}: invalid time {text!r}") from err
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=dt.UTC)
-    return value.timestamp()
 
 
 def parse_oncall(raw: dict[str, Any] | None) -> OnCall:

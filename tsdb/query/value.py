@@ -10,6 +10,7 @@ operation that changes them makes new arrays.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -87,3 +88,38 @@ class MatrixValue:
 
 
 Value = ScalarValue | StringValue | VectorValue | MatrixValue
+
+
+class Annotations:
+    """Warnings and infos of one query, in order, without duplicates."""
+
+    def __init__(self) -> None:
+        self.warnings: list[str] = []
+        self.infos: list[str] = []
+
+    def warn(self, message: str) -> None:
+        if message not in self.warnings:
+            self.warnings.append(message)
+
+    def info(self, message: str) -> None:
+        if message not in self.infos:
+            self.infos.append(message)
+
+
+def go_float(x: float) -> str:
+    """Format a float like Go's ``%g`` (shortest representation)."""
+    if math.isnan(x):
+        return "NaN"
+    if math.isinf(x):
+        return "+Inf" if x > 0 else "-Inf"
+    if x == 0:
+        return "-0" if math.copysign(1, x) < 0 else "0"
+    text = repr(x)
+    mantissa, _, exp_text = text.partition("e")
+    digits = mantissa.replace("-", "").replace(".", "").lstrip("0")
+    exponent = math.floor(math.log10(abs(x)))
+    if -4 <= exponent < 21:
+        formatted = f"{x:.{max(len(digits.rstrip('0')) - 1 - exponent, 0)}f}"
+        return formatted.rstrip("0").rstrip(".") if "." in formatted else formatted
+    mant = f"{x / 10 ** exponent:.{max(len(digits.rstrip('0')) - 1, 0)}f}" if not exp_text else mantissa
+    return f"{mant}e{'+' if exponent >= 0 else '-'}{abs(exponent):02d}"

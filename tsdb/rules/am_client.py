@@ -6,7 +6,6 @@ alerts to every configured Alertmanager, dropping the oldest queued alerts past 
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import logging
 import queue
@@ -16,6 +15,7 @@ import urllib.request
 from collections.abc import Sequence
 
 from tsdb.alerting.model import Alert
+from tsdb.timefmt import format_rfc3339
 
 log = logging.getLogger("tsdb.rules.am")
 
@@ -23,7 +23,7 @@ BATCH = 256
 
 
 def _rfc3339(seconds: float) -> str:
-    return dt.datetime.fromtimestamp(seconds, tz=dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return format_rfc3339(seconds, "us")
 
 
 def alert_payload(alerts: Sequence[Alert]) -> list[dict[str, object]]:

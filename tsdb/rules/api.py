@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import math
 from typing import Any
 
@@ -11,13 +10,11 @@ import numpy as np
 from tsdb.rules.alerting import Alert, AlertingRuleState
 from tsdb.rules.group import RecordingRuleState
 from tsdb.rules.manager import RuleManager
+from tsdb.timefmt import ZERO_TIME, format_rfc3339
 
 
 def _rfc3339(ms: int) -> str:
-    if not ms:
-        return "0001-01-01T00:00:00Z"
-    t = dt.datetime.fromtimestamp(ms / 1000, tz=dt.UTC)
-    return t.strftime("%Y-%m-%dT%H:%M:%S.") + f"{t.microsecond:06d}".rstrip("0").ljust(3, "0") + "Z"
+    return format_rfc3339(ms / 1000, "ms+") if ms else ZERO_TIME
 
 
 def _value(v: float) -> str:

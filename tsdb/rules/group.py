@@ -157,8 +157,8 @@ class GroupState:
 
 def _selectors_have_data(expr: Any, at: int, query: QueryFunc) -> bool:
     """Whether any vector selector of ``expr`` returns a series at ``at`` (for the no-data policy)."""
-    from tsdb.query.ast import walk
-    from tsdb.query.parser import parse
+    from tsdb.query.parser.ast import walk
+    from tsdb.query.parser.parser import parse
 
     for node in walk(expr):
         if type(node).__name__ == "VectorSelector" and vector_of(query(parse(f"count({node})"), at)):

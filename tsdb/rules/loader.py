@@ -16,7 +16,7 @@ import yaml
 
 from tsdb.config import parse_duration_ms
 from tsdb.errors import ConfigError, TsdbError
-from tsdb.query.parser import parse
+from tsdb.query.parser.parser import parse
 
 METRIC_NAME_RE = re.compile(r"^[a-zA-Z_:][a-zA-Z0-9_:]*$")
 LABEL_NAME_RE = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")

@@ -11,7 +11,6 @@ expansion, which yields ``<error expanding template: ...>`` as Prometheus does, 
 from __future__ import annotations
 
 import ast
-import datetime as dt
 import math
 import re
 import shlex
@@ -20,6 +19,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+
+from tsdb.timefmt import format_go_time
 
 _ACTION = re.compile(r"{{-?\s*(.*?)\s*-?}}", re.S)
 
@@ -121,8 +122,7 @@ def _humanize_timestamp(v: Any) -> str:
     x = float(v)
     if math.isnan(x) or math.isinf(x):
         return f"{x:.4g}"
-    t = dt.datetime.fromtimestamp(x, tz=dt.UTC)
-    return t.strftime("%Y-%m-%d %H:%M:%S.") + f"{t.microsecond * 1000:09d}".rstrip("0").ljust(1, "0") + " +0000 UTC"
+    return format_go_time(x)
 
 
 def _printf(fmt: Any, *args: Any) -> str:

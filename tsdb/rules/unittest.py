@@ -20,8 +20,8 @@ import yaml
 from tsdb.config import parse_duration_ms
 from tsdb.errors import TsdbError
 from tsdb.labels import Labels
-from tsdb.query.engine import Engine
-from tsdb.query.parser import parse_matchers
+from tsdb.query.engine.engine import Engine
+from tsdb.query.parser.parser import parse_matchers
 from tsdb.query.promqltest import almost_equal, expand_values, split_series_line
 from tsdb.rules.alerting import AlertingRuleState
 from tsdb.rules.group import GroupState, vector_of

@@ -22,6 +22,7 @@ from tsdb.labels import Labels
 from tsdb.scrape.config import JobConfig
 from tsdb.scrape.target import FileSD, Target, discover
 from tsdb.storage.interfaces import Appendable
+from tsdb.timefmt import ZERO_TIME, format_rfc3339
 
 log = logging.getLogger("tsdb.scrape")
 
@@ -164,8 +165,4 @@ def _rejob(target: Target, job: JobConfig) -> Target:
 
 
 def _rfc3339(seconds: float) -> str:
-    import datetime as dt
-
-    if not seconds:
-        return "0001-01-01T00:00:00Z"
-    return dt.datetime.fromtimestamp(seconds, tz=dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return format_rfc3339(seconds, "us") if seconds else ZERO_TIME

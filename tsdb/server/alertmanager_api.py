@@ -6,7 +6,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import time
 from typing import Any
@@ -20,19 +19,20 @@ from tsdb.alerting.model import Alert
 from tsdb.alerting.silences import Silence, recurrence_of
 from tsdb.errors import ConfigError, InvalidArgumentError, TsdbError
 from tsdb.labels import Matcher
+from tsdb.timefmt import format_rfc3339, parse_rfc3339
 
 
 def rfc3339(seconds: float | None) -> str:
     if seconds is None:
         return "0001-01-01T00:00:00.000Z"
-    return dt.datetime.fromtimestamp(seconds, tz=dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+    return format_rfc3339(seconds, "ms")
 
 
 def parse_time(text: Any, what: str) -> float | None:
     if text in (None, "", "0001-01-01T00:00:00Z", "0001-01-01T00:00:00.000Z"):
         return None
     try:
-        return dt.datetime.fromisoformat(str(text).replace("Z", "+00:00")).timestamp()
+        return parse_rfc3339(str(text))
     except ValueError as err:
         raise InvalidArgumentError(f"invalid {what} {text!r}: {err}") from err
 

@@ -34,8 +34,8 @@ from aiohttp import web
 
 from tsdb.config import ServerConfig
 from tsdb.errors import ConfigError
-from tsdb.query.engine import Engine
-from tsdb.query.parser import parse, parse_matchers
+from tsdb.query.engine.engine import Engine
+from tsdb.query.parser.parser import parse, parse_matchers
 from tsdb.query.value import Value
 from tsdb.server.backend import Backend
 from tsdb.server.components.base import COMPONENT_FACTORIES, Component, Reload, ServerContext, load_factories
@@ -122,10 +122,7 @@ class Server:
         started = time.monotonic()
         db = DB.open(self.config.data_dir, self.config.storage)
         self.db = db
-        q = self.config.query
-        engine = Engine(db, lookback_delta_ms=q.lookback_delta_ms, max_samples=q.max_samples,
-                        timeout_s=q.timeout_ms / 1000, max_points=q.max_points_per_series,
-                        default_subquery_step_ms=q.default_subquery_step_ms)
+        engine = Engine.from_options(db, self.config.query)
         backend = Backend(queryable=db, appendable=db, engine=TimedEngine(engine, self.metrics),
                           parse_matchers=parse_matchers, format_query=lambda text: str(parse(text)),
                           max_body_bytes=self.config.max_body_bytes, on_write=self.metrics.record_commit,

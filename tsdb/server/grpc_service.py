@@ -20,7 +20,8 @@ from grpc_reflection.v1alpha import reflection
 
 from tsdb.errors import InvalidArgumentError, QueryError, QueryTimeoutError, StorageError
 from tsdb.labels import Labels
-from tsdb.query.value import MatrixValue, ScalarValue, StringValue, Value, VectorValue
+from tsdb.query.result import to_result
+from tsdb.query.value import Value
 from tsdb.server.backend import Backend, find_label_names, find_label_values, find_series, store_write
 from tsdb.server.params import MAX_TIME_MS, MIN_TIME_MS
 from tsdb.server.pb.tsdb.v1 import remote_pb2, tsdb_pb2
@@ -47,32 +48,18 @@ def _labels_pb(labels: Labels) -> list[remote_pb2.Label]:
 
 
 def value_to_response(value: Value, steps: np.ndarray) -> tsdb_pb2.QueryResponse:
-    """A query result as packed arrays per series."""
-    response = tsdb_pb2.QueryResponse()
-    if isinstance(value, ScalarValue):
-        if len(steps) == 1:
-            response.result_type = "scalar"
-            response.scalar = float(value.values[0])
-            response.time_ms = int(steps[0])
-        else:
-            response.result_type = "matrix"
-            response.series.add(timestamps_ms=steps.tolist(), values=value.values.tolist())
-    elif isinstance(value, StringValue):
-        response.result_type = "string"
-        response.string_value = value.value
+    """A query result (:func:`tsdb.query.result.to_result`) as packed arrays per series."""
+    result = to_result(value, steps)
+    response = tsdb_pb2.QueryResponse(result_type=result.kind)
+    if result.kind == "scalar":
+        response.scalar = result.scalar
         response.time_ms = int(steps[0])
-    elif isinstance(value, MatrixValue):
-        response.result_type = "matrix"
-        for labels, ts, vals in zip(value.labels, value.ts, value.values, strict=True):
-            response.series.add(labels=_labels_pb(labels), timestamps_ms=ts.tolist(), values=vals.tolist())
+    elif result.kind == "string":
+        response.string_value = result.text
+        response.time_ms = int(steps[0])
     else:
-        assert isinstance(value, VectorValue)
-        response.result_type = "vector" if len(steps) == 1 else "matrix"
-        for i, labels in enumerate(value.labels):
-            mask = value.present[i]
-            if mask.any():
-                response.series.add(labels=_labels_pb(labels), timestamps_ms=steps[mask].tolist(),
-                                    values=value.values[i][mask].tolist())
+        for s in result.series:
+            response.series.add(labels=_labels_pb(s.labels), timestamps_ms=s.ts.tolist(), values=s.values.tolist())
     return response
 
 

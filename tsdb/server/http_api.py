@@ -37,6 +37,7 @@ from tsdb.server import params
 from tsdb.server.backend import Backend, find_label_names, find_label_values, find_series, store_write
 from tsdb.server.remote_write import decode_body
 from tsdb.storage.interfaces import CommitResult
+from tsdb.timefmt import format_rfc3339
 
 log = logging.getLogger("tsdb.http")
 
@@ -293,7 +294,7 @@ class HttpApi:
         return _success(json.dumps(info, separators=(",", ":")))
 
     async def runtimeinfo(self, request: web.Request, form: dict[str, Any]) -> web.Response:
-        info = {"startTime": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(self.backend.start_time)),
+        info = {"startTime": format_rfc3339(self.backend.start_time, "s"),
                 "CWD": ".", "reloadConfigSuccess": True, "lastConfigTime": "",
                 "corruptionCount": 0, "goroutineCount": 0, "GOMAXPROCS": 0, "GOGC": "", "GODEBUG": "",
                 "storageRetention": "90d", "python": sys.version.split()[0]}

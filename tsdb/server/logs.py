@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 import logging
 import sys
-import time
+
+from tsdb.timefmt import format_rfc3339
 
 _STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {"message", "asctime"}
 
@@ -15,7 +16,7 @@ class JsonFormatter(logging.Formatter):
 
     def format(self, record: logging.LogRecord) -> str:
         entry: dict[str, object] = {
-            "ts": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created)) + f".{int(record.msecs):03d}Z",
+            "ts": format_rfc3339(record.created, "ms"),
             "level": record.levelname.lower(),
             "logger": record.name,
             "msg": record.getMessage(),

@@ -8,10 +8,9 @@ Prometheus duration (``1h30m``). Results are int64 milliseconds. Errors are
 from __future__ import annotations
 
 import math
-import re
-from datetime import datetime
 
 from tsdb.errors import InvalidArgumentError
+from tsdb.timefmt import parse_rfc3339_ms, try_parse_duration
 
 MIN_TIME_MS = -(1 << 63) // 1_000_000 // 1000 * 1000
 """Prometheus's MinTime (year -292273086) expressed in ms, as its API uses for absent ``start``."""
@@ -19,13 +18,6 @@ MAX_TIME_MS = ((1 << 63) - 1) // 1_000_000 // 1000 * 1000
 MIN_TIME_FORMATTED = "-292273086-05-16T16:47:06Z"
 MAX_TIME_FORMATTED = "292277025-08-18T07:12:54.999999999Z"
 
-_DURATION_RE = re.compile(
-    r"^(?:(\d+)y)?(?:(\d+)w)?(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?(?:(\d+)ms)?$"
-)
-_UNIT_MS = (365 * 86_400_000, 7 * 86_400_000, 86_400_000, 3_600_000, 60_000, 1000, 1)
-_RFC3339 = re.compile(
-    r"^(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$"
-)
 
 
 def parse_time(text: str, name: str = "time") -> int:
@@ -39,17 +31,9 @@ def parse_time(text: str, name: str = "time") -> int:
             whole = math.trunc(seconds)
             return int(whole) * 1000 + _round_half_away((seconds - whole) * 1000)
         raise InvalidArgumentError(f'invalid parameter "{name}": cannot parse "{text}" to a valid timestamp')
-    match = _RFC3339.match(text)
-    if match:
-        try:
-            fraction = match.group(7) or ""
-            base = datetime.fromisoformat(
-                f"{text[:19].upper()}{'+00:00' if match.group(8) in 'Zz' else match.group(8)}"
-            )
-            ms = int(base.timestamp()) * 1000
-            return ms + (int((fraction[1:] + "000")[:3]) if fraction else 0)
-        except ValueError:
-            pass
+    ms = parse_rfc3339_ms(text)
+    if ms is not None:
+        return ms
     if text == MIN_TIME_FORMATTED:
         return MIN_TIME_MS
     if text == MAX_TIME_FORMATTED:
@@ -60,16 +44,6 @@ def parse_time(text: str, name: str = "time") -> int:
 def _round_half_away(x: float) -> int:
     """Go's math.Round: halves round away from zero."""
     return int(math.copysign(math.floor(abs(x) + 0.5), x))
-
-
-def parse_prometheus_duration(text: str) -> int | None:
-    """A Prometheus duration string (``1h30m``, ``0``) -> ms, or None when it is not one."""
-    if text == "0":
-        return 0
-    match = _DURATION_RE.match(text)
-    if not match or not text:
-        return None
-    return sum(int(g) * unit for g, unit in zip(match.groups(), _UNIT_MS, strict=True) if g)
 
 
 def parse_duration(text: str, name: str = "step") -> int:
@@ -85,7 +59,7 @@ def parse_duration(text: str, name: str = "step") -> int:
                 f'invalid parameter "{name}": cannot parse "{text}" to a valid duration. It overflows int64'
             )
         return int(ms)
-    ms_value = parse_prometheus_duration(text)
+    ms_value = try_parse_duration(text)
     if ms_value is None:
         raise InvalidArgumentError(f'invalid parameter "{name}": cannot parse "{text}" to a valid duration')
     return ms_value

@@ -11,8 +11,8 @@ from pathlib import Path
 from typing import Any
 
 from tsdb.config import ServerConfig
-from tsdb.query.engine import Engine
-from tsdb.query.parser import parse, parse_matchers
+from tsdb.query.engine.engine import Engine
+from tsdb.query.parser.parser import parse, parse_matchers
 from tsdb.server.backend import Backend
 from tsdb.server.components.base import ServerContext
 from tsdb.server.self_metrics import SelfMetrics

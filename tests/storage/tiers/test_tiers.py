@@ -12,7 +12,7 @@ import pytest
 from tsdb.config import StorageOptions
 from tsdb.errors import InvalidArgumentError
 from tsdb.labels import Labels, Matcher
-from tsdb.query.engine import Engine
+from tsdb.query.engine.engine import Engine
 from tsdb.storage.db import DB
 from tsdb.storage.interfaces import SelectHints
 from tsdb.storage.tiers.parquet import TierFile, parse_file_name, write_tier_file

@@ -9,34 +9,19 @@ import random
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import aiohttp
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
 from tsdb.alerting.model import DeliveryResult, Notification
+from tsdb.alerting.receivers.channels import ForwardIntegration, PagerDutyIntegration, SlackIntegration, SmsIntegration
+from tsdb.alerting.receivers.email import EmailIntegration
+from tsdb.alerting.receivers.integration import DeliveryError, Integration
+from tsdb.alerting.receivers.webhook import WebhookIntegration
 from tsdb.errors import ConfigError
 
 log = logging.getLogger("tsdb.alerting.receivers")
-
-
-
-class DeliveryError(Exception):
-    """A failed attempt; ``retry`` says whether trying again can help (5xx, 429, network)."""
-
-    def __init__(self, message: str, status: int | None = None, retry: bool = True) -> None:
-        super().__init__(message)
-        self.status = status
-        self.retry = retry
-
-
-class Integration(Protocol):
-    """One configured channel of a receiver."""
-
-    kind: str
-    send_resolved: bool
-
-    async def send(self, notification: Notification, session: aiohttp.ClientSession) -> int: ...
 
 
 class TokenBucket:
@@ -147,15 +132,6 @@ def build_receivers(receivers: list[dict[str, Any]], *, global_config: dict[str,
                     base_dir: Path | None, external_url: str, registry: CollectorRegistry | None = None,
                     clock: Callable[[], float] = time.time) -> ReceiverSet:
     """The receiver set of Alertmanager ``receivers:`` (see module docstring)."""
-    from tsdb.alerting.receivers.channels import (
-        ForwardIntegration,
-        PagerDutyIntegration,
-        SlackIntegration,
-        SmsIntegration,
-    )
-    from tsdb.alerting.receivers.email import EmailIntegration
-    from tsdb.alerting.receivers.webhook import WebhookIntegration
-
     g = global_config
     builders: dict[str, Callable[[dict[str, Any], str], Integration]] = {
         "webhook_configs": lambda c, w: WebhookIntegration.from_config(c, w),

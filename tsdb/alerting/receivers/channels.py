@@ -11,6 +11,7 @@ import aiohttp
 from tsdb.alerting.model import Notification
 from tsdb.alerting.receivers import templates
 from tsdb.alerting.receivers.http import HttpOptions, post, secret
+from tsdb.alerting.receivers.webhook import rfc3339
 from tsdb.errors import ConfigError
 
 SEVERITY_COLORS = {"critical": "danger", "page": "danger", "error": "danger", "warning": "warning"}
@@ -152,8 +153,6 @@ class ForwardIntegration:
         return cls(_url(raw, "url", where).rstrip("/"), HttpOptions.from_config(raw.get("http_config"), where))
 
     async def send(self, notification: Notification, session: aiohttp.ClientSession) -> int:
-        from tsdb.alerting.receivers.webhook import rfc3339
-
         body = [{"labels": a.labels, "annotations": a.annotations, "startsAt": rfc3339(a.starts_at),
                  "endsAt": rfc3339(a.ends_at) if a.ends_at is not None else rfc3339(notification.now + 300),
                  "generatorURL": a.generator_url} for a in notification.alerts]

@@ -13,8 +13,8 @@ import aiohttp
 
 from tsdb.alerting.model import Notification
 from tsdb.alerting.receivers import templates
-from tsdb.alerting.receivers.base import DeliveryError
 from tsdb.alerting.receivers.http import secret
+from tsdb.alerting.receivers.integration import DeliveryError
 from tsdb.errors import ConfigError
 
 

@@ -10,7 +10,7 @@ from typing import Any
 
 import aiohttp
 
-from tsdb.alerting.receivers.base import DeliveryError
+from tsdb.alerting.receivers.integration import DeliveryError
 from tsdb.errors import ConfigError
 
 

@@ -11,13 +11,13 @@ a notification is never dropped for a template.
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 from typing import Any
 
 import jinja2
 
 from tsdb.alerting.model import Alert, Notification
+from tsdb.timefmt import format_rfc3339
 
 log = logging.getLogger("tsdb.alerting.templates")
 
@@ -52,7 +52,7 @@ template_failures = 0
 def _iso(seconds: float | None) -> str:
     if seconds is None:
         return ""
-    return dt.datetime.fromtimestamp(seconds, tz=dt.UTC).isoformat().replace("+00:00", "Z")
+    return format_rfc3339(seconds, "iso")
 
 
 def _alert(a: Alert, now: float) -> dict[str, Any]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 from dataclasses import dataclass
 from typing import Any
@@ -10,17 +9,16 @@ from typing import Any
 import aiohttp
 
 from tsdb.alerting.model import Alert, Notification
-from tsdb.alerting.receivers.base import DeliveryError
+from tsdb.alerting.receivers.integration import DeliveryError
 from tsdb.alerting.receivers.templates import common_pairs
 from tsdb.errors import ConfigError
-
-ZERO_TIME = "0001-01-01T00:00:00Z"
+from tsdb.timefmt import ZERO_TIME, format_rfc3339
 
 
 def rfc3339(seconds: float | None) -> str:
     if seconds is None:
         return ZERO_TIME
-    return dt.datetime.fromtimestamp(seconds, tz=dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return format_rfc3339(seconds, "us")
 
 
 def webhook_body(notification: Notification, max_alerts: int = 0) -> dict[str, Any]:

@@ -8,7 +8,6 @@ policies, routes, users, schedules and contact settings; acknowledgements and ru
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 import time
 from typing import Any
 
@@ -27,6 +26,7 @@ from tsdb.alerting.oncall import OnCall, parse_oncall
 from tsdb.alerting.receivers import ReceiverSet, build_receivers
 from tsdb.config import ServerConfig
 from tsdb.server.components.base import UNCHANGED, Reload, ServerContext, run_every
+from tsdb.timefmt import format_rfc3339, parse_rfc3339
 
 
 class EscalationComponent:
@@ -103,13 +103,13 @@ class EscalationComponent:
         at_text = request.query.get("at")
         try:
             at = time.time() if not at_text else (float(at_text) if at_text.replace(".", "").isdigit() else
-                                                  dt.datetime.fromisoformat(at_text.replace("Z", "+00:00")).timestamp())
+                                                  parse_rfc3339(at_text))
             user, source = self.oncall.who_is_on_call(schedule, at)
         except KeyError:
             return web.json_response({"status": "error", "error": f"unknown schedule {schedule!r}"}, status=404)
         except ValueError as err:
             return web.json_response({"status": "error", "error": f"invalid parameter \"at\": {err}"}, status=400)
-        data: dict[str, Any] = {"schedule": schedule, "at": dt.datetime.fromtimestamp(at, tz=dt.UTC).isoformat(),
+        data: dict[str, Any] = {"schedule": schedule, "at": format_rfc3339(at, "iso", "+00:00"),
                                 "source": source, "user": None}
         if user is not None:
             data["user"] = {"name": user.name, "email": user.email, "phone": user.phone, "slack": bool(user.slack_url)}

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 import numpy as np
 import numpy.typing as npt
 
-from tsdb.query import rollup_kernels as k
+from tsdb.query.functions import rollup_kernels as k
 
 RANGE_FUNCTIONS = frozenset(k.FUNCTION_IDS)
 """Names of the functions computed by :func:`rollup`."""

@@ -14,7 +14,7 @@ every output group at every step at once. Semantics follow Prometheus 3.x ``prom
 * series absent at a step do not take part at that step; a group with no present input at a step has
   no output there.
 
-The numeric work runs in :mod:`tsdb.query.aggregate_kernels` (numba) or numpy; Python loops only run
+The numeric work runs in :mod:`tsdb.query.engine.aggregate_kernels` (numba) or numpy; Python loops only run
 per input series or output group for label handling.
 """
 
@@ -29,7 +29,7 @@ import numpy.typing as npt
 
 from tsdb.errors import QueryError
 from tsdb.labels import METRIC_NAME, Labels
-from tsdb.query import aggregate_kernels as kern
+from tsdb.query.engine import aggregate_kernels as kern
 from tsdb.query.value import VectorValue
 
 SELECTING_OPS = frozenset({"topk", "bottomk", "limitk", "limit_ratio"})

@@ -2,7 +2,8 @@
 
 Every function takes a :class:`VectorValue` over the step grid (and per-step scalar parameters as
 ``float64[steps]`` arrays) and returns a new one; inputs are never modified. Semantics follow
-Prometheus's promql/functions.go and quantile.go (float samples only).
+Prometheus's promql/functions.go and quantile.go (float samples only). The ``call_*`` functions at the end
+are the entries of the function table (:mod:`tsdb.query.functions.table`).
 """
 
 from __future__ import annotations
@@ -11,13 +12,16 @@ import math
 import re
 from collections.abc import Callable
 from functools import cmp_to_key
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
 from tsdb.errors import QueryError
-from tsdb.labels import Labels, Matcher, MatchType, compare_labels, compile_anchored
-from tsdb.query.value import VectorValue
+from tsdb.labels import EMPTY_LABELS, Labels, Matcher, MatchType, compare_labels, compile_anchored
+from tsdb.query.functions.context import EvalContext
+from tsdb.query.parser.nodes import node_kind, selector_matchers
+from tsdb.query.value import ScalarValue, StepArray, Value, VectorValue, go_float
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -449,3 +453,151 @@ def concat(parts: list[VectorValue], num_steps: int) -> VectorValue:
                        np.concatenate([p.values for p in parts]).reshape(-1, num_steps),
                        np.concatenate([p.present for p in parts]).reshape(-1, num_steps),
                        np.concatenate([p.drop_name for p in parts]))
+
+
+# -- implementations: the function table's entries for functions without a range-vector argument ----------
+def call_time(ev: EvalContext, name: str, args: list[Any], steps: StepArray) -> Value:
+    return ScalarValue(steps / 1000.0)
+
+
+def call_pi(ev: EvalContext, name: str, args: list[Any], steps: StepArray) -> Value:
+    return ScalarValue(np.full(len(steps), math.pi))
+
+
+def call_query_time(ev: EvalContext, name: str, args: list[Any], steps: StepArray) -> Value:
+    """``start()``, ``end()``, ``range()``, ``step()``: the query's own times in seconds."""
+    k = len(steps)
+    value = {"start": ev.start_ms / 1000.0, "end": ev.end_ms / 1000.0,
+             "range": (ev.end_ms - ev.start_ms) / 1000.0,
+             "step": float(steps[1] - steps[0]) / 1000.0 if k > 1 else 0.0}[name]
+    return ScalarValue(np.full(k, value))
+
+
+def call_min_max_of(ev: EvalContext, name: str, args: list[Any], steps: StepArray) -> Value:
+    a, b = (ev.scalar_arg(x, steps) for x in args[:2])
+    return ScalarValue(np.minimum(a, b) if name == "min_of" else np.maximum(a, b))
+
+
+def call_vector(ev: EvalContext, name: str, args: list[Any], steps: StepArray) -> Value:
+    scalar = ev.scalar_arg(args[0], steps)
+    return VectorValue([EMPTY_LABELS], scalar[None, :].copy(), np.ones((1, len(steps)), dtype=bool))
+
+
+def call_scalar(ev: EvalContext, name: str, args: list[Any], steps: StepArray) -> Value:
+    k = len(steps)
+    vec = ev.vector_arg(args[0], steps)
+    count = vec.present.sum(axis=0)
+    total = np.where(vec.present, vec.values, 0.0).sum(axis=0) if vec.num_series else np.zeros(k)
+    if vec.num_series:
+        first = vec.values[np.argmax(vec.present, axis=0), np.arange(k)]
+        total = np.where(count == 1, first, total)
+    return ScalarValue(np.where(count == 1, total, np.nan))
+
+
+def call_date(ev: EvalContext, name: str, args: list[Any], steps: StepArray) -> Value:
+    """``year()``, ``hour(v)``, ...: of the argument's values, or of the step times without one."""
+    if args:
+        vec = ev.vector_arg(args[0], steps)
+    else:
+        vec = VectorValue([EMPTY_LABELS], (steps / 1000.0)[None, :], np.ones((1, len(steps)), dtype=bool))
+    return with_values(vec, date_function(name, vec.values))
+
+
+def call_timestamp(ev: EvalContext, name: str, args: list[Any], steps: StepArray) -> Value:
+    arg = args[0]
+    if node_kind(arg) == "VectorSelector":
+        vec, sample_ts = ev.instant_select(arg, steps)
+        return with_values(vec, sample_ts / 1000.0)
+    vec = ev.vector_arg(arg, steps)
+    return with_values(vec, np.broadcast_to(steps / 1000.0, vec.values.shape).copy())
+
+
+def call_absent(ev: EvalContext, name: str, args: list[Any], steps: StepArray) -> Value:
+    vec = ev.vector_arg(args[0], steps)
+    missing = ~vec.present.any(axis=0)
+    arg = args[0]
+    lbls = absent_labels(selector_matchers(arg)) if node_kind(arg) == "VectorSelector" else EMPTY_LABELS
+    out = VectorValue([lbls], np.ones((1, len(steps))), np.asarray(missing).reshape(1, -1), np.ones(1, dtype=bool))
+    return out.without_empty_rows()
+
+
+def call_math(ev: EvalContext, name: str, args: list[Any], steps: StepArray) -> Value:
+    return apply_math(name, ev.vector_arg(args[0], steps))
+
+
+def call_round(ev: EvalContext, name: str, args: list[Any], steps: StepArray) -> Value:
+    vec = ev.vector_arg(args[0], steps)
+    to_nearest = ev.scalar_arg(args[1], steps) if len(args) > 1 else np.ones(len(steps))
+    return round_to(vec, to_nearest)
+
+
+def call_clamp(ev: EvalContext, name: str, args: list[Any], steps: StepArray) -> Value:
+    """``clamp``, ``clamp_min``, ``clamp_max``."""
+    vec = ev.vector_arg(args[0], steps)
+    if name == "clamp":
+        return clamp(vec, ev.scalar_arg(args[1], steps), ev.scalar_arg(args[2], steps))
+    bound = ev.scalar_arg(args[1], steps)
+    return clamp(vec, bound if name == "clamp_min" else None, bound if name == "clamp_max" else None)
+
+
+def call_label_replace(ev: EvalContext, name: str, args: list[Any], steps: StepArray) -> Value:
+    vec = ev.vector_arg(args[0], steps)
+    dst, repl, src, regex = (ev.string_arg(a, steps) for a in args[1:5])
+    return label_replace(vec, dst, repl, src, regex)
+
+
+def call_label_join(ev: EvalContext, name: str, args: list[Any], steps: StepArray) -> Value:
+    vec = ev.vector_arg(args[0], steps)
+    strings = [ev.string_arg(a, steps) for a in args[1:]]
+    return label_join(vec, strings[0], strings[1], strings[2:])
+
+
+def call_sort(ev: EvalContext, name: str, args: list[Any], steps: StepArray) -> Value:
+    """``sort``, ``sort_desc``, ``sort_by_label``, ``sort_by_label_desc`` (no-ops for range queries)."""
+    vec = ev.vector_arg(args[0], steps)
+    if len(steps) > 1 or ev.start_ms != ev.end_ms:
+        ev.annotations.warn("sort is ineffective for range queries since results are always "
+                            "ordered by labels")
+        return vec
+    if name in ("sort", "sort_desc"):
+        return sort_rows(vec, name == "sort_desc")
+    names = [ev.string_arg(a, steps) for a in args[1:]]
+    return sort_by_label(vec, names, name.endswith("_desc"))
+
+
+def _warn_quantiles(ev: EvalContext, q: FloatArray) -> None:
+    for bad in dict.fromkeys(q[np.isnan(q) | (q < 0) | (q > 1)].tolist()):
+        ev.annotations.warn(f"quantile value should be between 0 and 1, got {go_float(bad)}")
+
+
+def call_histogram_quantile(ev: EvalContext, name: str, args: list[Any], steps: StepArray) -> Value:
+    q = ev.scalar_arg(args[0], steps)
+    vec = ev.vector_arg(args[1], steps)
+    _warn_quantiles(ev, q)
+    return histogram_quantile(q, vec, ev.annotations.warn, ev.annotations.info)
+
+
+def call_histogram_quantiles(ev: EvalContext, name: str, args: list[Any], steps: StepArray) -> Value:
+    vec = ev.vector_arg(args[0], steps)
+    label = ev.string_arg(args[1], steps)
+    parts: list[VectorValue] = []
+    for arg in args[2:]:
+        q = ev.scalar_arg(arg, steps)
+        _warn_quantiles(ev, q)
+        part = histogram_quantile(q, vec, ev.annotations.warn, ev.annotations.info)
+        text = openmetrics_float(float(q[0]))
+        parts.append(VectorValue([lbls.with_labels({label: text}) for lbls in part.labels], part.values,
+                                 part.present, part.drop_name))
+    return concat(parts, len(steps))
+
+
+def call_histogram_fraction(ev: EvalContext, name: str, args: list[Any], steps: StepArray) -> Value:
+    lower = ev.scalar_arg(args[0], steps)
+    upper = ev.scalar_arg(args[1], steps)
+    return histogram_fraction(lower, upper, ev.vector_arg(args[2], steps), ev.annotations.warn)
+
+
+def call_native_histogram(ev: EvalContext, name: str, args: list[Any], steps: StepArray) -> Value:
+    """``histogram_count`` etc.: tsdb stores no native histograms, so the result is always empty."""
+    ev.vector_arg(args[0], steps)
+    return VectorValue.empty(len(steps))

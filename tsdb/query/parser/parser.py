@@ -1,4 +1,4 @@
-"""PromQL text -> AST (:mod:`tsdb.query.ast`): the Lark grammar in ``promql.lark`` (LALR, contextual lexer)
+"""PromQL text -> AST (:mod:`tsdb.query.parser.ast`): the Lark grammar in ``promql.lark`` (LALR, contextual lexer)
 plus a transformer that builds frozen nodes and type-checks them with Prometheus's error wording.
 
 :func:`parse` raises :class:`ParseError` with the position of the offending character for every bad
@@ -18,7 +18,8 @@ from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput
 
 from tsdb.errors import InvalidArgumentError, InvalidMatcherError, ParseError
 from tsdb.labels import METRIC_NAME, Matcher, MatchType, is_legacy_label_name
-from tsdb.query.ast import (
+from tsdb.query.functions.table import AGGREGATIONS, FUNCTIONS, PARAMETER_AGGREGATIONS
+from tsdb.query.parser.ast import (
     COMPARISONS,
     SET_OPERATORS,
     AggregateExpr,
@@ -36,8 +37,7 @@ from tsdb.query.ast import (
     VectorSelector,
     walk,
 )
-from tsdb.query.durations import parse_duration
-from tsdb.query.functions import AGGREGATIONS, FUNCTIONS, PARAMETER_AGGREGATIONS
+from tsdb.timefmt import parse_duration
 
 MAX_DEPTH = 256
 """Deepest bracket nesting accepted (deeper input is refused before parsing)."""
@@ -47,7 +47,7 @@ TYPE_NAMES = {"scalar": "scalar", "vector": "instant vector", "matrix": "range v
 
 @cache
 def _lark() -> Lark:
-    grammar = resources.files("tsdb.query").joinpath("promql.lark").read_text()
+    grammar = resources.files("tsdb.query.parser").joinpath("promql.lark").read_text()
     return Lark(grammar, parser="lalr", lexer="contextual", propagate_positions=True, maybe_placeholders=True)
 
 

@@ -1,9 +1,11 @@
 """The PromQL query engine: parse, open one querier, evaluate, finish the result (DESIGN §6).
 
 ``Engine(queryable).instant(query, t_ms)`` and ``.range(query, start_ms, end_ms, step_ms)`` return a
-:class:`~tsdb.query.value.Value`; ``query_instant``/``query_range`` also return the annotations
-(warnings and infos). One querier is opened per query over the time range the AST needs (offsets, ``@``,
-ranges, lookback and subqueries included) and each distinct selector is selected once.
+:class:`~tsdb.query.value.Value`; ``query_instant``/``query_range`` return it as a
+:class:`~tsdb.query.result.QueryResult` with the annotations (warnings and infos). One querier is opened
+per query over the time range the AST needs (offsets, ``@``, ranges, lookback and subqueries included)
+and each distinct selector is selected once. :meth:`Engine.from_options` builds an engine from a config's
+``query`` section.
 
 Limits: ``max_samples`` (samples loaded and points of any intermediate vector), ``timeout_s`` (checked
 between nodes) and ``max_points`` per series for range queries; exceeding one raises
@@ -13,35 +15,27 @@ between nodes) and ``max_points`` per series for range queries; exceeding one ra
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
+from tsdb.config import QueryOptions
 from tsdb.errors import InvalidArgumentError, QueryError, QueryLimitError
 from tsdb.labels import Labels
-from tsdb.query.ast import has_duration_exprs, resolve_durations, walk
-from tsdb.query.evaluator import Annotations, Evaluator, at_modifier_name, children, node_kind, range_modifier
-from tsdb.query.value import MatrixValue, ScalarValue, StringValue, Value, VectorValue
+from tsdb.query.engine.evaluator import Evaluator
+from tsdb.query.parser.ast import has_duration_exprs, resolve_durations, walk
+from tsdb.query.parser.nodes import at_modifier_name, children, node_kind, range_modifier
+from tsdb.query.parser.parser import parse
+from tsdb.query.result import QueryResult, to_result
+from tsdb.query.value import Annotations, MatrixValue, ScalarValue, StringValue, Value, VectorValue
 from tsdb.storage.interfaces import Queryable, SelectHints
 
 METADATA_LABELS = ("__name__", "__type__", "__unit__")
 DUPLICATE_LABELSET = "vector cannot contain metrics with the same labelset"
 
 
-@dataclass
-class QueryResult:
-    """A query's value plus its annotations (messages without the ``PromQL warning:`` prefix)."""
-
-    value: Value
-    warnings: list[str] = field(default_factory=list)
-    infos: list[str] = field(default_factory=list)
-
-
 def _parse(query: Any) -> Any:
     if isinstance(query, str):
-        from tsdb.query.parser import parse
-
         return parse(query)
     return query
 
@@ -106,26 +100,41 @@ class Engine:
         self.max_points = max_points
         self.default_subquery_step_ms = default_subquery_step_ms
 
+    @classmethod
+    def from_options(cls, queryable: Queryable, options: QueryOptions) -> Engine:
+        """An engine with the limits and defaults of a config's ``query`` section (server and embedded API)."""
+        return cls(queryable, lookback_delta_ms=options.lookback_delta_ms, max_samples=options.max_samples,
+                   timeout_s=options.timeout_ms / 1000, max_points=options.max_points_per_series,
+                   default_subquery_step_ms=options.default_subquery_step_ms)
+
     def instant(self, query: Any, t_ms: int, max_source_resolution: str = "auto") -> Value:
         """Evaluate ``query`` (text or parsed AST) at ``t_ms``; a range-vector query gives a MatrixValue.
 
         ``max_source_resolution`` (raw, 5m, 1h, auto) limits which downsampled tier may answer."""
-        return self.query_instant(query, t_ms, max_source_resolution).value
+        return self._run(_parse(query), np.array([t_ms], dtype=np.int64), t_ms, t_ms, instant=True, step_ms=0,
+                         resolution=max_source_resolution)[0]
 
     def range(self, query: Any, start_ms: int, end_ms: int, step_ms: int, max_source_resolution: str = "auto"
               ) -> Value:
         """Evaluate ``query`` at ``start, start+step, ... <= end``: a VectorValue over that grid or a scalar."""
-        return self.query_range(query, start_ms, end_ms, step_ms, max_source_resolution).value
+        return self._range(query, start_ms, end_ms, step_ms, max_source_resolution)[0]
 
     def query_instant(self, query: Any, t_ms: int, max_source_resolution: str = "auto") -> QueryResult:
-        """Like :meth:`instant`, with annotations."""
-        expr = _parse(query)
-        return self._run(expr, np.array([t_ms], dtype=np.int64), t_ms, t_ms, instant=True, step_ms=0,
-                         resolution=max_source_resolution)
+        """Like :meth:`instant`, as a :class:`~tsdb.query.result.QueryResult` with the annotations."""
+        steps = np.array([t_ms], dtype=np.int64)
+        value, annotations = self._run(_parse(query), steps, t_ms, t_ms, instant=True, step_ms=0,
+                                       resolution=max_source_resolution)
+        return to_result(value, steps, annotations.warnings, annotations.infos)
 
     def query_range(self, query: Any, start_ms: int, end_ms: int, step_ms: int, max_source_resolution: str = "auto"
                     ) -> QueryResult:
-        """Like :meth:`range`, with annotations."""
+        """Like :meth:`range`, as a :class:`~tsdb.query.result.QueryResult` with the annotations."""
+        value, annotations = self._range(query, start_ms, end_ms, step_ms, max_source_resolution)
+        steps = np.arange(start_ms, end_ms + 1, step_ms, dtype=np.int64)
+        return to_result(value, steps, annotations.warnings, annotations.infos)
+
+    def _range(self, query: Any, start_ms: int, end_ms: int, step_ms: int, max_source_resolution: str
+               ) -> tuple[Value, Annotations]:
         if step_ms <= 0:
             raise InvalidArgumentError("zero or negative query resolution step widths are not accepted. "
                                        "Try a positive integer")
@@ -140,7 +149,7 @@ class Engine:
                          resolution=max_source_resolution)
 
     def _run(self, expr: Any, steps: np.ndarray, start: int, end: int, instant: bool, step_ms: int,
-             resolution: str = "auto") -> QueryResult:
+             resolution: str = "auto") -> tuple[Value, Annotations]:
         if resolution not in SOURCE_RESOLUTIONS:
             raise InvalidArgumentError(f"invalid max_source_resolution {resolution!r}: use one of "
                                        f"{', '.join(SOURCE_RESOLUTIONS)}")
@@ -172,7 +181,7 @@ class Engine:
             kind = "range vector" if isinstance(value, MatrixValue) else "string"
             raise QueryError(f"invalid expression type \"{kind}\" for range query, must be Scalar or instant Vector")
         value = finish(value, instant)
-        return QueryResult(value, annotations.warnings, annotations.infos)
+        return value, annotations
 
 
 def _drop_names(labels: list[Labels], drop: np.ndarray) -> list[Labels]:

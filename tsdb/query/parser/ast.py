@@ -3,14 +3,13 @@ equal tree. ``expr.type`` is the value type: "scalar", "vector", "matrix" or "st
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass, fields
 
-from tsdb.labels import Matcher, MatchType, is_legacy_label_name, is_legacy_metric_name
-from tsdb.query.durations import format_duration
-from tsdb.query.functions import FUNCTIONS
+from tsdb.labels import Matcher, MatchType, is_legacy_metric_name
+from tsdb.query.functions.table import FUNCTIONS
+from tsdb.query.parser.printer import KEYWORDS, at_and_offset, format_number, label_text, quote, range_text
 
 PRECEDENCE = {"or": 1, "and": 2, "unless": 2, "==": 3, "!=": 3, "<": 3, "<=": 3, ">": 3, ">=": 3, "+": 4, "-": 4,
               "*": 5, "/": 5, "%": 5, "atan2": 5, "^": 6}
@@ -62,7 +61,7 @@ class DurationExpr:
 
     def __str__(self) -> str:
         if self.op == "num":
-            return _format_number(self.value)
+            return format_number(self.value)
         if self.op in ("step", "range"):
             return f"{self.op}()"
         if self.op == "neg":
@@ -80,29 +79,6 @@ class Expr:
         raise NotImplementedError
 
 
-def _format_number(value: float) -> str:
-    if math.isnan(value):
-        return "NaN"
-    if math.isinf(value):
-        return "Inf" if value > 0 else "-Inf"
-    return repr(value).removesuffix(".0") if value == int(value) and abs(value) < 1e15 else repr(value)
-
-
-def quote(text: str) -> str:
-    """A PromQL double-quoted string literal; raw bytes (kept as surrogate escapes) print as ``\\xHH``."""
-    if not any("\udc80" <= ch <= "\udcff" for ch in text):
-        return json.dumps(text, ensure_ascii=False)
-    parts = [f"\\x{ord(ch) - 0xDC00:02x}" if "\udc80" <= ch <= "\udcff" else json.dumps(ch, ensure_ascii=False)[1:-1]
-             for ch in text]
-    return '"' + "".join(parts) + '"'
-
-
-KEYWORDS = frozenset({"and", "or", "unless", "bool", "on", "ignoring", "group_left", "group_right", "by", "without",
-                      "offset", "atan2", "inf", "nan", "sum", "avg", "count", "count_values", "min", "max", "group",
-                      "stddev", "stdvar", "topk", "bottomk", "quantile", "limitk", "limit_ratio", "start", "end"})
-"""Words the lexer reads as keywords in some positions: metric names spelled so are printed quoted."""
-
-
 @dataclass(frozen=True)
 class NumberLiteral(Expr):
     value: float
@@ -112,7 +88,7 @@ class NumberLiteral(Expr):
         return "scalar"
 
     def __str__(self) -> str:
-        return _format_number(self.value)
+        return format_number(self.value)
 
     def __eq__(self, other: object) -> bool:  # NaN literals are equal to each other
         return isinstance(other, NumberLiteral) and (
@@ -132,24 +108,6 @@ class StringLiteral(Expr):
 
     def __str__(self) -> str:
         return quote(self.value)
-
-
-def _at_and_offset(offset_ms: int, at_ms: int | None, at_modifier: str | None,
-                   offset_expr: DurationExpr | None = None) -> str:
-    out = ""
-    if at_modifier:
-        out += f" @ {at_modifier}()"
-    elif at_ms is not None:
-        out += f" @ {at_ms / 1000:.3f}"
-    if offset_expr is not None:
-        out += f" offset ({offset_expr})"
-    elif offset_ms:
-        out += f" offset {format_duration(offset_ms)}"
-    return out
-
-
-def _range_text(range_ms: int, range_expr: DurationExpr | None) -> str:
-    return str(range_expr) if range_expr is not None else format_duration(range_ms)
 
 
 @dataclass(frozen=True)
@@ -183,7 +141,7 @@ class VectorSelector(Expr):
         return f"{name}{{{', '.join(parts)}}}" if parts or not name else name
 
     def __str__(self) -> str:
-        return (self.selector_text() + _at_and_offset(self.offset_ms, self.at_ms, self.at_modifier, self.offset_expr)
+        return (self.selector_text() + at_and_offset(self.offset_ms, self.at_ms, self.at_modifier, self.offset_expr)
                 + self.mode_text())
 
 
@@ -199,8 +157,8 @@ class MatrixSelector(Expr):
 
     def __str__(self) -> str:
         v = self.vector
-        return (f"{v.selector_text()}[{_range_text(self.range_ms, self.range_expr)}]"
-                + _at_and_offset(v.offset_ms, v.at_ms, v.at_modifier, v.offset_expr) + v.mode_text())
+        return (f"{v.selector_text()}[{range_text(self.range_ms, self.range_expr)}]"
+                + at_and_offset(v.offset_ms, v.at_ms, v.at_modifier, v.offset_expr) + v.mode_text())
 
 
 @dataclass(frozen=True)
@@ -220,13 +178,13 @@ class SubqueryExpr(Expr):
         return "matrix"
 
     def __str__(self) -> str:
-        step = _range_text(self.step_ms, self.step_expr) if (self.step_ms or self.step_expr) else ""
+        step = range_text(self.step_ms, self.step_expr) if (self.step_ms or self.step_expr) else ""
         inner = str(self.expr)
         if not isinstance(self.expr, VectorSelector | ParenExpr | Call | AggregateExpr | NumberLiteral
                           | StringLiteral | MatrixSelector | SubqueryExpr):
             inner = f"({inner})"
-        return (f"{inner}[{_range_text(self.range_ms, self.range_expr)}:{step}]"
-                + _at_and_offset(self.offset_ms, self.at_ms, self.at_modifier, self.offset_expr))
+        return (f"{inner}[{range_text(self.range_ms, self.range_expr)}:{step}]"
+                + at_and_offset(self.offset_ms, self.at_ms, self.at_modifier, self.offset_expr))
 
 
 @dataclass(frozen=True)
@@ -257,15 +215,11 @@ class AggregateExpr(Expr):
     def __str__(self) -> str:
         clause = ""
         if self.without:
-            clause = f" without ({', '.join(_label(g) for g in self.grouping)})"
+            clause = f" without ({', '.join(label_text(g) for g in self.grouping)})"
         elif self.grouping:
-            clause = f" by ({', '.join(_label(g) for g in self.grouping)})"
+            clause = f" by ({', '.join(label_text(g) for g in self.grouping)})"
         args = f"{self.param}, {self.expr}" if self.param is not None else str(self.expr)
         return f"{self.op}{clause} ({args})" if clause else f"{self.op}({args})"
-
-
-def _label(name: str) -> str:
-    return name if is_legacy_label_name(name) else quote(name)
 
 
 @dataclass(frozen=True, eq=False)
@@ -314,18 +268,18 @@ class BinaryExpr(Expr):
         m = self.matching
         if m is not None:
             if m.on or m.labels:
-                modifiers += f" {'on' if m.on else 'ignoring'}({', '.join(_label(x) for x in m.labels)})"
+                modifiers += f" {'on' if m.on else 'ignoring'}({', '.join(label_text(x) for x in m.labels)})"
             if m.card == "many-to-one":
-                modifiers += f" group_left({', '.join(_label(x) for x in m.include)})"
+                modifiers += f" group_left({', '.join(label_text(x) for x in m.include)})"
             elif m.card == "one-to-many":
-                modifiers += f" group_right({', '.join(_label(x) for x in m.include)})"
+                modifiers += f" group_right({', '.join(label_text(x) for x in m.include)})"
             if m.fill_lhs is not None and m.fill_rhs is not None and _same(m.fill_lhs, m.fill_rhs):
-                modifiers += f" fill({_format_number(m.fill_lhs)})"
+                modifiers += f" fill({format_number(m.fill_lhs)})"
             else:
                 if m.fill_lhs is not None:
-                    modifiers += f" fill_left({_format_number(m.fill_lhs)})"
+                    modifiers += f" fill_left({format_number(m.fill_lhs)})"
                 if m.fill_rhs is not None:
-                    modifiers += f" fill_right({_format_number(m.fill_rhs)})"
+                    modifiers += f" fill_right({format_number(m.fill_rhs)})"
         return f"{_operand(self.lhs, self.op, False)} {self.op}{modifiers} {_operand(self.rhs, self.op, True)}"
 
 

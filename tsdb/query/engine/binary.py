@@ -32,7 +32,7 @@ import numpy.typing as npt
 
 from tsdb.errors import QueryError
 from tsdb.labels import METRIC_NAME, Labels, is_legacy_label_name
-from tsdb.query import aggregate_kernels as kern
+from tsdb.query.engine import aggregate_kernels as kern
 from tsdb.query.value import ScalarValue, Value, VectorValue
 
 ARITHMETIC_OPS = frozenset({"+", "-", "*", "/", "%", "^", "atan2"})
@@ -49,7 +49,7 @@ _UNIQUE = "multiple matches for labels: grouping labels must ensure unique match
 
 
 class VectorMatchingLike(Protocol):
-    """What :func:`binary_op` reads of the parser's ``VectorMatching`` (``tsdb.query.ast``).
+    """What :func:`binary_op` reads of the parser's ``VectorMatching`` (``tsdb.query.parser.ast``).
 
     ``card`` is the cardinality: an enum or string whose name/value reads one-to-one, many-to-one,
     one-to-many or many-to-many (any case, ``-`` or ``_``). ``on`` says whether ``labels`` are ``on``

@@ -13,9 +13,10 @@ from typing import Any
 import numpy as np
 
 from tsdb.errors import QueryError
-from tsdb.query import anomaly_kernels as k
-from tsdb.query.rollup import pack
-from tsdb.query.value import StringValue, Value, VectorValue
+from tsdb.query.functions import anomaly_kernels as k
+from tsdb.query.functions.context import EvalContext
+from tsdb.query.functions.rollup import pack
+from tsdb.query.value import StepArray, StringValue, Value, VectorValue
 
 FUNCTIONS = {
     "zscore_over_time": k.ZSCORE,
@@ -36,29 +37,29 @@ def _check(ok: np.ndarray, message: str, values: np.ndarray) -> None:
         raise QueryError(f"{message}, got {float(values[np.argmin(ok)])}")
 
 
-def evaluate(evaluator: Any, name: str, args: list[Any], steps: np.ndarray) -> Value:
+def evaluate(ev: EvalContext, name: str, args: list[Any], steps: StepArray) -> Value:
     """Evaluate anomaly function ``name`` (see module docstring) at ``steps``."""
-    labels, ts_list, vals_list, _, eval_ts, range_ms = evaluator.matrix_input(args[0], steps)
+    labels, ts_list, vals_list, _, eval_ts, range_ms = ev.matrix_input(args[0], steps)
     n_steps = len(steps)
     p1 = np.zeros(n_steps)
     p2 = np.zeros(n_steps)
     fn = FUNCTIONS[name]
     if name == "ewma_over_time":
-        p1 = evaluator._scalar_arg(args[1], steps)
+        p1 = ev.scalar_arg(args[1], steps)
         _check((p1 > 0) & (p1 <= 1), "ewma_over_time: alpha must be in (0, 1]", p1)
     elif name in ("seasonal_baseline", "seasonal_band", "holt_winters_forecast"):
-        period = evaluator._scalar_arg(args[1], steps)
+        period = ev.scalar_arg(args[1], steps)
         _check(period > 0, f"{name}: period must be positive (seconds)", period)
         p1 = period * 1000.0
         if name == "seasonal_band":
-            p2 = evaluator._scalar_arg(args[2], steps)
+            p2 = ev.scalar_arg(args[2], steps)
             _check(p2 >= 0, "seasonal_band: k must not be negative", p2)
         elif name == "holt_winters_forecast":
-            horizon = evaluator._scalar_arg(args[2], steps)
+            horizon = ev.scalar_arg(args[2], steps)
             _check(horizon >= 0, "holt_winters_forecast: horizon must not be negative (seconds)", horizon)
             p2 = horizon * 1000.0
     elif name == "anomaly_score":
-        method = evaluator.eval(args[1], steps)
+        method = ev.eval(args[1], steps)
         if not isinstance(method, StringValue) or method.value not in METHODS:
             got = method.value if isinstance(method, StringValue) else type(method).__name__
             raise QueryError(f'anomaly_score: unknown method "{got}"; use one of {", ".join(METHODS)}')
