@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from tsdb import __version__
-from tsdb.cli import main
+from tsdb.cli.main import main
 
 
 def test_version_via_console_script() -> None:

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import tsdb
-from tsdb.cli import main
+from tsdb.cli.main import main
 from tsdb.errors import InvalidArgumentError, ParseError
 
 

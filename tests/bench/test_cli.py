@@ -11,7 +11,7 @@ import pytest
 
 from tsdb.bench.progress import Progress
 from tsdb.bench.servers import LocalServer, available
-from tsdb.cli import main
+from tsdb.cli.main import main
 
 from .conftest import tsdb_serve_available
 

@@ -13,10 +13,10 @@ import numpy as np
 import pytest
 
 from tests.integration.serve import ROOT, ServeProcess
+from tsdb.cli.repl import PromqlCompleter, Shell, is_complete, parse_when
+from tsdb.cli.sources import HttpSource
 from tsdb.labels import Labels
-from tsdb.repl import PromqlCompleter, Shell, is_complete, parse_when
 from tsdb.server.remote_write import compress_snappy, encode_write_request
-from tsdb.sources import HttpSource
 
 HEADERS = {"Content-Type": "application/x-protobuf", "Content-Encoding": "snappy"}
 NOW = int(time.time() * 1000) // 1000 * 1000

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tsdb.cli import main
+from tsdb.cli.main import main
 from tsdb.errors import ConfigError
 from tsdb.rules.loader import load_rule_files, parse_rule_text
 

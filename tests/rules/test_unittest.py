@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tsdb.cli import main
+from tsdb.cli.main import main
 
 DATA = Path(__file__).parent / "data"
 

@@ -1,4 +1,4 @@
-"""The ``tsdb`` command line: argument parsing only; each subcommand calls into the package."""
+"""The ``tsdb`` command line: argument parsing and dispatch; each subcommand calls into the package."""
 
 from __future__ import annotations
 
@@ -125,11 +125,11 @@ def _add_source_flags(parser: argparse.ArgumentParser) -> None:
 def _query(args: argparse.Namespace) -> int:
     import time
 
+    from tsdb.cli.output import render
+    from tsdb.cli.repl import parse_when
+    from tsdb.cli.sources import open_source
     from tsdb.errors import TsdbError
-    from tsdb.repl import parse_when
-    from tsdb.result_format import render
     from tsdb.server.params import parse_duration
-    from tsdb.sources import open_source
 
     ranged = [args.start, args.end, args.step]
     if any(ranged) and not all(ranged):
@@ -155,9 +155,9 @@ def _query(args: argparse.Namespace) -> int:
 
 
 def _repl(args: argparse.Namespace) -> int:
+    from tsdb.cli.repl import run
+    from tsdb.cli.sources import open_source
     from tsdb.errors import TsdbError
-    from tsdb.repl import run
-    from tsdb.sources import open_source
 
     try:
         source = open_source(args.url or (None if args.data_dir else "http://127.0.0.1:9201"), args.data_dir)

@@ -7,8 +7,8 @@ import math
 
 import numpy as np
 
+from tsdb.cli.output import ResultSeries, ResultSet, format_number, format_time, render, sparkline
 from tsdb.labels import Labels
-from tsdb.result_format import ResultSeries, ResultSet, format_number, format_time, render, sparkline
 
 
 def _series(name: str, values: list[float]) -> ResultSeries:

@@ -1,6 +1,6 @@
 """Where the REPL and ``tsdb query`` get results: a Prometheus-compatible HTTP server or an embedded DB.
 
-Both implement :class:`QuerySource` and return :class:`tsdb.result_format.ResultSet`. The HTTP source
+Both implement :class:`QuerySource` and return :class:`tsdb.cli.output.ResultSet`. The HTTP source
 works against tsdb and against Prometheus itself.
 """
 
@@ -14,10 +14,10 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from tsdb.cli.output import ResultSeries, ResultSet
 from tsdb.errors import InvalidArgumentError, QueryError, TsdbError
 from tsdb.labels import Labels
 from tsdb.query.value import MatrixValue, ScalarValue, StringValue, Value, VectorValue
-from tsdb.result_format import ResultSeries, ResultSet
 
 
 class QuerySource(Protocol):
