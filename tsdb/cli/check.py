@@ -23,7 +23,7 @@ from tsdb.errors import TsdbError
 
 def named_files(config: ServerConfig) -> list[str]:
     """The files (or globs) a config names, for the report."""
-    files = []
+    files: list[str] = []
     rules = config.rules if isinstance(config.rules, dict) else {}
     raw_files = rules.get("files") or []
     if isinstance(raw_files, list):
