@@ -13,8 +13,6 @@ from tsdb.bench.progress import Progress
 from tsdb.bench.servers import LocalServer, available
 from tsdb.cli.main import main
 
-from .conftest import tsdb_serve_available
-
 TINY = ["--series", "30", "--duration", "10m", "--no-progress"]
 
 
@@ -56,9 +54,8 @@ def test_ingest_query_disk_against_prometheus_and_victoriametrics(
 def test_peers_table(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     targets = [k for k in ("prometheus", "victoriametrics") if available(k)]
     if not targets:
-        pytest.skip("no peer installed")
-    if tsdb_serve_available():
-        targets.append("tsdb")
+        pytest.skip("needs binary prometheus or victoria-metrics (Debian packages): not installed")
+    targets.append("tsdb")
     md, png = tmp_path / "bench.md", tmp_path / "bench.png"
     status = main(["bench", "peers", *TINY, "--runs", "2", "--query-runs", "1", "--targets", ",".join(targets),
                    "--work-dir", str(tmp_path / "work"), "--out-md", str(md), "--out-png", str(png)])
@@ -79,7 +76,6 @@ def test_peers_table(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None
 
 
 @pytest.mark.external
-@pytest.mark.skipif(not tsdb_serve_available(), reason="tsdb serve needs tsdb.query.parser")
 def test_grpc_ingest_against_tsdb(tmp_path: Path) -> None:
     with LocalServer("tsdb", tmp_path / "data") as server:
         out_json = tmp_path / "ingest.json"

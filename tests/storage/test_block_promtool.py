@@ -11,12 +11,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tests.needs import needs_binary
 from tsdb.labels import Labels, Matcher
 from tsdb.storage.block import Block, SeriesChunks, list_blocks, write_block, write_block_from_samples
 
 pytestmark = [
     pytest.mark.external,
-    pytest.mark.skipif(shutil.which("promtool") is None, reason="promtool (Debian package prometheus) not installed"),
+    needs_binary("promtool", package="prometheus"),
 ]
 
 T0 = 1_700_000_000_000
