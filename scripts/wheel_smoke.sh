@@ -10,11 +10,11 @@ trap 'rm -rf "$work"' EXIT
 # build from a copy of what the wheel is made of, so the checkout gets no build/ or *.egg-info
 mkdir -p "$work/src" "$work/dist" "$work/cwd"
 tar -C "$root" --exclude=__pycache__ --exclude='*.pyc' -cf - pyproject.toml README.md tsdb | tar -C "$work/src" -xf -
-"$python" -m pip wheel -q --disable-pip-version-check --no-deps -w "$work/dist" "$work/src"
+"$python" -m pip wheel -q --disable-pip-version-check --no-deps -w "$work/dist" "$work/src" 2> >(grep -v "is ignored" >&2)
 wheel="$(ls "$work/dist"/tsdb-*.whl)"
 echo "built $(basename "$wheel")"
 "$python" -m venv "$work/venv"
-"$work/venv/bin/python" -m pip install -q --disable-pip-version-check "$wheel"
+"$work/venv/bin/python" -m pip install -q --disable-pip-version-check "$wheel" 2> >(grep -v "is ignored" >&2)
 
 cd "$work/cwd"  # not the checkout: nothing of the source tree is importable from here
 tsdb="$work/venv/bin/tsdb"
