@@ -5,10 +5,12 @@ from __future__ import annotations
 import importlib.util
 import io
 import json
+import re
 from pathlib import Path
 
 import pytest
 
+from tsdb.bench import report as rp
 from tsdb.bench.progress import Progress
 from tsdb.bench.servers import LocalServer, available
 from tsdb.cli.main import main
@@ -64,7 +66,12 @@ def test_peers_table(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None
     assert "| metric | " in text and "| ingest samples/s (HTTP remote-write) |" in text
     assert "| bytes/sample on disk (after flush + stop) |" in text and "`cpu_rate_by_instance@24h`" in text
     assert "Workload: 30 series x 0.166667 h at 15 s = 1,200 samples" in text
-    assert ("PASS: tsdb" in text or "FAIL: tsdb" in text)
+    # each verdict line is there once and agrees with its own figure (not just "PASS or FAIL")
+    ingest = re.findall(r"- (PASS|FAIL): tsdb sustained ingestion ([\d,.e+]+) samples/s", text)
+    dashboard = re.findall(r"- (PASS|FAIL): tsdb 24 h dashboard query set ([\d.]+) s ", text)
+    assert len(ingest) == 1 and len(dashboard) == 1, text
+    assert ingest[0][0] == ("PASS" if float(ingest[0][1].replace(",", "")) >= rp.INGEST_REQUIREMENT else "FAIL")
+    assert dashboard[0][0] == ("PASS" if float(dashboard[0][1]) < rp.DASHBOARD_24H_BUDGET_S else "FAIL")
     if "tsdb" in targets:
         assert "tsdb/Prometheus" in text and "gRPC WriteStream" in text
     out = capsys.readouterr().out
