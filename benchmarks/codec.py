@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from benchmarks.workload import generate
+from tsdb.bench.workload import generate
 from tsdb.storage.chunks.xor import chunk_offsets_many, decode_chunks, encode_chunks
 from tsdb.storage.crc import crc32c
 

@@ -1,6 +1,6 @@
 """Query latency benchmark: our engine (in-process and over HTTP) against Prometheus on the same data.
 
-The benchmark workload (``benchmarks.workload``; default 2,000 series x 6 h, ``--series``/``--hours``) is
+The benchmark workload (``tsdb.bench.workload``; default 2,000 series x 6 h, ``--series``/``--hours``) is
 loaded into a tsdb DB and, through ``promtool tsdb create-blocks-from openmetrics``, into a Prometheus
 data directory. A dashboard-style query set (rate + sum by over 1 h at 15 s and the whole span at 60 s,
 regex matchers, topk, avg_over_time, a ratio of two aggregations, instant queries) is run ``--repeats``
@@ -29,7 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks.workload import Workload, generate
+from tsdb.bench.workload import Workload, generate
 from tsdb.config import StorageOptions
 from tsdb.query.engine.engine import Engine
 from tsdb.storage.db import DB

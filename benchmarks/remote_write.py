@@ -16,7 +16,7 @@ import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-from benchmarks.workload import generate
+from tsdb.bench.workload import generate
 from tsdb.config import StorageOptions
 from tsdb.server.backend import Backend, store_write
 from tsdb.server.remote_write import compress_snappy, decode_body, encode_write_request

@@ -1,6 +1,6 @@
 """Storage engine end to end through the real ``DB`` (WAL, head, blocks): throughput, memory, replay, disk.
 
-Figures (data: ``benchmarks.workload``, node-exporter-like series every 15 s):
+Figures (data: ``tsdb.bench.workload``, node-exporter-like series every 15 s):
 
 - appender throughput, samples/s, for remote-write-shaped commits (2,000 series x 1 sample, through
   ``append_batch`` as the HTTP path does) and backfill-shaped commits (100 series x 1,000 samples);
@@ -31,7 +31,7 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks.storage_append import _rss_bytes
-from benchmarks.workload import Workload, generate
+from tsdb.bench.workload import Workload, generate
 from tsdb.config import StorageOptions
 from tsdb.storage.block.meta import list_blocks
 from tsdb.storage.db import DB

@@ -1,6 +1,6 @@
 """Head appender throughput and memory per series (no WAL: ``wal_write`` is a no-op).
 
-Data: ``benchmarks.workload`` (node-exporter-like series, 15 s interval). Shapes: "remote-write"
+Data: ``tsdb.bench.workload`` (node-exporter-like series, 15 s interval). Shapes: "remote-write"
 (commits of 2,000 series x 1 sample, through ``append`` per series and through the columnar
 ``append_batch``) and "backfill" (commits of 100 series x 1,000 samples). Prints samples/s; never
 asserts times. Memory: RSS delta per series after creating N series with one sample each, and after
@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks.workload import generate
+from tsdb.bench.workload import generate
 from tsdb.storage.head.head import Head
 
 END_MS = 1_700_000_000_000

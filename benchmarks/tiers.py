@@ -1,6 +1,6 @@
 """Downsampled tiers: size per sample and long-range query latency on tiers versus raw blocks.
 
-1. The benchmark workload (``benchmarks.workload``, ``--series`` x ``--days``, 15 s interval) is written
+1. The benchmark workload (``tsdb.bench.workload``, ``--series`` x ``--days``, 15 s interval) is written
    through the normal path (appender, WAL off, blocks cut and compacted by ``DB.maintain``), then every
    block is downsampled into the 5m and 1h tiers. Printed: bytes per raw sample (blocks) and per
    represented raw sample and per aggregate row for each tier.
@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks.workload import generate
+from tsdb.bench.workload import generate
 from tsdb.config import StorageOptions
 from tsdb.labels import Labels
 from tsdb.query.engine.engine import Engine

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 import socket
 import subprocess
 import time
@@ -10,17 +9,14 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-import pytest
-
 from tests.integration.serve import free_port
+from tests.needs import require_binary
 
 
 @contextmanager
 def running_alertmanager(work_dir: Path) -> Iterator[str]:
     """Start an Alertmanager with one null receiver; yields its base URL (skips when not installed)."""
-    binary = shutil.which("prometheus-alertmanager") or shutil.which("alertmanager")
-    if binary is None:
-        pytest.skip("prometheus-alertmanager is not installed")
+    binary = require_binary("prometheus-alertmanager", "alertmanager", package="prometheus-alertmanager")
     port = free_port()
     config = work_dir / "am.yml"
     config.write_text("route: {receiver: 'null', group_wait: 1s}\nreceivers: [{name: 'null'}]\n")

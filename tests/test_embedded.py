@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 import tsdb
-from tsdb.cli import main
+from tests.needs import needs_module
+from tsdb.cli.main import main
 from tsdb.errors import InvalidArgumentError, ParseError
 
 
@@ -49,7 +49,7 @@ def test_bad_input(tmp_path: Path) -> None:
             db.query_range("m", 10, 0, 1)
 
 
-@pytest.mark.skipif(importlib.util.find_spec("pandas") is None, reason="pandas is optional and not installed")
+@needs_module("pandas")
 def test_to_pandas(tmp_path: Path) -> None:
     with tsdb.open(str(tmp_path / "db")) as db:
         db.append({"__name__": "m", "a": "1"}, [1000], [1.0])

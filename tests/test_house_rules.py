@@ -16,7 +16,7 @@ LAYERS = {
     "tsdb.storage": 1,
     "tsdb.query": 2,
     "tsdb.rules": 3, "tsdb.alerting": 3, "tsdb.scrape": 3,
-    "tsdb.server": 4, "tsdb.cli": 4, "tsdb.repl": 4, "tsdb.client": 4, "tsdb.embedded": 4,
+    "tsdb.server": 4, "tsdb.cli": 4, "tsdb.client": 4, "tsdb.embedded": 4,
     "tsdb.bench": 4, "tsdb.sdk": 4, "tsdb": 4,
 }
 # Explicit exceptions, each with its reason.

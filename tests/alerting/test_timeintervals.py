@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.alerting.test_dispatcher import Clock, Recorder, _alert
+from tests.needs import needs_binary
 from tsdb.alerting.config import load_config, parse_config
 from tsdb.alerting.dispatcher import Dispatcher
 from tsdb.alerting.timeintervals import active, parse_spec
@@ -66,7 +67,7 @@ def test_mute_and_active_intervals_in_the_dispatcher() -> None:
     assert [n.receiver for n in rec.sent] == ["web"]
 
 
-@pytest.mark.skipif(shutil.which("amtool") is None, reason="amtool (Debian prometheus-alertmanager) not installed")
+@needs_binary("amtool", package="prometheus-alertmanager")
 def test_verdicts_equal_amtool_check_config() -> None:
     amtool = shutil.which("amtool")
     assert amtool is not None

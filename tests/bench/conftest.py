@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -16,11 +15,6 @@ END_MS = 1_790_002_800_000  # fixed, so answers are reproducible; recent enough 
 # 1 h after a 2 h block boundary, so the 30 min workloads stay inside one of Prometheus's head ranges
 
 
-def tsdb_serve_available() -> bool:
-    """``tsdb serve`` needs the PromQL parser module."""
-    return importlib.util.find_spec("tsdb.query.parser.parser") is not None
-
-
 @pytest.fixture(scope="session")
 def small_workload() -> Any:
     """40 series x 30 min = 4,800 samples."""
@@ -29,7 +23,7 @@ def small_workload() -> Any:
 
 def _server(kind: str, tmp: Path) -> Iterator[LocalServer]:
     if not available(kind):
-        pytest.skip(f"{kind} not installed")
+        pytest.skip(f"needs binary {kind} (Debian package): not installed")
     server = LocalServer(kind, tmp / "data", ready_timeout_s=60)
     try:
         server.start()

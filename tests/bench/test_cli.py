@@ -5,15 +5,15 @@ from __future__ import annotations
 import importlib.util
 import io
 import json
+import re
 from pathlib import Path
 
 import pytest
 
+from tsdb.bench import report as rp
 from tsdb.bench.progress import Progress
 from tsdb.bench.servers import LocalServer, available
-from tsdb.cli import main
-
-from .conftest import tsdb_serve_available
+from tsdb.cli.main import main
 
 TINY = ["--series", "30", "--duration", "10m", "--no-progress"]
 
@@ -56,9 +56,8 @@ def test_ingest_query_disk_against_prometheus_and_victoriametrics(
 def test_peers_table(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     targets = [k for k in ("prometheus", "victoriametrics") if available(k)]
     if not targets:
-        pytest.skip("no peer installed")
-    if tsdb_serve_available():
-        targets.append("tsdb")
+        pytest.skip("needs binary prometheus or victoria-metrics (Debian packages): not installed")
+    targets.append("tsdb")
     md, png = tmp_path / "bench.md", tmp_path / "bench.png"
     status = main(["bench", "peers", *TINY, "--runs", "2", "--query-runs", "1", "--targets", ",".join(targets),
                    "--work-dir", str(tmp_path / "work"), "--out-md", str(md), "--out-png", str(png)])
@@ -67,7 +66,12 @@ def test_peers_table(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None
     assert "| metric | " in text and "| ingest samples/s (HTTP remote-write) |" in text
     assert "| bytes/sample on disk (after flush + stop) |" in text and "`cpu_rate_by_instance@24h`" in text
     assert "Workload: 30 series x 0.166667 h at 15 s = 1,200 samples" in text
-    assert ("PASS: tsdb" in text or "FAIL: tsdb" in text)
+    # each verdict line is there once and agrees with its own figure (not just "PASS or FAIL")
+    ingest = re.findall(r"- (PASS|FAIL): tsdb sustained ingestion ([\d,.e+]+) samples/s", text)
+    dashboard = re.findall(r"- (PASS|FAIL): tsdb 24 h dashboard query set ([\d.]+) s ", text)
+    assert len(ingest) == 1 and len(dashboard) == 1, text
+    assert ingest[0][0] == ("PASS" if float(ingest[0][1].replace(",", "")) >= rp.INGEST_REQUIREMENT else "FAIL")
+    assert dashboard[0][0] == ("PASS" if float(dashboard[0][1]) < rp.DASHBOARD_24H_BUDGET_S else "FAIL")
     if "tsdb" in targets:
         assert "tsdb/Prometheus" in text and "gRPC WriteStream" in text
     out = capsys.readouterr().out
@@ -79,7 +83,6 @@ def test_peers_table(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None
 
 
 @pytest.mark.external
-@pytest.mark.skipif(not tsdb_serve_available(), reason="tsdb serve needs tsdb.query.parser.parser")
 def test_grpc_ingest_against_tsdb(tmp_path: Path) -> None:
     with LocalServer("tsdb", tmp_path / "data") as server:
         out_json = tmp_path / "ingest.json"

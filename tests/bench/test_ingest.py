@@ -74,7 +74,7 @@ def test_procstat_reads_this_process() -> None:
 
 def test_server_start_failure_is_reported(tmp_path: Any) -> None:
     if not available("prometheus"):
-        pytest.skip("prometheus not installed")
+        pytest.skip("needs binary prometheus (Debian package prometheus): not installed")
     server = LocalServer("prometheus", tmp_path / "data", ready_timeout_s=30,
                          extra_args=("--no-such-flag",))
     with pytest.raises(InvalidArgumentError, match="exited"):

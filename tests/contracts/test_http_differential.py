@@ -20,13 +20,14 @@ from typing import Any
 
 import pytest
 
-from tests.contracts.prometheus_peer import PROMETHEUS, PrometheusPeer, http_get, remote_write
+from tests.contracts.prometheus_peer import PrometheusPeer, http_get, remote_write
 from tests.contracts.test_promql_differential import SPAN_MS, generate_data
 from tests.integration.serve import ServeProcess
+from tests.needs import needs_binary
 from tsdb.server.json_format import format_value
 
 pytestmark = [pytest.mark.external,
-              pytest.mark.skipif(PROMETHEUS is None, reason="prometheus binary not installed")]
+              needs_binary("prometheus", package="prometheus")]
 
 Params = list[tuple[str, str]]
 

@@ -6,13 +6,12 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-import pytest
-
-from tests.contracts.prometheus_peer import PROMETHEUS, PrometheusPeer
+from tests.contracts.prometheus_peer import PrometheusPeer
 from tests.integration.serve import ServeProcess
+from tests.needs import needs_binary
 
 
-@pytest.mark.skipif(PROMETHEUS is None, reason="prometheus (Debian package) not installed")
+@needs_binary("prometheus", package="prometheus")
 def test_prometheus_sends_alerts_to_tsdb(tmp_path: Path) -> None:
     server = ServeProcess(tmp_path / "tsdb-data")
     try:

@@ -20,14 +20,15 @@ from typing import Any
 import numpy as np
 import pytest
 
-from tests.contracts.prometheus_peer import PROMETHEUS, PrometheusPeer, SeriesData
+from tests.contracts.prometheus_peer import PrometheusPeer, SeriesData
+from tests.needs import needs_binary
 from tsdb.labels import Labels
 from tsdb.query.engine.engine import Engine
 from tsdb.server.http_api import render_value
 from tsdb.storage.memory import MemoryStore
 
 pytestmark = [pytest.mark.external,
-              pytest.mark.skipif(PROMETHEUS is None, reason="prometheus binary not installed")]
+              needs_binary("prometheus", package="prometheus")]
 
 SCRAPE_MS = 15_000
 SPAN_MS = 50 * 60_000  # < 1 h: Prometheus's head only accepts samples within chunkRange/2 of its newest

@@ -24,6 +24,7 @@ from aiohttp import web
 from tests.aiohttp_thread import AiohttpThread
 from tests.contracts.prometheus_peer import PrometheusPeer, http_get, http_post
 from tests.integration.serve import ServeProcess, free_port
+from tests.needs import needs_binary
 
 VMAGENT = shutil.which("vmagent")
 
@@ -58,7 +59,7 @@ def tsdb_ooo(tmp_path: Path) -> Iterator[ServeProcess]:
     server.stop()
 
 
-@pytest.mark.skipif(VMAGENT is None, reason="vmagent (Debian's victoria-metrics) not installed")
+@needs_binary("vmagent", package="victoria-metrics")
 def test_vmagent_forwards_large_blocks_without_loss(tmp_path: Path, tsdb_ooo: ServeProcess) -> None:
     assert VMAGENT is not None
     port = free_port()
@@ -99,7 +100,7 @@ def test_vmagent_forwards_large_blocks_without_loss(tmp_path: Path, tsdb_ooo: Se
     assert "rejected" not in log_path.read_text()
 
 
-@pytest.mark.skipif(VMAGENT is None, reason="vmagent (Debian's victoria-metrics) not installed")
+@needs_binary("vmagent", package="victoria-metrics")
 def test_vmagent_replaying_after_a_restart_loses_nothing_with_the_default_window(tmp_path: Path) -> None:
     assert VMAGENT is not None
     series = 15_000

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 import sys
 import time
@@ -13,10 +12,11 @@ import numpy as np
 import pytest
 
 from tests.integration.serve import ROOT, ServeProcess
+from tests.needs import needs_binary
+from tsdb.cli.repl import PromqlCompleter, Shell, is_complete, parse_when
+from tsdb.cli.sources import HttpSource
 from tsdb.labels import Labels
-from tsdb.repl import PromqlCompleter, Shell, is_complete, parse_when
 from tsdb.server.remote_write import compress_snappy, encode_write_request
-from tsdb.sources import HttpSource
 
 HEADERS = {"Content-Type": "application/x-protobuf", "Content-Encoding": "snappy"}
 NOW = int(time.time() * 1000) // 1000 * 1000
@@ -76,7 +76,7 @@ def test_completion_and_input_helpers(server: ServeProcess) -> None:
     assert parse_when("10", 0) == 10_000
 
 
-@pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
+@needs_binary("tmux", package="tmux")
 def test_repl_in_a_real_terminal(server: ServeProcess, tmp_path: Path) -> None:
     session = f"tsdb-repl-{server.http_port}"
     command = f"{sys.executable} -m tsdb.cli repl --url {server.url} --history {tmp_path / 'history'}"

@@ -223,7 +223,7 @@ def test_xxhash64_known_vectors() -> None:
 def test_xxhash64_matches_libxxhash() -> None:
     path = ctypes.util.find_library("xxhash")
     if path is None:
-        pytest.skip("libxxhash not installed")
+        pytest.skip("needs library libxxhash (Debian package libxxhash0): not installed")
     lib = ctypes.CDLL(path)
     lib.XXH64.restype = ctypes.c_uint64
     lib.XXH64.argtypes = [ctypes.c_char_p, ctypes.c_size_t, ctypes.c_uint64]

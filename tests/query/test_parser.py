@@ -5,12 +5,12 @@ from __future__ import annotations
 import contextlib
 import math
 import re
-from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tests.needs import promql_corpus
 from tsdb.errors import ParseError
 from tsdb.labels import Matcher
 from tsdb.query.parser.ast import (
@@ -30,7 +30,7 @@ from tsdb.query.parser.ast import (
 from tsdb.query.parser.parser import parse, parse_matchers, unquote
 from tsdb.timefmt import format_duration, parse_duration
 
-CORPUS = Path(__file__).resolve().parents[2].parent / "shared" / "promql-tests"
+CORPUS = promql_corpus()
 
 
 def sel(name: str, *matchers: Matcher, **kw: object) -> VectorSelector:
@@ -160,7 +160,7 @@ def test_parse_matchers() -> None:
 
 def _corpus_queries() -> list[str]:
     queries = []
-    for path in sorted(CORPUS.glob("*.test")):
+    for path in sorted(CORPUS.glob("*.test")) if CORPUS is not None else []:
         for line in path.read_text().splitlines():
             match = re.match(r"\s*eval(?:_fail|_warn|_info|_ordered)?\s+(?:instant|range)\s+(?:at\s+\S+|from\s+\S+"
                              r"\s+to\s+\S+\s+step\s+\S+)\s+(.*)$", line)
@@ -169,7 +169,8 @@ def _corpus_queries() -> list[str]:
     return queries
 
 
-@pytest.mark.skipif(not CORPUS.exists(), reason="the shared PromQL corpus is not present")
+@pytest.mark.corpus
+@pytest.mark.skipif(CORPUS is None, reason="PromQL corpus absent or hidden (TSDB_PROMQL_CORPUS)")
 def test_every_corpus_query_round_trips() -> None:
     parsed = failed = 0
     for query in _corpus_queries():
@@ -229,7 +230,8 @@ def test_arbitrary_text_never_crashes(text: str) -> None:
         parse(text)
 
 
-@pytest.mark.skipif(not CORPUS.exists(), reason="the shared PromQL corpus is not present")
+@pytest.mark.corpus
+@pytest.mark.skipif(CORPUS is None, reason="PromQL corpus absent or hidden (TSDB_PROMQL_CORPUS)")
 @given(st.data())
 @settings(max_examples=300)
 def test_mutated_corpus_queries_never_crash(data: st.DataObject) -> None:
@@ -252,7 +254,7 @@ def test_mutated_corpus_queries_never_crash(data: st.DataObject) -> None:
     assert all(node is not None for node in walk(expr))
 
 
-_CORPUS_QUERIES = _corpus_queries() if CORPUS.exists() else []
+_CORPUS_QUERIES = _corpus_queries() if CORPUS is not None else []
 
 
 @pytest.mark.parametrize(

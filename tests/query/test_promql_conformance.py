@@ -1,4 +1,4 @@
-"""Prometheus's own PromQL test scripts (../shared/promql-tests) through our runner, one case per file.
+"""Prometheus's own PromQL test scripts (``tests.needs.promql_corpus``) through our runner, one case per file.
 
 Every failing eval case must be listed in ``expected_failures.txt`` (``file:line<TAB>reason``), and every
 listed case must still fail, so the list cannot go stale.
@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tests.needs import promql_corpus
 from tsdb.labels import Labels
 from tsdb.query.promqltest import (
     EvalCase,
@@ -27,10 +28,9 @@ from tsdb.query.promqltest import (
 from tsdb.query.value import ScalarValue, VectorValue
 from tsdb.storage.interfaces import STALE_NAN
 
-REPO_ROOT = Path(__file__).parents[2]
-CORPUS = REPO_ROOT.parent / "shared" / "promql-tests"
+CORPUS = promql_corpus()
 EXPECTED_FAILURES = Path(__file__).with_name("expected_failures.txt")
-FILES = sorted(CORPUS.glob("*.test")) if CORPUS.is_dir() else []
+FILES = sorted(CORPUS.glob("*.test")) if CORPUS is not None else []
 
 
 def _expected_failures() -> dict[str, str]:
@@ -43,7 +43,8 @@ def _expected_failures() -> dict[str, str]:
     return listed
 
 
-@pytest.mark.skipif(not FILES, reason=f"conformance corpus not found at {CORPUS}")
+@pytest.mark.corpus
+@pytest.mark.skipif(not FILES, reason="PromQL corpus absent or hidden (TSDB_PROMQL_CORPUS)")
 @pytest.mark.parametrize("path", FILES, ids=[p.name for p in FILES])
 def test_conformance_file(path: Path) -> None:
     results = run_files([path])

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from tsdb.cli import main
+from tests.needs import needs_binary
+from tsdb.cli.main import main
 from tsdb.errors import ConfigError
 from tsdb.rules.loader import load_rule_files, parse_rule_text
 
@@ -57,7 +58,7 @@ def test_extensions_are_validated() -> None:
     assert ok[0].rules[0].recovery_expr is not None
 
 
-@pytest.mark.skipif(shutil.which("promtool") is None, reason="promtool (Debian prometheus) not installed")
+@needs_binary("promtool", package="prometheus")
 def test_verdicts_equal_promtool(capsys: pytest.CaptureFixture[str]) -> None:
     promtool = shutil.which("promtool")
     assert promtool is not None

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from tsdb.cli import main
+from tests.needs import needs_binary
+from tsdb.cli.main import main
 
 DATA = Path(__file__).parent / "data"
 
@@ -22,7 +23,7 @@ def test_passing_and_failing_files(capsys: pytest.CaptureFixture[str]) -> None:
     assert "expr: 'job:up:sum'" in out
 
 
-@pytest.mark.skipif(shutil.which("promtool") is None, reason="promtool (Debian prometheus) not installed")
+@needs_binary("promtool", package="prometheus")
 def test_verdicts_equal_promtool() -> None:
     promtool = shutil.which("promtool")
     assert promtool is not None

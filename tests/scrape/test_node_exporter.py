@@ -16,7 +16,8 @@ from typing import Any
 import aiohttp
 import pytest
 
-from tests.contracts.prometheus_peer import PROMETHEUS, PrometheusPeer
+from tests.contracts.prometheus_peer import PrometheusPeer
+from tests.needs import needs_binary, require_binary
 from tsdb.config import ServerConfig
 from tsdb.server.app import Server
 
@@ -48,8 +49,7 @@ def _start_exporter(port: int) -> subprocess.Popen[bytes]:
 
 @pytest.fixture
 def exporter() -> Iterator[tuple[int, subprocess.Popen[bytes]]]:
-    if EXPORTER is None:
-        pytest.skip("prometheus-node-exporter is not installed")
+    require_binary("prometheus-node-exporter", "node_exporter", package="prometheus-node-exporter")
     port = _free_port()
     proc = _start_exporter(port)
     try:
@@ -121,7 +121,7 @@ def test_scrape_node_exporter_then_it_goes_away(tmp_path: Path, exporter: tuple[
     assert down["health"] == "down" and down["lastError"]
 
 
-@pytest.mark.skipif(PROMETHEUS is None, reason="prometheus (Debian package) not installed")
+@needs_binary("prometheus", package="prometheus")
 def test_same_series_as_prometheus(tmp_path: Path, exporter: tuple[int, subprocess.Popen[bytes]]) -> None:
     port, _ = exporter
     job = {"job_name": "node", "static_configs": [{"targets": [f"127.0.0.1:{port}"]}],

@@ -13,9 +13,9 @@ from typing import Any
 
 import aiohttp
 import numpy as np
-import pytest
 from aiohttp import web
 
+from tests.needs import needs_binary
 from tsdb.config import ServerConfig
 from tsdb.labels import Labels
 from tsdb.server.app import Server
@@ -30,7 +30,7 @@ def _amtool(url: str, *args: str) -> str:
     return proc.stdout
 
 
-@pytest.mark.skipif(shutil.which("amtool") is None, reason="amtool (Debian prometheus-alertmanager) not installed")
+@needs_binary("amtool", package="prometheus-alertmanager")
 def test_amtool_alerts_and_silences(tmp_path: Path) -> None:
     config = ServerConfig(data_dir=str(tmp_path / "data"), http_listen="127.0.0.1:0", grpc_listen="127.0.0.1:0")
 

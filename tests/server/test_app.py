@@ -87,4 +87,5 @@ def _check_json_logs(capsys: pytest.CaptureFixture[str]) -> None:
     assert lines[0]["msg"] == "hello" and lines[0]["series"] == 3 and lines[0]["level"] == "info"
     assert "object" in lines[0]["obj"] and "boom" in lines[1]["exception"]
     setup_logging("warning", "text")
-    assert isinstance(JsonFormatter().format(logging.LogRecord("x", 20, "", 0, "m", (), None)), str)
+    formatted = json.loads(JsonFormatter().format(logging.LogRecord("x", 20, "", 0, "m", (), None)))
+    assert formatted["msg"] == "m" and formatted["level"] == "info"

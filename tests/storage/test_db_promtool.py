@@ -21,6 +21,7 @@ from typing import Any, cast
 import numpy as np
 import pytest
 
+from tests.needs import needs_binary
 from tests.storage.block.test_block_promtool import _parse_dump, _promtool
 from tests.storage.dump import dump
 from tsdb.config import StorageOptions
@@ -30,7 +31,7 @@ from tsdb.storage.db import DB
 
 pytestmark = [
     pytest.mark.external,
-    pytest.mark.skipif(shutil.which("promtool") is None, reason="promtool (Debian package prometheus) not installed"),
+    needs_binary("promtool", package="prometheus"),
 ]
 
 HOUR = 3_600_000
@@ -154,7 +155,7 @@ def _get_json(url: str) -> dict[str, Any]:
         return cast(dict[str, Any], json.loads(resp.read()))
 
 
-@pytest.mark.skipif(shutil.which("prometheus") is None, reason="prometheus (Debian package) not installed")
+@needs_binary("prometheus", package="prometheus")
 def test_prometheus_serves_what_we_wrote_from_a_copy_of_our_directory(tmp_path: Path) -> None:
     """A real Prometheus opened on a copy of our closed data directory replays our WAL and serves our samples."""
     series, persisted_to = _split_write(tmp_path / "ours")

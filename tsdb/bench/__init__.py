@@ -1,6 +1,8 @@
 """``tsdb bench``: drive any Prometheus-compatible server from outside and measure it.
 
-* :mod:`tsdb.bench.encode`: seeded workload, pre-encoded remote-write requests (before timing).
+* :mod:`tsdb.bench.workload`: the seeded node-exporter-like workload generator (also used by
+  ``benchmarks/``).
+* :mod:`tsdb.bench.encode`: the workload cut into pre-encoded remote-write requests (before timing).
 * :mod:`tsdb.bench.ingest`: K concurrent senders over HTTP remote-write or gRPC; samples/s, latencies,
   the server's CPU seconds and peak RSS (:mod:`tsdb.bench.procstat`).
 * :mod:`tsdb.bench.query`: the dashboard query set, median latencies, cross-checks between targets.

@@ -20,17 +20,14 @@ request, about ten times faster than building protobuf objects per sample; it pr
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
+from tsdb.bench.workload import Workload, generate
 from tsdb.errors import InvalidArgumentError
 from tsdb.labels import Labels
 from tsdb.server.remote_write import compress_snappy
@@ -38,28 +35,9 @@ from tsdb.server.remote_write import compress_snappy
 SHAPES = ("queue", "backfill")
 
 
-def load_workload_module() -> ModuleType:
-    """The seeded workload generator ``benchmarks/workload.py`` (importable, or found next to the package)."""
-    try:
-        import benchmarks.workload as module  # the repository root is on sys.path
-
-        return module
-    except ImportError:
-        pass
-    path = Path(__file__).resolve().parents[2] / "benchmarks" / "workload.py"
-    if not path.is_file():
-        raise InvalidArgumentError(f"workload generator not found: {path} (run from a tsdb source checkout)")
-    spec = importlib.util.spec_from_file_location("tsdb_bench_workload", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-def generate_workload(num_series: int, duration_ms: int, seed: int = 0, end_ms: int | None = None) -> Any:
-    """A ``benchmarks.workload.Workload`` (node-exporter-like, 15 s interval, ending near ``end_ms``)."""
-    return load_workload_module().generate(num_series, duration_ms, seed=seed, end_ms=end_ms)
+def generate_workload(num_series: int, duration_ms: int, seed: int = 0, end_ms: int | None = None) -> Workload:
+    """A :class:`tsdb.bench.workload.Workload` (node-exporter-like, 15 s interval, ending near ``end_ms``)."""
+    return generate(num_series, duration_ms, seed=seed, end_ms=end_ms)
 
 
 @dataclass(frozen=True)

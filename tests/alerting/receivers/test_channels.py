@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import email
-import shutil
 import socket
 import ssl
 import subprocess
@@ -21,6 +20,7 @@ import pytest
 from aiohttp import web
 
 from tests.alertmanager_peer import running_alertmanager
+from tests.needs import needs_binary
 from tsdb.alerting.model import Alert, Notification
 from tsdb.alerting.receivers import build_receivers
 from tsdb.alerting.receivers.channels import truncate_sms
@@ -163,7 +163,7 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-@pytest.mark.skipif(shutil.which("openssl") is None, reason="openssl CLI needed for a test certificate")
+@needs_binary("openssl", package="openssl")
 def test_email_over_starttls_with_auth(tls_cert: tuple[Path, Path]) -> None:
     from aiosmtpd.controller import Controller
     from aiosmtpd.smtp import AuthResult, LoginPassword

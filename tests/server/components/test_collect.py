@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from tests.integration.serve import ServeProcess
+from tests.needs import needs_binary
 from tsdb.scrape.host import collect_host
 
 EXPORTER = shutil.which("prometheus-node-exporter") or shutil.which("node_exporter")
@@ -32,7 +33,7 @@ def test_values_agree_with_proc() -> None:
     assert abs(load1 - os.getloadavg()[0]) < 1.0
 
 
-@pytest.mark.skipif(EXPORTER is None, reason="prometheus-node-exporter is not installed")
+@needs_binary("prometheus-node-exporter", "node_exporter", package="prometheus-node-exporter")
 def test_names_and_labels_match_node_exporter() -> None:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

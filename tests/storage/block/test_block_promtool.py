@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tests.needs import needs_binary
 from tsdb.labels import Labels, Matcher
 from tsdb.storage.block.meta import list_blocks
 from tsdb.storage.block.reader import Block
@@ -18,7 +19,7 @@ from tsdb.storage.block.writer import SeriesChunks, write_block, write_block_fro
 
 pytestmark = [
     pytest.mark.external,
-    pytest.mark.skipif(shutil.which("promtool") is None, reason="promtool (Debian package prometheus) not installed"),
+    needs_binary("promtool", package="prometheus"),
 ]
 
 T0 = 1_700_000_000_000

@@ -360,7 +360,7 @@ def test_flip_in_header_only_changes_count() -> None:
 
 
 def test_workload_round_trips_through_the_codec() -> None:
-    from benchmarks.workload import KIND_NAMES, generate
+    from tsdb.bench.workload import KIND_NAMES, generate
 
     w = generate(40, 2 * 3_600_000, seed=3, end_ms=1_700_000_000_000)
     again = generate(40, 2 * 3_600_000, seed=3, end_ms=1_700_000_000_000)

@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tests.needs import require_binary
 from tsdb.storage.chunks.xor import XORChunk, decode_chunk, encode_chunk
 from tsdb.storage.crc import crc32c
 
@@ -112,8 +113,7 @@ def _read_segment(path: Path) -> list[tuple[int, bytes, int]]:
 
 @pytest.fixture(scope="module")
 def promtool_chunks(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict, list[tuple[int, bytes, int]]]:
-    if PROMTOOL is None:
-        pytest.skip("promtool not installed (Debian package 'prometheus' provides it)")
+    require_binary("promtool", package="prometheus")
     tmp = tmp_path_factory.mktemp("promtool")
     series = _series()
     src = tmp / "input.om"

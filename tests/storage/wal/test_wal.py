@@ -6,7 +6,6 @@ import errno
 import logging
 import os
 import shutil
-import subprocess
 import tempfile
 import threading
 from pathlib import Path
@@ -15,6 +14,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from tests.storage.disk_full import file_size_limit
 from tsdb.errors import CorruptionError, InvalidArgumentError, StorageError
 from tsdb.storage.wal.reader import WALReader, read_records
 from tsdb.storage.wal.segments import list_segments, segment_path
@@ -372,35 +372,22 @@ def test_failed_cut_back_moves_to_a_new_segment(tmp_path: Path, monkeypatch: pyt
     assert info.value.path == str(segment_path(tmp_path, 0))
 
 
-def test_real_tmpfs_full(tmp_path: Path) -> None:
-    """On a real 256 KiB tmpfs (needs root and mount rights; skipped otherwise)."""
-    mnt = tmp_path / "mnt"
-    mnt.mkdir()
-    mount, umount = shutil.which("mount"), shutil.which("umount")
-    if mount is None or umount is None or os.geteuid() != 0:
-        pytest.skip("mount/umount unavailable or not root")
-    done = subprocess.run([mount, "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(mnt)], capture_output=True,
-                          timeout=30, check=False)
-    if done.returncode != 0:
-        pytest.skip(f"cannot mount tmpfs: {done.stderr.decode().strip()}")
-    try:
-        ballast = mnt / "ballast"
-        ballast.write_bytes(bytes(64 * 1024))
-        wal = WAL.open(mnt / "wal", segment_size=1024 * 1024, page_size=32 * 1024)
-        written = []
+def test_real_write_failure_past_a_file_size_limit(tmp_path: Path) -> None:
+    """Real failing writes (EFBIG past RLIMIT_FSIZE, as ENOSPC on a full disk), no privileges needed."""
+    wal = WAL.open(tmp_path / "wal", segment_size=1024 * 1024, page_size=32 * 1024)
+    written = []
+    with file_size_limit(192 * 1024) as limit:
         with pytest.raises(StorageError, match="00000000"):
             for i in range(1000):
                 rec = bytes([i % 256]) * 1000
                 wal.log(rec)
                 written.append(rec)
-        assert 100 < len(written) < 1000
-        assert _read_default(mnt / "wal") == written
-        ballast.unlink()  # space returns: the WAL works again
+        assert 100 < len(written) < 200
+        assert _read_default(tmp_path / "wal") == written
+        limit.lift()  # space returns: the WAL works again
         wal.log(b"after")
         wal.close()
-        assert _read_default(mnt / "wal") == [*written, b"after"]
-    finally:
-        subprocess.run([umount, str(mnt)], capture_output=True, timeout=30, check=False)
+    assert _read_default(tmp_path / "wal") == [*written, b"after"]
 
 
 def _read_default(path: Path) -> list[bytes]:

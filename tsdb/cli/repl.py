@@ -20,9 +20,9 @@ from prompt_toolkit.completion import CompleteEvent, Completer, Completion
 from prompt_toolkit.document import Document
 from prompt_toolkit.history import FileHistory, InMemoryHistory
 
+from tsdb.cli.output import render
+from tsdb.cli.sources import QuerySource
 from tsdb.errors import TsdbError
-from tsdb.result_format import render
-from tsdb.sources import QuerySource
 from tsdb.timefmt import DURATION_UNITS_MS
 
 AGGREGATIONS = ("sum", "min", "max", "avg", "group", "stddev", "stdvar", "count", "count_values", "bottomk",

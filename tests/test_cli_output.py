@@ -7,9 +7,9 @@ import math
 
 import numpy as np
 
+from tsdb.cli.output import format_number, format_time, render, sparkline
 from tsdb.labels import Labels
 from tsdb.query.result import QueryResult, ResultSeries
-from tsdb.result_format import format_number, format_time, render, sparkline
 
 
 def _series(name: str, values: list[float]) -> ResultSeries:

@@ -1,8 +1,9 @@
-"""The ``tsdb`` command line: argument parsing only; each subcommand calls into the package."""
+"""The ``tsdb`` command line: argument parsing and dispatch; each subcommand calls into the package."""
 
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
@@ -46,8 +47,8 @@ def build_parser() -> argparse.ArgumentParser:
     query.add_argument("expr", help="PromQL expression")
     _add_source_flags(query)
     query.add_argument("--time", help="instant query time (now, -1h, RFC 3339 or Unix seconds; default now)")
-    query.add_argument("--start", help="range query start (with --end and --step)")
-    query.add_argument("--end", help="range query end")
+    query.add_argument("--start", help="range query start, same forms as --time (with --end and --step)")
+    query.add_argument("--end", help="range query end, same forms as --time")
     query.add_argument("--step", help="range query step (e.g. 15s)")
     query.add_argument("--output", choices=["table", "json", "csv"], default="table")
     check = sub.add_parser("check", help="validate data or configuration")
@@ -56,6 +57,13 @@ def build_parser() -> argparse.ArgumentParser:
     chunks.add_argument("files", nargs="+", help="chunk segment files (a block's chunks/000001 ...)")
     rules = check_sub.add_parser("rules", help="validate Prometheus rule files (like promtool check rules)")
     rules.add_argument("files", nargs="+", help="rule files")
+    config = check_sub.add_parser(
+        "config", help="validate a tsdb.yml and every file it names, with the errors tsdb serve would give",
+        description="Validate tsdb.yml files as `tsdb serve --config` would at startup: the file itself, the "
+        "listen addresses, storage options, and every section with the files it names (rules.files, "
+        "notifications.config_file, scrape.config_file, ...). Relative paths resolve against the current "
+        "directory, as for the server.")
+    config.add_argument("files", nargs="+", metavar="FILE", help="tsdb config files (tsdb.yml)")
     test_rules = sub.add_parser("test-rules", help="run promtool-style rule unit tests (promtool test rules)")
     test_rules.add_argument("files", nargs="+", help="rule test files")
     _add_bench_parser(sub)
@@ -129,11 +137,11 @@ def _add_source_flags(parser: argparse.ArgumentParser) -> None:
 def _query(args: argparse.Namespace) -> int:
     import time
 
+    from tsdb.cli.output import render
+    from tsdb.cli.repl import parse_when
+    from tsdb.cli.sources import open_source
     from tsdb.errors import TsdbError
-    from tsdb.repl import parse_when
-    from tsdb.result_format import render
     from tsdb.server.params import parse_duration
-    from tsdb.sources import open_source
 
     ranged = [args.start, args.end, args.step]
     if any(ranged) and not all(ranged):
@@ -159,9 +167,9 @@ def _query(args: argparse.Namespace) -> int:
 
 
 def _repl(args: argparse.Namespace) -> int:
+    from tsdb.cli.repl import run
+    from tsdb.cli.sources import open_source
     from tsdb.errors import TsdbError
-    from tsdb.repl import run
-    from tsdb.sources import open_source
 
     try:
         source = open_source(args.url or (None if args.data_dir else "http://127.0.0.1:9201"), args.data_dir)
@@ -259,10 +267,34 @@ def _serve(args: argparse.Namespace) -> int:
     return 0
 
 
+# Options whose value may be a negative relative time (``--time -1m``, ``--start -5m``).
+TIME_OPTIONS = ("--time", "--start", "--end")
+_NEGATIVE_VALUE = re.compile(r"-\d")
+
+
+def join_negative_values(argv: Sequence[str]) -> list[str]:
+    """``--time -1m`` -> ``--time=-1m``: argparse takes a value starting with ``-`` (other than a plain
+    number) for an option, so relative times in the past are joined to their option before parsing."""
+    out: list[str] = []
+    i = 0
+    while i < len(argv):
+        arg = argv[i]
+        if arg == "--":
+            out.extend(argv[i:])
+            break
+        if arg in TIME_OPTIONS and i + 1 < len(argv) and _NEGATIVE_VALUE.match(argv[i + 1]):
+            out.append(f"{arg}={argv[i + 1]}")
+            i += 2
+            continue
+        out.append(arg)
+        i += 1
+    return out
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``tsdb`` console script; returns the process exit code."""
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_args(join_negative_values(sys.argv[1:] if argv is None else argv))
     if args.command == "serve":
         return _serve(args)
     if args.command == "query":
@@ -273,6 +305,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _check_chunks(args.files)
     if args.command == "check" and args.check_command == "rules":
         return _check_rules(args.files)
+    if args.command == "check" and args.check_command == "config":
+        from tsdb.cli.check import main as check_config
+
+        return check_config(args.files)
     if args.command == "test-rules":
         from tsdb.rules.unittest import main as test_rules
 
