@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import os
 import re
 from pathlib import Path
 
@@ -30,7 +31,8 @@ from tsdb.query.ast import (
 from tsdb.query.durations import format_duration, parse_duration
 from tsdb.query.parser import parse, parse_matchers, unquote
 
-CORPUS = Path(__file__).resolve().parents[2].parent / "shared" / "promql-tests"
+# Prometheus's PromQL test scripts (promql/promqltest/testdata): see tests/query/test_promql_conformance.py
+CORPUS = Path(os.environ.get("PROMQL_TESTS") or Path(__file__).resolve().parents[2].parent / "shared" / "promql-tests")
 
 
 def sel(name: str, *matchers: Matcher, **kw: object) -> VectorSelector:
@@ -169,7 +171,7 @@ def _corpus_queries() -> list[str]:
     return queries
 
 
-@pytest.mark.skipif(not CORPUS.exists(), reason="the shared PromQL corpus is not present")
+@pytest.mark.skipif(not CORPUS.exists(), reason="Prometheus's PromQL test scripts are not present")
 def test_every_corpus_query_round_trips() -> None:
     parsed = failed = 0
     for query in _corpus_queries():
@@ -229,7 +231,7 @@ def test_arbitrary_text_never_crashes(text: str) -> None:
         parse(text)
 
 
-@pytest.mark.skipif(not CORPUS.exists(), reason="the shared PromQL corpus is not present")
+@pytest.mark.skipif(not CORPUS.exists(), reason="Prometheus's PromQL test scripts are not present")
 @given(st.data())
 @settings(max_examples=300)
 def test_mutated_corpus_queries_never_crash(data: st.DataObject) -> None:

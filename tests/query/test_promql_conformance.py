@@ -1,4 +1,8 @@
-"""Prometheus's own PromQL test scripts (../shared/promql-tests) through our runner, one case per file.
+"""Prometheus's own PromQL test scripts through our runner, one case per file.
+
+The scripts are the ``*.test`` files of Prometheus's ``promql/promqltest/testdata`` (Apache-2.0), kept
+outside this repository: the directory named by ``$PROMQL_TESTS``, by default ``shared/promql-tests`` beside
+the checkout. Without it these tests are skipped.
 
 Every failing eval case must be listed in ``expected_failures.txt`` (``file:line<TAB>reason``), and every
 listed case must still fail, so the list cannot go stale.
@@ -7,6 +11,7 @@ listed case must still fail, so the list cannot go stale.
 from __future__ import annotations
 
 import math
+import os
 from pathlib import Path
 
 import numpy as np
@@ -28,7 +33,7 @@ from tsdb.query.value import ScalarValue, VectorValue
 from tsdb.storage.interfaces import STALE_NAN
 
 REPO_ROOT = Path(__file__).parents[2]
-CORPUS = REPO_ROOT.parent / "shared" / "promql-tests"
+CORPUS = Path(os.environ.get("PROMQL_TESTS") or REPO_ROOT.parent / "shared" / "promql-tests")
 EXPECTED_FAILURES = Path(__file__).with_name("expected_failures.txt")
 FILES = sorted(CORPUS.glob("*.test")) if CORPUS.is_dir() else []
 

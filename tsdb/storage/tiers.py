@@ -1,4 +1,4 @@
-"""Downsampled tiers in a data directory: scheduling, retention and the tiered read path (DESIGN §5).
+"""Downsampled tiers in a data directory: scheduling, retention and the tiered read path.
 
 ``<data>/tiers/5m/`` and ``<data>/tiers/1h/`` hold Parquet tier files (``parquet_tier.py``), one per raw
 block time range. :meth:`TierStore.maintain` (called from ``DB.maintain``) downsamples blocks older than
