@@ -50,6 +50,7 @@ EXPECT: dict[str, list[str]] = {
         ['"__name__":"node_load1"', '"job":"node"'],
     "tsdb query --url http://127.0.0.1:9201 'node_memory_MemAvailable_bytes / node_memory_MemTotal_bytes'":
         ['job="node"'],
+    "curl -s http://127.0.0.1:9201/api/v1/query --data-urlencode 'query=1+1'": ['"resultType":"scalar"', '"2"]'],
     "curl -s http://127.0.0.1:9201/api/v1/status/buildinfo": ['"status":"success"', '"version"'],
     "curl -s http://127.0.0.1:9201/api/v1/label/job/values": ['"node"', '"tsdb"'],
     "tsdb check rules rules/cpu.yml": ["SUCCESS"],
