@@ -153,7 +153,7 @@ def main(argv: list[str]) -> int:
             db.close()
         seconds, points = two_year_query(root / "two-years", args.two_year_series, args.repeats)
         print(f"\n2-year query at a 1-day step over {args.two_year_series} series (1h tier): {seconds:.3f} s "
-              f"({points} points; goal < 2 s at 10,000 series)")
+              f"({points} points; the goal, < 2 s, is stated at 10,000 series: --two-year-series 10000)")
     return 0
 
 

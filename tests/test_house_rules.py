@@ -10,7 +10,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "tsdb"
 
-# Layer of each top-level part of the package (DESIGN §2): a module may import its own layer or lower.
+# Layer of each top-level part of the package: a module may import its own layer or lower.
 LAYERS = {
     "tsdb.errors": 0, "tsdb.labels": 0, "tsdb._numba": 0, "tsdb.config": 0, "tsdb.http_body": 0, "tsdb.timefmt": 0,
     "tsdb.storage": 1,
@@ -220,4 +220,4 @@ def test_numba_options() -> None:
 
 @pytest.mark.parametrize("name", ["utils.py", "core.py", "helpers.py", "misc.py"])
 def test_no_grab_bag_modules(name: str) -> None:
-    assert not list(PACKAGE.rglob(name)), f"no {name} grab bags (DESIGN §3)"
+    assert not list(PACKAGE.rglob(name)), f"no {name} grab bags: name a module after what it holds"

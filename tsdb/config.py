@@ -35,7 +35,7 @@ def parse_duration_ms(value: str | int | float, where: str = "duration") -> int:
 
 @dataclass(frozen=True)
 class StorageOptions:
-    """Storage options (DESIGN §5). All times in ms."""
+    """Storage options: retention, WAL, head chunks, compaction and downsampled tiers. All times in ms."""
 
     retention_ms: int = 90 * DAY_MS
     retention_bytes: int = 0

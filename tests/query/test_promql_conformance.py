@@ -1,5 +1,9 @@
 """Prometheus's own PromQL test scripts (``tests.needs.promql_corpus``) through our runner, one case per file.
 
+The scripts are the ``*.test`` files of Prometheus's ``promql/promqltest/testdata`` (Apache-2.0), kept
+outside this repository. Without them these tests are skipped (and marked ``corpus``: CI runs them in a
+step of their own).
+
 Every failing eval case must be listed in ``expected_failures.txt`` (``file:line<TAB>reason``), and every
 listed case must still fail, so the list cannot go stale.
 """

@@ -1,6 +1,6 @@
 """The DB under faults: a full disk, a corrupt chunk in a block, WAL corruption (middle and torn tail),
 and a block write interrupted by a crash. Every acknowledged commit must survive; corruption is
-reported naming where it is, never skipped silently (DESIGN §5)."""
+reported naming where it is, never skipped silently."""
 
 from __future__ import annotations
 

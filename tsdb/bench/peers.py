@@ -293,7 +293,7 @@ def _query_keys(report: PeersReport) -> list[str]:
 
 
 def pass_fail(report: PeersReport) -> list[str]:
-    """PASS/FAIL lines for tsdb (if it ran) against the seed's requirements and the issue's goals."""
+    """PASS/FAIL lines for tsdb (if it ran) against the requirements and goals in docs/benchmarks.md."""
     if "tsdb" not in report.runs:
         return ["- FAIL: tsdb did not run"]
     rate = report.median("tsdb", _ingest_rate)

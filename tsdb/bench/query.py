@@ -39,7 +39,7 @@ INSTANT_QUERIES: tuple[tuple[str, str], ...] = (
 # label, range length ms, step ms
 RANGE_SHAPES: tuple[tuple[str, int, int], ...] = (("1h", 3_600_000, 15_000), ("24h", 86_400_000, 60_000))
 DASHBOARD_24H_BUDGET_S = 2.0
-"""The seed's requirement: the whole 24 h dashboard query set answers in under 2 s (sum of medians)."""
+"""The project's requirement: the whole 24 h dashboard query set answers in under 2 s (sum of medians)."""
 
 Result = dict[tuple[tuple[str, str], ...], dict[int, float]]
 

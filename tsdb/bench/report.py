@@ -14,7 +14,7 @@ from tsdb.bench.ingest import IngestResult
 from tsdb.bench.query import DASHBOARD_24H_BUDGET_S, Disagreement, QueryReport
 
 INGEST_REQUIREMENT = 100_000.0
-"""The seed's requirement: sustained ingestion of at least this many samples/s on this machine."""
+"""The project's requirement: sustained ingestion of at least this many samples/s on this machine."""
 
 
 def machine_description() -> str:

@@ -1,4 +1,4 @@
-"""Values the evaluator passes around (DESIGN §6).
+"""Values the evaluator passes around.
 
 Everything is evaluated over a grid of step timestamps ``steps`` (int64 ms, ascending; an instant query
 is a grid of one step). An instant vector over the grid is ``labels`` (one per series) plus

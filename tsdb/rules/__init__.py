@@ -1,1 +1,1 @@
-"""Rule evaluation: Prometheus rule files, recording and alerting rules (DESIGN section 2)."""
+"""Rule evaluation: Prometheus rule files, recording and alerting rules."""

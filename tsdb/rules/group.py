@@ -1,9 +1,9 @@
 """One rule group's evaluation: its rules in order at one timestamp, results written and alerts handed on.
 
-:meth:`GroupState.evaluate` runs each rule's parsed expression through the ``query`` function (DESIGN §4
-``QueryFunc``) at ``t - query_offset``, writes recording-rule outputs and the ``ALERTS`` /
-``ALERTS_FOR_STATE`` series through the appender (stale markers for series that disappeared), and
-returns the alerts to send. A failing rule marks only itself unhealthy.
+:meth:`GroupState.evaluate` runs each rule's parsed expression through the ``query`` function (the
+``QueryFunc`` of :mod:`tsdb.storage.interfaces`) at ``t - query_offset``, writes recording-rule outputs
+and the ``ALERTS`` / ``ALERTS_FOR_STATE`` series through the appender (stale markers for series that
+disappeared), and returns the alerts to send. A failing rule marks only itself unhealthy.
 """
 
 from __future__ import annotations

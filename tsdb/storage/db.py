@@ -1,4 +1,4 @@
-"""The database: one data directory with a WAL, the head and persistent blocks (DESIGN §2, §5).
+"""The database: one data directory with a WAL, the head and persistent blocks.
 
 ``DB.open`` takes the directory lock, loads blocks, replays the WAL (checkpoint, then segments) into
 the head, and opens the WAL for writing. Appenders write WAL records before the head sees a batch

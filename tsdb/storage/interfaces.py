@@ -1,4 +1,4 @@
-"""The storage contracts (DESIGN §4): what the query engine, rules and servers see of storage.
+"""The storage contracts: what the query engine, rules and servers see of storage.
 
 Times are int64 Unix milliseconds, ranges ``[mint, maxt]`` inclusive. Sample arrays are whole numpy
 arrays (``int64`` timestamps ascending, ``float64`` values), never per-sample objects; arrays returned

@@ -1,4 +1,4 @@
-"""Merging queriers: one read view over the head and every block overlapping the range (DESIGN §2).
+"""Merging queriers: one read view over the head and every block overlapping the range.
 
 :class:`MergeQuerier` asks each source querier, merges series with equal labels (sorted merge by
 labels), and merges their samples: identical samples are deduplicated, and on a timestamp conflict the

@@ -1,4 +1,4 @@
-"""The PromQL query engine: parse, open one querier, evaluate, finish the result (DESIGN §6).
+"""The PromQL query engine: parse, open one querier, evaluate, finish the result.
 
 ``Engine(queryable).instant(query, t_ms)`` and ``.range(query, start_ms, end_ms, step_ms)`` return a
 :class:`~tsdb.query.value.Value`; ``query_instant``/``query_range`` return it as a

@@ -1,4 +1,4 @@
-"""The PromQL evaluator: walks the AST over a step grid and produces values (DESIGN §6).
+"""The PromQL evaluator: walks the AST over a step grid and produces values.
 
 Every node is evaluated for all steps at once: an instant selector finds, for every series, the last
 sample of each step's lookback window in one kernel call over all steps (:mod:`.selection`); range

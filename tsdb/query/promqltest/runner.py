@@ -1,6 +1,6 @@
 """Runner for Prometheus's PromQL ``.test`` scripts (the conformance bar of the query engine).
 
-The format is specified in ``../shared/promql-tests/README.md``: ``load`` blocks in series notation,
+The format is Prometheus's ``promql/promqltest`` script format: ``load`` blocks in series notation,
 ``clear``, ``eval instant|range`` with ``expect`` lines and expected series or scalars. Every eval is a
 case with a status ``passed``, ``failed`` or ``skipped`` (skips only for native-histogram cases and for
 experimental syntax our parser rejects, always with a reason).

@@ -1,6 +1,6 @@
 """The ``.test`` script format: durations, numbers, series notation, ``load``/``clear``/``eval`` commands.
 
-Specified in ``../shared/promql-tests/README.md``; :func:`parse_test_file` turns a file into commands.
+Prometheus's ``promql/promqltest`` script format; :func:`parse_test_file` turns a file into commands.
 """
 
 from __future__ import annotations

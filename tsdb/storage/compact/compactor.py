@@ -1,4 +1,4 @@
-"""Writing blocks: persisting a head range and merging blocks (the Compactor's work, DESIGN §5).
+"""Writing blocks: persisting a head range and merging blocks (the Compactor's work).
 
 Both produce a new block through :func:`tsdb.storage.block.reader.write_block_from_samples`, which writes
 ``<ulid>.tmp`` and renames it atomically, so a crash leaves no half block visible. Merging reads the

@@ -1,4 +1,4 @@
-"""Downsampling: per series and per window (5m, 1h) the aggregates a Parquet tier keeps (DESIGN §5).
+"""Downsampling: per series and per window (5m, 1h) the aggregates a Parquet tier keeps.
 
 :func:`downsample_flat` aggregates columnar raw samples in one kernel call; :func:`downsample_reader`
 does it for any block reader (a :class:`~tsdb.storage.block.reader.Block` or the head: anything with

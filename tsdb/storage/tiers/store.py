@@ -1,4 +1,4 @@
-"""Downsampled tiers in a data directory: scheduling and retention (DESIGN §5).
+"""Downsampled tiers in a data directory: scheduling and retention.
 
 ``<data>/tiers/5m/`` and ``<data>/tiers/1h/`` hold Parquet tier files (:mod:`~tsdb.storage.tiers.parquet`),
 one per raw block time range. :meth:`TierStore.maintain` (called from ``DB.maintain``) downsamples blocks
