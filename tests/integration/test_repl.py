@@ -19,13 +19,19 @@ from tsdb.labels import Labels
 from tsdb.server.remote_write import compress_snappy, encode_write_request
 
 HEADERS = {"Content-Type": "application/x-protobuf", "Content-Encoding": "snappy"}
-NOW = int(time.time() * 1000) // 1000 * 1000
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServeProcess]:
+def now_ms() -> int:
+    """When the data was written (the samples end here): taken when the module's tests start, not at
+    collection, so the real-terminal test's live queries still find them within the lookback."""
+    return int(time.time() * 1000) // 1000 * 1000
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory, now_ms: int) -> Iterator[ServeProcess]:
     proc = ServeProcess(tmp_path_factory.mktemp("repl") / "data")
-    ts = NOW - 600_000 + np.arange(41, dtype=np.int64) * 15_000
+    ts = now_ms - 600_000 + np.arange(41, dtype=np.int64) * 15_000
     series = [(Labels({"__name__": "node_load1", "instance": f"host{i}"}), ts, np.full(41, float(i))) for i in range(3)]
     status, text = proc.post("/api/v1/write", compress_snappy(encode_write_request(series)), HEADERS)
     assert status == 204, text
@@ -33,8 +39,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServeProcess]:
     proc.stop()
 
 
-def test_shell_commands_and_queries(server: ServeProcess) -> None:
-    shell = Shell(HttpSource(server.url), clock=lambda: NOW / 1000)
+def test_shell_commands_and_queries(server: ServeProcess, now_ms: int) -> None:
+    shell = Shell(HttpSource(server.url), clock=lambda: now_ms / 1000)
     assert "node_load1" in shell.handle("node_load1") and 'instance="host2"' in shell.handle("node_load1")
     assert shell.handle("sum(node_load1)").splitlines()[-1].endswith("3")
     assert "error:" in shell.handle("sum(") and "^" in shell.handle("sum(")
