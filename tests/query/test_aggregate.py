@@ -16,13 +16,11 @@ from tsdb.errors import QueryError
 from tsdb.labels import Labels
 from tsdb.query.engine.aggregate import (
     aggregate,
-    format_go_float,
-    format_go_float_g,
     sample_offset,
     stringlabels_bytes,
     xxhash64,
 )
-from tsdb.query.value import VectorValue
+from tsdb.query.value import VectorValue, format_go_float, format_go_float_g
 
 NAN = math.nan
 INF = math.inf

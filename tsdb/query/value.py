@@ -106,6 +106,30 @@ class Annotations:
             self.infos.append(message)
 
 
+def format_go_float(f: float) -> str:
+    """Go's ``strconv.FormatFloat(f, 'f', -1, 64)``: shortest round-trip digits, never an exponent."""
+    if math.isnan(f):
+        return "NaN"
+    if math.isinf(f):
+        return "+Inf" if f > 0 else "-Inf"
+    return str(np.format_float_positional(f, unique=True, trim="-"))
+
+
+def format_go_float_g(f: float) -> str:
+    """Go's ``%v`` of a float64 (``strconv.FormatFloat(f, 'g', -1, 64)``): shortest digits, exponent
+    form when the decimal exponent is below -4 or at least 6 (so 1e6 prints as ``1e+06``)."""
+    if math.isnan(f):
+        return "NaN"
+    if math.isinf(f):
+        return "+Inf" if f > 0 else "-Inf"
+    if f == 0:
+        return "-0" if math.copysign(1.0, f) < 0 else "0"
+    sci = str(np.format_float_scientific(f, unique=True, trim="-", exp_digits=2))
+    if -4 <= int(sci.split("e")[1]) < 6:
+        return str(np.format_float_positional(f, unique=True, trim="-"))
+    return sci
+
+
 def go_float(x: float) -> str:
     """Format a float like Go's ``%g`` (shortest representation)."""
     if math.isnan(x):

@@ -18,8 +18,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
-
+from tsdb.query.value import format_go_float_g
 from tsdb.timefmt import format_go_time
 
 _ACTION = re.compile(r"{{-?\s*(.*?)\s*-?}}", re.S)
@@ -32,7 +31,7 @@ class TemplateError(Exception):
 def _humanize(v: Any) -> str:
     x = float(v)
     if x == 0 or math.isnan(x) or math.isinf(x):
-        return _go_g(x)
+        return format_go_float_g(x)
     if abs(x) >= 1:
         for prefix in ("", "k", "M", "G", "T", "P", "E", "Z", "Y"):
             if abs(x) < 1000 or prefix == "Y":
@@ -65,22 +64,6 @@ def _go_4g(x: float) -> str:
         digits = exp[1:].lstrip("0").rjust(2, "0")
         return f"{mantissa}e{sign}{digits}"
     return text
-
-
-def _go_g(x: float) -> str:
-    """Go's ``%v`` of a float64 (``strconv.FormatFloat(x, 'g', -1, 64)``): shortest digits, exponent
-    form when the decimal exponent is below -4 or at least 6 (so 1e6 prints as ``1e+06``)."""
-    if math.isnan(x):
-        return "NaN"
-    if math.isinf(x):
-        return "+Inf" if x > 0 else "-Inf"
-    if x == 0:
-        return "-0" if math.copysign(1.0, x) < 0 else "0"
-    sci = str(np.format_float_scientific(x, unique=True, trim="-", exp_digits=2))
-    exp = int(sci.split("e")[1])
-    if exp < -4 or exp >= 6:
-        return sci
-    return str(np.format_float_positional(x, unique=True, trim="-"))
 
 
 def _humanize_duration(v: Any) -> str:
@@ -218,7 +201,7 @@ def _eval_pipeline(text: str, data: TemplateData, scope: dict[str, Any] | None =
 
 def _render(value: Any) -> str:
     if isinstance(value, float):
-        return _go_g(value)
+        return format_go_float_g(value)
     return str(value)
 
 

@@ -20,9 +20,7 @@ per input series or output group for label handling.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
-from decimal import Decimal
 
 import numpy as np
 import numpy.typing as npt
@@ -30,7 +28,7 @@ import numpy.typing as npt
 from tsdb.errors import QueryError
 from tsdb.labels import METRIC_NAME, Labels
 from tsdb.query.engine import aggregate_kernels as kern
-from tsdb.query.value import VectorValue
+from tsdb.query.value import VectorValue, format_go_float, format_go_float_g
 
 SELECTING_OPS = frozenset({"topk", "bottomk", "limitk", "limit_ratio"})
 """Aggregations that return a subset of the input series with their own labels."""
@@ -397,30 +395,3 @@ def _go_quote(s: str) -> str:
         else:
             out.append(ch)
     return '"' + "".join(out) + '"'
-
-
-def format_go_float(f: float) -> str:
-    """Go's ``strconv.FormatFloat(f, 'f', -1, 64)``: shortest round-trip digits, never an exponent."""
-    if math.isnan(f):
-        return "NaN"
-    if math.isinf(f):
-        return "+Inf" if f > 0 else "-Inf"
-    return np.format_float_positional(f, unique=True, trim="-")
-
-
-def format_go_float_g(f: float) -> str:
-    """Go's ``%v`` of a float64: shortest digits, exponent form when the exponent is < -4 or >= 6."""
-    if math.isnan(f):
-        return "NaN"
-    if math.isinf(f):
-        return "+Inf" if f > 0 else "-Inf"
-    if f == 0:
-        return "-0" if math.copysign(1.0, f) < 0 else "0"
-    sign, digits, exponent = Decimal(repr(f)).normalize().as_tuple()
-    text = "".join(map(str, digits))
-    exp10 = len(digits) + int(exponent) - 1
-    prefix = "-" if sign else ""
-    if exp10 < -4 or exp10 >= 6:
-        mant = text[0] + ("." + text[1:] if len(text) > 1 else "")
-        return f"{prefix}{mant}e{'-' if exp10 < 0 else '+'}{abs(exp10):02d}"
-    return prefix + format_go_float(abs(f))

@@ -1,13 +1,6 @@
 """The in-memory head: :class:`Head` is the head's state (:class:`~tsdb.storage.head.state.HeadState`)
-with its Appender, Querier, block export and truncation attached.
-
-Per-series state lives in numpy arrays indexed by ref (see :mod:`tsdb.storage.head.head_kernels`); samples
-are appended by one kernel call per batch. Open chunks are cut as Prometheus does (near
-``chunk_samples`` samples, at most twice that, never across a multiple of ``chunk_range``), encoded in
-one ``encode_chunks`` call per batch, and split again if an encoded chunk exceeds ``MAX_CHUNK_BYTES``.
-
-Thread-safety: every public method takes the head's lock; kernels run under it (they release the GIL,
-so other Python threads keep running).
+with its Appender, Querier, block export and truncation attached. How samples are held, chunks cut and
+the lock taken is described in :mod:`tsdb.storage.head.state`.
 """
 
 from __future__ import annotations

@@ -26,7 +26,7 @@ from tsdb.storage.wal import records
 from tsdb.storage.wal.reader import WALReader
 from tsdb.storage.wal.records import Record, SamplesRecord, SeriesRecord, TombstonesRecord
 from tsdb.storage.wal.repair import RepairReport
-from tsdb.storage.wal.segments import list_segments, segment_path
+from tsdb.storage.wal.segments import list_segments, list_wal_dir, segment_path
 from tsdb.storage.wal.writer import WAL
 
 __all__ = ["create_checkpoint", "last_checkpoint", "remove_tmp_checkpoints", "replay"]
@@ -45,14 +45,8 @@ def checkpoint_path(wal_dir: str | os.PathLike[str], index: int) -> Path:
 
 
 def _checkpoints(wal_dir: Path) -> list[tuple[int, Path]]:
-    try:
-        names = os.listdir(wal_dir)
-    except FileNotFoundError:
-        return []
-    except OSError as err:
-        raise StorageError(f"cannot list WAL directory {wal_dir}: {err}") from err
     found = []
-    for name in names:
+    for name in list_wal_dir(wal_dir):
         m = _CHECKPOINT.match(name)
         if m and (wal_dir / name).is_dir():
             found.append((int(m.group(1)), wal_dir / name))

@@ -19,7 +19,8 @@ from tsdb.storage.crc_kernels import CRC32C_TABLES
 from tsdb.storage.wal.records_kernels import scan_segment
 
 __all__ = [
-    "DEFAULT_PAGE_SIZE", "DEFAULT_SEGMENT_SIZE", "ParsedSegment", "list_segments", "parse_segment", "segment_path",
+    "DEFAULT_PAGE_SIZE", "DEFAULT_SEGMENT_SIZE", "ParsedSegment", "list_segments", "list_wal_dir", "parse_segment",
+    "segment_path",
 ]
 
 DEFAULT_PAGE_SIZE = 32 * 1024
@@ -32,15 +33,19 @@ def segment_path(wal_dir: str | os.PathLike[str], index: int) -> Path:
     return Path(wal_dir) / f"{index:08d}"
 
 
-def list_segments(wal_dir: str | os.PathLike[str]) -> list[int]:
-    """Sorted indices of the segment files in ``wal_dir`` (other entries are ignored)."""
+def list_wal_dir(wal_dir: str | os.PathLike[str]) -> list[str]:
+    """The entry names of ``wal_dir`` (none if it does not exist yet); other failures are StorageError."""
     try:
-        names = os.listdir(wal_dir)
+        return os.listdir(wal_dir)
     except FileNotFoundError:
         return []
     except OSError as err:
         raise StorageError(f"cannot list WAL directory {wal_dir}: {err}") from err
-    return sorted(int(name) for name in names if _SEGMENT_NAME.match(name))
+
+
+def list_segments(wal_dir: str | os.PathLike[str]) -> list[int]:
+    """Sorted indices of the segment files in ``wal_dir`` (other entries are ignored)."""
+    return sorted(int(name) for name in list_wal_dir(wal_dir) if _SEGMENT_NAME.match(name))
 
 
 @dataclass
