@@ -106,6 +106,26 @@ class Annotations:
             self.infos.append(message)
 
 
+def go_quote(s: str) -> str:
+    """Go's ``%q`` of a string: invalid bytes (surrogate-escaped here) as ``\\xNN``."""
+    out = []
+    for ch in s:
+        o = ord(ch)
+        if 0xDC80 <= o <= 0xDCFF:
+            out.append(f"\\x{o - 0xDC00:02x}")
+        elif ch in '"\\':
+            out.append("\\" + ch)
+        elif ch == "\n":
+            out.append("\\n")
+        elif ch == "\t":
+            out.append("\\t")
+        elif o < 0x20 or o == 0x7F:
+            out.append(f"\\x{o:02x}")
+        else:
+            out.append(ch)
+    return '"' + "".join(out) + '"'
+
+
 def format_go_float(f: float) -> str:
     """Go's ``strconv.FormatFloat(f, 'f', -1, 64)``: shortest round-trip digits, never an exponent."""
     if math.isnan(f):

@@ -28,7 +28,7 @@ import numpy.typing as npt
 from tsdb.errors import QueryError
 from tsdb.labels import METRIC_NAME, Labels
 from tsdb.query.engine import aggregate_kernels as kern
-from tsdb.query.value import VectorValue, format_go_float, format_go_float_g
+from tsdb.query.value import VectorValue, format_go_float, format_go_float_g, go_quote
 
 SELECTING_OPS = frozenset({"topk", "bottomk", "limitk", "limit_ratio"})
 """Aggregations that return a subset of the input series with their own labels."""
@@ -315,7 +315,7 @@ def xxhash64(data: bytes, seed: int = 0) -> int:
 def _count_values(vec: VectorValue, names: tuple[str, ...], without: bool, value_label: str) -> VectorValue:
     """count_values: per group and distinct value, how many series have that value at each step."""
     if not _valid_label_name(value_label):
-        raise QueryError(f"invalid label name {_go_quote(value_label)}")
+        raise QueryError(f"invalid label name {go_quote(value_label)}")
     num_steps = vec.values.shape[1]
     rows, cols = np.nonzero(vec.present)
     if not len(rows):
@@ -377,21 +377,3 @@ def _valid_label_name(name: str) -> bool:
     return True
 
 
-def _go_quote(s: str) -> str:
-    """Go's ``%q`` of a string: invalid bytes (surrogate-escaped here) as ``\\xNN``."""
-    out = []
-    for ch in s:
-        o = ord(ch)
-        if 0xDC80 <= o <= 0xDCFF:
-            out.append(f"\\x{o - 0xDC00:02x}")
-        elif ch in '"\\':
-            out.append("\\" + ch)
-        elif ch == "\n":
-            out.append("\\n")
-        elif ch == "\t":
-            out.append("\\t")
-        elif o < 0x20 or o == 0x7F:
-            out.append(f"\\x{o:02x}")
-        else:
-            out.append(ch)
-    return '"' + "".join(out) + '"'

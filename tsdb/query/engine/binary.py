@@ -33,7 +33,7 @@ import numpy.typing as npt
 from tsdb.errors import QueryError
 from tsdb.labels import METRIC_NAME, Labels, is_legacy_label_name
 from tsdb.query.engine import aggregate_kernels as kern
-from tsdb.query.value import ScalarValue, Value, VectorValue
+from tsdb.query.value import ScalarValue, Value, VectorValue, go_quote
 
 ARITHMETIC_OPS = frozenset({"+", "-", "*", "/", "%", "^", "atan2"})
 COMPARISON_OPS = frozenset({"==", "!=", ">", "<", ">=", "<="})
@@ -496,22 +496,6 @@ def go_labels_string(lbls: Labels) -> str:
     """Go's ``labels.Labels.String()``: ``{__name__="m", a="b"}`` (names quoted when not legacy)."""
     parts = []
     for name, value in lbls.items():
-        shown = name if is_legacy_label_name(name) else _go_quote(name)
-        parts.append(f"{shown}={_go_quote(value)}")
+        shown = name if is_legacy_label_name(name) else go_quote(name)
+        parts.append(f"{shown}={go_quote(value)}")
     return "{" + ", ".join(parts) + "}"
-
-
-def _go_quote(s: str) -> str:
-    out = []
-    for ch in s:
-        if ch in '"\\':
-            out.append("\\" + ch)
-        elif ch == "\n":
-            out.append("\\n")
-        elif ch == "\t":
-            out.append("\\t")
-        elif ord(ch) < 0x20 or ord(ch) == 0x7F:
-            out.append(f"\\x{ord(ch):02x}")
-        else:
-            out.append(ch)
-    return '"' + "".join(out) + '"'
