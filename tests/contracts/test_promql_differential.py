@@ -81,6 +81,19 @@ def generate_data(seed: int, t0: int) -> SeriesData:
         for k, le in enumerate(("0.1", "0.5", "1", "+Inf")):
             out.append((Labels({"__name__": "req_duration_seconds_bucket", "job": job, "le": le}), ts,
                         counts[:, k].copy()))
+    # Edge-case histograms (constant counts): empty, non-monotonic, no +Inf, empty first bucket, only +Inf,
+    # negative bounds.
+    edge = {"empty": {"0.1": 0, "0.5": 0, "1": 0, "+Inf": 0},
+            "nonmono": {"0.1": 5, "0.5": 3, "1": 8, "+Inf": 10},
+            "noinf": {"0.1": 1, "0.5": 4, "1": 9},
+            "zerofirst": {"0.1": 0, "0.5": 4, "1": 9, "+Inf": 10},
+            "onlyinf": {"+Inf": 7},
+            "negative": {"-1": 0, "0": 2, "1": 6, "+Inf": 8}}
+    for case, buckets in edge.items():
+        ts = stamps()
+        for le, count in buckets.items():
+            out.append((Labels({"__name__": "edge_bucket", "case": case, "le": le}), ts,
+                        np.full(n, float(count))))
     return out
 
 
@@ -144,6 +157,8 @@ def generate_queries(at_s: int) -> list[str]:
         queries += [f"histogram_quantile({q}, rate(req_duration_seconds_bucket[5m]))",
                     f"histogram_quantile({q}, sum by (le) (rate(req_duration_seconds_bucket[5m])))",
                     f"histogram_quantile({q}, sum by (le, job) (increase(req_duration_seconds_bucket[10m])))"]
+    for q in ("0", "1", "-1", "2", "NaN", "0.5", "0.01", "0.99"):
+        queries += [f"histogram_quantile({q}, edge_bucket)", f"histogram_quantile({q}, sum by (le) (edge_bucket))"]
     queries += [
         "max_over_time(rate(http_requests_total[5m])[20m:1m])", "avg_over_time(node_temp[10m:30s])",
         "min_over_time(sum by (job) (node_temp)[15m:2m] offset 3m)", "rate(http_requests_total[10m:1m])",

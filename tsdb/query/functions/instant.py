@@ -247,18 +247,6 @@ def absent_labels(matchers: list[Matcher]) -> Labels:
 SMALL_DELTA_TOLERANCE = 1e-12
 
 
-def _almost_equal(a: float, b: float, eps: float) -> bool:
-    if math.isnan(a) and math.isnan(b):
-        return True
-    if a == b:
-        return True
-    diff = abs(a - b)
-    smallest = 2.2250738585072014e-308
-    if a == 0 or b == 0 or abs(a) + abs(b) < smallest:
-        return diff < eps * smallest
-    return diff / min(abs(a) + abs(b), 1.7976931348623157e308) < eps
-
-
 def _coalesce(buckets: list[tuple[float, float]]) -> list[tuple[float, float]]:
     out: list[tuple[float, float]] = []
     for upper, count in buckets:
@@ -269,8 +257,48 @@ def _coalesce(buckets: list[tuple[float, float]]) -> list[tuple[float, float]]:
     return out
 
 
+def _go_div(num: float, den: float) -> float:
+    """``num / den`` with IEEE 754 semantics as Go computes it (x/0 is ±Inf, 0/0 is NaN), never an exception."""
+    if den == 0:
+        if num == 0 or math.isnan(num):
+            return math.nan
+        return math.copysign(math.inf, num) * math.copysign(1.0, den)
+    return num / den
+
+
+def _fix_precision(counts: list[float], tolerance: float) -> None:
+    """Prometheus's correctPrecisionErrors: a count within ``tolerance`` (relative) of the previous one is
+    set equal to it, so float noise from aggregation does not look like a decrease."""
+    prev = counts[0]
+    for i in range(1, len(counts)):
+        curr = counts[i]
+        delta = abs(curr - prev)
+        if delta == 0:
+            continue
+        if _go_div(delta, curr) <= tolerance:
+            counts[i] = prev
+        else:
+            prev = curr
+
+
+def _ensure_monotonic(counts: list[float]) -> bool:
+    """Prometheus's ensureMonotonic: the running maximum of the counts (True when any count was raised)."""
+    forced = False
+    top = counts[0]
+    for i in range(1, len(counts)):
+        if counts[i] > top:
+            top = counts[i]
+        elif counts[i] < top:
+            counts[i] = top
+            forced = True
+    return forced
+
+
 def bucket_quantile(q: float, buckets: list[tuple[float, float]]) -> tuple[float, bool]:
-    """Prometheus's BucketQuantile over (upper bound, cumulative count): (quantile, forced monotonic)."""
+    """Prometheus's bucketQuantile over (upper bound, cumulative count): (quantile, forced monotonic).
+
+    NaN for NaN φ, fewer than two buckets, no ``+Inf`` bucket or no observations; -Inf / +Inf for φ below 0 /
+    above 1; an empty bucket that holds the rank gives NaN (0/0) exactly as Prometheus does."""
     if math.isnan(q):
         return math.nan, False
     if q < 0:
@@ -278,29 +306,17 @@ def bucket_quantile(q: float, buckets: list[tuple[float, float]]) -> tuple[float
     if q > 1:
         return math.inf, False
     buckets = sorted(buckets, key=lambda b: b[0])
-    if not math.isinf(buckets[-1][0]) or buckets[-1][0] < 0:
+    if not (math.isinf(buckets[-1][0]) and buckets[-1][0] > 0):
         return math.nan, False
     buckets = _coalesce(buckets)
     counts = [c for _, c in buckets]
-    forced = False
-    prev = counts[0]
-    for i in range(1, len(counts)):
-        curr = counts[i]
-        if curr == prev:
-            continue
-        if _almost_equal(prev, curr, SMALL_DELTA_TOLERANCE):
-            counts[i] = prev
-            continue
-        if curr < prev:
-            counts[i] = prev
-            forced = True
-            continue
-        prev = curr
+    _fix_precision(counts, SMALL_DELTA_TOLERANCE)
+    forced = _ensure_monotonic(counts)
     if len(buckets) < 2:
-        return math.nan, forced
+        return math.nan, False
     observations = counts[-1]
     if observations == 0:
-        return math.nan, forced
+        return math.nan, False
     rank = q * observations
     b = len(buckets) - 1
     for i in range(len(buckets) - 1):
@@ -318,7 +334,7 @@ def bucket_quantile(q: float, buckets: list[tuple[float, float]]) -> tuple[float
         start = buckets[b - 1][0]
         count -= counts[b - 1]
         rank -= counts[b - 1]
-    return start + (end - start) * (rank / count), forced
+    return start + (end - start) * _go_div(rank, count), forced
 
 
 def bucket_fraction(lower: float, upper: float, buckets: list[tuple[float, float]]) -> float:
