@@ -55,6 +55,8 @@ def test_server_lifecycle(tmp_path: Path) -> None:
     result, metrics, status = asyncio.run(scenario())
     assert '"60"' in result
     assert "tsdb_samples_appended_total 60.0" in metrics and "tsdb_query_duration_seconds_count" in metrics
+    assert 'tsdb_write_requests_total{code="204",protocol="remote_write"} 1.0' in metrics
+    assert 'tsdb_http_requests_total{code="200",handler="/api/v1/query"} 1.0' in metrics
     assert "tsdb_compaction_duration_seconds_count" in metrics and "tsdb_blocks_loaded" in metrics
     assert status["data"]["seriesCountByMetricName"] == [{"name": "m", "value": 1}]  # type: ignore[index]
 

@@ -25,7 +25,7 @@ import signal
 import socket
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -125,11 +125,13 @@ class Server:
         engine = Engine.from_options(db, self.config.query)
         backend = Backend(queryable=db, appendable=db, engine=TimedEngine(engine, self.metrics),
                           parse_matchers=parse_matchers, format_query=lambda text: str(parse(text)),
-                          max_body_bytes=self.config.max_body_bytes, on_write=self.metrics.record_commit,
+                          max_body_bytes=self.config.max_body_bytes, on_write=self.metrics.record_write,
+                          on_rejected=self.metrics.record_rejected,
                           status_tsdb=db.status)
         self.metrics.bind_gauges(lambda: db.num_series, lambda: db.wal_size_bytes, lambda: len(db.blocks))
+        db.head.commit_listeners.append(self.metrics.record_commit)
 
-        app = web.Application(client_max_size=self.config.max_body_bytes)
+        app = web.Application(client_max_size=self.config.max_body_bytes, middlewares=[self._count_requests])
         app.add_routes(HttpApi(backend, self.executor).routes())
         app.router.add_get("/metrics", self._metrics_handler)
         app.router.add_post("/-/reload", self._reload_handler)
@@ -216,6 +218,23 @@ class Server:
         if failed:
             raise RuntimeError(f"applying configuration failed in {', '.join(failed)} (see the log)")
         return [c.name for c, plan in zip(self.components, plans, strict=True) if plan.changed]
+
+    @web.middleware
+    async def _count_requests(self, request: web.Request,
+                              handler: Callable[[web.Request], Awaitable[web.StreamResponse]]) -> web.StreamResponse:
+        """Count every HTTP request by its route pattern (``/api/v1/label/{name}/values``) and status."""
+        resource = request.match_info.route.resource
+        name = resource.canonical if resource is not None else "unmatched"
+        try:
+            response = await handler(request)
+        except web.HTTPException as err:
+            self.metrics.record_http(name, err.status)
+            raise
+        except BaseException:
+            self.metrics.record_http(name, 500)
+            raise
+        self.metrics.record_http(name, response.status)
+        return response
 
     async def _reload_handler(self, request: web.Request) -> web.Response:
         try:

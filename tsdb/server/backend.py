@@ -40,7 +40,12 @@ class Backend:
     format_query: Callable[[str], str]
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
     labels_cache: LabelsCache = field(default_factory=LabelsCache)
-    on_write: Callable[[CommitResult], None] | None = None
+    on_write: Callable[[str, str], None] | None = None
+    """Called once per write request with (protocol, outcome code): ``remote_write`` and the HTTP status,
+    ``grpc`` and the gRPC status name."""
+    on_rejected: Callable[[str, int], None] | None = None
+    """Called with (reason, count) for samples refused before storage (stored and rejected samples are
+    counted by the head's commit listeners)."""
     start_time: float = field(default_factory=time.time)
     status_tsdb: Callable[[], dict[str, Any]] | None = None
     # Set by the rule evaluator component: the ``data`` of /api/v1/rules (given the request's form
@@ -76,8 +81,8 @@ def store_write(backend: Backend, decoded: DecodedWrite) -> CommitResult:
     if decoded.histograms:
         result.reject("native_histogram_unsupported", decoded.histograms,
                       "native histogram samples are not stored yet")
-    if backend.on_write is not None:
-        backend.on_write(result)
+        if backend.on_rejected is not None:
+            backend.on_rejected("native_histogram_unsupported", decoded.histograms)
     return result
 
 

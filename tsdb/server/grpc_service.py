@@ -87,9 +87,22 @@ class TsdbService:
         return store_write(self.backend, decode_write_request(payload, self.backend.labels_cache))
 
     async def write(self, payload: bytes, context: grpc.aio.ServicerContext) -> tsdb_pb2.WriteResponse:
-        if len(payload) > self.backend.max_body_bytes:
-            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "request larger than the body limit")
-        return commit_to_response(await self._run(context, self._write_bytes, payload))
+        try:
+            if len(payload) > self.backend.max_body_bytes:
+                await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "request larger than the body limit")
+            response = commit_to_response(await self._run(context, self._write_bytes, payload))
+        except BaseException:
+            self._count_write(context, failed=True)
+            raise
+        self._count_write(context, failed=False)
+        return response
+
+    def _count_write(self, context: grpc.aio.ServicerContext, failed: bool) -> None:
+        if self.backend.on_write is None:
+            return
+        code = context.code() if failed else None
+        name = code.name if isinstance(code, grpc.StatusCode) else ("UNKNOWN" if failed else "OK")
+        self.backend.on_write("grpc", name)
 
     async def write_stream(self, requests: AsyncIterator[bytes],
                            context: grpc.aio.ServicerContext) -> tsdb_pb2.WriteResponse:

@@ -260,6 +260,12 @@ class HttpApi:
 
     # -- writes -------------------------------------------------------------------------------
     async def write(self, request: web.Request, form: dict[str, Any]) -> web.Response:
+        response = await self._write(request)
+        if self.backend.on_write is not None:
+            self.backend.on_write("remote_write", str(response.status))
+        return response
+
+    async def _write(self, request: web.Request) -> web.Response:
         content_type = request.headers.get("Content-Type", "")
         if content_type and not content_type.startswith("application/x-protobuf"):
             return web.Response(status=415, text=f"unsupported Content-Type {content_type!r}; "

@@ -53,9 +53,22 @@ class SelfMetrics:
         self.blocks.set_function(blocks)
 
     def record_commit(self, result: CommitResult) -> None:
+        """Count a commit's stored and rejected samples (a head commit listener: every writer counts)."""
         self.samples_appended.inc(result.accepted)
         for reason, rejection in result.rejected.items():
             self.samples_rejected.labels(reason).inc(rejection.count)
+
+    def record_rejected(self, reason: str, count: int) -> None:
+        """Count samples refused before they reached storage."""
+        self.samples_rejected.labels(reason).inc(count)
+
+    def record_write(self, protocol: str, code: str) -> None:
+        """Count one write request and its outcome."""
+        self.write_requests.labels(protocol, code).inc()
+
+    def record_http(self, handler: str, code: int) -> None:
+        """Count one HTTP request by route pattern and status code."""
+        self.http_requests.labels(handler, str(code)).inc()
 
     def exposition(self) -> bytes:
         """The registry in the Prometheus text format."""

@@ -81,6 +81,14 @@ def test_fresh_serve_has_host_and_self_metrics(tmp_path: Path) -> None:
                     found[q] = len(body["data"]["result"])
             time.sleep(0.3)
         assert len(found) == 3, found
+        # the collector's own appends are counted as stored samples, as every writer's are
+        deadline = time.monotonic() + 10
+        stored = 0.0
+        while time.monotonic() < deadline and stored <= 0:
+            _, body = server.get("/api/v1/query", query='max(tsdb_samples_appended_total{job="tsdb"})')
+            stored = float(body["data"]["result"][0]["value"][1]) if body["data"]["result"] else 0.0
+            time.sleep(0.3)
+        assert stored > 0, "tsdb_samples_appended_total stays 0 while the collector stores samples"
     finally:
         server.stop()
 

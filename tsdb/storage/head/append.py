@@ -141,4 +141,7 @@ class HeadAppender:
                     status = applied
                 else:
                     status[accepted] = applied
-        return head.commit_result(status, offsets, labels_list.__getitem__, ts)
+        result = head.commit_result(status, offsets, labels_list.__getitem__, ts)
+        for listener in head.commit_listeners:
+            listener(result)
+        return result

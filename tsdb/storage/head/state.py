@@ -100,6 +100,8 @@ class HeadState:
         self.out_of_order_window = out_of_order_window
         self.wal_write = wal_write
         self.wal_sync: WalSync | None = None
+        # called with every commit's result once it is applied (self metrics count stored samples)
+        self.commit_listeners: list[Callable[[CommitResult], None]] = []
         self.max_chunk_bytes = MAX_CHUNK_BYTES if max_chunk_bytes is None else max_chunk_bytes
         self.lock = threading.RLock()
         # commits apply in the order they were written to the WAL (so replay reproduces the live head)
