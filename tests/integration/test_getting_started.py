@@ -47,12 +47,12 @@ POLL_S = 60.0
 EXPECT: dict[str, list[str]] = {
     "curl -s http://127.0.0.1:9201/-/ready": ["Ready"],
     "curl -sG http://127.0.0.1:9201/api/v1/query --data-urlencode 'query=node_load1'":
-        ['"__name__":"node_load1"', '"job":"node"'],
+        ['"__name__":"node_load1"', '"job":"tsdb-host"'],
     "tsdb query --url http://127.0.0.1:9201 'node_memory_MemAvailable_bytes / node_memory_MemTotal_bytes'":
-        ['job="node"'],
+        ['job="tsdb-host"'],
     "curl -s http://127.0.0.1:9201/api/v1/query --data-urlencode 'query=1+1'": ['"resultType":"scalar"', '"2"]'],
     "curl -s http://127.0.0.1:9201/api/v1/status/buildinfo": ['"status":"success"', '"version"'],
-    "curl -s http://127.0.0.1:9201/api/v1/label/job/values": ['"node"', '"tsdb"'],
+    "curl -s http://127.0.0.1:9201/api/v1/label/job/values": ['"tsdb-host"', '"tsdb"'],
     "tsdb check rules rules/cpu.yml": ["SUCCESS"],
     "curl -sG http://127.0.0.1:9201/api/v1/query --data-urlencode 'query=up{job=\"node-exporter\"}'":
         ['"job":"node-exporter"', '"1"]'],

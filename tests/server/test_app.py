@@ -6,12 +6,14 @@ import asyncio
 import json
 import logging
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import numpy as np
 import pytest
 
 from tsdb.config import ServerConfig, StorageOptions
+from tsdb.errors import ConfigError
 from tsdb.labels import Labels
 from tsdb.server.app import Server, split_address
 from tsdb.server.logs import JsonFormatter, setup_logging
@@ -91,3 +93,53 @@ def _check_json_logs(capsys: pytest.CaptureFixture[str]) -> None:
     setup_logging("warning", "text")
     formatted = json.loads(JsonFormatter().format(logging.LogRecord("x", 20, "", 0, "m", (), None)))
     assert formatted["msg"] == "m" and formatted["level"] == "info"
+
+
+def test_status_pages_report_the_running_values(tmp_path: Path) -> None:
+    """runtimeinfo, flags and config answer what the server runs with, secrets masked, reload outcome live."""
+    secret_section = {"config": {
+        "receivers": [{"name": "team", "slack_configs": [{"api_url": "https://hooks.example/T0/B0/xyz",
+                                                          "channel": "#ops"}]}],
+        "route": {"receiver": "team"}}}
+    config = ServerConfig(data_dir=str(tmp_path / "data"), http_listen="127.0.0.1:0", grpc_listen="127.0.0.1:0",
+                          storage=StorageOptions(retention_ms=30 * 86_400_000, retention_bytes=10 << 30),
+                          notifications=secret_section)
+    broken = {"fail": False}
+
+    def reload_config() -> ServerConfig:
+        if broken["fail"]:
+            raise ConfigError("tsdb.yml: invalid YAML")
+        return config
+
+    async def scenario() -> dict[str, Any]:
+        server = Server(config, reload_config, config_file="tsdb.yml")
+        await server.start()
+        out: dict[str, Any] = {}
+        try:
+            base = f"http://127.0.0.1:{server.http_port}/api/v1/status/"
+            async with aiohttp.ClientSession() as session:
+                for page in ("runtimeinfo", "flags", "config"):
+                    async with session.get(base + page) as response:
+                        out[page] = (await response.json())["data"]
+                broken["fail"] = True
+                with pytest.raises(ConfigError):
+                    await server.reload()
+                async with session.get(base + "runtimeinfo") as response:
+                    out["after_failed_reload"] = (await response.json())["data"]
+        finally:
+            await server.stop()
+        return out
+
+    out = asyncio.run(scenario())
+    runtime = out["runtimeinfo"]
+    # 30 days print as Prometheus prints durations: 4w2d
+    assert runtime["storageRetention"] == "4w2d or 10GiB" and runtime["reloadConfigSuccess"] is True
+    assert runtime["lastConfigTime"] != "0001-01-01T00:00:00Z" and runtime["corruptionCount"] == 0
+    assert runtime["goroutineCount"] >= 1 and runtime["GOMAXPROCS"] >= 1
+    assert out["after_failed_reload"]["reloadConfigSuccess"] is False
+    flags = out["flags"]
+    assert flags["storage.tsdb.retention.time"] == "4w2d" and flags["config.file"] == "tsdb.yml"
+    assert flags["storage.tsdb.path"] == str(tmp_path / "data")
+    text = out["config"]["yaml"]
+    assert "retention: 4w2d" in text and "channel: '#ops'" in text
+    assert "<secret>" in text and "hooks.example" not in text

@@ -154,7 +154,8 @@ def test_status_and_misc_endpoints(api: Api) -> None:
     assert api.request("GET", "/api/v1/status/buildinfo")[1]["data"]["version"]
     assert "startTime" in api.request("GET", "/api/v1/status/runtimeinfo")[1]["data"]
     assert api.request("GET", "/api/v1/status/tsdb")[1]["status"] == "success"
-    assert api.request("GET", "/api/v1/status/flags")[1]["data"] == {}
+    assert api.request("GET", "/api/v1/status/flags")[1]["data"] == {}  # a bare API without a server
+    assert api.request("GET", "/api/v1/status/config")[1]["data"] == {"yaml": ""}
     assert api.request("GET", "/api/v1/rules")[1]["data"] == {"groups": []}
     assert api.request("GET", "/api/v1/alerts")[1]["data"] == {"alerts": []}
     assert api.request("GET", "/api/v1/metadata")[1]["data"] == {}

@@ -257,7 +257,8 @@ def _serve(args: argparse.Namespace) -> int:
         return 2
     setup_logging(config.log_level, config.log_format)
     try:
-        asyncio.run(serve_forever(config, reload_config=lambda: _serve_config(args)))
+        asyncio.run(serve_forever(config, reload_config=lambda: _serve_config(args),
+                                  config_file=args.config or ""))
     except TsdbError as err:
         print(f"tsdb serve: {err}", file=sys.stderr)
         return 1

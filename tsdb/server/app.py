@@ -37,6 +37,7 @@ from tsdb.errors import ConfigError
 from tsdb.query.engine.engine import Engine
 from tsdb.query.parser.parser import parse, parse_matchers
 from tsdb.query.value import Value
+from tsdb.server import status
 from tsdb.server.backend import Backend
 from tsdb.server.components.base import COMPONENT_FACTORIES, Component, Reload, ServerContext, load_factories
 from tsdb.server.grpc_service import start_grpc_server
@@ -99,10 +100,12 @@ class TimedEngine:
 class Server:
     """One running tsdb server."""
 
-    def __init__(self, config: ServerConfig, reload_config: Callable[[], ServerConfig] | None = None) -> None:
+    def __init__(self, config: ServerConfig, reload_config: Callable[[], ServerConfig] | None = None,
+                 config_file: str = "") -> None:
         """``reload_config`` gives the configuration a reload applies (default: ``config`` again, so the
-        files it names, such as rule files, are re-read)."""
+        files it names, such as rule files, are re-read); ``config_file`` is only reported (status pages)."""
         self.config = config
+        self.config_file = config_file
         self.reload_config = reload_config
         self.metrics = SelfMetrics()
         self.executor = ThreadPoolExecutor(max_workers=8, thread_name_prefix="tsdb-worker")
@@ -127,7 +130,10 @@ class Server:
                           parse_matchers=parse_matchers, format_query=lambda text: str(parse(text)),
                           max_body_bytes=self.config.max_body_bytes, on_write=self.metrics.record_write,
                           on_rejected=self.metrics.record_rejected,
-                          status_tsdb=db.status)
+                          status_tsdb=db.status, status_config=lambda: status.config_yaml(self.config),
+                          status_flags=lambda: status.flags(self.config, self.config_file))
+        backend.status_runtime = lambda: status.runtime_info(
+            self.config, backend.start_time, self.metrics.reload_ok, self.metrics.reload_time, len(db.repairs))
         self.metrics.bind_gauges(lambda: db.num_series, lambda: db.wal_size_bytes, lambda: len(db.blocks))
         db.head.commit_listeners.append(self.metrics.record_commit)
 
@@ -282,9 +288,9 @@ class Server:
 
 
 async def serve_forever(config: ServerConfig, ready: Any = None,
-                        reload_config: Callable[[], ServerConfig] | None = None) -> None:
+                        reload_config: Callable[[], ServerConfig] | None = None, config_file: str = "") -> None:
     """Start a server and run until SIGTERM or SIGINT; SIGHUP reloads (see :meth:`Server.reload`)."""
-    server = Server(config, reload_config)
+    server = Server(config, reload_config, config_file)
     await server.start()
     if ready is not None:
         ready(server)

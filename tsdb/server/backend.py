@@ -48,6 +48,10 @@ class Backend:
     counted by the head's commit listeners)."""
     start_time: float = field(default_factory=time.time)
     status_tsdb: Callable[[], dict[str, Any]] | None = None
+    # Set by the server: /api/v1/status/runtimeinfo and /flags data, /status/config YAML.
+    status_runtime: Callable[[], dict[str, Any]] | None = None
+    status_flags: Callable[[], dict[str, str]] | None = None
+    status_config: Callable[[], str] | None = None
     # Set by the rule evaluator component: the ``data`` of /api/v1/rules (given the request's form
     # parameters, e.g. ``type``, ``rule_name[]``) and of /api/v1/alerts, in Prometheus's shapes.
     rules_status: Callable[[dict[str, Any]], dict[str, Any]] | None = None

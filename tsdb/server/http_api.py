@@ -12,7 +12,6 @@ import asyncio
 import json
 import logging
 import platform
-import sys
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -166,6 +165,7 @@ class HttpApi:
             web.get("/api/v1/status/runtimeinfo", self._wrap(self.runtimeinfo)),
             web.get("/api/v1/status/tsdb", self._wrap(self.status_tsdb)),
             web.get("/api/v1/status/flags", self._wrap(self.flags)),
+            web.get("/api/v1/status/config", self._wrap(self.config)),
             web.get("/api/v1/rules", self._wrap(self.rules)),
             web.get("/api/v1/alerts", self._wrap(self.alerts)),
             web.get("/-/healthy", self.healthy), web.get("/-/ready", self.ready),
@@ -300,18 +300,21 @@ class HttpApi:
         return _success(json.dumps(info, separators=(",", ":")))
 
     async def runtimeinfo(self, request: web.Request, form: dict[str, Any]) -> web.Response:
-        info = {"startTime": format_rfc3339(self.backend.start_time, "s"),
-                "CWD": ".", "reloadConfigSuccess": True, "lastConfigTime": "",
-                "corruptionCount": 0, "goroutineCount": 0, "GOMAXPROCS": 0, "GOGC": "", "GODEBUG": "",
-                "storageRetention": "90d", "python": sys.version.split()[0]}
+        info = self.backend.status_runtime() if self.backend.status_runtime else {
+            "startTime": format_rfc3339(self.backend.start_time, "s")}
         return _success(json.dumps(info, separators=(",", ":")))
+
+    async def config(self, request: web.Request, form: dict[str, Any]) -> web.Response:
+        text = self.backend.status_config() if self.backend.status_config else ""
+        return _success(json.dumps({"yaml": text}, separators=(",", ":")))
 
     async def status_tsdb(self, request: web.Request, form: dict[str, Any]) -> web.Response:
         stats = self.backend.status_tsdb() if self.backend.status_tsdb else {}
         return _success(json.dumps(stats, separators=(",", ":")))
 
     async def flags(self, request: web.Request, form: dict[str, Any]) -> web.Response:
-        return _success("{}")
+        values = self.backend.status_flags() if self.backend.status_flags else {}
+        return _success(json.dumps(values, separators=(",", ":")))
 
     async def rules(self, request: web.Request, form: dict[str, Any]) -> web.Response:
         if self.backend.rules_status is None:

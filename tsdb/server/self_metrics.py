@@ -6,6 +6,7 @@ one process, as in tests, do not collide). Gauges that mirror storage state are 
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
@@ -18,6 +19,8 @@ class SelfMetrics:
 
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
+        self.reload_ok = True
+        self.reload_time = 0.0  # Unix seconds of the last successful (re)load; 0 = none yet
         r = self.registry
         self.samples_appended = Counter("tsdb_samples_appended_total", "Samples stored.", registry=r)
         self.samples_rejected = Counter("tsdb_samples_rejected_total", "Samples rejected, by reason.",
@@ -41,9 +44,11 @@ class SelfMetrics:
 
     def record_reload(self, ok: bool) -> None:
         """Record a configuration (re)load attempt."""
+        self.reload_ok = ok
         self.config_reload_ok.set(1 if ok else 0)
         if ok:
-            self.config_reload_time.set_to_current_time()
+            self.reload_time = time.time()
+            self.config_reload_time.set(self.reload_time)
 
     def bind_gauges(self, head_series: Callable[[], float], wal_size: Callable[[], float],
                     blocks: Callable[[], float]) -> None:

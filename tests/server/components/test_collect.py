@@ -89,6 +89,14 @@ def test_fresh_serve_has_host_and_self_metrics(tmp_path: Path) -> None:
             stored = float(body["data"]["result"][0]["value"][1]) if body["data"]["result"] else 0.0
             time.sleep(0.3)
         assert stored > 0, "tsdb_samples_appended_total stays 0 while the collector stores samples"
+        # like a Prometheus scrape: up and scrape_* per built-in job, host metrics under their own job
+        _, body = server.get("/api/v1/query", query="up")
+        assert {(r["metric"]["job"], r["value"][1]) for r in body["data"]["result"]} == {("tsdb-host", "1"),
+                                                                                          ("tsdb", "1")}
+        _, body = server.get("/api/v1/query", query="scrape_samples_scraped > 10")
+        assert {r["metric"]["job"] for r in body["data"]["result"]} == {"tsdb-host", "tsdb"}
+        _, body = server.get("/api/v1/query", query="count by (job) (node_load1)")
+        assert [r["metric"] for r in body["data"]["result"]] == [{"job": "tsdb-host"}]
     finally:
         server.stop()
 

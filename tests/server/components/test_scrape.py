@@ -1,10 +1,11 @@
 """The scrape component's reload: targets added on reload are scraped (a real aiohttp target on
-127.0.0.1), removed ones stop, a bad section raises and changes nothing; ``/api/v1/targets`` answers 404
-while scraping is not configured, as before the component existed."""
+127.0.0.1), removed ones stop, a bad section raises and changes nothing; ``/api/v1/targets`` answers empty
+lists while scraping is not configured, as Prometheus does without scrape configs."""
 
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from pathlib import Path
 from typing import Any
@@ -41,8 +42,10 @@ def test_scrape_reload(tmp_path: Path) -> None:
             component = scrape.build(context)
             await component.start()
             try:
-                with pytest.raises(web.HTTPNotFound):
-                    await component.targets(make_mocked_request("GET", "/api/v1/targets"))
+                # no scrape config: empty lists, as Prometheus answers with no scrape_configs
+                response = await component.targets(make_mocked_request("GET", "/api/v1/targets"))
+                assert json.loads(response.text) == {"status": "success",
+                                                     "data": {"activeTargets": [], "droppedTargets": []}}
                 address = f"127.0.0.1:{target.port}"
                 plan = await component.prepare_reload(with_sections(context, scrape=_section(address)))
                 assert component.manager.targets == {}
@@ -63,8 +66,8 @@ def test_scrape_reload(tmp_path: Path) -> None:
 
                 await (await component.prepare_reload(with_sections(context, scrape={}))).apply()
                 assert component.manager.targets == {}
-                with pytest.raises(web.HTTPNotFound):
-                    await component.targets(make_mocked_request("GET", "/api/v1/targets"))
+                response = await component.targets(make_mocked_request("GET", "/api/v1/targets"))
+                assert json.loads(response.text)["data"]["activeTargets"] == []
             finally:
                 await component.stop()
 

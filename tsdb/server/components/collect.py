@@ -23,6 +23,20 @@ from tsdb.scrape.host import collect_host, hostname
 from tsdb.server.components.base import UNCHANGED, Reload, ServerContext, run_every
 
 _KEYS = {"host", "self", "interval"}
+HOST_JOB = "tsdb-host"
+"""``job`` of the built-in host metrics (distinct from a real node exporter's series)."""
+SELF_JOB = "tsdb"
+"""``job`` of the server's own metrics."""
+
+
+def _scrape_series(job: str, instance: str, duration_s: float, count: int) -> list[tuple[dict[str, str], float]]:
+    """The series Prometheus adds for every scrape (``up``, ``scrape_duration_seconds``, …), for one built-in
+    collection, so queries and alerts written for scraped jobs work on it unchanged."""
+    base = {"job": job, "instance": instance}
+    return [({**base, "__name__": "up"}, 1.0),
+            ({**base, "__name__": "scrape_duration_seconds"}, duration_s),
+            ({**base, "__name__": "scrape_samples_scraped"}, float(count)),
+            ({**base, "__name__": "scrape_samples_post_metric_relabeling"}, float(count))]
 
 
 class CollectComponent:
@@ -57,15 +71,19 @@ class CollectComponent:
         """Collect and append one round; returns the samples written (blocking)."""
         samples: list[tuple[dict[str, str], float]] = []
         if self.host:
-            with self.duration.labels("host").time():
-                samples += [({**lb, "job": "node", "instance": self.instance}, v) for lb, v in collect_host()]
+            started = time.perf_counter()
+            host = [({**lb, "job": HOST_JOB, "instance": self.instance}, v) for lb, v in collect_host()]
+            took = time.perf_counter() - started
+            self.duration.labels("host").observe(took)
+            samples += host + _scrape_series(HOST_JOB, self.instance, took, len(host))
         if self.self_metrics:
-            with self.duration.labels("self").time():
-                text = self.context.metrics.exposition().decode()
-                for family in text_string_to_metric_families(text):
-                    for s in family.samples:
-                        samples.append(({**s.labels, "__name__": s.name, "job": "tsdb",
-                                         "instance": self.instance}, float(s.value)))
+            started = time.perf_counter()
+            text = self.context.metrics.exposition().decode()
+            own = [({**s.labels, "__name__": s.name, "job": SELF_JOB, "instance": self.instance}, float(s.value))
+                   for family in text_string_to_metric_families(text) for s in family.samples]
+            took = time.perf_counter() - started
+            self.duration.labels("self").observe(took)
+            samples += own + _scrape_series(SELF_JOB, self.instance, took, len(own))
         app = self.context.db.appender()
         stamp = np.array([int(now * 1000)], np.int64)
         for labels, value in samples:

@@ -1,6 +1,6 @@
 """Scraping as a server component (``scrape:`` config section) and ``GET /api/v1/targets``.
 
-Always built; it scrapes nothing (and ``/api/v1/targets`` answers 404) while the section is empty. A
+Always built; it scrapes nothing (and ``/api/v1/targets`` answers empty lists) while the section is empty. A
 reload re-reads the section (and its ``config_file``): new targets start, removed ones stop with stale
 markers, unchanged ones keep running."""
 
@@ -28,8 +28,6 @@ class ScrapeComponent:
         return [web.get("/api/v1/targets", self.targets)]
 
     async def targets(self, request: web.Request) -> web.Response:
-        if not self.section:  # as when scraping was never configured
-            raise web.HTTPNotFound()
         state = request.query.get("state", "any")
         body = json.dumps({"status": "success", "data": self.manager.targets_data(state)})
         return web.Response(text=body, content_type="application/json")

@@ -1,0 +1,112 @@
+"""What ``/api/v1/status/config``, ``/status/flags`` and ``/status/runtimeinfo`` report: the running
+server's real values, in Prometheus's shapes.
+
+The effective configuration is the :class:`ServerConfig` in effect (file, flags and defaults merged), written
+back as the YAML a ``tsdb.yml`` would hold, with secrets (passwords, tokens, keys, webhook URLs) replaced by
+``<secret>`` as Prometheus and Alertmanager print them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import re
+import sys
+import threading
+from typing import Any
+
+import yaml
+
+from tsdb.config import ServerConfig
+from tsdb.timefmt import ZERO_TIME, format_duration, format_rfc3339
+
+SECRET = "<secret>"
+_SECRET_KEY = re.compile(r"(password|secret|token|api_key|apikey|auth_key|routing_key|service_key|credentials"
+                         r"|bearer|webhook_url|api_url|private_key|key_file_content)", re.IGNORECASE)
+
+
+def mask_secrets(value: Any) -> Any:
+    """A copy of ``value`` (nested dicts and lists) with every secret-looking key's value replaced."""
+    if isinstance(value, dict):
+        return {k: (SECRET if _SECRET_KEY.search(str(k)) and v not in (None, "") else mask_secrets(v))
+                for k, v in value.items()}
+    if isinstance(value, list):
+        return [mask_secrets(v) for v in value]
+    return value
+
+
+def config_dict(config: Any) -> dict[str, Any]:
+    """A config dataclass as tsdb.yml keys: ``*_ms`` fields become durations under their plain name."""
+    out: dict[str, Any] = {}
+    for f in dataclasses.fields(config):
+        value = getattr(config, f.name)
+        if dataclasses.is_dataclass(value):
+            out[f.name] = config_dict(value)
+        elif f.name.endswith("_ms") and isinstance(value, int):
+            out[f.name.removesuffix("_ms")] = format_duration(value)
+        else:
+            out[f.name] = value
+    return out
+
+
+def config_yaml(config: ServerConfig) -> str:
+    """The effective configuration as YAML, secrets masked."""
+    return str(yaml.safe_dump(mask_secrets(config_dict(config)), sort_keys=False, default_flow_style=False))
+
+
+def retention_text(config: ServerConfig) -> str:
+    """Retention as Prometheus's runtimeinfo prints it (``90d``, ``90d or 10GiB``)."""
+    text = format_duration(config.storage.retention_ms)
+    size = config.storage.retention_bytes
+    if size:
+        unit = next((u for u, shift in (("TiB", 40), ("GiB", 30), ("MiB", 20), ("KiB", 10))
+                     if size >= 1 << shift and size % (1 << shift) == 0), "B")
+        amount = size >> {"TiB": 40, "GiB": 30, "MiB": 20, "KiB": 10, "B": 0}[unit]
+        text += f" or {amount}{unit}"
+    return text
+
+
+def flags(config: ServerConfig, config_file: str) -> dict[str, str]:
+    """The server's settings under Prometheus's flag names (and tsdb's own where Prometheus has none)."""
+    s, q = config.storage, config.query
+    return {
+        "config.file": config_file,
+        "storage.tsdb.path": config.data_dir,
+        "storage.tsdb.retention.time": format_duration(s.retention_ms),
+        "storage.tsdb.retention.size": str(s.retention_bytes),
+        "storage.tsdb.min-block-duration": format_duration(s.block_range_ms),
+        "storage.tsdb.max-block-duration": format_duration(s.max_block_range_ms),
+        "storage.tsdb.out-of-order-time-window": format_duration(s.out_of_order_window_ms),
+        "storage.tsdb.wal-segment-size": str(s.wal_segment_bytes),
+        "storage.tsdb.wal-fsync": s.wal_fsync,
+        "query.lookback-delta": format_duration(q.lookback_delta_ms),
+        "query.timeout": format_duration(q.timeout_ms),
+        "query.max-samples": str(q.max_samples),
+        "query.max-points-per-series": str(q.max_points_per_series),
+        "web.listen-address": config.http_listen,
+        "web.external-url": config.external_url,
+        "web.max-body-bytes": str(config.max_body_bytes),
+        "grpc.listen-address": config.grpc_listen,
+        "log.level": config.log_level,
+        "log.format": config.log_format,
+    }
+
+
+def runtime_info(config: ServerConfig, start_time: float, reload_ok: bool, last_config_time: float,
+                 corruption_count: int) -> dict[str, Any]:
+    """``/api/v1/status/runtimeinfo`` data with Prometheus's keys (times in Unix seconds; 0 = never); the
+    thread count stands in for goroutines."""
+    return {
+        "startTime": format_rfc3339(start_time, "ms"),
+        "CWD": os.getcwd(),
+        "reloadConfigSuccess": reload_ok,
+        "lastConfigTime": format_rfc3339(last_config_time, "s") if last_config_time else ZERO_TIME,
+        "corruptionCount": corruption_count,
+        "goroutineCount": threading.active_count(),
+        "GOMAXPROCS": os.cpu_count() or 1,
+        "GOMEMLIMIT": 0,
+        "GOGC": "",
+        "GODEBUG": "",
+        "storageRetention": retention_text(config),
+        "python": sys.version.split()[0],
+    }
