@@ -21,6 +21,7 @@ from tsdb.server.remote_write import (
     decompress_snappy,
     encode_write_request,
 )
+from tsdb.storage.metadata import MetricMetadata
 
 label_text = st.text(min_size=1, max_size=8)
 float_bits = st.integers(min_value=0, max_value=2**64 - 1).map(
@@ -53,6 +54,7 @@ def test_decoder_matches_protobuf_library(series: list[tuple[dict[str, str], lis
     expected = reference.decode(payload)
     decoded = decode_write_request(payload, LabelsCache())
     assert decoded.metadata == 1
+    assert decoded.metadata_entries == [MetricMetadata("x", "counter", "h", "")]
     assert len(decoded.labels) == len(expected)
     for i, (pairs, ts, bits) in enumerate(expected):
         assert decoded.labels[i] == Labels(pairs)

@@ -4,7 +4,8 @@
 memory (``node_memory_*_bytes``), load (``node_load1/5/15``), filesystems
 (``node_filesystem_{size,avail,free}_bytes``, ``files``, ``files_free`` with ``device``, ``fstype``,
 ``mountpoint``), disks (``node_disk_*{device}``), network (``node_network_*{device}``), boot time, time
-and ``node_uname_info``. Labels ``job="node"`` and ``instance=<hostname>`` are added by the caller.
+and ``node_uname_info``. Labels ``job`` and ``instance=<hostname>`` are added by the caller.
+:func:`host_metadata` gives each family's type and help (as node exporter describes them).
 """
 
 from __future__ import annotations
@@ -26,6 +27,41 @@ PSEUDO_FS = {"proc", "sysfs", "devtmpfs", "devpts", "cgroup", "cgroup2", "securi
 
 def _m(name: str, value: float, **labels: str) -> Sample:
     return ({"__name__": name, **labels}, float(value))
+
+
+_MEMINFO = ("MemTotal", "MemAvailable", "MemFree", "Cached", "Buffers", "Active", "Inactive", "Shmem", "Slab",
+            "SwapTotal", "SwapFree")
+_HELP: dict[str, tuple[str, str]] = {
+    "node_cpu_seconds_total": ("counter", "Seconds the CPUs spent in each mode."),
+    **{f"node_memory_{n}_bytes": ("gauge", f"Memory information field {n}_bytes.") for n in _MEMINFO},
+    "node_load1": ("gauge", "1m load average."),
+    "node_load5": ("gauge", "5m load average."),
+    "node_load15": ("gauge", "15m load average."),
+    "node_filesystem_size_bytes": ("gauge", "Filesystem size in bytes."),
+    "node_filesystem_avail_bytes": ("gauge", "Filesystem space available to non-root users in bytes."),
+    "node_filesystem_free_bytes": ("gauge", "Filesystem free space in bytes."),
+    "node_filesystem_files": ("gauge", "Filesystem total file nodes."),
+    "node_filesystem_files_free": ("gauge", "Filesystem total free file nodes."),
+    "node_disk_read_bytes_total": ("counter", "The total number of bytes read successfully."),
+    "node_disk_written_bytes_total": ("counter", "The total number of bytes written successfully."),
+    "node_disk_reads_completed_total": ("counter", "The total number of reads completed successfully."),
+    "node_disk_writes_completed_total": ("counter", "The total number of writes completed successfully."),
+    "node_disk_io_time_seconds_total": ("counter", "Total seconds spent doing I/Os."),
+    "node_network_receive_bytes_total": ("counter", "Network device statistic receive_bytes."),
+    "node_network_transmit_bytes_total": ("counter", "Network device statistic transmit_bytes."),
+    "node_network_receive_packets_total": ("counter", "Network device statistic receive_packets."),
+    "node_network_transmit_packets_total": ("counter", "Network device statistic transmit_packets."),
+    "node_network_receive_errs_total": ("counter", "Network device statistic receive_errs."),
+    "node_network_transmit_errs_total": ("counter", "Network device statistic transmit_errs."),
+    "node_boot_time_seconds": ("gauge", "Node boot time, in unixtime."),
+    "node_time_seconds": ("gauge", "System time in seconds since epoch (1970)."),
+    "node_uname_info": ("gauge", "Labeled system information as provided by the uname system call."),
+}
+
+
+def host_metadata() -> list[tuple[str, str, str]]:
+    """``(metric, type, help)`` of every family :func:`collect_host` can return."""
+    return [(name, kind, text) for name, (kind, text) in sorted(_HELP.items())]
 
 
 def collect_host() -> list[Sample]:

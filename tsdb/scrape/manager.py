@@ -22,6 +22,7 @@ from tsdb.labels import Labels
 from tsdb.scrape.config import JobConfig
 from tsdb.scrape.target import FileSD, Target, discover
 from tsdb.storage.interfaces import Appendable
+from tsdb.storage.metadata import MetadataStore
 from tsdb.timefmt import ZERO_TIME, format_rfc3339
 
 log = logging.getLogger("tsdb.scrape")
@@ -33,8 +34,10 @@ class ScrapeManager:
     """Runs the scrape jobs; :meth:`apply` (re)configures them."""
 
     def __init__(self, jobs: list[JobConfig], appendable: Appendable, executor: Executor | None = None,
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.time, metadata: MetadataStore | None = None) -> None:
+        """``metadata`` receives each target's metric metadata after every good scrape."""
         self.jobs = jobs
+        self.metadata = metadata
         self.appendable = appendable
         self.executor = executor
         self.clock = clock
@@ -69,6 +72,8 @@ class ScrapeManager:
             started = self.clock()
             try:
                 await self._store(await target.scrape(self._session, started))
+                if self.metadata is not None and target.health == "up":
+                    self.metadata.replace(target.key, target.metadata, target.labels)
             except Exception:
                 log.exception("scrape failed", extra={"target": target.url})
             await asyncio.sleep(max(0.0, interval - (self.clock() - started)))
@@ -94,6 +99,8 @@ class ScrapeManager:
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
                 await self._store(self.targets.pop(key).stale_all(now))
+                if self.metadata is not None:
+                    self.metadata.drop(key)
         for key, target in found.items():
             if key in self.targets and self.targets[key].job == target.job:
                 continue

@@ -31,6 +31,7 @@ from tsdb.http_body import BodyTooLargeError, IncompleteBodyError, read_stream
 from tsdb.scrape.config import JobConfig
 from tsdb.scrape.relabel import relabel
 from tsdb.storage.interfaces import STALE_NAN
+from tsdb.storage.metadata import MetricMetadata, normalise_type
 
 log = logging.getLogger("tsdb.scrape")
 
@@ -82,6 +83,8 @@ class Target:
     last_scrape: float = 0.0
     last_duration: float = 0.0
     last_series: set[SeriesKey] = field(default_factory=set)
+    metadata: list[MetricMetadata] = field(default_factory=list)
+    """``# HELP``/``# TYPE``/``# UNIT`` of the last good scrape."""
 
     @property
     def key(self) -> str:
@@ -147,10 +150,13 @@ class Target:
         return body.decode(response.get_encoding(), errors="replace")
 
     def _parse(self, text: str, content_type: str, now: float) -> list[tuple[dict[str, str], float, float]]:
-        parser = parse_openmetrics if "openmetrics" in content_type else parse_text
+        openmetrics = "openmetrics" in content_type
+        parser = parse_openmetrics if openmetrics else parse_text
         out: list[tuple[dict[str, str], float, float]] = []
+        metadata: list[MetricMetadata] = []
         try:
             for family in parser(text):
+                metadata.append(family_metadata(family, openmetrics))
                 for s in family.samples:
                     ts = now
                     stamp: Any = s.timestamp
@@ -160,6 +166,7 @@ class Target:
                     out.append(({**s.labels, "__name__": s.name}, float(s.value), ts))
         except Exception as err:  # the parsers raise ValueError and others on malformed input
             raise ValueError(f"invalid exposition: {err}") from err
+        self.metadata = metadata
         return out
 
     def _finish(self, parsed: list[tuple[dict[str, str], float, float]]) -> list[tuple[dict[str, str], float, float]]:
@@ -203,6 +210,15 @@ class Target:
         out += [({**self.labels, "__name__": n}, STALE_NAN, now) for n in names]
         self.last_series = set()
         return out
+
+
+def family_metadata(family: Any, openmetrics: bool = False) -> MetricMetadata:
+    """A parsed metric family's metadata under the name Prometheus reports: the text format's counter
+    families keep their ``_total`` (prometheus_client's parser strips it), OpenMetrics names stay as given."""
+    name = family.name
+    if family.type == "counter" and not openmetrics and not name.endswith("_total"):
+        name += "_total"
+    return MetricMetadata(name, normalise_type(family.type), family.documentation or "", family.unit or "")
 
 
 def discover(job: JobConfig, file_sd: FileSD) -> tuple[list[Target], list[dict[str, str]]]:

@@ -129,7 +129,7 @@ class Server:
         backend = Backend(queryable=db, appendable=db, engine=TimedEngine(engine, self.metrics),
                           parse_matchers=parse_matchers, format_query=lambda text: str(parse(text)),
                           max_body_bytes=self.config.max_body_bytes, on_write=self.metrics.record_write,
-                          on_rejected=self.metrics.record_rejected,
+                          on_rejected=self.metrics.record_rejected, metadata=db.metadata,
                           status_tsdb=db.status, status_config=lambda: status.config_yaml(self.config),
                           status_flags=lambda: status.flags(self.config, self.config_file))
         backend.status_runtime = lambda: status.runtime_info(

@@ -18,6 +18,7 @@ from tsdb.labels import Labels, Matcher
 from tsdb.query.value import Value
 from tsdb.server.remote_write import DEFAULT_MAX_BODY_BYTES, DecodedWrite, LabelsCache
 from tsdb.storage.interfaces import Appendable, CommitResult, Queryable
+from tsdb.storage.metadata import MetadataStore
 
 
 class QueryEngine(Protocol):
@@ -48,6 +49,8 @@ class Backend:
     counted by the head's commit listeners)."""
     start_time: float = field(default_factory=time.time)
     status_tsdb: Callable[[], dict[str, Any]] | None = None
+    metadata: MetadataStore | None = None
+    """Metric metadata for /api/v1/metadata (remote-write metadata is stored into it)."""
     # Set by the server: /api/v1/status/runtimeinfo and /flags data, /status/config YAML.
     status_runtime: Callable[[], dict[str, Any]] | None = None
     status_flags: Callable[[], dict[str, str]] | None = None
@@ -82,6 +85,8 @@ def store_write(backend: Backend, decoded: DecodedWrite) -> CommitResult:
     except BaseException:
         appender.rollback()
         raise
+    if decoded.metadata_entries and backend.metadata is not None:
+        backend.metadata.update("remote_write", decoded.metadata_entries)
     if decoded.histograms:
         result.reject("native_histogram_unsupported", decoded.histograms,
                       "native histogram samples are not stored yet")

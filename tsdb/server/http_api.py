@@ -161,6 +161,7 @@ class HttpApi:
         out += [
             web.post("/api/v1/write", self._wrap(self.write)),
             web.get("/api/v1/metadata", self._wrap(self.metadata)),
+            web.get("/api/v1/targets/metadata", self._wrap(self.targets_metadata)),
             web.get("/api/v1/status/buildinfo", self._wrap(self.buildinfo)),
             web.get("/api/v1/status/runtimeinfo", self._wrap(self.runtimeinfo)),
             web.get("/api/v1/status/tsdb", self._wrap(self.status_tsdb)),
@@ -256,7 +257,23 @@ class HttpApi:
         return _success("[" + ",".join(jf.json_string(v) for v in values[: limit or None]) + "]", warnings)
 
     async def metadata(self, request: web.Request, form: dict[str, Any]) -> web.Response:
-        return _success("{}")
+        store = self.backend.metadata
+        if store is None:
+            return _success("{}")
+        data = store.metadata(form.get("metric") or "", _signed_int(form, "limit"),
+                              _signed_int(form, "limit_per_metric"))
+        return _success(json.dumps(data, separators=(",", ":")))
+
+    async def targets_metadata(self, request: web.Request, form: dict[str, Any]) -> web.Response:
+        store = self.backend.metadata
+        selector = form.get("match_target") or ""
+        matchers = self.backend.parse_matchers(selector) if selector else []
+
+        def wanted(labels: dict[str, str]) -> bool:
+            return all(m.matches(labels.get(m.name, "")) for m in matchers)
+
+        data = store.targets_metadata(wanted, form.get("metric") or "", _signed_int(form, "limit")) if store else []
+        return _success(json.dumps(data, separators=(",", ":")))
 
     # -- writes -------------------------------------------------------------------------------
     async def write(self, request: web.Request, form: dict[str, Any]) -> web.Response:
@@ -355,6 +372,18 @@ def _required(form: dict[str, Any], name: str) -> str:
         raise ApiError("bad_data", f'invalid parameter "{name}": missing {name}' if name != "query"
                        else 'invalid parameter "query": query must not be empty', 400)
     return str(value)
+
+
+def _signed_int(form: dict[str, Any], name: str) -> int:
+    """An integer parameter where negative means "no limit" (``-1`` when absent), as Prometheus's metadata
+    endpoints read ``limit`` and ``limit_per_metric``."""
+    text = form.get(name)
+    if text is None or text == "":
+        return -1
+    try:
+        return int(text)
+    except ValueError as err:
+        raise InvalidArgumentError(f"{name} must be a number") from err
 
 
 def _truncate(items: Sequence[Any], limit: int) -> list[str]:

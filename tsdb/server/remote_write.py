@@ -9,7 +9,8 @@ what is wrong and where; nothing here allocates more than a small multiple of th
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 
 import cramjam
 import numpy as np
@@ -18,6 +19,7 @@ import numpy.typing as npt
 from tsdb.errors import InvalidArgumentError, InvalidLabelsError
 from tsdb.labels import Labels
 from tsdb.server import remote_write_kernels as kernels
+from tsdb.storage.metadata import REMOTE_WRITE_TYPES, MetricMetadata
 
 DEFAULT_MAX_BODY_BYTES = 64 << 20
 """Largest decompressed request accepted (Prometheus sends at most a few MiB)."""
@@ -37,7 +39,7 @@ class DecodedWrite:
 
     ``offsets`` has one more entry than ``labels``: samples of series ``i`` are ``offsets[i]:offsets[i+1]``
     of ``ts``/``values`` (the order of the request). ``histograms`` counts native histogram samples
-    (not stored yet), ``metadata`` the metadata entries.
+    (not stored yet), ``metadata`` the metadata entries and ``metadata_entries`` their contents.
     """
 
     labels: list[Labels]
@@ -46,6 +48,7 @@ class DecodedWrite:
     values: npt.NDArray[np.float64]
     histograms: int = 0
     metadata: int = 0
+    metadata_entries: list[MetricMetadata] = field(default_factory=list)
 
     @property
     def num_samples(self) -> int:
@@ -144,7 +147,66 @@ def decode_write_request(payload: bytes, cache: LabelsCache | None = None) -> De
     offsets = np.empty(n_series + 1, np.int64)
     offsets[0] = 0
     np.cumsum(s_sample_count, out=offsets[1:])
-    return DecodedWrite(labels, offsets, ts, values, int(s_hist.sum()), n_meta)
+    entries = decode_metadata(payload) if n_meta else []
+    return DecodedWrite(labels, offsets, ts, values, int(s_hist.sum()), n_meta, entries)
+
+
+def _varint(buf: bytes, pos: int) -> tuple[int, int]:
+    value = shift = 0
+    while True:
+        if pos >= len(buf) or shift > 63:
+            raise InvalidArgumentError(f"invalid WriteRequest protobuf: truncated varint at byte {pos}")
+        byte = buf[pos]
+        pos += 1
+        value |= (byte & 0x7F) << shift
+        if byte < 0x80:
+            return value, pos
+        shift += 7
+
+
+def _fields(buf: bytes, pos: int, end: int) -> Iterator[tuple[int, int, int | bytes]]:
+    """(field number, wire type, varint value or length-delimited bytes) of one message's fields."""
+    while pos < end:
+        key, pos = _varint(buf, pos)
+        field_no, wire = key >> 3, key & 7
+        if wire == 0:
+            value, pos = _varint(buf, pos)
+            yield field_no, wire, value
+        elif wire == 2:
+            size, pos = _varint(buf, pos)
+            if pos + size > end:
+                raise InvalidArgumentError(f"invalid WriteRequest protobuf: field {field_no} overruns at byte {pos}")
+            yield field_no, wire, buf[pos:pos + size]
+            pos += size
+        elif wire in (1, 5):
+            pos += 8 if wire == 1 else 4
+        else:
+            raise InvalidArgumentError(f"invalid WriteRequest protobuf: wire type {wire} at byte {pos}")
+
+
+def decode_metadata(payload: bytes) -> list[MetricMetadata]:
+    """The ``metadata`` (field 3) entries of a WriteRequest: MetricMetadata{type=1, metric_family_name=2,
+    help=4, unit=5}. Called only for requests that carry metadata (senders send it in requests of its own)."""
+    out: list[MetricMetadata] = []
+    for field_no, wire, value in _fields(payload, 0, len(payload)):
+        if field_no != 3 or wire != 2:
+            continue
+        assert isinstance(value, bytes)
+        kind, name, help_text, unit = 0, "", "", ""
+        for sub_no, sub_wire, sub in _fields(value, 0, len(value)):
+            if sub_no == 1 and sub_wire == 0:
+                kind = int(sub)
+            elif sub_wire == 2 and isinstance(sub, bytes):
+                text = sub.decode("utf-8", errors="replace")
+                if sub_no == 2:
+                    name = text
+                elif sub_no == 4:
+                    help_text = text
+                elif sub_no == 5:
+                    unit = text
+        if name:
+            out.append(MetricMetadata(name, REMOTE_WRITE_TYPES.get(kind, "unknown"), help_text, unit))
+    return out
 
 
 def _build_labels(payload: bytes, label_start: npt.NDArray[np.int64], label_count: npt.NDArray[np.int64],

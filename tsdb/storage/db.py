@@ -36,6 +36,7 @@ from tsdb.storage.head.append import HeadAppender
 from tsdb.storage.head.head import Head
 from tsdb.storage.interfaces import TimestampArray, ValueArray
 from tsdb.storage.merge import MergeQuerier
+from tsdb.storage.metadata import MetadataStore
 from tsdb.storage.tiers.querier import TieredQuerier
 from tsdb.storage.tiers.store import TierStore
 from tsdb.storage.wal import records
@@ -64,6 +65,8 @@ class DB:
         self.wal: WAL | None = None
         self.tiers: TierStore | None = None
         self.replay_stats: dict[str, Any] = {}
+        self.metadata = MetadataStore()
+        """Metric metadata received (scrapes, remote-write, collectors); in memory, resent by its sources."""
         self.repairs: list[RepairReport] = []
         """What ``open(..., repair=True)`` dropped from the WAL (empty when nothing was repaired)."""
         self._closed = False

@@ -97,6 +97,12 @@ def test_fresh_serve_has_host_and_self_metrics(tmp_path: Path) -> None:
         assert {r["metric"]["job"] for r in body["data"]["result"]} == {"tsdb-host", "tsdb"}
         _, body = server.get("/api/v1/query", query="count by (job) (node_load1)")
         assert [r["metric"] for r in body["data"]["result"]] == [{"job": "tsdb-host"}]
+        # metadata of both built-in collections, as a scrape would give it
+        _, body = server.get("/api/v1/metadata")
+        assert body["data"]["tsdb_head_series"] == [{"type": "gauge", "help": "Series in the head.", "unit": ""}]
+        assert body["data"]["node_cpu_seconds_total"][0]["type"] == "counter"
+        assert body["data"]["tsdb_samples_appended_total"][0]["type"] == "counter"
+        assert body["data"]["up"][0]["type"] == "gauge"
     finally:
         server.stop()
 

@@ -19,14 +19,23 @@ from prometheus_client.parser import text_string_to_metric_families
 from tsdb.config import ServerConfig, parse_duration_ms
 from tsdb.errors import ConfigError, TsdbError
 from tsdb.labels import Labels
-from tsdb.scrape.host import collect_host, hostname
+from tsdb.scrape.host import collect_host, host_metadata, hostname
+from tsdb.scrape.target import family_metadata
 from tsdb.server.components.base import UNCHANGED, Reload, ServerContext, run_every
+from tsdb.storage.metadata import MetricMetadata
 
 _KEYS = {"host", "self", "interval"}
 HOST_JOB = "tsdb-host"
 """``job`` of the built-in host metrics (distinct from a real node exporter's series)."""
 SELF_JOB = "tsdb"
 """``job`` of the server's own metrics."""
+
+
+SCRAPE_META = [MetricMetadata("up", "gauge", "Whether the last collection succeeded (1) or not (0)."),
+               MetricMetadata("scrape_duration_seconds", "gauge", "Duration of the collection in seconds."),
+               MetricMetadata("scrape_samples_scraped", "gauge", "The number of samples the collection returned."),
+               MetricMetadata("scrape_samples_post_metric_relabeling", "gauge",
+                              "The number of samples stored from the collection.")]
 
 
 def _scrape_series(job: str, instance: str, duration_s: float, count: int) -> list[tuple[dict[str, str], float]]:
@@ -76,11 +85,14 @@ class CollectComponent:
             took = time.perf_counter() - started
             self.duration.labels("host").observe(took)
             samples += host + _scrape_series(HOST_JOB, self.instance, took, len(host))
+            self.context.db.metadata.replace(HOST_JOB, [MetricMetadata(*m) for m in host_metadata()] + SCRAPE_META)
         if self.self_metrics:
             started = time.perf_counter()
             text = self.context.metrics.exposition().decode()
+            families = list(text_string_to_metric_families(text))
             own = [({**s.labels, "__name__": s.name, "job": SELF_JOB, "instance": self.instance}, float(s.value))
-                   for family in text_string_to_metric_families(text) for s in family.samples]
+                   for family in families for s in family.samples]
+            self.context.db.metadata.replace(SELF_JOB, [family_metadata(f) for f in families] + SCRAPE_META)
             took = time.perf_counter() - started
             self.duration.labels("self").observe(took)
             samples += own + _scrape_series(SELF_JOB, self.instance, took, len(own))

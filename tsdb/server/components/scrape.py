@@ -22,7 +22,8 @@ class ScrapeComponent:
 
     def __init__(self, context: ServerContext) -> None:
         self.section = dict(context.config.scrape or {})
-        self.manager = ScrapeManager(parse_scrape_section(self.section), context.db, context.executor)
+        self.manager = ScrapeManager(parse_scrape_section(self.section), context.db, context.executor,
+                                     metadata=context.db.metadata)
 
     def routes(self) -> list[web.AbstractRouteDef]:
         return [web.get("/api/v1/targets", self.targets)]
