@@ -50,6 +50,14 @@ def test_csv_and_json() -> None:
     assert csv_text[0] == "series,timestamp,value" and csv_text[2] == '"up{job=""a""}",1.0,2'
     doc = json.loads(render(result, "json"))
     assert doc["resultType"] == "matrix" and doc["warnings"] == ["w"]
-    assert doc["result"][0]["values"] == [[0.0, "1"], [1.0, "2"]]
-    assert json.loads(render(QueryResult("string", text="s"), "json"))["result"] == "s"
+    assert doc["result"][0]["values"] == [[0, "1"], [1, "2"]]
+    # the HTTP API's shapes: one "value" per instant-vector series, [t, "v"] for scalars and strings
+    vector = QueryResult("vector", [ResultSeries(Labels({"__name__": "up"}), np.array([1500]), np.array([1.0]))],
+                         infos=["i"])
+    assert json.loads(render(vector, "json")) == {"resultType": "vector", "infos": ["i"], "result": [
+        {"metric": {"__name__": "up"}, "value": [1.5, "1"]}]}
+    scalar = QueryResult("scalar", [ResultSeries(Labels(), np.array([4000]), np.array([2.0]))])
+    assert json.loads(render(scalar, "json")) == {"resultType": "scalar", "result": [4, "2"]}
+    string = QueryResult("string", text="s", steps=np.array([2000]))
+    assert json.loads(render(string, "json")) == {"resultType": "string", "result": [2, "s"]}
     assert render(QueryResult("string", text="s"), "csv").splitlines()[1] == ",,s"

@@ -92,12 +92,17 @@ class Client:
         """Send many encoded WriteRequests on one stream."""
         return _write_result(self._write_stream(payloads, timeout=self.timeout_s))
 
-    def query(self, query: str, time_ms: int = 0) -> QueryResult:
-        return self._result(self._query(tsdb_pb2.QueryRequest(query=query, time_ms=time_ms),
-                                        timeout=self.timeout_s))
+    def query(self, query: str, time_ms: int = 0, query_timeout_s: float = 0) -> QueryResult:
+        """Evaluate at ``time_ms`` (0 = now); ``query_timeout_s`` (0 = the server's) cancels the query on the
+        server when it runs longer. The result's ``warnings`` carry the engine's warnings and infos."""
+        return self._result(self._query(tsdb_pb2.QueryRequest(query=query, time_ms=time_ms,
+                                                              timeout_s=query_timeout_s), timeout=self.timeout_s))
 
-    def query_range(self, query: str, start_ms: int, end_ms: int, step_ms: int) -> QueryResult:
-        request = tsdb_pb2.QueryRangeRequest(query=query, start_ms=start_ms, end_ms=end_ms, step_ms=step_ms)
+    def query_range(self, query: str, start_ms: int, end_ms: int, step_ms: int,
+                    query_timeout_s: float = 0) -> QueryResult:
+        """A range query; ``query_timeout_s`` and warnings as for :meth:`query`."""
+        request = tsdb_pb2.QueryRangeRequest(query=query, start_ms=start_ms, end_ms=end_ms, step_ms=step_ms,
+                                             timeout_s=query_timeout_s)
         return self._result(self._query_range(request, timeout=self.timeout_s))
 
     def series(self, match: Sequence[str], start_ms: int = 0, end_ms: int = 0, limit: int = 0) -> list[Labels]:
@@ -121,4 +126,5 @@ class Client:
             series = [ResultSeries(_labels(s.labels), np.array(s.timestamps_ms, dtype=np.int64),
                                    np.array(s.values, dtype=np.float64)) for s in response.series]
         steps = at if response.result_type in ("scalar", "string") else None
-        return QueryResult(response.result_type, series, response.string_value, steps=steps)
+        return QueryResult(response.result_type, series, response.string_value, warnings=list(response.warnings),
+                           steps=steps)

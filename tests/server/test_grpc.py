@@ -112,3 +112,20 @@ def test_health_service(client: tuple[Client, MemoryStore, int]) -> None:
         stub = health_pb2_grpc.HealthStub(channel)
         response = stub.Check(health_pb2.HealthCheckRequest(service="tsdb.v1.TSDB"), timeout=10)
         assert response.status == health_pb2.HealthCheckResponse.SERVING
+
+
+def test_query_timeout_and_warnings(client: tuple[Client, MemoryStore, int]) -> None:
+    c, store, _ = client
+    ts = np.arange(0, 600_001, 15_000, dtype=np.int64)
+    store.add(Labels({"__name__": "temperature_celsius"}), ts, np.linspace(20, 30, len(ts)))
+    result = c.query("rate(temperature_celsius[5m])", 300_000)
+    assert any("might not be a counter" in w for w in result.warnings)
+    result = c.query_range("quantile(2, temperature_celsius)", 0, 60_000, 15_000)
+    assert any("quantile value should be between 0 and 1" in w for w in result.warnings)
+    for call in (lambda: c.query("sum(rate(temperature_celsius[5m]))", 300_000, query_timeout_s=1e-9),
+                 lambda: c.query_range("sum(rate(temperature_celsius[5m]))", 0, 600_000, 15_000,
+                                       query_timeout_s=1e-9)):
+        with pytest.raises(grpc.RpcError) as err:
+            call()
+        assert err.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
+    assert c.query("temperature_celsius", 300_000, query_timeout_s=30).series

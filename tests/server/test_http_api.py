@@ -174,3 +174,36 @@ def test_max_source_resolution_parameter(api: Api) -> None:
         "query": "up", "start": "0", "end": "300", "step": "60", "max_source_resolution": "2m"})
     assert status == 400 and body["errorType"] == "bad_data"
     assert 'invalid parameter "max_source_resolution"' in body["error"]
+
+
+def test_points_limit_is_prometheus_s(api: Api) -> None:
+    """(end - start) / step may be 11,000 exactly, as in Prometheus (11,001 points); one more step is refused."""
+    ok, body, _ = api.request("GET", "/api/v1/query_range", params={"query": "1", "start": "0", "end": "11000",
+                                                                     "step": "1"})
+    assert ok == 200 and len(body["data"]["result"][0]["values"]) == 11_001
+    refused, body, _ = api.request("GET", "/api/v1/query_range", params={"query": "1", "start": "0",
+                                                                          "end": "11001", "step": "1"})
+    assert refused == 400 and "11,000" in body["error"]
+
+
+def test_timeout_parameter_cancels_the_query(api: Api) -> None:
+    for path, extra in (("/api/v1/query", {"time": "600"}), ("/api/v1/query_range", {"start": "0", "end": "600",
+                                                                                      "step": "15"})):
+        status, body, _ = api.request("GET", path, params={"query": "sum(rate(http_requests_total[5m]))",
+                                                           "timeout": "0s", **extra})
+        assert status == 503 and body["errorType"] == "timeout", body
+        status, _, _ = api.request("GET", path, params={"query": "up", "timeout": "30s", **extra})
+        assert status == 200
+    status, body, _ = api.request("GET", "/api/v1/query", params={"query": "up", "timeout": "soon"})
+    assert status == 400 and 'invalid parameter "timeout"' in body["error"]
+
+
+def test_warnings_and_infos_reach_the_client(api: Api) -> None:
+    ts = np.arange(0, 600_001, 15_000, dtype=np.int64)
+    api.store.add(Labels({"__name__": "temperature_celsius"}), ts, np.linspace(20, 30, len(ts)))
+    status, body, _ = api.request("GET", "/api/v1/query", params={"query": "rate(temperature_celsius[5m])",
+                                                                  "time": "300"})
+    assert status == 200 and any("might not be a counter" in i for i in body["infos"]), body
+    status, body, _ = api.request("GET", "/api/v1/query_range", params={
+        "query": 'quantile(2, http_requests_total)', "start": "0", "end": "60", "step": "15"})
+    assert status == 200 and any("quantile value should be between 0 and 1" in w for w in body["warnings"]), body

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from tsdb.query.result import QueryResult
+from tsdb.server import json_format as jf
 from tsdb.timefmt import format_rfc3339
 
 SPARK = "▁▂▃▄▅▆▇█"
@@ -93,18 +94,30 @@ def render_csv(result: QueryResult) -> str:
 
 
 def render_json(result: QueryResult) -> str:
-    """A compact JSON document: kind, and per series labels + [seconds, value-string] points."""
-    doc: dict[str, object] = {"resultType": result.kind}
+    """The ``data`` object of the HTTP API's answer (``resultType`` and ``result`` in Prometheus's shapes:
+    ``value`` for instant vectors, ``values`` for matrices, ``[t, "v"]`` for scalars and strings), plus
+    ``warnings`` and ``infos`` when there are any."""
+    at = int(result.steps[0]) if result.steps is not None and len(result.steps) else 0
     if result.kind == "string":
-        doc["result"] = result.text
+        body = "[" + jf.format_timestamp(at) + "," + jf.json_string(result.text) + "]"
+    elif result.kind == "scalar":
+        s = result.series[0] if result.series else None
+        body = jf.point_json(int(s.ts[0]), float(s.values[0])) if s is not None and len(s.ts) else "[]"
     else:
-        doc["result"] = [{"metric": s.labels.to_dict(),
-                          "values": [[t / 1000, format_number(v)] for t, v in zip(s.ts.tolist(), s.values.tolist(),
-                                                                                   strict=True)]}
-                         for s in result.series]
+        items = []
+        for s in result.series:
+            points = [jf.point_json(t, v) for t, v in zip(s.ts.tolist(), s.values.tolist(), strict=True)]
+            if result.kind == "vector":
+                items += ['{"metric":' + jf.labels_json(s.labels) + ',"value":' + p + "}" for p in points[:1]]
+            else:
+                items.append('{"metric":' + jf.labels_json(s.labels) + ',"values":[' + ",".join(points) + "]}")
+        body = "[" + ",".join(items) + "]"
+    text = '{"resultType":' + jf.json_string(result.kind) + ',"result":' + body
     if result.warnings:
-        doc["warnings"] = result.warnings
-    return json.dumps(doc)
+        text += ',"warnings":' + json.dumps(result.warnings)
+    if result.infos:
+        text += ',"infos":' + json.dumps(result.infos)
+    return text + "}"
 
 
 def render(result: QueryResult, output: str) -> str:

@@ -36,7 +36,7 @@ from tsdb.config import ServerConfig
 from tsdb.errors import ConfigError
 from tsdb.query.engine.engine import Engine
 from tsdb.query.parser.parser import parse, parse_matchers
-from tsdb.query.value import Value
+from tsdb.query.value import Annotations, Value
 from tsdb.server import status
 from tsdb.server.backend import Backend
 from tsdb.server.components.base import COMPONENT_FACTORIES, Component, Reload, ServerContext, load_factories
@@ -96,6 +96,17 @@ class TimedEngine:
         with self._metrics.query_duration.labels("range").time():
             return self._engine.range(query, start_ms, end_ms, step_ms, max_source_resolution)
 
+    def instant_annotated(self, query: str, t_ms: int, max_source_resolution: str = "auto",
+                          timeout_s: float | None = None) -> tuple[Value, Annotations]:
+        with self._metrics.query_duration.labels("instant").time():
+            return self._engine.instant_annotated(query, t_ms, max_source_resolution, timeout_s)
+
+    def range_annotated(self, query: str, start_ms: int, end_ms: int, step_ms: int,
+                        max_source_resolution: str = "auto", timeout_s: float | None = None
+                        ) -> tuple[Value, Annotations]:
+        with self._metrics.query_duration.labels("range").time():
+            return self._engine.range_annotated(query, start_ms, end_ms, step_ms, max_source_resolution, timeout_s)
+
 
 class Server:
     """One running tsdb server."""
@@ -128,7 +139,8 @@ class Server:
         engine = Engine.from_options(db, self.config.query)
         backend = Backend(queryable=db, appendable=db, engine=TimedEngine(engine, self.metrics),
                           parse_matchers=parse_matchers, format_query=lambda text: str(parse(text)),
-                          max_body_bytes=self.config.max_body_bytes, on_write=self.metrics.record_write,
+                          max_body_bytes=self.config.max_body_bytes,
+                          max_points=self.config.query.max_points_per_series, on_write=self.metrics.record_write,
                           on_rejected=self.metrics.record_rejected, metadata=db.metadata,
                           status_tsdb=db.status, status_config=lambda: status.config_yaml(self.config),
                           status_flags=lambda: status.flags(self.config, self.config_file))

@@ -15,7 +15,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from tsdb.labels import Labels, Matcher
-from tsdb.query.value import Value
+from tsdb.query.value import Annotations, Value
 from tsdb.server.remote_write import DEFAULT_MAX_BODY_BYTES, DecodedWrite, LabelsCache
 from tsdb.storage.interfaces import Appendable, CommitResult, Queryable
 from tsdb.storage.metadata import MetadataStore
@@ -29,6 +29,13 @@ class QueryEngine(Protocol):
     def range(self, query: str, start_ms: int, end_ms: int, step_ms: int, max_source_resolution: str = "auto"
               ) -> Value: ...
 
+    def instant_annotated(self, query: str, t_ms: int, max_source_resolution: str = "auto",
+                          timeout_s: float | None = None) -> tuple[Value, Annotations]: ...
+
+    def range_annotated(self, query: str, start_ms: int, end_ms: int, step_ms: int,
+                        max_source_resolution: str = "auto", timeout_s: float | None = None
+                        ) -> tuple[Value, Annotations]: ...
+
 
 @dataclass
 class Backend:
@@ -40,6 +47,8 @@ class Backend:
     parse_matchers: Callable[[str], list[Matcher]]
     format_query: Callable[[str], str]
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+    max_points: int = 11_000
+    """Most steps a range query may have ((end - start) / step), as the engine's limit."""
     labels_cache: LabelsCache = field(default_factory=LabelsCache)
     on_write: Callable[[str, str], None] | None = None
     """Called once per write request with (protocol, outcome code): ``remote_write`` and the HTTP status,

@@ -118,20 +118,27 @@ class TsdbService:
     async def query(self, request: tsdb_pb2.QueryRequest, context: grpc.aio.ServicerContext
                     ) -> tsdb_pb2.QueryResponse:
         t_ms = request.time_ms or _now_ms()
-        value = await self._run(context, self.backend.engine.instant, request.query, t_ms)
-        return value_to_response(value, np.array([t_ms], dtype=np.int64))
+        value, notes = await self._run(context, self.backend.engine.instant_annotated, request.query, t_ms, "auto",
+                                       request.timeout_s or None)
+        response = value_to_response(value, np.array([t_ms], dtype=np.int64))
+        response.warnings.extend(notes.warnings + notes.infos)
+        return response
 
     async def query_range(self, request: tsdb_pb2.QueryRangeRequest, context: grpc.aio.ServicerContext
                           ) -> tsdb_pb2.QueryResponse:
         if request.step_ms <= 0 or request.end_ms < request.start_ms:
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "need step_ms > 0 and end_ms >= start_ms")
-        if (request.end_ms - request.start_ms) // request.step_ms > 11_000:
+        limit = self.backend.max_points
+        if (request.end_ms - request.start_ms) // request.step_ms > limit:
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT,
-                                "exceeded maximum resolution of 11,000 points per timeseries")
-        value = await self._run(context, self.backend.engine.range, request.query, request.start_ms,
-                                request.end_ms, request.step_ms)
+                                f"exceeded maximum resolution of {limit:,} points per timeseries")
+        value, notes = await self._run(context, self.backend.engine.range_annotated, request.query,
+                                       request.start_ms, request.end_ms, request.step_ms, "auto",
+                                       request.timeout_s or None)
         steps = np.arange(request.start_ms, request.end_ms + 1, request.step_ms, dtype=np.int64)
-        return value_to_response(value, steps)
+        response = value_to_response(value, steps)
+        response.warnings.extend(notes.warnings + notes.infos)
+        return response
 
     async def series(self, request: tsdb_pb2.SeriesRequest, context: grpc.aio.ServicerContext
                      ) -> tsdb_pb2.SeriesResponse:

@@ -40,7 +40,6 @@ from tsdb.timefmt import format_rfc3339
 
 log = logging.getLogger("tsdb.http")
 
-MAX_POINTS = 11_000
 
 
 class ApiError(Exception):
@@ -52,10 +51,12 @@ class ApiError(Exception):
         self.status = status
 
 
-def _success(data_json: str, warnings: Sequence[str] = ()) -> web.Response:
+def _success(data_json: str, warnings: Sequence[str] = (), infos: Sequence[str] = ()) -> web.Response:
     body = '{"status":"success","data":' + data_json
     if warnings:
         body += ',"warnings":[' + ",".join(jf.json_string(w) for w in warnings) + "]"
+    if infos:
+        body += ',"infos":[' + ",".join(jf.json_string(i) for i in infos) + "]"
     return web.Response(text=body + "}", content_type="application/json")
 
 
@@ -191,15 +192,13 @@ class HttpApi:
     async def query(self, request: web.Request, form: dict[str, Any]) -> web.Response:
         text = _required(form, "query")
         t_ms = params.parse_time(form["time"], "time") if form.get("time") else int(time.time() * 1000)
-        if form.get("timeout"):
-            params.parse_duration(form["timeout"], "timeout")
-        value = await self._run(self.backend.engine.instant, text, t_ms, _source_resolution(form))
-        return _success(render_value(value, t_ms=t_ms))
+        value, notes = await self._run(self.backend.engine.instant_annotated, text, t_ms, _source_resolution(form),
+                                       _timeout(form))
+        return _success(render_value(value, t_ms=t_ms), notes.warnings, notes.infos)
 
     async def query_range(self, request: web.Request, form: dict[str, Any]) -> web.Response:
         text = _required(form, "query")
-        if form.get("timeout"):
-            params.parse_duration(form["timeout"], "timeout")
+        timeout_s = _timeout(form)
         start = params.parse_time(_required(form, "start"), "start")
         end = params.parse_time(_required(form, "end"), "end")
         if end < start:
@@ -208,12 +207,13 @@ class HttpApi:
         if step <= 0:
             raise ApiError("bad_data", 'invalid parameter "step": zero or negative query resolution step widths '
                            "are not accepted. Try a positive integer", 400)
-        if (end - start) // step > MAX_POINTS:
-            raise ApiError("bad_data", "exceeded maximum resolution of 11,000 points per timeseries. Try "
-                           "decreasing the query resolution (?step=XX)", 400)
-        value = await self._run(self.backend.engine.range, text, start, end, step, _source_resolution(form))
+        if (end - start) // step > self.backend.max_points:
+            raise ApiError("bad_data", f"exceeded maximum resolution of {self.backend.max_points:,} points per "
+                           "timeseries. Try decreasing the query resolution (?step=XX)", 400)
+        value, notes = await self._run(self.backend.engine.range_annotated, text, start, end, step,
+                                       _source_resolution(form), timeout_s)
         steps = list(range(start, end + 1, step))
-        return _success(render_value(value, steps=steps))
+        return _success(render_value(value, steps=steps), notes.warnings, notes.infos)
 
     async def format_query(self, request: web.Request, form: dict[str, Any]) -> web.Response:
         text = _required(form, "query")
@@ -372,6 +372,11 @@ def _required(form: dict[str, Any], name: str) -> str:
         raise ApiError("bad_data", f'invalid parameter "{name}": missing {name}' if name != "query"
                        else 'invalid parameter "query": query must not be empty', 400)
     return str(value)
+
+
+def _timeout(form: dict[str, Any]) -> float | None:
+    """The ``timeout`` parameter in seconds (None when absent): it can only shorten the server's timeout."""
+    return params.parse_duration(form["timeout"], "timeout") / 1000 if form.get("timeout") else None
 
 
 def _signed_int(form: dict[str, Any], name: str) -> int:

@@ -111,13 +111,25 @@ class Engine:
         """Evaluate ``query`` (text or parsed AST) at ``t_ms``; a range-vector query gives a MatrixValue.
 
         ``max_source_resolution`` (raw, 5m, 1h, auto) limits which downsampled tier may answer."""
-        return self._run(_parse(query), np.array([t_ms], dtype=np.int64), t_ms, t_ms, instant=True, step_ms=0,
-                         resolution=max_source_resolution)[0]
+        return self.instant_annotated(query, t_ms, max_source_resolution)[0]
 
     def range(self, query: Any, start_ms: int, end_ms: int, step_ms: int, max_source_resolution: str = "auto"
               ) -> Value:
         """Evaluate ``query`` at ``start, start+step, ... <= end``: a VectorValue over that grid or a scalar."""
         return self._range(query, start_ms, end_ms, step_ms, max_source_resolution)[0]
+
+    def instant_annotated(self, query: Any, t_ms: int, max_source_resolution: str = "auto",
+                          timeout_s: float | None = None) -> tuple[Value, Annotations]:
+        """:meth:`instant` with the query's warnings and infos; ``timeout_s`` shortens the engine's timeout
+        for this query (never lengthens it, as Prometheus's ``timeout`` parameter)."""
+        return self._run(_parse(query), np.array([t_ms], dtype=np.int64), t_ms, t_ms, instant=True, step_ms=0,
+                         resolution=max_source_resolution, timeout_s=timeout_s)
+
+    def range_annotated(self, query: Any, start_ms: int, end_ms: int, step_ms: int,
+                        max_source_resolution: str = "auto", timeout_s: float | None = None
+                        ) -> tuple[Value, Annotations]:
+        """:meth:`range` with the query's warnings and infos; ``timeout_s`` as for :meth:`instant_annotated`."""
+        return self._range(query, start_ms, end_ms, step_ms, max_source_resolution, timeout_s)
 
     def query_instant(self, query: Any, t_ms: int, max_source_resolution: str = "auto") -> QueryResult:
         """Like :meth:`instant`, as a :class:`~tsdb.query.result.QueryResult` with the annotations."""
@@ -133,23 +145,23 @@ class Engine:
         steps = np.arange(start_ms, end_ms + 1, step_ms, dtype=np.int64)
         return to_result(value, steps, annotations.warnings, annotations.infos)
 
-    def _range(self, query: Any, start_ms: int, end_ms: int, step_ms: int, max_source_resolution: str
-               ) -> tuple[Value, Annotations]:
+    def _range(self, query: Any, start_ms: int, end_ms: int, step_ms: int, max_source_resolution: str,
+               timeout_s: float | None = None) -> tuple[Value, Annotations]:
         if step_ms <= 0:
             raise InvalidArgumentError("zero or negative query resolution step widths are not accepted. "
                                        "Try a positive integer")
         if end_ms < start_ms:
             raise InvalidArgumentError("end timestamp must not be before start time")
-        if (end_ms - start_ms) // step_ms + 1 > self.max_points:
+        if (end_ms - start_ms) // step_ms > self.max_points:  # as Prometheus: 11,000 steps allowed
             raise QueryLimitError(f"exceeded maximum resolution of {self.max_points:,} points per timeseries. "
                                   "Try decreasing the query resolution (?step=XX)")
         expr = _parse(query)
         steps = np.arange(start_ms, end_ms + 1, step_ms, dtype=np.int64)
         return self._run(expr, steps, start_ms, end_ms, instant=False, step_ms=step_ms,
-                         resolution=max_source_resolution)
+                         resolution=max_source_resolution, timeout_s=timeout_s)
 
     def _run(self, expr: Any, steps: np.ndarray, start: int, end: int, instant: bool, step_ms: int,
-             resolution: str = "auto") -> tuple[Value, Annotations]:
+             resolution: str = "auto", timeout_s: float | None = None) -> tuple[Value, Annotations]:
         if resolution not in SOURCE_RESOLUTIONS:
             raise InvalidArgumentError(f"invalid max_source_resolution {resolution!r}: use one of "
                                        f"{', '.join(SOURCE_RESOLUTIONS)}")
@@ -169,7 +181,8 @@ class Engine:
         try:
             evaluator = Evaluator(querier, start_ms=start, end_ms=end, lookback_ms=self.lookback_delta_ms,
                                   default_subquery_step_ms=self.default_subquery_step_ms,
-                                  max_samples=self.max_samples, deadline=time.monotonic() + self.timeout_s,
+                                  max_samples=self.max_samples, deadline=time.monotonic() + (
+                                      self.timeout_s if timeout_s is None else min(timeout_s, self.timeout_s)),
                                   annotations=annotations,
                                   hints=SelectHints(mint=mint, maxt=maxt,
                                                     step_ms=int(steps[1] - steps[0]) if len(steps) > 1 else 0,
