@@ -76,25 +76,55 @@ def clamp(vec: VectorValue, lo: FloatArray | None, hi: FloatArray | None) -> Vec
 
 
 # -- time and date -------------------------------------------------------------------------------
+# Go's time package counts seconds from an "absolute" epoch, 1 January of year -292277022399, in uint64; a Unix
+# second s is absolute second (s + _UNIX_TO_ABSOLUTE) mod 2**64. Computing dates the same way gives Go's answers
+# for every input, including the wrapped-around ones Prometheus returns for absurd timestamps (1e21 seconds).
+_ABSOLUTE_ZERO_YEAR = -292277022399
+_UNIX_TO_ABSOLUTE = np.uint64(9223372028715321600)  # days from the absolute epoch to 1970 x 86,400
+_DAYS_400, _DAYS_100, _DAYS_4 = np.uint64(146097), np.uint64(36524), np.uint64(1461)
+_DAYS_BEFORE = np.array([0, 31, 59, 90, 120, 151, 181, 212, 243, 273, 304, 334, 365], dtype=np.int64)
+_INT64_LIMIT = 2.0**63
+
+
 def _civil(values: FloatArray) -> tuple[npt.NDArray[np.int64], ...]:
-    """(year, month, day, hour, minute, day_of_week, day_of_year) of Unix seconds (UTC)."""
-    finite = np.where(np.isfinite(values), values, 0.0)
-    secs = np.trunc(finite).astype(np.int64)  # Go's int64(f) truncates towards zero
-    days = secs // 86_400
-    rem = secs - days * 86_400
-    dates = days.astype("datetime64[D]")
-    years = dates.astype("datetime64[Y]").astype(np.int64) + 1970
-    months = dates.astype("datetime64[M]").astype(np.int64) % 12 + 1
-    month_start = dates.astype("datetime64[M]").astype("datetime64[D]")
-    day = (dates - month_start).astype(np.int64) + 1
-    year_start = dates.astype("datetime64[Y]").astype("datetime64[D]")
-    doy = (dates - year_start).astype(np.int64) + 1
-    dow = (days + 4) % 7
-    return years, months, day, rem // 3600, (rem % 3600) // 60, dow, doy
+    """(year, month, day, hour, minute, day_of_week, day_of_year) of Unix seconds (UTC), as Go computes them."""
+    # Go's int64(f) truncates towards zero; out of range, NaN and ±Inf give the minimum int64 (amd64), and
+    # Prometheus converts without checking, so those get the date of that second too
+    inside = np.abs(values) < _INT64_LIMIT  # False for NaN and ±Inf
+    secs = np.where(inside, np.trunc(np.where(inside, values, 0.0)), -_INT64_LIMIT).astype(np.int64)
+    absolute = secs.view(np.uint64) + _UNIX_TO_ABSOLUTE  # wraps around modulo 2**64, as Go's does
+    day_secs = (absolute % np.uint64(86_400)).astype(np.int64)
+    dow = ((absolute + np.uint64(86_400)) % np.uint64(604_800) // np.uint64(86_400)).astype(np.int64)
+    d = absolute // np.uint64(86_400)
+    n = d // _DAYS_400
+    y = np.uint64(400) * n
+    d -= _DAYS_400 * n
+    n = d // _DAYS_100
+    n -= n >> np.uint64(2)
+    y += np.uint64(100) * n
+    d -= _DAYS_100 * n
+    n = d // _DAYS_4
+    y += np.uint64(4) * n
+    d -= _DAYS_4 * n
+    n = d // np.uint64(365)
+    n -= n >> np.uint64(2)
+    y += n
+    d -= np.uint64(365) * n
+    years = y.astype(np.int64) + _ABSOLUTE_ZERO_YEAR
+    yday = d.astype(np.int64)
+    leap = (years % 4 == 0) & ((years % 100 != 0) | (years % 400 == 0))
+    # day of year without 29 February, then month by the common-year table
+    feb29 = leap & (yday == 59)
+    plain = np.where(leap & (yday > 59), yday - 1, yday)
+    months = np.searchsorted(_DAYS_BEFORE, plain, side="right")  # 1..12
+    day = plain - _DAYS_BEFORE[months - 1] + 1
+    months = np.where(feb29, 2, months)
+    day = np.where(feb29, 29, day)
+    return years, months, day, day_secs // 3600, (day_secs % 3600) // 60, dow, yday + 1
 
 
 def date_function(name: str, values: FloatArray) -> FloatArray:
-    """A date function of Unix seconds (NaN/Inf stay NaN)."""
+    """A date function of Unix seconds, as Prometheus computes it (see :func:`_civil` for absurd inputs)."""
     years, months, day, hour, minute, dow, doy = _civil(values)
     if name == "year":
         out = years
@@ -111,13 +141,11 @@ def date_function(name: str, values: FloatArray) -> FloatArray:
     elif name == "minute":
         out = minute
     elif name == "days_in_month":
-        nxt = (np.asarray(years - 1970) * 12 + months).astype("datetime64[M]").astype("datetime64[D]")
-        cur = (np.asarray(years - 1970) * 12 + months - 1).astype("datetime64[M]").astype("datetime64[D]")
-        out = (nxt - cur).astype(np.int64)
+        leap = (years % 4 == 0) & ((years % 100 != 0) | (years % 400 == 0))
+        out = np.diff(_DAYS_BEFORE)[months - 1] + (leap & (months == 2))
     else:
         raise QueryError(f"unknown date function {name!r}")
-    result = out.astype(np.float64)
-    return np.where(np.isfinite(values), result, np.nan)
+    return out.astype(np.float64)
 
 
 # -- labels --------------------------------------------------------------------------------------
