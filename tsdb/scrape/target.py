@@ -25,10 +25,10 @@ from urllib.parse import urlencode
 import aiohttp
 import yaml
 from prometheus_client.openmetrics.parser import text_string_to_metric_families as parse_openmetrics
-from prometheus_client.parser import text_string_to_metric_families as parse_text
 
 from tsdb.http_body import BodyTooLargeError, IncompleteBodyError, read_stream
 from tsdb.scrape.config import JobConfig
+from tsdb.scrape.exposition import parse_text
 from tsdb.scrape.relabel import relabel
 from tsdb.storage.interfaces import STALE_NAN
 from tsdb.storage.metadata import MetricMetadata, normalise_type
@@ -150,18 +150,23 @@ class Target:
         return body.decode(response.get_encoding(), errors="replace")
 
     def _parse(self, text: str, content_type: str, now: float) -> list[tuple[dict[str, str], float, float]]:
-        openmetrics = "openmetrics" in content_type
-        parser = parse_openmetrics if openmetrics else parse_text
         out: list[tuple[dict[str, str], float, float]] = []
+        if "openmetrics" not in content_type:
+            exposition = parse_text(text)  # raises ExpositionError (a ValueError) naming the bad line
+            honor = self.job.honor_timestamps
+            out = [(labels, value, stamp / 1000 if honor and stamp is not None else now)
+                   for labels, value, stamp in exposition.samples]
+            self.metadata = exposition.metadata
+            return out
         metadata: list[MetricMetadata] = []
         try:
-            for family in parser(text):
-                metadata.append(family_metadata(family, openmetrics))
+            for family in parse_openmetrics(text):
+                metadata.append(family_metadata(family))
                 for s in family.samples:
                     ts = now
                     stamp: Any = s.timestamp
                     if self.job.honor_timestamps and stamp is not None:
-                        # seconds (the text parser converts milliseconds); OpenMetrics: a Timestamp(sec, nsec)
+                        # OpenMetrics: a Timestamp(sec, nsec) or float seconds
                         ts = float(stamp.sec + stamp.nsec / 1e9) if hasattr(stamp, "sec") else float(stamp)
                     out.append(({**s.labels, "__name__": s.name}, float(s.value), ts))
         except Exception as err:  # the parsers raise ValueError and others on malformed input
@@ -212,13 +217,10 @@ class Target:
         return out
 
 
-def family_metadata(family: Any, openmetrics: bool = False) -> MetricMetadata:
-    """A parsed metric family's metadata under the name Prometheus reports: the text format's counter
-    families keep their ``_total`` (prometheus_client's parser strips it), OpenMetrics names stay as given."""
-    name = family.name
-    if family.type == "counter" and not openmetrics and not name.endswith("_total"):
-        name += "_total"
-    return MetricMetadata(name, normalise_type(family.type), family.documentation or "", family.unit or "")
+def family_metadata(family: Any) -> MetricMetadata:
+    """An OpenMetrics family's metadata (prometheus_client's parser), under its family name as Prometheus
+    reports OpenMetrics metadata."""
+    return MetricMetadata(family.name, normalise_type(family.type), family.documentation or "", family.unit or "")
 
 
 def discover(job: JobConfig, file_sd: FileSD) -> tuple[list[Target], list[dict[str, str]]]:

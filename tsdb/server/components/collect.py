@@ -14,13 +14,12 @@ from typing import Any
 import numpy as np
 from aiohttp import web
 from prometheus_client import Histogram
-from prometheus_client.parser import text_string_to_metric_families
 
 from tsdb.config import ServerConfig, parse_duration_ms
 from tsdb.errors import ConfigError, TsdbError
 from tsdb.labels import Labels
+from tsdb.scrape.exposition import parse_text
 from tsdb.scrape.host import collect_host, host_metadata, hostname
-from tsdb.scrape.target import family_metadata
 from tsdb.server.components.base import UNCHANGED, Reload, ServerContext, run_every
 from tsdb.storage.metadata import MetricMetadata
 
@@ -89,10 +88,10 @@ class CollectComponent:
         if self.self_metrics:
             started = time.perf_counter()
             text = self.context.metrics.exposition().decode()
-            families = list(text_string_to_metric_families(text))
-            own = [({**s.labels, "__name__": s.name, "job": SELF_JOB, "instance": self.instance}, float(s.value))
-                   for family in families for s in family.samples]
-            self.context.db.metadata.replace(SELF_JOB, [family_metadata(f) for f in families] + SCRAPE_META)
+            exposition = parse_text(text)
+            own = [({**labels, "job": SELF_JOB, "instance": self.instance}, value)
+                   for labels, value, _ in exposition.samples]
+            self.context.db.metadata.replace(SELF_JOB, exposition.metadata + SCRAPE_META)
             took = time.perf_counter() - started
             self.duration.labels("self").observe(took)
             samples += own + _scrape_series(SELF_JOB, self.instance, took, len(own))
