@@ -221,8 +221,8 @@ class DashboardApi:
         if isinstance(raw, dict) and is_tsdb_model(raw):
             model = normalise(raw)
             model.pop("version", None)
-        else:
-            model, warnings = import_grafana(raw)
+        else:  # checking every expression with the PromQL parser takes a while: off the event loop
+            model, warnings = await self._run(import_grafana, raw)
         self._writable(model["uid"])
         saved = await self._run(self.store.save, model, "imported", overwrite)
         return _json({"uid": saved["uid"], "url": dashboard_url(saved["uid"]), "warnings": warnings})
