@@ -12,7 +12,8 @@ from tsdb.ui.grafana import export_grafana, import_grafana, is_tsdb_model
 from tsdb.ui.model import iter_panels, normalise
 from tsdb.ui.provisioning import BUILTIN_DIR, load_builtin
 
-VALUES = {"$__rate_interval": "1m", "$__interval": "1m", "$instance": "host-1", "$alertname": "HighLatency"}
+VALUES = {"$__rate_interval": "1m", "$__interval": "1m", "$instance": "host-1", "$job": "tsdb-host",
+          "$alertname": "HighLatency"}
 
 
 def _substitute(expr: str) -> str:
@@ -38,6 +39,7 @@ def test_builtin_dashboards() -> None:
     for kind in ("timeseries", "stat", "gauge", "bargauge", "table", "heatmap", "text", "row"):
         assert kinds[kind] >= 1, kind
     host = builtin["host-overview"].dashboard
-    assert [v["name"] for v in host["variables"]] == ["instance"]
+    assert [v["name"] for v in host["variables"]] == ["job", "instance"]  # job defaults to the built-in collector
+    assert host["variables"][0]["current"]["value"] == "tsdb-host"
     heatmap = next(p for p in iter_panels(builtin["tsdb-self"].dashboard) if p["type"] == "heatmap")
     assert "tsdb_query_duration_seconds_bucket" in heatmap["targets"][0]["expr"]
