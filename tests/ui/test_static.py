@@ -121,3 +121,24 @@ def test_missing_bundle_and_frame_ancestors(tmp_path: Path) -> None:
 
     _run(tmp_path / "empty", scenario, ("*",))
     assert frame_ancestors_header(["'self'", "https://a.example"]) == "frame-ancestors 'self' https://a.example"
+
+
+def test_prometheus_graph_links_open_the_explorer() -> None:
+    """Alert generatorURLs (/graph?g0.expr=…&g0.tab=1) and old bookmarks land in the explorer."""
+    from urllib.parse import parse_qs, urlsplit
+
+    from tsdb.ui.links import explorer_url
+
+    def target(**params: str) -> dict[str, str]:
+        url = urlsplit(explorer_url(params))
+        assert url.path == "/ui/explore"
+        return {k: v[0] for k, v in parse_qs(url.query).items()}
+
+    assert target(**{"g0.expr": 'rate(x{a="b"}[5m]) > 1', "g0.tab": "1"}) == {
+        "expr": 'rate(x{a="b"}[5m]) > 1', "tab": "table"}
+    assert target(**{"g0.expr": "up", "g0.tab": "0", "g0.range_input": "6h"}) == {
+        "expr": "up", "tab": "graph", "from": "now-21600s", "to": "now"}
+    assert target(**{"g0.expr": "up", "g0.range_input": "1h", "g0.end_input": "2026-01-02 03:04:05"}) == {
+        "expr": "up", "tab": "graph", "from": str(1767323045000 - 3_600_000), "to": "1767323045000"}
+    assert target(**{"g0.expr": "up", "g0.moment_input": "1767319445"})["to"] == "1767319445000"
+    assert target() == {"tab": "graph"}

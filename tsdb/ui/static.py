@@ -17,6 +17,8 @@ from pathlib import Path
 
 from aiohttp import web
 
+from tsdb.ui.links import explorer_url
+
 DEFAULT_ROOT = Path(__file__).resolve().parent / "static"
 IMMUTABLE = "public, max-age=31536000, immutable"
 CONTENT_TYPES = {
@@ -59,7 +61,7 @@ class StaticUi:
 
     def routes(self) -> list[web.AbstractRouteDef]:
         return [web.get("/", self.home), web.get("/ui", self.index), web.get("/ui/assets/{path:.*}", self.asset),
-                web.get("/ui/{tail:.*}", self.index)]
+                web.get("/ui/{tail:.*}", self.index), web.get("/graph", self.graph)]
 
     def _headers(self) -> dict[str, str]:
         return {"Content-Security-Policy": frame_ancestors_header(self.frame_ancestors),
@@ -67,6 +69,10 @@ class StaticUi:
 
     async def home(self, request: web.Request) -> web.Response:
         raise web.HTTPFound("/ui/")
+
+    async def graph(self, request: web.Request) -> web.Response:
+        """Prometheus UI links (alert generator URLs, bookmarks) open the query explorer."""
+        raise web.HTTPFound(explorer_url(request.query))
 
     def _load(self, path: Path) -> _File | None:
         try:
