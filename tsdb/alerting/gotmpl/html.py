@@ -4,15 +4,23 @@ Alertmanager runs HTML bodies through Go's contextual escaper. tsdb escapes the 
 every string of the data is HTML-escaped as ``html/template`` escapes text (``& < > " ' +`` and NUL),
 and the URLs (``.ExternalURL``, ``.GeneratorURL``) are first normalised as it normalises ``href`` values.
 For values printed as they are (the default email does only that) the output is the same; a template that
-transforms a value (``toUpper``, ``reReplaceAll``) sees the escaped text.
+transforms a value (``toUpper``, ``reReplaceAll``) sees the escaped text. :data:`HTML_FUNCS` replace two
+functions in HTML templates: ``urlquery`` quotes the unescaped text and escapes its result (as Go's
+escaper does after it), ``safeHtml`` gives the unescaped text, printed as is.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import html
 import re
+import urllib.parse
+from collections.abc import Callable
+from typing import Any
 
 from tsdb.alerting.gotmpl.data import KV, AlertData, Alerts, Data
+from tsdb.alerting.gotmpl.funcs import SafeHtml
+from tsdb.gotemplate.gofmt import sprint
 
 _HTML = {"\0": "\ufffd", '"': "&#34;", "'": "&#39;", "&": "&amp;", "+": "&#43;", "<": "&lt;", ">": "&gt;"}
 _HTML_RE = re.compile("[\0\"'&+<>]")
@@ -41,3 +49,15 @@ def escaped(data: Data) -> Data:
                                GroupLabels=_kv(data.GroupLabels), CommonLabels=_kv(data.CommonLabels),
                                CommonAnnotations=_kv(data.CommonAnnotations),
                                ExternalURL=escape_html(normalize_url(data.ExternalURL)))
+
+
+def _urlquery(*args: Any) -> str:
+    text = html.unescape(sprint(*args))
+    return escape_html(urllib.parse.quote_plus(text, safe=""))
+
+
+HTML_FUNCS: dict[str, Callable[..., Any]] = {
+    "urlquery": _urlquery,
+    "safeHtml": lambda s: SafeHtml(html.unescape(str(s))),
+}
+"""The functions HTML templates use instead of the text ones (see the module docstring)."""

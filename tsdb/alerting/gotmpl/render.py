@@ -17,7 +17,7 @@ from pathlib import Path
 from tsdb.alerting.gotmpl import compat
 from tsdb.alerting.gotmpl.data import Data
 from tsdb.alerting.gotmpl.funcs import DEFAULT_FUNCS
-from tsdb.alerting.gotmpl.html import escaped
+from tsdb.alerting.gotmpl.html import HTML_FUNCS, escaped
 from tsdb.errors import ConfigError
 from tsdb.gotemplate.template import TemplateError, TemplateSet
 
@@ -43,6 +43,7 @@ class NotificationTemplates:
 
     def __init__(self, templates: TemplateSet, files: tuple[Path, ...] = ()) -> None:
         self._set = templates
+        self._html_set = templates.clone().add_funcs(HTML_FUNCS)
         self.files = files
 
     @classmethod
@@ -68,16 +69,20 @@ class NotificationTemplates:
 
     def text(self, template: str, data: Data) -> str:
         """``template`` executed over ``data``; "" for ""; :class:`NotificationTemplateError` when it fails."""
+        return self._execute(self._set, template, data)
+
+    @staticmethod
+    def _execute(templates: TemplateSet, template: str, data: Data) -> str:
         if not template:
             return ""
         try:
-            return self._set.execute_text(template, data)
+            return templates.execute_text(template, data)
         except TemplateError as err:
             raise NotificationTemplateError(str(err)) from err
 
     def html(self, template: str, data: Data) -> str:
         """As :meth:`text`, with the data escaped for HTML (see :mod:`tsdb.alerting.gotmpl.html`)."""
-        return self.text(template, escaped(data))
+        return self._execute(self._html_set, template, escaped(data))
 
 
 _DEFAULT: NotificationTemplates | None = None
