@@ -19,6 +19,9 @@ def go_type(value: Any) -> str:
     """The Go type name a value stands for (used in ``%T`` and error messages)."""
     if value is None:
         return "<nil>"
+    name = getattr(type(value), "GO_TYPE", None)
+    if isinstance(name, str):
+        return name
     if isinstance(value, bool):
         return "bool"
     if isinstance(value, int):
@@ -27,9 +30,6 @@ def go_type(value: Any) -> str:
         return "float64"
     if isinstance(value, str):
         return "string"
-    name = getattr(type(value), "GO_TYPE", None)
-    if isinstance(name, str):
-        return name
     if isinstance(value, (list, tuple)):
         return "[]string" if value and all(isinstance(v, str) for v in value) else "[]interface {}"
     if isinstance(value, dict):

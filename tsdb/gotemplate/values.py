@@ -61,6 +61,9 @@ class GoFunc:
     params: tuple[GoType, ...] = ()
     variadic: GoType | None = None
 
+    def __call__(self, *args: Any) -> Any:
+        return self.fn(*args)
+
 
 def as_go_func(fn: Any) -> GoFunc:
     """The :class:`GoFunc` of a template function (a plain callable gets ``any`` parameters)."""
@@ -96,7 +99,7 @@ def type_ok(value: Any, t: GoType) -> bool:
     if t in ("any", "value"):
         return True
     if t == "string":
-        return isinstance(value, str)
+        return isinstance(value, str) and not hasattr(type(value), "GO_TYPE")
     if t == "float64":
         return isinstance(value, float)
     if t == "int":

@@ -4,8 +4,9 @@ A test file names ``rule_files`` (relative to it), an ``evaluation_interval`` (d
 ``input_series`` in the expanding notation (``0+10x9``, ``_``, ``stale``) loaded at ``interval`` steps,
 ``alert_rule_test`` (the firing alerts of ``alertname`` at ``eval_time``: ``exp_labels`` without
 ``alertname``, ``exp_annotations``), ``promql_expr_test`` (``exp_samples`` of ``expr`` at ``eval_time``)
-and ``external_labels``. Every group is evaluated at each multiple of the evaluation interval from 0 to the
-last ``eval_time``, in file order, as promtool does. The report follows promtool's shape.
+and ``external_labels``/``external_url`` (what templates see). Every group is evaluated at each multiple
+of the evaluation interval from 0 to the last ``eval_time``, in file order, as promtool does. The report
+follows promtool's shape.
 """
 
 from __future__ import annotations
@@ -56,6 +57,7 @@ def _run_test(test: dict[str, Any], rule_files: list[str], eval_interval: int, b
     _load_series(store, test.get("input_series") or [], interval)
     engine = Engine(store)
     external = {str(k): str(v) for k, v in (test.get("external_labels") or {}).items()}
+    external_url = str(test.get("external_url") or "")
     groups = [GroupState.build(g, eval_interval, {}) for g in load_rule_files(rule_files, base)]
     alert_tests = test.get("alert_rule_test") or []
     expr_tests = test.get("promql_expr_test") or []
@@ -68,7 +70,7 @@ def _run_test(test: dict[str, Any], rule_files: list[str], eval_interval: int, b
     t = 0
     while t <= last:
         for group in groups:
-            group.evaluate(t, engine.instant, store, external, "")
+            group.evaluate(t, engine.instant, store, external, external_url)
         window_end = t + eval_interval
         for check_time in sorted(k for k in checks if t <= k < window_end):
             for case in checks[check_time]:
