@@ -160,6 +160,19 @@ def test_bad_template_file_fails_config_loading(tmp_path: Path) -> None:
                         external_url="")
 
 
+def test_check_config_reports_a_bad_template_of_an_inline_config(tmp_path: Path) -> None:
+    from tsdb.cli.check import check_config
+
+    (tmp_path / "bad.tmpl").write_text('{{ define "x" }}\nok\n{{ if }}\n{{ end }}')
+    (tmp_path / "tsdb.yml").write_text("notifications:\n  config:\n    route: {receiver: r}\n"
+                                       "    receivers: [{name: r}]\n    templates: ['*.tmpl']\n")
+    ok, message = check_config(str(tmp_path / "tsdb.yml"))
+    # the file is found next to tsdb.yml; the message is amtool check-config's
+    assert not ok and message.endswith("bad.tmpl: template: bad.tmpl:3: missing value for if")
+    (tmp_path / "bad.tmpl").write_text('{{ define "x" }}ok{{ end }}')
+    assert check_config(str(tmp_path / "tsdb.yml"))[0]
+
+
 def test_inline_config_templates_relative_to_server_config(tmp_path: Path) -> None:
     from tsdb.server.components.notifications import _base_dir
 
