@@ -152,8 +152,10 @@ def _collect(sinks: Sinks, http: dict[str, int], mails: int, deadline_s: float =
             break
         time.sleep(0.3)
     counts = {p: len(v) for p, v in sinks.http.items()} | {f"mail/{s}": len(m) for s, m in sinks.mail.items()}
-    assert all(len(sinks.http.get(f"{s}/{k}", [])) == n for s in SYSTEMS for k, n in http.items()), counts
-    assert all(len(m) == mails for m in sinks.mail.values()), counts
+    if not (all(len(sinks.http.get(f"{s}/{k}", [])) == n for s in SYSTEMS for k, n in http.items())
+            and all(len(m) == mails for m in sinks.mail.values())):
+        pytest.fail(f"expected {http} and {mails} mails per system, got {json.dumps(counts, sort_keys=True)}; "
+                    f"bodies: {json.dumps(sinks.http, sort_keys=True)[:4000]}")
 
 
 def _by_group(bodies: list[Any]) -> dict[str, list[Any]]:

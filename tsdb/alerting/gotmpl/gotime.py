@@ -23,6 +23,7 @@ _TOKENS = re.compile(r"January|Jan|Monday|Mon|MST|2006|Z07:00:00|Z07:00|Z0700|Z0
 class GoTime:
     """An instant; ``str()`` is Go's ``Time.String()`` without the monotonic clock reading."""
 
+    GO_TYPE = "time.Time"
     __slots__ = ("ns",)
 
     def __init__(self, ns: int | None) -> None:
