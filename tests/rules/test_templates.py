@@ -144,7 +144,8 @@ def test_prometheus_functions(template: str, expected: str) -> None:
     ('{{ tmpl "x" . }}', 'function "tmpl" not defined'),
     ('{{ parseDuration "1x" }}', 'unknown unit "x" in duration "1x"'),
     ('{{ humanize $labels }}', "can't convert map[string]string to float"),
-    ('{{ reReplaceAll "(" "" "" }}', "error calling reReplaceAll: regexp: Compile(\"(\"): error parsing regexp"),
+    ('{{ reReplaceAll "(" "" "" }}', "error calling reReplaceAll: regexp: Compile(`(`): error parsing regexp: "
+                                     "missing closing ): `(`"),
 ])
 def test_prometheus_function_errors(template: str, message: str) -> None:
     out = _render(template)
