@@ -67,6 +67,13 @@ def _no_query(_: str) -> QueryResult:
     raise FuncError("no query engine available to templates here")
 
 
+def parse_error(template: str, name: str) -> str | None:
+    """Why the template of alert ``name`` does not parse (Go's message, as Prometheus's rule loader reports
+    it), or None when it parses."""
+    parsed = _parsed(DEFS + template, "__alert_" + name)
+    return str(parsed) if isinstance(parsed, TemplateError) else None
+
+
 def expand(template: str, data: TemplateData, name: str = "") -> str:
     """Expand ``template`` for the alert ``name``; on any failure ``<error expanding template: ...>``."""
     tmpl_name = "__alert_" + name
