@@ -144,7 +144,8 @@ def test_prometheus_functions(template: str, expected: str) -> None:
     ('{{ tmpl "x" . }}', 'function "tmpl" not defined'),
     ('{{ parseDuration "1x" }}', 'unknown unit "x" in duration "1x"'),
     ('{{ humanize $labels }}', "can't convert map[string]string to float"),
-    ('{{ reReplaceAll "(" "" "" }}', "error calling reReplaceAll: regexp: Compile(\"(\"): error parsing regexp"),
+    ('{{ reReplaceAll "(" "" "" }}', "error calling reReplaceAll: regexp: Compile(`(`): error parsing regexp: "
+                                     "missing closing ): `(`"),
 ])
 def test_prometheus_function_errors(template: str, message: str) -> None:
     out = _render(template)
@@ -157,3 +158,16 @@ def test_error_columns_count_the_prepended_definitions() -> None:
     assert out == ('<error expanding template: error executing template __alert_T: template: __alert_T:1:115: '
                    'executing "__alert_T" at <humanize "x">: error calling humanize: strconv.ParseFloat: parsing '
                    '"x": invalid syntax>')
+
+
+def test_rule_files_with_unparsable_templates_are_refused() -> None:
+    from tsdb.errors import ConfigError
+    from tsdb.rules.loader import parse_rule_text
+
+    text = ("groups:\n- name: g\n  rules:\n  - alert: A\n    expr: up == 0\n"
+            "    annotations:\n      summary: '{{ nosuch }}'\n")
+    with pytest.raises(ConfigError) as err:
+        parse_rule_text(text, "r.yml")
+    assert "annotation 'summary': template: __alert_A:1: function \"nosuch\" not defined" in str(err.value)
+    ok = text.replace("nosuch", "$labels.job")
+    assert parse_rule_text(ok, "r.yml")[0].rules[0].annotations == {"summary": "{{ $labels.job }}"}

@@ -172,13 +172,11 @@ class State:
                 pairs = [(k, value[k]) for k in sorted(value, key=_key_order)]
             elif isinstance(value, int) and not isinstance(value, bool):
                 if len(node.pipe.decl) > 1:
-                    self.node = node
                     raise self.error(f"can't use {value} to iterate over more than one variable")
                 pairs = [(i, i) for i in range(value)]
             elif value is None:
                 pairs = []
-            else:
-                self.node = node
+            else:  # reported at the last node evaluated, as Go does
                 raise self.error(f"range can't iterate over {sprint(value)}")
             for key, elem in pairs:
                 decl = node.pipe.decl

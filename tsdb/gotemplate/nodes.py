@@ -210,10 +210,10 @@ class Tree:
     root: ListNode
 
     def location(self, node: Node) -> str:
-        """``name:line:col`` of a node, as Go's ``ErrorContext`` (col: 0-based offset in its line)."""
+        """``name:line:col`` of a node, as Go's ``ErrorContext`` (col: 0-based byte offset in its line)."""
         before = self.text[:node.pos]
         nl = before.rfind("\n")
-        col = node.pos if nl < 0 else node.pos - nl - 1
+        col = len(before[nl + 1:].encode())
         return f"{self.parse_name}:{1 + before.count(chr(10))}:{col}"
 
 

@@ -27,6 +27,11 @@ _MISSINGKEY = {"missingkey=default": "default", "missingkey=invalid": "default",
                "missingkey=error": "error"}
 
 
+def _is_func_name(name: str) -> bool:
+    """Go's goodName: a letter or '_', then letters, digits or '_'."""
+    return bool(name) and (name[0].isalpha() or name[0] == "_") and all(c.isalnum() or c == "_" for c in name)
+
+
 class TemplateSet:
     """Named templates plus the functions they may call (Go's builtins are always there)."""
 
@@ -40,7 +45,7 @@ class TemplateSet:
     def add_funcs(self, funcs: Mapping[str, Callable[..., Any]]) -> TemplateSet:
         """Add or replace functions (Go's ``Funcs``); returns self."""
         for name, fn in funcs.items():
-            if not name.isidentifier():
+            if not _is_func_name(name):
                 raise TemplateError(f"function name {name!r} is not a valid identifier")
             self._funcs[name] = as_go_func(fn)
         return self

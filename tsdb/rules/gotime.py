@@ -79,18 +79,14 @@ class GoTime:
 
 def format_go_layout(t: dt.datetime, ms: int, layout: str) -> str:
     """Go's ``Time.Format`` for a UTC time."""
+    frac = f"{ms:03d}000000"
+    table: dict[str, str] | None = None
+
     def repl(m: re.Match[str]) -> str:
+        nonlocal table
         tok = m.group(0)
-        frac = f"{ms:03d}000000"
-        table = {
-            "January": t.strftime("%B"), "Jan": t.strftime("%b"), "Monday": t.strftime("%A"),
-            "Mon": t.strftime("%a"), "MST": "UTC", "2006": f"{t.year:04d}", "06": f"{t.year % 100:02d}",
-            "01": f"{t.month:02d}", "1": str(t.month), "02": f"{t.day:02d}", "2": str(t.day),
-            "_2": f"{t.day:2d}", "002": f"{t.timetuple().tm_yday:03d}", "__2": f"{t.timetuple().tm_yday:3d}",
-            "15": f"{t.hour:02d}", "03": f"{(t.hour % 12) or 12:02d}", "3": str((t.hour % 12) or 12),
-            "04": f"{t.minute:02d}", "4": str(t.minute), "05": f"{t.second:02d}", "5": str(t.second),
-            "PM": "PM" if t.hour >= 12 else "AM", "pm": "pm" if t.hour >= 12 else "am",
-        }
+        if table is None:
+            table = _fields(t)
         if tok in table:
             return table[tok]
         if tok.startswith("Z"):
@@ -105,6 +101,25 @@ def format_go_layout(t: dt.datetime, ms: int, layout: str) -> str:
             return tok[0] + digits
         return tok
     return _LAYOUT.sub(repl, layout)
+
+
+_MONTHS = ["January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
+           "November", "December"]
+_DAYS = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"]
+
+
+def _fields(t: dt.datetime) -> dict[str, str]:
+    """The value of each layout element for ``t``."""
+    month, weekday = _MONTHS[t.month - 1], _DAYS[t.weekday()]
+    return {
+            "January": month, "Jan": month[:3], "Monday": weekday,
+            "Mon": weekday[:3], "MST": "UTC", "2006": f"{t.year:04d}", "06": f"{t.year % 100:02d}",
+            "01": f"{t.month:02d}", "1": str(t.month), "02": f"{t.day:02d}", "2": str(t.day),
+            "_2": f"{t.day:2d}", "002": f"{t.timetuple().tm_yday:03d}", "__2": f"{t.timetuple().tm_yday:3d}",
+            "15": f"{t.hour:02d}", "03": f"{(t.hour % 12) or 12:02d}", "3": str((t.hour % 12) or 12),
+            "04": f"{t.minute:02d}", "4": str(t.minute), "05": f"{t.second:02d}", "5": str(t.second),
+            "PM": "PM" if t.hour >= 12 else "AM", "pm": "pm" if t.hour >= 12 else "am",
+        }
 
 
 def format_go_duration(ns: int) -> str:

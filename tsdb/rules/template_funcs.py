@@ -9,6 +9,7 @@ group named ``1x``) and Go's rule for empty matches after a match.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import math
 import re
@@ -284,7 +285,38 @@ def go_regexp(pattern: str) -> re.Pattern[str]:
     try:
         return re.compile("".join(out), re.ASCII)
     except re.error as err:
-        raise FuncError(f"error parsing regexp: {err}: `{pattern}`") from None
+        raise FuncError(f"error parsing regexp: {_go_regexp_error(err, pattern)}") from None
+
+
+_RE_ERRORS = (("missing ), unterminated subpattern", "missing closing )"), ("unbalanced parenthesis", "unexpected )"),
+              ("unterminated character set", "missing closing ]"),
+              ("nothing to repeat", "missing argument to repetition operator"),
+              ("multiple repeat", "invalid nested repetition operator"), ("bad escape", "invalid escape sequence"))
+
+
+def _go_regexp_error(err: re.error, pattern: str) -> str:
+    """Python's complaint about a pattern in RE2's words (``missing closing ): `(` ``) where they map."""
+    message = str(err.msg)
+    for python_text, go_text in _RE_ERRORS:
+        if message.startswith(python_text):
+            at = err.pos or 0
+            if go_text == "missing closing ]":
+                return f"{go_text}: `{pattern[at:]}`"
+            if go_text == "missing argument to repetition operator":
+                return f"{go_text}: `{pattern[at]}`"
+            if go_text == "invalid nested repetition operator":
+                return f"{go_text}: `{pattern[max(at - 1, 0):at + 1]}`"
+            if go_text == "invalid escape sequence":
+                return f"{go_text}: `{pattern[at:at + 2]}`"
+            return f"{go_text}: `{pattern}`"
+    return f"{message}: `{pattern}`"
+
+
+def _regexp_quote(text: str) -> str:
+    """The regexp package's quote: backquoted when possible, else strconv.Quote."""
+    if "`" not in text and all(c == "\t" or (c.isprintable() and c != "\ufeff") for c in text):
+        return "`" + text + "`"
+    return quote(text)
 
 
 _NAME = re.compile(r"[A-Za-z0-9_]+")
@@ -339,7 +371,7 @@ def re_replace_all(pattern: str, repl: str, text: str) -> str:
     try:
         regex = go_regexp(pattern)
     except FuncError as err:
-        raise FuncError(f"regexp: Compile({quote(pattern)}): {err}") from None
+        raise FuncError(f"regexp: Compile({_regexp_quote(pattern)}): {err}") from None
     out: list[str] = []
     last = 0
     for m in regex.finditer(text):
@@ -443,10 +475,26 @@ def args(*values: Any) -> AnyMap:
 
 def functions(query: Callable[[str], QueryResult], now_seconds: float, external_url: str) -> dict[str, GoFunc]:
     """Prometheus's function map for one expansion: ``query`` runs PromQL at the evaluation time."""
-    s = "string"
+    return {**static_functions(), **dynamic_functions(query, now_seconds, external_url)}
+
+
+def dynamic_functions(query: Callable[[str], QueryResult], now_seconds: float,
+                      external_url: str) -> dict[str, GoFunc]:
+    """The functions that depend on the expansion: query, now, pathPrefix, externalURL."""
     path = urllib.parse.urlsplit(external_url).path
     return {
-        "query": GoFunc(query, (s,)),
+        "query": GoFunc(query, ("string",)),
+        "now": GoFunc(lambda: now_seconds, ()),
+        "pathPrefix": GoFunc(lambda: path, ()),
+        "externalURL": GoFunc(lambda: external_url, ()),
+    }
+
+
+@functools.cache
+def static_functions() -> dict[str, GoFunc]:
+    """The functions that are the same for every expansion."""
+    s = "string"
+    return {
         "first": GoFunc(first, (QueryResult,)),
         "label": GoFunc(lambda name, sample: sample.Labels.get(name, ""), (s, Sample)),
         "value": GoFunc(lambda sample: sample.Value, (Sample,)),
@@ -470,9 +518,6 @@ def functions(query: Callable[[str], QueryResult], now_seconds: float, external_
         "humanizeTimestamp": GoFunc(humanize_timestamp, ("any",)),
         "toTime": GoFunc(to_time, ("any",)),
         "toDuration": GoFunc(to_duration, ("any",)),
-        "now": GoFunc(lambda: now_seconds, ()),
-        "pathPrefix": GoFunc(lambda: path, ()),
-        "externalURL": GoFunc(lambda: external_url, ()),
         "parseDuration": GoFunc(parse_duration, (s,)),
         "urlQueryEscape": GoFunc(query_escape, (s,)),
     }

@@ -17,7 +17,7 @@ from typing import Any
 from tsdb.gotemplate.errors import FuncError, TemplateError
 from tsdb.gotemplate.template import TemplateSet
 from tsdb.gotemplate.values import StrMap
-from tsdb.rules.template_funcs import QueryResult, Sample, functions
+from tsdb.rules.template_funcs import QueryResult, Sample, dynamic_functions, functions
 
 __all__ = ["DEFS", "TemplateData", "TemplateError", "expand"]
 
@@ -50,6 +50,8 @@ class _AlertData:
     ExternalLabels: StrMap
     ExternalURL: str
     Value: float
+    GO_TYPE = ("struct { Labels map[string]string; ExternalLabels map[string]string; ExternalURL string; "
+               "Value interface {} }")
 
 
 @functools.lru_cache(maxsize=1024)
@@ -63,6 +65,13 @@ def _parsed(text: str, name: str) -> TemplateSet | TemplateError:
 
 def _no_query(_: str) -> QueryResult:
     raise FuncError("no query engine available to templates here")
+
+
+def parse_error(template: str, name: str) -> str | None:
+    """Why the template of alert ``name`` does not parse (Go's message, as Prometheus's rule loader reports
+    it), or None when it parses."""
+    parsed = _parsed(DEFS + template, "__alert_" + name)
+    return str(parsed) if isinstance(parsed, TemplateError) else None
 
 
 def expand(template: str, data: TemplateData, name: str = "") -> str:
@@ -81,7 +90,7 @@ def expand(template: str, data: TemplateData, name: str = "") -> str:
             raise FuncError(str(err)) from None
         return QueryResult(Sample(StrMap(dict(labels.items())), float(value)) for labels, value in vector)
 
-    ts = parsed.clone().add_funcs(functions(query, data.time_ms / 1000.0, data.external_url))
+    ts = parsed.clone().add_funcs(dynamic_functions(query, data.time_ms / 1000.0, data.external_url))
     alert = _AlertData(StrMap(dict(data.labels.items())), StrMap(dict(data.external_labels.items())),
                        data.external_url, float(data.value))
     try:
