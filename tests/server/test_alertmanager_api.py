@@ -167,7 +167,7 @@ def test_rule_to_every_channel(tmp_path: Path) -> None:
             notifications={"config": {
                 "route": {"receiver": "all", "group_wait": "0s", "group_interval": "1s"},
                 "receivers": [{"name": "all", "webhook_configs": [{"url": url["webhook"]}],
-                               "slack_configs": [{"api_url": url["slack"]}],
+                               "slack_configs": [{"api_url": url["slack"], "text": "{{ .CommonAnnotations.summary }}"}],
                                "sms_configs": [{"url": url["sms"], "to": "+1555"}],
                                "email_configs": [{"to": "ops@example.com", "from": "tsdb@example.com",
                                                   "smarthost": f"127.0.0.1:{smtp_port}", "require_tls": False}]}]}})

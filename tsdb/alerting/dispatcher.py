@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 
 from tsdb.alerting.config import AlertingConfig, InhibitRule, Route
 from tsdb.alerting.matchers import matches
-from tsdb.alerting.model import Alert, DeliveryResult, DispatchHook, Notification, Sender
+from tsdb.alerting.model import Alert, DeliveryResult, DispatchHook, Notification, Sender, notification_order
 from tsdb.alerting.silences import SilenceStore
 from tsdb.alerting.timeintervals import active
 
@@ -210,7 +210,7 @@ class Dispatcher:
         if not self._needs_update(entry, firing, resolved, group.route.repeat_interval_ms / 1000, now):
             self._drop_resolved(group, entry, now)
             return None
-        alerts = [_with_end(a, now, self.is_resolved(a, now)) for a in visible]
+        alerts = [_with_end(a, now, self.is_resolved(a, now)) for a in notification_order(visible)]
         return Notification(receiver, group.key, dict(group.labels), alerts, "firing" if firing else "resolved",
                             now, self.external_url, retry_until=now + group.route.group_interval_ms / 1000)
 

@@ -262,6 +262,10 @@ class EscalationHook:
         return targets
 
 
+ACK_TEXT = '{{ with .Extras.ack_url }}Acknowledge: {{ . }}{{ end }}'
+"""The text of on-call pages by email and Slack: the acknowledgement link (Alertmanager's defaults otherwise)."""
+
+
 def user_receivers(users: dict[str, User], contact: dict[str, Any]) -> list[dict[str, Any]]:
     """Alertmanager-style receivers ``user:<name>`` reaching each user by email, SMS and Slack, using the
     ``contact`` section's channel settings (``email: {smarthost, from, require_tls}``, ``sms: {url, from}``)."""
@@ -269,10 +273,11 @@ def user_receivers(users: dict[str, User], contact: dict[str, Any]) -> list[dict
     for user in users.values():
         receiver: dict[str, Any] = {"name": f"user:{user.name}"}
         if user.email and contact.get("email"):
-            receiver["email_configs"] = [{**contact["email"], "to": user.email, "send_resolved": True}]
+            receiver["email_configs"] = [{**contact["email"], "to": user.email, "send_resolved": True,
+                                          "text": ACK_TEXT}]
         if user.phone and contact.get("sms"):
             receiver["sms_configs"] = [{**contact["sms"], "to": user.phone}]
         if user.slack_url:
-            receiver["slack_configs"] = [{"api_url": user.slack_url, "send_resolved": True}]
+            receiver["slack_configs"] = [{"api_url": user.slack_url, "send_resolved": True, "text": ACK_TEXT}]
         out.append(receiver)
     return out

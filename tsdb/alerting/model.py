@@ -7,21 +7,24 @@ dispatcher copies what it keeps.
 
 from __future__ import annotations
 
-import hashlib
+import functools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
+_FNV_OFFSET = 14695981039346656037
+_FNV_PRIME = 1099511628211
+
 
 def fingerprint(labels: Mapping[str, str]) -> str:
-    """A stable 16-hex-digit identity of a label set (order independent)."""
-    h = hashlib.blake2b(digest_size=8)
+    """Prometheus's label-set fingerprint, as Alertmanager shows it: FNV-1a 64 over the sorted names and
+    values, each followed by a 0xff byte, in 16 hex digits."""
+    h = _FNV_OFFSET
     for name in sorted(labels):
-        h.update(name.encode())
-        h.update(b"\xff")
-        h.update(labels[name].encode())
-        h.update(b"\xff")
-    return h.hexdigest()
+        for chunk in (name.encode(), b"\xff", labels[name].encode(), b"\xff"):
+            for byte in chunk:
+                h = ((h ^ byte) * _FNV_PRIME) & 0xFFFFFFFFFFFFFFFF
+    return f"{h:016x}"
 
 
 @dataclass
@@ -50,6 +53,40 @@ class Alert:
     @property
     def name(self) -> str:
         return self.labels.get("alertname", "")
+
+
+def _labels_before(a: Mapping[str, str], b: Mapping[str, str]) -> bool:
+    """Prometheus's ``LabelSet.Before``: fewer labels first, then by the sorted names' values."""
+    if len(a) != len(b):
+        return len(a) < len(b)
+    for name in sorted({*a, *b}):
+        if name not in a:
+            return True
+        if name not in b:
+            return False
+        if a[name] != b[name]:
+            return a[name] < b[name]
+    return False
+
+
+def _alert_cmp(x: Alert, y: Alert) -> int:
+    for key in ("job", "instance"):
+        xv, yv = x.labels.get(key), y.labels.get(key)
+        if xv is None and yv is None:
+            continue
+        if xv is None:
+            return 1
+        if yv is None:
+            return -1
+        if xv != yv:
+            return -1 if xv < yv else 1
+    return -1 if _labels_before(x.labels, y.labels) else (1 if _labels_before(y.labels, x.labels) else 0)
+
+
+def notification_order(alerts: Sequence[Alert]) -> list[Alert]:
+    """The alerts in the order Alertmanager notifies them: by ``job``, then ``instance`` (alerts having the
+    label first), then by label set."""
+    return sorted(alerts, key=functools.cmp_to_key(_alert_cmp))
 
 
 class Notifier(Protocol):

@@ -34,7 +34,7 @@ def named_files(config: ServerConfig) -> list[str]:
     return files
 
 
-async def _build_components(config: ServerConfig, data_dir: str) -> list[str]:
+async def _build_components(config: ServerConfig, data_dir: str, config_file: str = "") -> list[str]:
     """Build (never start) every server component over a throwaway DB; returns the names of those built."""
     from tsdb.server.app import split_address
     from tsdb.server.backend import Backend
@@ -55,7 +55,8 @@ async def _build_components(config: ServerConfig, data_dir: str) -> list[str]:
                           parse_matchers=lambda _: [], format_query=str)
         context = ServerContext(config=config, db=db, backend=backend, query=no_query, executor=executor,
                                 metrics=SelfMetrics(),
-                                external_url=config.external_url or f"http://{host}:{port}")
+                                external_url=config.external_url or f"http://{host}:{port}",
+                                config_file=config_file)
         for factory in load_factories():
             component = factory(context)
             if component is not None:
@@ -74,7 +75,7 @@ def check_config(path: str) -> tuple[bool, str]:
     try:
         config = load_server_config(path)
         with tempfile.TemporaryDirectory(prefix="tsdb-check-config-") as tmp:
-            components = asyncio.run(_build_components(config, tmp))
+            components = asyncio.run(_build_components(config, tmp, path))
     except (TsdbError, OSError, ValueError) as err:
         return False, str(err)
     named = named_files(config)

@@ -15,7 +15,7 @@ from typing import Any
 
 from tsdb.labels import Labels
 from tsdb.rules.loader import Rule
-from tsdb.rules.templates import TemplateData, expand
+from tsdb.rules.templates import QueryVector, TemplateData, expand
 
 RESOLVED_RETENTION_MS = 15 * 60_000
 """Resolved alerts are kept (and re-sent) this long, as Prometheus does."""
@@ -62,22 +62,26 @@ class AlertingRuleState:
     last_evaluation: int = 0
     evaluation_seconds: float = 0.0
 
-    def alert_labels(self, series: Labels, value: float, external: dict[str, str], url: str) -> Labels:
+    def alert_labels(self, series: Labels, value: float, external: dict[str, str], url: str,
+                     query: QueryVector | None = None, t: int = 0) -> Labels:
         """The alert's label set: the series' labels without ``__name__``, plus templated rule labels."""
-        data = TemplateData(series.to_dict(), value, external, url)
+        data = TemplateData(series.to_dict(), value, external, url, query, t)
         merged = {k: v for k, v in series.items() if k != "__name__"}
         for source in (self.group_labels, self.rule.labels):
             for name, template in source.items():
-                merged[name] = expand(template, data)
+                merged[name] = expand(template, data, self.rule.name)
         merged["alertname"] = self.rule.name
         return Labels({k: v for k, v in merged.items() if v != ""})
 
     def evaluate(self, t: int, result: list[tuple[Labels, float]], external: dict[str, str], url: str,
-                 recovered: set[Labels] | None = None, no_data: bool = False) -> None:
+                 recovered: set[Labels] | None = None, no_data: bool = False,
+                 query: QueryVector | None = None) -> None:
         """Advance the state machine to ``t`` given the expression's result ``(labels, value)``.
 
         ``recovered``: alert label sets the recovery expression returned (None: no recovery expression).
         ``no_data``: the result is empty because the selectors have no data (for the no-data policy).
+        ``query``: what the templates' ``query`` function runs (at ``t``).
+        Templates see the series' labels (``__name__`` included, rule labels not), as Prometheus's do.
         """
         rule = self.rule
         if no_data and rule.no_data == "keep_last":
@@ -86,14 +90,14 @@ class AlertingRuleState:
             result = [(Labels({"nodata": "true"}), float("nan"))]
         seen: set[Labels] = set()
         for series, value in result:
-            labels = self.alert_labels(series, value, external, url)
+            labels = self.alert_labels(series, value, external, url, query, t)
             if labels in seen:
                 self.health, self.last_error = "err", "vector contains metrics with the same labelset after " \
                                                       "applying alert labels"
                 return
             seen.add(labels)
-            data = TemplateData(labels.to_dict(), value, external, url)
-            annotations = {k: expand(v, data) for k, v in rule.annotations.items()}
+            data = TemplateData(series.to_dict(), value, external, url, query, t)
+            annotations = {k: expand(v, data, rule.name) for k, v in rule.annotations.items()}
             alert = self.alerts.get(labels)
             if alert is None or alert.state == "inactive":
                 alert = Alert(labels, annotations, value, active_at=t)

@@ -148,11 +148,21 @@ class GroupState:
         no_data = False
         if not result and rule.no_data:
             no_data = not _selectors_have_data(rule.expr, at, query)
-        state.evaluate(t, result, external, url, recovered, no_data)
+        state.evaluate(t, result, external, url, recovered, no_data, _template_query(query))
         limit = self.group.limit
         if limit and len(state.active()) > limit:
             state.alerts.clear()
             state.health, state.last_error = "err", f"exceeded limit of {limit} with {len(result)} alerts"
+
+
+def _template_query(query: QueryFunc) -> Callable[[str, int], list[tuple[Labels, float]]]:
+    """The templates' ``query`` function: PromQL text run through the rules' query function."""
+    from tsdb.query.parser.parser import parse
+
+    def run(text: str, at: int) -> list[tuple[Labels, float]]:
+        return vector_of(query(parse(text), at))
+
+    return run
 
 
 def _selectors_have_data(expr: Any, at: int, query: QueryFunc) -> bool:

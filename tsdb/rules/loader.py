@@ -17,6 +17,7 @@ import yaml
 from tsdb.config import parse_duration_ms
 from tsdb.errors import ConfigError, TsdbError
 from tsdb.query.parser.parser import parse
+from tsdb.rules.templates import parse_error
 
 METRIC_NAME_RE = re.compile(r"^[a-zA-Z_:][a-zA-Z0-9_:]*$")
 LABEL_NAME_RE = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
@@ -126,8 +127,13 @@ def _parse_rule(raw: Any, file: str, group: str, index: int) -> Rule:
     if no_data not in NO_DATA_POLICIES:
         raise ConfigError(f"{where}: no_data must be one of alerting, ok, keep_last; got {no_data!r}")
     recovery_text = str(raw.get("recovery_expr") or "")
-    return Rule(name, "alerting", str(raw["expr"]), expr, labels,
-                _str_map(raw.get("annotations"), "annotations", where, label_names=False),
+    annotations = _str_map(raw.get("annotations"), "annotations", where, label_names=False)
+    for what, templates in (("label", labels), ("annotation", annotations)):
+        for key, text in templates.items():
+            problem = parse_error(text, name)
+            if problem is not None:  # Prometheus refuses the file too, with this wording
+                raise ConfigError(f"{where}: {what} {key!r}: {problem}")
+    return Rule(name, "alerting", str(raw["expr"]), expr, labels, annotations,
                 _duration(raw.get("for") or 0, f"{where}: for"),
                 _duration(raw.get("keep_firing_for") or 0, f"{where}: keep_firing_for"),
                 recovery_text, _parse_expr(recovery_text, f"{where}: recovery_expr") if recovery_text else None,

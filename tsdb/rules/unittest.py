@@ -4,8 +4,9 @@ A test file names ``rule_files`` (relative to it), an ``evaluation_interval`` (d
 ``input_series`` in the expanding notation (``0+10x9``, ``_``, ``stale``) loaded at ``interval`` steps,
 ``alert_rule_test`` (the firing alerts of ``alertname`` at ``eval_time``: ``exp_labels`` without
 ``alertname``, ``exp_annotations``), ``promql_expr_test`` (``exp_samples`` of ``expr`` at ``eval_time``)
-and ``external_labels``. Every group is evaluated at each multiple of the evaluation interval from 0 to the
-last ``eval_time``, in file order, as promtool does. The report follows promtool's shape.
+and ``external_labels``/``external_url`` (what templates see). Every group is evaluated at each multiple
+of the evaluation interval from 0 to the last ``eval_time``, in file order, as promtool does. The report
+follows promtool's shape.
 """
 
 from __future__ import annotations
@@ -27,6 +28,9 @@ from tsdb.rules.alerting import AlertingRuleState
 from tsdb.rules.group import GroupState, vector_of
 from tsdb.rules.loader import load_rule_files
 from tsdb.storage.memory import MemoryStore
+
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+"""libyaml's loader when present: test files with many expected annotations load much faster."""
 
 
 def _ms(value: Any, default: int = 0) -> int:
@@ -50,13 +54,36 @@ def _label_text(labels: dict[str, str]) -> str:
     return "{" + ", ".join(f'{k}="{v}"' for k, v in sorted(labels.items())) + "}"
 
 
-def _run_test(test: dict[str, Any], rule_files: list[str], eval_interval: int, base: Path) -> list[str]:
+def _setup(test: dict[str, Any], rule_files: list[str], eval_interval: int,
+           base: Path) -> tuple[Engine, MemoryStore, dict[str, str], str, list[GroupState]]:
     interval = _ms(test.get("interval"), eval_interval)
     store = MemoryStore()
     _load_series(store, test.get("input_series") or [], interval)
-    engine = Engine(store)
     external = {str(k): str(v) for k, v in (test.get("external_labels") or {}).items()}
+    external_url = str(test.get("external_url") or "")
     groups = [GroupState.build(g, eval_interval, {}) for g in load_rule_files(rule_files, base)]
+    return Engine(store), store, external, external_url, groups
+
+
+def firing_alerts(path: Path, at_ms: int, test_index: int = 0) -> list[tuple[str, dict[str, str], dict[str, str]]]:
+    """(alertname, labels, annotations) of the alerts firing at ``at_ms`` in one test of a test file, after
+    evaluating as :func:`run_file` does: what ``exp_alerts`` would have to say."""
+    doc = yaml.load(path.read_text(), Loader=_LOADER) or {}
+    eval_interval = _ms(doc.get("evaluation_interval"), 60_000)
+    test = (doc.get("tests") or [])[test_index]
+    engine, store, external, url, groups = _setup(test, [str(f) for f in doc.get("rule_files") or []],
+                                                  eval_interval, path.parent)
+    t = 0
+    while t <= at_ms:
+        for group in groups:
+            group.evaluate(t, engine.instant, store, external, url)
+        t += eval_interval
+    return [(state.rule.name, a.labels.to_dict(), dict(a.annotations)) for group in groups for state in group.rules
+            if isinstance(state, AlertingRuleState) for a in state.alerts.values() if a.state == "firing"]
+
+
+def _run_test(test: dict[str, Any], rule_files: list[str], eval_interval: int, base: Path) -> list[str]:
+    engine, store, external, external_url, groups = _setup(test, rule_files, eval_interval, base)
     alert_tests = test.get("alert_rule_test") or []
     expr_tests = test.get("promql_expr_test") or []
     times = [_ms(t.get("eval_time")) for t in alert_tests + expr_tests]
@@ -68,7 +95,7 @@ def _run_test(test: dict[str, Any], rule_files: list[str], eval_interval: int, b
     t = 0
     while t <= last:
         for group in groups:
-            group.evaluate(t, engine.instant, store, external, "")
+            group.evaluate(t, engine.instant, store, external, external_url)
         window_end = t + eval_interval
         for check_time in sorted(k for k in checks if t <= k < window_end):
             for case in checks[check_time]:
@@ -122,7 +149,7 @@ def run_file(path: Path) -> tuple[bool, list[str]]:
     """Run one test file; (passed, report lines)."""
     lines = [f"Unit Testing:  {path}"]
     try:
-        doc = yaml.safe_load(path.read_text()) or {}
+        doc = yaml.load(path.read_text(), Loader=_LOADER) or {}
         eval_interval = _ms(doc.get("evaluation_interval"), 60_000)
         rule_files = [str(f) for f in doc.get("rule_files") or []]
         errors: list[str] = []

@@ -161,7 +161,8 @@ class Server:
         self.http_port = sock.getsockname()[1]
         self.context = ServerContext(
             config=self.config, db=db, backend=backend, query=engine.instant, executor=self.executor,
-            metrics=self.metrics, external_url=self.config.external_url or f"http://{host}:{self.http_port}")
+            metrics=self.metrics, external_url=self.config.external_url or f"http://{host}:{self.http_port}",
+            config_file=self.config_file)
         for spec, factory in zip(COMPONENT_FACTORIES, load_factories(), strict=True):
             component = factory(self.context)
             if component is None:

@@ -71,7 +71,8 @@ def test_http_channels_deliver_their_formats() -> None:
         url = {k: r[1] for k, r in runners.items()}
         receivers = build_receivers([
             {"name": "all", "webhook_configs": [{"url": url["webhook"] + "/hook"}],
-             "slack_configs": [{"api_url": url["slack"] + "/slack", "channel": "#ops", "send_resolved": True}],
+             "slack_configs": [{"api_url": url["slack"] + "/slack", "channel": "#ops", "send_resolved": True,
+                                "text": "{{ range .Alerts }}{{ .Annotations.summary }}\n{{ end }}"}],
              "sms_configs": [{"url": url["sms"] + "/sms", "to": "+15550001", "from": "+15550002",
                               "http_config": {"basic_auth": {"username": "sid", "password": "tok"}}}],
              "pagerduty_configs": [{"routing_key": "rk", "url": url["pd"] + "/v2/enqueue"}],
@@ -97,8 +98,9 @@ def test_http_channels_deliver_their_formats() -> None:
     slack = json.loads(endpoints["slack"].requests[0]["body"])
     attachment = slack["attachments"][0]
     assert slack["channel"] == "#ops" and attachment["color"] == "danger"
-    assert attachment["title"] == "[FIRING:2] DiskFull" and "disk 0 is full" in attachment["text"]
-    assert {"title": "severity", "value": "critical", "short": True} in attachment["fields"]
+    # Alertmanager's default title (the common labels beyond the group's in parentheses), a configured text
+    assert attachment["title"] == "[FIRING:2] DiskFull (critical)" and "disk 0 is full" in attachment["text"]
+    assert attachment["title_link"] == "http://tsdb/#/alerts?receiver=all" and slack["username"] == "Alertmanager"
     assert json.loads(endpoints["slack"].requests[1]["body"])["attachments"][0]["color"] == "good"
     sms = endpoints["sms"].requests[0]
     assert sms["form"]["To"] == "+15550001" and sms["form"]["From"] == "+15550002"
@@ -107,7 +109,9 @@ def test_http_channels_deliver_their_formats() -> None:
     trigger, resolve = (json.loads(r["body"]) for r in endpoints["pd"].requests)
     assert trigger["event_action"] == "trigger" and trigger["routing_key"] == "rk"
     assert resolve["event_action"] == "resolve" and resolve["dedup_key"] == trigger["dedup_key"]
-    assert trigger["payload"]["severity"] == "error" and len(trigger["payload"]["summary"]) <= 1024
+    assert trigger["payload"]["severity"] == "error"
+    assert trigger["payload"]["summary"] == "[FIRING:2] DiskFull (critical)"
+    assert trigger["client"] == "Alertmanager" and trigger["payload"]["custom_details"]["num_firing"] == "2"
 
 
 def test_outage_then_recovery_and_no_retry_on_4xx() -> None:
@@ -134,18 +138,26 @@ def test_outage_then_recovery_and_no_retry_on_4xx() -> None:
     assert [entry["ok"] for entry in log] == [True, False]
 
 
-def test_sms_truncation_and_broken_template_falls_back() -> None:
+def test_sms_truncation_and_broken_template_fails_the_attempt() -> None:
     text = "word " * 100
     assert len(truncate_sms(text, 160)) <= 160 and truncate_sms(text, 160).endswith("…")
     assert truncate_sms("short", 160) == "short"
-    from tsdb.alerting.receivers import templates
 
-    before = templates.template_failures
-    data = templates.context(_notification("x"))
-    assert templates.render("{{ broken", "title", data) == "[FIRING:1] DiskFull"
-    assert templates.template_failures == before + 1
-    assert templates.render("{{ Status }} {{ GroupLabels.alertname }} {{ Alerts | length }}", "title", data) == \
-        "firing DiskFull 1"
+    async def scenario() -> list[Any]:
+        endpoint = Endpoint()
+        runner, url = await _serve(endpoint)
+        receivers = build_receivers([{"name": "x", "sms_configs": [{"url": url, "to": "+1", "text": "{{ broken"}]}],
+                                    global_config={}, templates=[], base_dir=None, external_url="")
+        try:
+            results = await receivers.notify(_notification("x", retry=time.time() + 30))
+        finally:
+            await receivers.close()
+            await runner.cleanup()
+        assert endpoint.requests == []  # nothing sent, as Alertmanager sends nothing for a failed template
+        return results
+
+    (result,) = asyncio.run(scenario())
+    assert not result.ok and result.attempts == 1 and "template of 'text' failed" in result.error
 
 
 @pytest.fixture
@@ -189,7 +201,8 @@ def test_email_over_starttls_with_auth(tls_cert: tuple[Path, Path]) -> None:
     try:
         receivers = build_receivers([{"name": "mail", "email_configs": [{
             "to": "oncall@example.com", "from": "tsdb@example.com", "smarthost": f"127.0.0.1:{port}",
-            "auth_username": "alerts", "auth_password": "s3cret", "tls_config": {"ca_file": str(cert)}}]}],
+            "auth_username": "alerts", "auth_password": "s3cret", "tls_config": {"ca_file": str(cert)},
+            "text": "{{ with .Extras.ack_url }}Acknowledge: {{ . }}{{ end }}"}]}],
             global_config={}, templates=[], base_dir=None, external_url="http://tsdb")
 
         async def go() -> Any:
@@ -203,10 +216,10 @@ def test_email_over_starttls_with_auth(tls_cert: tuple[Path, Path]) -> None:
         controller.stop()
     assert result.ok, result.error
     (msg,) = received
-    assert msg["Subject"] == "[FIRING:1] DiskFull" and msg["To"] == "oncall@example.com"
+    assert msg["Subject"] == "[FIRING:1] DiskFull (db0 critical)" and msg["To"] == "oncall@example.com"
     parts = {p.get_content_type(): p.get_payload(decode=True).decode() for p in msg.walk() if not p.is_multipart()}
-    assert "disk 0 is full" in parts["text/plain"] and "<b>FIRING</b>" in parts["text/html"]
-    assert "http://tsdb/ack/1" in parts["text/plain"]
+    assert "disk 0 is full" in parts["text/html"] and "View in Alertmanager" in parts["text/html"]
+    assert parts["text/plain"] == "Acknowledge: http://tsdb/ack/1"
 
 
 @pytest.fixture

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import dataclasses
 import logging
 import random
 import time
@@ -14,10 +15,14 @@ from typing import Any
 import aiohttp
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
+from tsdb.alerting.gotmpl.fields import engine_of
+from tsdb.alerting.gotmpl.render import NotificationTemplates, default_templates
 from tsdb.alerting.model import DeliveryResult, Notification
-from tsdb.alerting.receivers.channels import ForwardIntegration, PagerDutyIntegration, SlackIntegration, SmsIntegration
+from tsdb.alerting.receivers.channels import ForwardIntegration, SmsIntegration
 from tsdb.alerting.receivers.email import EmailIntegration
 from tsdb.alerting.receivers.integration import DeliveryError, Integration
+from tsdb.alerting.receivers.pagerduty import PagerDutyIntegration
+from tsdb.alerting.receivers.slack import SlackIntegration
 from tsdb.alerting.receivers.webhook import WebhookIntegration
 from tsdb.errors import ConfigError
 
@@ -87,6 +92,11 @@ class ReceiverSet:
         for integration in self._integrations[notification.receiver]:
             if notification.status == "resolved" and not integration.send_resolved:
                 continue
+            if not integration.send_resolved and notification.resolved:
+                # as Alertmanager: an integration without send_resolved is told of the firing alerts only
+                tasks.append(self._deliver(integration, dataclasses.replace(notification,
+                                                                            alerts=notification.firing)))
+                continue
             tasks.append(self._deliver(integration, notification))
         return list(await asyncio.gather(*tasks))
 
@@ -128,18 +138,25 @@ class ReceiverSet:
             self._session = None
 
 
-def build_receivers(receivers: list[dict[str, Any]], *, global_config: dict[str, Any], templates: list[str],
-                    base_dir: Path | None, external_url: str, registry: CollectorRegistry | None = None,
-                    clock: Callable[[], float] = time.time) -> ReceiverSet:
-    """The receiver set of Alertmanager ``receivers:`` (see module docstring)."""
+def build_receivers(receivers: list[dict[str, Any]], *, global_config: dict[str, Any],
+                    templates: list[str] | NotificationTemplates, base_dir: Path | None, external_url: str,
+                    registry: CollectorRegistry | None = None, clock: Callable[[], float] = time.time,
+                    source: str = "alertmanager.yml") -> ReceiverSet:
+    """The receiver set of Alertmanager ``receivers:``. ``templates`` are the ``templates:`` globs (relative
+    to ``base_dir``) or an already loaded set; a template file that fails to parse is a ConfigError."""
     g = global_config
-    builders: dict[str, Callable[[dict[str, Any], str], Integration]] = {
-        "webhook_configs": lambda c, w: WebhookIntegration.from_config(c, w),
-        "slack_configs": lambda c, w: SlackIntegration.from_config(c, g, w),
-        "email_configs": lambda c, w: EmailIntegration.from_config(c, g, w),
-        "pagerduty_configs": lambda c, w: PagerDutyIntegration.from_config(c, g, w),
-        "sms_configs": lambda c, w: SmsIntegration.from_config(c, w),
-        "alertmanager_configs": lambda c, w: ForwardIntegration.from_config(c, w),
+    if isinstance(templates, NotificationTemplates):
+        tmpl = templates
+    else:
+        tmpl = NotificationTemplates.load(templates, base_dir, source) if templates else default_templates()
+    Builder = Callable[[dict[str, Any], str, str], Integration]
+    builders: dict[str, Builder] = {
+        "webhook_configs": lambda c, w, e: WebhookIntegration.from_config(c, w),
+        "slack_configs": lambda c, w, e: SlackIntegration.from_config(c, g, w, tmpl, e),
+        "email_configs": lambda c, w, e: EmailIntegration.from_config(c, g, w, tmpl, e),
+        "pagerduty_configs": lambda c, w, e: PagerDutyIntegration.from_config(c, g, w, tmpl, e),
+        "sms_configs": lambda c, w, e: SmsIntegration.from_config(c, w, tmpl, e),
+        "alertmanager_configs": lambda c, w, e: ForwardIntegration.from_config(c, w),
     }
     integrations: dict[str, list[Integration]] = {}
     unsupported: dict[str, list[str]] = {}
@@ -147,10 +164,12 @@ def build_receivers(receivers: list[dict[str, Any]], *, global_config: dict[str,
         name = str(raw.get("name", ""))
         if not name:
             raise ConfigError(f"receivers[{i}]: missing name")
+        engine_of({}, raw, f"receivers[{name}]")
         found: list[Integration] = []
         for key, build in builders.items():
             for j, cfg in enumerate(raw.get(key) or []):
-                found.append(build(cfg or {}, f"receivers[{name}].{key}[{j}]"))
+                where = f"receivers[{name}].{key}[{j}]"
+                found.append(build(cfg or {}, where, engine_of(cfg or {}, raw, where)))
         missing = [k for k in raw if k.endswith("_configs") and k not in builders and raw[k]]
         if missing:
             unsupported[name] = missing

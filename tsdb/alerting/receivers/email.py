@@ -1,21 +1,50 @@
-"""The email integration: SMTP with STARTTLS and AUTH, a text and an HTML part (Jinja2 templates)."""
+"""The email integration: SMTP with STARTTLS and AUTH; headers and parts as Alertmanager 0.25 builds them
+(``Subject``/``To``/``From`` headers from templates, the HTML part from ``html`` — by default Alertmanager's
+``email.default.html`` — and a text part only when ``text`` is set)."""
 
 from __future__ import annotations
 
 import asyncio
+import quopri
 import smtplib
 import ssl
 from dataclasses import dataclass
-from email.message import EmailMessage
+from email.message import Message
+from email.mime.multipart import MIMEMultipart
+from email.mime.nonmultipart import MIMENonMultipart
 from typing import Any
 
 import aiohttp
 
+from tsdb.alerting.gotmpl.fields import FieldRenderer
+from tsdb.alerting.gotmpl.render import NotificationTemplates
 from tsdb.alerting.model import Notification
-from tsdb.alerting.receivers import templates
+from tsdb.alerting.receivers.common import build_or_fail
 from tsdb.alerting.receivers.http import secret
 from tsdb.alerting.receivers.integration import DeliveryError
 from tsdb.errors import ConfigError
+
+DEFAULT_SUBJECT = '{{ template "email.default.subject" . }}'
+DEFAULT_HTML = '{{ template "email.default.html" . }}'
+
+
+def _part(body: str, subtype: str) -> MIMENonMultipart:
+    """A quoted-printable UTF-8 part holding ``body`` exactly (no newline added)."""
+    part = MIMENonMultipart("text", subtype, charset="UTF-8")
+    part["Content-Transfer-Encoding"] = "quoted-printable"
+    part.set_payload(quopri.encodestring(body.encode()).decode("ascii"))
+    return part
+
+
+def _headers(raw: dict[str, Any], where: str) -> dict[str, str]:
+    """Header templates by canonical name (``subject`` -> ``Subject``); two spellings of one name are an error."""
+    headers: dict[str, str] = {}
+    for name, value in raw.items():
+        canonical = "-".join(part.capitalize() for part in str(name).split("-"))
+        if canonical in headers:
+            raise ConfigError(f"{where}: duplicate header {canonical!r} in email config")
+        headers[canonical] = str(value)
+    return headers
 
 
 @dataclass
@@ -31,16 +60,18 @@ class EmailIntegration:
     require_tls: bool = True
     verify_tls: bool = True
     ca_file: str = ""
-    subject: str | None = None
     text: str | None = None
     html: str | None = None
     headers: dict[str, str] | None = None
     send_resolved: bool = False
     timeout_s: float = 15.0
+    templates: NotificationTemplates | None = None
+    engine: str = "go"
     kind: str = "email"
 
     @classmethod
-    def from_config(cls, raw: dict[str, Any], global_config: dict[str, Any], where: str) -> EmailIntegration:
+    def from_config(cls, raw: dict[str, Any], global_config: dict[str, Any], where: str,
+                    templates: NotificationTemplates | None = None, engine: str = "go") -> EmailIntegration:
         smarthost = str(raw.get("smarthost") or global_config.get("smtp_smarthost") or "")
         host, _, port = smarthost.rpartition(":")
         if not host or not port.isdigit():
@@ -55,24 +86,28 @@ class EmailIntegration:
         require = raw.get("require_tls", global_config.get("smtp_require_tls", True))
         return cls(to, sender, host, int(port), str(merged.get("username") or ""),
                    secret(merged, "password", where), bool(require), not bool(tls.get("insecure_skip_verify")),
-                   str(tls.get("ca_file") or ""), (raw.get("headers") or {}).get("Subject"), raw.get("text"),
-                   raw.get("html"), {str(k): str(v) for k, v in (raw.get("headers") or {}).items()
-                                     if k != "Subject"}, bool(raw.get("send_resolved", False)))
+                   str(tls.get("ca_file") or ""), raw.get("text"), raw.get("html"),
+                   _headers(raw.get("headers") or {}, where), bool(raw.get("send_resolved", False)),
+                   templates=templates, engine=engine)
 
-    def message(self, notification: Notification) -> EmailMessage:
-        data = templates.context(notification)
-        title = templates.render(self.subject, "title", data)
-        msg = EmailMessage()
-        msg["Subject"] = title
-        msg["From"] = self.from_
-        msg["To"] = self.to
-        for k, v in (self.headers or {}).items():
-            msg[k] = v
-        msg.set_content(templates.render(self.text, "text", data))
-        msg.add_alternative(templates.render(self.html, "html", {**data, "title": title}, html=True), subtype="html")
+    def message(self, notification: Notification) -> Message:
+        """The message; :class:`FieldTemplateError` when a template fails."""
+        r = FieldRenderer(notification, self.templates, self.engine, self.kind)
+        headers = dict(self.headers or {})
+        msg = MIMEMultipart("alternative")
+        for name, default in (("Subject", DEFAULT_SUBJECT), ("To", None), ("From", None)):
+            if name not in headers:  # Alertmanager's defaults: the subject template, the to and from fields
+                msg[name] = r.text(f"headers.{name}", None, default) if default else \
+                    r.text(name.lower(), self.to if name == "To" else self.from_)
+        for name, value in headers.items():
+            msg[name] = r.text(f"headers.{name}", value)
+        if self.text:  # as Alertmanager: the text part only when configured, the HTML part last
+            msg.attach(_part(r.text("text", self.text), "plain"))
+        if self.html != "":
+            msg.attach(_part(r.html("html", self.html, DEFAULT_HTML), "html"))
         return msg
 
-    def _send_blocking(self, msg: EmailMessage) -> None:
+    def _send_blocking(self, msg: Message) -> None:
         context = ssl.create_default_context(cafile=self.ca_file or None)
         if not self.verify_tls:
             context.check_hostname = False
@@ -90,7 +125,7 @@ class EmailIntegration:
             smtp.send_message(msg)
 
     async def send(self, notification: Notification, session: aiohttp.ClientSession) -> int:
-        msg = self.message(notification)
+        msg = build_or_fail(self.message, notification)
         try:
             await asyncio.get_running_loop().run_in_executor(None, self._send_blocking, msg)
         except smtplib.SMTPResponseException as err:

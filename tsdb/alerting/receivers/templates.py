@@ -1,53 +1,27 @@
-"""Notification text from Jinja2 templates over Alertmanager's data model.
+"""Jinja2 notification templates: tsdb's opt-in alternative to Go templates (``template_engine: jinja2``).
 
 The context has ``status``, ``receiver``, ``alerts`` (each with ``status``, ``labels``, ``annotations``,
 ``starts_at``, ``ends_at``, ``generator_url``, ``fingerprint``), ``firing`` and ``resolved`` (the alerts by
 state), ``group_labels``, ``common_labels``, ``common_annotations``, ``external_url``, ``group_key`` and
 ``extras`` (e.g. ``ack_url``); the same values also under Alertmanager's names (``Status``, ``Receiver``,
 ``Alerts``, ``GroupLabels``, ``CommonLabels``, ``CommonAnnotations``, ``ExternalURL``, ``GroupKey``). A
-template that fails to render falls back to the channel's default and the failure is counted and logged;
-a notification is never dropped for a template.
+template that fails raises :class:`tsdb.alerting.gotmpl.render.NotificationTemplateError`, as a Go template does.
 """
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 import jinja2
 
+from tsdb.alerting.gotmpl.render import NotificationTemplateError
 from tsdb.alerting.model import Alert, Notification
 from tsdb.timefmt import format_rfc3339
-
-log = logging.getLogger("tsdb.alerting.templates")
 
 _ENV = jinja2.Environment(autoescape=False, undefined=jinja2.ChainableUndefined, trim_blocks=True,
                           lstrip_blocks=True)
 _HTML_ENV = jinja2.Environment(autoescape=True, undefined=jinja2.ChainableUndefined, trim_blocks=True,
                                lstrip_blocks=True)
-
-DEFAULTS = {
-    "title": "[{{ status | upper }}{% if status == 'firing' %}:{{ firing | length }}{% endif %}] "
-             "{{ group_labels.values() | join(' ') }}",
-    "text": "{% for a in alerts %}{{ a.status | upper }} {{ a.labels.alertname }}"
-            "{% if a.annotations.summary %}: {{ a.annotations.summary }}{% endif %}\n"
-            "{% for k, v in a.labels | dictsort %}  {{ k }}={{ v }}\n{% endfor %}{% endfor %}"
-            "{% if extras.ack_url %}Acknowledge: {{ extras.ack_url }}\n{% endif %}"
-            "{% if extras.suppressed %}({{ extras.suppressed }} notifications suppressed by rate limiting)\n"
-            "{% endif %}",
-    "html": "<h2>{{ title }}</h2>{% for a in alerts %}<p><b>{{ a.status | upper }}</b> {{ a.labels.alertname }}"
-            "{% if a.annotations.summary %}: {{ a.annotations.summary }}{% endif %}</p><ul>"
-            "{% for k, v in a.labels | dictsort %}<li>{{ k }} = {{ v }}</li>{% endfor %}</ul>{% endfor %}"
-            "{% if extras.ack_url %}<p><a href=\"{{ extras.ack_url }}\">Acknowledge</a></p>{% endif %}",
-    "sms": "[{{ status | upper }}] {% for a in firing %}{{ a.labels.alertname }}"
-           "{% if a.labels.instance %}@{{ a.labels.instance }}{% endif %}"
-           "{% if a.annotations.summary %}: {{ a.annotations.summary }}{% endif %}; {% endfor %}"
-           "{% if not firing %}{{ group_labels.values() | join(' ') }} resolved{% endif %}",
-}
-
-template_failures = 0
-"""How many templates failed to render (exported by the owner as a metric)."""
-
 
 def _iso(seconds: float | None) -> str:
     if seconds is None:
@@ -90,15 +64,9 @@ def context(notification: Notification) -> dict[str, Any]:
     return data
 
 
-def render(template: str | None, kind: str, data: dict[str, Any], html: bool = False) -> str:
-    """Render ``template`` (None: the default for ``kind``); on failure the default, reported."""
-    global template_failures
-    env = _HTML_ENV if html else _ENV
-    if template:
-        try:
-            return env.from_string(template).render(**data)
-        except jinja2.TemplateError as err:
-            template_failures += 1
-            log.error("notification template failed, using the default",
-                      extra={"kind": kind, "error": str(err), "receiver": data.get("receiver")})
-    return env.from_string(DEFAULTS[kind]).render(**data)
+def render_jinja(template: str, data: dict[str, Any], html: bool = False) -> str:
+    """``template`` rendered over ``data`` (HTML-autoescaped when ``html``); NotificationTemplateError when it fails."""
+    try:
+        return (_HTML_ENV if html else _ENV).from_string(template).render(**data)
+    except jinja2.TemplateError as err:
+        raise NotificationTemplateError(f"jinja2: {err}") from err

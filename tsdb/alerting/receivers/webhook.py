@@ -8,6 +8,7 @@ from typing import Any
 
 import aiohttp
 
+from tsdb.alerting.gotmpl.data import quote_meta
 from tsdb.alerting.model import Alert, Notification
 from tsdb.alerting.receivers.integration import DeliveryError
 from tsdb.alerting.receivers.templates import common_pairs
@@ -22,7 +23,8 @@ def rfc3339(seconds: float | None) -> str:
 
 
 def webhook_body(notification: Notification, max_alerts: int = 0) -> dict[str, Any]:
-    """The v4 body Alertmanager sends (truncated to ``max_alerts`` when > 0)."""
+    """The v4 body Alertmanager sends (truncated to ``max_alerts`` when > 0); as in Alertmanager, the
+    receiver name is quoted as a regular expression (``team.a`` -> ``team\\.a``)."""
     alerts = notification.alerts
     truncated = max(0, len(alerts) - max_alerts) if max_alerts else 0
     shown = alerts[:max_alerts] if max_alerts else alerts
@@ -33,12 +35,14 @@ def webhook_body(notification: Notification, max_alerts: int = 0) -> dict[str, A
                 "startsAt": rfc3339(a.starts_at), "endsAt": rfc3339(a.ends_at if resolved else None),
                 "generatorURL": a.generator_url, "fingerprint": a.fingerprint}
 
-    return {"receiver": notification.receiver, "status": notification.status, "alerts": [one(a) for a in shown],
+    return {"receiver": quote_meta(notification.receiver), "status": notification.status,
+            "alerts": [one(a) for a in shown],
             "groupLabels": notification.group_labels,
             "commonLabels": common_pairs([a.labels for a in alerts]),
             "commonAnnotations": common_pairs([a.annotations for a in alerts]),
-            "externalURL": notification.external_url, "version": "4", "groupKey": notification.group_key,
-            "truncatedAlerts": truncated, **({"tsdb": notification.extras} if notification.extras else {})}
+            "externalURL": notification.external_url, "version": "4",
+            "groupKey": notification.group_key, "truncatedAlerts": truncated,
+            **({"tsdb": notification.extras} if notification.extras else {})}
 
 
 @dataclass

@@ -77,6 +77,9 @@ class ServerContext:
     metrics: SelfMetrics
     external_url: str
     services: Services = field(default_factory=Services)
+    config_file: str = ""
+    """The server's config file ("" when built without one); inline configs resolve relative paths against
+    its directory."""
 
 
 async def _nothing() -> None:

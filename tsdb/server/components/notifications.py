@@ -4,7 +4,8 @@ Builds the dispatcher from an Alertmanager config (``config_file`` or inline ``c
 one receiver when absent), runs its timer loop on the server's event loop, serves the Alertmanager API v2
 and publishes ``services.notifier`` (what the rule evaluator sends to), ``services.dispatcher`` and
 ``services.receivers``. A reload re-reads the Alertmanager config (routes, receivers, inhibit rules,
-templates), ``resolve_timeout`` and ``rate_limits``; alerts, silences and the notification log are kept.
+templates and their ``templates:`` files), ``resolve_timeout`` and ``rate_limits``; alerts, silences and
+the notification log are kept.
 """
 
 from __future__ import annotations
@@ -68,9 +69,11 @@ class AlertingComponent:
 
     def _receivers(self, section: dict[str, Any], config: Any, registry: Any = "server") -> ReceiverSet:
         receivers = build_receivers(list(config.receivers), global_config=config.global_config,
-                                    templates=list(config.templates), base_dir=None,
+                                    templates=list(config.templates),
+                                    base_dir=_base_dir(section, self.context.config_file),
                                     external_url=self.context.external_url,
-                                    registry=self.context.metrics.registry if registry == "server" else None)
+                                    registry=self.context.metrics.registry if registry == "server" else None,
+                                    source=_source(section))
         for name, limit in (section.get("rate_limits") or {}).items():  # extension: per receiver
             try:
                 receivers.set_rate_limit(str(name), float(limit["per_minute"]), int(limit.get("burst", 1)))
@@ -115,6 +118,14 @@ class AlertingComponent:
 def _own(section: dict[str, Any]) -> dict[str, Any]:
     """The keys this component reads itself (escalation, oncall and correlation belong to others)."""
     return {k: section.get(k) for k in ("resolve_timeout", "rate_limits")}
+
+
+def _base_dir(section: dict[str, Any], server_config_file: str) -> Path | None:
+    """Where relative ``templates:`` paths start: the Alertmanager config file's directory, for an inline
+    config the server config file's directory (None: the working directory)."""
+    if section.get("config_file"):
+        return Path(section["config_file"]).parent
+    return Path(server_config_file).parent if server_config_file else None
 
 
 def _source(section: dict[str, Any]) -> str:
