@@ -276,3 +276,9 @@ def test_recursion_and_output_are_bounded(monkeypatch: pytest.MonkeyPatch) -> No
                              '{{define "w2"}}{{range 100}}0123456789012345{{end}}{{end}}')
     with pytest.raises(TemplateError, match="output exceeds"):
         ts.execute("w", None)
+
+
+def test_execute_with_functions_for_one_run() -> None:
+    ts = TemplateSet({"who": lambda: "a"}).parse("hi {{ who }}", "t")
+    assert ts.execute("t", None, funcs={"who": lambda: "b"}) == "hi b"
+    assert ts.execute("t", None) == "hi a"

@@ -40,9 +40,9 @@ def test_arbitrary_text_never_crashes(text: str) -> None:
 
 def _reference_go_v(x: float) -> str:
     """Go's %v of a float64 derived independently: the fewest significant digits (1..17) that read back
-    as ``x`` (the closer of the two neighbours at that length), then strconv's 'g' rule for shortest
-    output: exponent form when exp < -4 || exp >= 6 (strconv decides with precision 6; 21 is
-    encoding/json's threshold, not fmt's)."""
+    as ``x`` (the closer of the two neighbours at that length, the even one on a tie), then strconv's 'g'
+    rule for shortest output: exponent form when exp < -4 || exp >= 6 (strconv decides with precision 6;
+    21 is encoding/json's threshold, not fmt's)."""
     if math.isnan(x):
         return "NaN"
     if math.isinf(x):
@@ -58,7 +58,8 @@ def _reference_go_v(x: float) -> str:
         candidates = [exact.quantize(quantum, rounding=r) for r in (ROUND_FLOOR, ROUND_CEILING)]
         good = [c for c in candidates if float(c) == x]
         if good:
-            best = min(good, key=lambda c: abs(c - exact))
+            # the closer one; on a tie the even last digit (Go rounds its decimal half to even)
+            best = min(good, key=lambda c: (abs(c - exact), int(c.scaleb(-exp + digits - 1)) % 2))
             exp = best.adjusted()
             significant = format(abs(best), "e").split("e")[0].replace(".", "").rstrip("0") or "0"
             break

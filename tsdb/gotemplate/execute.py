@@ -81,9 +81,7 @@ class State:
     def error(self, message: str) -> TemplateError:
         if self.node is None or self.tree is None:
             return TemplateError(f"template: {self.name}: {message}")
-        context = str(self.node)
-        if len(context) > 20:
-            context = context[:20] + "..."
+        context = str(self.node)  # whole, as current Go prints it (old releases cut it to 20 characters)
         return TemplateError(f'template: {self.tree.location(self.node)}: executing "{self.name}" at <{context}>: '
                              f"{message}")
 

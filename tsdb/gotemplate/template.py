@@ -84,12 +84,16 @@ class TemplateSet:
     def names(self) -> list[str]:
         return sorted(self._trees)
 
-    def execute(self, name: str, data: Any) -> str:
-        """Run template ``name`` on ``data``; raises TemplateError."""
+    def execute(self, name: str, data: Any, *, funcs: Mapping[str, Callable[..., Any]] | None = None) -> str:
+        """Run template ``name`` on ``data``; raises TemplateError. ``funcs`` replace functions of the
+        same names for this execution only (names must exist at parse time)."""
         tree = self._trees.get(name)
         if tree is None:
             raise TemplateError(f'template: no template "{name}" associated with template ""')
-        return State(self._trees, self._funcs, self._missingkey).run(tree, data)
+        table = self._funcs
+        if funcs:
+            table = {**self._funcs, **{k: as_go_func(v) for k, v in funcs.items()}}
+        return State(self._trees, table, self._missingkey).run(tree, data)
 
     def execute_text(self, text: str, data: Any, name: str = "") -> str:
         """Parse ``text`` (its definitions included) into a copy of the set and run it under ``name``."""

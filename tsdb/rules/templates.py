@@ -90,11 +90,11 @@ def expand(template: str, data: TemplateData, name: str = "") -> str:
             raise FuncError(str(err)) from None
         return QueryResult(Sample(StrMap(dict(labels.items())), float(value)) for labels, value in vector)
 
-    ts = parsed.clone().add_funcs(dynamic_functions(query, data.time_ms / 1000.0, data.external_url))
     alert = _AlertData(StrMap(dict(data.labels.items())), StrMap(dict(data.external_labels.items())),
                        data.external_url, float(data.value))
     try:
-        return ts.execute(tmpl_name, alert)
+        return parsed.execute(tmpl_name, alert,
+                              funcs=dynamic_functions(query, data.time_ms / 1000.0, data.external_url))
     except TemplateError as err:
         return f"<error expanding template: error executing template {tmpl_name}: {err}>"
 
