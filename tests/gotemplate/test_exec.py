@@ -282,3 +282,29 @@ def test_execute_with_functions_for_one_run() -> None:
     ts = TemplateSet({"who": lambda: "a"}).parse("hi {{ who }}", "t")
     assert ts.execute("t", None, funcs={"who": lambda: "b"}) == "hi b"
     assert ts.execute("t", None) == "hi a"
+
+
+def test_named_map_and_slice_types_answer_their_methods_first() -> None:
+    """As a Go type ``type KV map[string]string`` with methods: ``.Names`` calls the method, not a key, and
+    methods may take arguments; a plain dict key of the same name is still a key."""
+    from tsdb.gotemplate.template import TemplateSet
+
+    class KV(dict[str, str]):
+        GO_METHODS = ("Names", "Remove")
+
+        def Names(self) -> list[str]:  # noqa: N802 (Go method name)
+            return sorted(self)
+
+        def Remove(self, keys: list[str]) -> KV:  # noqa: N802
+            return KV({k: v for k, v in self.items() if k not in keys})
+
+    class Alerts(list[str]):
+        GO_METHODS = ("Firing",)
+
+        def Firing(self) -> list[str]:  # noqa: N802
+            return [a for a in self if a.startswith("f")]
+
+    data = {"kv": KV(b="2", a="1", Names="key"), "alerts": Alerts(["f1", "r1", "f2"]), "plain": {"Names": "key"}}
+    text = ('{{ .kv.Names }} {{ (.kv.Remove (stringSlice "a")).Names }} {{ .alerts.Firing }} {{ .plain.Names }}')
+    out = TemplateSet({"stringSlice": lambda *s: list(s)}).execute_text(text, data)
+    assert out == "[Names a b] [Names b] [f1 f2] key"

@@ -301,6 +301,10 @@ class State:
                 raise self.error(f'nil data; no entry for key "{name}"')
             return None
         has_args = len(args) > 1 or final is not MISSING
+        if name in getattr(type(receiver), "GO_METHODS", ()):
+            # a named Go map or slice type with methods (Alertmanager's KV.SortedPairs, Alerts.Firing): Go
+            # finds the method before any map key; a Python type lists such methods in GO_METHODS
+            return self.eval_call(dot, _method(getattr(receiver, name)), False, node, name, args, final)
         if isinstance(receiver, dict):
             if has_args:
                 raise self.error(f"{name} is not a method but has arguments")

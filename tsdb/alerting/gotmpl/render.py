@@ -14,7 +14,6 @@ import glob
 from collections.abc import Iterable
 from pathlib import Path
 
-from tsdb.alerting.gotmpl import compat
 from tsdb.alerting.gotmpl.data import Data
 from tsdb.alerting.gotmpl.funcs import DEFAULT_FUNCS
 from tsdb.alerting.gotmpl.html import HTML_FUNCS, escaped
@@ -50,7 +49,6 @@ class NotificationTemplates:
     def load(cls, patterns: Iterable[str] = (), base_dir: Path | None = None,
              source: str = "alertmanager.yml") -> NotificationTemplates:
         """The defaults plus the files of ``patterns``; :class:`ConfigError` names a file that fails."""
-        compat.install()
         templates = TemplateSet(DEFAULT_FUNCS).option("missingkey=zero")
         for name in DEFAULT_FILES:
             templates.parse_files([TEMPLATE_DIR / name])
