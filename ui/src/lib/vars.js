@@ -206,7 +206,7 @@ export function parseVariableQuery(query) {
   let m;
   if ((m = /^label_names\s*\(\s*\)$/.exec(q))) return { kind: 'label_names' };
   if ((m = /^label_names\s*\(\s*(.+?)\s*\)$/s.exec(q))) return { kind: 'label_names', metric: m[1] };
-  if ((m = /^label_values\s*\(\s*(?:(.+?)\s*,\s*)?([a-zA-Z_][a-zA-Z0-9_]*)\s*\)$/s.exec(q))) {
+  if ((m = /^label_values\s*\(\s*(?:(.+?)\s*,\s*)?([a-zA-Z_$][a-zA-Z0-9_]*)\s*\)$/s.exec(q))) {
     return m[1] ? { kind: 'label_values', metric: m[1], label: m[2] } : { kind: 'label_values', label: m[2] };
   }
   if ((m = /^metrics\s*\(\s*(.*?)\s*\)$/s.exec(q))) return { kind: 'metrics', regex: m[1] };
@@ -249,6 +249,18 @@ export function variableQueryRequest(parsed, { fromMs, toMs }) {
   const usp = new URLSearchParams();
   for (const [k, v] of Object.entries(params)) for (const x of Array.isArray(v) ? v : [v]) usp.append(k, x);
   return { path, params, url: `${path}?${usp}` };
+}
+
+function allMatches(str, re) {
+  const out = [];
+  re.lastIndex = 0;
+  let m;
+  do {
+    m = re.exec(str);
+    if (m) out.push(m);
+  } while (re.global && m && m[0] !== '');
+  re.lastIndex = 0;
+  return out;
 }
 
 function toJsRegex(str) {
@@ -294,7 +306,9 @@ export function variableValuesFromResponse(parsed, json) {
 /**
  * Applies a variable's regex to its values, as Grafana: `/re/flags` or a bare pattern (anchored `^…$`);
  * values that do not match are dropped; capture group 1 becomes text and value; named groups `text` and
- * `value` set them separately; without groups the value is kept whole. Duplicate values are dropped (first kept).
+ * `value` set them separately; without groups the value is kept whole; a `/…/g` regex matching several times
+ * in one value gives one option per match (its group 1). A capture group that did not take part gives no
+ * option. Duplicate values are dropped (first kept).
  * @param {(string|{text?: string, value?: string})[]} values
  * @param {string} [regex] empty = no filtering
  * @returns {{text: string, value: string}[]}
@@ -311,6 +325,11 @@ export function applyRegex(values, regex) {
   }
   const out = [];
   const seen = new Set();
+  const push = (text, value) => {
+    if (value === undefined || seen.has(value)) return;
+    seen.add(value);
+    out.push({ text: text ?? value, value });
+  };
   for (const item of values || []) {
     let text;
     let value;
@@ -321,27 +340,26 @@ export function applyRegex(values, regex) {
       text = value = String(item);
     }
     if (re) {
-      re.lastIndex = 0;
-      const m = re.exec(value);
-      if (!m) continue;
-      const g = m.groups || {};
-      if (g.value !== undefined || g.text !== undefined) {
-        value = g.value ?? g.text;
-        text = g.text ?? g.value;
-      } else {
-        const first = m.slice(1).find((x) => x !== undefined);
-        if (first !== undefined) text = value = first;
-        else if (m.length > 1) continue;
+      const matches = allMatches(value, re);
+      if (!matches.length) continue;
+      const valueGroup = matches.find((m) => m.groups && m.groups.value);
+      const textGroup = matches.find((m) => m.groups && m.groups.text);
+      const withGroups = matches.filter((m) => m.length > 1);
+      if (valueGroup || textGroup) {
+        value = valueGroup?.groups.value ?? textGroup.groups.text;
+        text = textGroup?.groups.text ?? valueGroup.groups.value;
+      } else if (matches.length > 1 && withGroups.length) {
+        // a /g regex matching several times: one option per match
+        for (const m of matches) push(m[1], m[1]);
+        continue;
+      } else if (withGroups.length) {
+        text = value = withGroups[0][1];
       }
     }
-    if (seen.has(value)) continue;
-    seen.add(value);
-    out.push({ text, value });
+    push(text, value);
   }
   return out;
 }
-
-const collator = new Intl.Collator(undefined, { sensitivity: 'accent', numeric: true });
 
 function stableSortBy(arr, key) {
   return arr
@@ -375,7 +393,7 @@ export function sortOptions(options, sortMode) {
     out.sort((a, b) => {
       if (!txt(a)) return -1;
       if (!txt(b)) return 1;
-      return collator.compare(txt(a), txt(b));
+      return txt(a).localeCompare(txt(b), undefined, { numeric: true });
     });
   }
   if (mode % 2 === 0) out.reverse();

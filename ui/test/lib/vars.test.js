@@ -258,3 +258,9 @@ test('resolveOrder: random acyclic graphs give a valid order', () => {
     for (const v of vars) for (const d of dependsOn(v, vars)) assert.ok(order.indexOf(d) < order.indexOf(v.name));
   }
 });
+
+test('applyRegex: global regex with several matches gives one option per match', () => {
+  assert.deepEqual(applyRegex(['a=1;b=2', 'c=3'], '/\\w=(\\d)/g'),
+    [{ text: '1', value: '1' }, { text: '2', value: '2' }, { text: '3', value: '3' }]);
+  assert.deepEqual(applyRegex(['x'], '/(y)?x/'), []);
+});
