@@ -11,7 +11,7 @@ import { SCRAPE_INTERVAL_MS } from './data.js';
 import { Panel } from './panel.jsx';
 import { TimePicker, RefreshPicker, VariablesBar } from './controls.jsx';
 import { TopBar } from './shell.jsx';
-import { ROW_H, gp, layoutOf, applyLayout, expandRepeats, collapseRow, expandRow, nextId, findPanel, replacePanel, removePanel, compactPanels, sortByPos } from './layout.js';
+import { ROW_H, gp, layoutOf, applyLayout, expandRepeats, toggleRowIn, nextId, findPanel, replacePanel, removePanel, compactPanels, sortByPos } from './layout.js';
 import { ShareModal, SaveModal, SettingsModal, AddPanelMenu, newPanel } from './edit.jsx';
 import { PanelEditor } from './paneleditor.jsx';
 
@@ -404,7 +404,7 @@ function Grid({ dash, varState, gridW, mobile, editMode, setPanels, ctxFor, onSt
       return (
         <div class="grid-item row-item" style={style} key={'row-' + p.id}>
           <RowHeader row={p} editMode={editMode} vars={null}
-            onToggle={() => setPanels(p.collapsed ? expandRow(dash.panels, p.id) : collapseRow(dash.panels, p.id))}
+            onToggle={() => setPanels(toggleRowIn(dash.panels, p.id))}
             onRemove={() => setPanels(compactPanels(dash.panels.filter((x) => x.id !== p.id)))} />
         </div>
       );

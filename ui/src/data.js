@@ -149,7 +149,7 @@ export async function runTail(panel, prev, ctx, signal) {
     }
   });
   const tail = matrixToColumns(matrix);
-  const columns = mergeTail(prev.columns, tail, ctx.fromMs);
+  const columns = mergeTail(prev.columns, tail, ctx.fromMs / 1000);
   return finishFrame(plans, columns, []);
 }
 

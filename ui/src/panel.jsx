@@ -8,6 +8,7 @@ import { Stat, Gauge, BarGauge } from './panels/stat.jsx';
 import { Table } from './panels/table.jsx';
 import { renderMarkdown, sanitizeHtml } from './markdown.js';
 import { interpolate } from './lib/vars.js';
+import { explorerUrl } from './lib/urlstate.js';
 
 const NO_QUERY = new Set(['text', 'placeholder', 'row']);
 const KNOWN = new Set(['timeseries', 'stat', 'gauge', 'bargauge', 'table', 'heatmap', 'text', 'placeholder']);
@@ -25,8 +26,7 @@ function download(name, href) {
 function safeName(s) { return (s || 'panel').replace(/[^\w.-]+/g, '_').slice(0, 60); }
 
 export function exploreUrl(expr, ctx) {
-  const q = new URLSearchParams({ expr, from: String(Math.round(ctx.fromMs)), to: String(Math.round(ctx.toMs)) });
-  return '/ui/explore?' + q.toString();
+  return explorerUrl({ expr, from: String(Math.round(ctx.fromMs)), to: String(Math.round(ctx.toMs)) });
 }
 
 function PanelMenu({ items, onClose }) {

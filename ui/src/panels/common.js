@@ -1,6 +1,14 @@
 // Shared helpers for panel renderers.
 import { formatValue } from '../lib/units.js';
-import { namedColor, palette, colorForValue } from '../lib/thresholds.js';
+import { namedColor as libNamedColor, palette, activeStep, withAlpha } from '../lib/thresholds.js';
+
+export { withAlpha };
+
+export function theme() {
+  return window.matchMedia && window.matchMedia('(prefers-color-scheme: dark)').matches ? 'dark' : 'light';
+}
+
+export function namedColor(name) { return libNamedColor(name, theme()); }
 
 export function fc(panel) { return panel.fieldConfig || {}; }
 
@@ -24,17 +32,10 @@ export function seriesColor(panel, i) {
 export function thresholdColor(panel, v, min, max) {
   const f = fc(panel);
   const th = f.thresholds || { mode: 'absolute', steps: [{ value: null, color: 'green' }] };
-  try { return namedColor(colorForValue(v, th, min ?? f.min ?? 0, max ?? f.max ?? 100)); } catch { return namedColor('green'); }
-}
-
-export function withAlpha(color, alpha) {
-  // color: #rgb, #rrggbb or rgb()/rgba(); falls back to the colour itself.
-  if (/^#[0-9a-f]{3}$/i.test(color)) color = '#' + color.slice(1).split('').map((c) => c + c).join('');
-  const m = /^#([0-9a-f]{2})([0-9a-f]{2})([0-9a-f]{2})/i.exec(color);
-  if (m) return `rgba(${parseInt(m[1], 16)},${parseInt(m[2], 16)},${parseInt(m[3], 16)},${alpha})`;
-  const r = /^rgba?\(([^,]+),([^,]+),([^,)]+)/.exec(color);
-  if (r) return `rgba(${r[1]},${r[2]},${r[3]},${alpha})`;
-  return color;
+  try {
+    const step = activeStep(v, th, min ?? f.min ?? 0, max ?? f.max ?? 100);
+    return namedColor(step ? step.color : 'green');
+  } catch { return namedColor('green'); }
 }
 
 export function escapeHtml(s) {

@@ -3,15 +3,10 @@ import { useEffect, useRef, useState } from 'preact/hooks';
 import uPlot from 'uplot';
 import { axisTicksFormatter } from '../lib/units.js';
 import { reduce, stack } from '../lib/series.js';
-import { namedColor } from '../lib/thresholds.js';
-import { fc, fmt, seriesColor, withAlpha, escapeHtml } from './common.js';
+import { fc, fmt, seriesColor, withAlpha, escapeHtml, namedColor } from './common.js';
 
 const CALC_LABELS = { mean: 'Mean', max: 'Max', min: 'Min', lastNotNull: 'Last *', last: 'Last', sum: 'Total', first: 'First', count: 'Count', range: 'Range', delta: 'Delta' };
 
-function stackedArrays(values, mode) {
-  const out = stack(values.map((v) => ({ values: v })), mode);
-  return out.map((s) => (s && s.values ? s.values : s));
-}
 
 export function tzDateFn(timezone) {
   if (!timezone || timezone === 'browser') return undefined;
@@ -73,7 +68,7 @@ export function TimeSeries({ panel, frame, syncKey, graphTooltip, timezone, onZo
     const fill = (o.fillOpacity ?? (stacking !== 'none' ? 50 : 10)) / 100;
     const lineWidth = o.lineWidth ?? 1;
     const raw = series.map((s) => s.values);
-    const plotted = stacking === 'normal' || stacking === 'percent' ? stackedArrays(raw, stacking) : raw;
+    const plotted = stacking === 'normal' || stacking === 'percent' ? stack(raw, stacking) : raw;
     const data = [frame.times, ...plotted];
     const tickFmt = axisTicksFormatter(stacking === 'percent' ? 'percentunit' : (f.unit || 'short'), f.decimals ?? null);
     let hovering = false;
@@ -100,7 +95,7 @@ export function TimeSeries({ panel, frame, syncKey, graphTooltip, timezone, onZo
 
     const yRange = (u, min, max) => {
       let lo = f.min ?? null, hi = f.max ?? null;
-      if (stacking === 'percent') { lo = 0; hi = Math.max(1, max > 1.5 ? 100 : 1); }
+      if (stacking === 'percent') { lo = 0; hi = 1; }
       if (lo == null) lo = min == null ? 0 : (min >= 0 && drawStyle !== 'line' ? 0 : min);
       if (hi == null) hi = max == null ? 1 : max;
       if (lo === hi) { hi = lo + 1; lo = lo > 0 ? 0 : lo - 1; }
