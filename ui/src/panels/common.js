@@ -51,3 +51,24 @@ export function useSize(ref, cb) {
   ro.observe(ref);
   return () => ro.disconnect();
 }
+
+// uPlot axis helpers: width fitted to the tick labels; binary (1024-based) tick steps for IEC units.
+let measureCtx = null;
+export const AXIS_FONT = '11px system-ui, sans-serif';
+export function axisSize(u, values, axisIdx, cycleNum) {
+  if (!values || !values.length) return 40;
+  if (!measureCtx) measureCtx = document.createElement('canvas').getContext('2d');
+  measureCtx.font = AXIS_FONT;
+  let w = 0;
+  for (const v of values) w = Math.max(w, measureCtx.measureText(String(v)).width);
+  const size = Math.ceil(w) + 14;
+  // uPlot re-runs the layout while sizes change; keep the first answer from growing forever
+  return cycleNum > 1 ? Math.max(size, (u.axes[axisIdx]._size || 0)) : size;
+}
+
+const BINARY_UNITS = new Set(['bytes', 'bits', 'binBps', 'binbps', 'kbytes', 'mbytes', 'gbytes', 'tbytes', 'pbytes']);
+const BIN_INCRS = [];
+for (let p = 0; p <= 6; p++) for (const m of [1, 2, 4, 8, 16, 32, 64, 128, 256, 512]) BIN_INCRS.push(m * 1024 ** p);
+const DEC_INCRS = [];
+for (let e = -9; e <= 15; e++) for (const m of [1, 2, 2.5, 5]) DEC_INCRS.push(+(m * 10 ** e).toPrecision(3));
+export function axisIncrs(unit) { return BINARY_UNITS.has(unit) ? BIN_INCRS : DEC_INCRS; }

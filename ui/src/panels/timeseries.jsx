@@ -3,7 +3,7 @@ import { useEffect, useRef, useState } from 'preact/hooks';
 import uPlot from 'uplot';
 import { axisTicksFormatter } from '../lib/units.js';
 import { reduce, stack } from '../lib/series.js';
-import { fc, fmt, seriesColor, withAlpha, escapeHtml, namedColor } from './common.js';
+import { fc, fmt, seriesColor, withAlpha, escapeHtml, namedColor, axisSize, axisIncrs, AXIS_FONT } from './common.js';
 
 const CALC_LABELS = { mean: 'Mean', max: 'Max', min: 'Min', lastNotNull: 'Last *', last: 'Last', sum: 'Total', first: 'First', count: 'Count', range: 'Range', delta: 'Delta' };
 
@@ -98,7 +98,7 @@ export function TimeSeries({ panel, frame, syncKey, graphTooltip, timezone, onZo
       if (stacking === 'percent') { lo = 0; hi = 1; }
       if (lo == null) lo = min == null ? 0 : (min >= 0 && drawStyle !== 'line' ? 0 : min);
       if (hi == null) hi = max == null ? 1 : max;
-      if (lo === hi) { hi = lo + 1; lo = lo > 0 ? 0 : lo - 1; }
+      if (lo === hi) { if (lo === 0) hi = 1; else if (lo > 0) { hi = lo * 2; lo = 0; } else { hi = 0; lo *= 2; } }
       const pad = (hi - lo) * 0.05;
       return [f.min != null ? lo : (lo === 0 ? 0 : lo - pad), f.max != null ? hi : hi + pad];
     };
@@ -116,8 +116,8 @@ export function TimeSeries({ panel, frame, syncKey, graphTooltip, timezone, onZo
       scales: { x: { time: true }, y: { range: yRange } },
       axes: [
         { stroke: '#8e8e8e', grid: { stroke: 'rgba(128,128,128,0.15)', width: 1 }, ticks: { show: false }, font: '11px system-ui, sans-serif' },
-        { stroke: '#8e8e8e', grid: { stroke: 'rgba(128,128,128,0.15)', width: 1 }, ticks: { show: false }, font: '11px system-ui, sans-serif',
-          size: 56, values: (u, splits) => tickFmt(splits) },
+        { stroke: '#8e8e8e', grid: { stroke: 'rgba(128,128,128,0.15)', width: 1 }, ticks: { show: false }, font: AXIS_FONT,
+          size: axisSize, incrs: axisIncrs(stacking === 'percent' ? 'percentunit' : f.unit), values: (u, splits) => tickFmt(splits) },
       ],
       cursor: {
         sync: graphTooltip ? { key: syncKey, setSeries: false } : undefined,
