@@ -321,7 +321,7 @@ export function DashboardPage({ uid, isNew, solo, search }) {
           onApply={(np) => { setPanels(replacePanel(dash.panels, np.id, np)); }}
           onClose={() => updateUrl({ editPanel: undefined })} />
       )}
-      {modal && modal.kind === 'share' && <ShareModal dash={dash} panelId={modal.panelId} us={us} range={range} from={from} to={to} onClose={() => setModal(null)} />}
+      {modal && modal.kind === 'share' && <ShareModal dash={dash} panelId={modal.panelId} us={{ ...us, vars: Object.fromEntries(variables.filter((v) => v.type !== 'constant' && varState[v.name]).map((v) => [v.name, varState[v.name].value])) }} range={range} from={from} to={to} onClose={() => setModal(null)} />}
       {modal && modal.kind === 'save' && <SaveModal dash={dash} meta={meta} readOnly={readOnly} isNew={isNew || !saved} onDone={saveDone} onReload={() => { setModal(null); load(); }} onClose={() => setModal(null)} />}
       {modal && modal.kind === 'settings' && <SettingsModal dash={dash} meta={meta} readOnly={readOnly} range={range} onChange={(d) => setDash(d)}
         onReload={() => { setModal(null); load(); }} onClose={() => setModal(null)} />}

@@ -72,3 +72,21 @@ for (let p = 0; p <= 6; p++) for (const m of [1, 2, 4, 8, 16, 32, 64, 128, 256, 
 const DEC_INCRS = [];
 for (let e = -9; e <= 15; e++) for (const m of [1, 2, 2.5, 5]) DEC_INCRS.push(+(m * 10 ** e).toPrecision(3));
 export function axisIncrs(unit) { return BINARY_UNITS.has(unit) ? BIN_INCRS : DEC_INCRS; }
+
+// One-line time axis labels (HH:mm, HH:mm:ss, MM/DD HH:mm or MM/DD by tick spacing), browser time or UTC.
+const pad = (n) => (n < 10 ? '0' : '') + n;
+export function timeAxisValues(timezone) {
+  const utc = timezone === 'utc';
+  return (u, splits, axisIdx, foundSpace, foundIncr) => splits.map((ts) => {
+    const d = new Date(ts * 1000);
+    const h = utc ? d.getUTCHours() : d.getHours();
+    const m = utc ? d.getUTCMinutes() : d.getMinutes();
+    const s = utc ? d.getUTCSeconds() : d.getSeconds();
+    const mo = (utc ? d.getUTCMonth() : d.getMonth()) + 1;
+    const da = utc ? d.getUTCDate() : d.getDate();
+    if (foundIncr >= 86400) return `${pad(mo)}/${pad(da)}`;
+    if (foundIncr >= 3600 * 6 || (h === 0 && m === 0 && foundIncr >= 3600)) return `${pad(mo)}/${pad(da)} ${pad(h)}:${pad(m)}`;
+    if (foundIncr >= 60) return `${pad(h)}:${pad(m)}`;
+    return `${pad(h)}:${pad(m)}:${pad(s)}`;
+  });
+}

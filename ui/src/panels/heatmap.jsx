@@ -4,7 +4,7 @@ import uPlot from 'uplot';
 import { heatmapBuckets } from '../lib/series.js';
 import { formatValue } from '../lib/units.js';
 import { tzDateFn } from './timeseries.jsx';
-import { escapeHtml, axisSize } from './common.js';
+import { escapeHtml, axisSize, timeAxisValues } from './common.js';
 
 // count (0..1 of max) -> colour on a dark-blue .. yellow scale
 function scale(t) {
@@ -63,7 +63,7 @@ export function Heatmap({ panel, frame, syncKey, graphTooltip, timezone, onZoom 
       series: [{}, { label: 'buckets', stroke: 'transparent', paths: () => null, points: { show: false } }],
       scales: { x: { time: true }, y: { auto: false, range: [0, Math.max(1, nb)] } },
       axes: [
-        { stroke: '#8e8e8e', grid: { show: false }, ticks: { show: false }, font: '11px system-ui, sans-serif' },
+        { stroke: '#8e8e8e', grid: { show: false }, ticks: { show: false }, font: '11px system-ui, sans-serif', size: 26, space: 70, values: timeAxisValues(timezone) },
         { stroke: '#8e8e8e', grid: { show: false }, ticks: { show: false }, font: '11px system-ui, sans-serif', size: axisSize,
           splits: () => Array.from({ length: nb }, (_, i) => i + 0.5).filter((_, i) => nb <= 12 || i % Math.ceil(nb / 12) === 0),
           values: (u, splits) => splits.map((s) => boundLabel(bounds[Math.floor(s)], unit)) },

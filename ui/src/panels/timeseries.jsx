@@ -3,7 +3,7 @@ import { useEffect, useRef, useState } from 'preact/hooks';
 import uPlot from 'uplot';
 import { axisTicksFormatter } from '../lib/units.js';
 import { reduce, stack } from '../lib/series.js';
-import { fc, fmt, seriesColor, withAlpha, escapeHtml, namedColor, axisSize, axisIncrs, AXIS_FONT } from './common.js';
+import { fc, fmt, seriesColor, withAlpha, escapeHtml, namedColor, axisSize, axisIncrs, AXIS_FONT, timeAxisValues } from './common.js';
 
 const CALC_LABELS = { mean: 'Mean', max: 'Max', min: 'Min', lastNotNull: 'Last *', last: 'Last', sum: 'Total', first: 'First', count: 'Count', range: 'Range', delta: 'Delta' };
 
@@ -115,7 +115,7 @@ export function TimeSeries({ panel, frame, syncKey, graphTooltip, timezone, onZo
       bands,
       scales: { x: { time: true }, y: { range: yRange } },
       axes: [
-        { stroke: '#8e8e8e', grid: { stroke: 'rgba(128,128,128,0.15)', width: 1 }, ticks: { show: false }, font: '11px system-ui, sans-serif' },
+        { stroke: '#8e8e8e', grid: { stroke: 'rgba(128,128,128,0.15)', width: 1 }, ticks: { show: false }, font: '11px system-ui, sans-serif', size: 26, space: 70, values: timeAxisValues(timezone) },
         { stroke: '#8e8e8e', grid: { stroke: 'rgba(128,128,128,0.15)', width: 1 }, ticks: { show: false }, font: AXIS_FONT,
           size: axisSize, incrs: axisIncrs(stacking === 'percent' ? 'percentunit' : f.unit), values: (u, splits) => tickFmt(splits) },
       ],
