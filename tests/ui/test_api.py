@@ -144,7 +144,10 @@ def test_read_only_and_bad_input(tmp_path: Path) -> None:
                               (b'{"dashboard": 3}', "dashboard: expected a JSON object"),
                               (b'{"dashboard": {"title": "x", "panels": [{"type": "pie"}]}}',
                                "panels[0].type: unknown panel type 'pie'"),
-                              (b'{"dashboard": {"title": "x"}, "overwrite": "yes"}', "overwrite")):
+                              (b'{"dashboard": {"title": "x"}, "overwrite": "yes"}', "overwrite"),
+                              (b'{"dashboard": {"title": "x", "max": NaN}}', "NaN is not valid JSON"),
+                              (b'{"dashboard": {"title": "x", "deep": ' + b"[" * 5000 + b"]" * 5000 + b"}}",
+                               "nested too deeply")):
             status, error = await call("POST", "/api/v1/dashboards", raw=body)
             assert status == 400 and message in error["error"], body
         status, error = await call("POST", "/api/v1/dashboards/import", raw=b'{"hello": 1}')

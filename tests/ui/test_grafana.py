@@ -222,3 +222,16 @@ def test_grafana_12_resource_and_bad_input() -> None:
     assert weird["title"] == "Imported dashboard" and weird["uid"] != "bad uid!"
     assert weird["panels"][0]["gridPos"]["w"] == 24 and weird["variables"] == []
     assert len(warnings) >= 4
+
+
+def test_expressions_that_do_not_parse_are_kept_with_a_warning() -> None:
+    model, warnings = import_grafana({"title": "M", "panels": [
+        {"id": 1, "type": "timeseries", "title": "mql", "targets": [
+            {"refId": "A", "expr": "rate(x)"},  # MetricsQL's implicit window
+            {"refId": "B", "expr": "sum(rate(x{a=~\"$v\"}[$__rate_interval])) by ($label) > $threshold"},
+            {"refId": "C", "expr": "topk(${n:raw}, x offset $shift) / [[scale]]"}]}]})
+    assert [t["expr"] for t in model["panels"][0]["targets"]][0:1] == ["rate(x)"]
+    assert [w for w in warnings if "does not parse" in w] == [
+        "panels[0] ('mql').targets[A]: expression does not parse as PromQL: expected type range vector in call "
+        'to function "rate", got instant vector']
+    assert check("rate(x[$__interval]) * $__range_s") is None

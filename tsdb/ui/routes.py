@@ -50,14 +50,23 @@ def _errors(handler: Handler) -> Handler:
         except tuple(cls for cls, _ in _STATUS) as err:
             status = next(code for cls, code in _STATUS if isinstance(err, cls))
             return _json({"error": str(err)}, status)
+        except RecursionError:
+            return _json({"error": "dashboard: nested too deeply"}, 400)
     return wrapped
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")
 
 
 async def _body(request: web.Request) -> Any:
     try:
-        return json.loads(await request.read() or b"null")
+        # NaN and Infinity would be stored and then break every browser's JSON.parse
+        return json.loads(await request.read() or b"null", parse_constant=_no_constant)
     except (ValueError, UnicodeDecodeError) as err:
         raise DashboardError(f"body: invalid JSON: {err}") from err
+    except RecursionError:
+        raise DashboardError("body: JSON nested too deeply") from None
 
 
 def _object(value: Any, where: str) -> dict[str, Any]:
@@ -212,8 +221,8 @@ class DashboardApi:
         if isinstance(raw, dict) and is_tsdb_model(raw):
             model = normalise(raw)
             model.pop("version", None)
-        else:
-            model, warnings = import_grafana(raw)
+        else:  # checking every expression with the PromQL parser takes a while: off the event loop
+            model, warnings = await self._run(import_grafana, raw)
         self._writable(model["uid"])
         saved = await self._run(self.store.save, model, "imported", overwrite)
         return _json({"uid": saved["uid"], "url": dashboard_url(saved["uid"]), "warnings": warnings})

@@ -74,7 +74,8 @@ class DashboardsComponent:
         self.context = context
         self.config = config
         read_only = _load(config, _base_dir(context.config))
-        self.store = DashboardStore(Path(context.config.data_dir) / "ui" / "dashboards.sqlite")
+        # the opened DB's directory, not config.data_dir: `tsdb check config` builds components over a throwaway one
+        self.store = DashboardStore(Path(context.db.path) / "ui" / "dashboards.sqlite")
         self.api = DashboardApi(self.store, context.executor)
         self.api.read_only = read_only
         self.static = StaticUi(static_root, config.frame_ancestors)
