@@ -121,8 +121,7 @@ export async function runPanel(panel, ctx, signal) {
   const plans = planPanel(panel, ctx);
   const results = await Promise.all(plans.map((p) => {
     if (p.instant) return promApi.query(p.expr, ctx.toMs, signal);
-    const start = Math.floor(ctx.fromMs / p.stepMs) * p.stepMs;
-    return promApi.queryRange(p.expr, start, ctx.toMs, p.stepMs, signal);
+    return promApi.queryRange(p.expr, ctx.fromMs, ctx.toMs, p.stepMs, signal);
   }));
   return buildFrame(plans, results);
 }
