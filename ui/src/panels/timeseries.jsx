@@ -59,17 +59,25 @@ export function TimeSeries({ panel, frame, syncKey, graphTooltip, timezone, onZo
   const calcs = legend.calcs || [];
   const series = frame.series.filter((s) => !s.instant);
   const f = fc(panel);
+  const stacking = (o.stacking && (o.stacking.mode || o.stacking)) || 'none';
+  // the chart is rebuilt only when its shape changes; new data for the same series goes through setData
+  const shapeKey = series.map((s) => s.name).join('\u0001');
+  const cur = useRef(null);
+  const prepare = (fr) => {
+    const ser = fr.series.filter((s) => !s.instant);
+    const raw = ser.map((s) => s.values);
+    const plotted = stacking === 'normal' || stacking === 'percent' ? stack(raw, stacking) : raw;
+    return { frame: fr, series: ser, plotted, data: [fr.times, ...plotted] };
+  };
 
   useEffect(() => {
     const el = plotRef.current;
     if (!el) return undefined;
     const drawStyle = o.drawStyle || 'line';
-    const stacking = (o.stacking && (o.stacking.mode || o.stacking)) || 'none';
     const fill = (o.fillOpacity ?? (stacking !== 'none' ? 50 : 10)) / 100;
     const lineWidth = o.lineWidth ?? 1;
-    const raw = series.map((s) => s.values);
-    const plotted = stacking === 'normal' || stacking === 'percent' ? stack(raw, stacking) : raw;
-    const data = [frame.times, ...plotted];
+    cur.current = prepare(frame);
+    const data = cur.current.data;
     const tickFmt = axisTicksFormatter(stacking === 'percent' ? 'percentunit' : (f.unit || 'short'), f.decimals ?? null);
     let hovering = false;
     const bars = uPlot.paths && uPlot.paths.bars ? uPlot.paths.bars({ size: [0.8, 40] }) : undefined;
@@ -140,8 +148,9 @@ export function TimeSeries({ panel, frame, syncKey, graphTooltip, timezone, onZo
           const idx = u.cursor.idx;
           const show = tipMode !== 'none' && idx != null && u.cursor.left >= 0 && (hovering || graphTooltip === 2);
           if (!show) { tip.style.display = 'none'; return; }
-          const t = frame.times[idx];
-          let rows = series.map((s, i) => ({ i, s, v: s.values[idx] })).filter((r) => !hidden.has(r.i) && Number.isFinite(r.v));
+          const { frame: fr, series: ser, plotted } = cur.current;
+          const t = fr.times[idx];
+          let rows = ser.map((s, i) => ({ i, s, v: s.values[idx] })).filter((r) => !hidden.has(r.i) && Number.isFinite(r.v));
           if (tipMode === 'single' && rows.length) {
             const yv = u.posToVal(u.cursor.top, 'y');
             let best = rows[0];
@@ -178,7 +187,13 @@ export function TimeSeries({ panel, frame, syncKey, graphTooltip, timezone, onZo
     });
     ro.observe(el);
     return () => { cancelAnimationFrame(raf); ro.disconnect(); u.destroy(); uRef.current = null; };
-  }, [frame, panel, hidden, syncKey, graphTooltip, timezone]);
+  }, [shapeKey, panel, hidden, syncKey, graphTooltip, timezone]);
+
+  useEffect(() => {
+    if (!uRef.current || !cur.current || cur.current.frame === frame) return;
+    cur.current = prepare(frame);
+    uRef.current.setData(cur.current.data);
+  }, [frame]);
 
   const toggle = (i, e) => {
     const next = new Set(hidden);
