@@ -71,7 +71,20 @@ const BIN_INCRS = [];
 for (let p = 0; p <= 6; p++) for (const m of [1, 2, 4, 8, 16, 32, 64, 128, 256, 512]) BIN_INCRS.push(m * 1024 ** p);
 const DEC_INCRS = [];
 for (let e = -9; e <= 15; e++) for (const m of [1, 2, 2.5, 5]) DEC_INCRS.push(+(m * 10 ** e).toPrecision(3));
-export function axisIncrs(unit) { return BINARY_UNITS.has(unit) ? BIN_INCRS : DEC_INCRS; }
+const SEC_INCRS = [1e-9, 2e-9, 5e-9, 1e-8, 2e-8, 5e-8, 1e-7, 2e-7, 5e-7, 1e-6, 2e-6, 5e-6, 1e-5, 2e-5, 5e-5, 1e-4, 2e-4, 5e-4,
+  0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10800,
+  21600, 43200, 86400, 172800, 604800, 1209600, 2592000, 7776000, 31536000];
+const TIME_BASE = { s: 1, ms: 1e-3, 'µs': 1e-6, us: 1e-6, ns: 1e-9, m: 60, h: 3600, d: 86400, dtdurations: 1, dtdurationms: 1e-3 };
+const timeIncrs = new Map();
+export function axisIncrs(unit) {
+  if (BINARY_UNITS.has(unit)) return BIN_INCRS;
+  const base = TIME_BASE[unit];
+  if (base) {
+    if (!timeIncrs.has(unit)) timeIncrs.set(unit, SEC_INCRS.map((v) => +(v / base).toPrecision(6)));
+    return timeIncrs.get(unit);
+  }
+  return DEC_INCRS;
+}
 
 // One-line time axis labels (HH:mm, HH:mm:ss, MM/DD HH:mm or MM/DD by tick spacing), browser time or UTC.
 const pad = (n) => (n < 10 ? '0' : '') + n;

@@ -92,7 +92,8 @@ export function TimeSeries({ panel, frame, syncKey, graphTooltip, timezone, onZo
         width: lineWidth,
         show: !hidden.has(i),
         spanGaps: false,
-        points: { show: drawStyle === 'points', size: 4, fill: color },
+        // points: always for the points style; for lines uPlot's default (shown when points are sparse)
+        points: drawStyle === 'points' ? { show: true, size: 4, fill: color } : drawStyle === 'bars' ? { show: false } : { size: 4, fill: color },
       };
       if (drawStyle === 'bars') { ser.paths = bars; ser.fill = withAlpha(color, Math.max(fill, 0.6)); }
       else if (drawStyle === 'points') { ser.paths = () => null; }
