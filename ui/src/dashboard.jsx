@@ -137,15 +137,6 @@ export function DashboardPage({ uid, isNew, solo, search }) {
     updateUrl({ vars: { ...(us.vars || {}), [name]: value } });
   };
 
-  // ---- leaving with unsaved edits asks first
-  const unsaved = !!(dash && editMode && saved !== JSON.stringify(dash) && (saved || (dash.panels && dash.panels.length)));
-  useEffect(() => {
-    if (!unsaved) return undefined;
-    const h = (e) => { e.preventDefault(); e.returnValue = ''; };
-    window.addEventListener('beforeunload', h);
-    return () => window.removeEventListener('beforeunload', h);
-  }, [unsaved]);
-
   // ---- body data-dashboard-state
   const recompute = useCallback(() => {
     let loading = false;
