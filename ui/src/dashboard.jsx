@@ -133,6 +133,20 @@ export function DashboardPage({ uid, isNew, solo, search }) {
     return () => ac.abort();
   }, [urlVarsKey]);
 
+  // query variables with refresh 2 follow the time range
+  const rangeKey = `${from}|${to}`;
+  const firstRange = useRef(true);
+  useEffect(() => {
+    if (firstRange.current) { firstRange.current = false; return undefined; }
+    if (!varState || !dash) return undefined;
+    const names = variables.filter((v) => v.type === 'query' && Number(v.refresh) === 2).map((v) => v.name);
+    if (!names.length) return undefined;
+    const ac = new AbortController();
+    resolveVariables(variables, varState, us.vars || {}, range, builtins, [], ac.signal, names)
+      .then((s) => { if (!ac.signal.aborted) setVarState(s); }).catch(() => {});
+    return () => ac.abort();
+  }, [rangeKey]);
+
   const onVarChange = (name, value) => {
     updateUrl({ vars: { ...(us.vars || {}), [name]: value } });
   };
