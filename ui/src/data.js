@@ -41,14 +41,15 @@ export function planPanel(panel, ctx) {
     const stepMs = chooseStep(fromMs, toMs, Math.max(50, Math.round(widthPx || 800)), minStep);
     const builtins = builtinVars({ fromMs, toMs, stepMs, intervalMs: stepMs, scrapeIntervalMs: SCRAPE_INTERVAL_MS });
     const expr = interpolate(t.expr, vars, builtins);
-    return { target: t, refId: t.refId || 'A', expr, stepMs, instant: isInstant(panel, t) };
+    const legend = t.legendFormat ? interpolate(t.legendFormat, vars, builtins) : '';
+    return { target: t, refId: t.refId || 'A', expr, legend, stepMs, instant: isInstant(panel, t) };
   });
 }
 
-function legendName(target, labels) {
+function legendName(plan, labels) {
   const clean = { ...labels };
   delete clean[REF];
-  return formatLegend(target.legendFormat || '', clean);
+  return formatLegend(plan.legend || '', clean);
 }
 
 function stripRef(labels) {
@@ -81,7 +82,7 @@ function buildFrame(plans, results) {
     const data = results[i];
     if (p.instant) {
       for (const r of instantRows(data)) {
-        instant.push({ name: legendName(p.target, r.labels), labels: r.labels, refId: p.refId, expr: p.expr, value: r.value, instant: true });
+        instant.push({ name: legendName(p, r.labels), labels: r.labels, refId: p.refId, expr: p.expr, value: r.value, instant: true });
       }
     } else if (data && data.resultType === 'matrix') {
       for (const r of data.result) {
@@ -101,7 +102,7 @@ function finishFrame(plans, columns, instant) {
     for (const s of columns.series) {
       const ref = s.labels[REF];
       const p = (ref && byRef[ref]) || plans.find((x) => !x.instant) || plans[0];
-      series.push({ name: legendName(p.target, s.labels), labels: stripRef(s.labels), refId: p.refId, expr: p.expr, values: s.values, instant: false });
+      series.push({ name: legendName(p, s.labels), labels: stripRef(s.labels), refId: p.refId, expr: p.expr, values: s.values, instant: false });
     }
   }
   const stepMs = plans.length ? Math.min(...plans.map((p) => p.stepMs)) : 0;
