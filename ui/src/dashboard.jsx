@@ -359,7 +359,7 @@ function ViewPanel({ dash, id, ctxFor, gridW, onState, panelActions }) {
   );
 }
 
-function RowHeader({ row, onToggle, editMode, onRemove, vars }) {
+function RowHeader({ row, onToggle, editMode, onRemove, onRename }) {
   const n = row.collapsed ? (row.panels || []).length : 0;
   return (
     <div class="row-header" data-panel-id={row.id} data-state="rendered" data-panel-type="row">
@@ -367,6 +367,7 @@ function RowHeader({ row, onToggle, editMode, onRemove, vars }) {
         <span class="caret">{row.collapsed ? '▸' : '▾'}</span> {row.title || 'Row'}
         {row.collapsed && n > 0 && <span class="muted small"> ({n} panel{n > 1 ? 's' : ''})</span>}
       </button>
+      {editMode && <button class="icon-btn" title="Rename row" data-testid="row-rename" onPointerDown={(e) => e.stopPropagation()} onClick={onRename}>✎</button>}
       {editMode && <button class="icon-btn" title="Remove row" onPointerDown={(e) => e.stopPropagation()} onClick={onRemove}>✕</button>}
     </div>
   );
@@ -417,7 +418,11 @@ function Grid({ dash, varState, gridW, mobile, editMode, setPanels, ctxFor, onSt
     if (p.type === 'row') {
       return (
         <div class="grid-item row-item" style={style} key={'row-' + p.id}>
-          <RowHeader row={p} editMode={editMode} vars={null}
+          <RowHeader row={p} editMode={editMode}
+            onRename={() => {
+              const t = prompt('Row title', p.title || '');
+              if (t !== null) setPanels(dash.panels.map((x) => (x.id === p.id ? { ...x, title: t } : x)));
+            }}
             onToggle={() => setPanels(toggleRowIn(dash.panels, p.id))}
             onRemove={() => setPanels(compactPanels(dash.panels.filter((x) => x.id !== p.id)))} />
         </div>

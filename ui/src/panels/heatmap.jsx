@@ -1,5 +1,5 @@
 // Heatmap of Prometheus classic histogram buckets (le), drawn by a uPlot draw hook.
-import { useEffect, useRef } from 'preact/hooks';
+import { useEffect, useRef, useState } from 'preact/hooks';
 import uPlot from 'uplot';
 import { heatmapBuckets } from '../lib/series.js';
 import { formatValue } from '../lib/units.js';
@@ -23,6 +23,7 @@ function boundLabel(b, unit) {
 export function Heatmap({ panel, frame, syncKey, graphTooltip, timezone, onZoom }) {
   const ref = useRef(null);
   const tipRef = useRef(null);
+  const [maxCount, setMaxCount] = useState(0);
   useEffect(() => {
     const el = ref.current;
     const hm = heatmapBuckets(frame.columns);
@@ -32,6 +33,7 @@ export function Heatmap({ panel, frame, syncKey, graphTooltip, timezone, onZoom 
     const nb = bounds.length;
     let max = 0;
     for (const row of counts) for (const c of row) if (Number.isFinite(c) && c > max) max = c;
+    setMaxCount(max);
     const unit = (panel.options && panel.options.yAxisUnit) || (panel.fieldConfig && panel.fieldConfig.unit) || 'short';
     let hovering = false;
     const draw = (u) => {
@@ -104,6 +106,10 @@ export function Heatmap({ panel, frame, syncKey, graphTooltip, timezone, onZoom 
   return (
     <div class="ts">
       <div class="ts-plot-wrap"><div class="ts-plot" ref={ref} /><div class="tooltip" ref={tipRef} style="display:none" /></div>
+      <div class="heat-scale" title="Colour scale: count per bucket and step">
+        <span>0</span><span class="heat-bar" style={{ background: `linear-gradient(to right, ${[0, 0.25, 0.5, 0.75, 1].map(scale).join(', ')})` }} />
+        <span>{+maxCount.toPrecision(3)}</span>
+      </div>
     </div>
   );
 }

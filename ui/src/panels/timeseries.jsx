@@ -8,6 +8,23 @@ import { fc, fmt, seriesColor, withAlpha, escapeHtml, namedColor, axisSize, axis
 const CALC_LABELS = { mean: 'Mean', max: 'Max', min: 'Min', lastNotNull: 'Last *', last: 'Last', sum: 'Total', first: 'First', count: 'Count', range: 'Range', delta: 'Delta' };
 
 
+export function toGaps(values) {
+  const out = new Array(values.length);
+  for (let i = 0; i < values.length; i++) out[i] = Number.isFinite(values[i]) ? values[i] : null;
+  return out;
+}
+
+// Points that have no neighbour to draw a line to (Grafana shows them as dots).
+function isolatedPoints(u, si, show) {
+  if (show) return null;
+  const d = u.data[si];
+  const out = [];
+  for (let i = 0; i < d.length; i++) {
+    if (d[i] != null && (i === 0 || d[i - 1] == null) && (i === d.length - 1 || d[i + 1] == null)) out.push(i);
+  }
+  return out.length ? out : null;
+}
+
 export function tzDateFn(timezone) {
   if (!timezone || timezone === 'browser') return undefined;
   const tz = timezone === 'utc' ? 'Etc/UTC' : timezone;
@@ -67,7 +84,8 @@ export function TimeSeries({ panel, frame, syncKey, graphTooltip, timezone, onZo
     const ser = fr.series.filter((s) => !s.instant);
     const raw = ser.map((s) => s.values);
     const plotted = stacking === 'normal' || stacking === 'percent' ? stack(raw, stacking) : raw;
-    return { frame: fr, series: ser, plotted, data: [fr.times, ...plotted] };
+    // uPlot's gaps are nulls (NaN would be drawn across)
+    return { frame: fr, series: ser, plotted, data: [fr.times, ...plotted.map(toGaps)] };
   };
 
   useEffect(() => {
@@ -93,7 +111,7 @@ export function TimeSeries({ panel, frame, syncKey, graphTooltip, timezone, onZo
         show: !hidden.has(i),
         spanGaps: false,
         // points: always for the points style; for lines uPlot's default (shown when points are sparse)
-        points: drawStyle === 'points' ? { show: true, size: 4, fill: color } : drawStyle === 'bars' ? { show: false } : { size: 4, fill: color },
+        points: drawStyle === 'points' ? { show: true, size: 4, fill: color } : drawStyle === 'bars' ? { show: false } : { size: 4, fill: color, filter: isolatedPoints },
       };
       if (drawStyle === 'bars') { ser.paths = bars; ser.fill = withAlpha(color, Math.max(fill, 0.6)); }
       else if (drawStyle === 'points') { ser.paths = () => null; }
