@@ -37,7 +37,8 @@ export function planPanel(panel, ctx) {
   const targets = (panel.targets || []).filter((t) => !t.hide && t.expr && t.expr.trim());
   return targets.map((t) => {
     const pre = builtinVars({ fromMs, toMs, stepMs: 0, intervalMs: 0, scrapeIntervalMs: SCRAPE_INTERVAL_MS });
-    const minStep = safeDuration(interpolate(t.interval || '', vars, pre));
+    // a target's own min interval, else the scrape interval (as Grafana's data source minimum)
+    const minStep = safeDuration(interpolate(t.interval || '', vars, pre)) || SCRAPE_INTERVAL_MS;
     const stepMs = chooseStep(fromMs, toMs, Math.max(50, Math.round(widthPx || 800)), minStep);
     const builtins = builtinVars({ fromMs, toMs, stepMs, intervalMs: stepMs, scrapeIntervalMs: SCRAPE_INTERVAL_MS });
     const expr = interpolate(t.expr, vars, builtins);
@@ -124,7 +125,7 @@ export async function runPanel(panel, ctx, signal) {
     if (p.instant) return promApi.query(p.expr, ctx.toMs, signal);
     return promApi.queryRange(p.expr, ctx.fromMs, ctx.toMs, p.stepMs, signal);
   }));
-  return buildFrame(plans, results);
+  return { ...buildFrame(plans, results), fromMs: ctx.fromMs, toMs: ctx.toMs };
 }
 
 // Live mode: only query the tail since the last received point (minus one step) and slide the window.
@@ -150,7 +151,7 @@ export async function runTail(panel, prev, ctx, signal) {
   });
   const tail = matrixToColumns(matrix);
   const columns = mergeTail(prev.columns, tail, ctx.fromMs / 1000);
-  return finishFrame(plans, columns, []);
+  return { ...finishFrame(plans, columns, []), fromMs: ctx.fromMs, toMs: ctx.toMs };
 }
 
 // "Explore series": an expression selecting just this series.

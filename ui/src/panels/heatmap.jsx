@@ -63,7 +63,7 @@ export function Heatmap({ panel, frame, syncKey, graphTooltip, timezone, onZoom 
       tzDate: tzDateFn(timezone),
       legend: { show: false },
       series: [{}, { label: 'buckets', stroke: 'transparent', paths: () => null, points: { show: false } }],
-      scales: { x: { time: true }, y: { auto: false, range: [0, Math.max(1, nb)] } },
+      scales: { x: { time: true, range: (u, min, max) => (frame.fromMs != null ? [frame.fromMs / 1000, frame.toMs / 1000] : [min, max]) }, y: { auto: false, range: [0, Math.max(1, nb)] } },
       axes: [
         { stroke: '#8e8e8e', grid: { show: false }, ticks: { show: false }, font: '11px system-ui, sans-serif', size: 26, space: 70, values: timeAxisValues(timezone) },
         { stroke: '#8e8e8e', grid: { show: false }, ticks: { show: false }, font: '11px system-ui, sans-serif', size: axisSize,

@@ -140,7 +140,8 @@ export function TimeSeries({ panel, frame, syncKey, graphTooltip, timezone, onZo
       legend: { show: false },
       series: uSeries,
       bands,
-      scales: { x: { time: true }, y: { range: yRange } },
+      // the x axis spans the selected time range, not just the data
+      scales: { x: { time: true, range: (u, min, max) => { const fr = cur.current && cur.current.frame; return fr && fr.fromMs != null ? [fr.fromMs / 1000, fr.toMs / 1000] : [min, max]; } }, y: { range: yRange } },
       axes: [
         { stroke: '#8e8e8e', grid: { stroke: 'rgba(128,128,128,0.15)', width: 1 }, ticks: { show: false }, font: '11px system-ui, sans-serif', size: 26, space: 70, values: timeAxisValues(timezone) },
         { stroke: '#8e8e8e', grid: { stroke: 'rgba(128,128,128,0.15)', width: 1 }, ticks: { show: false }, font: AXIS_FONT,
