@@ -69,7 +69,7 @@ export function DashboardPage({ uid, isNew, solo, search }) {
   useEffect(() => { setVarState(null); load(); }, [load]);
   useEffect(() => { if (dash) document.title = (dash.title || 'Dashboard') + ' – tsdb'; }, [dash && dash.title]);
 
-  // ---- URL state helpers
+  // ---- URL state
   const updateUrl = useCallback((patch, opts = {}) => {
     const cur = decodeState(new URLSearchParams(location.search));
     const next = { ...cur, ...patch };
