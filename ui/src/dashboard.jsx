@@ -152,7 +152,9 @@ export function DashboardPage({ uid, isNew, solo, search }) {
   };
 
   // ---- body data-dashboard-state
+  const alive = useRef(true);
   const recompute = useCallback(() => {
+    if (!alive.current) return; // unmounted: the next page owns the body's state now
     let loading = false;
     for (const s of panelStates.current.values()) if (s === 'loading') loading = true;
     setBodyState(loading ? 'loading' : 'settled');
@@ -165,7 +167,7 @@ export function DashboardPage({ uid, isNew, solo, search }) {
     if (dash && varState) queueMicrotask(recompute);
     else if (!loadError) setBodyState('loading');
   });
-  useEffect(() => () => { delete document.body.dataset.dashboardState; }, []);
+  useEffect(() => () => { alive.current = false; delete document.body.dataset.dashboardState; }, []);
 
   // ---- grid width
   const gridRef = useRef(null);
