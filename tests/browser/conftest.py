@@ -1,9 +1,9 @@
 """Browser tests of the web UI: a real ``tsdb serve`` with a known data set, driven by headless Chromium.
 
 Fixtures (session-scoped, shared by every browser test): ``server`` (a :class:`ServeProcess` holding six
-hours of node-exporter series for three instances, written before the server starts, plus the server's
-own metrics collected every 2 s) and ``driver`` (Selenium's Chrome driver on Debian's ``chromium`` and
-``chromedriver``, console log captured). Helpers: :func:`open_dashboard` (waits for
+hours of node-exporter series for three instances and of a VictoriaMetrics' own series, written before
+the server starts, plus the server's own metrics collected every 2 s) and ``driver`` (Selenium's Chrome
+driver on Debian's ``chromium`` and ``chromedriver``, console log captured). Helpers: :func:`open_dashboard` (waits for
 ``body[data-dashboard-state=settled]``), :func:`panel_states`, :func:`canvas_nonblank`,
 :func:`console_errors`, :func:`screenshot` (PNG files under ``tests/browser/screenshots/``, not committed).
 
@@ -187,35 +187,111 @@ def _node_series() -> list[tuple[dict[str, str], str, float]]:
     return out
 
 
-def referenced_node_metrics() -> set[str]:
-    """``node_*`` metric names used by the community Grafana dashboards shipped with the tests."""
-    names: set[str] = set()
+def grafana_exprs() -> list[str]:
+    """Every query expression (panel targets, variable queries) of the community Grafana dashboards."""
+    found: list[str] = []
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            for key, value in node.items():
+                if key in ("expr", "query", "definition") and isinstance(value, str):
+                    found.append(value)
+                else:
+                    walk(value)
+        elif isinstance(node, list):
+            for item in node:
+                walk(item)
+
     for path in sorted(GRAFANA_DIR.glob("*.json")):
-        names.update(re.findall(r"\bnode_[A-Za-z0-9_]+", path.read_text()))
+        walk(json.loads(path.read_text()))
+    return found
+
+
+def referenced_metrics() -> set[str]:
+    """Metric-like names used by the community dashboards' queries (node_*, vm_*, go_*, process_*)."""
+    names: set[str] = set()
+    for expr in grafana_exprs():
+        names.update(re.findall(r"\b(?:node|vm|go|process)_[A-Za-z0-9_]+", expr))
     return names
 
 
+def _vm_series() -> list[tuple[dict[str, str], str, float]]:
+    """A VictoriaMetrics single-node's own series, as its dashboard queries them (one instance)."""
+    out: list[tuple[dict[str, str], str, float]] = [
+        ({"__name__": "vm_app_version", "version": "victoria-metrics-20240301-000000-tags-v1.99.0-0-g0",
+          "short_version": "v1.99.0"}, "const", 1),
+        ({"__name__": "vm_app_start_timestamp"}, "const", 1.7e9),
+        ({"__name__": "up"}, "const", 1),
+        ({"__name__": "flag", "name": "retentionPeriod", "value": "1y", "is_set": "true"}, "const", 1),
+        ({"__name__": "vm_free_disk_space_bytes", "path": "/victoria-metrics-data"}, "gauge", 4e10),
+        ({"__name__": "vm_free_disk_space_limit_bytes", "path": "/victoria-metrics-data"}, "const", 1e7),
+    ]
+    for kind in ("storage/small", "storage/big", "indexdb/file", "indexdb/inmemory"):
+        out.append(({"__name__": "vm_rows", "type": kind}, "gauge", 1e8))
+        out.append(({"__name__": "vm_data_size_bytes", "type": kind}, "gauge", 1e8))
+        out.append(({"__name__": "vm_parts", "type": kind}, "gauge", 20))
+        out.append(({"__name__": "vm_last_partition_parts", "type": kind}, "gauge", 10))
+        out.append(({"__name__": "vm_active_merges", "type": kind}, "gauge", 1))
+        out.append(({"__name__": "vm_rows_merged_total", "type": kind}, "counter", 1e4))
+        out.append(({"__name__": "vm_assisted_merges_total", "type": kind}, "counter", 0.01))
+    for cache in ("storage/hour_metric_ids", "storage/tsid", "indexdb/dataBlocks"):
+        out.append(({"__name__": "vm_cache_entries", "type": cache}, "gauge", 5000))
+        out.append(({"__name__": "vm_cache_size_bytes", "type": cache}, "gauge", 1e6))
+        out.append(({"__name__": "vm_cache_size_max_bytes", "type": cache}, "const", 1e8))
+        out.append(({"__name__": "vm_cache_requests_total", "type": cache}, "counter", 100))
+        out.append(({"__name__": "vm_cache_misses_total", "type": cache}, "counter", 3))
+    for path in ("/api/v1/write", "/api/v1/query_range", "/api/v1/query"):
+        out.append(({"__name__": "vm_http_requests_total", "path": path}, "counter", 5))
+        out.append(({"__name__": "vm_http_request_errors_total", "path": path}, "counter", 0.01))
+        out.append(({"__name__": "vm_request_duration_seconds", "path": path, "quantile": "0.99"}, "gauge", 0.05))
+    for kind in ("storage", "indexdb"):
+        out.append(({"__name__": "vm_pending_rows", "type": kind}, "gauge", 100))
+    out.append(({"__name__": "vm_rows_inserted_total", "type": "promremotewrite"}, "counter", 1000))
+    out.append(({"__name__": "vm_log_messages_total", "level": "warn", "app_version": "v1.99.0",
+                 "location": "app/vmstorage/main.go:100"}, "counter", 0.01))
+    out.append(({"__name__": "vm_rows_ignored_total", "reason": "big_timestamp"}, "counter", 0.01))
+    for name in ("vm_tcplistener_read_bytes_total", "vm_tcplistener_written_bytes_total"):
+        out.append(({"__name__": name, "name": "http"}, "counter", 1e4))
+    for bound in ("0.001", "0.01", "0.1", "+Inf"):
+        out.append(({"__name__": "go_sched_latencies_seconds_bucket", "le": bound}, "counter", float(bound != "0.001")))
+    for vmrange in ("1.000e+00...1.136e+00", "1.000e+01...1.136e+01", "1.000e+02...1.136e+02"):
+        for name in ("vm_rows_read_per_series_bucket", "vm_rows_scanned_per_query_bucket",
+                     "vm_series_read_per_query_bucket", "vm_rows_read_per_query_bucket"):
+            out.append(({"__name__": name, "vmrange": vmrange}, "counter", 1))
+    return out
+
+
 def node_dataset(end_ms: int, hours: int = HOURS, seed: int = 7) -> list[tuple[dict[str, str], Any, Any]]:
-    """Every series of the data set: (labels, ts ms int64[n], values float64[n]) up to ``end_ms``."""
+    """Every series of the data set: (labels, ts ms int64[n], values float64[n]) up to ``end_ms``.
+
+    Three node-exporter instances (job ``node``) and one VictoriaMetrics (job ``victoriametrics``); every
+    metric the community dashboards query that the lists above lack gets one plain series per instance,
+    so that panel has data (its labels may not match every filter: such a panel shows no data).
+    """
     rng = np.random.default_rng(seed)
     n = hours * 3600_000 // STEP_MS
     ts = end_ms - (n - 1 - np.arange(n, dtype=np.int64)) * STEP_MS
-    base = _node_series()
-    known = {labels["__name__"] for labels, _, _ in base}
-    # metrics a community dashboard uses that the list above lacks: plain series, so the panel has data
-    for name in sorted(referenced_node_metrics() - known):
-        if name.endswith(("_total", "_seconds_total")):
-            base.append(({"__name__": name}, "counter", 1.0))
-        elif not name.endswith(("_bucket", "_sum", "_count", "_")):
-            base.append(({"__name__": name}, "gauge", 10.0))
+    node = _node_series()
+    vm = _vm_series()
+    known = {labels["__name__"] for labels, _, _ in node + vm} | {"node_uname_info", "node_os_info"}
+    for name in sorted(referenced_metrics() - known):
+        kind = "counter" if name.endswith("_total") else "gauge"
+        if name.startswith("node_"):
+            node.append(({"__name__": name}, kind, 1.0 if kind == "counter" else 10.0))
+        elif not name.endswith("_bucket"):
+            vm.append(({"__name__": name}, kind, 1.0 if kind == "counter" else 10.0))
+    # the old node-exporter names (before 0.16) that need labels to match their dashboard's queries
+    for cpu in range(2):
+        for mode in ("idle", "user", "system", "iowait"):
+            node.append(({"__name__": "node_cpu", "cpu": f"cpu{cpu}", "mode": mode}, "counter", 0.25))
+    targets = [(instance, JOB, node) for instance in INSTANCES] + [("vmsingle:8428", "victoriametrics", vm)]
     out: list[tuple[dict[str, str], Any, Any]] = []
-    for i, instance in enumerate(INSTANCES):
-        for labels, kind, scale in base:
-            full = {**labels, "instance": instance, "job": JOB}
-            if labels["__name__"] == "node_uname_info":
-                continue
+    for i, (instance, job, series) in enumerate(targets):
+        for labels, kind, scale in series:
+            full = {**labels, "instance": instance, "job": job}
             if kind == "counter":
-                steps = rng.gamma(4.0, scale * (1 + 0.3 * i) * STEP_MS / 1000 / 4.0, size=n) if scale else np.zeros(n)
+                mean = scale * (1 + 0.3 * i) * STEP_MS / 1000
+                steps = rng.gamma(4.0, mean / 4.0, size=n) if scale else np.zeros(n)
                 values = np.round(1000 * scale + np.cumsum(steps), 2)
             elif kind == "gauge":
                 walk = np.cumsum(rng.normal(0, 0.01, size=n))
@@ -225,13 +301,14 @@ def node_dataset(end_ms: int, hours: int = HOURS, seed: int = 7) -> list[tuple[d
             else:
                 values = np.full(n, float(scale))
             out.append((full, ts, values.astype(np.float64)))
-        uname = {"__name__": "node_uname_info", "instance": instance, "job": JOB, "nodename": instance.split(":")[0],
-                 "sysname": "Linux", "release": "6.1.0-18-amd64", "machine": "x86_64", "domainname": "(none)",
-                 "version": "#1 SMP PREEMPT_DYNAMIC Debian 6.1.76-1"}
-        out.append((uname, ts, np.ones(n)))
-        out.append(({"__name__": "node_os_info", "instance": instance, "job": JOB, "id": "debian",
-                     "name": "Debian GNU/Linux", "pretty_name": "Debian GNU/Linux 12 (bookworm)",
-                     "version_id": "12"}, ts, np.ones(n)))
+        if job == JOB:
+            uname = {"__name__": "node_uname_info", "instance": instance, "job": job,
+                     "nodename": instance.split(":")[0], "sysname": "Linux", "release": "6.1.0-18-amd64",
+                     "machine": "x86_64", "domainname": "(none)", "version": "#1 SMP PREEMPT_DYNAMIC Debian"}
+            out.append((uname, ts, np.ones(n)))
+            out.append(({"__name__": "node_os_info", "instance": instance, "job": job, "id": "debian",
+                         "name": "Debian GNU/Linux", "pretty_name": "Debian GNU/Linux 12 (bookworm)",
+                         "version_id": "12"}, ts, np.ones(n)))
     return out
 
 
