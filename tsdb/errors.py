@@ -115,3 +115,20 @@ class QueryTimeoutError(QueryError, TimeoutError):
 
 class QueryLimitError(QueryError):
     """A query exceeded a limit (samples loaded, points per series, result size)."""
+
+
+class DashboardError(InvalidArgumentError):
+    """A dashboard (or a request about one) is invalid; the message names the offending part
+    (``panels[3].gridPos.w: must be 1..24``)."""
+
+
+class DashboardNotFoundError(TsdbError, LookupError):
+    """No dashboard (or no such version of one) with the given uid."""
+
+
+class DashboardConflictError(TsdbError, ValueError):
+    """A save lost a race (the stored version moved on) or would take a uid that is already used."""
+
+
+class DashboardReadOnlyError(TsdbError, PermissionError):
+    """A built-in or provisioned dashboard cannot be changed through the API."""
