@@ -1,0 +1,170 @@
+// Running a panel's queries: interpolation, step choice, range/instant requests, shaping results.
+import { promApi } from './api.js';
+import { chooseStep, parseDuration } from './lib/time.js';
+import { interpolate, builtinVars } from './lib/vars.js';
+import { formatLegend } from './lib/legend.js';
+import { matrixToColumns, mergeTail } from './lib/series.js';
+
+export const SCRAPE_INTERVAL_MS = 15000;
+const REF = '__tsdb_ref';
+
+// Does this target of this panel use an instant query?
+export function isInstant(panel, target) {
+  if (target.instant) return true;
+  const o = panel.options || {};
+  switch (panel.type) {
+    case 'gauge':
+    case 'bargauge':
+      return true;
+    case 'stat':
+      return o.graphMode === 'none' && (!o.reduce || o.reduce === 'last' || o.reduce === 'lastNotNull');
+    default:
+      return false;
+  }
+}
+
+function safeDuration(text) {
+  if (!text) return 0;
+  try {
+    const v = parseDuration(String(text).replace(/^>/, ''));
+    return Number.isFinite(v) ? v : 0;
+  } catch { return 0; }
+}
+
+// Per panel: step, builtins and the interpolated expression of each visible target.
+export function planPanel(panel, ctx) {
+  const { fromMs, toMs, widthPx, vars } = ctx;
+  const targets = (panel.targets || []).filter((t) => !t.hide && t.expr && t.expr.trim());
+  return targets.map((t) => {
+    const pre = builtinVars({ fromMs, toMs, stepMs: 0, intervalMs: 0, scrapeIntervalMs: SCRAPE_INTERVAL_MS });
+    const minStep = safeDuration(interpolate(t.interval || '', vars, pre));
+    const stepMs = chooseStep(fromMs, toMs, Math.max(50, Math.round(widthPx || 800)), minStep);
+    const builtins = builtinVars({ fromMs, toMs, stepMs, intervalMs: stepMs, scrapeIntervalMs: SCRAPE_INTERVAL_MS });
+    const expr = interpolate(t.expr, vars, builtins);
+    return { target: t, refId: t.refId || 'A', expr, stepMs, instant: isInstant(panel, t) };
+  });
+}
+
+function legendName(target, labels) {
+  const clean = { ...labels };
+  delete clean[REF];
+  return formatLegend(target.legendFormat || '', clean);
+}
+
+function stripRef(labels) {
+  if (!(REF in labels)) return labels;
+  const c = { ...labels };
+  delete c[REF];
+  return c;
+}
+
+function instantRows(data) {
+  if (!data) return [];
+  if (data.resultType === 'vector') return data.result.map((r) => ({ labels: r.metric, value: parseFloat(r.value[1]), ts: r.value[0] }));
+  if (data.resultType === 'scalar') return [{ labels: {}, value: parseFloat(data.result[1]), ts: data.result[0] }];
+  if (data.resultType === 'matrix') {
+    return data.result.map((r) => {
+      const last = r.values[r.values.length - 1];
+      return { labels: r.metric, value: last ? parseFloat(last[1]) : NaN, ts: last ? last[0] : 0 };
+    });
+  }
+  return [];
+}
+
+// Build a frame: {times, columns, series: [{name, labels, refId, expr, values?, value?, instant}], stepMs}
+function buildFrame(plans, results) {
+  const matrix = [];
+  const rangeMeta = [];
+  const instant = [];
+  const multi = plans.length > 1;
+  plans.forEach((p, i) => {
+    const data = results[i];
+    if (p.instant) {
+      for (const r of instantRows(data)) {
+        instant.push({ name: legendName(p.target, r.labels), labels: r.labels, refId: p.refId, expr: p.expr, value: r.value, instant: true });
+      }
+    } else if (data && data.resultType === 'matrix') {
+      for (const r of data.result) {
+        matrix.push(multi ? { metric: { ...r.metric, [REF]: p.refId }, values: r.values } : r);
+      }
+    }
+  });
+  let columns = null;
+  if (matrix.length) columns = matrixToColumns(matrix);
+  return finishFrame(plans, columns, instant);
+}
+
+function finishFrame(plans, columns, instant) {
+  const byRef = Object.fromEntries(plans.map((p) => [p.refId, p]));
+  const series = [];
+  if (columns) {
+    for (const s of columns.series) {
+      const ref = s.labels[REF];
+      const p = (ref && byRef[ref]) || plans.find((x) => !x.instant) || plans[0];
+      series.push({ name: legendName(p.target, s.labels), labels: stripRef(s.labels), refId: p.refId, expr: p.expr, values: s.values, instant: false });
+    }
+  }
+  const stepMs = plans.length ? Math.min(...plans.map((p) => p.stepMs)) : 0;
+  return { times: columns ? columns.times : null, columns, series: series.concat(instant), stepMs, plans };
+}
+
+export function frameHasData(frame) {
+  if (!frame) return false;
+  for (const s of frame.series) {
+    if (s.instant) { if (Number.isFinite(s.value)) return true; continue; }
+    for (let i = 0; i < s.values.length; i++) if (Number.isFinite(s.values[i])) return true;
+  }
+  return false;
+}
+
+export async function runPanel(panel, ctx, signal) {
+  const plans = planPanel(panel, ctx);
+  const results = await Promise.all(plans.map((p) => {
+    if (p.instant) return promApi.query(p.expr, ctx.toMs, signal);
+    const start = Math.floor(ctx.fromMs / p.stepMs) * p.stepMs;
+    return promApi.queryRange(p.expr, start, ctx.toMs, p.stepMs, signal);
+  }));
+  return buildFrame(plans, results);
+}
+
+// Live mode: only query the tail since the last received point (minus one step) and slide the window.
+export async function runTail(panel, prev, ctx, signal) {
+  const plans = planPanel(panel, ctx);
+  if (!prev || !prev.columns || plans.some((p) => p.instant) || prev.plans.length !== plans.length ||
+      prev.plans.some((p, i) => p.expr !== plans[i].expr || p.stepMs !== plans[i].stepMs)) {
+    return runPanel(panel, ctx, signal);
+  }
+  const t = prev.columns.times;
+  const lastMs = t.length ? t[t.length - 1] * 1000 : ctx.fromMs;
+  const results = await Promise.all(plans.map((p) => {
+    const start = Math.max(ctx.fromMs, Math.floor((lastMs - p.stepMs) / p.stepMs) * p.stepMs);
+    return promApi.queryRange(p.expr, start, ctx.toMs, p.stepMs, signal);
+  }));
+  const multi = plans.length > 1;
+  const matrix = [];
+  plans.forEach((p, i) => {
+    const data = results[i];
+    if (data && data.resultType === 'matrix') {
+      for (const r of data.result) matrix.push(multi ? { metric: { ...r.metric, [REF]: p.refId }, values: r.values } : r);
+    }
+  });
+  const tail = matrixToColumns(matrix);
+  const columns = mergeTail(prev.columns, tail, ctx.fromMs);
+  return finishFrame(plans, columns, []);
+}
+
+// "Explore series": an expression selecting just this series.
+export function seriesExpr(expr, labels) {
+  const entries = Object.entries(labels).filter(([k]) => k !== '__name__' && k !== REF);
+  if (!entries.length) return expr;
+  const esc = (v) => String(v).replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
+  const m = expr.trim().match(/^([a-zA-Z_:][\w:]*)?\s*(?:\{([^{}]*)\})?$/);
+  if (m && (m[1] || m[2] !== undefined)) {
+    const existing = (m[2] || '').trim().replace(/,\s*$/, '');
+    const extra = entries.map(([k, v]) => `${k}="${esc(v)}"`).join(', ');
+    return `${m[1] || ''}{${existing ? existing + ', ' : ''}${extra}}`;
+  }
+  let sel = 'vector(1)';
+  for (const [k, v] of entries) sel = `label_replace(${sel}, "${k}", "${esc(v)}", "", "")`;
+  return `(${expr}) and on(${entries.map(([k]) => k).join(', ')}) ${sel}`;
+}

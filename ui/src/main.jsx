@@ -1,0 +1,31 @@
+// Entry point: routes /ui/* pages.
+import { render } from 'preact';
+import 'uplot/dist/uPlot.min.css';
+import './styles.css';
+import { useLocation, matchRoute, onLinkClick } from './router.js';
+import { ListPage } from './list.jsx';
+import { DashboardPage } from './dashboard.jsx';
+import { ExplorePage } from './explore.jsx';
+import { ImportPage } from './importpage.jsx';
+import { TopBar } from './shell.jsx';
+
+function App() {
+  const { pathname, search } = useLocation();
+  const r = matchRoute(pathname);
+  switch (r.page) {
+    case 'list': return <ListPage key="list" />;
+    case 'dashboard': return <DashboardPage key={'d-' + r.uid} uid={r.uid} search={search} />;
+    case 'solo': return <DashboardPage key={'s-' + r.uid} uid={r.uid} search={search} solo />;
+    case 'new': return <DashboardPage key="new" isNew search={search} />;
+    case 'import': return <ImportPage key="import" />;
+    case 'explore': return <ExplorePage key="explore" search={search} />;
+    default:
+      return (
+        <div class="page"><TopBar title="Not found" />
+          <div class="page-body"><p>No page at {pathname}. <a href="/ui/">Go to the dashboard list</a>.</p></div></div>
+      );
+  }
+}
+
+document.addEventListener('click', onLinkClick);
+render(<App />, document.getElementById('app'));

@@ -1,0 +1,13 @@
+// App shell: the top bar shared by all pages.
+export function TopBar({ title, titleExtra, children }) {
+  return (
+    <header class="topbar" data-testid="top-bar">
+      <nav class="nav">
+        <a class="brand" href="/ui/" title="Dashboards" data-testid="nav-dashboards"><span class="logo">▦</span><span class="brand-text">Dashboards</span></a>
+        <a class="navlink" href="/ui/explore" data-testid="nav-explore" title="Explore">Explore</a>
+      </nav>
+      <h1 class="title" title={title}>{title}{titleExtra}</h1>
+      <div class="actions">{children}</div>
+    </header>
+  );
+}
