@@ -18,6 +18,7 @@ import json
 import re
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -334,8 +335,22 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServeProcess]:
     data_dir = root / "data"
     end_ms = int(time.time() * 1000) // STEP_MS * STEP_MS
     write_dataset(data_dir, end_ms)
+    # alert rules so the alerting dashboard has ALERTS: one firing per node instance, one pending
+    (root / "rules.yml").write_text(
+        "groups:\n"
+        "  - name: browser-tests\n"
+        "    interval: 2s\n"
+        "    rules:\n"
+        "      - alert: NodeLoadHigh\n"
+        "        expr: node_load1{job=\"node\"} > 0\n"
+        "        labels: {severity: warning}\n"
+        "      - alert: NodeDiskSlow\n"
+        "        expr: node_disk_io_now{job=\"node\"} > 0\n"
+        "        for: 1h\n"
+        "        labels: {severity: critical}\n")
     config = root / "tsdb.yml"
-    config.write_text("collect: {host: false, self: true, interval: 2s}\n")
+    config.write_text("collect: {host: false, self: true, interval: 2s}\n"
+                      f"rules: {{files: ['{root / 'rules.yml'}'], evaluation_interval: 2s}}\n")
     proc = ServeProcess(data_dir, "--config", str(config))
     try:
         # the first range query compiles the engine's kernels: do it here, not inside a panel's wait
@@ -375,7 +390,46 @@ def new_driver(chromium: str, chromedriver: str, profile: Path, webdriver: Any, 
                 f"--user-data-dir={profile}"):
         options.add_argument(arg)
     options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    return webdriver.Chrome(options=options, service=service_cls(chromedriver))
+    driver = webdriver.Chrome(options=options, service=service_cls(chromedriver))
+    try:
+        driver.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": QUERY_RECORDER_JS})
+    except BaseException:
+        driver.quit()
+        raise
+    return driver
+
+
+# Installed before any page script: records the Prometheus API requests the page makes (the UI sends
+# queries as POST forms, so Resource Timing alone does not show them).
+QUERY_RECORDER_JS = """
+(() => {
+  const seen = window.__tsdbQueries = [];
+  const original = window.fetch;
+  window.fetch = function (input, init) {
+    try {
+      const url = new URL(typeof input === 'string' ? input : input.url, location.href);
+      if (url.pathname.startsWith('/api/v1/')) {
+        const body = init && init.body instanceof URLSearchParams ? init.body.toString()
+          : (init && typeof init.body === 'string' ? init.body : '');
+        seen.push({path: url.pathname, search: url.search, body, method: (init && init.method) || 'GET'});
+      }
+    } catch (e) { /* never break the page */ }
+    return original.apply(this, arguments);
+  };
+})();
+"""
+
+
+def recorded_queries(driver: Any, path: str = "/api/v1/query_range") -> list[dict[str, str]]:
+    """Parameters (query string and form body merged) of every request to ``path`` since the page loaded."""
+    out = []
+    for entry in driver.execute_script("return window.__tsdbQueries || []"):
+        if entry["path"] != path:
+            continue
+        params = dict(urllib.parse.parse_qsl(entry["search"].lstrip("?")))
+        params.update(urllib.parse.parse_qsl(entry["body"]))
+        out.append(params)
+    return out
 
 
 @pytest.fixture
@@ -523,7 +577,3 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     if call.when == "call" and call.excinfo is not None and "driver" in getattr(item, "funcargs", {}):
         with contextlib.suppress(Exception):  # the browser itself may be what failed
             screenshot(item.funcargs["driver"], "FAILED-" + re.sub(r"[^A-Za-z0-9_.-]", "_", item.name))
-
-
-__all__ = ["UI", "api", "canvas_nonblank", "console_errors", "open_dashboard", "panel_states",
-           "screenshot", "wait_for", "wait_settled"]
