@@ -363,6 +363,26 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServeProcess]:
 
 
 @pytest.fixture(scope="session")
+def live_history(server: ServeProcess) -> ServeProcess:
+    """The server once its own metrics and the alert rules have written a few samples (they only start
+    with the server): rates and range queries over them need more than one point."""
+    checks = ('min(count_over_time(ALERTS{alertstate="firing"}[1m]))', "min(count_over_time(tsdb_head_series[1m]))")
+    deadline = time.monotonic() + 60
+    while True:
+        counts = []
+        for query in checks:
+            status, body = server.get("/api/v1/query", query=query)
+            result = body["data"]["result"] if status == 200 else []
+            counts.append(float(result[0]["value"][1]) if result else 0.0)
+        if min(counts) >= 8:
+            return server
+        if time.monotonic() > deadline:
+            raise AssertionError(f"the server's own metrics and alerts did not appear within 60 s: "
+                                 f"{dict(zip(checks, counts, strict=True))}")
+        time.sleep(0.5)
+
+
+@pytest.fixture(scope="session")
 def driver(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     """Headless Chromium through chromedriver (Debian's binaries), browser console captured."""
     chromium = require_binary("chromium", package="chromium")
@@ -545,6 +565,37 @@ for (const canvas of panel.querySelectorAll('canvas')) {
 }
 return best;
 """
+
+
+CANVAS_INK_JS = """
+const panel = document.querySelector(`[data-panel-id="${arguments[0]}"]`);
+const area = (c) => c.width * c.height;
+const canvas = panel && [...panel.querySelectorAll('canvas')].sort((a, b) => area(b) - area(a))[0];
+if (!canvas) return null;
+const ctx2 = document.createElement('canvas').getContext('2d');
+ctx2.canvas.width = canvas.width; ctx2.canvas.height = canvas.height;
+ctx2.drawImage(canvas, 0, 0);
+const {data, width, height} = ctx2.getImageData(0, 0, canvas.width, canvas.height);
+let first = -1, last = -1;
+for (let x = 0; x < width; x++) {
+  for (let y = 0; y < height; y++) {
+    const i = (y * width + x) * 4;
+    const r = data[i], g = data[i + 1], b = data[i + 2], a = data[i + 3];
+    if (a > 128 && Math.max(r, g, b) - Math.min(r, g, b) > 60) { if (first < 0) first = x; last = x; break; }
+  }
+}
+return [first, last, width];
+"""
+
+
+def canvas_ink(driver: Any, panel_id: int | str) -> tuple[float, float] | None:
+    """Where a panel's largest canvas has coloured (saturated) pixels: (first, last) column as fractions of
+    its width; grid lines and axis labels are grey and do not count. None without a canvas or colour."""
+    found = driver.execute_script(CANVAS_INK_JS, str(panel_id))
+    if not found or found[0] < 0:
+        return None
+    first, last, width = found
+    return first / width, last / width
 
 
 def canvas_colours(driver: Any, panel_id: int | str) -> int:

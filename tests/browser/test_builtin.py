@@ -21,6 +21,7 @@ def panel_types(ui: UI) -> dict[str, str]:
         "e => { o[e.getAttribute('data-panel-id')] = e.getAttribute('data-panel-type'); }); return o;"))
 
 
+@pytest.mark.usefixtures("live_history")
 @pytest.mark.parametrize("uid", sorted(MUST_RENDER))
 def test_builtin_dashboard_renders(ui: UI, uid: str) -> None:
     states = ui.open(f"/ui/d/{uid}")

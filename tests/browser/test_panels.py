@@ -12,6 +12,7 @@ from selenium.webdriver.common.by import By
 
 from tests.browser.conftest import (
     UI,
+    canvas_ink,
     canvas_nonblank,
     console_errors,
     recorded_queries,
@@ -165,11 +166,28 @@ def test_csv_export(ui: UI) -> None:
     assert download["type"].startswith("text/csv")
     rows = list(csv.reader(io.StringIO(download["text"])))
     header, data = rows[0], rows[1:]
-    assert len(header) == 3, header  # time + the panel's two series (load1, load5)
+    status, model = ui.api("GET", "/api/v1/dashboards/host-overview")
+    assert status == 200, model
+    panel = next(p for p in model["dashboard"]["panels"] if str(p["id"]) == TIMESERIES)
+    assert len(header) == 1 + len(panel["targets"]), header  # time, then one column per series
     assert "time" in header[0].lower(), header
     assert 50 <= len(data) <= 400, len(data)
-    assert all(len(r) == 3 for r in data)
+    assert all(len(r) == len(header) for r in data)
     loads = [float(r[1]) for r in data if r[1]]
     # three instances' load1 summed: the data set's load1 wanders around 1.2, 1.32 and 1.44
     assert loads and all(2.0 < v < 6.0 for v in loads), loads[:5]
+    assert console_errors(ui.driver) == []
+
+
+def test_time_axis_spans_the_selected_range(ui: UI) -> None:
+    """Six hours of data in a 24-hour view fill the right quarter of the plot, not all of it."""
+    states = ui.open(f"/ui/d/host-overview?from=now-24h&to=now&viewPanel={TIMESERIES}")
+    assert states == {TIMESERIES: "rendered"}, states
+    screenshot(ui.driver, "time-axis-24h")
+    ink = canvas_ink(ui.driver, TIMESERIES)
+    assert ink is not None, "no coloured line drawn"
+    first, last = ink
+    assert last > 0.9, f"the newest data is not at the right edge: coloured columns {first:.2f}..{last:.2f}"
+    assert first > 0.6, (f"six hours of data drawn over {1 - first:.0%} of a 24-hour axis (coloured columns "
+                         f"{first:.2f}..{last:.2f}): the time axis does not span the selected range")
     assert console_errors(ui.driver) == []
