@@ -35,6 +35,7 @@ ROOT = HERE.parents[1]
 SCREENSHOTS = HERE / "screenshots"
 GRAFANA_DIR = ROOT / "tests" / "ui" / "grafana"
 WAIT_S = 20.0
+COMMAND_TIMEOUT_S = 10
 STEP_MS = 15_000
 HOURS = 6
 INSTANCES = ("node-a:9100", "node-b:9100", "node-c:9100")
@@ -382,8 +383,33 @@ def live_history(server: ServeProcess) -> ServeProcess:
         time.sleep(0.5)
 
 
+class Browser:
+    """The session's Chromium: one driver shared by the tests, replaced when a page left it unresponsive
+    (a hung page would otherwise fail every later test)."""
+
+    def __init__(self, factory: Callable[[], Any]) -> None:
+        self.factory = factory
+        self.current: Any = None
+
+    def driver(self) -> Any:
+        if self.current is not None:
+            try:
+                self.current.execute_script("return 1")
+                return self.current
+            except Exception:  # unresponsive: start a fresh browser
+                self.quit()
+        self.current = self.factory()
+        return self.current
+
+    def quit(self) -> None:
+        if self.current is not None:
+            with contextlib.suppress(Exception):
+                self.current.quit()
+            self.current = None
+
+
 @pytest.fixture(scope="session")
-def driver(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Browser]:
     """Headless Chromium through chromedriver (Debian's binaries), browser console captured."""
     chromium = require_binary("chromium", package="chromium")
     chromedriver = require_binary("chromedriver", package="chromium-driver")
@@ -391,12 +417,18 @@ def driver(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     from selenium.webdriver.chrome.options import Options
     from selenium.webdriver.chrome.service import Service
 
-    browser = new_driver(chromium, chromedriver, tmp_path_factory.mktemp("chromium-profile"), webdriver, Options,
-                         Service)
+    holder = Browser(lambda: new_driver(chromium, chromedriver, tmp_path_factory.mktemp("chromium-profile"),
+                                        webdriver, Options, Service))
     try:
-        yield browser
+        yield holder
     finally:
-        browser.quit()
+        holder.quit()
+
+
+@pytest.fixture
+def driver(browser: Browser) -> Any:
+    """The session's driver, responsive."""
+    return browser.driver()
 
 
 def new_driver(chromium: str, chromedriver: str, profile: Path, webdriver: Any, options_cls: Any,
@@ -411,6 +443,8 @@ def new_driver(chromium: str, chromedriver: str, profile: Path, webdriver: Any, 
         options.add_argument(arg)
     options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     driver = webdriver.Chrome(options=options, service=service_cls(chromedriver))
+    # a page that hangs fails the command after COMMAND_TIMEOUT_S instead of the default 120 s
+    driver.command_executor._client_config.timeout = COMMAND_TIMEOUT_S
     try:
         driver.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": QUERY_RECORDER_JS})
     except BaseException:
@@ -626,5 +660,7 @@ def screenshot(driver: Any, name: str) -> Path:
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> None:
     """A failing browser test leaves a screenshot named after it."""
     if call.when == "call" and call.excinfo is not None and "driver" in getattr(item, "funcargs", {}):
+        if "Timeout" in str(call.excinfo.value) and "HTTPConnectionPool" in str(call.excinfo.value):
+            return  # the browser itself hangs: a screenshot would wait for it again
         with contextlib.suppress(Exception):  # the browser itself may be what failed
             screenshot(item.funcargs["driver"], "FAILED-" + re.sub(r"[^A-Za-z0-9_.-]", "_", item.name))
