@@ -107,14 +107,20 @@ class ServerConfig:
     # Labels added to alerts and remote-sent data, as Prometheus's global.external_labels.
     external_labels: dict[str, str] = field(default_factory=dict)
     # Component sections, kept raw here and validated by their owners when the server builds them:
-    # ``rules`` (tsdb/rules), ``notifications`` (tsdb/alerting), ``scrape`` and ``collect`` (tsdb/scrape).
+    # ``rules`` (tsdb/rules), ``notifications`` (tsdb/alerting), ``scrape`` and ``collect`` (tsdb/scrape),
+    # ``dashboards`` (tsdb/ui).
     rules: dict[str, Any] = field(default_factory=dict)
     notifications: dict[str, Any] = field(default_factory=dict)
     scrape: dict[str, Any] = field(default_factory=dict)
     collect: dict[str, Any] = field(default_factory=dict)
+    dashboards: dict[str, Any] = field(default_factory=dict)
+    # The config file's directory (set by load_server_config, not a YAML key): relative file globs of
+    # component sections that say so (``dashboards.paths``) are resolved against it; "" = the working directory.
+    config_dir: str = ""
 
 
 _SECTIONS = {"storage": StorageOptions, "query": QueryOptions}
+_NOT_YAML = {"config_dir"}  # fields set by the loader, never read from the file
 _DURATION_SUFFIX = "_ms"
 
 
@@ -130,10 +136,10 @@ def _build(cls: type, raw: dict[str, Any], where: str) -> Any:
             kwargs[name] = _build(_SECTIONS[name], value or {}, f"{where}.{name}")
         elif f"{name}{_DURATION_SUFFIX}" in fields:
             kwargs[f"{name}{_DURATION_SUFFIX}"] = parse_duration_ms(value, f"{where}.{name}")
-        elif name in fields and not name.endswith(_DURATION_SUFFIX):
+        elif name in fields and not name.endswith(_DURATION_SUFFIX) and name not in _NOT_YAML:
             kwargs[name] = value
         else:
-            known = sorted(n.removesuffix(_DURATION_SUFFIX) for n in fields)
+            known = sorted(n.removesuffix(_DURATION_SUFFIX) for n in fields if n not in _NOT_YAML)
             raise ConfigError(f"{where}: unknown key {name!r} (known: {', '.join(known)})")
     try:
         return cls(**kwargs)
@@ -151,4 +157,5 @@ def load_server_config(path: str | Path, overrides: dict[str, Any] | None = None
     except yaml.YAMLError as err:
         raise ConfigError(f"{source}: invalid YAML: {err}") from err
     config: ServerConfig = _build(ServerConfig, raw, str(source))
+    config = dataclasses.replace(config, config_dir=str(source.resolve().parent))
     return dataclasses.replace(config, **(overrides or {}))

@@ -7,7 +7,7 @@ SIGTERM/SIGINT stop the server gracefully.
 
 SIGHUP and ``POST /-/reload`` reload the configuration: ``reload_config`` (from the CLI: the config file
 read again, flags applied again) gives the new :class:`ServerConfig`; its component sections (``rules``,
-``notifications``, ``scrape``, ``collect``) are validated by every component first and applied only when
+``notifications``, ``scrape``, ``collect``, ``dashboards``) are validated by every component first and applied only when
 all of them are good, so a bad file changes nothing. The outcome is logged, exported as
 ``tsdb_config_last_reload_successful`` and ``tsdb_config_last_reload_success_timestamp_seconds``, and
 answered by the endpoint (200, or 500 with the error). Other settings (listen addresses, storage, query
@@ -63,7 +63,7 @@ def _bind(host: str, port: int) -> socket.socket:
 
 
 # ServerConfig fields a reload applies; every other field needs a restart.
-RELOADABLE = ("rules", "notifications", "scrape", "collect")
+RELOADABLE = ("rules", "notifications", "scrape", "collect", "dashboards")
 
 
 async def _reload_logged(server: Server) -> None:

@@ -138,6 +138,8 @@ def _variable(raw: Any, where: str, seen: set[str], warnings: Warnings) -> dict[
     current = obj(raw.get("current"))
     var["current"] = {k: current[k] for k in ("text", "value") if k in current}
     var["options"] = []
+    if kind == "query":  # Grafana's "on dashboard load" (1) when absent; 2 = on time range change
+        var["refresh"] = raw["refresh"] if raw.get("refresh") in (1, 2) else 1
     return var
 
 
@@ -236,7 +238,6 @@ def export_grafana(model: dict[str, Any]) -> dict[str, Any]:
             out["datasource"] = dict(DATASOURCE)
             out["definition"] = var["query"]
             out["query"] = {"query": var["query"], "refId": "PrometheusVariableQueryEditor-VariableQuery"}
-            out.setdefault("refresh", 1)
         variables.append(out)
     return {
         "__inputs": [{"name": "DS_PROMETHEUS", "label": "Prometheus", "description": "", "type": "datasource",

@@ -343,8 +343,9 @@ def import_panel(raw: dict[str, Any], where: str, warnings: Warnings) -> dict[st
                              "description": str(raw.get("description") or ""),
                              "gridPos": grid_pos(raw.get("gridPos")), "targets": _targets(raw, where, warnings),
                              "fieldConfig": field, "options": options, "links": _panel_links(raw)}
-    if _int(raw.get("id")) is not None and _int(raw.get("id")) > 0:  # type: ignore[operator]
-        panel["id"] = _int(raw.get("id"))
+    pid = _int(raw.get("id"))
+    if pid is not None and pid > 0:
+        panel["id"] = pid
     repeat = raw.get("repeat")
     panel["repeat"] = repeat if isinstance(repeat, str) and repeat else None
     max_per_row = _int(raw.get("maxPerRow"))

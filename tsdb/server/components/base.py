@@ -48,6 +48,7 @@ COMPONENT_FACTORIES: list[str] = [
     "tsdb.server.components.rules:build",
     "tsdb.server.components.scrape:build",
     "tsdb.server.components.collect:build",
+    "tsdb.server.components.dashboards:build",
 ]
 
 
