@@ -21,13 +21,15 @@ export function seriesName(labels) {
 
 /**
  * Renders a legend template: `{{label}}` and `{{ label }}` become the label's value (a missing label becomes
- * empty), `{{__name__}}` the metric name, `{{__series_name}}` the whole seriesName(labels). An empty template,
- * `__auto` (or null/undefined) gives seriesName(labels).
+ * empty, or with `missingAsKey` its name, as current Grafana renders it), `{{__name__}}` the metric name,
+ * `{{__series_name}}` the whole seriesName(labels). An empty template, `__auto` (or null/undefined) gives
+ * seriesName(labels).
  * @param {string|null|undefined} template
  * @param {Object<string, string>} labels
+ * @param {{missingAsKey?: boolean}} [opts]
  * @returns {string}
  */
-export function formatLegend(template, labels) {
+export function formatLegend(template, labels, { missingAsKey = false } = {}) {
   const l = labels || {};
   if (template === null || template === undefined || template.trim() === '' || template.trim() === '__auto') {
     return seriesName(l);
@@ -35,6 +37,7 @@ export function formatLegend(template, labels) {
   return template.replace(/\{\{\s*(.+?)\s*\}\}/g, (_, key) => {
     if (key === '__series_name') return seriesName(l);
     const v = l[key];
-    return v === undefined || v === null ? '' : String(v);
+    if (v === undefined || v === null || v === '') return missingAsKey ? key : '';
+    return String(v);
   });
 }

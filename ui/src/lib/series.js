@@ -39,15 +39,8 @@ function pointsOf(s) {
  */
 export function matrixToColumns(result) {
   const list = result || [];
-  let total = 0;
-  for (const s of list) total += pointsOf(s).length;
-  const all = new Float64Array(total);
-  let k = 0;
-  for (const s of list) for (const p of pointsOf(s)) all[k++] = Number(p[0]);
-  all.sort();
-  let n = 0;
-  for (let i = 0; i < all.length; i++) if (i === 0 || all[i] !== all[i - 1]) all[n++] = all[i];
-  const times = all.slice(0, n);
+  const times = unionTimes(list);
+  const n = times.length;
   const series = list.map((s) => {
     const values = new Float64Array(n).fill(NaN);
     const pts = pointsOf(s);
@@ -61,6 +54,64 @@ export function matrixToColumns(result) {
     return { labels: s.metric || {}, values };
   });
   return { times, series };
+}
+
+// Union of the series' timestamps, ascending. Range results usually share one step-aligned axis, so the
+// series are merged one by one (cheap when equal); many differing axes fall back to one sort.
+function unionTimes(list) {
+  let union = new Float64Array(0);
+  let merges = 0;
+  for (const s of list) {
+    const pts = pointsOf(s);
+    const ts = new Float64Array(pts.length);
+    let sorted = true;
+    for (let i = 0; i < pts.length; i++) {
+      ts[i] = Number(pts[i][0]);
+      if (i > 0 && !(ts[i] > ts[i - 1])) sorted = false;
+    }
+    if (!sorted || merges > 32) return sortedUnique(list);
+    if (equalArrays(union, ts)) continue;
+    const merged = mergeSorted(union, ts);
+    if (merged.length !== union.length) merges++;
+    union = merged;
+  }
+  return union;
+}
+
+function equalArrays(a, b) {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+function mergeSorted(a, b) {
+  const out = new Float64Array(a.length + b.length);
+  let i = 0;
+  let j = 0;
+  let k = 0;
+  while (i < a.length || j < b.length) {
+    let v;
+    if (j >= b.length || (i < a.length && a[i] < b[j])) v = a[i++];
+    else if (i >= a.length || b[j] < a[i]) v = b[j++];
+    else {
+      v = a[i++];
+      j++;
+    }
+    out[k++] = v;
+  }
+  return out.slice(0, k);
+}
+
+function sortedUnique(list) {
+  let total = 0;
+  for (const s of list) total += pointsOf(s).length;
+  const all = new Float64Array(total);
+  let k = 0;
+  for (const s of list) for (const p of pointsOf(s)) all[k++] = Number(p[0]);
+  all.sort();
+  let n = 0;
+  for (let i = 0; i < all.length; i++) if (i === 0 || all[i] !== all[i - 1]) all[n++] = all[i];
+  return all.slice(0, n);
 }
 
 function lowerBound(arr, t, lo = 0) {

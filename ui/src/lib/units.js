@@ -8,6 +8,11 @@
 //
 // Non-numbers: null/undefined -> "" ; NaN -> "NaN" ; +Infinity -> "∞" ;
 // -Infinity -> "-∞" (no unit text in any of these cases).
+//
+// Data rates use current Grafana's symbols: bps -> "b/s", "kb/s", "Mb/s"; Bps -> "B/s", "kB/s", "MB/s";
+// SI units scale below 1 too ("500 mB"), IEC units do not; short scales with " K", " Mil", " Bil", " Tri".
+// Time units take their own base: `ms` milliseconds, `s` seconds, `µs` microseconds, `ns` nanoseconds,
+// `m` minutes, `h` hours, `d` days; `dtdurationms`/`clockms`/`dateTimeAs*` milliseconds, `dtdurations` seconds.
 
 const INF = '∞';
 

@@ -4,8 +4,8 @@ import { compact, moveItem, resizeItem, stackForMobile, layoutRows, toggleRow, c
 
 const pos = (l) => l.map(({ id, x, y, w, h }) => [id, x, y, w, h]);
 
-function rng(seed) {
-  let s = seed >>> 0;
+function rng(start) {
+  let s = start >>> 0;
   return () => {
     s = (s + 0x6d2b79f5) >>> 0;
     let t = s;

@@ -17,6 +17,7 @@ test('formatLegend', () => {
   assert.equal(formatLegend('{{instance}}', L), 'a:9100');
   assert.equal(formatLegend('{{ instance }} / {{job}}', L), 'a:9100 / node');
   assert.equal(formatLegend('{{missing}}x', L), 'x');
+  assert.equal(formatLegend('{{ missing }}-{{job}}', L, { missingAsKey: true }), 'missing-node');
   assert.equal(formatLegend('{{__name__}}', L), 'up');
   assert.equal(formatLegend('{{__series_name}}', L), 'up{instance="a:9100", job="node"}');
   assert.equal(formatLegend('', L), 'up{instance="a:9100", job="node"}');

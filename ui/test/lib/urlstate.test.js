@@ -25,8 +25,8 @@ test('decodeState', () => {
 });
 
 // small seeded generator (no dependencies)
-function rng(seed) {
-  let s = seed >>> 0;
+function rng(start) {
+  let s = start >>> 0;
   return () => {
     s = (s + 0x6d2b79f5) >>> 0;
     let t = s;
