@@ -1,7 +1,7 @@
 // Builds the web UI into tsdb/ui/static (index.html + assets/). Deterministic: the same sources give
 // byte-identical files (content-hashed names, no timestamps), so CI can rebuild and compare.
 import * as esbuild from 'esbuild';
-import { rmSync, mkdirSync, writeFileSync, existsSync } from 'node:fs';
+import { rmSync, mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -12,21 +12,7 @@ const outdir = join(outRoot, 'assets');
 rmSync(outRoot, { recursive: true, force: true });
 mkdirSync(outdir, { recursive: true });
 
-// Until every lib module has landed, a missing ui/src/lib/<name>.js resolves to src/lib-pending/<name>.js.
-const pendingLib = {
-  name: 'pending-lib',
-  setup(b) {
-    b.onResolve({ filter: /\/lib\/[a-z]+\.js$/ }, (args) => {
-      const real = join(args.resolveDir, args.path);
-      if (existsSync(real) || !real.includes(join('src', 'lib'))) return undefined;
-      const alt = join(here, 'src', 'lib-pending', real.split('/').pop());
-      return existsSync(alt) ? { path: alt } : undefined;
-    });
-  },
-};
-
 const result = await esbuild.build({
-  plugins: [pendingLib],
   absWorkingDir: here,
   entryPoints: ['src/main.jsx'],
   bundle: true,

@@ -11,7 +11,7 @@ import { SCRAPE_INTERVAL_MS } from './data.js';
 import { Panel } from './panel.jsx';
 import { TimePicker, RefreshPicker, VariablesBar } from './controls.jsx';
 import { TopBar } from './shell.jsx';
-import { ROW_H, gp, layoutOf, applyLayout, expandRepeats, collapseRow, expandRow, nextId, findPanel, replacePanel, removePanel, compactPanels, sortByPos } from './layout.js';
+import { ROW_H, gp, layoutOf, applyLayout, expandRepeats, toggleRowIn, nextId, findPanel, replacePanel, removePanel, compactPanels, sortByPos } from './layout.js';
 import { ShareModal, SaveModal, SettingsModal, AddPanelMenu, newPanel } from './edit.jsx';
 import { PanelEditor } from './paneleditor.jsx';
 
@@ -132,6 +132,20 @@ export function DashboardPage({ uid, isNew, solo, search }) {
       .then((s) => { if (!ac.signal.aborted) setVarState(s); }).catch(() => {});
     return () => ac.abort();
   }, [urlVarsKey]);
+
+  // query variables with refresh 2 follow the time range
+  const rangeKey = `${from}|${to}`;
+  const firstRange = useRef(true);
+  useEffect(() => {
+    if (firstRange.current) { firstRange.current = false; return undefined; }
+    if (!varState || !dash) return undefined;
+    const names = variables.filter((v) => v.type === 'query' && Number(v.refresh) === 2).map((v) => v.name);
+    if (!names.length) return undefined;
+    const ac = new AbortController();
+    resolveVariables(variables, varState, us.vars || {}, range, builtins, [], ac.signal, names)
+      .then((s) => { if (!ac.signal.aborted) setVarState(s); }).catch(() => {});
+    return () => ac.abort();
+  }, [rangeKey]);
 
   const onVarChange = (name, value) => {
     updateUrl({ vars: { ...(us.vars || {}), [name]: value } });
@@ -321,7 +335,7 @@ export function DashboardPage({ uid, isNew, solo, search }) {
           onApply={(np) => { setPanels(replacePanel(dash.panels, np.id, np)); }}
           onClose={() => updateUrl({ editPanel: undefined })} />
       )}
-      {modal && modal.kind === 'share' && <ShareModal dash={dash} panelId={modal.panelId} us={us} range={range} from={from} to={to} onClose={() => setModal(null)} />}
+      {modal && modal.kind === 'share' && <ShareModal dash={dash} panelId={modal.panelId} us={{ ...us, vars: Object.fromEntries(variables.filter((v) => v.type !== 'constant' && varState[v.name]).map((v) => [v.name, varState[v.name].value])) }} range={range} from={from} to={to} onClose={() => setModal(null)} />}
       {modal && modal.kind === 'save' && <SaveModal dash={dash} meta={meta} readOnly={readOnly} isNew={isNew || !saved} onDone={saveDone} onReload={() => { setModal(null); load(); }} onClose={() => setModal(null)} />}
       {modal && modal.kind === 'settings' && <SettingsModal dash={dash} meta={meta} readOnly={readOnly} range={range} onChange={(d) => setDash(d)}
         onReload={() => { setModal(null); load(); }} onClose={() => setModal(null)} />}
@@ -345,7 +359,7 @@ function ViewPanel({ dash, id, ctxFor, gridW, onState, panelActions }) {
   );
 }
 
-function RowHeader({ row, onToggle, editMode, onRemove, vars }) {
+function RowHeader({ row, onToggle, editMode, onRemove, onRename }) {
   const n = row.collapsed ? (row.panels || []).length : 0;
   return (
     <div class="row-header" data-panel-id={row.id} data-state="rendered" data-panel-type="row">
@@ -353,6 +367,7 @@ function RowHeader({ row, onToggle, editMode, onRemove, vars }) {
         <span class="caret">{row.collapsed ? '▸' : '▾'}</span> {row.title || 'Row'}
         {row.collapsed && n > 0 && <span class="muted small"> ({n} panel{n > 1 ? 's' : ''})</span>}
       </button>
+      {editMode && <button class="icon-btn" title="Rename row" data-testid="row-rename" onPointerDown={(e) => e.stopPropagation()} onClick={onRename}>✎</button>}
       {editMode && <button class="icon-btn" title="Remove row" onPointerDown={(e) => e.stopPropagation()} onClick={onRemove}>✕</button>}
     </div>
   );
@@ -403,8 +418,12 @@ function Grid({ dash, varState, gridW, mobile, editMode, setPanels, ctxFor, onSt
     if (p.type === 'row') {
       return (
         <div class="grid-item row-item" style={style} key={'row-' + p.id}>
-          <RowHeader row={p} editMode={editMode} vars={null}
-            onToggle={() => setPanels(p.collapsed ? expandRow(dash.panels, p.id) : collapseRow(dash.panels, p.id))}
+          <RowHeader row={p} editMode={editMode}
+            onRename={() => {
+              const t = prompt('Row title', p.title || '');
+              if (t !== null) setPanels(dash.panels.map((x) => (x.id === p.id ? { ...x, title: t } : x)));
+            }}
+            onToggle={() => setPanels(toggleRowIn(dash.panels, p.id))}
             onRemove={() => setPanels(compactPanels(dash.panels.filter((x) => x.id !== p.id)))} />
         </div>
       );

@@ -37,18 +37,20 @@ export function planPanel(panel, ctx) {
   const targets = (panel.targets || []).filter((t) => !t.hide && t.expr && t.expr.trim());
   return targets.map((t) => {
     const pre = builtinVars({ fromMs, toMs, stepMs: 0, intervalMs: 0, scrapeIntervalMs: SCRAPE_INTERVAL_MS });
-    const minStep = safeDuration(interpolate(t.interval || '', vars, pre));
+    // a target's own min interval, else the scrape interval (as Grafana's data source minimum)
+    const minStep = safeDuration(interpolate(t.interval || '', vars, pre)) || SCRAPE_INTERVAL_MS;
     const stepMs = chooseStep(fromMs, toMs, Math.max(50, Math.round(widthPx || 800)), minStep);
     const builtins = builtinVars({ fromMs, toMs, stepMs, intervalMs: stepMs, scrapeIntervalMs: SCRAPE_INTERVAL_MS });
     const expr = interpolate(t.expr, vars, builtins);
-    return { target: t, refId: t.refId || 'A', expr, stepMs, instant: isInstant(panel, t) };
+    const legend = t.legendFormat ? interpolate(t.legendFormat, vars, builtins) : '';
+    return { target: t, refId: t.refId || 'A', expr, legend, stepMs, instant: isInstant(panel, t) };
   });
 }
 
-function legendName(target, labels) {
+function legendName(plan, labels) {
   const clean = { ...labels };
   delete clean[REF];
-  return formatLegend(target.legendFormat || '', clean);
+  return formatLegend(plan.legend || '', clean);
 }
 
 function stripRef(labels) {
@@ -81,7 +83,7 @@ function buildFrame(plans, results) {
     const data = results[i];
     if (p.instant) {
       for (const r of instantRows(data)) {
-        instant.push({ name: legendName(p.target, r.labels), labels: r.labels, refId: p.refId, expr: p.expr, value: r.value, instant: true });
+        instant.push({ name: legendName(p, r.labels), labels: r.labels, refId: p.refId, expr: p.expr, value: r.value, instant: true });
       }
     } else if (data && data.resultType === 'matrix') {
       for (const r of data.result) {
@@ -101,7 +103,7 @@ function finishFrame(plans, columns, instant) {
     for (const s of columns.series) {
       const ref = s.labels[REF];
       const p = (ref && byRef[ref]) || plans.find((x) => !x.instant) || plans[0];
-      series.push({ name: legendName(p.target, s.labels), labels: stripRef(s.labels), refId: p.refId, expr: p.expr, values: s.values, instant: false });
+      series.push({ name: legendName(p, s.labels), labels: stripRef(s.labels), refId: p.refId, expr: p.expr, values: s.values, instant: false });
     }
   }
   const stepMs = plans.length ? Math.min(...plans.map((p) => p.stepMs)) : 0;
@@ -121,10 +123,9 @@ export async function runPanel(panel, ctx, signal) {
   const plans = planPanel(panel, ctx);
   const results = await Promise.all(plans.map((p) => {
     if (p.instant) return promApi.query(p.expr, ctx.toMs, signal);
-    const start = Math.floor(ctx.fromMs / p.stepMs) * p.stepMs;
-    return promApi.queryRange(p.expr, start, ctx.toMs, p.stepMs, signal);
+    return promApi.queryRange(p.expr, ctx.fromMs, ctx.toMs, p.stepMs, signal);
   }));
-  return buildFrame(plans, results);
+  return { ...buildFrame(plans, results), fromMs: ctx.fromMs, toMs: ctx.toMs };
 }
 
 // Live mode: only query the tail since the last received point (minus one step) and slide the window.
@@ -149,8 +150,8 @@ export async function runTail(panel, prev, ctx, signal) {
     }
   });
   const tail = matrixToColumns(matrix);
-  const columns = mergeTail(prev.columns, tail, ctx.fromMs);
-  return finishFrame(plans, columns, []);
+  const columns = mergeTail(prev.columns, tail, ctx.fromMs / 1000);
+  return { ...finishFrame(plans, columns, []), fromMs: ctx.fromMs, toMs: ctx.toMs };
 }
 
 // "Explore series": an expression selecting just this series.

@@ -7,6 +7,7 @@ import { Modal, useOutside, REFRESH_OPTIONS } from './controls.jsx';
 import { fetchOptions, interpVars } from './variables.js';
 import { builtinVars } from './lib/vars.js';
 import { SCRAPE_INTERVAL_MS } from './data.js';
+import { copyText } from './panel.jsx';
 
 export const PANEL_TYPES = [
   ['timeseries', 'Time series'], ['stat', 'Stat'], ['gauge', 'Gauge'], ['bargauge', 'Bar gauge'],
@@ -43,7 +44,7 @@ function CopyField({ label, value, testid, multiline }) {
   const [copied, setCopied] = useState(false);
   const copy = () => {
     const done = () => { setCopied(true); setTimeout(() => setCopied(false), 1500); };
-    if (navigator.clipboard) navigator.clipboard.writeText(value).then(done).catch(() => {});
+    copyText(value).then(done);
   };
   return (
     <div class="field">

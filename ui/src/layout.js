@@ -1,5 +1,5 @@
 // Dashboard model helpers: layout items, rows (collapse/expand), repeats, ids.
-import { compact } from './lib/grid.js';
+import { compact, toggleRow } from './lib/grid.js';
 import { selectedValues } from './variables.js';
 
 export const ROW_H = 30;
@@ -56,33 +56,8 @@ export function removePanel(panels, id) {
   return panels.filter((p) => String(p.id) !== String(id)).map((p) => (p.panels && p.panels.length ? { ...p, panels: removePanel(p.panels, id) } : p));
 }
 
-export function collapseRow(panels, rowId) {
-  const sorted = sortByPos(panels);
-  const i = sorted.findIndex((p) => p.id === rowId);
-  if (i < 0) return panels;
-  const row = sorted[i];
-  const children = [];
-  for (let j = i + 1; j < sorted.length && sorted[j].type !== 'row'; j++) children.push(sorted[j]);
-  const ids = new Set(children.map((c) => c.id));
-  const rest = panels.filter((p) => !ids.has(p.id)).map((p) => (p.id === rowId ? { ...row, collapsed: true, panels: children } : p));
-  return compactPanels(rest);
-}
-
-export function expandRow(panels, rowId) {
-  const row = panels.find((p) => p.id === rowId);
-  if (!row) return panels;
-  const children = row.panels || [];
-  const rg = gp(row);
-  const minY = children.length ? Math.min(...children.map((c) => gp(c).y)) : 0;
-  const dy = rg.y + 1 - minY;
-  const moved = children.map((c) => ({ ...c, gridPos: { ...gp(c), y: gp(c).y + dy } }));
-  const height = moved.length ? Math.max(...moved.map((c) => gp(c).y + gp(c).h)) - (rg.y + 1) : 0;
-  const out = panels.map((p) => {
-    if (p.id === rowId) return { ...p, collapsed: false, panels: [] };
-    const g = gp(p);
-    return g.y > rg.y ? { ...p, gridPos: { ...g, y: g.y + height } } : p;
-  });
-  return compactPanels([...out, ...moved]);
+export function toggleRowIn(panels, rowId) {
+  return compactPanels(toggleRow(sortByPos(panels), rowId));
 }
 
 // Visible panels with repeats expanded: [{panel, key, varOverride, x,y,w,h, repeatOf}]

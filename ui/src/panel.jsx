@@ -8,6 +8,7 @@ import { Stat, Gauge, BarGauge } from './panels/stat.jsx';
 import { Table } from './panels/table.jsx';
 import { renderMarkdown, sanitizeHtml } from './markdown.js';
 import { interpolate } from './lib/vars.js';
+import { explorerUrl } from './lib/urlstate.js';
 
 const NO_QUERY = new Set(['text', 'placeholder', 'row']);
 const KNOWN = new Set(['timeseries', 'stat', 'gauge', 'bargauge', 'table', 'heatmap', 'text', 'placeholder']);
@@ -22,11 +23,29 @@ function download(name, href) {
   a.remove();
 }
 
+// Clipboard API where available (secure contexts), else the selection-based fallback.
+export function copyText(text) {
+  if (navigator.clipboard && window.isSecureContext) return navigator.clipboard.writeText(text).catch(() => legacyCopy(text));
+  legacyCopy(text);
+  return Promise.resolve();
+}
+
+function legacyCopy(text) {
+  const ta = document.createElement('textarea');
+  ta.value = text;
+  ta.setAttribute('readonly', '');
+  ta.style.position = 'fixed';
+  ta.style.opacity = '0';
+  document.body.appendChild(ta);
+  ta.select();
+  try { document.execCommand('copy'); } catch { /* nothing more to try */ }
+  ta.remove();
+}
+
 function safeName(s) { return (s || 'panel').replace(/[^\w.-]+/g, '_').slice(0, 60); }
 
 export function exploreUrl(expr, ctx) {
-  const q = new URLSearchParams({ expr, from: String(Math.round(ctx.fromMs)), to: String(Math.round(ctx.toMs)) });
-  return '/ui/explore?' + q.toString();
+  return explorerUrl({ expr, from: String(Math.round(ctx.fromMs)), to: String(Math.round(ctx.toMs)) });
 }
 
 function PanelMenu({ items, onClose }) {
@@ -72,7 +91,7 @@ export function Panel(props) {
     if (!plans.length) { setFrame(null); setError(null); setState('nodata'); return undefined; }
     const ac = new AbortController();
     const prev = prevRef.current;
-    const tail = ctx.live && prev.frame && prev.planKey === planKey && panel.type === 'timeseries';
+    const tail = ctx.live && prev.frame && prev.frame.columns && prev.planKey === planKey;
     setBusy(true);
     if (!tail) setState('loading');
     if (onState && tail) onState(key, 'loading');
@@ -106,7 +125,7 @@ export function Panel(props) {
     actions.edit && { key: 'edit', label: 'Edit', run: actions.edit },
     actions.share && { key: 'share', label: 'Share', run: actions.share },
     plans.length > 0 && { key: 'explore', label: 'Explore', run: () => actions.navigate(exploreUrl(firstExpr, ctx)) },
-    plans.length > 0 && { key: 'copy', label: 'Copy query', run: () => navigator.clipboard && navigator.clipboard.writeText(plans.map((p) => p.expr).join('\n')).catch(() => {}) },
+    plans.length > 0 && { key: 'copy', label: 'Copy query', run: () => copyText(plans.map((p) => p.expr).join('\n')) },
     frame && frame.series.length > 0 && { key: 'csv', label: 'Export CSV', run: () => exportCsv(panel, frame, ctx) },
     canvasPanel && { key: 'png', label: 'Export PNG', run: () => exportPng(panel, bodyRef.current) },
     actions.duplicate && { key: 'duplicate', label: 'Duplicate', run: actions.duplicate },

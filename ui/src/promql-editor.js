@@ -16,6 +16,17 @@ function promqlExtension() {
       remote: { url: window.location.origin, httpMethod: 'POST', lookbackInterval: 12 * 3600 * 1000, cache: { maxAge: 60 * 1000 } },
       maxMetricsMetadata: 10000,
     });
+    // Dashboard variables ($job, ${x:regex}, [[x]]) are not PromQL: do not flag expressions that use them.
+    const base = shared.getLinter();
+    shared.setLinter({
+      promQL() {
+        const lint = base.promQL.call(base);
+        return (view) => {
+          const text = view.state.doc.toString();
+          return /\$|\[\[/.test(text) ? [] : lint(view);
+        };
+      },
+    });
   }
   return shared.asExtension();
 }
@@ -53,6 +64,7 @@ const theme = EditorView.theme({
 });
 
 export function createEditor(parent, { value = '', onChange, onRun, placeholder = 'Enter a PromQL expression' } = {}) {
+  let external = false;
   const runKeys = Prec.highest(keymap.of([
     { key: 'Mod-Enter', run: (v) => { if (onRun) onRun(v.state.doc.toString()); return true; } },
     { key: 'Shift-Enter', run: (v) => { if (onRun) onRun(v.state.doc.toString()); return true; } },
@@ -76,7 +88,7 @@ export function createEditor(parent, { value = '', onChange, onRun, placeholder 
         promqlExtension(),
         hoverHelp,
         theme,
-        EditorView.updateListener.of((u) => { if (u.docChanged && onChange) onChange(u.state.doc.toString()); }),
+        EditorView.updateListener.of((u) => { if (u.docChanged && onChange && !external) onChange(u.state.doc.toString()); }),
       ],
     }),
   });
@@ -84,7 +96,9 @@ export function createEditor(parent, { value = '', onChange, onRun, placeholder 
     view,
     setValue(v) {
       const cur = view.state.doc.toString();
-      if (cur !== v) view.dispatch({ changes: { from: 0, to: cur.length, insert: v } });
+      if (cur === v) return;
+      external = true;
+      try { view.dispatch({ changes: { from: 0, to: cur.length, insert: v } }); } finally { external = false; }
     },
     focus() { view.focus(); },
     destroy() { view.destroy(); },

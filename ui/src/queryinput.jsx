@@ -11,6 +11,7 @@ export function QueryInput({ value, onChange, onRun, testid, autoFocus }) {
   const host = useRef(null);
   const ed = useRef(null);
   const cbs = useRef({ onChange, onRun });
+  const emitted = useRef([value || '']); // recent values the editor itself produced
   cbs.current = { onChange, onRun };
   const [ready, setReady] = useState(false);
   useEffect(() => {
@@ -19,7 +20,7 @@ export function QueryInput({ value, onChange, onRun, testid, autoFocus }) {
       if (!alive || !host.current) return;
       ed.current = m.createEditor(host.current, {
         value: value || '',
-        onChange: (v) => cbs.current.onChange && cbs.current.onChange(v),
+        onChange: (v) => { emitted.current = [...emitted.current.slice(-49), v]; if (cbs.current.onChange) cbs.current.onChange(v); },
         onRun: (v) => cbs.current.onRun && cbs.current.onRun(v),
       });
       setReady(true);
@@ -27,7 +28,10 @@ export function QueryInput({ value, onChange, onRun, testid, autoFocus }) {
     }).catch(() => {});
     return () => { alive = false; if (ed.current) ed.current.destroy(); ed.current = null; };
   }, []);
-  useEffect(() => { if (ed.current) ed.current.setValue(value || ''); }, [value]);
+  // Only push external changes into the editor (never echo back what it emitted: typing stays smooth).
+  useEffect(() => {
+    if (ed.current && !emitted.current.includes(value || '')) { emitted.current = [value || '']; ed.current.setValue(value || ''); }
+  }, [value]);
   return (
     <div class="query-input" data-testid={testid}>
       <div ref={host} class="cm-host" />

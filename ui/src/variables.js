@@ -92,7 +92,8 @@ function initialWanted(v, urlVars) {
 }
 
 // Resolve variables in order. `changed` (a set of names) limits re-resolution to variables depending on them.
-export async function resolveVariables(variables, prevState, urlVars, range, builtins, changed, signal) {
+// `force` names variables to fetch again even when nothing they use changed (refresh on time range change).
+export async function resolveVariables(variables, prevState, urlVars, range, builtins, changed, signal, force = []) {
   const state = { ...prevState };
   let order;
   try { order = resolveOrder(variables); } catch { order = variables.map((v) => v.name); }
@@ -102,7 +103,7 @@ export async function resolveVariables(variables, prevState, urlVars, range, bui
     const v = byName[name];
     if (!v) continue;
     const deps = (() => { try { return dependsOn(v, variables); } catch { return []; } })();
-    const need = !changed || !state[name] || deps.some((d) => dirty.has(d));
+    const need = !changed || !state[name] || force.includes(name) || deps.some((d) => dirty.has(d));
     if (!need) continue;
     let options = [];
     let error = null;

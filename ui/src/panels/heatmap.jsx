@@ -1,10 +1,10 @@
 // Heatmap of Prometheus classic histogram buckets (le), drawn by a uPlot draw hook.
-import { useEffect, useRef } from 'preact/hooks';
+import { useEffect, useRef, useState } from 'preact/hooks';
 import uPlot from 'uplot';
 import { heatmapBuckets } from '../lib/series.js';
 import { formatValue } from '../lib/units.js';
 import { tzDateFn } from './timeseries.jsx';
-import { escapeHtml } from './common.js';
+import { escapeHtml, axisSize, timeAxisValues } from './common.js';
 
 // count (0..1 of max) -> colour on a dark-blue .. yellow scale
 function scale(t) {
@@ -23,6 +23,7 @@ function boundLabel(b, unit) {
 export function Heatmap({ panel, frame, syncKey, graphTooltip, timezone, onZoom }) {
   const ref = useRef(null);
   const tipRef = useRef(null);
+  const [maxCount, setMaxCount] = useState(0);
   useEffect(() => {
     const el = ref.current;
     const hm = heatmapBuckets(frame.columns);
@@ -32,6 +33,7 @@ export function Heatmap({ panel, frame, syncKey, graphTooltip, timezone, onZoom 
     const nb = bounds.length;
     let max = 0;
     for (const row of counts) for (const c of row) if (Number.isFinite(c) && c > max) max = c;
+    setMaxCount(max);
     const unit = (panel.options && panel.options.yAxisUnit) || (panel.fieldConfig && panel.fieldConfig.unit) || 'short';
     let hovering = false;
     const draw = (u) => {
@@ -61,10 +63,10 @@ export function Heatmap({ panel, frame, syncKey, graphTooltip, timezone, onZoom 
       tzDate: tzDateFn(timezone),
       legend: { show: false },
       series: [{}, { label: 'buckets', stroke: 'transparent', paths: () => null, points: { show: false } }],
-      scales: { x: { time: true }, y: { auto: false, range: [0, Math.max(1, nb)] } },
+      scales: { x: { time: true, range: (u, min, max) => (frame.fromMs != null ? [frame.fromMs / 1000, frame.toMs / 1000] : [min, max]) }, y: { auto: false, range: [0, Math.max(1, nb)] } },
       axes: [
-        { stroke: '#8e8e8e', grid: { show: false }, ticks: { show: false }, font: '11px system-ui, sans-serif' },
-        { stroke: '#8e8e8e', grid: { show: false }, ticks: { show: false }, font: '11px system-ui, sans-serif', size: 60,
+        { stroke: '#8e8e8e', grid: { show: false }, ticks: { show: false }, font: '11px system-ui, sans-serif', size: 26, space: 70, values: timeAxisValues(timezone) },
+        { stroke: '#8e8e8e', grid: { show: false }, ticks: { show: false }, font: '11px system-ui, sans-serif', size: axisSize,
           splits: () => Array.from({ length: nb }, (_, i) => i + 0.5).filter((_, i) => nb <= 12 || i % Math.ceil(nb / 12) === 0),
           values: (u, splits) => splits.map((s) => boundLabel(bounds[Math.floor(s)], unit)) },
       ],
@@ -104,6 +106,10 @@ export function Heatmap({ panel, frame, syncKey, graphTooltip, timezone, onZoom 
   return (
     <div class="ts">
       <div class="ts-plot-wrap"><div class="ts-plot" ref={ref} /><div class="tooltip" ref={tipRef} style="display:none" /></div>
+      <div class="heat-scale" title="Colour scale: count per bucket and step">
+        <span>0</span><span class="heat-bar" style={{ background: `linear-gradient(to right, ${[0, 0.25, 0.5, 0.75, 1].map(scale).join(', ')})` }} />
+        <span>{+maxCount.toPrecision(3)}</span>
+      </div>
     </div>
   );
 }

@@ -3,6 +3,7 @@ import { useEffect, useRef } from 'preact/hooks';
 import uPlot from 'uplot';
 import { reduce } from '../lib/series.js';
 import { fc, fmt, thresholdColor, withAlpha } from './common.js';
+import { toGaps } from './timeseries.jsx';
 
 export function reducedValues(panel, frame) {
   const how = (panel.options && panel.options.reduce) || 'lastNotNull';
@@ -23,7 +24,7 @@ function Sparkline({ times, values, color }) {
       axes: [{ show: false }, { show: false }],
       scales: { x: { time: false } },
       series: [{}, { stroke: color, fill: withAlpha(color, 0.25), width: 1, points: { show: false } }],
-    }, [times, values], el);
+    }, [times, toGaps(values)], el);
     const ro = new ResizeObserver(() => u.setSize({ width: Math.max(20, el.clientWidth), height: Math.max(10, el.clientHeight) }));
     ro.observe(el);
     return () => { ro.disconnect(); u.destroy(); };

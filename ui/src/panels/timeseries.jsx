@@ -3,14 +3,26 @@ import { useEffect, useRef, useState } from 'preact/hooks';
 import uPlot from 'uplot';
 import { axisTicksFormatter } from '../lib/units.js';
 import { reduce, stack } from '../lib/series.js';
-import { namedColor } from '../lib/thresholds.js';
-import { fc, fmt, seriesColor, withAlpha, escapeHtml } from './common.js';
+import { fc, fmt, seriesColor, withAlpha, escapeHtml, namedColor, axisSize, axisIncrs, AXIS_FONT, timeAxisValues } from './common.js';
 
 const CALC_LABELS = { mean: 'Mean', max: 'Max', min: 'Min', lastNotNull: 'Last *', last: 'Last', sum: 'Total', first: 'First', count: 'Count', range: 'Range', delta: 'Delta' };
 
-function stackedArrays(values, mode) {
-  const out = stack(values.map((v) => ({ values: v })), mode);
-  return out.map((s) => (s && s.values ? s.values : s));
+
+export function toGaps(values) {
+  const out = new Array(values.length);
+  for (let i = 0; i < values.length; i++) out[i] = Number.isFinite(values[i]) ? values[i] : null;
+  return out;
+}
+
+// Points that have no neighbour to draw a line to (Grafana shows them as dots).
+function isolatedPoints(u, si, show) {
+  if (show) return null;
+  const d = u.data[si];
+  const out = [];
+  for (let i = 0; i < d.length; i++) {
+    if (d[i] != null && (i === 0 || d[i - 1] == null) && (i === d.length - 1 || d[i + 1] == null)) out.push(i);
+  }
+  return out.length ? out : null;
 }
 
 export function tzDateFn(timezone) {
@@ -64,17 +76,26 @@ export function TimeSeries({ panel, frame, syncKey, graphTooltip, timezone, onZo
   const calcs = legend.calcs || [];
   const series = frame.series.filter((s) => !s.instant);
   const f = fc(panel);
+  const stacking = (o.stacking && (o.stacking.mode || o.stacking)) || 'none';
+  // the chart is rebuilt only when its shape changes; new data for the same series goes through setData
+  const shapeKey = series.map((s) => s.name).join('\u0001');
+  const cur = useRef(null);
+  const prepare = (fr) => {
+    const ser = fr.series.filter((s) => !s.instant);
+    const raw = ser.map((s) => s.values);
+    const plotted = stacking === 'normal' || stacking === 'percent' ? stack(raw, stacking) : raw;
+    // uPlot's gaps are nulls (NaN would be drawn across)
+    return { frame: fr, series: ser, plotted, data: [fr.times, ...plotted.map(toGaps)] };
+  };
 
   useEffect(() => {
     const el = plotRef.current;
     if (!el) return undefined;
     const drawStyle = o.drawStyle || 'line';
-    const stacking = (o.stacking && (o.stacking.mode || o.stacking)) || 'none';
     const fill = (o.fillOpacity ?? (stacking !== 'none' ? 50 : 10)) / 100;
     const lineWidth = o.lineWidth ?? 1;
-    const raw = series.map((s) => s.values);
-    const plotted = stacking === 'normal' || stacking === 'percent' ? stackedArrays(raw, stacking) : raw;
-    const data = [frame.times, ...plotted];
+    cur.current = prepare(frame);
+    const data = cur.current.data;
     const tickFmt = axisTicksFormatter(stacking === 'percent' ? 'percentunit' : (f.unit || 'short'), f.decimals ?? null);
     let hovering = false;
     const bars = uPlot.paths && uPlot.paths.bars ? uPlot.paths.bars({ size: [0.8, 40] }) : undefined;
@@ -89,7 +110,8 @@ export function TimeSeries({ panel, frame, syncKey, graphTooltip, timezone, onZo
         width: lineWidth,
         show: !hidden.has(i),
         spanGaps: false,
-        points: { show: drawStyle === 'points', size: 4, fill: color },
+        // points: always for the points style; for lines uPlot's default (shown when points are sparse)
+        points: drawStyle === 'points' ? { show: true, size: 4, fill: color } : drawStyle === 'bars' ? { show: false } : { size: 4, fill: color, filter: isolatedPoints },
       };
       if (drawStyle === 'bars') { ser.paths = bars; ser.fill = withAlpha(color, Math.max(fill, 0.6)); }
       else if (drawStyle === 'points') { ser.paths = () => null; }
@@ -100,10 +122,10 @@ export function TimeSeries({ panel, frame, syncKey, graphTooltip, timezone, onZo
 
     const yRange = (u, min, max) => {
       let lo = f.min ?? null, hi = f.max ?? null;
-      if (stacking === 'percent') { lo = 0; hi = Math.max(1, max > 1.5 ? 100 : 1); }
+      if (stacking === 'percent') { lo = 0; hi = 1; }
       if (lo == null) lo = min == null ? 0 : (min >= 0 && drawStyle !== 'line' ? 0 : min);
       if (hi == null) hi = max == null ? 1 : max;
-      if (lo === hi) { hi = lo + 1; lo = lo > 0 ? 0 : lo - 1; }
+      if (lo === hi) { if (lo === 0) hi = 1; else if (lo > 0) { hi = lo * 2; lo = 0; } else { hi = 0; lo *= 2; } }
       const pad = (hi - lo) * 0.05;
       return [f.min != null ? lo : (lo === 0 ? 0 : lo - pad), f.max != null ? hi : hi + pad];
     };
@@ -118,11 +140,12 @@ export function TimeSeries({ panel, frame, syncKey, graphTooltip, timezone, onZo
       legend: { show: false },
       series: uSeries,
       bands,
-      scales: { x: { time: true }, y: { range: yRange } },
+      // the x axis spans the selected time range, not just the data
+      scales: { x: { time: true, range: (u, min, max) => { const fr = cur.current && cur.current.frame; return fr && fr.fromMs != null ? [fr.fromMs / 1000, fr.toMs / 1000] : [min, max]; } }, y: { range: yRange } },
       axes: [
-        { stroke: '#8e8e8e', grid: { stroke: 'rgba(128,128,128,0.15)', width: 1 }, ticks: { show: false }, font: '11px system-ui, sans-serif' },
-        { stroke: '#8e8e8e', grid: { stroke: 'rgba(128,128,128,0.15)', width: 1 }, ticks: { show: false }, font: '11px system-ui, sans-serif',
-          size: 56, values: (u, splits) => tickFmt(splits) },
+        { stroke: '#8e8e8e', grid: { stroke: 'rgba(128,128,128,0.15)', width: 1 }, ticks: { show: false }, font: '11px system-ui, sans-serif', size: 26, space: 70, values: timeAxisValues(timezone) },
+        { stroke: '#8e8e8e', grid: { stroke: 'rgba(128,128,128,0.15)', width: 1 }, ticks: { show: false }, font: AXIS_FONT,
+          size: axisSize, incrs: axisIncrs(stacking === 'percent' ? 'percentunit' : f.unit), values: (u, splits) => tickFmt(splits) },
       ],
       cursor: {
         sync: graphTooltip ? { key: syncKey, setSeries: false } : undefined,
@@ -145,8 +168,9 @@ export function TimeSeries({ panel, frame, syncKey, graphTooltip, timezone, onZo
           const idx = u.cursor.idx;
           const show = tipMode !== 'none' && idx != null && u.cursor.left >= 0 && (hovering || graphTooltip === 2);
           if (!show) { tip.style.display = 'none'; return; }
-          const t = frame.times[idx];
-          let rows = series.map((s, i) => ({ i, s, v: s.values[idx] })).filter((r) => !hidden.has(r.i) && Number.isFinite(r.v));
+          const { frame: fr, series: ser, plotted } = cur.current;
+          const t = fr.times[idx];
+          let rows = ser.map((s, i) => ({ i, s, v: s.values[idx] })).filter((r) => !hidden.has(r.i) && Number.isFinite(r.v));
           if (tipMode === 'single' && rows.length) {
             const yv = u.posToVal(u.cursor.top, 'y');
             let best = rows[0];
@@ -183,7 +207,13 @@ export function TimeSeries({ panel, frame, syncKey, graphTooltip, timezone, onZo
     });
     ro.observe(el);
     return () => { cancelAnimationFrame(raf); ro.disconnect(); u.destroy(); uRef.current = null; };
-  }, [frame, panel, hidden, syncKey, graphTooltip, timezone]);
+  }, [shapeKey, panel, hidden, syncKey, graphTooltip, timezone]);
+
+  useEffect(() => {
+    if (!uRef.current || !cur.current || cur.current.frame === frame) return;
+    cur.current = prepare(frame);
+    uRef.current.setData(cur.current.data);
+  }, [frame]);
 
   const toggle = (i, e) => {
     const next = new Set(hidden);
