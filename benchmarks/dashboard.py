@@ -8,8 +8,9 @@
 3. Headless Chromium (Debian's ``chromium`` and ``chromedriver``) opens ``/ui/d/<uid>``. The moment
    ``document.body`` gets ``data-dashboard-state="settled"`` is taken with ``performance.now()`` by a
    MutationObserver installed before any page script (CDP ``Page.addScriptToEvaluateOnNewDocument``),
-   so the figure is the time from navigation start. Cold: a fresh browser profile, first load; warm:
-   the same browser loading the page again. Median of ``--repeats`` each.
+   so the figure is the time from navigation start. After one unmeasured load (the server compiles its
+   query kernels on first use), cold: a fresh browser profile, first load; warm: the same browser loading
+   the page again. Median of ``--repeats`` each.
 4. The Resource Timing entries of ``/api/v1/query_range`` and ``/api/v1/query`` split the time: *boot*
    (navigation start to the first query sent: HTML, bundle, dashboard JSON, variables), *server* (request
    sent to first response byte, per query: sum and max), *transfer* (first to last byte), *queued* (waiting
@@ -72,6 +73,18 @@ SETTLE_PROBE = """
   };
   new MutationObserver(check).observe(document, {subtree: true, attributes: true,
                                                  attributeFilter: ['data-dashboard-state']});
+  // the UI sends queries as POST forms: keep their bodies for the replay
+  probe.bodies = [];
+  const original = window.fetch;
+  window.fetch = function (input, init) {
+    try {
+      const url = new URL(typeof input === 'string' ? input : input.url, location.href);
+      if (url.pathname.startsWith('/api/v1/query')) {
+        probe.bodies.push({path: url.pathname + url.search, body: init && init.body ? String(init.body) : ''});
+      }
+    } catch (e) { /* never break the page */ }
+    return original.apply(this, arguments);
+  };
 })();
 """
 
@@ -227,6 +240,7 @@ class Load:
 
     settled_ms: float
     queries: list[dict[str, Any]] = field(default_factory=list)
+    requests: list[dict[str, str]] = field(default_factory=list)
 
     @property
     def boot_ms(self) -> float:
@@ -291,12 +305,20 @@ def measure(driver: Any, url: str) -> Load:
                                    ".map(e => e.getAttribute('data-panel-id'))")
     if errors:
         print(f"  warning: panels in error: {errors}", flush=True)
-    return Load(float(probe["settledAt"]), list(driver.execute_script(RESOURCES_JS)))
+    bodies = driver.execute_script("return window.__dashboardProbe.bodies")
+    return Load(float(probe["settledAt"]), list(driver.execute_script(RESOURCES_JS)), list(bodies))
 
 
 def run_browser(url: str, repeats: int, expected_panels: int, work: Path, deadline: float) -> dict[str, list[Load]]:
     """Cold loads (a fresh profile each) and warm loads (one browser, after one unmeasured load)."""
     loads: dict[str, list[Load]] = {"cold": [], "warm": []}
+    # one unmeasured load first: the server compiles its query kernels on the first queries, which is not
+    # what a browser's cold start is about
+    driver = new_browser(work / "profile-server-warm-up", expected_panels)
+    try:
+        print(f"  server warm-up load: {measure(driver, url).settled_ms:.0f} ms", flush=True)
+    finally:
+        driver.quit()
     for i in range(repeats):
         if time.monotonic() > deadline:
             print("  time bound reached: fewer cold runs", flush=True)
@@ -380,16 +402,17 @@ def replay(server: Server, loads: dict[str, list[Load]], repeats: int) -> list[t
     if not runs:
         return []
     out = []
-    for q in runs[-1].queries:
-        parts = urllib.parse.urlsplit(q["name"])
+    for request in runs[-1].requests:
+        parts = urllib.parse.urlsplit(request["path"])
         params = dict(urllib.parse.parse_qsl(parts.query))
+        params.update(urllib.parse.parse_qsl(request["body"]))
         timings = {}
         for mode in ("raw", "auto"):
-            url = f"{server.url}{parts.path}?{urllib.parse.urlencode({**params, 'max_source_resolution': mode})}"
+            form = urllib.parse.urlencode({**params, "max_source_resolution": mode}).encode()
             times = []
             for _ in range(repeats):
                 started = time.perf_counter()
-                with urllib.request.urlopen(url, timeout=600) as response:
+                with urllib.request.urlopen(server.url + parts.path, data=form, timeout=600) as response:
                     response.read()
                 times.append(time.perf_counter() - started)
             timings[mode] = statistics.median(times)
