@@ -1,7 +1,7 @@
 """Browser tests of the web UI: a real ``tsdb serve`` with a known data set, driven by headless Chromium.
 
-Fixtures (session-scoped, shared by every browser test): ``server`` (a :class:`ServeProcess` holding six
-hours of node-exporter series for three instances and of a VictoriaMetrics' own series, written before
+Fixtures (session-scoped, shared by every browser test): ``server`` (a :class:`ServeProcess` holding
+three hours of node-exporter series for three instances and of a VictoriaMetrics' own series, written before
 the server starts, plus the server's own metrics collected every 2 s) and ``driver`` (Selenium's Chrome
 driver on Debian's ``chromium`` and ``chromedriver``, console log captured). Helpers: :func:`open_dashboard` (waits for
 ``body[data-dashboard-state=settled]``), :func:`panel_states`, :func:`canvas_nonblank`,
@@ -37,12 +37,12 @@ GRAFANA_DIR = ROOT / "tests" / "ui" / "grafana"
 WAIT_S = 20.0
 COMMAND_TIMEOUT_S = 10
 STEP_MS = 15_000
-HOURS = 6
+HOURS = 3
 INSTANCES = ("node-a:9100", "node-b:9100", "node-c:9100")
 JOB = "node"
 
 # ---------------------------------------------------------------------------------------------------------
-# The data set: node-exporter series for three instances, six hours at 15 s
+# The data set: node-exporter series for three instances, three hours at 15 s
 
 
 def _node_series() -> list[tuple[dict[str, str], str, float]]:
