@@ -1,10 +1,11 @@
 """Browser tests of the web UI: a real ``tsdb serve`` with a known data set, driven by headless Chromium.
 
-Fixtures (session-scoped, shared by every browser test): ``server`` (a :class:`ServeProcess` holding
-three hours of node-exporter series for three instances and of a VictoriaMetrics' own series, written before
-the server starts, plus the server's own metrics collected every 2 s) and ``driver`` (Selenium's Chrome
-driver on Debian's ``chromium`` and ``chromedriver``, console log captured). Helpers: :func:`open_dashboard` (waits for
-``body[data-dashboard-state=settled]``), :func:`panel_states`, :func:`canvas_nonblank`,
+Fixtures: ``server`` (session-scoped: a :class:`ServeProcess` holding three hours of node-exporter series
+for three instances and of a VictoriaMetrics' own series, written before the server starts, plus the
+server's own metrics collected every 2 s and alert rules evaluated every 2 s), ``browser`` (session-scoped:
+Selenium's Chrome driver on Debian's ``chromium`` and ``chromedriver``, console log captured, replaced
+when a page hung it) and ``ui`` (per test: server and driver together). Helpers: :func:`open_dashboard`
+(waits for ``body[data-dashboard-state=settled]``), :func:`panel_states`, :func:`canvas_nonblank`,
 :func:`console_errors`, :func:`screenshot` (PNG files under ``tests/browser/screenshots/``, not committed).
 
 The DOM contract the tests rely on is in docs/dashboards.md: ``data-panel-id``, ``data-state`` and the
