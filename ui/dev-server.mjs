@@ -1,6 +1,7 @@
 // Development server for the UI: serves the built bundle (tsdb/ui/static), answers /api/v1/dashboards* from
-// an in-memory store (optionally seeded from a JSON file), and proxies every other /api/ request to a tsdb.
-//   TSDB_URL=http://127.0.0.1:9201 PORT=5173 SEED=dashboards.json node dev-server.mjs
+// an in-memory store (optionally filled from a JSON file holding a list of dashboards), and proxies every other
+// /api/ request to a tsdb.
+//   TSDB_URL=http://127.0.0.1:9201 PORT=5173 DASHBOARDS=dashboards.json node dev-server.mjs
 import http from 'node:http';
 import { readFileSync, existsSync } from 'node:fs';
 import { join, dirname, extname } from 'node:path';
@@ -13,9 +14,9 @@ const port = Number(process.env.PORT || 5173);
 const types = { '.js': 'text/javascript', '.css': 'text/css', '.html': 'text/html', '.json': 'application/json', '.png': 'image/png', '.svg': 'image/svg+xml' };
 
 const store = new Map(); // uid -> {versions: [{dashboard, version, created, message}], source}
-if (process.env.SEED && existsSync(process.env.SEED)) {
-  for (const d of JSON.parse(readFileSync(process.env.SEED, 'utf8'))) {
-    store.set(d.uid, { source: d.__source || 'api', versions: [{ dashboard: { ...d, version: 1 }, version: 1, created: Date.now(), message: 'seed' }] });
+if (process.env.DASHBOARDS && existsSync(process.env.DASHBOARDS)) {
+  for (const d of JSON.parse(readFileSync(process.env.DASHBOARDS, 'utf8'))) {
+    store.set(d.uid, { source: d.__source || 'api', versions: [{ dashboard: { ...d, version: 1 }, version: 1, created: Date.now(), message: 'loaded from file' }] });
   }
 }
 const latest = (e) => e.versions[e.versions.length - 1];

@@ -4,7 +4,7 @@ import { dashApi } from './api.js';
 import { navigate, setSearch } from './router.js';
 import { decodeState, encodeState } from './lib/urlstate.js';
 import { parseTime, parseDuration } from './lib/time.js';
-import { builtinVars } from './lib/vars.js';
+import { builtinVars, interpolate } from './lib/vars.js';
 import { moveItem, resizeItem, stackForMobile, compact } from './lib/grid.js';
 import { resolveVariables, interpVars } from './variables.js';
 import { SCRAPE_INTERVAL_MS } from './data.js';
@@ -69,7 +69,7 @@ export function DashboardPage({ uid, isNew, solo, search }) {
   useEffect(() => { setVarState(null); load(); }, [load]);
   useEffect(() => { if (dash) document.title = (dash.title || 'Dashboard') + ' – tsdb'; }, [dash && dash.title]);
 
-  // ---- URL state helpers
+  // ---- URL state
   const updateUrl = useCallback((patch, opts = {}) => {
     const cur = decodeState(new URLSearchParams(location.search));
     const next = { ...cur, ...patch };
@@ -152,7 +152,9 @@ export function DashboardPage({ uid, isNew, solo, search }) {
   };
 
   // ---- body data-dashboard-state
+  const alive = useRef(true);
   const recompute = useCallback(() => {
+    if (!alive.current) return; // unmounted: the next page owns the body's state now
     let loading = false;
     for (const s of panelStates.current.values()) if (s === 'loading') loading = true;
     setBodyState(loading ? 'loading' : 'settled');
@@ -165,7 +167,7 @@ export function DashboardPage({ uid, isNew, solo, search }) {
     if (dash && varState) queueMicrotask(recompute);
     else if (!loadError) setBodyState('loading');
   });
-  useEffect(() => () => { delete document.body.dataset.dashboardState; }, []);
+  useEffect(() => () => { alive.current = false; delete document.body.dataset.dashboardState; }, []);
 
   // ---- grid width
   const gridRef = useRef(null);
@@ -359,12 +361,12 @@ function ViewPanel({ dash, id, ctxFor, gridW, onState, panelActions }) {
   );
 }
 
-function RowHeader({ row, onToggle, editMode, onRemove, onRename }) {
+function RowHeader({ row, onToggle, editMode, onRemove, onRename, vars }) {
   const n = row.collapsed ? (row.panels || []).length : 0;
   return (
     <div class="row-header" data-panel-id={row.id} data-state="rendered" data-panel-type="row">
       <button class="row-toggle" aria-expanded={!row.collapsed} onPointerDown={(e) => e.stopPropagation()} onClick={onToggle}>
-        <span class="caret">{row.collapsed ? '▸' : '▾'}</span> {row.title || 'Row'}
+        <span class="caret">{row.collapsed ? '▸' : '▾'}</span> {row.title ? interpolate(row.title, vars || {}, {}) : 'Row'}
         {row.collapsed && n > 0 && <span class="muted small"> ({n} panel{n > 1 ? 's' : ''})</span>}
       </button>
       {editMode && <button class="icon-btn" title="Rename row" data-testid="row-rename" onPointerDown={(e) => e.stopPropagation()} onClick={onRename}>✎</button>}
@@ -418,7 +420,7 @@ function Grid({ dash, varState, gridW, mobile, editMode, setPanels, ctxFor, onSt
     if (p.type === 'row') {
       return (
         <div class="grid-item row-item" style={style} key={'row-' + p.id}>
-          <RowHeader row={p} editMode={editMode}
+          <RowHeader row={p} editMode={editMode} vars={ctxFor(it, gridW).vars}
             onRename={() => {
               const t = prompt('Row title', p.title || '');
               if (t !== null) setPanels(dash.panels.map((x) => (x.id === p.id ? { ...x, title: t } : x)));

@@ -38,7 +38,8 @@ export function ExplorePage({ search }) {
     : { id: 1, type: 'table', title: '', targets: [{ refId: 'A', expr, instant: true }], options: {}, fieldConfig: {} }), [expr, tab]);
   const ctx = { ...range, tick, live: false, vars: {}, varsKey: '', syncKey: 'explore', graphTooltip: 0, widthPx: window.innerWidth - 40 };
 
-  useEffect(() => { if (!expr) document.body.dataset.dashboardState = 'settled'; return () => { delete document.body.dataset.dashboardState; }; }, [expr]);
+  useEffect(() => { document.body.dataset.dashboardState = expr ? 'loading' : 'settled'; }, [expr]);
+  useEffect(() => () => { delete document.body.dataset.dashboardState; }, []);
   const onState = (k, s) => { if (s) document.body.dataset.dashboardState = s === 'loading' ? 'loading' : 'settled'; };
 
   return (

@@ -1,4 +1,4 @@
-// Dashboard model helpers: layout items, rows (collapse/expand), repeats, ids.
+// Dashboard model functions: layout items, rows (collapse/expand), repeats, ids.
 import { compact, toggleRow } from './lib/grid.js';
 import { selectedValues } from './variables.js';
 

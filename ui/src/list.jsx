@@ -13,17 +13,22 @@ export function ListPage() {
     document.title = 'Dashboards – tsdb';
     dashApi.list().then(setItems).catch((e) => setError(e.message));
   }, []);
-  useEffect(() => {
+  // the filter lives in the URL, written together with the state change (not after the next paint)
+  const syncUrl = (nq, ntags) => {
     const p = new URLSearchParams();
-    if (q) p.set('query', q);
-    tags.forEach((t) => p.append('tag', t));
+    if (nq) p.set('query', nq);
+    ntags.forEach((t) => p.append('tag', t));
     const s = p.toString();
     history.replaceState(null, '', '/ui/' + (s ? '?' + s : ''));
-  }, [q, tags]);
+  };
   const allTags = useMemo(() => [...new Set((items || []).flatMap((d) => d.tags || []))].sort(), [items]);
   const shown = (items || []).filter((d) => (!q || d.title.toLowerCase().includes(q.toLowerCase()) || (d.tags || []).some((t) => t.toLowerCase().includes(q.toLowerCase())))
     && tags.every((t) => (d.tags || []).includes(t)));
-  const toggleTag = (t) => setTags((cur) => (cur.includes(t) ? cur.filter((x) => x !== t) : [...cur, t]));
+  const toggleTag = (t) => {
+    const next = tags.includes(t) ? tags.filter((x) => x !== t) : [...tags, t];
+    syncUrl(q, next);
+    setTags(next);
+  };
   return (
     <div class="page">
       <TopBar title="Dashboards">
@@ -33,7 +38,7 @@ export function ListPage() {
       <div class="page-body list-page">
         <div class="list-controls">
           <input type="search" class="search" placeholder="Search dashboards" value={q} data-testid="dashboard-search"
-            onInput={(e) => setQ(e.target.value)} aria-label="Search dashboards" />
+            onInput={(e) => { syncUrl(e.target.value, tags); setQ(e.target.value); }} aria-label="Search dashboards" />
           <div class="chips">
             {allTags.map((t) => (
               <button class={'chip' + (tags.includes(t) ? ' active' : '')} aria-pressed={tags.includes(t)} onClick={() => toggleTag(t)} data-testid={'tag-' + t}>{t}</button>

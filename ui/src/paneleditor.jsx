@@ -144,6 +144,12 @@ export function PanelEditor({ panel, dash, baseCtx, onApply, onClose }) {
   const f = draft.fieldConfig || {};
   const apply = () => { onApply(draft); onClose(); };
   const ctx = { ...baseCtx, widthPx: Math.min(window.innerWidth - 40, 1200) };
+  useEffect(() => {
+    const k = (e) => { // Escape while typing (query editor, fields) stays there; elsewhere it leaves the editor
+      if (e.key === 'Escape' && !e.defaultPrevented && !(e.target.closest && e.target.closest('input, textarea, select, .query-input, .modal'))) onClose(); };
+    document.addEventListener('keydown', k);
+    return () => document.removeEventListener('keydown', k);
+  }, []);
   return (
     <div class="panel-editor" role="dialog" aria-label="Edit panel" data-testid="panel-editor">
       <div class="pe-head">

@@ -1,4 +1,4 @@
-// Shared helpers for panel renderers.
+// Shared functions for the panel renderers.
 import { formatValue } from '../lib/units.js';
 import { namedColor as libNamedColor, palette, activeStep, withAlpha } from '../lib/thresholds.js';
 
@@ -52,7 +52,7 @@ export function useSize(ref, cb) {
   return () => ro.disconnect();
 }
 
-// uPlot axis helpers: width fitted to the tick labels; binary (1024-based) tick steps for IEC units.
+// uPlot axis settings: width fitted to the tick labels; binary (1024-based) tick steps for IEC units.
 let measureCtx = null;
 export const AXIS_FONT = '11px system-ui, sans-serif';
 export function axisSize(u, values, axisIdx, cycleNum) {
