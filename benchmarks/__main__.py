@@ -15,6 +15,7 @@ COMMANDS: dict[str, str] = {
     "storage": "benchmarks.storage",
     "storage_append": "benchmarks.storage_append",
     "query": "benchmarks.query",
+    "dashboard": "benchmarks.dashboard",
 }
 
 

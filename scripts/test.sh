@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Install the test dependencies (pip; Debian's peers when root with apt) and run the whole suite:
-# lint, types, the installed wheel from outside the checkout, a jit-disabled run of the kernel tests (coverage of
+# lint, types, the web UI's committed bundle against a fresh build and its JavaScript unit tests, the
+# installed wheel from outside the checkout, a jit-disabled run of the kernel tests (coverage of
 # kernel bodies), everything with the coverage gate (without the PromQL corpus, so any clone gets the same
 # figure), then the PromQL corpus tests when the corpus is present.
 set -euo pipefail
@@ -9,8 +10,9 @@ cd "$(dirname "$0")/.."
 # Binaries the suite runs (tests/needs.py require_binary) and the Debian packages providing them;
 # under CI=true a test skipped because one is missing fails (tests/conftest.py).
 peers=(prometheus promtool prometheus-alertmanager amtool prometheus-node-exporter victoria-metrics vmagent tmux
-       openssl)
-packages=(prometheus prometheus-alertmanager prometheus-node-exporter victoria-metrics tmux openssl libxxhash0)
+       openssl node npm chromium chromedriver)
+packages=(prometheus prometheus-alertmanager prometheus-node-exporter victoria-metrics tmux openssl libxxhash0
+          nodejs npm chromium chromium-driver)
 missing=0
 for bin in "${peers[@]}"; do command -v "$bin" >/dev/null 2>&1 || missing=1; done
 python3 -c 'import ctypes.util, sys; sys.exit(ctypes.util.find_library("xxhash") is None)' || missing=1
@@ -27,6 +29,11 @@ echo "== ruff"
 ruff check .
 echo "== mypy"
 mypy
+
+echo "== UI bundle is current"
+bash scripts/check-ui-bundle.sh
+echo "== UI unit tests (node --test)"
+(cd ui && npm test)
 
 echo "== wheel: build, install into a fresh venv outside the checkout, run the installed tsdb"
 bash scripts/wheel_smoke.sh
