@@ -114,9 +114,25 @@ class ServerConfig:
     scrape: dict[str, Any] = field(default_factory=dict)
     collect: dict[str, Any] = field(default_factory=dict)
     dashboards: dict[str, Any] = field(default_factory=dict)
+    # Web security (docs/security.md): the web config file in Prometheus's format (TLS, basic auth, headers),
+    # roles of its users (a tsdb extension: user -> read|write|admin), and Prometheus's --web.* flags.
+    web_config_file: str = ""
+    web_roles: dict[str, str] = field(default_factory=dict)
+    web_enable_lifecycle: bool = False
+    web_enable_admin_api: bool = False
+    web_cors_origin: str = ".*"
     # The config file's directory (set by load_server_config, not a YAML key): relative file globs of
     # component sections that say so (``dashboards.paths``) are resolved against it; "" = the working directory.
     config_dir: str = ""
+
+
+    def __post_init__(self) -> None:
+        roles = ("read", "write", "admin")
+        if not isinstance(self.web_roles, dict):
+            raise ConfigError("web_roles: expected a mapping of user to read, write or admin")
+        for user, role in self.web_roles.items():
+            if role not in roles:
+                raise ConfigError(f"web_roles.{user}: unknown role {role!r} (one of {', '.join(roles)})")
 
 
 _SECTIONS = {"storage": StorageOptions, "query": QueryOptions}
