@@ -38,7 +38,7 @@ from tsdb.errors import ConfigError
 from tsdb.query.engine.engine import Engine
 from tsdb.query.parser.parser import parse, parse_matchers
 from tsdb.query.value import Annotations, Value
-from tsdb.server import status
+from tsdb.server import grpc_auth, status
 from tsdb.server.auth import Access
 from tsdb.server.backend import Backend
 from tsdb.server.components.base import COMPONENT_FACTORIES, Component, Reload, ServerContext, load_factories
@@ -187,8 +187,10 @@ class Server:
         for component in self.components:
             await component.start()
 
-        self._grpc, self.grpc_port = await start_grpc_server(backend, self.config.grpc_listen, self.executor,
-                                                             self.config.max_body_bytes)
+        self._grpc, self.grpc_port = await start_grpc_server(
+            backend, self.config.grpc_listen, self.executor, self.config.max_body_bytes,
+            grpc_auth.server_credentials(self.web) if self.web else None,
+            [grpc_auth.BasicAuthInterceptor(access, lambda: self.config.web_roles)] if self.web else [])
         self._maintenance = threading.Thread(target=self._maintain, name="tsdb-maintenance", daemon=True)
         self._maintenance.start()
         log.info("tsdb started", extra={"data_dir": self.config.data_dir, "http": f"{host}:{self.http_port}",
