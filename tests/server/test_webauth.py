@@ -194,7 +194,7 @@ def test_basic_auth_roles_headers_and_gates_over_tls(tmp_path: Path) -> None:
         assert status == 403 and "lacks the admin role" in body
         assert fetch(base + "/-/reload", "POST", ("root", "a-pass"), context)[0] == 200
         status, _, body = fetch(base + "/api/v1/admin/tsdb/snapshot", "POST", ("root", "a-pass"), context)
-        assert status == 503 and json.loads(body) == {"status": "error", "errorType": "unavailable",
+        assert status == 500 and json.loads(body) == {"status": "error", "errorType": "unavailable",
                                                       "error": "admin APIs disabled"}
         with pytest.raises((urllib.error.URLError, ConnectionError)):  # plain HTTP to the TLS port is refused
             fetch(base.replace("https", "http") + "/-/healthy")
@@ -211,10 +211,15 @@ def test_lifecycle_off_by_default_and_cors(tmp_path: Path) -> None:
         _, headers, _ = fetch(base + "/api/v1/query?query=1", headers={"Origin": "https://grafana.example.com"})
         assert headers["Access-Control-Allow-Origin"] == "https://grafana.example.com"
         _, headers, _ = fetch(base + "/api/v1/query?query=1", headers={"Origin": "https://evil.example.com"})
-        assert "Access-Control-Allow-Origin" not in headers
+        assert "Access-Control-Allow-Origin" not in headers and headers["Vary"] == "Origin"
+        assert "Access-Control-Allow-Methods" not in fetch(base + "/api/v1/query?query=1")[1]
         status, headers, _ = fetch(base + "/api/v1/query", "OPTIONS",
                                    headers={"Origin": "https://grafana.example.com"})
-        assert status == 200 and "GET" in headers["Access-Control-Allow-Methods"]
+        assert status == 204 and "GET" in headers["Access-Control-Allow-Methods"]
+    with ServerThread(_config(tmp_path, None)) as running:  # the default .* answers "*", as Prometheus
+        _, headers, _ = fetch(f"http://127.0.0.1:{running.server.http_port}/api/v1/query?query=1",
+                              headers={"Origin": "https://anywhere.example"})
+        assert headers["Access-Control-Allow-Origin"] == "*"
 
 
 def test_mtls_required_refuses_a_client_without_certificate(tmp_path: Path) -> None:
@@ -292,3 +297,16 @@ def test_curl_with_and_without_credentials(tmp_path: Path) -> None:
         assert code("-u", "reader:r-pass") == "200"
         assert code("-u", "reader:r-pass", "--cert", str(certs.client_cert), "--key", str(certs.client_key)) == "200"
         assert code("-u", "reader:r-pass", "-X", "DELETE") == "403"
+
+
+def test_tsdb_check_config_checks_the_web_config_file(tmp_path: Path) -> None:
+    from tsdb.cli.check import check_config
+
+    web = _web_yml(tmp_path / "web.yml", None, {"alice": "pw"})
+    config = tmp_path / "tsdb.yml"
+    config.write_text(f"web_config_file: {web}\nweb_roles: {{alice: read}}\n")
+    ok, message = check_config(str(config))
+    assert ok and f"web_config_file {web}" in message
+    web.write_text("basic_auth_users: {alice: pw}\n")
+    ok, message = check_config(str(config))
+    assert not ok and "basic_auth_users.alice: not a bcrypt hash" in message

@@ -43,6 +43,7 @@ _LABEL_VALUES = re.compile(r"^/api/v1/label/[^/]+/values$")
 # Actions reachable by GET that still change state (acknowledgement links in notifications).
 _WRITE_GETS = re.compile(r"^/api/v1/alerts/groups/[^/]+/ack$")
 ADMIN_PREFIX = "/api/v1/admin/"
+CORS_PREFIX = "/api/v1/"  # Prometheus answers CORS on its API v1 only
 _ADMIN_PATHS = frozenset({"/-/reload", "/-/quit"})
 
 
@@ -138,6 +139,7 @@ class Access:
         self.roles = roles
         self.admin_enabled = admin_enabled
         self.cors = re.compile(f"^(?:{cors_origin})$")
+        self.any_origin = cors_origin == ".*"
         self.executor = executor
         self.authenticator = Authenticator()
 
@@ -169,11 +171,11 @@ class Access:
         needed = required_role(request.method, request.path)
         if config.users and not has_role(self.roles(), user, needed):
             return _forbidden(user, needed)
-        if request.path.startswith(ADMIN_PREFIX) and not self.admin_enabled:
+        if request.path.startswith(ADMIN_PREFIX) and not self.admin_enabled:  # Prometheus 2.42 answers 500
             return web.json_response({"status": "error", "errorType": "unavailable",
-                                      "error": "admin APIs disabled"}, status=503)
-        if request.method == "OPTIONS" and request.path.startswith("/api/"):
-            return web.Response(status=200)  # CORS preflight; the headers come from on_prepare
+                                      "error": "admin APIs disabled"}, status=500)
+        if request.method == "OPTIONS" and request.path.startswith(CORS_PREFIX):
+            return web.Response(status=204)  # CORS preflight; the headers come from on_prepare
         return await handler(request)
 
     async def on_prepare(self, request: web.Request, response: web.StreamResponse) -> None:
@@ -183,9 +185,15 @@ class Access:
             for name, value in config.headers.items():
                 response.headers[name] = value
         origin = request.headers.get("Origin")
-        if request.path.startswith("/api/") and origin and self.cors.match(origin):
+        if not origin or not request.path.startswith(CORS_PREFIX):
+            return
+        # as Prometheus: these always, the allowed origin only when it matches ("*" for the default .*)
+        response.headers["Access-Control-Allow-Headers"] = "Accept, Authorization, Content-Type, Origin"
+        response.headers["Access-Control-Allow-Methods"] = "GET, POST, OPTIONS"
+        response.headers["Access-Control-Expose-Headers"] = "Date"
+        response.headers["Vary"] = "Origin"
+        if self.any_origin:
+            response.headers["Access-Control-Allow-Origin"] = "*"
+        elif self.cors.match(origin):
             response.headers["Access-Control-Allow-Origin"] = origin
-            response.headers["Access-Control-Allow-Headers"] = "Accept, Authorization, Content-Type, Origin"
-            response.headers["Access-Control-Allow-Methods"] = "GET, POST, OPTIONS"
-            response.headers["Access-Control-Expose-Headers"] = "Date"
 
