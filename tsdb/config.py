@@ -14,6 +14,7 @@ from typing import Any
 import yaml
 
 from tsdb.errors import ConfigError
+from tsdb.secrets import yaml_error_text
 from tsdb.timefmt import try_parse_duration
 
 HOUR_MS = 3_600_000
@@ -171,7 +172,7 @@ def load_server_config(path: str | Path, overrides: dict[str, Any] | None = None
     except OSError as err:
         raise ConfigError(f"{source}: cannot read config: {err}") from err
     except yaml.YAMLError as err:
-        raise ConfigError(f"{source}: invalid YAML: {err}") from err
+        raise ConfigError(f"{source}: invalid YAML: {yaml_error_text(err)}") from None
     config: ServerConfig = _build(ServerConfig, raw, str(source))
     config = dataclasses.replace(config, config_dir=str(source.resolve().parent))
     return dataclasses.replace(config, **(overrides or {}))

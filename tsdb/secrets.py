@@ -73,3 +73,12 @@ def redact_url(url: str) -> str:
 def redact_urls(text: str) -> str:
     """Every URL in ``text`` (an error message) cut as :func:`redact_url` does."""
     return _URL.sub(lambda m: redact_url(m.group(0)), text)
+
+
+def yaml_error_text(err: yaml.YAMLError) -> str:
+    """A YAML error without PyYAML's snippet of the offending line (which may hold a password)."""
+    if isinstance(err, yaml.MarkedYAMLError):
+        mark = err.problem_mark or err.context_mark
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+        return f"{err.problem or err.context or 'syntax error'}{where}"
+    return type(err).__name__

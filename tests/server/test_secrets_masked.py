@@ -117,3 +117,16 @@ def test_masking_rules() -> None:
     assert redact_url("http://host") == "http://host" and redact_url("no url") == "<redacted>"
     assert redact_urls("POST to https://api.telegram.org/bot123:abc/sendMessage failed") == \
         "POST to https://api.telegram.org/<redacted> failed"
+
+
+def test_yaml_errors_never_quote_the_file() -> None:
+    from tsdb.alerting.config import parse_config
+    from tsdb.errors import ConfigError
+
+    text = "global:\n  smtp_auth_password: SECRET-in-a-bad-file\n bad: [\n"
+    try:
+        parse_config(text, "alertmanager.yml")
+    except ConfigError as err:
+        message = str(err)
+    assert "alertmanager.yml: invalid YAML" in message and "line 3" in message
+    assert "SECRET-in-a-bad-file" not in message

@@ -26,6 +26,7 @@ from typing import Any
 import yaml
 
 from tsdb.errors import ConfigError
+from tsdb.secrets import yaml_error_text
 
 log = logging.getLogger("tsdb.server.webconfig")
 
@@ -197,7 +198,7 @@ def parse_web_config(text: str, path: str) -> WebConfig:
     try:
         raw = _mapping(yaml.safe_load(text), path)
     except yaml.YAMLError as err:
-        raise ConfigError(f"{path}: invalid YAML: {err}") from err
+        raise ConfigError(f"{path}: invalid YAML: {yaml_error_text(err)}") from None
     _unknown(raw, _TOP, path)
     base = Path(path).resolve().parent
     tls = _parse_tls(_mapping(raw.get("tls_server_config"), f"{path}: tls_server_config"), base,
