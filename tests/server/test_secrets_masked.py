@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -101,7 +102,7 @@ def test_no_secret_in_any_answer_or_log(tmp_path: Path) -> None:
     finally:
         server.stop()
     log = server.log.read_text()
-    assert "Leak" in log or "delivery" in log or log  # the server did log its work
+    assert "tsdb started" in log and "configuration reloaded" in log  # the log was read, not an empty file
     for path, text in {**answers, "server log": log}.items():
         leaked = [s for s in SECRETS if s in text]
         assert not leaked, f"{path} shows {leaked}"
