@@ -10,8 +10,8 @@ cd "$(dirname "$0")/.."
 # Binaries the suite runs (tests/needs.py require_binary) and the Debian packages providing them;
 # under CI=true a test skipped because one is missing fails (tests/conftest.py).
 peers=(prometheus promtool prometheus-alertmanager amtool prometheus-node-exporter victoria-metrics vmagent tmux
-       openssl node npm chromium chromedriver)
-packages=(prometheus prometheus-alertmanager prometheus-node-exporter victoria-metrics tmux openssl libxxhash0
+       openssl curl node npm chromium chromedriver)
+packages=(prometheus prometheus-alertmanager prometheus-node-exporter victoria-metrics tmux openssl curl libxxhash0
           nodejs npm chromium chromium-driver)
 missing=0
 for bin in "${peers[@]}"; do command -v "$bin" >/dev/null 2>&1 || missing=1; done

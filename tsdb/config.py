@@ -14,6 +14,7 @@ from typing import Any
 import yaml
 
 from tsdb.errors import ConfigError
+from tsdb.secrets import yaml_error_text
 from tsdb.timefmt import try_parse_duration
 
 HOUR_MS = 3_600_000
@@ -114,9 +115,25 @@ class ServerConfig:
     scrape: dict[str, Any] = field(default_factory=dict)
     collect: dict[str, Any] = field(default_factory=dict)
     dashboards: dict[str, Any] = field(default_factory=dict)
+    # Web security (docs/security.md): the web config file in Prometheus's format (TLS, basic auth, headers),
+    # roles of its users (a tsdb extension: user -> read|write|admin), and Prometheus's --web.* flags.
+    web_config_file: str = ""
+    web_roles: dict[str, str] = field(default_factory=dict)
+    web_enable_lifecycle: bool = False
+    web_enable_admin_api: bool = False
+    web_cors_origin: str = ".*"
     # The config file's directory (set by load_server_config, not a YAML key): relative file globs of
     # component sections that say so (``dashboards.paths``) are resolved against it; "" = the working directory.
     config_dir: str = ""
+
+
+    def __post_init__(self) -> None:
+        roles = ("read", "write", "admin")
+        if not isinstance(self.web_roles, dict):
+            raise ConfigError("web_roles: expected a mapping of user to read, write or admin")
+        for user, role in self.web_roles.items():
+            if role not in roles:
+                raise ConfigError(f"web_roles.{user}: unknown role {role!r} (one of {', '.join(roles)})")
 
 
 _SECTIONS = {"storage": StorageOptions, "query": QueryOptions}
@@ -155,7 +172,7 @@ def load_server_config(path: str | Path, overrides: dict[str, Any] | None = None
     except OSError as err:
         raise ConfigError(f"{source}: cannot read config: {err}") from err
     except yaml.YAMLError as err:
-        raise ConfigError(f"{source}: invalid YAML: {err}") from err
+        raise ConfigError(f"{source}: invalid YAML: {yaml_error_text(err)}") from None
     config: ServerConfig = _build(ServerConfig, raw, str(source))
     config = dataclasses.replace(config, config_dir=str(source.resolve().parent))
     return dataclasses.replace(config, **(overrides or {}))

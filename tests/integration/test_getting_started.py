@@ -71,7 +71,7 @@ EXPECT: dict[str, list[str]] = {
     "$(amtool --alertmanager.url=http://127.0.0.1:9201 silence query -q)": [],
     "sed -i 's/> 0/> 90/' rules/cpu.yml": [],
 }
-STARTED = {"pip install .", "tsdb serve", "tsdb serve --config tsdb.yml",
+STARTED = {"pip install .", "tsdb serve", "tsdb serve --config tsdb.yml --web.enable-lifecycle",
            "prometheus-node-exporter --web.listen-address=127.0.0.1:9100"}
 
 

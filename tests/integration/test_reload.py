@@ -122,7 +122,7 @@ def test_reload_applies_to_every_component(tmp_path: Path, peers: Peers) -> None
     rules.write_text(RULES)
     config = tmp_path / "tsdb.yml"
     config.write_text(_config(rules, peers, "a", scrape=False, collect_self=False))
-    server = ServeProcess(tmp_path / "data", "--config", str(config))
+    server = ServeProcess(tmp_path / "data", "--config", str(config), "--web.enable-lifecycle")
     try:
         ok, started = _reload_gauges(server)
         assert ok == 1 and started > 0
@@ -188,7 +188,8 @@ def test_reload_keeps_command_line_flags(tmp_path: Path) -> None:
     restart-only setting is logged, not applied."""
     config = tmp_path / "tsdb.yml"
     config.write_text("collect: {self: true, interval: 1s}\n")
-    server = ServeProcess(tmp_path / "data", "--config", str(config), "--no-collect")
+    server = ServeProcess(tmp_path / "data", "--config", str(config), "--no-collect",
+                          "--web.enable-lifecycle")
     try:
         config.write_text("collect: {self: true, interval: 1s}\nmax_body_bytes: 1000\n")
         status, text = server.post("/-/reload", b"", {})

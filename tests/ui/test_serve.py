@@ -24,7 +24,7 @@ def test_serve_dashboards(tmp_path: Path) -> None:
     config = conf / "tsdb.yml"
     config.write_text("collect: {host: false, self: false}\n"
                       "dashboards:\n  paths: ['dashboards/*.json']\n  frame_ancestors: ['https://wiki.example']\n")
-    server = ServeProcess(tmp_path / "data", "--config", str(config))
+    server = ServeProcess(tmp_path / "data", "--config", str(config), "--web.enable-lifecycle")
     try:
         status, listing = server.get("/api/v1/dashboards")
         assert status == 200

@@ -18,6 +18,7 @@ from tsdb.alerting.timeintervals import parse_intervals
 from tsdb.config import parse_duration_ms
 from tsdb.errors import ConfigError, TsdbError
 from tsdb.labels import Matcher
+from tsdb.secrets import yaml_error_text
 
 _ROUTE_KEYS = {"receiver", "group_by", "group_wait", "group_interval", "repeat_interval", "matchers", "match",
                "match_re", "continue", "routes", "mute_time_intervals", "active_time_intervals"}
@@ -132,7 +133,7 @@ def parse_config(text: str, source: str = "alertmanager.yml") -> AlertingConfig:
     try:
         raw = yaml.safe_load(text) or {}
     except yaml.YAMLError as err:
-        raise ConfigError(f"{source}: invalid YAML: {err}") from err
+        raise ConfigError(f"{source}: invalid YAML: {yaml_error_text(err)}") from None
     if not isinstance(raw, dict):
         raise ConfigError(f"{source}: expected a mapping")
     unknown = sorted(set(map(str, raw)) - _TOP_KEYS)

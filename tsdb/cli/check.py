@@ -28,6 +28,8 @@ def named_files(config: ServerConfig) -> list[str]:
     raw_files = rules.get("files") or []
     if isinstance(raw_files, list):
         files.extend(f"rule files {name}" for name in raw_files)
+    if config.web_config_file:
+        files.append(f"web_config_file {config.web_config_file}")
     for section, what in ((config.notifications, "notifications.config_file"), (config.scrape, "scrape.config_file")):
         if isinstance(section, dict) and section.get("config_file"):
             files.append(f"{what} {section['config_file']}")
@@ -40,10 +42,13 @@ async def _build_components(config: ServerConfig, data_dir: str, config_file: st
     from tsdb.server.backend import Backend
     from tsdb.server.components.base import Component, ServerContext, load_factories
     from tsdb.server.self_metrics import SelfMetrics
+    from tsdb.server.webconfig import load_web_config
     from tsdb.storage.db import DB
 
     host, port = split_address(config.http_listen)
     split_address(config.grpc_listen)
+    if config.web_config_file:
+        load_web_config(config.web_config_file)
     db = DB.open(data_dir, config.storage)
     executor = ThreadPoolExecutor(max_workers=1)
     built: list[Component] = []

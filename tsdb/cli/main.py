@@ -40,6 +40,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--log-format", choices=["json", "text"], help="default json")
     serve.add_argument("--no-collect", action="store_true",
                        help="do not collect host and self metrics (on by default; config section `collect`)")
+    _add_web_flags(serve)
     repl = sub.add_parser("repl", help="interactive PromQL shell against a server or a data directory")
     _add_source_flags(repl)
     repl.add_argument("--history", metavar="FILE", help="history file (default ~/.tsdb_history)")
@@ -68,6 +69,19 @@ def build_parser() -> argparse.ArgumentParser:
     test_rules.add_argument("files", nargs="+", help="rule test files")
     _add_bench_parser(sub)
     return parser
+
+
+def _add_web_flags(serve: argparse.ArgumentParser) -> None:
+    """Prometheus's --web.* security flags (docs/security.md)."""
+    serve.add_argument("--web.config.file", dest="web_config_file", metavar="FILE",
+                       help="Prometheus web config file: TLS, basic auth users, response headers (re-read when "
+                       "it changes)")
+    serve.add_argument("--web.enable-lifecycle", dest="web_enable_lifecycle", action="store_true", default=None,
+                       help="enable POST/PUT /-/reload (SIGHUP always reloads)")
+    serve.add_argument("--web.enable-admin-api", dest="web_enable_admin_api", action="store_true", default=None,
+                       help="enable /api/v1/admin/*")
+    serve.add_argument("--web.cors.origin", dest="web_cors_origin", metavar="REGEX",
+                       help="regex of origins allowed by CORS on the API (default .*)")
 
 
 def _add_bench_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -224,6 +238,8 @@ def _serve_config(args: argparse.Namespace) -> ServerConfig:
     top: dict[str, object] = {k: v for k, v in {
         "data_dir": args.data_dir, "http_listen": args.http_listen, "grpc_listen": args.grpc_listen,
         "max_body_bytes": args.max_body_bytes, "log_level": args.log_level, "log_format": args.log_format,
+        "web_config_file": args.web_config_file, "web_enable_lifecycle": args.web_enable_lifecycle,
+        "web_enable_admin_api": args.web_enable_admin_api, "web_cors_origin": args.web_cors_origin,
     }.items() if v is not None}
     config = load_server_config(args.config) if args.config else ServerConfig()
     storage: dict[str, object] = {}

@@ -15,6 +15,7 @@ import urllib.request
 from collections.abc import Sequence
 
 from tsdb.alerting.model import Alert
+from tsdb.secrets import redact_url, redact_urls
 from tsdb.timefmt import format_rfc3339
 
 log = logging.getLogger("tsdb.rules.am")
@@ -86,7 +87,7 @@ class AlertmanagerNotifier:
                 self.sent += len(batch)
             except (urllib.error.URLError, OSError) as err:
                 self.errors += 1
-                log.warning("alertmanager post failed", extra={"url": url, "error": str(err)})
+                log.warning("alertmanager post failed", extra={"url": redact_url(url), "error": redact_urls(str(err))})
 
     def close(self) -> None:
         self._queue.put(None)

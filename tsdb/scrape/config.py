@@ -16,6 +16,7 @@ import yaml
 from tsdb.config import parse_duration_ms
 from tsdb.errors import ConfigError, TsdbError
 from tsdb.scrape.relabel import RelabelRule, parse_rules
+from tsdb.secrets import yaml_error_text
 
 _JOB_KEYS = {"job_name", "scrape_interval", "scrape_timeout", "metrics_path", "scheme", "params", "basic_auth",
              "authorization", "tls_config", "honor_labels", "honor_timestamps", "static_configs", "file_sd_configs",
@@ -133,8 +134,10 @@ def parse_scrape_section(section: dict[str, Any] | None) -> list[JobConfig]:
         path = Path(section.pop("config_file"))
         try:
             prom = yaml.safe_load(path.read_text()) or {}
-        except (OSError, yaml.YAMLError) as err:
+        except OSError as err:
             raise ConfigError(f"scrape.config_file {path}: {err}") from err
+        except yaml.YAMLError as err:
+            raise ConfigError(f"scrape.config_file {path}: invalid YAML: {yaml_error_text(err)}") from None
         section = {"global": prom.get("global") or {}, "scrape_configs": prom.get("scrape_configs") or [], **section}
     unknown = sorted(set(map(str, section)) - {"global", "scrape_configs"})
     if unknown:

@@ -19,6 +19,7 @@ from tsdb.alerting.model import Alert
 from tsdb.alerting.silences import Silence, recurrence_of
 from tsdb.errors import ConfigError, InvalidArgumentError, TsdbError
 from tsdb.labels import Matcher
+from tsdb.secrets import masked_yaml
 from tsdb.timefmt import format_rfc3339, parse_rfc3339
 
 
@@ -168,7 +169,7 @@ class AlertmanagerApi:
     async def status(self, request: web.Request) -> web.Response:
         return web.json_response({
             "cluster": {"name": "", "status": "disabled", "peers": []},
-            "config": {"original": self.config_text},
+            "config": {"original": masked_yaml(self.config_text)},  # secrets as <secret>, as Alertmanager
             "versionInfo": {"version": __version__, "revision": "", "branch": "", "buildUser": "", "buildDate": "",
                             "goVersion": "python"},
             "uptime": rfc3339(self.started)})

@@ -5,10 +5,11 @@ gRPC service and the background maintenance thread (head compaction, block compa
 ``stop()`` shuts them down in reverse order and closes the DB, so every acknowledged write is on disk.
 SIGTERM/SIGINT stop the server gracefully.
 
-SIGHUP and ``POST /-/reload`` reload the configuration: ``reload_config`` (from the CLI: the config file
-read again, flags applied again) gives the new :class:`ServerConfig`; its component sections (``rules``,
-``notifications``, ``scrape``, ``collect``, ``dashboards``) are validated by every component first and applied only when
-all of them are good, so a bad file changes nothing. The outcome is logged, exported as
+SIGHUP and ``POST /-/reload`` (with ``web_enable_lifecycle``) reload the configuration: ``reload_config``
+(from the CLI: the config file read again, flags applied again) gives the new :class:`ServerConfig`; its
+component sections (``rules``, ``notifications``, ``scrape``, ``collect``, ``dashboards``) are validated by
+every component first and applied only when all of them are good, so a bad file changes nothing; ``web_roles``
+applies with them. The outcome is logged, exported as
 ``tsdb_config_last_reload_successful`` and ``tsdb_config_last_reload_success_timestamp_seconds``, and
 answered by the endpoint (200, or 500 with the error). Other settings (listen addresses, storage, query
 limits, logging, external labels and URL) need a restart; a reload that changes them logs a warning.
@@ -37,12 +38,14 @@ from tsdb.errors import ConfigError
 from tsdb.query.engine.engine import Engine
 from tsdb.query.parser.parser import parse, parse_matchers
 from tsdb.query.value import Annotations, Value
-from tsdb.server import status
+from tsdb.server import grpc_auth, status
+from tsdb.server.auth import Access
 from tsdb.server.backend import Backend
 from tsdb.server.components.base import COMPONENT_FACTORIES, Component, Reload, ServerContext, load_factories
 from tsdb.server.grpc_service import start_grpc_server
 from tsdb.server.http_api import HttpApi
 from tsdb.server.self_metrics import SelfMetrics
+from tsdb.server.webconfig import WebConfigWatcher
 from tsdb.storage.db import DB
 
 log = logging.getLogger("tsdb.server")
@@ -64,7 +67,7 @@ def _bind(host: str, port: int) -> socket.socket:
 
 
 # ServerConfig fields a reload applies; every other field needs a restart.
-RELOADABLE = ("rules", "notifications", "scrape", "collect", "dashboards")
+RELOADABLE = ("rules", "notifications", "scrape", "collect", "dashboards", "web_roles")
 
 
 async def _reload_logged(server: Server) -> None:
@@ -131,6 +134,7 @@ class Server:
         self.context: ServerContext | None = None
         self.http_port = 0
         self.grpc_port = 0
+        self.web: WebConfigWatcher | None = None
 
     async def start(self) -> None:
         started = time.monotonic()
@@ -149,7 +153,13 @@ class Server:
         self.metrics.bind_gauges(lambda: db.num_series, lambda: db.wal_size_bytes, lambda: len(db.blocks))
         db.head.commit_listeners.append(self.metrics.record_commit)
 
-        app = web.Application(client_max_size=self.config.max_body_bytes, middlewares=[self._count_requests])
+        # The web config file (TLS, basic auth) is read first: a bad one stops the start-up (docs/security.md).
+        self.web = WebConfigWatcher(self.config.web_config_file) if self.config.web_config_file else None
+        access = Access(self.web, lambda: self.config.web_roles, self.config.web_enable_admin_api,
+                        self.config.web_cors_origin, self.executor)
+        app = web.Application(client_max_size=self.config.max_body_bytes,
+                              middlewares=[self._count_requests, access.middleware])
+        app.on_response_prepare.append(access.on_prepare)
         app.add_routes(HttpApi(backend, self.executor).routes())
         app.router.add_get("/metrics", self._metrics_handler)
         app.router.add_post("/-/reload", self._reload_handler)
@@ -161,7 +171,8 @@ class Server:
         self.http_port = sock.getsockname()[1]
         self.context = ServerContext(
             config=self.config, db=db, backend=backend, query=engine.instant, executor=self.executor,
-            metrics=self.metrics, external_url=self.config.external_url or f"http://{host}:{self.http_port}",
+            metrics=self.metrics, external_url=self.config.external_url or
+            f"{'https' if self.web and self.web.tls_enabled else 'http'}://{host}:{self.http_port}",
             config_file=self.config_file)
         for spec, factory in zip(COMPONENT_FACTORIES, load_factories(), strict=True):
             component = factory(self.context)
@@ -172,13 +183,15 @@ class Server:
             self.components.append(component)
         self.metrics.record_reload(True)
         await self._runner.setup()
-        site = web.SockSite(self._runner, sock)
+        site = web.SockSite(self._runner, sock, ssl_context=self.web.ssl_context() if self.web else None)
         await site.start()
         for component in self.components:
             await component.start()
 
-        self._grpc, self.grpc_port = await start_grpc_server(backend, self.config.grpc_listen, self.executor,
-                                                             self.config.max_body_bytes)
+        self._grpc, self.grpc_port = await start_grpc_server(
+            backend, self.config.grpc_listen, self.executor, self.config.max_body_bytes,
+            grpc_auth.server_credentials(self.web) if self.web else None,
+            [grpc_auth.BasicAuthInterceptor(access, lambda: self.config.web_roles)] if self.web else [])
         self._maintenance = threading.Thread(target=self._maintain, name="tsdb-maintenance", daemon=True)
         self._maintenance.start()
         log.info("tsdb started", extra={"data_dir": self.config.data_dir, "http": f"{host}:{self.http_port}",
@@ -256,6 +269,8 @@ class Server:
         return response
 
     async def _reload_handler(self, request: web.Request) -> web.Response:
+        if not self.config.web_enable_lifecycle:  # as Prometheus without --web.enable-lifecycle
+            return web.Response(status=403, text="Lifecycle API is not enabled.")
         try:
             await self.reload()
         except Exception as err:  # a bad config file must not take the server down

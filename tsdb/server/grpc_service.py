@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -193,12 +193,14 @@ def _span(request: Any) -> tuple[int, int]:
 
 
 async def start_grpc_server(backend: Backend, address: str, executor: ThreadPoolExecutor,
-                            max_message_bytes: int) -> tuple[grpc.aio.Server, int]:
+                            max_message_bytes: int, credentials: grpc.ServerCredentials | None = None,
+                            interceptors: Sequence[grpc.aio.ServerInterceptor] = ()) -> tuple[grpc.aio.Server, int]:
     """Start the gRPC server on ``address`` (host:port; port 0 picks one) with the TSDB, health and
-    reflection services; returns the server and its bound port."""
+    reflection services, over TLS with ``credentials`` (tsdb.server.grpc_auth); returns the server and its
+    bound port."""
     options = [("grpc.max_receive_message_length", max_message_bytes),
                ("grpc.max_send_message_length", max_message_bytes)]
-    server = grpc.aio.server(options=options)
+    server = grpc.aio.server(options=options, interceptors=list(interceptors))
     server.add_generic_rpc_handlers((TsdbService(backend, executor).handler(),))
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
@@ -207,7 +209,7 @@ async def start_grpc_server(backend: Backend, address: str, executor: ThreadPool
     names = (tsdb_pb2.DESCRIPTOR.services_by_name["TSDB"].full_name, health.SERVICE_NAME,
              reflection.SERVICE_NAME)
     reflection.enable_server_reflection(names, server)
-    port = server.add_insecure_port(address)
+    port = server.add_secure_port(address, credentials) if credentials else server.add_insecure_port(address)
     if port == 0:
         raise OSError(f"cannot bind gRPC address {address}")
     await server.start()

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import re
 import sys
 import threading
 from typing import Any
@@ -18,21 +17,8 @@ from typing import Any
 import yaml
 
 from tsdb.config import ServerConfig
+from tsdb.secrets import mask_secrets
 from tsdb.timefmt import ZERO_TIME, format_duration, format_rfc3339
-
-SECRET = "<secret>"
-_SECRET_KEY = re.compile(r"(password|secret|token|api_key|apikey|auth_key|routing_key|service_key|credentials"
-                         r"|bearer|webhook_url|api_url|private_key|key_file_content)", re.IGNORECASE)
-
-
-def mask_secrets(value: Any) -> Any:
-    """A copy of ``value`` (nested dicts and lists) with every secret-looking key's value replaced."""
-    if isinstance(value, dict):
-        return {k: (SECRET if _SECRET_KEY.search(str(k)) and v not in (None, "") else mask_secrets(v))
-                for k, v in value.items()}
-    if isinstance(value, list):
-        return [mask_secrets(v) for v in value]
-    return value
 
 
 def config_dict(config: Any) -> dict[str, Any]:
@@ -69,7 +55,7 @@ def retention_text(config: ServerConfig) -> str:
 def flags(config: ServerConfig, config_file: str) -> dict[str, str]:
     """The server's settings under Prometheus's flag names (and tsdb's own where Prometheus has none)."""
     s, q = config.storage, config.query
-    return {
+    return {name: mask_secrets(value) for name, value in {
         "config.file": config_file,
         "storage.tsdb.path": config.data_dir,
         "storage.tsdb.retention.time": format_duration(s.retention_ms),
@@ -86,10 +72,14 @@ def flags(config: ServerConfig, config_file: str) -> dict[str, str]:
         "web.listen-address": config.http_listen,
         "web.external-url": config.external_url,
         "web.max-body-bytes": str(config.max_body_bytes),
+        "web.config.file": config.web_config_file,
+        "web.enable-lifecycle": str(config.web_enable_lifecycle).lower(),
+        "web.enable-admin-api": str(config.web_enable_admin_api).lower(),
+        "web.cors.origin": config.web_cors_origin,
         "grpc.listen-address": config.grpc_listen,
         "log.level": config.log_level,
         "log.format": config.log_format,
-    }
+    }.items()}  # a URL with a password (external URL) shows as <secret>
 
 
 def runtime_info(config: ServerConfig, start_time: float, reload_ok: bool, last_config_time: float,

@@ -70,6 +70,7 @@ def test_rules_fire_into_alertmanager_and_resolve(tmp_path: Path, alertmanager: 
     rules = tmp_path / "rules.yml"
     rules.write_text(RULES)
     config = ServerConfig(data_dir=str(tmp_path / "data"), http_listen="127.0.0.1:0", grpc_listen="127.0.0.1:0",
+                          web_enable_lifecycle=True,
                           external_labels={"cluster": "test"},
                           rules={"files": [str(rules)], "evaluation_interval": "1s", "resend_delay": "1s",
                                  "alertmanagers": [{"url": alertmanager}]})

@@ -12,6 +12,7 @@ import aiohttp
 
 from tsdb.alerting.receivers.integration import DeliveryError
 from tsdb.errors import ConfigError
+from tsdb.secrets import redact_url, redact_urls
 
 
 def secret(raw: dict[str, Any], key: str, where: str) -> str:
@@ -61,7 +62,9 @@ class HttpOptions:
 
 async def post(session: aiohttp.ClientSession, url: str, options: HttpOptions, what: str, *,
                json_body: Any = None, form: dict[str, str] | None = None) -> int:
-    """POST and classify the answer: 2xx ok; 5xx/429/network errors retryable; other 4xx not."""
+    """POST and classify the answer: 2xx ok; 5xx/429/network errors retryable; other 4xx not. Errors name
+    the URL without its secrets (path, query, credentials)."""
+    shown = redact_url(url)
     headers = dict(options.headers)
     if options.bearer:
         headers["Authorization"] = f"Bearer {options.bearer}"
@@ -74,10 +77,10 @@ async def post(session: aiohttp.ClientSession, url: str, options: HttpOptions, w
                                 ssl=options.ssl_context()) as response:
             text = await response.text()
             if response.status >= 500 or response.status == 429:
-                raise DeliveryError(f"{what} {url}: HTTP {response.status}: {text[:200]}", response.status)
+                raise DeliveryError(f"{what} {shown}: HTTP {response.status}: {text[:200]}", response.status)
             if response.status >= 300:
-                raise DeliveryError(f"{what} {url}: HTTP {response.status}: {text[:200]}", response.status,
+                raise DeliveryError(f"{what} {shown}: HTTP {response.status}: {text[:200]}", response.status,
                                     retry=False)
             return response.status
     except (aiohttp.ClientError, TimeoutError) as err:
-        raise DeliveryError(f"{what} {url}: {err}") from err
+        raise DeliveryError(f"{what} {shown}: {redact_urls(str(err))}") from err

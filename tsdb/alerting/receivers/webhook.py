@@ -13,6 +13,7 @@ from tsdb.alerting.model import Alert, Notification
 from tsdb.alerting.receivers.integration import DeliveryError
 from tsdb.alerting.receivers.templates import common_pairs
 from tsdb.errors import ConfigError
+from tsdb.secrets import redact_url, redact_urls
 from tsdb.timefmt import ZERO_TIME, format_rfc3339
 
 
@@ -70,9 +71,10 @@ class WebhookIntegration:
                                     timeout=aiohttp.ClientTimeout(total=self.timeout_s)) as response:
                 await response.read()
                 if response.status >= 500 or response.status == 429:
-                    raise DeliveryError(f"webhook {self.url}: HTTP {response.status}", response.status)
+                    raise DeliveryError(f"webhook {redact_url(self.url)}: HTTP {response.status}", response.status)
                 if response.status >= 300:
-                    raise DeliveryError(f"webhook {self.url}: HTTP {response.status}", response.status, retry=False)
+                    raise DeliveryError(f"webhook {redact_url(self.url)}: HTTP {response.status}", response.status,
+                                        retry=False)
                 return response.status
         except (aiohttp.ClientError, TimeoutError) as err:
-            raise DeliveryError(f"webhook {self.url}: {err}") from err
+            raise DeliveryError(f"webhook {redact_url(self.url)}: {redact_urls(str(err))}") from err
