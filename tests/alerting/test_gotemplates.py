@@ -106,9 +106,9 @@ def test_functions(template: str, expected: str) -> None:
     assert _text(template) == expected
 
 
-def test_functions_of_later_releases_are_absent() -> None:
+def test_unknown_functions_fail_to_parse() -> None:
     with pytest.raises(NotificationTemplateError):
-        _text('{{ humanizeDuration 3600 }}')
+        _text('{{ humanizeDurations 3600 }}')
 
 
 # -- default templates ------------------------------------------------------------------------------------
@@ -305,3 +305,29 @@ def test_renderer_html_escapes_data_only() -> None:
     r = FieldRenderer(n)
     assert r.html("h", '{{ range .Alerts }}{{ .Labels.instance }},{{ end }}<i>x</i>') == "a&lt;b&gt;,db1,<i>x</i>"
     assert r.text("t", "{{ range .Alerts }}{{ .Labels.instance }},{{ end }}") == "a<b>,db1,"
+
+
+def test_functions_of_newer_alertmanager_releases() -> None:
+    """date, tz, since, humanizeDuration and trimSpace, as Alertmanager 0.26+ define them."""
+    import time as _time
+
+    from tsdb.alerting.gotmpl.funcs import DEFAULT_FUNCS
+    from tsdb.alerting.gotmpl.gotime import GoTime
+    from tsdb.gotemplate.template import TemplateError, TemplateSet
+
+    templates = TemplateSet(DEFAULT_FUNCS)
+    at = GoTime.from_seconds(1767323045.5)  # 2026-01-02 03:04:05.5 UTC
+
+    def render(text: str) -> str:
+        return templates.execute_text(text, {"T": at})
+
+    assert render('{{ .T | date "2006-01-02 15:04 MST" }}') == "2026-01-02 03:04 UTC"
+    assert render('{{ .T | tz "Europe/Paris" }}') == "2026-01-02 04:04:05.5 +0100 CET"
+    assert render('{{ .T | tz "Asia/Kolkata" | date "15:04 -07:00 Z07:00" }}') == "08:34 +05:30 +05:30"
+    assert render('{{ .T | tz "America/Caracas" }}') == "2026-01-01 23:04:05.5 -0400 -04"
+    assert render("{{ 3725 | humanizeDuration }}") == "1h 2m 5s"
+    assert render('{{ trimSpace "  padded\\t" }}') == "padded"
+    recent = GoTime.from_seconds(_time.time() - 90)
+    assert templates.execute_text("{{ since .T }}", {"T": recent}).startswith("1m3")
+    with pytest.raises(TemplateError, match="unknown time zone Nowhere/City"):
+        render('{{ .T | tz "Nowhere/City" }}')

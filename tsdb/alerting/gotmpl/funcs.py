@@ -1,7 +1,7 @@
-"""The template functions of Alertmanager 0.25 (``template.DefaultFuncs``): ``toUpper toLower title join
-match safeHtml reReplaceAll stringSlice``. Go's builtins (``len eq index printf urlquery`` ...) come from
-the template engine. Later Alertmanager releases added ``date tz since humanizeDuration trimSpace``...;
-0.25 has none of them, so a template using them fails to parse, as in Alertmanager 0.25.
+"""The template functions of Alertmanager (``template.DefaultFuncs``): 0.25's ``toUpper toLower title join
+match safeHtml reReplaceAll stringSlice``, and the ones later releases added, ``date tz since humanizeDuration
+trimSpace`` (so configs written for newer Alertmanagers work too). Go's builtins (``len eq index printf
+urlquery`` ...) come from the template engine.
 
 Regular expressions use Go's RE2 syntax; the common subset is translated to Python's ``re``
 (``\\z`` -> ``\\Z``, ``(?P<name>)`` as is) and replacements expand ``$1 ${1} $name ${name} $$`` as Go does.
@@ -10,9 +10,17 @@ Regular expressions use Go's RE2 syntax; the common subset is translated to Pyth
 from __future__ import annotations
 
 import re
+import time
+import zoneinfo
 from collections.abc import Callable, Iterable
 from functools import lru_cache
 from typing import Any
+
+from tsdb.alerting.gotmpl.gotime import GoTime
+
+# Prometheus's common template helpers, shared with the rule templates (Alertmanager takes them from there too)
+from tsdb.rules.gotime import GoDuration
+from tsdb.rules.template_funcs import humanize_duration
 
 
 class SafeHtml(str):
@@ -73,6 +81,26 @@ def string_slice(*items: str) -> list[str]:
     return list(items)
 
 
+def date(layout: str, when: GoTime) -> str:
+    """``date``: ``when`` in the Go layout ``layout`` (``{{ .StartsAt | date "2006-01-02" }}``)."""
+    return when.Format(layout)
+
+
+def tz(name: str, when: GoTime) -> GoTime:
+    """``tz``: ``when`` in the IANA zone ``name`` (``{{ .StartsAt | tz "Europe/Paris" }}``)."""
+    try:
+        zone = zoneinfo.ZoneInfo(name) if name not in ("", "UTC") else None
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError) as err:
+        raise ValueError(f"unknown time zone {name}") from err
+    return when.In(zone) if zone is not None else when.UTC()
+
+
+def since(when: GoTime) -> GoDuration:
+    """``since``: the time elapsed since ``when``, a Go duration (prints as ``1h2m3.5s``)."""
+    now_ns = time.time_ns()
+    return GoDuration(now_ns - (when.ns if when.ns is not None else when.UnixNano()))
+
+
 DEFAULT_FUNCS: dict[str, Callable[..., Any]] = {
     "toUpper": lambda s: str(s).upper(),
     "toLower": lambda s: str(s).lower(),
@@ -82,5 +110,10 @@ DEFAULT_FUNCS: dict[str, Callable[..., Any]] = {
     "safeHtml": lambda s: SafeHtml(s),
     "reReplaceAll": re_replace_all,
     "stringSlice": string_slice,
+    "date": date,
+    "tz": tz,
+    "since": since,
+    "humanizeDuration": humanize_duration,
+    "trimSpace": lambda s: str(s).strip(" \t\n\r\v\f"),
 }
-"""Alertmanager 0.25's function map, by name."""
+"""Alertmanager's function map, by name."""
