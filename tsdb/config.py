@@ -89,6 +89,9 @@ class QueryOptions:
     max_samples: int = 50_000_000
     max_points_per_series: int = 11_000
     default_subquery_step_ms: int = 60_000
+    max_concurrency: int = 0
+    """Queries evaluated at once (HTTP and gRPC); more wait in line. 0 = the number of CPUs: queries are
+    CPU-bound, and running more than the cores at once only makes each one slower."""
 
 
 @dataclass(frozen=True)

@@ -207,3 +207,56 @@ def test_warnings_and_infos_reach_the_client(api: Api) -> None:
     status, body, _ = api.request("GET", "/api/v1/query_range", params={
         "query": 'quantile(2, http_requests_total)', "start": "0", "end": "60", "step": "15"})
     assert status == 200 and any("quantile value should be between 0 and 1" in w for w in body["warnings"]), body
+
+
+def test_query_concurrency_is_bounded() -> None:
+    """With two query slots, six simultaneous queries are evaluated at most two at a time, and all answer."""
+    import threading
+    import time as _time
+
+    store = MemoryStore()
+    store.add(Labels({"__name__": "up", "job": "a"}), [0, 300_000], [1.0, 1.0])
+    engine = Engine(store)
+    state = {"now": 0, "max": 0}
+    lock = threading.Lock()
+
+    class Instrumented:
+        """The real engine, recording how many evaluations overlap."""
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(engine, name)
+
+        def instant_annotated(self, *args: Any) -> Any:
+            with lock:
+                state["now"] += 1
+                state["max"] = max(state["max"], state["now"])
+            try:
+                _time.sleep(0.05)
+                return engine.instant_annotated(*args)
+            finally:
+                with lock:
+                    state["now"] -= 1
+
+    loop = asyncio.new_event_loop()
+    backend = Backend(queryable=store, appendable=store, engine=Instrumented(),  # type: ignore[arg-type]
+                      parse_matchers=parse_matchers, format_query=lambda q: str(parse(q)),
+                      query_slots=asyncio.Semaphore(2))
+    app = web.Application()
+    app.add_routes(HttpApi(backend).routes())
+
+    async def scenario() -> list[int]:
+        client = TestClient(TestServer(app))
+        await client.start_server()
+        try:
+            async def one() -> int:
+                response = await client.get("/api/v1/query", params={"query": "up", "time": "300"})
+                return response.status
+            return list(await asyncio.gather(*(one() for _ in range(6))))
+        finally:
+            await client.close()
+
+    try:
+        assert loop.run_until_complete(scenario()) == [200] * 6
+    finally:
+        loop.close()
+    assert state["max"] == 2

@@ -22,6 +22,7 @@ import contextlib
 import dataclasses
 import importlib
 import logging
+import os
 import signal
 import socket
 import threading
@@ -148,6 +149,7 @@ class Server:
                           on_rejected=self.metrics.record_rejected, metadata=db.metadata,
                           status_tsdb=db.status, status_config=lambda: status.config_yaml(self.config),
                           status_flags=lambda: status.flags(self.config, self.config_file))
+        backend.query_slots = asyncio.Semaphore(self.config.query.max_concurrency or os.cpu_count() or 1)
         backend.status_runtime = lambda: status.runtime_info(
             self.config, backend.start_time, self.metrics.reload_ok, self.metrics.reload_time, len(db.repairs))
         self.metrics.bind_gauges(lambda: db.num_series, lambda: db.wal_size_bytes, lambda: len(db.blocks))

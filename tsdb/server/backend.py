@@ -7,6 +7,7 @@ block (WAL fsync, kernels): call them from a worker thread in async code.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -48,6 +49,8 @@ class Backend:
     format_query: Callable[[str], str]
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
     max_points: int = 11_000
+    query_slots: asyncio.Semaphore | None = None
+    """Bounds the queries evaluated at once (the front ends wait for a slot before using a worker thread)."""
     """Most steps a range query may have ((end - start) / step), as the engine's limit."""
     labels_cache: LabelsCache = field(default_factory=LabelsCache)
     on_write: Callable[[str, str], None] | None = None

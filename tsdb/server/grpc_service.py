@@ -83,6 +83,14 @@ class TsdbService:
         except Exception as err:
             await context.abort(_status_for(err), str(err))
 
+    async def _query(self, context: grpc.aio.ServicerContext, func: Callable[..., Any], *args: Any) -> Any:
+        """:meth:`_run` for a query, once a query slot is free (see ``Backend.query_slots``)."""
+        slots = self.backend.query_slots
+        if slots is None:
+            return await self._run(context, func, *args)
+        async with slots:
+            return await self._run(context, func, *args)
+
     def _write_bytes(self, payload: bytes) -> CommitResult:
         return store_write(self.backend, decode_write_request(payload, self.backend.labels_cache))
 
@@ -118,7 +126,7 @@ class TsdbService:
     async def query(self, request: tsdb_pb2.QueryRequest, context: grpc.aio.ServicerContext
                     ) -> tsdb_pb2.QueryResponse:
         t_ms = request.time_ms or _now_ms()
-        value, notes = await self._run(context, self.backend.engine.instant_annotated, request.query, t_ms, "auto",
+        value, notes = await self._query(context, self.backend.engine.instant_annotated, request.query, t_ms, "auto",
                                        request.timeout_s or None)
         response = value_to_response(value, np.array([t_ms], dtype=np.int64))
         response.warnings.extend(notes.warnings + notes.infos)
@@ -132,7 +140,7 @@ class TsdbService:
         if (request.end_ms - request.start_ms) // request.step_ms > limit:
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT,
                                 f"exceeded maximum resolution of {limit:,} points per timeseries")
-        value, notes = await self._run(context, self.backend.engine.range_annotated, request.query,
+        value, notes = await self._query(context, self.backend.engine.range_annotated, request.query,
                                        request.start_ms, request.end_ms, request.step_ms, "auto",
                                        request.timeout_s or None)
         steps = np.arange(request.start_ms, request.end_ms + 1, request.step_ms, dtype=np.int64)

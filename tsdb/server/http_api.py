@@ -188,11 +188,19 @@ class HttpApi:
     async def _run(self, func: Callable[..., Any], *args: Any) -> Any:
         return await asyncio.get_running_loop().run_in_executor(self.executor, func, *args)
 
+    async def _query(self, func: Callable[..., Any], *args: Any) -> Any:
+        """Evaluate a query once a query slot is free (waiting holds no worker thread)."""
+        slots = self.backend.query_slots
+        if slots is None:
+            return await self._run(func, *args)
+        async with slots:
+            return await self._run(func, *args)
+
     # -- queries ------------------------------------------------------------------------------
     async def query(self, request: web.Request, form: dict[str, Any]) -> web.Response:
         text = _required(form, "query")
         t_ms = params.parse_time(form["time"], "time") if form.get("time") else int(time.time() * 1000)
-        value, notes = await self._run(self.backend.engine.instant_annotated, text, t_ms, _source_resolution(form),
+        value, notes = await self._query(self.backend.engine.instant_annotated, text, t_ms, _source_resolution(form),
                                        _timeout(form))
         return _success(render_value(value, t_ms=t_ms), notes.warnings, notes.infos)
 
@@ -210,7 +218,7 @@ class HttpApi:
         if (end - start) // step > self.backend.max_points:
             raise ApiError("bad_data", f"exceeded maximum resolution of {self.backend.max_points:,} points per "
                            "timeseries. Try decreasing the query resolution (?step=XX)", 400)
-        value, notes = await self._run(self.backend.engine.range_annotated, text, start, end, step,
+        value, notes = await self._query(self.backend.engine.range_annotated, text, start, end, step,
                                        _source_resolution(form), timeout_s)
         steps = list(range(start, end + 1, step))
         return _success(render_value(value, steps=steps), notes.warnings, notes.infos)

@@ -69,6 +69,7 @@ def flags(config: ServerConfig, config_file: str) -> dict[str, str]:
         "query.timeout": format_duration(q.timeout_ms),
         "query.max-samples": str(q.max_samples),
         "query.max-points-per-series": str(q.max_points_per_series),
+        "query.max-concurrency": str(q.max_concurrency or os.cpu_count() or 1),
         "web.listen-address": config.http_listen,
         "web.external-url": config.external_url,
         "web.max-body-bytes": str(config.max_body_bytes),
