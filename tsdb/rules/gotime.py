@@ -8,11 +8,10 @@ layouts (``Mon Jan 2 15:04:05 MST 2006``).
 from __future__ import annotations
 
 import datetime as dt
-import re
+
+from tsdb.gotemplate.golayout import format_layout
 
 _EPOCH = dt.datetime(1970, 1, 1)
-_LAYOUT = re.compile(r"January|Jan|Monday|Mon|MST|2006|06|01|_2|02|002|__2|15|03|04|05|PM|pm|Z07:00:00|"
-                     r"Z070000|Z07:00|Z0700|Z07|-07:00:00|-070000|-07:00|-0700|-07|[.,](?:0+|9+)|1|2|3|4|5")
 
 
 def _quo(a: int, b: int) -> int:
@@ -74,52 +73,7 @@ class GoTime:
         return GoTime(self.ms + _quo(d.ns, 1_000_000))
 
     def Format(self, layout: str) -> str:  # noqa: N802
-        return format_go_layout(self._dt(), self.ms % 1000, layout)
-
-
-def format_go_layout(t: dt.datetime, ms: int, layout: str) -> str:
-    """Go's ``Time.Format`` for a UTC time."""
-    frac = f"{ms:03d}000000"
-    table: dict[str, str] | None = None
-
-    def repl(m: re.Match[str]) -> str:
-        nonlocal table
-        tok = m.group(0)
-        if table is None:
-            table = _fields(t)
-        if tok in table:
-            return table[tok]
-        if tok.startswith("Z"):
-            return "Z"
-        if tok.startswith("-07"):
-            return {"-07": "+00", "-0700": "+0000", "-07:00": "+00:00", "-070000": "+000000"}.get(tok, "+00:00:00")
-        if tok[0] in ".,":  # fractional seconds: 0s keep width, 9s trim trailing zeros (and the point)
-            digits = frac[:len(tok) - 1]
-            if tok[1] == "9":
-                digits = digits.rstrip("0")
-                return tok[0] + digits if digits else ""
-            return tok[0] + digits
-        return tok
-    return _LAYOUT.sub(repl, layout)
-
-
-_MONTHS = ["January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
-           "November", "December"]
-_DAYS = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"]
-
-
-def _fields(t: dt.datetime) -> dict[str, str]:
-    """The value of each layout element for ``t``."""
-    month, weekday = _MONTHS[t.month - 1], _DAYS[t.weekday()]
-    return {
-            "January": month, "Jan": month[:3], "Monday": weekday,
-            "Mon": weekday[:3], "MST": "UTC", "2006": f"{t.year:04d}", "06": f"{t.year % 100:02d}",
-            "01": f"{t.month:02d}", "1": str(t.month), "02": f"{t.day:02d}", "2": str(t.day),
-            "_2": f"{t.day:2d}", "002": f"{t.timetuple().tm_yday:03d}", "__2": f"{t.timetuple().tm_yday:3d}",
-            "15": f"{t.hour:02d}", "03": f"{(t.hour % 12) or 12:02d}", "3": str((t.hour % 12) or 12),
-            "04": f"{t.minute:02d}", "4": str(t.minute), "05": f"{t.second:02d}", "5": str(t.second),
-            "PM": "PM" if t.hour >= 12 else "AM", "pm": "pm" if t.hour >= 12 else "am",
-        }
+        return format_layout(self._dt(), (self.ms % 1000) * 1_000_000, layout)
 
 
 def format_go_duration(ns: int) -> str:
