@@ -421,11 +421,15 @@ def replay(server: Server, loads: dict[str, list[Load]], repeats: int) -> list[t
 
 
 def run_case(name: str, root: Path, series: int, hours: int, time_from: str, repeats: int, deadline: float,
-             max_seconds: float) -> tuple[list[list[str]], dict[str, list[Load]], Server]:
+             max_seconds: float, existing: Path | None = None) -> tuple[list[list[str]], dict[str, list[Load]], Server]:
     data = root / name / "data"
     data.parent.mkdir(parents=True)
-    print(f"{name}: {series:,} series x {hours} h", flush=True)
-    load(data, series, hours, seed=11, max_seconds=max_seconds)
+    if existing is not None:
+        print(f"{name}: the data directory given with --data", flush=True)
+        data = existing
+    else:
+        print(f"{name}: {series:,} series x {hours} h", flush=True)
+        load(data, series, hours, seed=11, max_seconds=max_seconds)
     server = Server(data)
     server.start()
     uid = f"bench-{name}"
@@ -449,6 +453,9 @@ def main(argv: list[str]) -> int:
                         help="series of the 7-day case (default 1000; 0 skips it)")
     parser.add_argument("--repeats", type=int, default=5, help="cold and warm loads each (default 5)")
     parser.add_argument("--max-seconds", type=float, default=1800, help="bound on the whole run (default 1800)")
+    parser.add_argument("--data", type=Path, default=None,
+                        help="use this data directory (written earlier, e.g. by a previous run's loader) for the "
+                             "first case instead of writing the workload; it is opened by the server and changed")
     args = parser.parse_args(argv)
     deadline = time.monotonic() + args.max_seconds
     print(f"machine: {machine_description()}", flush=True)
@@ -457,7 +464,7 @@ def main(argv: list[str]) -> int:
     with tempfile.TemporaryDirectory(prefix="tsdb-bench-dashboard-") as tmp:
         root = Path(tmp)
         rows, loads, server = run_case(f"{args.hours}h", root, args.series, args.hours, f"now-{args.hours}h",
-                                       args.repeats, deadline, args.max_seconds)
+                                       args.repeats, deadline, args.max_seconds, args.data)
         server.stop()
         all_rows += rows
         notes.append(f"{args.hours}h ({args.series:,} series): largest part of a cold load: {dominant(loads)}")

@@ -7,16 +7,23 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# Binaries the suite runs (tests/needs.py require_binary) and the Debian packages providing them;
-# under CI=true a test skipped because one is missing fails (tests/conftest.py).
-peers=(prometheus promtool prometheus-alertmanager amtool prometheus-node-exporter victoria-metrics vmagent tmux
-       openssl curl node npm chromium chromedriver)
-packages=(prometheus prometheus-alertmanager prometheus-node-exporter victoria-metrics tmux openssl curl libxxhash0
-          nodejs npm chromium chromium-driver)
-missing=0
-for bin in "${peers[@]}"; do command -v "$bin" >/dev/null 2>&1 || missing=1; done
-python3 -c 'import ctypes.util, sys; sys.exit(ctypes.util.find_library("xxhash") is None)' || missing=1
-if [ "$missing" = 1 ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+# Binaries the suite runs (tests/needs.py require_binary) and the Debian package providing each;
+# under CI=true a test skipped because one is missing fails (tests/conftest.py). Only the packages of
+# missing binaries are installed: a machine whose Node.js comes from elsewhere keeps it (Debian's npm
+# conflicts with other Node.js builds).
+declare -A package_of=(
+  [prometheus]=prometheus [promtool]=prometheus [prometheus-alertmanager]=prometheus-alertmanager
+  [amtool]=prometheus-alertmanager [prometheus-node-exporter]=prometheus-node-exporter
+  [victoria-metrics]=victoria-metrics [vmagent]=victoria-metrics [tmux]=tmux [openssl]=openssl [curl]=curl
+  [node]=nodejs [npm]=npm [chromium]=chromium [chromedriver]=chromium-driver
+)
+packages=()
+for bin in "${!package_of[@]}"; do
+  command -v "$bin" >/dev/null 2>&1 || packages+=("${package_of[$bin]}")
+done
+python3 -c 'import ctypes.util, sys; sys.exit(ctypes.util.find_library("xxhash") is None)' || packages+=(libxxhash0)
+if [ "${#packages[@]}" -gt 0 ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+  mapfile -t packages < <(printf '%s\n' "${packages[@]}" | sort -u)
   echo "== installing Debian peers (${packages[*]})"
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${packages[@]}" >/dev/null

@@ -4,10 +4,20 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from tsdb.labels import Labels
-from tsdb.server.json_format import format_timestamp, format_value, json_string, labels_json, point_json
+from tsdb.server.json_format import (
+    format_timestamp,
+    format_value,
+    format_values,
+    json_string,
+    labels_json,
+    point_json,
+)
 
 
 @pytest.mark.parametrize(
@@ -19,6 +29,12 @@ from tsdb.server.json_format import format_timestamp, format_value, json_string,
 )
 def test_values_like_go(value: float, text: str) -> None:
     assert format_value(value) == text
+
+
+@given(st.lists(st.floats(allow_nan=True, allow_infinity=True) | st.integers(-10**17, 10**17).map(float)
+                | st.sampled_from([0.0, -0.0, 1e-4, 1e16, 1e21, 9999999999999998.0, 1e-6, 1e-7])))
+def test_many_values_format_as_one_at_a_time(values: list[float]) -> None:
+    assert format_values(np.array(values, dtype=np.float64)) == [format_value(v) for v in values]
 
 
 @pytest.mark.parametrize(("ms", "text"), [(0, "0"), (4000, "4"), (1500, "1.500"), (1001, "1.001"),

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import operator
 import platform
 import time
 from collections.abc import Awaitable, Callable, Sequence
@@ -127,16 +128,16 @@ def render_value(value: Value, t_ms: int | None = None, steps: Sequence[int] | N
     items = []
     # every series shares the steps: render each step's '[<seconds>,"' once
     prefixes = ["[" + jf.format_timestamp(t) + ',"' for t in steps]
-    fmt = jf.format_value
     for i in order:
         mask = value.present[i]
         if not mask.any():
             continue
-        row = value.values[i].tolist()
         if mask.all():
-            points = '"],'.join(p + fmt(v) for p, v in zip(prefixes, row, strict=True))
+            points = '"],'.join(map(operator.add, prefixes, jf.format_values(value.values[i])))
         else:
-            points = '"],'.join(prefixes[j] + fmt(row[j]) for j in np.flatnonzero(mask).tolist())
+            kept = np.flatnonzero(mask)
+            points = '"],'.join(map(operator.add, [prefixes[j] for j in kept.tolist()],
+                                    jf.format_values(value.values[i][kept])))
         items.append('{"metric":' + jf.labels_json(value.labels[i]) + ',"values":[' + points + '"]]}')
     return '{"resultType":"matrix","result":[' + ",".join(items) + "]}"
 
@@ -202,7 +203,8 @@ class HttpApi:
         t_ms = params.parse_time(form["time"], "time") if form.get("time") else int(time.time() * 1000)
         value, notes = await self._query(self.backend.engine.instant_annotated, text, t_ms, _source_resolution(form),
                                        _timeout(form))
-        return _success(render_value(value, t_ms=t_ms), notes.warnings, notes.infos)
+        # rendering a large result takes a while: a worker thread does it, so the event loop stays free
+        return _success(await self._run(render_value, value, t_ms), notes.warnings, notes.infos)
 
     async def query_range(self, request: web.Request, form: dict[str, Any]) -> web.Response:
         text = _required(form, "query")
@@ -221,7 +223,7 @@ class HttpApi:
         value, notes = await self._query(self.backend.engine.range_annotated, text, start, end, step,
                                        _source_resolution(form), timeout_s)
         steps = list(range(start, end + 1, step))
-        return _success(render_value(value, steps=steps), notes.warnings, notes.infos)
+        return _success(await self._run(render_value, value, None, steps), notes.warnings, notes.infos)
 
     async def format_query(self, request: web.Request, form: dict[str, Any]) -> web.Response:
         text = _required(form, "query")

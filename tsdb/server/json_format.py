@@ -35,6 +35,26 @@ def _format_slow(value: float) -> str:
     return np.format_float_positional(value, unique=True, trim="-")
 
 
+def format_values(values: np.ndarray) -> list[str]:
+    """:func:`format_value` of every element of a float64 array, without a Python call per element.
+
+    Python's ``str`` of a float is already Go's form for ``1e-4 <= |v| < 1e16`` except that integral values
+    end in ``.0``; those become ints first, and the rest (tiny, huge, NaN, infinite, ``-0``) take
+    :func:`format_value`.
+    """
+    arr = np.asarray(values, dtype=np.float64)
+    items: list[object] = arr.tolist()
+    magnitude = np.abs(arr)
+    with np.errstate(invalid="ignore"):
+        plain = (magnitude >= 1e-4) & (magnitude < 1e16)
+        integral = plain & (arr == np.trunc(arr))
+    for j in np.flatnonzero(integral).tolist():
+        items[j] = int(items[j])  # type: ignore[call-overload]
+    for j in np.flatnonzero(~plain).tolist():
+        items[j] = format_value(items[j])  # type: ignore[arg-type]
+    return list(map(str, items))
+
+
 def format_timestamp(ts_ms: int) -> str:
     """Milliseconds as Prometheus writes a JSON timestamp: integer seconds, then ``.mmm`` if non-zero."""
     sign = "-" if ts_ms < 0 else ""

@@ -16,6 +16,7 @@ import numpy as np
 
 from tsdb.labels import Labels, Matcher
 from tsdb.storage.interfaces import FlatSeries, Querier, SelectHints, Series, TimestampArray, ValueArray
+from tsdb.storage.merge_kernels import merge_pieces
 
 
 def merge_samples(parts: Sequence[tuple[TimestampArray, ValueArray]]) -> tuple[TimestampArray, ValueArray]:
@@ -40,28 +41,40 @@ def merge_samples(parts: Sequence[tuple[TimestampArray, ValueArray]]) -> tuple[T
 
 def merge_flat(parts: Sequence[FlatSeries]) -> FlatSeries:
     """Merge columnar results of several sources (increasing priority) as :meth:`MergeQuerier.select` does."""
-    entries = sorted((tuple.__getitem__(lb, _ALL), src, i)
-                     for src, p in enumerate(parts) for i, lb in enumerate(p.labels))
-    bounds = [p.offsets.tolist() for p in parts]
-    labels: list[Labels] = []
-    ts_out: list[TimestampArray] = []
-    values_out: list[ValueArray] = []
-    for _, group in itertools.groupby(entries, key=lambda e: e[0]):
-        members = list(group)
-        pieces = []
-        for _, src, i in members:
-            p, b = parts[src], bounds[src]
-            pieces.append((p.ts[b[i]:b[i + 1]], p.values[b[i]:b[i + 1]]))
-        ts, values = merge_samples(pieces)
-        if len(ts):
-            labels.append(parts[members[0][1]].labels[members[0][2]])
-            ts_out.append(ts)
-            values_out.append(values)
-    offsets = np.zeros(len(labels) + 1, dtype=np.int64)
-    np.cumsum([len(t) for t in ts_out], out=offsets[1:])
-    if not labels:
-        return FlatSeries([], np.zeros(0, np.int64), np.zeros(0, np.float64), offsets)
-    return FlatSeries(labels, np.concatenate(ts_out), np.concatenate(values_out), offsets)
+    groups: dict[Labels, int] = {}
+    piece_group: list[int] = []
+    for p in parts:
+        for lb in p.labels:
+            piece_group.append(groups.setdefault(lb, len(groups)))
+    if not groups:
+        return FlatSeries([], np.zeros(0, np.int64), np.zeros(0, np.float64), np.zeros(1, np.int64))
+    unique = list(groups)
+    by_labels = sorted(range(len(unique)), key=lambda g: tuple.__getitem__(unique[g], _ALL))
+    rank = np.empty(len(unique), dtype=np.int64)
+    rank[by_labels] = np.arange(len(unique), dtype=np.int64)
+    bases = np.cumsum([0] + [len(p.ts) for p in parts])
+    starts = np.concatenate([p.offsets[:-1] + base for p, base in zip(parts, bases, strict=False)])
+    ends = np.concatenate([p.offsets[1:] + base for p, base in zip(parts, bases, strict=False)])
+    piece_rank = rank[np.asarray(piece_group, dtype=np.int64)]
+    order = np.argsort(piece_rank, kind="stable")  # by series, then source priority (sources in order)
+    bounds = np.searchsorted(piece_rank[order], np.arange(len(unique) + 1, dtype=np.int64))
+    ts = np.concatenate([p.ts for p in parts])
+    values = np.concatenate([p.values for p in parts])
+    out_ts = np.empty(ts.shape[0], dtype=np.int64)
+    out_values = np.empty(ts.shape[0], dtype=np.float64)
+    out_offsets = np.empty(len(unique) + 1, dtype=np.int64)
+    merge_pieces(ts, values, starts[order], ends[order], bounds, out_ts, out_values, out_offsets)
+    counts = np.diff(out_offsets)
+    labels = [unique[g] for g in by_labels]
+    if not counts.all():  # series with no sample in range from any source are left out
+        keep = np.flatnonzero(counts)
+        labels = [labels[i] for i in keep.tolist()]
+        offsets = np.zeros(len(labels) + 1, dtype=np.int64)
+        np.cumsum(counts[keep], out=offsets[1:])
+    else:
+        offsets = out_offsets
+    used = int(out_offsets[-1])
+    return FlatSeries(labels, out_ts[:used], out_values[:used], offsets)
 
 
 _ALL = slice(None)

@@ -22,8 +22,10 @@ import numpy as np
 import numpy.typing as npt
 
 from tsdb.errors import CorruptionError, InvalidArgumentError, StorageError
+from tsdb.storage.chunks.segment_kernels import gather_chunks, locate_chunks
 from tsdb.storage.chunks.xor import XORChunk
 from tsdb.storage.crc import crc32c, crc32c_batch
+from tsdb.storage.crc_kernels import CRC32C_TABLES
 from tsdb.storage.encoding import read_uvarint
 from tsdb.storage.fileutil import fsync_dir
 
@@ -304,35 +306,56 @@ class ChunkReader:
         """Like :meth:`read`, also returning each chunk's encoding byte."""
         refs_arr = np.asarray(refs, dtype=np.uint64)
         n = refs_arr.shape[0]
-        enc_pos = np.empty(n, dtype=np.int64)
+        segs = (refs_arr >> np.uint64(32)).astype(np.int64)
+        offs = (refs_arr & np.uint64(0xFFFFFFFF)).astype(np.int64)
+        positions = np.empty(n, dtype=np.int64)
         lens = np.empty(n, dtype=np.int64)
-        segs = np.empty(n, dtype=np.int64)
-        for i, ref in enumerate(refs_arr.tolist()):
-            seg, pos, length, _ = self._locate(ref)
-            segs[i], enc_pos[i], lens[i] = seg, pos, length
-        encodings = np.empty(n, dtype=np.uint8)
+        groups = self._by_segment(segs)
+        for seg, idx in groups:
+            self._locate_group(seg, idx, offs, refs_arr, positions, lens)
         offsets = np.zeros(n + 1, dtype=np.int64)
         np.cumsum(lens, out=offsets[1:])
-        if n == 0:
-            return np.zeros(0, dtype=np.uint8), offsets, encodings
-        # contiguous copies of every chunk's encoding byte + data, then one batched CRC pass
-        bodies = np.concatenate([self._arrays[sg][p:p + 1 + ln]
-                                 for sg, p, ln in zip(segs.tolist(), enc_pos.tolist(), lens.tolist(), strict=True)])
-        starts = offsets + np.arange(n + 1, dtype=np.int64)
-        crcs = crc32c_batch(bodies, starts)
-        stored = np.empty(n, dtype=np.uint32)
-        for i, (sg, p, ln) in enumerate(zip(segs.tolist(), enc_pos.tolist(), lens.tolist(), strict=True)):
-            stored[i] = int.from_bytes(self._arrays[sg][p + 1 + ln:p + 5 + ln].tobytes(), "big")
-        bad = np.flatnonzero(crcs != stored)
-        if bad.size:
-            i = int(bad[0])
-            raise CorruptionError("chunk checksum mismatch", str(self.paths[int(segs[i])]),
-                                  int(refs_arr[i]) & 0xFFFFFFFF)
-        encodings[:] = bodies[starts[:-1]]
-        is_data = np.ones(bodies.shape[0], dtype=np.bool_)
-        is_data[starts[:-1]] = False
-        data = bodies[is_data]
+        data = np.empty(int(offsets[-1]), dtype=np.uint8)
+        encodings = np.empty(n, dtype=np.uint8)
+        for seg, idx in groups:
+            if idx is None:
+                first = gather_chunks(self._arrays[seg], positions, lens, CRC32C_TABLES, data, offsets, encodings)
+            else:
+                enc = np.empty(idx.shape[0], dtype=np.uint8)
+                bad = gather_chunks(self._arrays[seg], positions[idx], lens[idx], CRC32C_TABLES, data,
+                                    offsets[idx], enc)
+                encodings[idx] = enc
+                first = int(idx[bad]) if bad >= 0 else -1
+            if first >= 0:
+                raise CorruptionError("chunk checksum mismatch", str(self.paths[seg]), int(offs[first]))
         return data, offsets, encodings
+
+    def _by_segment(self, segs: I64) -> list[tuple[int, I64 | None]]:
+        """(segment, indices of its refs, or None for all refs) groups; CorruptionError for an unknown segment."""
+        if segs.shape[0] == 0:
+            return []
+        top = int(segs.max())
+        if top >= len(self._arrays):
+            raise CorruptionError(f"chunk ref names segment index {top}, but there are {len(self._arrays)}",
+                                  str(self.dir), None)
+        if int(segs.min()) == top:
+            return [(top, None)]
+        return [(int(seg), np.flatnonzero(segs == seg)) for seg in np.unique(segs)]
+
+    def _locate_group(self, seg: int, idx: I64 | None, offs: I64, refs: U64, positions: I64, lens: I64) -> None:
+        """Fill positions and lengths of the refs ``idx`` (None: all) of segment ``seg``; CorruptionError if bad."""
+        part = offs if idx is None else offs[idx]
+        pos = positions if idx is None else np.empty(part.shape[0], dtype=np.int64)
+        ln = lens if idx is None else np.empty(part.shape[0], dtype=np.int64)
+        bad, _ = locate_chunks(self._arrays[seg], part, SEGMENT_HEADER_SIZE, pos, ln)
+        if bad >= 0:
+            i = bad if idx is None else int(idx[bad])
+            self._locate(int(refs[i]))  # raises with the precise message
+            raise CorruptionError(f"chunk ref {int(refs[i]):#x} is not a valid chunk record", str(self.paths[seg]),
+                                  int(offs[i]))
+        if idx is not None:
+            positions[idx] = pos
+            lens[idx] = ln
 
     def close(self) -> None:
         """Unmap the segment files."""
