@@ -47,10 +47,10 @@ def merge_pieces(ts: np.ndarray, values: np.ndarray, starts: np.ndarray, ends: n
         if disjoint:
             for k in range(n):
                 p = order[k]
-                for i in range(starts[p], ends[p]):
-                    out_ts[pos] = ts[i]
-                    out_values[pos] = values[i]
-                    pos += 1
+                size = ends[p] - starts[p]
+                out_ts[pos:pos + size] = ts[starts[p]:ends[p]]
+                out_values[pos:pos + size] = values[starts[p]:ends[p]]
+                pos += size
         else:
             total = 0
             for p in range(lo, hi):

@@ -179,6 +179,10 @@ class BlockQuerier:
             ts, values, sample_offsets = decode_chunks(data, offsets)
         except CorruptionError:
             return None
+        series_offsets = sample_offsets[seg - seg[0]]
+        in_range = ts.shape[0] == 0 or (int(ts.min()) >= self.mint and int(ts.max()) <= self.maxt)
+        if in_range and np.all(series_offsets[1:] > series_offsets[:-1]):  # nothing to clip: use as decoded
+            return FlatSeries([s.labels for s in batch], ts, values, series_offsets)
         empty = np.zeros(0, np.int64)
         f_ts, f_values, f_off = merge_clip(seg - seg[0], ts, values, sample_offsets, empty, np.zeros(0, np.float64),
                                            np.zeros(len(batch) + 1, np.int64), self.mint, self.maxt)

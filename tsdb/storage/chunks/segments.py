@@ -243,6 +243,17 @@ def _check_header(path: Path, arr: U8) -> None:
         raise CorruptionError(f"unsupported chunk segment version {arr[4]}", str(path), 4)
 
 
+@dataclass(frozen=True)
+class LocatedChunks:
+    """Chunk records found by :meth:`ChunkReader.locate_many`: per chunk its offset in its segment, the
+    position of its encoding byte and its data length; ``groups`` lists (segment, indices or None for all)."""
+
+    groups: list[tuple[int, I64 | None]]
+    offsets: I64
+    positions: I64
+    lengths: I64
+
+
 class ChunkReader:
     """Reads chunks of a block's ``chunks/`` directory through read-only memory maps.
 
@@ -304,6 +315,16 @@ class ChunkReader:
 
     def read_many(self, refs: U64 | Sequence[int]) -> tuple[U8, I64, npt.NDArray[np.uint8]]:
         """Like :meth:`read`, also returning each chunk's encoding byte."""
+        located = self.locate_many(refs)
+        offsets = np.zeros(located.lengths.shape[0] + 1, dtype=np.int64)
+        np.cumsum(located.lengths, out=offsets[1:])
+        data = np.empty(int(offsets[-1]), dtype=np.uint8)
+        encodings = self.gather_into(located, data, offsets[:-1])
+        return data, offsets, encodings
+
+    def locate_many(self, refs: U64 | Sequence[int]) -> LocatedChunks:
+        """Where each chunk's record is (segment, encoding byte position, data length), without copying;
+        CorruptionError (segment file and offset) for a ref that does not point at a chunk record."""
         refs_arr = np.asarray(refs, dtype=np.uint64)
         n = refs_arr.shape[0]
         segs = (refs_arr >> np.uint64(32)).astype(np.int64)
@@ -313,22 +334,24 @@ class ChunkReader:
         groups = self._by_segment(segs)
         for seg, idx in groups:
             self._locate_group(seg, idx, offs, refs_arr, positions, lens)
-        offsets = np.zeros(n + 1, dtype=np.int64)
-        np.cumsum(lens, out=offsets[1:])
-        data = np.empty(int(offsets[-1]), dtype=np.uint8)
-        encodings = np.empty(n, dtype=np.uint8)
-        for seg, idx in groups:
+        return LocatedChunks(groups, offs, positions, lens)
+
+    def gather_into(self, located: LocatedChunks, data: U8, dest: I64) -> npt.NDArray[np.uint8]:
+        """Copy chunk i's data to ``data[dest[i]:dest[i] + located.lengths[i]]`` verifying its CRC; returns
+        the encoding bytes. CorruptionError (segment file and offset) for the first checksum mismatch."""
+        encodings = np.empty(located.lengths.shape[0], dtype=np.uint8)
+        positions, lens, offs = located.positions, located.lengths, located.offsets
+        for seg, idx in located.groups:
             if idx is None:
-                first = gather_chunks(self._arrays[seg], positions, lens, CRC32C_TABLES, data, offsets, encodings)
+                first = gather_chunks(self._arrays[seg], positions, lens, CRC32C_TABLES, data, dest, encodings)
             else:
                 enc = np.empty(idx.shape[0], dtype=np.uint8)
-                bad = gather_chunks(self._arrays[seg], positions[idx], lens[idx], CRC32C_TABLES, data,
-                                    offsets[idx], enc)
+                bad = gather_chunks(self._arrays[seg], positions[idx], lens[idx], CRC32C_TABLES, data, dest[idx], enc)
                 encodings[idx] = enc
                 first = int(idx[bad]) if bad >= 0 else -1
             if first >= 0:
                 raise CorruptionError("chunk checksum mismatch", str(self.paths[seg]), int(offs[first]))
-        return data, offsets, encodings
+        return encodings
 
     def _by_segment(self, segs: I64) -> list[tuple[int, I64 | None]]:
         """(segment, indices of its refs, or None for all refs) groups; CorruptionError for an unknown segment."""

@@ -86,26 +86,42 @@ def decode_chunks(data: np.ndarray | bytes, chunk_offsets: np.ndarray) -> tuple[
     """
     buf = _as_bytes(data)
     offs = _as_i64(chunk_offsets, "chunk_offsets")
-    if offs.shape[0] == 0:
-        raise InvalidArgumentError("chunk_offsets must hold at least one entry (n chunks need n+1)")
-    if offs[0] < 0 or offs[-1] > buf.shape[0] or np.any(np.diff(offs) < 0):
-        raise InvalidArgumentError(f"chunk_offsets must be non-decreasing within [0, {buf.shape[0]}]")
-    sample_offs = np.zeros(offs.shape[0], dtype=np.int64)
-    short = _k.count_kernel(buf, offs, sample_offs)
-    if short >= 0:
-        raise CorruptionError(f"chunk {short}: {_k.ERROR_MESSAGES[_k.ERR_SHORT_HEADER]}", offset=int(offs[short]))
+    sample_offs = chunk_sample_offsets(buf, offs)
     n = int(sample_offs[-1])
     ts_out = np.empty(n, dtype=np.int64)
-    v_out = np.empty(n, dtype=np.uint64)
-    status, chunk, offset = _k.decode_kernel(buf, offs, sample_offs, ts_out, v_out)
+    v_out = np.empty(n, dtype=np.float64)
+    decode_chunks_into(buf, offs, sample_offs, sample_offs[:-1], ts_out, v_out)
+    return ts_out, v_out, sample_offs
+
+
+def chunk_sample_offsets(data: np.ndarray, chunk_offsets: np.ndarray) -> np.ndarray:
+    """Cumulative sample counts (int64[n+1]) of chunks ``data[chunk_offsets[i]:chunk_offsets[i+1]]`` from
+    their count headers; InvalidArgumentError for bad offsets, CorruptionError for a chunk without header."""
+    if chunk_offsets.shape[0] == 0:
+        raise InvalidArgumentError("chunk_offsets must hold at least one entry (n chunks need n+1)")
+    if chunk_offsets[0] < 0 or chunk_offsets[-1] > data.shape[0] or np.any(np.diff(chunk_offsets) < 0):
+        raise InvalidArgumentError(f"chunk_offsets must be non-decreasing within [0, {data.shape[0]}]")
+    sample_offs = np.zeros(chunk_offsets.shape[0], dtype=np.int64)
+    short = _k.count_kernel(data, chunk_offsets, sample_offs)
+    if short >= 0:
+        raise CorruptionError(f"chunk {short}: {_k.ERROR_MESSAGES[_k.ERR_SHORT_HEADER]}",
+                              offset=int(chunk_offsets[short]))
+    return sample_offs
+
+
+def decode_chunks_into(data: np.ndarray, chunk_offsets: np.ndarray, sample_offsets: np.ndarray, dest: np.ndarray,
+                       ts_out: np.ndarray, values_out: np.ndarray) -> None:
+    """Decode chunk i (``sample_offsets[i+1] - sample_offsets[i]`` samples, see :func:`chunk_sample_offsets`)
+    into ``ts_out``/``values_out`` (int64, float64) at ``dest[i]``; CorruptionError as :func:`decode_chunks`."""
+    status, chunk, offset = _k.decode_kernel(data, chunk_offsets, sample_offsets, dest, ts_out,
+                                             values_out.view(np.uint64))
     if status != _k.OK:
-        declared = int(sample_offs[chunk + 1] - sample_offs[chunk])
+        declared = int(sample_offsets[chunk + 1] - sample_offsets[chunk])
         raise CorruptionError(
-            f"chunk {chunk} (bytes {int(offs[chunk])}..{int(offs[chunk + 1])}, {declared} samples declared): "
-            f"{_k.ERROR_MESSAGES[int(status)]}",
+            f"chunk {chunk} (bytes {int(chunk_offsets[chunk])}..{int(chunk_offsets[chunk + 1])}, {declared} samples "
+            f"declared): {_k.ERROR_MESSAGES[int(status)]}",
             offset=int(offset),
         )
-    return ts_out, v_out.view(np.float64), sample_offs
 
 
 def encode_chunk(ts: np.ndarray, values: np.ndarray) -> bytes:

@@ -326,9 +326,10 @@ def _read_uvarint(data: np.ndarray, b: int, end: int) -> tuple[int, np.uint64, i
 
 
 @njit
-def decode_kernel(data: np.ndarray, chunk_offsets: np.ndarray, sample_offsets: np.ndarray,
+def decode_kernel(data: np.ndarray, chunk_offsets: np.ndarray, sample_offsets: np.ndarray, dest: np.ndarray,
                   ts_out: np.ndarray, v_out: np.ndarray) -> tuple[int, int, int]:
-    """Decode chunk i = ``data[chunk_offsets[i]:chunk_offsets[i+1]]`` into ``[sample_offsets[i]:...+1]``.
+    """Decode chunk i = ``data[chunk_offsets[i]:chunk_offsets[i+1]]`` (``sample_offsets[i+1] - sample_offsets[i]``
+    samples) into ``[dest[i]:dest[i] + that count]``; ``dest = sample_offsets[:-1]`` packs them in order.
 
     ``sample_offsets`` comes from the chunks' count headers (``count_kernel``); ``ts_out`` is int64,
     ``v_out`` uint64 (value bits). Returns (status, chunk index, byte offset in ``data``); status 0 = ok.
@@ -376,8 +377,8 @@ def decode_kernel(data: np.ndarray, chunk_offsets: np.ndarray, sample_offsets: n
         end = chunk_offsets[c + 1]
         if end - start < 2:
             return ERR_SHORT_HEADER, c, start
-        o = sample_offsets[c]
-        n = sample_offsets[c + 1] - o
+        o = dest[c]
+        n = sample_offsets[c + 1] - sample_offsets[c]
         if n == 0:
             continue
         status, zig, b = _read_uvarint(data, start + 2, end)
