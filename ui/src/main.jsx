@@ -9,6 +9,8 @@ import { ExplorePage } from './explore.jsx';
 import { ImportPage } from './importpage.jsx';
 import { TopBar } from './shell.jsx';
 import { GraphPage } from './pages/graph.jsx';
+import { MetricsPage } from './pages/metrics.jsx';
+import { TargetsPage, TsdbStatusPage, ConfigPage } from './pages/status.jsx';
 
 function App() {
   const { pathname, search } = useLocation();
@@ -21,6 +23,10 @@ function App() {
     case 'import': return <ImportPage key="import" />;
     case 'explore': return <ExplorePage key="explore" search={search} />;
     case 'graph': return <GraphPage key="graph" search={search} />;
+    case 'metrics': return <MetricsPage key="metrics" />;
+    case 'targets': return <TargetsPage key="targets" />;
+    case 'tsdb-status': return <TsdbStatusPage key="tsdb-status" />;
+    case 'config': return <ConfigPage key="config" />;
     default:
       return (
         <div class="page"><TopBar title="Not found" />
