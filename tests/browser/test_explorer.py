@@ -115,3 +115,22 @@ def test_explorer_on_a_phone(ui: UI) -> None:
     finally:
         ui.driver.set_window_size(1400, 1000)
     assert console_errors(ui.driver) == []
+
+
+def test_table_tab_shows_raw_samples_of_a_range_selector(ui: UI) -> None:
+    states = ui.open(graph_link('node_load1{instance="node-a:9100"}[1m]', "1"))
+    assert states == {"g0": "rendered"}, states
+    table = ui.driver.find_element(By.CSS_SELECTOR, "[data-testid=raw-samples]")
+    rows = table.find_elements(By.CSS_SELECTOR, "tbody tr")
+    assert len(rows) == 1
+    samples = rows[0].find_elements(By.CSS_SELECTOR, ".samples div")
+    assert 3 <= len(samples) <= 4 and all(" @ " in s.text for s in samples), [s.text for s in samples]
+    assert console_errors(ui.driver) == []
+
+
+def test_graph_shows_query_infos(ui: UI) -> None:
+    # rate() over a gauge: Prometheus answers an info annotation ("metric might not be a counter")
+    ui.open(graph_link("rate(node_load1[5m])"))
+    notes = ui.driver.find_elements(By.CSS_SELECTOR, "[data-testid=query-info], [data-testid=query-warn]")
+    assert any("counter" in n.text for n in notes), [n.text for n in notes]
+    assert console_errors(ui.driver) == []

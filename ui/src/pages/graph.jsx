@@ -7,6 +7,8 @@ import { Panel } from '../panel.jsx';
 import { navigate, setSearch } from '../router.js';
 import { parseGraphParams, encodeGraphParams, emptyPanel, parseMoment, graphStepMs } from '../lib/graphurl.js';
 import { parseDuration } from '../lib/time.js';
+import { queryNotes } from '../api.js';
+import { seriesName } from '../lib/legend.js';
 
 const HISTORY_KEY = 'tsdb.queryHistory';
 
@@ -131,9 +133,51 @@ function Result({ id, panel, endMs, momentMs, tick, onState, onZoom }) {
   [panel.expr, panel.tab, panel.stacked, panel.yZero, stepMs]);
   const at = panel.tab === 'graph' ? { fromMs, toMs } : { fromMs: (Number.isFinite(momentMs) ? momentMs : toMs) - 3600e3, toMs: Number.isFinite(momentMs) ? momentMs : toMs };
   const ctx = { ...at, tick, live: false, vars: {}, varsKey: '', syncKey: id, graphTooltip: 0, widthPx: (at.toMs - at.fromMs) / stepMs };
+  const [state, setState] = useState(null);
+  const [matrix, setMatrix] = useState(false);
+  useEffect(() => {
+    let alive = true;
+    setMatrix(false);
+    if (panel.tab === 'table') promGet('/api/v1/parse_query', { query: panel.expr }).then((t) => { if (alive) setMatrix(t.valueType === 'matrix'); }).catch(() => {});
+    return () => { alive = false; };
+  }, [panel.expr, panel.tab]);
+  const report = (k, s) => { setState(s); onState(k, s); };
+  const notes = state && state !== 'loading' ? queryNotes.get(panel.expr) : null;
+  const moment = at.toMs;
   return (
-    <div class={'explore-result ' + panel.tab}>
-      <Panel key={panel.tab} stateKey={id} panel={model} ctx={ctx} onState={onState} actions={{ navigate, zoom: onZoom }} />
+    <div>
+      {notes && [...notes.warnings.map((w) => ['warn', w]), ...notes.infos.map((w) => ['info', w])].map(([kind, w]) => (
+        <div class={'query-note ' + kind} data-testid={'query-' + kind}>{kind === 'warn' ? 'Warning: ' : 'Info: '}{w}</div>))}
+      {matrix ? <RawSamples id={id} expr={panel.expr} timeMs={moment} tick={tick} onState={onState} /> : (
+        <div class={'explore-result ' + panel.tab}>
+          <Panel key={panel.tab} stateKey={id} panel={model} ctx={ctx} onState={report} actions={{ navigate, zoom: onZoom }} />
+        </div>)}
+    </div>
+  );
+}
+
+// A range selector's result in the table tab: every raw sample with its timestamp.
+function RawSamples({ id, expr, timeMs, tick, onState }) {
+  const [res, setRes] = useState({ data: null, error: null });
+  useEffect(() => {
+    let alive = true;
+    onState(id, 'loading');
+    promGet('/api/v1/query', { query: expr, time: timeMs / 1000 })
+      .then((data) => { if (alive) { setRes({ data, error: null }); onState(id, 'rendered'); } })
+      .catch((e) => { if (alive) { setRes({ data: null, error: e.message }); onState(id, 'error'); } });
+    return () => { alive = false; onState(id, null); };
+  }, [expr, timeMs, tick]);
+  if (res.error) return <div class="panel-error" role="alert">{res.error}</div>;
+  if (!res.data) return <div class="spinner" />;
+  const fmtTs = (t) => new Date(t * 1000).toISOString().replace('T', ' ').slice(0, 23);
+  return (
+    <div class="table-scroll" data-panel-id={id} data-state="rendered">
+      <table class="status-table raw-samples" data-testid="raw-samples">
+        <thead><tr><th>Series</th><th>Samples (value @ time, UTC)</th></tr></thead>
+        <tbody>{res.data.result.map((r) => (
+          <tr><td class="wrap">{seriesName(r.metric)}</td>
+            <td class="samples">{(r.values || []).map(([t, v]) => <div>{v} @ {fmtTs(t)}</div>)}</td></tr>))}</tbody>
+      </table>
     </div>
   );
 }
