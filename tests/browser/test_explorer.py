@@ -134,3 +134,25 @@ def test_graph_shows_query_infos(ui: UI) -> None:
     notes = ui.driver.find_elements(By.CSS_SELECTOR, "[data-testid=query-info], [data-testid=query-warn]")
     assert any("counter" in n.text for n in notes), [n.text for n in notes]
     assert console_errors(ui.driver) == []
+
+
+def test_functions_complete_with_signatures_and_errors_are_marked(ui: UI) -> None:
+    ui.get("/graph")
+    type_in_editor(ui, "histogram_quan")
+    wait_for(ui.driver, lambda d: "histogram_quantile" in completions(ui), "histogram_quantile offered")
+    detail = ui.driver.find_element(By.CSS_SELECTOR, ".cm-tooltip-autocomplete li .cm-completionDetail").text
+    assert detail, "a function completion without its signature"
+    ui.get("/graph")
+    type_in_editor(ui, "sum(rate(node_load1[5m]) +")
+    mark = wait_for(ui.driver, lambda d: d.find_elements(By.CSS_SELECTOR, ".cm-lintRange-error"), "an error mark")
+    assert mark
+    assert console_errors(ui.driver) == []
+
+
+def test_query_history_lists_executed_queries(ui: UI) -> None:
+    ui.open(graph_link("node_load5"))
+    ui.driver.find_element(By.CSS_SELECTOR, "[data-testid=graph-run-0]").click()
+    ui.driver.find_element(By.CSS_SELECTOR, "[data-testid=graph-history-0]").click()
+    items = ui.driver.find_element(By.CSS_SELECTOR, "[data-testid=query-history]").text
+    assert "node_load5" in items
+    assert console_errors(ui.driver) == []
