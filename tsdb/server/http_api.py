@@ -31,6 +31,8 @@ from tsdb.errors import (
     TsdbError,
 )
 from tsdb.http_body import BodyTooLargeError, IncompleteBodyError, read_body
+from tsdb.query.parser.ast_json import ast_json
+from tsdb.query.parser.parser import parse
 from tsdb.query.value import MatrixValue, ScalarValue, StringValue, Value, VectorValue
 from tsdb.server import json_format as jf
 from tsdb.server import params
@@ -155,6 +157,7 @@ class HttpApi:
             ("/api/v1/series", self.series), ("/api/v1/labels", self.labels),
             ("/api/v1/label/{name}/values", self.label_values), ("/api/v1/query_exemplars", self.exemplars),
             ("/api/v1/format_query", self.format_query),
+            ("/api/v1/parse_query", self.parse_query),
         ]
         out = []
         for path, handler in both:
@@ -228,6 +231,11 @@ class HttpApi:
     async def format_query(self, request: web.Request, form: dict[str, Any]) -> web.Response:
         text = _required(form, "query")
         return _success(jf.json_string(self.backend.format_query(text)))
+
+    async def parse_query(self, request: web.Request, form: dict[str, Any]) -> web.Response:
+        """The query's syntax tree as JSON (:mod:`tsdb.query.parser.ast_json`); a syntax error is bad_data."""
+        text = _required(form, "query")
+        return _success(json.dumps(ast_json(parse(text)), separators=(",", ":"), ensure_ascii=False))
 
     async def exemplars(self, request: web.Request, form: dict[str, Any]) -> web.Response:
         _required(form, "query")

@@ -37,6 +37,7 @@ from tsdb.storage.head.head import Head
 from tsdb.storage.interfaces import TimestampArray, ValueArray
 from tsdb.storage.merge import MergeQuerier
 from tsdb.storage.metadata import MetadataStore
+from tsdb.storage.tiers.downsample import RESOLUTIONS
 from tsdb.storage.tiers.querier import TieredQuerier
 from tsdb.storage.tiers.store import TierStore
 from tsdb.storage.wal import records
@@ -331,6 +332,11 @@ class DB:
                                key=lambda item: -item[1])[:10]
             label_names = querier.label_names()
             by_label = sorted(((n, len(querier.label_values(n))) for n in label_names), key=lambda item: -item[1])[:10]
+            pairs: dict[str, int] = {}
+            for labels in querier.label_sets([Matcher("=~", "__name__", ".+")]):
+                for name, value in labels.items():
+                    pairs[f"{name}={value}"] = pairs.get(f"{name}={value}", 0) + 1
+            by_pair = sorted(pairs.items(), key=lambda item: (-item[1], item[0]))[:10]
         finally:
             querier.close()
         return {
@@ -340,5 +346,32 @@ class DB:
             "seriesCountByMetricName": [{"name": n, "value": c} for n, c in by_metric],
             "labelValueCountByLabelName": [{"name": n, "value": c} for n, c in by_label],
             "memoryInBytesByLabelName": [],
-            "seriesCountByLabelValuePair": [],
+            "seriesCountByLabelValuePair": [{"name": n, "value": c} for n, c in by_pair],
+            **self.storage_status(),
         }
+
+    def storage_status(self) -> dict[str, Any]:
+        """The tsdb-specific part of ``/api/v1/status/tsdb``: ``blocks`` (oldest first: ulid, minTime,
+        maxTime (exclusive), numSeries, numSamples, numChunks, level, sizeBytes), ``tiers`` (per resolution:
+        files, minTime, maxTime, sizeBytes; empty without tiers) and ``walSizeBytes``."""
+        with self._mutex:
+            blocks = list(self.blocks)
+        out_blocks = []
+        for b in blocks:
+            m = b.meta
+            try:
+                size = b.size_bytes()
+            except OSError:  # removed by compaction meanwhile
+                size = 0
+            out_blocks.append({"ulid": b.ulid, "minTime": m.min_time, "maxTime": m.max_time,
+                               "numSeries": m.stats.num_series, "numSamples": m.stats.num_samples,
+                               "numChunks": m.stats.num_chunks, "level": m.level, "sizeBytes": size})
+        tiers = []
+        if self.tiers is not None:
+            for name in RESOLUTIONS:
+                files = self.tiers.files(name)
+                tiers.append({"name": name, "files": len(files),
+                              "minTime": min((f.mint for f in files), default=0),
+                              "maxTime": max((f.maxt for f in files), default=0),
+                              "sizeBytes": sum(f.size_bytes() for f in files)})
+        return {"blocks": out_blocks, "tiers": tiers, "walSizeBytes": self.wal_size_bytes}

@@ -2,7 +2,8 @@
 
 ``GET /`` redirects to ``/ui/``; ``/ui/assets/<path>`` are the bundle's files, cached for a year (their names
 carry a content hash); every other ``/ui`` path answers ``index.html`` (the single-page app routes in the
-browser) with ``Cache-Control: no-cache``. Without ``index.html`` (bundle not built) ``/ui`` answers 503.
+browser) with ``Cache-Control: no-cache``, and so does ``/graph`` (the query explorer, at Prometheus's URL).
+Without ``index.html`` (bundle not built) ``/ui`` answers 503.
 Every ``/ui`` response carries ``Content-Security-Policy: frame-ancestors ...`` and
 ``X-Content-Type-Options: nosniff``. Text files are sent gzip-compressed when the client accepts it: a
 precompressed ``<file>.gz`` when present, else compressed once and kept in memory."""
@@ -16,8 +17,6 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from aiohttp import web
-
-from tsdb.ui.links import explorer_url
 
 DEFAULT_ROOT = Path(__file__).resolve().parent / "static"
 IMMUTABLE = "public, max-age=31536000, immutable"
@@ -61,7 +60,7 @@ class StaticUi:
 
     def routes(self) -> list[web.AbstractRouteDef]:
         return [web.get("/", self.home), web.get("/ui", self.index), web.get("/ui/assets/{path:.*}", self.asset),
-                web.get("/ui/{tail:.*}", self.index), web.get("/graph", self.graph)]
+                web.get("/ui/{tail:.*}", self.index), web.get("/graph", self.index)]
 
     def _headers(self) -> dict[str, str]:
         return {"Content-Security-Policy": frame_ancestors_header(self.frame_ancestors),
@@ -69,10 +68,6 @@ class StaticUi:
 
     async def home(self, request: web.Request) -> web.Response:
         raise web.HTTPFound("/ui/")
-
-    async def graph(self, request: web.Request) -> web.Response:
-        """Prometheus UI links (alert generator URLs, bookmarks) open the query explorer."""
-        raise web.HTTPFound(explorer_url(request.query))
 
     def _load(self, path: Path) -> _File | None:
         try:

@@ -37,6 +37,9 @@ async function request(method, path, { body, signal, params } = {}) {
   return json;
 }
 
+// Warnings and infos of the last response per query text (the query explorer shows them).
+export const queryNotes = new Map();
+
 // Prometheus API (status/data envelope)
 async function prom(path, params, signal) {
   // POST form keeps long expressions out of the URL
@@ -63,6 +66,7 @@ async function prom(path, params, signal) {
     const msg = (json && json.error) || text || ('HTTP ' + res.status);
     throw new ApiError(msg, res.status, json);
   }
+  if (params.query) queryNotes.set(params.query, { warnings: json.warnings || [], infos: json.infos || [] });
   return json.data;
 }
 

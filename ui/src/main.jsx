@@ -8,6 +8,9 @@ import { DashboardPage } from './dashboard.jsx';
 import { ExplorePage } from './explore.jsx';
 import { ImportPage } from './importpage.jsx';
 import { TopBar } from './shell.jsx';
+import { GraphPage } from './pages/graph.jsx';
+import { MetricsPage } from './pages/metrics.jsx';
+import { TargetsPage, TsdbStatusPage, ConfigPage } from './pages/status.jsx';
 
 function App() {
   const { pathname, search } = useLocation();
@@ -19,6 +22,11 @@ function App() {
     case 'new': return <DashboardPage key="new" isNew search={search} />;
     case 'import': return <ImportPage key="import" />;
     case 'explore': return <ExplorePage key="explore" search={search} />;
+    case 'graph': return <GraphPage key="graph" search={search} />;
+    case 'metrics': return <MetricsPage key="metrics" />;
+    case 'targets': return <TargetsPage key="targets" />;
+    case 'tsdb-status': return <TsdbStatusPage key="tsdb-status" />;
+    case 'config': return <ConfigPage key="config" />;
     default:
       return (
         <div class="page"><TopBar title="Not found" />

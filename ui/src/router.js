@@ -38,6 +38,11 @@ export function matchRoute(pathname) {
   if (p === '/ui/new') return { page: 'new' };
   if (p === '/ui/import') return { page: 'import' };
   if (p === '/ui/explore') return { page: 'explore' };
+  if (p === '/graph') return { page: 'graph' };
+  if (p === '/ui/metrics') return { page: 'metrics' };
+  if (p === '/ui/targets') return { page: 'targets' };
+  if (p === '/ui/tsdb-status') return { page: 'tsdb-status' };
+  if (p === '/ui/config') return { page: 'config' };
   return { page: 'notfound' };
 }
 

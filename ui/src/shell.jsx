@@ -5,6 +5,9 @@ export function TopBar({ title, titleExtra, children }) {
       <nav class="nav">
         <a class="brand" href="/ui/" title="Dashboards" data-testid="nav-dashboards"><span class="logo">▦</span><span class="brand-text">Dashboards</span></a>
         <a class="navlink" href="/ui/explore" data-testid="nav-explore" title="Explore">Explore</a>
+        <a class="navlink" href="/graph" data-testid="nav-query" title="Query explorer">Query</a>
+        <a class="navlink" href="/ui/metrics" data-testid="nav-metrics" title="Metrics">Metrics</a>
+        <a class="navlink" href="/ui/targets" data-testid="nav-status" title="Status: targets, TSDB, configuration">Status</a>
       </nav>
       <h1 class="title" title={title}>{title}{titleExtra}</h1>
       <div class="actions">{children}</div>

@@ -241,6 +241,11 @@ class HeadQuerier:
         pairs = sorted_series(head, refs)
         return [labels for labels, _, _, _ in _iter_data(head, pairs, self.mint, self.maxt)]
 
+    def label_sets(self, matchers: Sequence[Matcher]) -> list[Labels]:
+        """Label sets of matching series with samples in range (no samples are read when the range covers
+        the head)."""
+        return self._live_labels(select_refs(self._head, matchers))
+
     def label_names(self, matchers: Sequence[Matcher] = ()) -> list[str]:
         """Sorted label names of matching series with samples in range."""
         names: set[str] = set()
