@@ -8,6 +8,7 @@ import { DashboardPage } from './dashboard.jsx';
 import { ExplorePage } from './explore.jsx';
 import { ImportPage } from './importpage.jsx';
 import { TopBar } from './shell.jsx';
+import { AckPage } from './pages/ack.jsx';
 
 function App() {
   const { pathname, search } = useLocation();
@@ -19,6 +20,7 @@ function App() {
     case 'new': return <DashboardPage key="new" isNew search={search} />;
     case 'import': return <ImportPage key="import" />;
     case 'explore': return <ExplorePage key="explore" search={search} />;
+    case 'ack': return <AckPage key={'ack-' + r.token} token={r.token} />;
     default:
       return (
         <div class="page"><TopBar title="Not found" />

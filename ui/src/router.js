@@ -38,6 +38,7 @@ export function matchRoute(pathname) {
   if (p === '/ui/new') return { page: 'new' };
   if (p === '/ui/import') return { page: 'import' };
   if (p === '/ui/explore') return { page: 'explore' };
+  if ((m = p.match(/^\/ui\/ack\/([^/]+)/))) return { page: 'ack', token: decodeURIComponent(m[1]) };
   return { page: 'notfound' };
 }
 

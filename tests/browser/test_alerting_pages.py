@@ -1,0 +1,137 @@
+"""The alerting pages in a real browser: the acknowledgement link of a real notification (delivered to an
+aiohttp webhook receiver on 127.0.0.1) opens a confirmation page that acknowledges nothing until its form is
+submitted; submitting it stops the escalation; the page fits a 375 px wide phone."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from aiohttp import web
+
+from tests.aiohttp_thread import AiohttpThread
+from tests.browser.conftest import api, console_errors, screenshot, wait_for
+from tests.integration.serve import ServeProcess
+
+WAIT_S = 20.0
+
+
+class Receivers:
+    """Webhook bodies received per path (``/pager``, ``/lead``), thread-safe."""
+
+    def __init__(self) -> None:
+        self.bodies: dict[str, list[dict[str, Any]]] = {}
+        self.lock = threading.Lock()
+
+    async def handle(self, request: web.Request) -> web.Response:
+        body = await request.json()
+        with self.lock:
+            self.bodies.setdefault(request.path, []).append(body)
+        return web.Response(text="ok")
+
+    def count(self, path: str) -> int:
+        with self.lock:
+            return len(self.bodies.get(path, []))
+
+
+@pytest.fixture(scope="module")
+def alerting(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[ServeProcess, Receivers]]:
+    """``tsdb serve`` with a pager receiver whose notifications start an escalation (1 s, then 4 s, to a lead)."""
+    receivers = Receivers()
+    app = web.Application()
+    app.router.add_post("/{tail:.*}", receivers.handle)
+    peer = AiohttpThread(app)
+    root = tmp_path_factory.mktemp("alerting-ui")
+    notifications = {
+        "config": {"route": {"receiver": "pager", "group_wait": "0s", "group_interval": "1h"},
+                   "receivers": [{"name": "pager", "webhook_configs": [{"url": peer.url + "/pager"}]},
+                                 {"name": "lead", "webhook_configs": [{"url": peer.url + "/lead"}]}]},
+        "escalation": {"policies": {"p": {"steps": [{"wait": "1s", "notify": "lead"},
+                                                    {"wait": "4s", "notify": "lead"}]}},
+                       "routes": {"pager": "p"}}}
+    config = root / "tsdb.yml"
+    config.write_text(json.dumps({"notifications": notifications}))
+    proc = ServeProcess(root / "data", "--config", str(config))
+    try:
+        yield proc, receivers
+    finally:
+        proc.stop()
+        peer.close()
+
+
+def _wait(condition: Any, what: str, timeout_s: float = WAIT_S) -> Any:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.1)
+    raise AssertionError(f"timed out after {timeout_s:.0f} s waiting for {what}")
+
+
+def _phone(driver: Any, on: bool) -> None:
+    if on:
+        driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
+                               {"width": 375, "height": 800, "deviceScaleFactor": 1, "mobile": True})
+    else:
+        driver.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
+
+
+def test_ack_link_confirms_then_acknowledges_and_stops_escalation(
+        alerting: tuple[ServeProcess, Receivers], driver: Any) -> None:
+    server, receivers = alerting
+    console_errors(driver)
+    status, _ = api(server, "POST", "/api/v2/alerts",
+                    [{"labels": {"alertname": "DiskFull", "instance": "db-1"}, "annotations": {"summary": "disk 99%"}}])
+    assert status == 200
+    _wait(lambda: receivers.count("/pager"), "the pager notification")
+    ack_url = receivers.bodies["/pager"][0]["tsdb"]["ack_url"]
+    assert "/ui/ack/" in ack_url
+    _wait(lambda: receivers.count("/lead"), "escalation step 1 to the lead")
+
+    driver.get(ack_url)  # opening the link (what a link previewer does) acknowledges nothing
+    wait_for(driver, lambda d: d.find_element("css selector", "[data-testid=ack-form]"), "the ack form")
+    assert "DiskFull" in driver.find_element("css selector", "[data-testid=ack-page]").text
+    assert "next step 2 of 2" in driver.find_element("css selector", "[data-testid=ack-escalation]").text
+    _, escalations = api(server, "GET", "/api/v1/escalations")
+    assert escalations["data"]["acks"] == [] and len(escalations["data"]["escalations"]) == 1
+
+    _phone(driver, True)
+    try:
+        driver.get(ack_url)
+        wait_for(driver, lambda d: d.find_element("css selector", "[data-testid=ack-form]"), "the ack form at 375 px")
+        screenshot(driver, "alerting-ack-phone")
+        assert driver.execute_script("return document.documentElement.scrollWidth") <= 375
+    finally:
+        _phone(driver, False)
+
+    driver.get(ack_url)
+    by = wait_for(driver, lambda d: d.find_element("css selector", "[data-testid=ack-by]"), "the who field")
+    by.clear()
+    by.send_keys("alice")
+    driver.find_element("css selector", "[data-testid=ack-comment]").send_keys("looking into it")
+    driver.find_element("css selector", "[data-testid=ack-submit]").click()
+    state = "[data-testid=ack-state]"
+    wait_for(driver, lambda d: "Acknowledged by alice" in d.find_element("css selector", state).text,
+             "the acknowledged state")
+    screenshot(driver, "alerting-ack-done")
+    _, escalations = api(server, "GET", "/api/v1/escalations")
+    data = escalations["data"]
+    assert data["escalations"] == [] and data["acks"][0]["by"] == "alice"
+    assert data["acks"][0]["comment"] == "looking into it"
+    time.sleep(5)  # past step 2's wait: the stopped escalation notifies nobody
+    assert receivers.count("/lead") == 1
+    assert console_errors(driver) == []
+
+
+def test_ack_page_unknown_group(alerting: tuple[ServeProcess, Receivers], driver: Any) -> None:
+    server, _ = alerting
+    driver.get(server.url + "/ui/ack/bm90aGluZw")
+    error = wait_for(driver, lambda d: d.find_element("css selector", "[data-testid=ack-error]"), "the error")
+    assert "no active group" in error.text
+
+
