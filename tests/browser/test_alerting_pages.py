@@ -135,3 +135,22 @@ def test_ack_page_unknown_group(alerting: tuple[ServeProcess, Receivers], driver
     assert "no active group" in error.text
 
 
+
+
+def test_escalations_page_shows_step_and_history(alerting: tuple[ServeProcess, Receivers], driver: Any) -> None:
+    server, _ = alerting
+    status, _ = api(server, "POST", "/api/v2/alerts", [{"labels": {"alertname": "CpuHot", "instance": "db-2"}}])
+    assert status == 200
+    _wait(lambda: "CpuHot" in json.dumps(api(server, "GET", "/api/v1/escalations")[1]["data"]["groups"]),
+          "the group with the new alert")
+    _phone(driver, True)
+    try:
+        driver.get(server.url + "/ui/escalations")
+        step = wait_for(driver, lambda d: d.find_element("css selector", "[data-testid=escalation-step]"), "a group")
+        wait_for(driver, lambda d: "CpuHot" in d.find_element("css selector", "[data-testid=escalations-page]").text,
+                 "the new alert's group")
+        assert "Step" in step.text or "acknowledged" in step.text
+        screenshot(driver, "alerting-escalations-phone")
+        assert driver.execute_script("return document.documentElement.scrollWidth") <= 375
+    finally:
+        _phone(driver, False)

@@ -9,6 +9,7 @@ import { ExplorePage } from './explore.jsx';
 import { ImportPage } from './importpage.jsx';
 import { TopBar } from './shell.jsx';
 import { AckPage } from './pages/ack.jsx';
+import { EscalationsPage } from './pages/escalations.jsx';
 
 function App() {
   const { pathname, search } = useLocation();
@@ -20,6 +21,7 @@ function App() {
     case 'new': return <DashboardPage key="new" isNew search={search} />;
     case 'import': return <ImportPage key="import" />;
     case 'explore': return <ExplorePage key="explore" search={search} />;
+    case 'escalations': return <EscalationsPage key="escalations" />;
     case 'ack': return <AckPage key={'ack-' + r.token} token={r.token} />;
     default:
       return (

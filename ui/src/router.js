@@ -39,6 +39,7 @@ export function matchRoute(pathname) {
   if (p === '/ui/import') return { page: 'import' };
   if (p === '/ui/explore') return { page: 'explore' };
   if ((m = p.match(/^\/ui\/ack\/([^/]+)/))) return { page: 'ack', token: decodeURIComponent(m[1]) };
+  if (p === '/ui/escalations') return { page: 'escalations' };
   return { page: 'notfound' };
 }
 
