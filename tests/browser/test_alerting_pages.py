@@ -1,10 +1,12 @@
 """The alerting pages in a real browser: the acknowledgement link of a real notification (delivered to an
 aiohttp webhook receiver on 127.0.0.1) opens a confirmation page that acknowledges nothing until its form is
-submitted; submitting it stops the escalation; the page fits a 375 px wide phone."""
+submitted; submitting it stops the escalation; the escalations page lists groups; a silence created in the
+UI is what ``amtool`` sees and mutes its alert; the pages fit a 375 px wide phone."""
 
 from __future__ import annotations
 
 import json
+import subprocess
 import threading
 import time
 from collections.abc import Iterator
@@ -16,6 +18,7 @@ from aiohttp import web
 from tests.aiohttp_thread import AiohttpThread
 from tests.browser.conftest import api, console_errors, screenshot, wait_for
 from tests.integration.serve import ServeProcess
+from tests.needs import require_binary
 
 WAIT_S = 20.0
 
@@ -154,3 +157,49 @@ def test_escalations_page_shows_step_and_history(alerting: tuple[ServeProcess, R
         assert driver.execute_script("return document.documentElement.scrollWidth") <= 375
     finally:
         _phone(driver, False)
+
+
+def test_silence_created_in_ui_is_seen_by_amtool_and_mutes(alerting: tuple[ServeProcess, Receivers],
+                                                          driver: Any) -> None:
+    amtool = require_binary("amtool", package="prometheus-alertmanager")
+    server, _ = alerting
+    console_errors(driver)  # drained: earlier tests' pages may have logged expected 404s
+    status, _ = api(server, "POST", "/api/v2/alerts", [{"labels": {"alertname": "Noisy", "instance": "web-1"}}])
+    assert status == 200
+    _phone(driver, True)
+    try:
+        driver.get(server.url + "/ui/silences?matcher=alertname%3DNoisy")
+        wait_for(driver, lambda d: "Matches 1 current alert: Noisy (web-1)" in
+                 d.find_element("css selector", "[data-testid=silence-preview]").text, "the preview")
+        driver.find_element("css selector", "[data-testid=silence-by]").send_keys("bob")
+        driver.find_element("css selector", "[data-testid=silence-comment]").send_keys("deploying web-1")
+        screenshot(driver, "alerting-silence-form-phone")
+        assert driver.execute_script("return document.documentElement.scrollWidth") <= 375
+        driver.find_element("css selector", "[data-testid=silence-create]").click()
+        wait_for(driver, lambda d: "deploying web-1" in d.find_element("css selector",
+                                                                      "[data-testid=silences-active]").text,
+                 "the new silence in the active list")
+        screenshot(driver, "alerting-silences-phone")
+        assert driver.execute_script("return document.documentElement.scrollWidth") <= 375
+    finally:
+        _phone(driver, False)
+    out = subprocess.run([amtool, "silence", "query", "-o", "json", f"--alertmanager.url={server.url}"],
+                         capture_output=True, text=True, timeout=30, check=True).stdout
+    found = [s for s in json.loads(out) if s["comment"] == "deploying web-1"]
+    assert len(found) == 1 and found[0]["createdBy"] == "bob"
+    assert found[0]["matchers"][0]["name"] == "alertname" and found[0]["matchers"][0]["value"] == "Noisy"
+    _, alerts = api(server, "GET", "/api/v2/alerts")
+    noisy = next(a for a in alerts if a["labels"]["alertname"] == "Noisy")
+    assert noisy["status"]["state"] == "suppressed" and noisy["status"]["silencedBy"] == [found[0]["id"]]
+    # expire from the UI: amtool no longer lists it as active
+    driver.get(server.url + "/ui/silences")
+    button = wait_for(driver, lambda d: d.find_element(
+        "css selector", f"[data-silence-id='{found[0]['id']}'] [data-testid=silence-expire]"), "the expire button")
+    button.click()
+    wait_for(driver, lambda d: "deploying web-1" in d.find_element("css selector",
+                                                                  "[data-testid=silences-expired]").text,
+             "the silence in the expired list")
+    out = subprocess.run([amtool, "silence", "query", "-o", "json", f"--alertmanager.url={server.url}"],
+                         capture_output=True, text=True, timeout=30, check=True).stdout
+    assert all(s["comment"] != "deploying web-1" for s in json.loads(out))
+    assert console_errors(driver) == []

@@ -10,6 +10,7 @@ import { ImportPage } from './importpage.jsx';
 import { TopBar } from './shell.jsx';
 import { AckPage } from './pages/ack.jsx';
 import { EscalationsPage } from './pages/escalations.jsx';
+import { SilencesPage } from './pages/silences.jsx';
 
 function App() {
   const { pathname, search } = useLocation();
@@ -22,6 +23,7 @@ function App() {
     case 'import': return <ImportPage key="import" />;
     case 'explore': return <ExplorePage key="explore" search={search} />;
     case 'escalations': return <EscalationsPage key="escalations" />;
+    case 'silences': return <SilencesPage key="silences" search={search} />;
     case 'ack': return <AckPage key={'ack-' + r.token} token={r.token} />;
     default:
       return (

@@ -40,6 +40,7 @@ export function matchRoute(pathname) {
   if (p === '/ui/explore') return { page: 'explore' };
   if ((m = p.match(/^\/ui\/ack\/([^/]+)/))) return { page: 'ack', token: decodeURIComponent(m[1]) };
   if (p === '/ui/escalations') return { page: 'escalations' };
+  if (p === '/ui/silences') return { page: 'silences' };
   return { page: 'notfound' };
 }
 
