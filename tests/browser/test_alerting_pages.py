@@ -203,3 +203,48 @@ def test_silence_created_in_ui_is_seen_by_amtool_and_mutes(alerting: tuple[Serve
                          capture_output=True, text=True, timeout=30, check=True).stdout
     assert all(s["comment"] != "deploying web-1" for s in json.loads(out))
     assert console_errors(driver) == []
+
+
+@pytest.fixture(scope="module")
+def rules_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[ServeProcess, float]]:
+    """``tsdb serve`` evaluating every second a rule that starts firing 12 s after start-up (the time returned)."""
+    root = tmp_path_factory.mktemp("alerts-ui")
+    fires_at = time.time() + 12
+    (root / "rules.yml").write_text(
+        "groups:\n  - name: live\n    interval: 1s\n    rules:\n"
+        f"      - alert: LiveSoon\n        expr: vector(time()) > {fires_at:.0f}\n"
+        "        labels: {severity: page}\n        annotations: {summary: it is time}\n")
+    config = root / "tsdb.yml"
+    config.write_text(json.dumps({"rules": {"files": [str(root / "rules.yml")], "evaluation_interval": "1s"}}))
+    proc = ServeProcess(root / "data", "--config", str(config))
+    try:
+        yield proc, fires_at
+    finally:
+        proc.stop()
+
+
+def test_alerts_page_updates_live(rules_server: tuple[ServeProcess, float], driver: Any) -> None:
+    server, fires_at = rules_server
+    console_errors(driver)
+    _phone(driver, True)
+    try:
+        driver.get(server.url + "/ui/alerts")
+        wait_for(driver, lambda d: d.find_element("css selector", "[data-testid=alerts-live]").text == "live",
+                 "the live stream")
+        driver.find_element("css selector", "[data-testid=filter-inactive]").click()
+        wait_for(driver, lambda d: d.find_element("css selector", "[data-rule=LiveSoon]"), "the rule")
+        assert time.time() < fires_at, "the page took too long to open: the rule fired before"
+        assert driver.find_element("css selector", "[data-rule=LiveSoon]").get_attribute("data-state") == "inactive"
+        driver.execute_script("window.__sameDocument = true")
+        wait_for(driver, lambda d: d.find_element("css selector", "[data-rule=LiveSoon]").get_attribute("data-state")
+                 == "firing", "the rule to fire on the open page", timeout_s=30)
+        assert driver.execute_script("return window.__sameDocument === true")  # no reload happened
+        item = driver.find_element("css selector", "[data-rule=LiveSoon] [data-testid=alert-item]")
+        assert "it is time" in item.text and 'severity="page"' in item.text
+        link = item.find_element("css selector", "[data-testid=silence-this]").get_attribute("href")
+        assert "/ui/silences?" in link and "alertname%3DLiveSoon" in link
+        screenshot(driver, "alerting-alerts-phone")
+        assert driver.execute_script("return document.documentElement.scrollWidth") <= 375
+    finally:
+        _phone(driver, False)
+    assert console_errors(driver) == []

@@ -11,6 +11,7 @@ import { TopBar } from './shell.jsx';
 import { AckPage } from './pages/ack.jsx';
 import { EscalationsPage } from './pages/escalations.jsx';
 import { SilencesPage } from './pages/silences.jsx';
+import { AlertsPage } from './pages/alerts.jsx';
 
 function App() {
   const { pathname, search } = useLocation();
@@ -24,6 +25,7 @@ function App() {
     case 'explore': return <ExplorePage key="explore" search={search} />;
     case 'escalations': return <EscalationsPage key="escalations" />;
     case 'silences': return <SilencesPage key="silences" search={search} />;
+    case 'alerts': return <AlertsPage key="alerts" />;
     case 'ack': return <AckPage key={'ack-' + r.token} token={r.token} />;
     default:
       return (

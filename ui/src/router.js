@@ -41,6 +41,7 @@ export function matchRoute(pathname) {
   if ((m = p.match(/^\/ui\/ack\/([^/]+)/))) return { page: 'ack', token: decodeURIComponent(m[1]) };
   if (p === '/ui/escalations') return { page: 'escalations' };
   if (p === '/ui/silences') return { page: 'silences' };
+  if (p === '/ui/alerts') return { page: 'alerts' };
   return { page: 'notfound' };
 }
 
