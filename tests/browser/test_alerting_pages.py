@@ -248,3 +248,20 @@ def test_alerts_page_updates_live(rules_server: tuple[ServeProcess, float], driv
     finally:
         _phone(driver, False)
     assert console_errors(driver) == []
+
+
+def test_rules_page_health_and_explorer_link(rules_server: tuple[ServeProcess, float], driver: Any) -> None:
+    server, _ = rules_server
+    console_errors(driver)
+    _phone(driver, True)
+    try:
+        driver.get(server.url + "/ui/rules")
+        rule = wait_for(driver, lambda d: d.find_element("css selector", "[data-rule=LiveSoon]"), "the rule")
+        assert rule.get_attribute("data-health") == "ok" and "ago" in rule.text
+        link = rule.find_element("css selector", "[data-testid=rule-query]").get_attribute("href")
+        assert link.startswith(server.url + "/graph?g0.expr=vector%28time%28%29%29") and link.endswith("g0.tab=0")
+        screenshot(driver, "alerting-rules-phone")
+        assert driver.execute_script("return document.documentElement.scrollWidth") <= 375
+    finally:
+        _phone(driver, False)
+    assert console_errors(driver) == []

@@ -12,6 +12,7 @@ import { AckPage } from './pages/ack.jsx';
 import { EscalationsPage } from './pages/escalations.jsx';
 import { SilencesPage } from './pages/silences.jsx';
 import { AlertsPage } from './pages/alerts.jsx';
+import { RulesPage } from './pages/rules.jsx';
 
 function App() {
   const { pathname, search } = useLocation();
@@ -26,6 +27,7 @@ function App() {
     case 'escalations': return <EscalationsPage key="escalations" />;
     case 'silences': return <SilencesPage key="silences" search={search} />;
     case 'alerts': return <AlertsPage key="alerts" />;
+    case 'rules': return <RulesPage key="rules" />;
     case 'ack': return <AckPage key={'ack-' + r.token} token={r.token} />;
     default:
       return (

@@ -42,6 +42,7 @@ export function matchRoute(pathname) {
   if (p === '/ui/escalations') return { page: 'escalations' };
   if (p === '/ui/silences') return { page: 'silences' };
   if (p === '/ui/alerts') return { page: 'alerts' };
+  if (p === '/ui/rules') return { page: 'rules' };
   return { page: 'notfound' };
 }
 

@@ -6,6 +6,7 @@ export function TopBar({ title, titleExtra, children }) {
         <a class="brand" href="/ui/" title="Dashboards" data-testid="nav-dashboards"><span class="logo">▦</span><span class="brand-text">Dashboards</span></a>
         <a class="navlink" href="/ui/explore" data-testid="nav-explore" title="Explore">Explore</a>
         <a class="navlink" href="/ui/alerts" data-testid="nav-alerts" title="Alerts">Alerts</a>
+        <a class="navlink" href="/ui/rules" data-testid="nav-rules" title="Rules">Rules</a>
         <a class="navlink" href="/ui/silences" data-testid="nav-silences" title="Silences">Silences</a>
         <a class="navlink" href="/ui/escalations" data-testid="nav-escalations" title="Escalations">Escalations</a>
       </nav>
