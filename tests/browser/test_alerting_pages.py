@@ -265,3 +265,25 @@ def test_rules_page_health_and_explorer_link(rules_server: tuple[ServeProcess, f
     finally:
         _phone(driver, False)
     assert console_errors(driver) == []
+
+
+def test_notifications_page_lists_deliveries(alerting: tuple[ServeProcess, Receivers], driver: Any) -> None:
+    server, _ = alerting
+    console_errors(driver)
+    status, _ = api(server, "POST", "/api/v2/alerts", [{"labels": {"alertname": "Logged", "instance": "x"}}])
+    assert status == 200
+    _wait(lambda: api(server, "GET", "/api/v1/notifications")[1]["data"], "a delivery in the log")
+    _phone(driver, True)
+    try:
+        driver.get(server.url + "/ui/notifications")
+        item = wait_for(driver, lambda d: d.find_element("css selector", "[data-receiver=pager]"), "a delivery")
+        assert item.get_attribute("data-outcome") == "ok" and "webhook" in item.text
+        driver.find_element("css selector", "[data-testid=outcome-failed]").click()
+        wait_for(driver, lambda d: not d.find_elements("css selector", "[data-receiver=pager]"), "the outcome filter")
+        driver.find_element("css selector", "[data-testid=outcome-all]").click()
+        wait_for(driver, lambda d: d.find_element("css selector", "[data-testid=incidents]"), "the incidents")
+        screenshot(driver, "alerting-notifications-phone")
+        assert driver.execute_script("return document.documentElement.scrollWidth") <= 375
+    finally:
+        _phone(driver, False)
+    assert console_errors(driver) == []

@@ -13,6 +13,7 @@ import { EscalationsPage } from './pages/escalations.jsx';
 import { SilencesPage } from './pages/silences.jsx';
 import { AlertsPage } from './pages/alerts.jsx';
 import { RulesPage } from './pages/rules.jsx';
+import { NotificationsPage } from './pages/notifications.jsx';
 
 function App() {
   const { pathname, search } = useLocation();
@@ -28,6 +29,7 @@ function App() {
     case 'silences': return <SilencesPage key="silences" search={search} />;
     case 'alerts': return <AlertsPage key="alerts" />;
     case 'rules': return <RulesPage key="rules" />;
+    case 'notifications': return <NotificationsPage key="notifications" />;
     case 'ack': return <AckPage key={'ack-' + r.token} token={r.token} />;
     default:
       return (

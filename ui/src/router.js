@@ -43,6 +43,7 @@ export function matchRoute(pathname) {
   if (p === '/ui/silences') return { page: 'silences' };
   if (p === '/ui/alerts') return { page: 'alerts' };
   if (p === '/ui/rules') return { page: 'rules' };
+  if (p === '/ui/notifications') return { page: 'notifications' };
   return { page: 'notfound' };
 }
 
