@@ -55,7 +55,10 @@ def alerting(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[ServePr
                                  {"name": "lead", "webhook_configs": [{"url": peer.url + "/lead"}]}]},
         "escalation": {"policies": {"p": {"steps": [{"wait": "1s", "notify": "lead"},
                                                     {"wait": "4s", "notify": "lead"}]}},
-                       "routes": {"pager": "p"}}}
+                       "routes": {"pager": "p"}},
+        "oncall": {"users": {"ann": {"email": "ann@example.com"}, "bob": {"email": "bob@example.com"}},
+                   "schedules": {"primary": {"layers": [{"users": ["ann", "bob"], "shift": "1d", "start": "2026-01-05",
+                                                         "handoff": "09:00"}]}}}}
     config = root / "tsdb.yml"
     config.write_text(json.dumps({"notifications": notifications}))
     proc = ServeProcess(root / "data", "--config", str(config))
@@ -283,6 +286,28 @@ def test_notifications_page_lists_deliveries(alerting: tuple[ServeProcess, Recei
         driver.find_element("css selector", "[data-testid=outcome-all]").click()
         wait_for(driver, lambda d: d.find_element("css selector", "[data-testid=incidents]"), "the incidents")
         screenshot(driver, "alerting-notifications-phone")
+        assert driver.execute_script("return document.documentElement.scrollWidth") <= 375
+    finally:
+        _phone(driver, False)
+    assert console_errors(driver) == []
+
+
+def test_oncall_page_shows_who_and_handoffs(alerting: tuple[ServeProcess, Receivers], driver: Any) -> None:
+    server, _ = alerting
+    console_errors(driver)
+    _, body = api(server, "GET", "/api/v1/oncall")
+    primary = body["data"][0]
+    assert primary["schedule"] == "primary" and primary["user"] in ("ann", "bob")
+    assert len(primary["handoffs"]) == 7  # daily shifts: seven hand-offs within the next 7 days
+    _phone(driver, True)
+    try:
+        driver.get(server.url + "/ui/oncall")
+        selector = "[data-schedule=primary] [data-testid=oncall-now]"
+        now = wait_for(driver, lambda d: d.find_element("css selector", selector), "the schedule")
+        assert f"On call now: {primary['user']}" in now.text
+        items = driver.find_elements("css selector", "[data-schedule=primary] [data-testid=oncall-handoffs] li")
+        assert len(items) == 7
+        screenshot(driver, "alerting-oncall-phone")
         assert driver.execute_script("return document.documentElement.scrollWidth") <= 375
     finally:
         _phone(driver, False)

@@ -14,6 +14,7 @@ import { SilencesPage } from './pages/silences.jsx';
 import { AlertsPage } from './pages/alerts.jsx';
 import { RulesPage } from './pages/rules.jsx';
 import { NotificationsPage } from './pages/notifications.jsx';
+import { OnCallPage } from './pages/oncall.jsx';
 
 function App() {
   const { pathname, search } = useLocation();
@@ -30,6 +31,7 @@ function App() {
     case 'alerts': return <AlertsPage key="alerts" />;
     case 'rules': return <RulesPage key="rules" />;
     case 'notifications': return <NotificationsPage key="notifications" />;
+    case 'oncall': return <OnCallPage key="oncall" />;
     case 'ack': return <AckPage key={'ack-' + r.token} token={r.token} />;
     default:
       return (

@@ -44,6 +44,7 @@ export function matchRoute(pathname) {
   if (p === '/ui/alerts') return { page: 'alerts' };
   if (p === '/ui/rules') return { page: 'rules' };
   if (p === '/ui/notifications') return { page: 'notifications' };
+  if (p === '/ui/oncall') return { page: 'oncall' };
   return { page: 'notfound' };
 }
 

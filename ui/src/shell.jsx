@@ -10,6 +10,7 @@ export function TopBar({ title, titleExtra, children }) {
         <a class="navlink" href="/ui/silences" data-testid="nav-silences" title="Silences">Silences</a>
         <a class="navlink" href="/ui/notifications" data-testid="nav-notifications" title="Notifications">Notifications</a>
         <a class="navlink" href="/ui/escalations" data-testid="nav-escalations" title="Escalations">Escalations</a>
+        <a class="navlink" href="/ui/oncall" data-testid="nav-oncall" title="On call">On call</a>
       </nav>
       <h1 class="title" title={title}>{title}{titleExtra}</h1>
       <div class="actions">{children}</div>

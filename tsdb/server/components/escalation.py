@@ -26,7 +26,7 @@ from tsdb.alerting.escalation import (
     user_receivers,
 )
 from tsdb.alerting.model import DeliveryResult, Notification
-from tsdb.alerting.oncall import OnCall, parse_oncall
+from tsdb.alerting.oncall import OnCall, handoffs, parse_oncall
 from tsdb.alerting.receivers import ReceiverSet, build_receivers
 from tsdb.config import ServerConfig
 from tsdb.server.components.base import UNCHANGED, Reload, ServerContext, run_every
@@ -86,7 +86,22 @@ class EscalationComponent:
         ack = "/api/v1/alerts/groups/{key}/ack"
         return [web.post(ack, self.ack), web.get(ack, self.ack_page),
                 web.get("/api/v1/alerts/groups/{key}", self.group),
+                web.get("/api/v1/oncall", self.schedules),
                 web.get("/api/v1/oncall/{schedule}", self.who), web.get("/api/v1/escalations", self.list)]
+
+    async def schedules(self, request: web.Request) -> web.Response:
+        """Every schedule: who is on call now (and why), the hand-offs of the next 7 days, its overrides."""
+        now = time.time()
+        out = []
+        for name, schedule in sorted(self.oncall.schedules.items()):
+            user, source = self.oncall.who_is_on_call(name, now)
+            out.append({"schedule": name, "user": user.name if user else None, "source": source,
+                        "handoffs": [{**h, "at": format_rfc3339(h["at"], "iso", "+00:00")}
+                                     for h in handoffs(self.oncall, name, now, now + 7 * 86400)[:20]],
+                        "overrides": [{"user": o.user, "start": format_rfc3339(o.start, "iso", "+00:00"),
+                                       "end": format_rfc3339(o.end, "iso", "+00:00")} for o in schedule.overrides],
+                        "layers": len(schedule.layers)})
+        return web.json_response({"status": "success", "data": out})
 
     async def ack_page(self, request: web.Request) -> web.Response:
         """A GET never acknowledges: it sends the browser to the confirmation page."""
