@@ -103,7 +103,7 @@ def test_escalation_steps_handoff_repeat_and_restart(tmp_path: Path) -> None:
     clock, deliveries = Clock(_at("2026-03-30T08:50")), Deliveries()
     hook = _hook(tmp_path, clock, deliveries)
     n = hook.before_send(_notification(clock))
-    assert n is not None and n.extras["ack_url"].startswith("http://tsdb/api/v1/alerts/groups/")
+    assert n is not None and n.extras["ack_url"].startswith("http://tsdb/ui/ack/")
     asyncio.run(hook.after_send(n, []))
     assert _run(hook) == 0
     clock.now += 300  # step 1: the team lead

@@ -155,7 +155,8 @@ def test_required_roles() -> None:
     assert required_role("POST", "/api/v1/write") == "write"
     assert required_role("POST", "/api/v2/silences") == "write"
     assert required_role("DELETE", "/api/v2/silence/x") == "write"
-    assert required_role("GET", "/api/v1/alerts/groups/abc/ack") == "write"
+    assert required_role("POST", "/api/v1/alerts/groups/abc/ack") == "write"
+    assert required_role("GET", "/api/v1/alerts/groups/abc/ack") == "read"  # a GET never acknowledges
     assert required_role("POST", "/-/reload") == "admin"
     assert required_role("GET", "/api/v1/admin/tsdb/snapshot") == "admin"
 

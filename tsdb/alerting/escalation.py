@@ -172,9 +172,19 @@ class EscalationHook:
         self.deliver, self.store, self.clock, self.external_url = deliver, store, clock, external_url
         self.acks, self.escalations = store.load()
         self.sent: list[tuple[int, str]] = []  # (step, target) of escalation sends, for status and tests
+        self.history: dict[str, list[dict[str, Any]]] = {}  # group key -> events, oldest first (in memory)
 
     def ack_url(self, group_key: str) -> str:
-        return f"{self.external_url}/api/v1/alerts/groups/{encode_key(group_key)}/ack"
+        """The link notifications carry: the web UI's confirmation page (a GET never acknowledges)."""
+        return f"{self.external_url}/ui/ack/{encode_key(group_key)}"
+
+    def record(self, group_key: str, event: str) -> None:
+        """Append ``event`` to the group's history (bounded: the newest 50 events of 1,000 groups)."""
+        events = self.history.pop(group_key, [])
+        events.append({"at": self.clock(), "event": event})
+        self.history[group_key] = events[-50:]
+        while len(self.history) > 1000:
+            self.history.pop(next(iter(self.history)))
 
     # -- DispatchHook -------------------------------------------------------------------------------
     def on_alerts(self, alerts: Any, now: float) -> None:
@@ -190,11 +200,14 @@ class EscalationHook:
             return None  # acknowledged and nothing new: no repeats
         self.acks.pop(notification.group_key)  # a new alert fired: the group is open again
         self.store.save_ack(notification.group_key, None)
+        self.record(notification.group_key, "re-opened: a new alert fired")
         return notification
 
     async def after_send(self, notification: Notification, results: list[DeliveryResult]) -> None:
         key = notification.group_key
         if notification.status == "resolved":
+            if key in self.escalations or key in self.acks:
+                self.record(key, "resolved")
             self._stop(key)
             self.acks.pop(key, None)
             self.store.save_ack(key, None)
@@ -206,12 +219,14 @@ class EscalationHook:
         esc = Escalation(key, policy, 0, notification.now + first.wait_s, 0, _snapshot(notification))
         self.escalations[key] = esc
         self.store.save_escalation(key, esc)
+        self.record(key, f"escalation started (policy {policy}, sent to {notification.receiver})")
 
     # -- acknowledgement ----------------------------------------------------------------------------
     def ack(self, group_key: str, by: str, comment: str, fingerprints: list[str]) -> None:
         self.acks[group_key] = {"by": by, "comment": comment, "at": self.clock(), "fingerprints": fingerprints}
         self.store.save_ack(group_key, self.acks[group_key])
         self._stop(group_key)
+        self.record(group_key, f"acknowledged by {by}" + (f": {comment}" if comment else ""))
 
     def _stop(self, key: str) -> None:
         if self.escalations.pop(key, None) is not None:
@@ -238,11 +253,13 @@ class EscalationHook:
                 except Exception:
                     log.exception("escalation delivery failed", extra={"target": target})
                 self.sent.append((esc.step, target))
+                self.record(key, f"step {esc.step + 1}: notified {target}")
             ran += 1
             esc.step += 1
             if esc.step >= len(policy.steps):
                 if esc.repeats >= policy.repeat:
                     self._stop(key)
+                    self.record(key, "escalation finished: no steps left")
                     continue
                 esc.step, esc.repeats = 0, esc.repeats + 1
             esc.next_at = now + policy.steps[esc.step].wait_s

@@ -145,3 +145,18 @@ def parse_oncall(raw: dict[str, Any] | None) -> OnCall:
                 raise ConfigError(f"{where}.overrides: unknown user {o.user!r}")
         schedules[str(name)] = Schedule(str(name), tuple(layers), overrides)
     return OnCall(users, schedules)
+
+
+def handoffs(oncall: OnCall, schedule: str, start: float, end: float, step_s: float = 300.0) -> list[dict[str, Any]]:
+    """The changes of who is on call in ``schedule`` within ``[start, end)``, found at ``step_s`` resolution:
+    ``[{at, user, source}]`` (``user`` None: nobody). Raises KeyError for an unknown schedule."""
+    out: list[dict[str, Any]] = []
+    previous = oncall.who_is_on_call(schedule, start)
+    at = (start // step_s + 1) * step_s  # on the step grid: hand-offs at whole 5 minutes are found exactly
+    while at < end:
+        current = oncall.who_is_on_call(schedule, at)
+        if (current[0] and current[0].name) != (previous[0] and previous[0].name):
+            out.append({"at": at, "user": current[0].name if current[0] else None, "source": current[1]})
+        previous = current
+        at += step_s
+    return out

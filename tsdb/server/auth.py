@@ -40,8 +40,6 @@ _READ_POSTS = frozenset({"/api/v1/query", "/api/v1/query_range", "/api/v1/series
                          "/api/v1/query_exemplars", "/api/v1/format_query", "/api/v1/parse_query",
                          "/api/v1/read"})
 _LABEL_VALUES = re.compile(r"^/api/v1/label/[^/]+/values$")
-# Actions reachable by GET that still change state (acknowledgement links in notifications).
-_WRITE_GETS = re.compile(r"^/api/v1/alerts/groups/[^/]+/ack$")
 ADMIN_PREFIX = "/api/v1/admin/"
 CORS_PREFIX = "/api/v1/"  # Prometheus answers CORS on its API v1 only
 _ADMIN_PATHS = frozenset({"/-/reload", "/-/quit"})
@@ -102,8 +100,6 @@ def required_role(method: str, path: str) -> str:
     """The role an HTTP request needs."""
     if path in _ADMIN_PATHS or path.startswith(ADMIN_PREFIX):
         return "admin"
-    if _WRITE_GETS.match(path):
-        return "write"
     if method in ("GET", "HEAD", "OPTIONS"):
         return "read"
     if method == "POST" and (path in _READ_POSTS or _LABEL_VALUES.match(path)):

@@ -11,6 +11,13 @@ import { TopBar } from './shell.jsx';
 import { GraphPage } from './pages/graph.jsx';
 import { MetricsPage } from './pages/metrics.jsx';
 import { TargetsPage, TsdbStatusPage, ConfigPage } from './pages/status.jsx';
+import { AckPage } from './pages/ack.jsx';
+import { EscalationsPage } from './pages/escalations.jsx';
+import { SilencesPage } from './pages/silences.jsx';
+import { AlertsPage } from './pages/alerts.jsx';
+import { RulesPage } from './pages/rules.jsx';
+import { NotificationsPage } from './pages/notifications.jsx';
+import { OnCallPage } from './pages/oncall.jsx';
 
 function App() {
   const { pathname, search } = useLocation();
@@ -27,6 +34,13 @@ function App() {
     case 'targets': return <TargetsPage key="targets" />;
     case 'tsdb-status': return <TsdbStatusPage key="tsdb-status" />;
     case 'config': return <ConfigPage key="config" />;
+    case 'escalations': return <EscalationsPage key="escalations" />;
+    case 'silences': return <SilencesPage key="silences" search={search} />;
+    case 'alerts': return <AlertsPage key="alerts" />;
+    case 'rules': return <RulesPage key="rules" />;
+    case 'notifications': return <NotificationsPage key="notifications" />;
+    case 'oncall': return <OnCallPage key="oncall" />;
+    case 'ack': return <AckPage key={'ack-' + r.token} token={r.token} />;
     default:
       return (
         <div class="page"><TopBar title="Not found" />

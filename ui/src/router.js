@@ -43,6 +43,13 @@ export function matchRoute(pathname) {
   if (p === '/ui/targets') return { page: 'targets' };
   if (p === '/ui/tsdb-status') return { page: 'tsdb-status' };
   if (p === '/ui/config') return { page: 'config' };
+  if ((m = p.match(/^\/ui\/ack\/([^/]+)/))) return { page: 'ack', token: decodeURIComponent(m[1]) };
+  if (p === '/ui/escalations') return { page: 'escalations' };
+  if (p === '/ui/silences') return { page: 'silences' };
+  if (p === '/ui/alerts') return { page: 'alerts' };
+  if (p === '/ui/rules') return { page: 'rules' };
+  if (p === '/ui/notifications') return { page: 'notifications' };
+  if (p === '/ui/oncall') return { page: 'oncall' };
   return { page: 'notfound' };
 }
 

@@ -1,5 +1,6 @@
-"""Escalation through a real server: an unacknowledged group reaches the second step's receiver, the
-ack link from the notification stops it, and the on-call endpoint answers who is on call. Reload: new
+"""Escalation through a real server: an unacknowledged group reaches the second step's receiver, a GET of
+the ack link or the ack endpoint changes nothing, a POST stops it, and the on-call endpoint answers who is
+on call; notifications without any escalation configuration carry the ack link too. Reload: new
 policies and schedules apply in place (acks kept); bad ones raise before anything changes."""
 
 from __future__ import annotations
@@ -49,8 +50,19 @@ def test_escalate_then_ack(tmp_path: Path) -> None:
                     await asyncio.sleep(0.1)
                 first = await _json(pager.requests[0]["body"])
                 ack_url = first["tsdb"]["ack_url"]
-                async with session.get(ack_url) as r:
-                    out["ack"] = (r.status, await r.text())
+                out["ack_url"] = ack_url
+                token = ack_url.rpartition("/")[2]
+                async with session.get(ack_url) as r:  # what a link previewer does
+                    out["page"] = (r.status, await r.text())
+                api = f"{base}/api/v1/alerts/groups/{token}/ack"
+                async with session.get(api, allow_redirects=False) as r:
+                    out["get_api"] = (r.status, r.headers.get("Location"))
+                async with session.get(base + "/api/v1/escalations") as r:
+                    out["after_get"] = await r.json()
+                async with session.get(f"{base}/api/v1/alerts/groups/{token}") as r:
+                    out["group"] = await r.json()
+                async with session.post(api, data={"by": "ann", "comment": "on it"}) as r:
+                    out["ack"] = (r.status, await r.json())
                 async with session.get(base + "/api/v1/escalations") as r:
                     out["escalations"] = await r.json()
                 async with session.get(base + "/api/v1/oncall/s", params={"at": "2026-01-01T00:00:00Z"}) as r:
@@ -65,9 +77,19 @@ def test_escalate_then_ack(tmp_path: Path) -> None:
 
     out = asyncio.run(scenario())
     assert len(pager.requests) == 1 and len(lead.requests) == 1  # step 1 reached the lead
-    assert out["ack"][0] == 200 and "Acknowledged" in out["ack"][1]
+    assert out["ack_url"].startswith("http://127.0.0.1:") and "/ui/ack/" in out["ack_url"]
+    assert out["page"][0] == 200 and "<html" in out["page"][1]  # the confirmation page, not an action
+    assert out["get_api"][0] == 303 and out["get_api"][1].startswith("/ui/ack/")
+    before = out["after_get"]["data"]
+    assert before["acks"] == [] and len(before["escalations"]) == 1  # GETs acknowledged nothing
+    group = out["group"]["data"]
+    assert group["escalation"]["step"] == 2 and group["ack"] is None
+    assert [a["labels"] for a in group["alerts"]] == [{"alertname": "Down"}]
+    assert any("step 1: notified lead" in e["event"] for e in group["history"])
+    assert out["ack"][0] == 200 and out["ack"][1]["data"]["by"] == "ann"
     data = out["escalations"]["data"]
-    assert data["escalations"] == [] and data["acks"][0]["by"] == "web"
+    assert data["escalations"] == [] and data["acks"][0]["by"] == "ann" and data["acks"][0]["comment"] == "on it"
+    assert "acknowledged by ann: on it" in data["groups"][0]["history"][-1]["event"]
     assert out["oncall"]["data"]["user"]["name"] == "ann" and out["missing"] == 404
 
 
@@ -112,6 +134,39 @@ def test_escalation_reload(tmp_path: Path) -> None:
     asyncio.run(scenario())
 
 
-def test_escalation_needs_restart_to_turn_on() -> None:
-    assert escalation.wanted(ServerConfig(notifications=_notifications()))
-    assert not escalation.wanted(ServerConfig())
+def test_link_without_escalation_config(tmp_path: Path) -> None:
+    """No escalation or on-call section: the webhook still receives the ack link, and a POST to it works."""
+    hook = Endpoint()
+
+    async def scenario() -> dict[str, Any]:
+        runner, url = await _serve(hook)
+        config = ServerConfig(
+            data_dir=str(tmp_path / "data"), http_listen="127.0.0.1:0", grpc_listen="127.0.0.1:0",
+            notifications={"config": {"route": {"receiver": "hook", "group_wait": "0s"},
+                                      "receivers": [{"name": "hook", "webhook_configs": [{"url": url}]}]}})
+        server = Server(config)
+        await server.start()
+        out: dict[str, Any] = {}
+        try:
+            base = f"http://127.0.0.1:{server.http_port}"
+            async with aiohttp.ClientSession() as session:
+                async with session.post(base + "/api/v2/alerts", json=[{"labels": {"alertname": "Up"}}]) as r:
+                    assert r.status == 200
+                deadline = time.monotonic() + 20
+                while not hook.requests and time.monotonic() < deadline:
+                    await asyncio.sleep(0.05)
+                body = await _json(hook.requests[0]["body"])
+                out["ack_url"] = body["tsdb"]["ack_url"]
+                token = out["ack_url"].rpartition("/")[2]
+                async with session.post(f"{base}/api/v1/alerts/groups/{token}/ack", json={"by": "zoe"}) as r:
+                    out["ack"] = r.status
+                async with session.get(f"{base}/api/v1/alerts/groups/{token}") as r:
+                    out["group"] = (await r.json())["data"]
+        finally:
+            await server.stop()
+            await runner.cleanup()
+        return out
+
+    out = asyncio.run(scenario())
+    assert out["ack_url"].startswith("http://127.0.0.1:") and "/ui/ack/" in out["ack_url"]
+    assert out["ack"] == 200 and out["group"]["ack"]["by"] == "zoe" and out["group"]["escalation"] is None

@@ -1,9 +1,13 @@
 """Acknowledgement, escalation and on-call as a server component (``notifications.escalation`` and
 ``notifications.oncall``): the hook on the dispatcher, its step loop, and the HTTP endpoints
-``POST|GET /api/v1/alerts/groups/{key}/ack``, ``GET /api/v1/oncall/{schedule}?at=``, ``GET /api/v1/escalations``.
+``GET /api/v1/alerts/groups/{key}`` (a group, its escalation and history), ``POST /api/v1/alerts/groups/{key}/ack``,
+``GET /api/v1/oncall/{schedule}?at=``, ``GET /api/v1/escalations``.
 
-Built when either section is present at start-up (turning it on later needs a restart). A reload applies new
-policies, routes, users, schedules and contact settings; acknowledgements and running escalations are kept."""
+Always built with the notification system, so every notification carries an acknowledgement link (to the
+web UI's confirmation page ``/ui/ack/<key>``) and acknowledgements work without any policy. A ``GET`` of the
+acknowledgement endpoint never acknowledges (link previewers fetch links): it redirects to that page. A reload
+applies new policies, routes, users, schedules and contact settings; acknowledgements and running escalations
+are kept."""
 
 from __future__ import annotations
 
@@ -22,10 +26,11 @@ from tsdb.alerting.escalation import (
     user_receivers,
 )
 from tsdb.alerting.model import DeliveryResult, Notification
-from tsdb.alerting.oncall import OnCall, parse_oncall
+from tsdb.alerting.oncall import OnCall, handoffs, parse_oncall
 from tsdb.alerting.receivers import ReceiverSet, build_receivers
 from tsdb.config import ServerConfig
 from tsdb.server.components.base import UNCHANGED, Reload, ServerContext, run_every
+from tsdb.server.components.groups import group_json
 from tsdb.timefmt import format_rfc3339, parse_rfc3339
 
 
@@ -79,10 +84,41 @@ class EscalationComponent:
 
     def routes(self) -> list[web.AbstractRouteDef]:
         ack = "/api/v1/alerts/groups/{key}/ack"
-        return [web.post(ack, self.ack), web.get(ack, self.ack), web.get("/api/v1/oncall/{schedule}", self.who),
-                web.get("/api/v1/escalations", self.list)]
+        return [web.post(ack, self.ack), web.get(ack, self.ack_page),
+                web.get("/api/v1/alerts/groups/{key}", self.group),
+                web.get("/api/v1/oncall", self.schedules),
+                web.get("/api/v1/oncall/{schedule}", self.who), web.get("/api/v1/escalations", self.list)]
+
+    async def schedules(self, request: web.Request) -> web.Response:
+        """Every schedule: who is on call now (and why), the hand-offs of the next 7 days, its overrides."""
+        now = time.time()
+        out = []
+        for name, schedule in sorted(self.oncall.schedules.items()):
+            user, source = self.oncall.who_is_on_call(name, now)
+            out.append({"schedule": name, "user": user.name if user else None, "source": source,
+                        "handoffs": [{**h, "at": format_rfc3339(h["at"], "iso", "+00:00")}
+                                     for h in handoffs(self.oncall, name, now, now + 7 * 86400)[:20]],
+                        "overrides": [{"user": o.user, "start": format_rfc3339(o.start, "iso", "+00:00"),
+                                       "end": format_rfc3339(o.end, "iso", "+00:00")} for o in schedule.overrides],
+                        "layers": len(schedule.layers)})
+        return web.json_response({"status": "success", "data": out})
+
+    async def ack_page(self, request: web.Request) -> web.Response:
+        """A GET never acknowledges: it sends the browser to the confirmation page."""
+        raise web.HTTPSeeOther(f"/ui/ack/{request.match_info['key']}")
+
+    async def group(self, request: web.Request) -> web.Response:
+        try:
+            group_key = decode_key(request.match_info["key"])
+        except KeyError:
+            return web.json_response({"status": "error", "error": "unknown group key"}, status=404)
+        data = group_json(self.dispatcher, self.hook, group_key)
+        if data is None:
+            return web.json_response({"status": "error", "error": f"no active group {group_key}"}, status=404)
+        return web.json_response({"status": "success", "data": data})
 
     async def ack(self, request: web.Request) -> web.Response:
+        """Acknowledge (form or JSON body: ``by``, ``comment``)."""
         try:
             group_key = decode_key(request.match_info["key"])
         except KeyError:
@@ -90,12 +126,16 @@ class EscalationComponent:
         group = self.dispatcher.groups.get(group_key)
         if group is None:
             return web.json_response({"status": "error", "error": f"no active group {group_key}"}, status=404)
-        form = await request.post() if request.method == "POST" else request.query
+        if request.content_type == "application/json":
+            try:
+                form: Any = await request.json()
+            except ValueError as err:
+                return web.json_response({"status": "error", "error": f"invalid JSON: {err}"}, status=400)
+            form = form if isinstance(form, dict) else {}
+        else:
+            form = await request.post()
         by = str(form.get("by") or "web")
         self.hook.ack(group_key, by, str(form.get("comment") or ""), sorted(group.alerts))
-        if request.method == "GET":
-            return web.Response(text=f"Acknowledged {group_key} ({len(group.alerts)} alerts). Repeats and "
-                                     "escalation stop until something changes.\n")
         return web.json_response({"status": "success", "data": {"groupKey": group_key, "by": by}})
 
     async def who(self, request: web.Request) -> web.Response:
@@ -116,10 +156,13 @@ class EscalationComponent:
         return web.json_response({"status": "success", "data": data})
 
     async def list(self, request: web.Request) -> web.Response:
+        """Running escalations, acknowledgements, and every active group with its step and history."""
         out = [{"groupKey": e.group_key, "policy": e.policy, "step": e.step, "nextAt": e.next_at,
                 "repeats": e.repeats} for e in self.hook.escalations.values()]
         acks = [{"groupKey": k, **v} for k, v in self.hook.acks.items()]
-        return web.json_response({"status": "success", "data": {"escalations": out, "acks": acks}})
+        groups = [g for key in sorted(self.dispatcher.groups)
+                  if (g := group_json(self.dispatcher, self.hook, key)) is not None]
+        return web.json_response({"status": "success", "data": {"escalations": out, "acks": acks, "groups": groups}})
 
     async def start(self) -> None:
         self._task = asyncio.get_running_loop().create_task(
@@ -137,13 +180,8 @@ def _own(section: dict[str, Any]) -> dict[str, Any]:
     return {"escalation": section.get("escalation"), "oncall": section.get("oncall")}
 
 
-def wanted(config: ServerConfig) -> bool:
-    """Whether ``config`` turns escalation on (the server checks this on reload when it is off)."""
-    section = config.notifications or {}
-    return bool(section.get("escalation") or section.get("oncall"))
-
-
 def build(context: ServerContext) -> Any:
-    if not wanted(context.config) or context.services.dispatcher is None:
+    """The component whenever the notification system runs (acknowledgement needs no configuration)."""
+    if context.services.dispatcher is None:
         return None
     return EscalationComponent(context, dict(context.config.notifications or {}))

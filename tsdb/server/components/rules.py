@@ -18,6 +18,7 @@ from tsdb.rules.api import alerts_data, rules_data
 from tsdb.rules.config import RulesConfig
 from tsdb.rules.loader import RuleGroup, load_rule_files
 from tsdb.rules.manager import RuleManager
+from tsdb.server.components.alerts_stream import stream_handler
 from tsdb.server.components.base import UNCHANGED, Reload, ServerContext
 
 
@@ -31,6 +32,7 @@ class RulesComponent:
         self.config = config
         self.am = AlertmanagerNotifier(config.alertmanagers) if config.alertmanagers else None
         self.manager: RuleManager | None = None
+        self._streams_stop = asyncio.Event()
         if config.files:
             self._publish(self._new_manager(config))
         self._started = False
@@ -58,7 +60,10 @@ class RulesComponent:
         self.context.backend.alerts_status = lambda: alerts_data(manager)
 
     def routes(self) -> list[web.AbstractRouteDef]:
-        return []
+        def snapshot() -> dict[str, Any] | None:
+            return None if self.manager is None else rules_data(self.manager, {"type": "alert"})
+
+        return [web.get("/api/v1/alerts/stream", stream_handler(snapshot, self._streams_stop))]
 
     async def start(self) -> None:
         self._started = True
@@ -100,6 +105,7 @@ class RulesComponent:
         return Reload(apply, discard)
 
     async def stop(self) -> None:
+        self._streams_stop.set()
         if self.manager is not None:
             await asyncio.get_running_loop().run_in_executor(None, self.manager.stop)
         if self.am is not None:
