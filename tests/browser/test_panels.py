@@ -44,10 +44,11 @@ def test_panel_menu_explore_opens_the_query(ui: UI) -> None:
     assert panel_queries, "the Load average panel's query was not sent"
     open_panel_menu(ui, TIMESERIES)
     ui.driver.find_element(By.CSS_SELECTOR, "[data-testid=panel-menu-explore]").click()
-    wait_for(ui.driver, lambda d: urllib.parse.urlsplit(d.current_url).path == "/ui/explore", "the explorer")
+    wait_for(ui.driver, lambda d: urllib.parse.urlsplit(d.current_url).path == "/graph", "the explorer")
     params = urllib.parse.parse_qs(urllib.parse.urlsplit(ui.driver.current_url).query)
-    assert params["expr"] == [panel_queries[0]], params
-    assert "$instance" not in params["expr"][0] and "node-a" in params["expr"][0]
+    assert params["g0.expr"] == [panel_queries[0]], params
+    assert "$instance" not in params["g0.expr"][0] and "node-a" in params["g0.expr"][0]
+    assert params["g0.tab"] == ["0"] and params["g0.range_input"] == ["1h"], params
     states = wait_settled(ui.driver)
     assert list(states.values()) == ["rendered"], states
     assert canvas_nonblank(ui.driver, next(iter(states)))

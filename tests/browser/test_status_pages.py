@@ -113,3 +113,28 @@ def test_targets_page_on_a_phone(ui: UI, scraping: ServeProcess) -> None:
         ui.driver.set_window_size(1400, 1000)
 
 
+
+
+def test_phone_menu_reaches_every_section(ui: UI) -> None:
+    """Below 1200 px the section links fold into a menu; each entry opens its page."""
+    ui.driver.set_window_size(375, 800)
+    try:
+        ui.get("/ui/metrics")
+        wait_settled(ui.driver)
+        assert not ui.driver.find_element(By.CSS_SELECTOR, "[data-testid=nav-alerts]").is_displayed()
+        ui.driver.find_element(By.CSS_SELECTOR, "[data-testid=nav-menu-button]").click()
+        menu = ui.driver.find_element(By.CSS_SELECTOR, "[data-testid=nav-menu]")
+        labels = [a.text for a in menu.find_elements(By.TAG_NAME, "a")]
+        assert labels == ["Dashboards", "Explore", "Metrics", "Status", "Alerts", "Rules", "Silences",
+                          "Notifications", "Escalations", "On call"], labels
+        right = ui.driver.execute_script("return arguments[0].getBoundingClientRect().right", menu)
+        assert right <= 375, right
+        screenshot(ui.driver, "nav-menu-phone")
+        ui.driver.find_element(By.CSS_SELECTOR, "[data-testid=nav-menu-alerts]").click()
+        wait_for(ui.driver, lambda d: d.current_url.endswith("/ui/alerts"), "the alerts page")
+        ui.driver.find_element(By.CSS_SELECTOR, "[data-testid=nav-menu-button]").click()
+        ui.driver.find_element(By.TAG_NAME, "h1").click()  # a click elsewhere closes the menu
+        assert not ui.driver.find_elements(By.CSS_SELECTOR, "[data-testid=nav-menu]")
+        assert console_errors(ui.driver) == []
+    finally:
+        ui.driver.set_window_size(1400, 1000)

@@ -123,22 +123,36 @@ def test_missing_bundle_and_frame_ancestors(tmp_path: Path) -> None:
     assert frame_ancestors_header(["'self'", "https://a.example"]) == "frame-ancestors 'self' https://a.example"
 
 
-def test_prometheus_graph_links_open_the_explorer() -> None:
-    """Alert generatorURLs (/graph?g0.expr=…&g0.tab=1) and old bookmarks land in the explorer."""
+def test_old_explorer_links_open_the_graph_explorer() -> None:
+    """Bookmarks of /ui/explore?expr=…&from=…&to=… land on /graph with the same query and range."""
     from urllib.parse import parse_qs, urlsplit
 
-    from tsdb.ui.links import explorer_url
+    from tsdb.ui.links import graph_url
+
+    now = 1767323045000
 
     def target(**params: str) -> dict[str, str]:
-        url = urlsplit(explorer_url(params))
-        assert url.path == "/ui/explore"
-        return {k: v[0] for k, v in parse_qs(url.query).items()}
+        url = urlsplit(graph_url(params, now))
+        assert url.path == "/graph"
+        return {k: v[0] for k, v in parse_qs(url.query, keep_blank_values=True).items()}
 
-    assert target(**{"g0.expr": 'rate(x{a="b"}[5m]) > 1', "g0.tab": "1"}) == {
-        "expr": 'rate(x{a="b"}[5m]) > 1', "tab": "table"}
-    assert target(**{"g0.expr": "up", "g0.tab": "0", "g0.range_input": "6h"}) == {
-        "expr": "up", "tab": "graph", "from": "now-21600s", "to": "now"}
-    assert target(**{"g0.expr": "up", "g0.range_input": "1h", "g0.end_input": "2026-01-02 03:04:05"}) == {
-        "expr": "up", "tab": "graph", "from": str(1767323045000 - 3_600_000), "to": "1767323045000"}
-    assert target(**{"g0.expr": "up", "g0.moment_input": "1767319445"})["to"] == "1767319445000"
-    assert target() == {"tab": "graph"}
+    assert target(expr='rate(x{a="b"}[5m]) > 1', tab="table") == {"g0.expr": 'rate(x{a="b"}[5m]) > 1', "g0.tab": "1"}
+    assert target(expr="up", **{"from": "now-6h"}, to="now") == {"g0.expr": "up", "g0.tab": "0", "g0.range_input": "6h"}
+    assert target(expr="up", **{"from": str(now - 5_400_000)}, to=str(now)) == {
+        "g0.expr": "up", "g0.tab": "0", "g0.range_input": "1h30m", "g0.end_input": "2026-01-02 03:04:05"}
+    assert target(expr="up", **{"from": "2026-01-02T02:04:05Z"}, to="2026-01-02T03:04:05Z")["g0.range_input"] == "1h"
+    assert target(expr="up", **{"from": "yesterday"}) == {"g0.expr": "up", "g0.tab": "0"}
+    assert target(expr="up", **{"from": "now-1x"}) == {"g0.expr": "up", "g0.tab": "0"}
+    assert target() == {"g0.expr": "", "g0.tab": "0"}
+
+
+def test_old_explorer_path_redirects(tmp_path: Path) -> None:
+    _bundle(tmp_path)
+
+    async def scenario(client: TestClient, ui: StaticUi) -> None:  # type: ignore[type-arg]
+        response = await client.get("/ui/explore?expr=up&from=now-1h&to=now", allow_redirects=False)
+        assert response.status == 302
+        assert response.headers["Location"] == "/graph?g0.expr=up&g0.tab=0&g0.range_input=1h"
+        _secure(response)
+
+    _run(tmp_path, scenario)

@@ -1,10 +1,10 @@
-"""Prometheus UI links (``/graph?g0.expr=…``), as alert ``generatorURL``s and old bookmarks carry them,
-translated to the query explorer (``/ui/explore?expr=…&from=…&to=…&tab=…``).
+"""Old explorer links (``/ui/explore?expr=…&from=…&to=…&tab=…``) translated to the query explorer at
+Prometheus's URL (``/graph?g0.expr=…``), so bookmarks made before the explorers were merged keep working.
 
-Read: ``g0.expr``; ``g0.tab`` (``0``/``graph`` graph, ``1``/``table`` table, as Prometheus 2 and 3 write it);
-``g0.range_input`` (a duration: the range ends at ``g0.end_input``/``g0.moment_input`` or now);
-``g0.end_input``/``g0.moment_input`` (``2006-01-02 15:04:05`` UTC, RFC 3339, or Unix seconds). Only the first
-panel (``g0``) is kept; the explorer has one query.
+Read: ``expr``; ``tab`` (``table`` or ``graph``, the default); ``from``/``to`` as Unix ms, RFC 3339 or
+``now`` / ``now-<duration>``. A range ending now becomes ``g0.range_input``; a fixed range becomes
+``g0.range_input`` plus ``g0.end_input`` (``2006-01-02 15:04:05`` UTC). Times that cannot be read are left out
+(the explorer's default: the last hour).
 """
 
 from __future__ import annotations
@@ -13,44 +13,36 @@ import datetime as dt
 from collections.abc import Mapping
 from urllib.parse import urlencode
 
-from tsdb.timefmt import try_parse_duration
+from tsdb.timefmt import format_duration, parse_rfc3339, try_parse_duration
 
 
-def _parse_moment(text: str) -> int | None:
-    """Unix ms of a Prometheus UI end time, or None when it cannot be read."""
+def _moment_ms(text: str, now_ms: int) -> int | None:
+    """Unix ms of an explorer time (``now``, ``now-1h``, Unix ms, RFC 3339), or None when unreadable."""
     text = text.strip()
-    if not text:
-        return None
+    if text == "now":
+        return now_ms
+    if text.startswith("now-"):
+        offset = try_parse_duration(text[4:])
+        return None if offset is None else now_ms - offset
     try:
-        return int(float(text) * 1000)
+        return int(float(text))
     except ValueError:
         pass
-    for candidate in (text.replace(" ", "T"), text):
-        try:
-            moment = dt.datetime.fromisoformat(candidate.replace("Z", "+00:00"))
-        except ValueError:
-            continue
-        if moment.tzinfo is None:
-            moment = moment.replace(tzinfo=dt.UTC)
-        return int(moment.timestamp() * 1000)
-    return None
+    try:
+        return int(parse_rfc3339(text, naive_is_utc=True) * 1000)
+    except ValueError:
+        return None
 
 
-def explorer_url(params: Mapping[str, str]) -> str:
-    """The explorer URL for the query parameters of a Prometheus ``/graph`` link."""
-    out: dict[str, str] = {}
-    expr = params.get("g0.expr", "")
-    if expr:
-        out["expr"] = expr
-    tab = params.get("g0.tab", "")
-    out["tab"] = "table" if tab in ("1", "table") else "graph"
-    range_ms = try_parse_duration(params.get("g0.range_input", "")) if params.get("g0.range_input") else None
-    end_ms = _parse_moment(params.get("g0.end_input") or params.get("g0.moment_input") or "")
-    if end_ms is not None:
-        out["from"] = str(end_ms - (range_ms or 3_600_000))
-        out["to"] = str(end_ms)
-    elif range_ms:
-        seconds = range_ms // 1000
-        out["from"] = f"now-{seconds}s" if seconds else "now-1h"
-        out["to"] = "now"
-    return "/ui/explore?" + urlencode(out)
+def graph_url(params: Mapping[str, str], now_ms: int) -> str:
+    """The ``/graph`` URL for the query parameters of an old ``/ui/explore`` link."""
+    out = {"g0.expr": params.get("expr", ""), "g0.tab": "1" if params.get("tab") == "table" else "0"}
+    to_text = params.get("to", "now") or "now"
+    from_ms = _moment_ms(params.get("from", ""), now_ms) if params.get("from") else None
+    to_ms = _moment_ms(to_text, now_ms)
+    if from_ms is not None and to_ms is not None and to_ms > from_ms:
+        out["g0.range_input"] = format_duration((to_ms - from_ms) // 1000 * 1000 or 1000)
+        if to_text.strip() != "now":
+            moment = dt.datetime.fromtimestamp(to_ms / 1000, tz=dt.UTC)
+            out["g0.end_input"] = moment.strftime("%Y-%m-%d %H:%M:%S")
+    return "/graph?" + urlencode(out)

@@ -2,7 +2,8 @@
 
 ``GET /`` redirects to ``/ui/``; ``/ui/assets/<path>`` are the bundle's files, cached for a year (their names
 carry a content hash); every other ``/ui`` path answers ``index.html`` (the single-page app routes in the
-browser) with ``Cache-Control: no-cache``, and so does ``/graph`` (the query explorer, at Prometheus's URL).
+browser) with ``Cache-Control: no-cache``, and so does ``/graph`` (the query explorer, at Prometheus's URL);
+``/ui/explore?expr=…`` links redirect there (:mod:`tsdb.ui.links`).
 Without ``index.html`` (bundle not built) ``/ui`` answers 503.
 Every ``/ui`` response carries ``Content-Security-Policy: frame-ancestors ...`` and
 ``X-Content-Type-Options: nosniff``. Text files are sent gzip-compressed when the client accepts it: a
@@ -13,10 +14,13 @@ from __future__ import annotations
 import asyncio
 import gzip
 import mimetypes
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
 from aiohttp import web
+
+from tsdb.ui.links import graph_url
 
 DEFAULT_ROOT = Path(__file__).resolve().parent / "static"
 IMMUTABLE = "public, max-age=31536000, immutable"
@@ -60,7 +64,8 @@ class StaticUi:
 
     def routes(self) -> list[web.AbstractRouteDef]:
         return [web.get("/", self.home), web.get("/ui", self.index), web.get("/ui/assets/{path:.*}", self.asset),
-                web.get("/ui/{tail:.*}", self.index), web.get("/graph", self.index)]
+                web.get("/ui/explore", self.old_explorer), web.get("/ui/{tail:.*}", self.index),
+                web.get("/graph", self.index)]
 
     def _headers(self) -> dict[str, str]:
         return {"Content-Security-Policy": frame_ancestors_header(self.frame_ancestors),
@@ -68,6 +73,9 @@ class StaticUi:
 
     async def home(self, request: web.Request) -> web.Response:
         raise web.HTTPFound("/ui/")
+
+    async def old_explorer(self, request: web.Request) -> web.Response:
+        raise web.HTTPFound(graph_url(request.query, int(time.time() * 1000)), headers=self._headers())
 
     def _load(self, path: Path) -> _File | None:
         try:

@@ -5,7 +5,6 @@ import './styles.css';
 import { useLocation, matchRoute, onLinkClick } from './router.js';
 import { ListPage } from './list.jsx';
 import { DashboardPage } from './dashboard.jsx';
-import { ExplorePage } from './explore.jsx';
 import { ImportPage } from './importpage.jsx';
 import { TopBar } from './shell.jsx';
 import { GraphPage } from './pages/graph.jsx';
@@ -28,7 +27,6 @@ function App() {
     case 'solo': return <DashboardPage key={'s-' + r.uid} uid={r.uid} search={search} solo />;
     case 'new': return <DashboardPage key="new" isNew search={search} />;
     case 'import': return <ImportPage key="import" />;
-    case 'explore': return <ExplorePage key="explore" search={search} />;
     case 'graph': return <GraphPage key="graph" search={search} />;
     case 'metrics': return <MetricsPage key="metrics" />;
     case 'targets': return <TargetsPage key="targets" />;

@@ -8,7 +8,8 @@ import { Stat, Gauge, BarGauge } from './panels/stat.jsx';
 import { Table } from './panels/table.jsx';
 import { renderMarkdown, sanitizeHtml } from './markdown.js';
 import { interpolate } from './lib/vars.js';
-import { explorerUrl } from './lib/urlstate.js';
+import { graphUrl, formatMoment } from './lib/graphurl.js';
+import { formatDuration } from './lib/time.js';
 
 const NO_QUERY = new Set(['text', 'placeholder', 'row']);
 const KNOWN = new Set(['timeseries', 'stat', 'gauge', 'bargauge', 'table', 'heatmap', 'text', 'placeholder']);
@@ -45,7 +46,8 @@ function legacyCopy(text) {
 function safeName(s) { return (s || 'panel').replace(/[^\w.-]+/g, '_').slice(0, 60); }
 
 export function exploreUrl(expr, ctx) {
-  return explorerUrl({ expr, from: String(Math.round(ctx.fromMs)), to: String(Math.round(ctx.toMs)) });
+  const rangeMs = Math.max(1000, Math.round((ctx.toMs - ctx.fromMs) / 1000) * 1000);
+  return graphUrl(expr, { range: formatDuration(rangeMs), end: formatMoment(ctx.toMs) });
 }
 
 function PanelMenu({ items, onClose }) {

@@ -37,7 +37,6 @@ export function matchRoute(pathname) {
   if ((m = p.match(/^\/ui\/d-solo\/([^/]+)/))) return { page: 'solo', uid: decodeURIComponent(m[1]) };
   if (p === '/ui/new') return { page: 'new' };
   if (p === '/ui/import') return { page: 'import' };
-  if (p === '/ui/explore') return { page: 'explore' };
   if (p === '/graph') return { page: 'graph' };
   if (p === '/ui/metrics') return { page: 'metrics' };
   if (p === '/ui/targets') return { page: 'targets' };

@@ -65,17 +65,3 @@ export function decodeState(params) {
   }
   return state;
 }
-
-/**
- * Link to the query explorer for an expression.
- * @param {{expr: string, from?: string|number, to?: string|number}} p
- * @param {string} [base='/ui/explore']
- * @returns {string} e.g. `/ui/explore?expr=up&from=now-1h&to=now`
- */
-export function explorerUrl({ expr, from, to }, base = '/ui/explore') {
-  const p = new URLSearchParams();
-  p.append('expr', expr ?? '');
-  if (isSet(from)) p.append('from', String(from));
-  if (isSet(to)) p.append('to', String(to));
-  return `${base}?${p}`;
-}

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { encodeState, decodeState, explorerUrl } from '../../src/lib/urlstate.js';
+import { encodeState, decodeState } from '../../src/lib/urlstate.js';
 
 test('encodeState: stable order and forms', () => {
   const p = encodeState({
@@ -66,12 +66,4 @@ test('round trip on random states', () => {
     assert.deepEqual(back, state);
     assert.equal(encodeState(back).toString(), encoded.toString());
   }
-});
-
-test('explorerUrl', () => {
-  assert.equal(explorerUrl({ expr: 'rate(x{a="b"}[5m])', from: 'now-1h', to: 'now' }),
-    '/ui/explore?expr=rate%28x%7Ba%3D%22b%22%7D%5B5m%5D%29&from=now-1h&to=now');
-  assert.equal(explorerUrl({ expr: 'up' }), '/ui/explore?expr=up');
-  const u = new URL(explorerUrl({ expr: 'a + b', from: 1, to: 2 }), 'http://h');
-  assert.equal(u.searchParams.get('expr'), 'a + b');
 });
