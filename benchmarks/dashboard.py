@@ -192,15 +192,18 @@ class Server:
     proc: subprocess.Popen[bytes] | None = None
     url: str = ""
     log: Path | None = None
+    config: Path | None = None
+    port: int = 0
 
     def start(self, timeout_s: float = 600) -> None:
-        port = _free_port()
+        port = self.port or _free_port()
         self.url = f"http://127.0.0.1:{port}"
+        flags = ["--config", str(self.config)] if self.config is not None else ["--no-collect"]
         self.log = self.data_dir.parent / f"serve-{port}.log"
         with self.log.open("wb") as log:
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", "tsdb.cli", "serve", "--data-dir", str(self.data_dir), "--http-listen",
-                 f"127.0.0.1:{port}", "--grpc-listen", f"127.0.0.1:{_free_port()}", "--no-collect"],
+                 f"127.0.0.1:{port}", "--grpc-listen", f"127.0.0.1:{_free_port()}", *flags],
                 cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
@@ -267,8 +270,8 @@ class Load:
         return int(sum(q["bytes"] for q in self.queries))
 
 
-def new_browser(profile: Path, expected_panels: int) -> Any:
-    """Headless Chromium with the settle probe installed for every new document."""
+def new_browser(profile: Path, expected_panels: int, probe: str | None = None) -> Any:
+    """Headless Chromium with the settle probe (or ``probe``, a script) installed for every new document."""
     from selenium import webdriver
     from selenium.webdriver.chrome.options import Options
     from selenium.webdriver.chrome.service import Service
@@ -284,7 +287,7 @@ def new_browser(profile: Path, expected_panels: int) -> Any:
                 f"--user-data-dir={profile}"):
         options.add_argument(arg)
     driver = webdriver.Chrome(options=options, service=Service(chromedriver))
-    driver.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": SETTLE_PROBE % expected_panels})
+    driver.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": probe or SETTLE_PROBE % expected_panels})
     return driver
 
 
