@@ -26,7 +26,8 @@ from tsdb.alerting.escalation import (
     user_receivers,
 )
 from tsdb.alerting.model import DeliveryResult, Notification
-from tsdb.alerting.oncall import OnCall, handoffs, parse_oncall
+from tsdb.alerting.oncall import OnCall, parse_oncall
+from tsdb.alerting.oncall_timeline import handoffs
 from tsdb.alerting.receivers import ReceiverSet, build_receivers
 from tsdb.config import ServerConfig
 from tsdb.server.components.base import UNCHANGED, Reload, ServerContext, run_every
