@@ -4,6 +4,7 @@ overrides) and the roles needed to change overrides."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import urllib.parse
 from pathlib import Path
@@ -11,9 +12,12 @@ from typing import Any
 
 import pytest
 
+from tests.server.components.context import server_context, with_sections
 from tests.server.test_webauth import _web_yml, fetch
 from tests.server_thread import ServerThread
+from tsdb.alerting.oncall import Override
 from tsdb.config import ServerConfig
+from tsdb.server.components import escalation, notifications
 
 ONCALL = {"users": {"ann": {"email": "ann@example.com"}, "bob": {"email": "bob@example.com"}, "cid": {}},
           "schedules": {"primary": {"layers": [{"users": ["ann", "bob"], "shift": "1d", "start": "2026-01-05",
@@ -79,6 +83,8 @@ def test_timeline_shape_and_time_formats(running: ServerThread) -> None:
     ("2026-01-06T00:00:00Z", "soon", 'invalid parameter "end"'),
     ("2026-01-07T00:00:00Z", "2026-01-06T00:00:00Z", 'invalid parameter "end": end must be after start'),
     ("2026-01-01T00:00:00Z", "2026-12-01T00:00:00Z", "longer than 92 days"),
+    ("1e15", "1e15", 'invalid parameter "start"'),
+    ("-5", "10", 'invalid parameter "start"'),
 ])
 def test_timeline_bad_parameters(running: ServerThread, start: str, end: str, message: str) -> None:
     status, body = _timeline(running, start, end)
@@ -100,6 +106,8 @@ def test_unknown_schedule_is_404(running: ServerThread) -> None:
     ({"user": "ann", "start": "2026-01-06T02:00:00Z", "end": "2026-01-06T01:00:00Z"}, '"end" must be after'),
     ({"user": "ann", "start": "nope", "end": "2026-01-06T01:00:00Z"}, 'invalid "start"'),
     ({"user": "ann", "start": "2026-01-06T00:00:00Z"}, 'missing or invalid "end"'),
+    ({"user": "ann", "start": 0, "end": 1e300}, 'invalid "end"'),
+    ({"user": "ann", "start": "2026-01-06T00:00:00Z", "end": True}, 'missing or invalid "end"'),
     ([1, 2], "JSON object"),
 ])
 def test_create_override_errors(running: ServerThread, body: Any, message: str) -> None:
@@ -175,3 +183,27 @@ def test_changing_overrides_needs_the_write_role(tmp_path: Path) -> None:
         assert _call(running, "DELETE", path, auth=("writer", "w-pass"))[0] == 200
     finally:
         running.close()
+
+
+def test_runtime_overrides_outlive_a_reload(tmp_path: Path) -> None:
+    """A reload replaces the config's schedules and keeps the runtime overrides, for escalation too."""
+    async def scenario() -> None:
+        with server_context(tmp_path, notifications={"oncall": ONCALL}) as context:
+            notifications.build(context)
+            component = escalation.build(context)
+            assert component is not None
+            at = 1767695400.0  # 2026-01-06T10:30Z: bob by layer
+            override = Override("cid", at - 60, at + 60, "r1", True, created_at=1.0)
+            component.runtime_overrides = {"primary": [override]}
+            component._merge_overrides()
+            assert component.hook.oncall.who_is_on_call("primary", at)[0].name == "cid"  # type: ignore[union-attr]
+            changed = json.loads(json.dumps(ONCALL))
+            changed["schedules"]["primary"]["layers"][0]["users"] = ["ann"]
+            plan = await component.prepare_reload(with_sections(context, notifications={"oncall": changed}))
+            await plan.apply()
+            assert component.hook.oncall is component.oncall
+            assert component.oncall.who_is_on_call("primary", at)[0].name == "cid"  # type: ignore[union-attr]
+            assert component.oncall.who_is_on_call("primary", at + 120)[0].name == "ann"  # type: ignore[union-attr]
+            await component.stop()
+
+    asyncio.run(scenario())

@@ -134,8 +134,8 @@ class EscalationComponent:
         if name not in self.oncall.schedules:
             return _error(f"unknown schedule {name!r}", 404)
         try:
-            start = parse_time(request.query["start"], "start") / 1000 if "start" in request.query else time.time()
-            end = parse_time(request.query["end"], "end") / 1000 if "end" in request.query else start + 7 * 86400
+            start = _query_time(request.query["start"], "start") if "start" in request.query else time.time()
+            end = _query_time(request.query["end"], "end") if "end" in request.query else start + 7 * 86400
         except InvalidArgumentError as err:
             return _error(str(err), 400)
         try:
@@ -297,19 +297,34 @@ def _override_json(o: Override) -> dict[str, Any]:
             "created_at": _iso(o.created_at) if o.created_at else None}
 
 
+_LAST_SECOND = 253_402_300_799  # 9999-12-31T23:59:59Z: later times cannot be formatted
+
+
+def _query_time(text: str, name: str) -> float:
+    """A query time (RFC 3339 or unix seconds, years 1970 to 9999); InvalidArgumentError naming ``name``."""
+    seconds = parse_time(text, name) / 1000
+    if not 0 <= seconds <= _LAST_SECOND:
+        raise InvalidArgumentError(f'invalid parameter "{name}": {text!r} is outside the years 1970 to 9999')
+    return seconds
+
+
 def _body_time(body: dict[str, Any], key: str) -> float:
-    """A body time: unix seconds (number or text) or RFC 3339; InvalidArgumentError naming ``key``."""
+    """A body time: unix seconds (number or text) or RFC 3339, years 1970 to 9999; InvalidArgumentError
+    naming ``key``."""
     value = body.get(key)
     if isinstance(value, bool) or value is None or value == "":
         raise InvalidArgumentError(f'missing or invalid "{key}"')
     if isinstance(value, int | float):
-        if not math.isfinite(value):
-            raise InvalidArgumentError(f'invalid "{key}": not a finite number')
-        return float(value)
-    try:
-        return parse_time(str(value), key) / 1000
-    except InvalidArgumentError as err:
-        raise InvalidArgumentError(f'invalid "{key}": cannot parse {value!r} as RFC 3339 or unix seconds') from err
+        seconds = float(value)
+    else:
+        try:
+            seconds = parse_time(str(value), key) / 1000
+        except InvalidArgumentError as err:
+            raise InvalidArgumentError(
+                f'invalid "{key}": cannot parse {value!r} as RFC 3339 or unix seconds') from err
+    if not math.isfinite(seconds) or not 0 <= seconds <= _LAST_SECOND:
+        raise InvalidArgumentError(f'invalid "{key}": {value!r} is outside the years 1970 to 9999')
+    return seconds
 
 
 def _own(section: dict[str, Any]) -> dict[str, Any]:
