@@ -32,7 +32,7 @@ export function dayTicks(start, end) {
     const t = d.getTime();
     if (t >= end) break;
     out.push({ ms: t, left: ((t - start) / (end - start)) * 100,
-      label: d.toLocaleDateString(undefined, { weekday: 'short', day: 'numeric' }) });
+      label: `${d.toLocaleDateString(undefined, { weekday: 'short' })} ${d.getDate()}` });
   }
   return out;
 }

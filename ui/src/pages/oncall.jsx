@@ -168,7 +168,7 @@ function ScheduleCard({ summary, onChange }) {
           <button type="button" class="btn small" onClick={() => setStart(hourStart(Date.now()))} data-testid="oc-today">Now</button>
           <button type="button" class="btn small" onClick={() => setStart(start + days * DAY)} data-testid="oc-next" aria-label="Next">Next ›</button>
         </div>
-        <span class="muted small oc-range" data-testid="oc-range">{formatWhen(start)} – {formatWhen(end)}</span>
+        <span class="muted small oc-range" data-testid="oc-range" title="Times are in your browser's time zone">{formatWhen(start)} – {formatWhen(end)} (local time)</span>
       </div>
       {error && <div class="panel-error" role="alert">{error}</div>}
       {data ? <Timeline data={data} start={start} end={end} now={now} /> : !error && <div class="center"><span class="spinner" /></div>}

@@ -23,6 +23,7 @@ test('dayTicks lists the local midnights inside the window', () => {
   assert.equal(ticks.length, 3);
   assert.equal(new Date(ticks[0].ms).getHours(), 0);
   assert.ok(ticks[0].left > 0 && ticks[2].left < 100);
+  assert.match(ticks[0].label, /^\S+ 6$/);
 });
 
 test('datetime-local values round-trip in local time', () => {
