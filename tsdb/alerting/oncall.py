@@ -4,6 +4,9 @@ A schedule has layers (later layers take precedence where they apply) and overri
 a time range, above every layer). A layer rotates its users every ``shift`` starting at ``start`` (a local
 date) at ``handoff`` (local ``HH:MM``) in ``time_zone``; whole-day shifts count local days, so a weekly
 09:00 handoff stays at 09:00 across daylight-saving changes. A layer may be limited to ``weekdays``.
+Overrides created at runtime (stored by :mod:`tsdb.alerting.oncall_store`) are merged in front of the
+config's with :meth:`OnCall.with_runtime_overrides`; :mod:`tsdb.alerting.oncall_timeline` lays a schedule
+out over a window.
 """
 
 from __future__ import annotations
