@@ -105,6 +105,11 @@ def test_create_override_in_ui_survives_restart_and_delete(oncall_server: tuple[
     start = form.find_element("css selector", "[data-testid=oc-form-start]").get_attribute("value")
     end = form.find_element("css selector", "[data-testid=oc-form-end]").get_attribute("value")
     assert start and end and start < end  # default: now for one hour
+    _set_input(driver, "oc-form-end", start)  # end == start: refused before anything is sent
+    form.find_element("css selector", "[data-testid=oc-form-submit]").click()
+    error = wait_for(driver, lambda d: d.find_element("css selector", "[data-testid=oc-form-error]"), "the error")
+    assert "end must be after the start" in error.text
+    _set_input(driver, "oc-form-end", end)
     _set_input(driver, "oc-form-user", "cid")
     _set_input(driver, "oc-form-comment", "covering for ann")
     screenshot(driver, "oncall-form-1600")
