@@ -4,11 +4,15 @@ A schedule has layers (later layers take precedence where they apply) and overri
 a time range, above every layer). A layer rotates its users every ``shift`` starting at ``start`` (a local
 date) at ``handoff`` (local ``HH:MM``) in ``time_zone``; whole-day shifts count local days, so a weekly
 09:00 handoff stays at 09:00 across daylight-saving changes. A layer may be limited to ``weekdays``.
+Overrides created at runtime (stored by :mod:`tsdb.alerting.oncall_store`) are merged in front of the
+config's with :meth:`OnCall.with_runtime_overrides`; :mod:`tsdb.alerting.oncall_timeline` lays a schedule
+out over a window.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -41,29 +45,40 @@ class Layer:
     weekdays: tuple[int, ...] = ()
 
     def on_call(self, at: float) -> str | None:
+        """The layer's user at ``at``, or None (before its start or on an excluded weekday). A day starts at
+        the local hand-off time; a hand-off time skipped by a daylight-saving change happens that much later
+        (02:30 on a day jumping from 02:00 to 03:00 becomes 03:30), a repeated one at its first occurrence."""
         tz = ZoneInfo(self.zone)
         local = dt.datetime.fromtimestamp(at, tz=tz)
         if self.weekdays and local.weekday() not in self.weekdays:
             return None
-        first = dt.datetime.combine(self.start, dt.time(self.handoff_minutes // 60, self.handoff_minutes % 60),
-                                    tzinfo=tz)
-        if local < first:
+        handoff = dt.time(self.handoff_minutes // 60, self.handoff_minutes % 60)
+        first = dt.datetime.combine(self.start, handoff, tzinfo=tz).timestamp()
+        if at < first:
             return None
         if self.shift_s % DAY_S == 0:
             # count local days since the first handoff (a day starts at the handoff time)
-            handoff_today = local.replace(hour=first.hour, minute=first.minute, second=0, microsecond=0)
-            day = (local.date() - self.start).days - (1 if local < handoff_today else 0)
+            handoff_today = dt.datetime.combine(local.date(), handoff, tzinfo=tz).timestamp()
+            day = (local.date() - self.start).days - (1 if at < handoff_today else 0)
             index = day // (self.shift_s // DAY_S)
         else:
-            index = int((at - first.timestamp()) // self.shift_s)
+            index = int((at - first) // self.shift_s)
         return self.users[index % len(self.users)]
 
 
 @dataclass(frozen=True)
 class Override:
+    """``user`` is on call over ``[start, end)`` above every layer. ``id`` is ``config-N`` for the N-th
+    override of the config (read-only) or a random id for one created at runtime (``runtime`` True)."""
+
     user: str
     start: float
     end: float
+    id: str = ""
+    runtime: bool = False
+    created_by: str = ""
+    comment: str = ""
+    created_at: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -74,14 +89,22 @@ class Schedule:
 
     def who(self, at: float) -> tuple[str | None, str]:
         """(user on call at ``at`` or None, which rule decided: ``override`` or ``layer N``)."""
-        for o in self.overrides:
-            if o.start <= at < o.end:
-                return o.user, "override"
+        o = self.override_at(at)
+        if o is not None:
+            return o.user, "override"
         for i in range(len(self.layers) - 1, -1, -1):
             user = self.layers[i].on_call(at)
             if user is not None:
                 return user, f"layer {i}"
         return None, ""
+
+    def override_at(self, at: float) -> Override | None:
+        """The override in effect at ``at``: the first in ``overrides`` covering it (runtime overrides are
+        merged in front, newest first, so they win over config ones), or None."""
+        for o in self.overrides:
+            if o.start <= at < o.end:
+                return o
+        return None
 
 
 @dataclass
@@ -96,6 +119,16 @@ class OnCall:
             raise KeyError(schedule)
         name, source = self.schedules[schedule].who(at)
         return (self.users.get(name) if name else None), source
+
+    def with_runtime_overrides(self, runtime: Mapping[str, Iterable[Override]]) -> OnCall:
+        """A copy whose schedules also hold the runtime overrides (``{schedule: [Override]}``), newest first
+        and in front of the config ones; overrides of schedules not configured are ignored."""
+        schedules = {}
+        for name, s in self.schedules.items():
+            extra = sorted(runtime.get(name, ()), key=lambda o: (-o.created_at, o.id))
+            config = tuple(o for o in s.overrides if not o.runtime)
+            schedules[name] = Schedule(s.name, s.layers, tuple(extra) + config)
+        return OnCall(self.users, schedules)
 
 
 def _time(text: str, where: str) -> float:
@@ -138,25 +171,12 @@ def parse_oncall(raw: dict[str, Any] | None) -> OnCall:
             days = tuple(WEEKDAYS.index(d.lower()) for d in layer.get("weekdays") or [] if d.lower() in WEEKDAYS)
             layers.append(Layer(members, int(shift_s), start, int(hh) * 60 + int(mm), zone, days))
         overrides = tuple(Override(str(o["user"]), _time(o["start"], f"{where}.overrides"),
-                                   _time(o["end"], f"{where}.overrides"))
-                          for o in (spec or {}).get("overrides") or [])
+                                   _time(o["end"], f"{where}.overrides"), f"config-{j}",
+                                   comment=str(o.get("comment") or ""))
+                          for j, o in enumerate((spec or {}).get("overrides") or []))
         for o in overrides:
             if o.user not in users:
                 raise ConfigError(f"{where}.overrides: unknown user {o.user!r}")
         schedules[str(name)] = Schedule(str(name), tuple(layers), overrides)
     return OnCall(users, schedules)
 
-
-def handoffs(oncall: OnCall, schedule: str, start: float, end: float, step_s: float = 300.0) -> list[dict[str, Any]]:
-    """The changes of who is on call in ``schedule`` within ``[start, end)``, found at ``step_s`` resolution:
-    ``[{at, user, source}]`` (``user`` None: nobody). Raises KeyError for an unknown schedule."""
-    out: list[dict[str, Any]] = []
-    previous = oncall.who_is_on_call(schedule, start)
-    at = (start // step_s + 1) * step_s  # on the step grid: hand-offs at whole 5 minutes are found exactly
-    while at < end:
-        current = oncall.who_is_on_call(schedule, at)
-        if (current[0] and current[0].name) != (previous[0] and previous[0].name):
-            out.append({"at": at, "user": current[0].name if current[0] else None, "source": current[1]})
-        previous = current
-        at += step_s
-    return out
