@@ -12,7 +12,6 @@ from __future__ import annotations
 import base64
 import json
 import logging
-import sqlite3
 import threading
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -22,7 +21,8 @@ from typing import Any
 from tsdb.alerting.model import Alert, DeliveryResult, Notification
 from tsdb.alerting.oncall import OnCall, User
 from tsdb.config import parse_duration_ms
-from tsdb.errors import ConfigError, StorageError, TsdbError
+from tsdb.errors import ConfigError, TsdbError
+from tsdb.sqlite_store import open_store
 
 log = logging.getLogger("tsdb.alerting.escalation")
 
@@ -112,21 +112,18 @@ def _restore(raw: dict[str, Any], receiver: str, now: float, step: int) -> Notif
                         raw.get("external_url", ""), extras={"escalation_step": step + 1})
 
 
+ESCALATION_SCHEMA = """
+CREATE TABLE IF NOT EXISTS acks (group_key TEXT PRIMARY KEY, by TEXT, comment TEXT, at REAL, fingerprints TEXT);
+CREATE TABLE IF NOT EXISTS escalations (group_key TEXT PRIMARY KEY, policy TEXT, step INTEGER, next_at REAL,
+                                        repeats INTEGER, notification TEXT);
+"""
+
+
 class EscalationStore:
     """SQLite tables of acknowledgements and running escalations."""
 
     def __init__(self, path: Path) -> None:
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.executescript(
-                "CREATE TABLE IF NOT EXISTS acks (group_key TEXT PRIMARY KEY, by TEXT, comment TEXT, at REAL,"
-                " fingerprints TEXT);"
-                "CREATE TABLE IF NOT EXISTS escalations (group_key TEXT PRIMARY KEY, policy TEXT, step INTEGER,"
-                " next_at REAL, repeats INTEGER, notification TEXT);")
-        except sqlite3.Error as err:
-            raise StorageError(f"cannot open the escalation store {path}: {err}") from err
+        self._db = open_store(path, ESCALATION_SCHEMA, "escalation store")
         self._lock = threading.Lock()
 
     def load(self) -> tuple[dict[str, dict[str, Any]], dict[str, Escalation]]:

@@ -7,12 +7,11 @@ stored and applies again when the schedule comes back. One connection guarded by
 
 from __future__ import annotations
 
-import sqlite3
 import threading
 from pathlib import Path
 
 from tsdb.alerting.oncall import Override
-from tsdb.errors import StorageError
+from tsdb.sqlite_store import open_store
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS overrides (id TEXT PRIMARY KEY, schedule TEXT, user TEXT, start REAL, end REAL,
@@ -24,14 +23,7 @@ class OverrideStore:
     """Loads, adds and deletes runtime overrides. Thread-safe."""
 
     def __init__(self, path: Path) -> None:
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=FULL")
-            self._db.executescript(SCHEMA)
-        except sqlite3.Error as err:
-            raise StorageError(f"cannot open the on-call override store {path}: {err}") from err
+        self._db = open_store(path, SCHEMA, "on-call override store")
         self.path = path
         self._lock = threading.Lock()
 

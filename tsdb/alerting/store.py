@@ -8,14 +8,13 @@ repeat schedule. Writes are small transactions in WAL journal mode; one connecti
 from __future__ import annotations
 
 import json
-import sqlite3
 import threading
 from pathlib import Path
 
 from tsdb.alerting.dispatcher import NflogEntry
 from tsdb.alerting.matchers import parse_matchers
 from tsdb.alerting.silences import Silence, recurrence_of
-from tsdb.errors import StorageError
+from tsdb.sqlite_store import open_store
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS nflog (group_key TEXT, receiver TEXT, firing TEXT, resolved TEXT, at REAL,
@@ -29,14 +28,7 @@ class AlertingStore:
     """Loads and saves the notification log and silences. Thread-safe."""
 
     def __init__(self, path: Path) -> None:
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=FULL")
-            self._db.executescript(SCHEMA)
-        except sqlite3.Error as err:
-            raise StorageError(f"cannot open the alerting store {path}: {err}") from err
+        self._db = open_store(path, SCHEMA, "alerting store")
         self.path = path
         self._lock = threading.Lock()
 

@@ -11,14 +11,14 @@ from __future__ import annotations
 import copy
 import difflib
 import json
-import sqlite3
 import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from tsdb.errors import DashboardConflictError, DashboardNotFoundError, StorageError
+from tsdb.errors import DashboardConflictError, DashboardNotFoundError
+from tsdb.sqlite_store import open_store
 from tsdb.ui.model import normalise
 
 _SCHEMA = """
@@ -90,14 +90,7 @@ class DashboardStore:
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._db = sqlite3.connect(str(self.path), check_same_thread=False, isolation_level=None)
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=FULL")  # durable: a save is on disk before it is answered
-            self._db.executescript(_SCHEMA)
-        except (OSError, sqlite3.Error) as err:
-            raise StorageError(f"{self.path}: cannot open the dashboard store: {err}") from err
+        self._db = open_store(self.path, _SCHEMA, "dashboard store")
         self._lock = threading.Lock()
 
     def close(self) -> None:
