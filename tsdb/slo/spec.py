@@ -84,7 +84,7 @@ def _mapping(value: Any, where: str) -> dict[str, Any]:
         return {}
     if not isinstance(value, dict):
         raise SpecError(f"{where}: must be a mapping, got {type(value).__name__}")
-    return {str(k): v for k, v in value.items()}
+    return {_str(k): v for k, v in value.items()}
 
 
 def _labels(value: Any, where: str, what: str = "label") -> dict[str, str]:
