@@ -74,3 +74,15 @@ def test_check_slo(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
 def test_slo_without_subcommand_prints_help(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["slo"]) == 1
     assert "slo" in capsys.readouterr().out
+
+
+def test_docs_example_generates_loadable_rules(tmp_path: Path) -> None:
+    import re
+
+    docs = (Path(__file__).resolve().parents[2] / "docs" / "slo.md").read_text()
+    match = re.search(r"```yaml\n# slos/myservice.yml\n(.*?)```", docs, re.DOTALL)
+    assert match is not None
+    spec, out = tmp_path / "myservice.yml", tmp_path / "slos.yml"
+    spec.write_text(match.group(1))
+    assert main(["slo", "generate", str(spec), "-o", str(out)]) == 0
+    assert sum(len(g.rules) for g in load_rule_files([str(out)])) == 17
