@@ -9,6 +9,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+import yaml
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -121,3 +122,21 @@ def test_periods() -> None:
 def test_yaml_v2_key_order() -> None:
     assert sorted_keys(["a10", "a2", "B", "_x", "a"]) == ["_x", "B", "a", "a2", "a10"]
     assert sorted_keys(["tier", "sloth_window", "sloth_id", "owner"]) == ["owner", "sloth_id", "sloth_window", "tier"]
+
+
+def test_strings_yaml_would_read_as_other_types_are_double_quoted() -> None:
+    from tsdb.slo.render import render_groups
+
+    labels = {"a": "2", "b": "true", "c": "y", "d": "1e3", "e": "", "f": "#x", "g": "plain", "h": "2001-12-14",
+              "i": "{{ $value }}"}
+    text = render_groups([{"name": "g", "rules": [{"record": "r", "expr": "vector(1)", "labels": labels}]}])
+    assert text.splitlines()[6:] == ['      a: "2"', '      b: "true"', '      c: "y"', '      d: "1e3"', '      e: ""',
+                                     "      f: '#x'", "      g: plain", '      h: "2001-12-14"',
+                                     "      i: '{{ $value }}'"]
+    assert yaml.safe_load(text)["groups"][0]["rules"][0]["labels"] == labels
+
+
+def test_exponent_objective_reads_as_a_number() -> None:
+    text = (DATA / "examples/getting-started.yml").read_text().replace("objective: 99.9", "objective: 9.99e1")
+    (slo,) = parse_specs(text, "s.yml")[0].slos
+    assert slo.objective == 99.9

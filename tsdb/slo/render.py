@@ -77,7 +77,16 @@ def sorted_keys(keys: Iterable[str]) -> list[str]:
     return out
 
 
-_RESOLVER = yaml.resolver.Resolver()
+# floats without a dot (1e3), which yaml.v2 reads as floats and YAML 1.1 (PyYAML) as strings
+GO_FLOAT_RE = re.compile(r"^[-+]?(?:[0-9][0-9_]*(?:\.[0-9_]*)?|\.[0-9_]+)[eE][-+]?[0-9]+$")
+
+
+class GoResolver(yaml.resolver.Resolver):
+    """PyYAML's resolver plus yaml.v2's dotless exponent floats."""
+
+
+GoResolver.add_implicit_resolver("tag:yaml.org,2002:float", GO_FLOAT_RE, list("-+0123456789."))
+_RESOLVER = GoResolver()
 
 
 class _Dumper(yaml.SafeDumper):

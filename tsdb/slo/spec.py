@@ -19,11 +19,19 @@ from tsdb.errors import ConfigError, TsdbError
 from tsdb.gotemplate.gofmt import format_float
 from tsdb.gotemplate.template import TemplateError, TemplateSet
 from tsdb.query.parser.parser import parse
+from tsdb.slo.render import GO_FLOAT_RE
 
 VERSION = "prometheus/v1"
 NAME_RE = re.compile(r"^[A-Za-z0-9][-A-Za-z0-9_.]*[A-Za-z0-9]$")
 LABEL_NAME_RE = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
 WINDOW_VAR_RE = re.compile(r"{{ *\.window *}}")
+
+
+class _Loader(yaml.SafeLoader):
+    """SafeLoader that reads ``1e-3`` as a number, as Sloth's YAML reader does."""
+
+
+_Loader.add_implicit_resolver("tag:yaml.org,2002:float", GO_FLOAT_RE, list("-+0123456789."))
 
 
 class SpecError(ConfigError):
@@ -225,7 +233,7 @@ def parse_document(doc: Any, source: str) -> ServiceSpec:
 def parse_specs(text: str, source: str) -> list[ServiceSpec]:
     """Every spec document of one file's text (``source`` names it in errors), in file order."""
     try:
-        docs = [doc for doc in yaml.safe_load_all(text) if doc is not None]
+        docs = [doc for doc in yaml.load_all(text, Loader=_Loader) if doc is not None]
     except yaml.YAMLError as err:
         raise SpecError(f"{source}: invalid YAML: {err}") from err
     if not docs:
