@@ -65,9 +65,14 @@ def build_parser() -> argparse.ArgumentParser:
         "notifications.config_file, scrape.config_file, ...). Relative paths resolve against the current "
         "directory, as for the server.")
     config.add_argument("files", nargs="+", metavar="FILE", help="tsdb config files (tsdb.yml)")
+    slo = check_sub.add_parser("slo", help="validate Sloth prometheus/v1 SLO specs and the rules they generate")
+    slo.add_argument("files", nargs="+", metavar="SPEC", help="SLO spec files")
     test_rules = sub.add_parser("test-rules", help="run promtool-style rule unit tests (promtool test rules)")
     test_rules.add_argument("files", nargs="+", help="rule test files")
     _add_bench_parser(sub)
+    from tsdb.cli.slo import add_parsers as add_slo_parsers
+
+    add_slo_parsers(sub)
     return parser
 
 
@@ -326,6 +331,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         from tsdb.cli.check import main as check_config
 
         return check_config(args.files)
+    if args.command == "check" and args.check_command == "slo":
+        from tsdb.cli.slo import check as check_slo
+
+        return check_slo(args.files)
+    if args.command == "slo" and args.slo_command == "generate":
+        from tsdb.cli.slo import generate as slo_generate
+
+        return slo_generate(args)
     if args.command == "test-rules":
         from tsdb.rules.unittest import main as test_rules
 
