@@ -92,6 +92,9 @@ class QueryOptions:
     max_concurrency: int = 0
     """Queries evaluated at once (HTTP and gRPC); more wait in line. 0 = the number of CPUs: queries are
     CPU-bound, and running more than the cores at once only makes each one slower."""
+    result_cache_max_bytes: int = 128 << 20
+    """Memory for cached range query results (steps older than 5 minutes, reused when a dashboard is opened
+    again or refreshed); 0 disables the cache."""
 
 
 @dataclass(frozen=True)

@@ -44,6 +44,12 @@ def test_server_lifecycle(tmp_path: Path) -> None:
                 async with session.get(base + "/api/v1/query", params={"query": "count_over_time(m[1m])",
                                                                        "time": "59"}) as response:
                     result = await response.text()
+                ranges = []
+                for _ in range(2):  # the second answer comes from the result cache
+                    async with session.get(base + "/api/v1/query_range", params={
+                            "query": "sum(m)", "start": "0", "end": "59", "step": "1"}) as response:
+                        ranges.append(await response.json())
+                assert ranges[0] == ranges[1] and len(ranges[0]["data"]["result"][0]["values"]) == 60
                 async with session.get(base + "/metrics") as response:
                     metrics = await response.text()
                 async with session.get(base + "/api/v1/status/tsdb") as response:
@@ -60,6 +66,8 @@ def test_server_lifecycle(tmp_path: Path) -> None:
     assert 'tsdb_write_requests_total{code="204",protocol="remote_write"} 1.0' in metrics
     assert 'tsdb_http_requests_total{code="200",handler="/api/v1/query"} 1.0' in metrics
     assert "tsdb_compaction_duration_seconds_count" in metrics and "tsdb_blocks_loaded" in metrics
+    assert 'tsdb_query_result_cache_requests_total{result="hit"} 1.0' in metrics
+    assert 'tsdb_query_result_cache_requests_total{result="miss"} 1.0' in metrics
     assert status["data"]["seriesCountByMetricName"] == [{"name": "m", "value": 1}]  # type: ignore[index]
 
 

@@ -117,6 +117,29 @@ def test_queried_block_is_not_pulled_from_under_a_reader(tmp_path: Path) -> None
     db.close()
 
 
+def test_reader_opened_before_head_persistence_sees_every_sample(tmp_path: Path) -> None:
+    """A range persisted as a block while a reader is open stays in the head for that reader (it lists no
+    such block); readers opened later read the block and the head above it, so nobody misses or doubles a
+    sample; the head drops the range once the early reader has closed."""
+    db = DB.open(tmp_path, SMALL)
+    _append(db, [(0, t, float(t)) for t in range(0, 60_000, 1000)])
+    early = db.querier(0, 2**62)
+    db.maintain()
+    assert db.blocks, "the head was persisted"
+    (series,) = list(early.select(ALL))
+    assert series.samples()[0].tolist() == list(range(0, 60_000, 1000))
+    late = db.querier(0, 2**62)
+    (series,) = list(late.select(ALL))
+    assert series.samples()[0].tolist() == list(range(0, 60_000, 1000))
+    assert db.head.min_time == 0, "kept in the head while the early reader is open"
+    early.close()
+    late.close()
+    db.maintain()
+    assert db.head.min_time >= db.blocks[-1].meta.max_time
+    assert [t for t, _ in _dump(db)[_series(0)]] == list(range(0, 60_000, 1000))
+    db.close()
+
+
 def test_default_window_keeps_late_samples_across_a_crash(tmp_path: Path) -> None:
     """Late samples within the default 10-minute window are stored, written to the WAL and replayed."""
     options = StorageOptions(retention_ms=10**12)

@@ -90,6 +90,11 @@ class MatrixValue:
 Value = ScalarValue | StringValue | VectorValue | MatrixValue
 
 
+def label_order_key(lbls: Labels) -> tuple[str, ...]:
+    """Prometheus's label-set order: (name, value) pairs compared in turn, a prefix first."""
+    return tuple(x for pair in lbls.items() for x in pair)
+
+
 class Annotations:
     """Warnings and infos of one query, in order, without duplicates."""
 

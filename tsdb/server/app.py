@@ -142,6 +142,8 @@ class Server:
         db = DB.open(self.config.data_dir, self.config.storage)
         self.db = db
         engine = Engine.from_options(db, self.config.query)
+        if engine.result_cache is not None:
+            self.metrics.bind_result_cache(engine.result_cache)
         backend = Backend(queryable=db, appendable=db, engine=TimedEngine(engine, self.metrics),
                           parse_matchers=parse_matchers, format_query=lambda text: str(parse(text)),
                           max_body_bytes=self.config.max_body_bytes,

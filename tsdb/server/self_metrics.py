@@ -10,8 +10,25 @@ import time
 from collections.abc import Callable
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
 
+from tsdb.query.engine.result_cache import ResultCache
 from tsdb.storage.interfaces import CommitResult
+
+
+class _ResultCacheCollector(Collector):
+    def __init__(self, cache: ResultCache) -> None:
+        self.cache = cache
+
+    def collect(self) -> list[Metric]:
+        requests = CounterMetricFamily("tsdb_query_result_cache_requests", "Range query result cache lookups.",
+                                       labels=["result"])
+        for result, count in (("hit", self.cache.hits), ("partial", self.cache.partial_hits),
+                              ("miss", self.cache.misses)):
+            requests.add_metric([result], count)
+        return [requests, GaugeMetricFamily("tsdb_query_result_cache_bytes", "Bytes held by the range query "
+                                            "result cache.", value=self.cache.bytes)]
 
 
 class SelfMetrics:
@@ -56,6 +73,10 @@ class SelfMetrics:
         self.head_series.set_function(head_series)
         self.wal_size.set_function(wal_size)
         self.blocks.set_function(blocks)
+
+    def bind_result_cache(self, cache: ResultCache) -> None:
+        """Expose the range result cache's lookups and size, read at scrape time."""
+        self.registry.register(_ResultCacheCollector(cache))
 
     def record_commit(self, result: CommitResult) -> None:
         """Count a commit's stored and rejected samples (a head commit listener: every writer counts)."""

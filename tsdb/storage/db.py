@@ -34,7 +34,7 @@ from tsdb.storage.compact.plan import BlockSpan, expired_by_size, expired_by_tim
 from tsdb.storage.dirlock import DirLock
 from tsdb.storage.head.append import HeadAppender
 from tsdb.storage.head.head import Head
-from tsdb.storage.interfaces import TimestampArray, ValueArray
+from tsdb.storage.interfaces import RECENT_WRITE_WINDOW_MS, CommitResult, TimestampArray, ValueArray
 from tsdb.storage.merge import MergeQuerier
 from tsdb.storage.metadata import MetadataStore
 from tsdb.storage.tiers.downsample import RESOLUTIONS
@@ -71,6 +71,8 @@ class DB:
         self.repairs: list[RepairReport] = []
         """What ``open(..., repair=True)`` dropped from the WAL (empty when nothing was repaired)."""
         self._closed = False
+        self._generation = 0
+        self.head.commit_listeners.append(self._note_commit)
 
     # -- lifecycle ----------------------------------------------------------------------------
     @classmethod
@@ -188,6 +190,20 @@ class DB:
             for block in self.blocks:
                 if block.meta.mint <= maxt and block.meta.maxt >= mint:
                     block.delete(matchers, mint, maxt)
+            self._changed_past()
+
+    @property
+    def data_generation(self) -> int:
+        """Grows whenever data older than :data:`RECENT_WRITE_WINDOW_MS` may have changed: samples written
+        that far back, deletions, retention (query result caches drop what they computed before)."""
+        return self._generation
+
+    def _changed_past(self) -> None:
+        self._generation += 1
+
+    def _note_commit(self, result: CommitResult) -> None:
+        if result.min_time is not None and result.min_time <= time.time() * 1000 - RECENT_WRITE_WINDOW_MS:
+            self._changed_past()
 
     # -- reading ------------------------------------------------------------------------------
     def querier(self, mint: int, maxt: int) -> TieredQuerier:
@@ -224,6 +240,7 @@ class DB:
                 with self._mutex:
                     if self._closed:
                         return
+                    self._truncate_handed_over()
                     span = self._due_head_range()
                     if span is None:
                         break
@@ -235,7 +252,8 @@ class DB:
                     if ulid is not None:
                         self.blocks.append(Block.open(self.path / ulid))
                         self.blocks.sort(key=lambda b: b.meta.mint)
-                    self.head.truncate(maxt)
+                    self.head.hand_over(maxt)
+                    self._truncate_handed_over()
                     self._checkpoint(maxt)
             with self._mutex:
                 self._compact()
@@ -249,10 +267,18 @@ class DB:
                 self._apply_retention()
                 self._reap()
 
+    def _truncate_handed_over(self) -> None:
+        """Drop from the head what blocks hold, once no reader opened before the hand-over is left (those
+        still read it from the head: it is in no block they know of). Caller holds the DB lock."""
+        floor = self.head.read_floor
+        if floor > self.head.truncated_before and self.head.readers.count_below(floor) == 0:
+            self.head.truncate(floor)
+
     def _due_head_range(self) -> tuple[int, int] | None:
-        """The oldest block range of the head once it spans 1.5 block ranges, else None."""
+        """The oldest block range of the head not yet in a block once the head spans 1.5 block ranges
+        beyond it, else None."""
         size = self.options.block_range_ms
-        head_min, head_max = self.head.min_time, self.head.max_time
+        head_min, head_max = max(self.head.min_time, self.head.read_floor), self.head.max_time
         if head_min > head_max or head_max - head_min <= size * 3 // 2:
             return None
         mint = head_min - head_min % size
@@ -294,6 +320,7 @@ class DB:
         if expired:
             gone = [b for b in self.blocks if b.ulid in expired]
             self.blocks = [b for b in self.blocks if b.ulid not in expired]
+            self._changed_past()
             log.info("retention deleted blocks", extra={"blocks": ",".join(sorted(expired))})
             self._retire(gone)
 

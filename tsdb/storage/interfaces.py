@@ -19,6 +19,10 @@ from tsdb.labels import Labels, Matcher
 TimestampArray = npt.NDArray[np.int64]
 ValueArray = npt.NDArray[np.float64]
 
+RECENT_WRITE_WINDOW_MS = 300_000
+"""Samples at most this much older than the wall clock when written are recent; older ones change the past
+(``data_generation`` of a store that has one), and cached query results never cover this window."""
+
 STALE_NAN_BITS = 0x7FF0000000000002
 """Bit pattern of the stale marker: a NaN that ends a series. Compare bits, never ``isnan``."""
 
@@ -158,10 +162,12 @@ class Rejection:
 
 @dataclass
 class CommitResult:
-    """What a commit stored: accepted sample count and the rejections by reason."""
+    """What a commit stored: accepted sample count, the oldest accepted timestamp (None: nothing
+    accepted) and the rejections by reason."""
 
     accepted: int = 0
     rejected: dict[str, Rejection] = field(default_factory=dict)
+    min_time: int | None = None
 
     @property
     def rejected_count(self) -> int:

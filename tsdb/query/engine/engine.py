@@ -23,11 +23,20 @@ from tsdb.config import QueryOptions
 from tsdb.errors import InvalidArgumentError, QueryError, QueryLimitError
 from tsdb.labels import Labels
 from tsdb.query.engine.evaluator import Evaluator
+from tsdb.query.engine.result_cache import CacheKey, ResultCache
 from tsdb.query.parser.ast import has_duration_exprs, resolve_durations, walk
 from tsdb.query.parser.nodes import at_modifier_name, children, node_kind, range_modifier
 from tsdb.query.parser.parser import parse
 from tsdb.query.result import QueryResult, to_result
-from tsdb.query.value import Annotations, MatrixValue, ScalarValue, StringValue, Value, VectorValue
+from tsdb.query.value import (
+    Annotations,
+    MatrixValue,
+    ScalarValue,
+    StringValue,
+    Value,
+    VectorValue,
+    label_order_key,
+)
 from tsdb.storage.interfaces import Queryable, SelectHints
 
 METADATA_LABELS = ("__name__", "__type__", "__unit__")
@@ -84,6 +93,9 @@ def time_bounds(node: Any, lo: int, hi: int, start: int, end: int, lookback: int
     return result
 
 
+TIER_STEP_MS = 25 * 60_000
+"""The smallest step at which ``auto`` may answer from a downsampled tier (5m resolution at most step/5)."""
+
 SOURCE_RESOLUTIONS = ("auto", "raw", "5m", "1h")
 """Values of ``max_source_resolution``: which downsampled tier may answer (auto: by step and range)."""
 
@@ -92,20 +104,27 @@ class Engine:
     """Evaluates PromQL over any :class:`~tsdb.storage.interfaces.Queryable`. Thread-safe (no shared state)."""
 
     def __init__(self, queryable: Queryable, lookback_delta_ms: int = 300_000, max_samples: int = 50_000_000,
-                 timeout_s: float = 120, max_points: int = 11_000, default_subquery_step_ms: int = 60_000) -> None:
+                 timeout_s: float = 120, max_points: int = 11_000, default_subquery_step_ms: int = 60_000,
+                 result_cache: ResultCache | None = None) -> None:
         self.queryable = queryable
         self.lookback_delta_ms = lookback_delta_ms
         self.max_samples = max_samples
         self.timeout_s = timeout_s
         self.max_points = max_points
         self.default_subquery_step_ms = default_subquery_step_ms
+        self.result_cache = result_cache
 
     @classmethod
     def from_options(cls, queryable: Queryable, options: QueryOptions) -> Engine:
-        """An engine with the limits and defaults of a config's ``query`` section (server and embedded API)."""
+        """An engine with the limits and defaults of a config's ``query`` section (server and embedded API);
+        with a range result cache of ``options.result_cache_max_bytes`` when the queryable has a
+        ``data_generation`` (see :mod:`~tsdb.query.engine.result_cache`)."""
+        cache = None
+        if options.result_cache_max_bytes > 0 and hasattr(queryable, "data_generation"):
+            cache = ResultCache(options.result_cache_max_bytes, lambda: int(queryable.data_generation))
         return cls(queryable, lookback_delta_ms=options.lookback_delta_ms, max_samples=options.max_samples,
                    timeout_s=options.timeout_ms / 1000, max_points=options.max_points_per_series,
-                   default_subquery_step_ms=options.default_subquery_step_ms)
+                   default_subquery_step_ms=options.default_subquery_step_ms, result_cache=cache)
 
     def instant(self, query: Any, t_ms: int, max_source_resolution: str = "auto") -> Value:
         """Evaluate ``query`` (text or parsed AST) at ``t_ms``; a range-vector query gives a MatrixValue.
@@ -156,9 +175,32 @@ class Engine:
             raise QueryLimitError(f"exceeded maximum resolution of {self.max_points:,} points per timeseries. "
                                   "Try decreasing the query resolution (?step=XX)")
         expr = _parse(query)
-        steps = np.arange(start_ms, end_ms + 1, step_ms, dtype=np.int64)
-        return self._run(expr, steps, start_ms, end_ms, instant=False, step_ms=step_ms,
-                         resolution=max_source_resolution, timeout_s=timeout_s)
+
+        def compute(first: int, last: int) -> tuple[Value, Annotations]:
+            steps = np.arange(first, last + 1, step_ms, dtype=np.int64)
+            return self._run(expr, steps, first, last, instant=False, step_ms=step_ms,
+                             resolution=max_source_resolution, timeout_s=timeout_s)
+
+        key = self._cache_key(expr, start_ms, step_ms, max_source_resolution)
+        if key is None or self.result_cache is None:
+            return compute(start_ms, end_ms)
+        bounds = time_bounds(expr, 0, 0, 0, 0, self.lookback_delta_ms, self.default_subquery_step_ms)
+        ahead = bounds[1] if bounds is not None else 0
+        return self.result_cache.range(key, start_ms, end_ms, step_ms, ahead, compute)
+
+    def _cache_key(self, expr: Any, start_ms: int, step_ms: int, resolution: str) -> CacheKey | None:
+        """The result cache key of a range query, or None when its results depend on its start and end
+        (``@`` modifiers, ``step()``/``range()`` durations) or may come from downsampled tiers (steps of
+        25 minutes or more, where ``auto`` picks tiers by the whole range)."""
+        if self.result_cache is None or has_duration_exprs(expr):
+            return None
+        if resolution != "raw" and step_ms >= TIER_STEP_MS:
+            return None
+        for node in walk(expr):
+            if at_modifier_name(node) or getattr(node, "at_ms", None) is not None:
+                return None
+        return (str(expr), step_ms, start_ms % step_ms, resolution, self.lookback_delta_ms,
+                self.default_subquery_step_ms)
 
     def _run(self, expr: Any, steps: np.ndarray, start: int, end: int, instant: bool, step_ms: int,
              resolution: str = "auto", timeout_s: float | None = None) -> tuple[Value, Annotations]:
@@ -201,11 +243,6 @@ def _drop_names(labels: list[Labels], drop: np.ndarray) -> list[Labels]:
     return [lbls.without(METADATA_LABELS) if d else lbls for lbls, d in zip(labels, drop, strict=True)]
 
 
-def _sort_key(lbls: Labels) -> tuple[str, ...]:
-    """Prometheus's label-set order: (name, value) pairs compared in turn, a prefix first."""
-    return tuple(x for pair in lbls.items() for x in pair)
-
-
 def finish(value: Value, instant: bool) -> Value:
     """Apply delayed name removal, reject or merge duplicate label sets, order a range result by labels."""
     if isinstance(value, ScalarValue | StringValue):
@@ -226,7 +263,7 @@ def finish(value: Value, instant: bool) -> Value:
     rows: dict[Labels, list[int]] = {}
     for i, lbls in enumerate(labels):
         rows.setdefault(lbls, []).append(i)
-    ordered: list[Labels] = sorted(rows.keys(), key=_sort_key)
+    ordered: list[Labels] = sorted(rows.keys(), key=label_order_key)
     values = np.zeros((len(ordered), vec.values.shape[1]))
     present = np.zeros((len(ordered), vec.values.shape[1]), dtype=bool)
     for j, lbls in enumerate(ordered):

@@ -142,6 +142,8 @@ class HeadAppender:
                 else:
                     status[accepted] = applied
         result = head.commit_result(status, offsets, labels_list.__getitem__, ts)
+        if len(acc_ts):
+            result.min_time = int(acc_ts.min())  # of the samples offered to the head: never later than the truth
         for listener in head.commit_listeners:
             listener(result)
         return result

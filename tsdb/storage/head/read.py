@@ -214,8 +214,11 @@ class HeadQuerier:
 
     def __init__(self, head: HeadState, mint: int, maxt: int) -> None:
         self._head = head
-        self.mint = mint
+        self._floor = head.read_floor
+        self.mint = max(mint, self._floor)
         self.maxt = maxt
+        self._open = True
+        head.readers.register(self._floor)
 
     def select(self, matchers: Sequence[Matcher], hints: SelectHints | None = None) -> Iterator[HeadSeries]:
         """Series matching all matchers with samples in range, sorted by labels (hints are not needed)."""
@@ -259,7 +262,10 @@ class HeadQuerier:
         return sorted({labels.get(name, "") for labels in self._live_labels(refs)})
 
     def close(self) -> None:
-        pass
+        """Let truncation drop what this reader was created to see (idempotent)."""
+        if self._open:
+            self._open = False
+            self._head.readers.release(self._floor)
 
 
 @dataclass

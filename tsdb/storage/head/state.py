@@ -34,6 +34,7 @@ from tsdb.errors import InvalidArgumentError, InvalidLabelsError
 from tsdb.labels import Labels, Matcher
 from tsdb.storage.chunks.xor import encode_chunks
 from tsdb.storage.head import head_kernels as hk
+from tsdb.storage.head.readers import HeadReaders
 from tsdb.storage.index.postings import select_postings
 from tsdb.storage.interfaces import CommitResult, TimestampArray, ValueArray
 
@@ -129,6 +130,8 @@ class HeadState:
         self.state[hk.S_MAXT] = np.iinfo(np.int64).min
         self.state[hk.S_MIN_VALID] = np.iinfo(np.int64).min
         self._truncated_before = int(np.iinfo(np.int64).min)
+        self._handed_over_before = int(np.iinfo(np.int64).min)
+        self.readers = HeadReaders()
         self.state[hk.S_FREE] = -1
         self.state[hk.S_NPAGES] = initial_pages
         self.page_next = np.empty(initial_pages, dtype=np.int64)  # set when a page is allocated
@@ -496,6 +499,17 @@ class HeadState:
     def truncated_before(self) -> int:
         """Data older than this has left the head (it is in blocks); reads start here."""
         return self._truncated_before
+
+    @property
+    def read_floor(self) -> int:
+        """New readers read the head from here: older data is in blocks (handed over or truncated)."""
+        return max(self._truncated_before, self._handed_over_before)
+
+    def hand_over(self, maxt: int) -> None:
+        """Data before ``maxt`` is in a block now: new readers skip it; readers created before still see
+        it in the head until it is truncated (which waits for them, see :class:`HeadReaders`)."""
+        with self.lock:
+            self._handed_over_before = max(self._handed_over_before, maxt)
 
     @property
     def min_valid_time(self) -> int:
