@@ -114,13 +114,15 @@ class ServerConfig:
     # Labels added to alerts and remote-sent data, as Prometheus's global.external_labels.
     external_labels: dict[str, str] = field(default_factory=dict)
     # Component sections, kept raw here and validated by their owners when the server builds them:
-    # ``rules`` (tsdb/rules), ``notifications`` (tsdb/alerting), ``scrape`` and ``collect`` (tsdb/scrape),
+    # ``rules`` (tsdb/rules) and ``slos``, ``notifications`` (tsdb/alerting), ``scrape`` and ``collect`` (tsdb/scrape),
     # ``dashboards`` (tsdb/ui).
     rules: dict[str, Any] = field(default_factory=dict)
     notifications: dict[str, Any] = field(default_factory=dict)
     scrape: dict[str, Any] = field(default_factory=dict)
     collect: dict[str, Any] = field(default_factory=dict)
     dashboards: dict[str, Any] = field(default_factory=dict)
+    # ``slos`` (tsdb/slo/config.py): SLO specs whose generated rules the rule engine runs.
+    slos: dict[str, Any] = field(default_factory=dict)
     # Web security (docs/security.md): the web config file in Prometheus's format (TLS, basic auth, headers),
     # roles of its users (a tsdb extension: user -> read|write|admin), and Prometheus's --web.* flags.
     web_config_file: str = ""

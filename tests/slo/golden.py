@@ -44,4 +44,5 @@ CASES = [
     Case("in-multifile.yaml", "out-multifile.yaml.tpl"),
 ] + [Case(f"examples/{name}", f"examples/_gen/{name}", _EXAMPLES) for name in (
     "getting-started.yml", "home-wifi.yml", "raw-home-wifi.yml", "no-alerts.yml", "kubernetes-apiserver.yml",
-    "multifile.yml")]
+    "multifile.yml", "openslo-getting-started.yml", "openslo-kubernetes-apiserver.yml")] + [
+    Case("in-openslo.yaml", "out-openslo.yaml.tpl")]

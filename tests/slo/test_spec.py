@@ -109,7 +109,7 @@ CASES = [
     ("unknown version", _replace("version: prometheus/v1", "version: prometheus/v2"),
      "slo.yml: version: unknown spec version 'prometheus/v2', expected 'prometheus/v1'"),
     ("kubernetes spec", "apiVersion: sloth.slok.dev/v1\nkind: PrometheusServiceLevel\n",
-     "Kubernetes PrometheusServiceLevel and OpenSLO specs are not supported yet"),
+     "Kubernetes PrometheusServiceLevel specs are not supported yet"),
     ("duplicate names", EVENTS + EVENTS[EVENTS.index("  - name: avail"):],
      "slo.yml: slo 'avail': name: repeated in service 'svc'"),
     ("no slos", _replace(EVENTS[EVENTS.index("slos:"):], "slos: []\n"), "slo.yml: slos: at least one SLO is required"),

@@ -2,10 +2,10 @@
 
 Nothing is re-implemented here: the file is read by :func:`tsdb.config.load_server_config`, the listen
 addresses by the server's own parser, storage options by opening a throwaway data directory with them,
-and every component section (``rules`` and its rule files, ``notifications`` and its Alertmanager
-``config_file``, ``scrape`` and its Prometheus ``config_file``, ``collect``, escalation, correlation) by
-building the server's own components (:data:`tsdb.server.components.COMPONENT_FACTORIES`) against that
-throwaway directory, without starting them. So the errors are the server's, word for word.
+and every component section (``rules`` and its rule files, ``slos`` and its SLO specs, ``notifications`` and
+its Alertmanager ``config_file``, ``scrape`` and its Prometheus ``config_file``, ``collect``, escalation,
+correlation) by building the server's own components (:data:`tsdb.server.components.COMPONENT_FACTORIES`)
+against that throwaway directory, without starting them. So the errors are the server's, word for word.
 """
 
 from __future__ import annotations
@@ -28,6 +28,10 @@ def named_files(config: ServerConfig) -> list[str]:
     raw_files = rules.get("files") or []
     if isinstance(raw_files, list):
         files.extend(f"rule files {name}" for name in raw_files)
+    slos = config.slos if isinstance(config.slos, dict) else {}
+    raw_specs = slos.get("files") or []
+    if isinstance(raw_specs, list):
+        files.extend(f"SLO specs {name}" for name in raw_specs)
     if config.web_config_file:
         files.append(f"web_config_file {config.web_config_file}")
     for section, what in ((config.notifications, "notifications.config_file"), (config.scrape, "scrape.config_file")):

@@ -65,7 +65,8 @@ def build_parser() -> argparse.ArgumentParser:
         "notifications.config_file, scrape.config_file, ...). Relative paths resolve against the current "
         "directory, as for the server.")
     config.add_argument("files", nargs="+", metavar="FILE", help="tsdb config files (tsdb.yml)")
-    slo = check_sub.add_parser("slo", help="validate Sloth prometheus/v1 SLO specs and the rules they generate")
+    slo = check_sub.add_parser("slo", help="validate Sloth prometheus/v1 and OpenSLO SLO specs and the rules "
+                               "they generate")
     slo.add_argument("files", nargs="+", metavar="SPEC", help="SLO spec files")
     test_rules = sub.add_parser("test-rules", help="run promtool-style rule unit tests (promtool test rules)")
     test_rules.add_argument("files", nargs="+", help="rule test files")

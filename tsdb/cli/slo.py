@@ -1,8 +1,9 @@
-"""``tsdb slo generate`` and ``tsdb check slo``: Sloth ``prometheus/v1`` SLO specs to Prometheus rules."""
+"""``tsdb slo generate`` and ``tsdb check slo``: Sloth ``prometheus/v1`` and OpenSLO specs to Prometheus rules."""
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 from pathlib import Path
 
@@ -10,7 +11,7 @@ from tsdb import __version__
 from tsdb.errors import TsdbError
 from tsdb.slo.render import render_documents, render_file, sloth_header, tsdb_header
 from tsdb.slo.sloth import SLOTH_VERSION, Group, Options, generate_all
-from tsdb.slo.spec import ServiceSpec, SpecError, parse_specs
+from tsdb.slo.spec import ServiceSpec, SpecError, parse_sources
 from tsdb.slo.windows import parse_period
 
 
@@ -22,7 +23,8 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
         "generate", help="write the recording and alerting rules of Sloth prometheus/v1 SLO specs",
         description=f"Generate the rules Sloth {SLOTH_VERSION} generates for prometheus/v1 specs: SLI error "
         "ratios, SLO metadata and multiwindow multi-burn-rate alerts, in one rule file for `rules.files`.")
-    gen.add_argument("specs", nargs="+", metavar="SPEC", help="Sloth prometheus/v1 spec files")
+    gen.add_argument("specs", nargs="+", metavar="SPEC",
+                     help="Sloth prometheus/v1 or OpenSLO (openslo/v1, openslo/v1alpha) spec files")
     gen.add_argument("-o", "--out", metavar="FILE", default="-", help="rule file to write (default - : stdout)")
     gen.add_argument("--period", default="30d", help="SLO period: 30d (default) or 28d")
     gen.add_argument("-l", "--extra-labels", action="append", default=[], metavar="KEY=VALUE",
@@ -50,16 +52,20 @@ def _options(args: argparse.Namespace) -> Options:
                    disable_recordings=args.disable_recordings, disable_alerts=args.disable_alerts)
 
 
-def load_specs(paths: list[str]) -> list[ServiceSpec]:
-    """Every spec document of the files, in order; SpecError naming the file on any problem."""
-    specs: list[ServiceSpec] = []
+def read_specs(paths: list[str]) -> list[tuple[str, str]]:
+    """Each file's text with its path; SpecError naming the file if one cannot be read."""
+    files = []
     for path in paths:
         try:
-            text = Path(path).read_text()
+            files.append((Path(path).read_text(), path))
         except OSError as err:
             raise SpecError(f"{path}: cannot read SLO spec: {err.strerror or err}") from err
-        specs.extend(parse_specs(text, path))
-    return specs
+    return files
+
+
+def load_specs(paths: list[str]) -> list[ServiceSpec]:
+    """Every spec (Sloth or OpenSLO) of the files, in order; SpecError naming the file on any problem."""
+    return parse_sources(read_specs(paths))
 
 
 def generate_text(args: argparse.Namespace) -> str:
@@ -94,10 +100,15 @@ def check(paths: list[str]) -> int:
     from tsdb.rules.loader import parse_rule_text
 
     failed = False
+    readable = []
+    for path in paths:
+        with contextlib.suppress(SpecError):  # reported below
+            readable.extend(read_specs([path]))
     for path in paths:
         print(f"Checking {path}")
         try:
-            specs = load_specs([path])
+            specs = parse_sources(read_specs([path]), [f for f in readable if f[1] != path],
+                                  require_slo=False)
             groups = [group for doc in generate_all(specs) for group in doc]
             rules = parse_rule_text(render_file(groups, ""), f"{path} (generated rules)")
         except TsdbError as err:

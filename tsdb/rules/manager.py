@@ -40,8 +40,10 @@ class RuleManager:
                  notifiers: Sequence[Notifier] = (), *, interval_ms: int = 60_000,
                  external_labels: dict[str, str] | None = None, external_url: str = "",
                  state_dir: Path | None = None, resend_delay_ms: int = RESEND_DELAY_MS,
-                 clock: Callable[[], float] = time.time, base_dir: Path | None = None) -> None:
+                 clock: Callable[[], float] = time.time, base_dir: Path | None = None,
+                 generated: Callable[[], list[RuleGroup]] | None = None) -> None:
         self.patterns = list(patterns)
+        self.generated = generated  # groups run alongside the rule files' (the server's SLO rules)
         self.query = query
         self.appendable = appendable
         self.notifiers = list(notifiers)
@@ -57,8 +59,12 @@ class RuleManager:
         self._lock = threading.RLock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self._install(load_rule_files(self.patterns, base_dir))
+        self._install(self._load())
         self._restore()
+
+    def _load(self) -> list[RuleGroup]:
+        groups = load_rule_files(self.patterns, self.base_dir)
+        return groups + (self.generated() if self.generated is not None else [])
 
     # -- configuration ------------------------------------------------------------------------------
     def _install(self, groups: list[RuleGroup]) -> None:
@@ -70,13 +76,15 @@ class RuleManager:
 
     def reload(self) -> None:
         """Re-read the rule files; unchanged rules keep their state. Raises ConfigError (state kept)."""
-        self.apply(load_rule_files(self.patterns, self.base_dir))
+        self.apply(self._load())
 
     def apply(self, groups: list[RuleGroup], *, patterns: Sequence[str] | None = None,
               interval_ms: int | None = None, resend_delay_ms: int | None = None,
-              notifiers: Sequence[Notifier] | None = None) -> None:
+              notifiers: Sequence[Notifier] | None = None,
+              generated: Callable[[], list[RuleGroup]] | None = None) -> None:
         """Install already loaded ``groups`` (unchanged rules keep their state) and, when given, new rule file
-        patterns, default interval, resend delay and notifiers (a server reload, validated beforehand)."""
+        patterns, default interval, resend delay, notifiers and generated groups (a server reload, validated
+        beforehand)."""
         with self._lock:
             if patterns is not None:
                 self.patterns = list(patterns)
@@ -86,6 +94,8 @@ class RuleManager:
                 self.resend_delay_ms = resend_delay_ms
             if notifiers is not None:
                 self.notifiers = list(notifiers)
+            if generated is not None:
+                self.generated = generated
             self._install(groups)
         log.info("rules reloaded", extra={"groups": len(groups), "rules": sum(len(g.rules) for g in groups)})
 

@@ -68,7 +68,7 @@ def _bind(host: str, port: int) -> socket.socket:
 
 
 # ServerConfig fields a reload applies; every other field needs a restart.
-RELOADABLE = ("rules", "notifications", "scrape", "collect", "dashboards", "web_roles")
+RELOADABLE = ("rules", "slos", "notifications", "scrape", "collect", "dashboards", "web_roles")
 
 
 async def _reload_logged(server: Server) -> None:

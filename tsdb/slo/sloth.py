@@ -95,7 +95,8 @@ def meta_rules(slo: SLO, windows: AlertWindows, labels: dict[str, str], options:
     labels = {**id_labels(slo), **labels}
     ratio = _g(slo.objective / 100)
     selector = label_filter(id_labels(slo))
-    info = {**labels, "sloth_version": options.version, "sloth_mode": options.mode, "sloth_spec": SPEC_VERSION,
+    info = {**labels, "sloth_version": options.version, "sloth_mode": slo.mode or options.mode,
+            "sloth_spec": slo.spec_version,
             "sloth_objective": format_float(slo.objective, "f", -1)}
     exprs = [
         ("slo:objective:ratio", f"vector({ratio})"),
@@ -146,7 +147,7 @@ def alert_rules(slo: SLO, windows: AlertWindows) -> list[Rule]:
 
 def slo_groups(slo: SLO, options: Options) -> list[Group]:
     """The rule groups of one SLO, in Sloth's order; empty groups are left out."""
-    windows = DEFAULT_WINDOWS[options.period_s]
+    windows = DEFAULT_WINDOWS[slo.period_s or options.period_s]
     labels = {**slo.labels, **options.extra_labels}
     groups: list[Group] = []
     if not options.disable_recordings:

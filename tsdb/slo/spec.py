@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -62,6 +63,9 @@ class SLO:
     error_ratio_query: str = ""
     page: AlertMeta = field(default_factory=AlertMeta)
     ticket: AlertMeta = field(default_factory=AlertMeta)
+    period_s: int = 0  # the spec's own SLO period (OpenSLO ``timeWindow``); 0: the generation option's
+    spec_version: str = VERSION  # ``sloth_spec`` of the info series
+    mode: str = ""  # ``sloth_mode`` of the info series; empty: the generation option's
 
     @property
     def id(self) -> str:
@@ -208,7 +212,7 @@ def parse_document(doc: Any, source: str) -> ServiceSpec:
     if version != VERSION:
         hint = ""
         if "apiVersion" in doc:
-            hint = " (Kubernetes PrometheusServiceLevel and OpenSLO specs are not supported yet)"
+            hint = " (Kubernetes PrometheusServiceLevel specs are not supported yet)"
         raise SpecError(f"{source}: version: unknown spec version {version!r}, expected {VERSION!r}{hint}")
     service = _str(doc.get("service"))
     if not NAME_RE.match(service):
@@ -230,8 +234,8 @@ def parse_document(doc: Any, source: str) -> ServiceSpec:
     return ServiceSpec(service, tuple(slos), source)
 
 
-def parse_specs(text: str, source: str) -> list[ServiceSpec]:
-    """Every spec document of one file's text (``source`` names it in errors), in file order."""
+def load_documents(text: str, source: str) -> list[tuple[Any, str]]:
+    """The YAML documents of one file's text, each with the name errors use for it (file and document)."""
     try:
         docs = [doc for doc in yaml.load_all(text, Loader=_Loader) if doc is not None]
     except yaml.YAMLError as err:
@@ -239,5 +243,35 @@ def parse_specs(text: str, source: str) -> list[ServiceSpec]:
     if not docs:
         raise SpecError(f"{source}: no SLO spec found")
     if len(docs) == 1:
-        return [parse_document(docs[0], source)]
-    return [parse_document(doc, f"{source} (document {i + 1})") for i, doc in enumerate(docs)]
+        return [(docs[0], source)]
+    return [(doc, f"{source} (document {i + 1})") for i, doc in enumerate(docs)]
+
+
+def parse_sources(files: list[tuple[str, str]], others: Sequence[tuple[str, str]] = (),
+                  require_slo: bool = True) -> list[ServiceSpec]:
+    """Every spec of the files (``(text, source)`` pairs), in order: Sloth ``prometheus/v1`` documents and
+    OpenSLO ones (told apart by ``apiVersion: openslo/...``); an OpenSLO ``indicatorRef`` may name an SLI
+    defined in any of the files or of ``others`` (whose SLOs are not read). Files holding only OpenSLO
+    SLI or Service documents are an error unless ``require_slo`` is false."""
+    from tsdb.slo import openslo
+
+    docs = [item for text, source in files for item in load_documents(text, source)]
+    extra = [item for text, source in others for item in load_documents(text, source)]
+    indicators = openslo.indicators(docs + extra)
+    specs: list[ServiceSpec] = []
+    for doc, source in docs:
+        if openslo.is_openslo(doc):
+            spec = openslo.parse_document(doc, source, indicators)
+            if spec is not None:
+                specs.append(spec)
+        else:
+            specs.append(parse_document(doc, source))
+    if not specs and require_slo:
+        raise SpecError(f"{', '.join(source for _, source in files)}: no SLO found (only OpenSLO SLI or "
+                        "Service documents)")
+    return specs
+
+
+def parse_specs(text: str, source: str) -> list[ServiceSpec]:
+    """Every spec document of one file's text (``source`` names it in errors), in file order."""
+    return parse_sources([(text, source)])

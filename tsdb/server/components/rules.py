@@ -1,16 +1,19 @@
 """The rule evaluator as a server component: ``rules:`` config, ``/api/v1/rules``, ``/api/v1/alerts``.
 
-Always built; the evaluator runs once the section names rule files (at start-up or after a reload). A
-reload re-reads the rule files (unchanged rules keep their state) and applies a new evaluation interval,
+Always built; the evaluator runs once the section names rule files or the ``slos:`` section names SLO specs
+(at start-up or after a reload); the specs' generated rules run alongside the rule files. A reload re-reads
+the rule files and the SLO specs (unchanged rules keep their state) and applies a new evaluation interval,
 resend delay and Alertmanager list."""
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from typing import Any
 
 from aiohttp import web
 
+from tsdb import __version__
 from tsdb.alerting.model import Notifier
 from tsdb.config import ServerConfig
 from tsdb.rules.am_client import AlertmanagerNotifier
@@ -20,6 +23,14 @@ from tsdb.rules.loader import RuleGroup, load_rule_files
 from tsdb.rules.manager import RuleManager
 from tsdb.server.components.alerts_stream import stream_handler
 from tsdb.server.components.base import UNCHANGED, Reload, ServerContext
+from tsdb.slo.config import SLOsConfig, load_slo_groups
+
+
+def _generated(slos: SLOsConfig) -> Callable[[], list[RuleGroup]]:
+    def load() -> list[RuleGroup]:
+        return load_slo_groups(slos, f"tsdb-{__version__}")
+
+    return load
 
 
 class RulesComponent:
@@ -27,14 +38,15 @@ class RulesComponent:
 
     name = "rules"
 
-    def __init__(self, context: ServerContext, config: RulesConfig) -> None:
+    def __init__(self, context: ServerContext, config: RulesConfig, slos: SLOsConfig | None = None) -> None:
         self.context = context
         self.config = config
+        self.slos = slos or SLOsConfig()
         self.am = AlertmanagerNotifier(config.alertmanagers) if config.alertmanagers else None
         self.manager: RuleManager | None = None
         self._streams_stop = asyncio.Event()
-        if config.files:
-            self._publish(self._new_manager(config))
+        if config.files or self.slos.files:
+            self._publish(self._new_manager(config, self.slos))
         self._started = False
 
     def _notifiers(self) -> list[Notifier]:
@@ -45,14 +57,15 @@ class RulesComponent:
             notifiers.append(self.am)
         return notifiers
 
-    def _new_manager(self, config: RulesConfig) -> RuleManager:
-        """A manager with the rule files loaded and alert state restored, not yet running (raises ConfigError)."""
+    def _new_manager(self, config: RulesConfig, slos: SLOsConfig) -> RuleManager:
+        """A manager with the rule files and SLO rules loaded and alert state restored, not yet running (raises
+        ConfigError)."""
         context = self.context
         return RuleManager(config.files, context.query, context.db, self._notifiers(),
                            interval_ms=config.evaluation_interval_ms,
                            external_labels=dict(context.config.external_labels),
                            external_url=context.external_url, state_dir=context.db.path,
-                           resend_delay_ms=config.resend_delay_ms)
+                           resend_delay_ms=config.resend_delay_ms, generated=_generated(slos))
 
     def _publish(self, manager: RuleManager) -> None:
         self.manager = manager
@@ -72,21 +85,25 @@ class RulesComponent:
 
     async def prepare_reload(self, config: ServerConfig) -> Reload:
         new = RulesConfig.from_raw(config.rules)
-        if not new.files and self.manager is None:
+        slos = SLOsConfig.from_raw(config.slos)
+        if not new.files and not slos.files and self.manager is None:
             return UNCHANGED
         loop = asyncio.get_running_loop()
         fresh: RuleManager | None = None
         groups: list[RuleGroup] = []
         if self.manager is None:  # rule files named for the first time: a manager, started on apply
-            fresh = await loop.run_in_executor(self.context.executor, self._new_manager, new)
+            fresh = await loop.run_in_executor(self.context.executor, self._new_manager, new, slos)
         else:
-            groups = await loop.run_in_executor(self.context.executor, load_rule_files, list(new.files))
+            def load() -> list[RuleGroup]:
+                return load_rule_files(list(new.files)) + _generated(slos)()
+
+            groups = await loop.run_in_executor(self.context.executor, load)
         am = self.am
         if new.alertmanagers != self.config.alertmanagers:
             am = AlertmanagerNotifier(new.alertmanagers) if new.alertmanagers else None
 
         async def apply() -> None:
-            old_am, self.am, self.config = self.am, am, new
+            old_am, self.am, self.config, self.slos = self.am, am, new, slos
             if fresh is not None:
                 fresh.notifiers = self._notifiers()
                 self._publish(fresh)
@@ -94,7 +111,8 @@ class RulesComponent:
                     fresh.start()
             elif self.manager is not None:
                 self.manager.apply(groups, patterns=new.files, interval_ms=new.evaluation_interval_ms,
-                                   resend_delay_ms=new.resend_delay_ms, notifiers=self._notifiers())
+                                   resend_delay_ms=new.resend_delay_ms, notifiers=self._notifiers(),
+                                   generated=_generated(slos))
             if old_am is not None and old_am is not am:
                 old_am.close()
 
@@ -113,5 +131,6 @@ class RulesComponent:
 
 
 def build(context: ServerContext) -> Any:
-    """The component (idle while no rule files are configured)."""
-    return RulesComponent(context, RulesConfig.from_raw(context.config.rules))
+    """The component (idle while no rule files or SLO specs are configured)."""
+    return RulesComponent(context, RulesConfig.from_raw(context.config.rules),
+                          SLOsConfig.from_raw(context.config.slos))
