@@ -487,6 +487,19 @@ def recorded_queries(driver: Any, path: str = "/api/v1/query_range") -> list[dic
     return out
 
 
+def range_span_s(query: dict[str, str]) -> int:
+    """The time range (whole minutes, in seconds) a recorded range query covers: its start lies up to a
+    step before the range's start (the UI aligns starts to the step), so whole steps are counted."""
+    step = float(query["step"])
+    span = (float(query["end"]) - float(query["start"])) // step * step
+    return round(span / 60) * 60
+
+
+def starts_at(query: dict[str, str], start_s: float) -> bool:
+    """True when a recorded range query starts at ``start_s`` aligned down to its step."""
+    return -float(query["step"]) - 1 < float(query["start"]) - start_s < 1
+
+
 @pytest.fixture
 def ui(server: ServeProcess, driver: Any) -> Iterator[UI]:
     """The page driver for one test: the browser at the server, console drained before and checked by

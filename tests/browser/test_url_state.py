@@ -7,7 +7,16 @@ import urllib.parse
 
 from selenium.webdriver.common.by import By
 
-from tests.browser.conftest import UI, console_errors, recorded_queries, screenshot, wait_for, wait_settled
+from tests.browser.conftest import (
+    UI,
+    console_errors,
+    range_span_s,
+    recorded_queries,
+    screenshot,
+    starts_at,
+    wait_for,
+    wait_settled,
+)
 
 
 def url_params(ui: UI) -> dict[str, list[str]]:
@@ -16,7 +25,7 @@ def url_params(ui: UI) -> dict[str, list[str]]:
 
 def span_s(ui: UI) -> set[int]:
     """Time spans (end - start, whole minutes in seconds) of the range queries the page made."""
-    return {round((float(q["end"]) - float(q["start"])) / 60) * 60 for q in recorded_queries(ui.driver)}
+    return {range_span_s(q) for q in recorded_queries(ui.driver)}
 
 
 def picker_label(ui: UI) -> str:
@@ -61,7 +70,7 @@ def test_time_picker_writes_url_reload_and_back(ui: UI) -> None:
     wait_settled(ui.driver)
     absolute = ui.driver.current_url
     queries = recorded_queries(ui.driver)
-    assert any(abs(float(q["start"]) - start / 1000) < 1 and abs(float(q["end"]) - (start + 1800_000) / 1000) < 1
+    assert any(starts_at(q, start / 1000) and abs(float(q["end"]) - (start + 1800_000) / 1000) < 1
                for q in queries), queries[-3:]
 
     # a reload reproduces the view
@@ -70,7 +79,7 @@ def test_time_picker_writes_url_reload_and_back(ui: UI) -> None:
     assert ui.driver.current_url == absolute
     assert "error" not in states.values(), states
     reloaded = recorded_queries(ui.driver)
-    assert reloaded and all(abs(float(q["start"]) - start / 1000) < 1 for q in reloaded), reloaded[:3]
+    assert reloaded and all(starts_at(q, start / 1000) for q in reloaded), reloaded[:3]
 
     # back: the 1-hour view again, then the 3-hour one
     ui.driver.back()

@@ -2,7 +2,7 @@
 // repeats and rows, variable resolution against a fake API.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { seriesExpr, isInstant, planPanel } from '../src/data.js';
+import { seriesExpr, isInstant, planPanel, alignedStart } from '../src/data.js';
 import { renderMarkdown } from '../src/markdown.js';
 import { expandRepeats, toggleRowIn, nextId, findPanel, removePanel } from '../src/layout.js';
 import { resolveVariables, interpVars, selectedValues, ALL } from '../src/variables.js';
@@ -105,3 +105,13 @@ test('variables resolve in order and chained ones follow their parent', async ()
   assert.equal(interpVars(variables, st).job.value, 'api');
   assert.equal(calls.length, 3, "job, inst, then inst again after job changed");
 });
+
+test('range queries start on a multiple of their step', () => {
+  assert.equal(alignedStart(1_000_123, 60_000), 960_000);
+  assert.equal(alignedStart(960_000, 60_000), 960_000);
+  assert.equal(alignedStart(1_000_123, 0), 1_000_123);
+  // a minute later the grid is the same: every earlier point is requested again at the same time
+  const a = alignedStart(1_000_123, 120_000), b = alignedStart(1_060_123, 120_000);
+  assert.equal((b - a) % 120_000, 0);
+});
+
