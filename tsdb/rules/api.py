@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import Any
 
@@ -13,10 +14,12 @@ from tsdb.rules.manager import RuleManager
 from tsdb.timefmt import ZERO_TIME, format_rfc3339
 
 
+@functools.lru_cache(maxsize=4096)  # alerts that became active together share it
 def _rfc3339(ms: int) -> str:
     return format_rfc3339(ms / 1000, "ms+") if ms else ZERO_TIME
 
 
+@functools.lru_cache(maxsize=4096)
 def _value(v: float) -> str:
     """Go's ``FormatFloat(v, 'e', -1, 64)``, as Prometheus renders an alert's value."""
     if math.isnan(v):
