@@ -189,6 +189,8 @@ class Server:
     """A ``tsdb serve`` subprocess on 127.0.0.1."""
 
     data_dir: Path
+    args: list[str] = field(default_factory=list)
+    """More ``tsdb serve`` arguments (e.g. ``--config``)."""
     proc: subprocess.Popen[bytes] | None = None
     url: str = ""
     log: Path | None = None
@@ -200,7 +202,7 @@ class Server:
         with self.log.open("wb") as log:
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", "tsdb.cli", "serve", "--data-dir", str(self.data_dir), "--http-listen",
-                 f"127.0.0.1:{port}", "--grpc-listen", f"127.0.0.1:{_free_port()}", "--no-collect"],
+                 f"127.0.0.1:{port}", "--grpc-listen", f"127.0.0.1:{_free_port()}", "--no-collect", *self.args],
                 cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
