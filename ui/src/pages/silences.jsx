@@ -3,7 +3,7 @@
 // Alertmanager API v2. ``?matcher=name=value`` (repeatable) pre-fills the editor ("silence this" links).
 // Editing posts the silence with its id; as in Alertmanager, a silence whose matchers (or, once active,
 // start) changed is expired and replaced by a new one, which the page then says.
-import { useEffect, useState } from 'preact/hooks';
+import { useEffect, useMemo, useState } from 'preact/hooks';
 import { TopBar } from '../shell.jsx';
 
 const OPS = ['=', '!=', '=~', '!~'];
@@ -13,14 +13,20 @@ function parseMatcher(text) {
   return m ? { name: m[1], op: m[2], value: m[3] } : null;
 }
 
-function matches(ms, labels) {
-  return ms.every((m) => {
-    const v = labels[m.name] || '';
-    let ok;
-    if (m.op === '=' || m.op === '!=') ok = v === m.value;
-    else { try { ok = new RegExp('^(?:' + m.value + ')$').test(v); } catch { return false; } }
-    return m.op.startsWith('!') ? !ok : ok;
+// A predicate over label sets for the matchers; regular expressions compiled once (the preview runs it over
+// every current alert, possibly thousands, on each keystroke). An invalid expression matches nothing.
+function matcherTest(ms) {
+  const tests = ms.map((m) => {
+    let re = null;
+    if (m.op.includes('~')) { try { re = new RegExp('^(?:' + m.value + ')$'); } catch { return () => false; } }
+    const neg = m.op.startsWith('!');
+    return (labels) => {
+      const v = labels[m.name] || '';
+      const ok = re ? re.test(v) : v === m.value;
+      return neg ? !ok : ok;
+    };
   });
+  return (labels) => tests.every((t) => t(labels));
 }
 
 function pad(n) { return String(n).padStart(2, '0'); }
@@ -68,7 +74,11 @@ export function SilencesPage({ search }) {
     .then(([s, a]) => { setSilences(s); setAlerts(a); setError(null); }).catch((e) => setError(e.message));
   useEffect(() => { document.title = 'Silences – tsdb'; load(); }, []);
   const ms = rows.filter((r) => r.name);
-  const preview = ms.length ? alerts.filter((a) => matches(ms, a.labels)) : [];
+  const preview = useMemo(() => {
+    if (!ms.length) return [];
+    const test = matcherTest(ms);
+    return alerts.filter((a) => test(a.labels));
+  }, [alerts, JSON.stringify(ms)]);
   const setRow = (i, patch) => setRows(rows.map((r, j) => (j === i ? { ...r, ...patch } : r)));
   // The start: empty is now; the edited silence's own start text keeps its exact time.
   const startFrom = () => {
