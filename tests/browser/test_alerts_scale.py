@@ -121,3 +121,42 @@ def test_ten_thousand_alerts_on_a_phone(many_alerts: ServeProcess, driver: Any) 
         assert link.is_displayed() and link.rect["x"] + link.rect["width"] <= 375
     finally:
         driver.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
+
+
+# Counts DOM changes inside alert rows from now on (a stream update that changes no alert should cause none).
+WATCH_ROWS_JS = """
+window.__rowMutations = 0;
+const list = document.querySelector('[data-testid=alerts-list]');
+new MutationObserver((records) => {
+  for (const r of records) {
+    const element = r.target.nodeType === 1 ? r.target : r.target.parentElement;
+    if (element && element.closest('[data-testid=alert-item]')) window.__rowMutations++;
+  }
+}).observe(list, {subtree: true, childList: true, attributes: true, characterData: true});
+"""
+
+
+def test_stream_updates_leave_unchanged_rows_alone(many_alerts: ServeProcess, driver: Any) -> None:
+    server = many_alerts
+    console_errors(driver)
+    driver.get(server.url + "/ui/alerts")
+    wait_for(driver, lambda d: d.find_element("css selector", "[data-testid=count-firing]").text == "10000",
+             "the firing count", timeout_s=WAIT_S)
+    page = driver.find_element("css selector", "[data-testid=alerts-page]")
+    before = int(page.get_attribute("data-updates"))
+    driver.execute_script(WATCH_ROWS_JS)
+    # every evaluation (2 s) changes the rule's lastEvaluation, so the stream sends a new snapshot
+    wait_for(driver, lambda d: int(page.get_attribute("data-updates")) >= before + 2, "two more stream updates",
+             timeout_s=WAIT_S)
+    assert driver.execute_script("return window.__rowMutations") == 0
+    assert len(_rows(driver)) < 200
+    # a new filter starts at the top of the list
+    driver.execute_script("const list = document.querySelector('[data-testid=alerts-list]');"
+                          "list.scrollTop = list.scrollHeight;")
+    wait_for(driver, lambda d: d.execute_script(
+        "return document.querySelector('[data-testid=alerts-list]').scrollTop") > 0, "the scroll")
+    driver.find_element("css selector", "[data-testid=alerts-filter]").send_keys("z5")
+    wait_for(driver, lambda d: d.execute_script(
+        "return document.querySelector('[data-testid=alerts-list]').scrollTop") == 0, "the list back at the top")
+    assert all('zone="z5"' in r for r in _rows(driver))
+    assert console_errors(driver) == []

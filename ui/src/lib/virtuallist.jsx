@@ -3,11 +3,12 @@
 // as forty. Row heights are known up front (`itemHeight`: a number, or a function of (item, index));
 // scroll and resize are read at most once per animation frame.
 //
-//   <VirtualList items={rows} itemHeight={(r) => r.h} itemKey={(r) => r.key} renderItem={(r, i) => ...} />
+//   <VirtualList items={rows} itemHeight={(r) => r.h} itemKey={(r) => r.key} renderItem={(r, i) => ...}
+//     resetKey={filterText} />
 import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
 import { rowOffsets, visibleRange } from './virtualwindow.js';
 
-export function VirtualList({ items, itemHeight, renderItem, itemKey, overscan = 6, class: cls = '', testid, label }) {
+export function VirtualList({ items, itemHeight, renderItem, itemKey, overscan = 6, class: cls = '', testid, label, resetKey }) {
   const ref = useRef(null);
   const [view, setView] = useState({ top: 0, height: typeof window === 'undefined' ? 800 : window.innerHeight });
   const frame = useRef(0);
@@ -28,6 +29,13 @@ export function VirtualList({ items, itemHeight, renderItem, itemKey, overscan =
       if (frame.current) cancelAnimationFrame(frame.current);
     };
   }, []);
+  // a new `resetKey` (e.g. other filters) scrolls back to the top
+  const firstKey = useRef(resetKey);
+  useEffect(() => {
+    if (firstKey.current === resetKey) return;
+    firstKey.current = resetKey;
+    if (ref.current) ref.current.scrollTop = 0;
+  }, [resetKey]);
   const offsets = useMemo(() => rowOffsets(items, itemHeight), [items, itemHeight]);
   const { start, end } = visibleRange(offsets, view.top, view.height, overscan);
   const rows = [];

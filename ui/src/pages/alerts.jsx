@@ -134,13 +134,20 @@ export function AlertsPage() {
   const [collapsed, setCollapsed] = useState(() => new Set());
   const [notify, setNotify] = useState(() => localStorage.getItem('tsdb.alerts.notify') === '1');
   const seen = useRef(null);
+  const updates = useRef(0); // stream updates applied (data-updates, for tests and debugging)
   useEffect(() => {
     document.title = 'Alerts – tsdb';
     const source = new EventSource('/api/v1/alerts/stream');
     let pending = null;
     let frame = 0;
     // The newest event wins: a burst of events costs one parse and one render per animation frame.
-    const apply = () => { frame = 0; const text = pending; pending = null; setData((prev) => reconcile(prev, JSON.parse(text))); };
+    const apply = () => {
+      frame = 0;
+      const text = pending;
+      pending = null;
+      updates.current++;
+      setData((prev) => reconcile(prev, JSON.parse(text)));
+    };
     source.onopen = () => setLive('live');
     source.onerror = () => setLive('reconnecting');
     source.onmessage = (e) => {
@@ -204,7 +211,7 @@ export function AlertsPage() {
         <span class={'badge' + (live === 'live' ? '' : ' warn')} data-testid="alerts-live">{live}</span>
         <button class={'btn small' + (notify ? ' primary' : '')} onClick={toggleNotify} aria-pressed={notify} data-testid="alerts-notify">Browser notifications</button>
       </TopBar>
-      <div class="page-body al-page al-fill-body" data-testid="alerts-page">
+      <div class="page-body al-page al-fill-body" data-testid="alerts-page" data-updates={updates.current}>
         <div class="al-filters">
           {STATES.map((s) => (
             <button class={'chip' + (states.includes(s) ? ' active' : '')} aria-pressed={states.includes(s)} data-testid={'filter-' + s} title={stateLabel[s]}
@@ -218,7 +225,8 @@ export function AlertsPage() {
         {!data && <div class="center"><span class="spinner" /></div>}
         {data && rows.length === 0 && <p class="muted">No alerting rule matches.</p>}
         {data && rows.length > 0 && (
-          <VirtualList class="al-card al-vlist" items={rows} itemHeight={rowHeight} itemKey={(r) => r.key} renderItem={renderRow} testid="alerts-list" label="Alerts" />
+          <VirtualList class="al-card al-vlist" items={rows} itemHeight={rowHeight} itemKey={(r) => r.key} renderItem={renderRow} testid="alerts-list" label="Alerts"
+            resetKey={q + '|' + states.join(',')} />
         )}
       </div>
     </div>
