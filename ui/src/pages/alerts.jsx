@@ -120,7 +120,8 @@ class AlertRow extends Component {
           <a class="al-row-silence small" href={silenceLink(a.labels)} data-testid="silence-this">Silence</a>
         </div>
         {Object.entries(a.annotations || {}).map(([k, v]) => <div class="small al-row-ann" title={v}><span class="muted">{k}:</span> {v}</div>)}
-        <div class="muted small al-row-ann">active since {new Date(a.activeAt).toLocaleString()} · value {a.value}</div>
+        <div class="muted small al-row-ann" title={`value ${a.value}, active since ${new Date(a.activeAt).toLocaleString()}`}>
+          value {a.value} · active since {new Date(a.activeAt).toLocaleString()}</div>
       </div>
     );
   }
