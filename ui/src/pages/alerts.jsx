@@ -141,9 +141,12 @@ export function AlertsPage() {
     const source = new EventSource('/api/v1/alerts/stream');
     let pending = null;
     let frame = 0;
-    // The newest event wins: a burst of events costs one parse and one render per animation frame.
+    let timer = 0;
+    // The newest event wins: a burst of events costs one parse and one render per animation frame (in a
+    // hidden tab, which gets no frames, after a short timeout: browser notifications still need the data).
     const apply = () => {
       frame = 0;
+      timer = 0;
       const text = pending;
       pending = null;
       updates.current++;
@@ -153,22 +156,21 @@ export function AlertsPage() {
     source.onerror = () => setLive('reconnecting');
     source.onmessage = (e) => {
       pending = e.data;
-      if (!frame) frame = requestAnimationFrame(apply);
+      if (!frame && !timer) {
+        if (document.hidden) timer = setTimeout(apply, 250); else frame = requestAnimationFrame(apply);
+      }
       setLive('live');
     };
-    return () => { source.close(); if (frame) cancelAnimationFrame(frame); };
+    return () => { source.close(); cancelAnimationFrame(frame); clearTimeout(timer); };
   }, []);
   useEffect(() => {
     if (!data) return;
     const firing = new Set();
     for (const g of data.groups) for (const r of g.rules) for (const a of r.alerts) if (a.state === 'firing') firing.add(a._key || JSON.stringify(a.labels));
     if (seen.current && notify && window.Notification && Notification.permission === 'granted') {
-      let n = 0;
-      for (const key of firing) {
-        if (seen.current.has(key)) continue;
-        if (++n > 3) { new Notification(`Firing: ${firing.size - seen.current.size} more alerts`); break; }
-        new Notification('Firing: ' + (JSON.parse(key).alertname || 'alert'), { body: key });
-      }
+      const fresh = [...firing].filter((key) => !seen.current.has(key));
+      for (const key of fresh.slice(0, 3)) new Notification('Firing: ' + (JSON.parse(key).alertname || 'alert'), { body: key });
+      if (fresh.length > 3) new Notification(`Firing: ${fresh.length - 3} more alerts`);
     }
     seen.current = firing;
   }, [data, notify]);
