@@ -36,13 +36,16 @@ function haystack(rule, a) {
 }
 
 // Keeps the previous objects of alerts (and rules) that did not change, so unchanged rows skip rendering.
+// A rule's identity on the page: file, group, position and name (names may repeat within a group).
+function ruleKey(g, i, r) { return g.file + '\0' + g.name + '\0' + i + '\0' + r.name; }
+
 function reconcile(prev, next) {
   if (!prev) return next;
   const old = new Map();
-  for (const g of prev.groups) for (const r of g.rules) old.set(g.file + '\0' + g.name + '\0' + r.name, r);
+  for (const g of prev.groups) g.rules.forEach((r, i) => old.set(ruleKey(g, i, r), r));
   for (const g of next.groups) {
-    g.rules = g.rules.map((r) => {
-      const before = old.get(g.file + '\0' + g.name + '\0' + r.name);
+    g.rules = g.rules.map((r, ri) => {
+      const before = old.get(ruleKey(g, ri, r));
       if (!before) return r;
       const byKey = new Map(before.alerts.map((a) => [a._key || (a._key = JSON.stringify(a.labels)), a]));
       let same = before.alerts.length === r.alerts.length && before.state === r.state;
@@ -80,8 +83,8 @@ function buildRows(data, states, needle, collapsed) {
     const fileRows = [];
     for (const g of groups) {
       const groupRows = [];
-      for (const r of g.rules) {
-        const key = file + '\0' + g.name + '\0' + r.name;
+      for (const [ri, r] of g.rules.entries()) {
+        const key = ruleKey(g, ri, r);
         let alerts;
         if (r.alerts.length) {
           alerts = r.alerts.filter((a) => states.includes(a.state) && textOk(r, a));
