@@ -16,6 +16,7 @@ COMMANDS: dict[str, str] = {
     "storage_append": "benchmarks.storage_append",
     "query": "benchmarks.query",
     "dashboard": "benchmarks.dashboard",
+    "alerts_page": "benchmarks.alerts_page",
 }
 
 

@@ -198,12 +198,12 @@ class Server:
     def start(self, timeout_s: float = 600) -> None:
         port = self.port or _free_port()
         self.url = f"http://127.0.0.1:{port}"
-        flags = ["--config", str(self.config)] if self.config is not None else ["--no-collect"]
+        flags = ["--config", str(self.config)] if self.config is not None else []
         self.log = self.data_dir.parent / f"serve-{port}.log"
         with self.log.open("wb") as log:
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", "tsdb.cli", "serve", "--data-dir", str(self.data_dir), "--http-listen",
-                 f"127.0.0.1:{port}", "--grpc-listen", f"127.0.0.1:{_free_port()}", *flags],
+                 f"127.0.0.1:{port}", "--grpc-listen", f"127.0.0.1:{_free_port()}", "--no-collect", *flags],
                 cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:

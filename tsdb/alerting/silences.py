@@ -6,6 +6,7 @@ Thread-safe; persisted by the owner through :meth:`SilenceStore.snapshot` / :met
 
 from __future__ import annotations
 
+import math
 import threading
 import uuid
 from collections.abc import Callable, Mapping
@@ -59,6 +60,26 @@ class Silence:
                 **({"tsdbRecurrence": self.recurrence_raw} if self.recurrence_raw else {})}
 
 
+def _can_update(old: Silence, new: Silence, now: float) -> bool:
+    """Whether ``old`` may become ``new`` under the same id (Alertmanager's rule): the matchers stay, an
+    active silence keeps its start (to the second) and does not end in the past, a pending one does not
+    start in the past; an expired silence never changes."""
+    if old.matchers != new.matchers:
+        return False
+    state = old.state(now)
+    if state == "active":
+        return math.floor(old.starts_at) == math.floor(new.starts_at) and new.ends_at >= now
+    if state == "pending":
+        return new.starts_at >= now
+    return False
+
+
+def _expire(silence: Silence, now: float) -> None:
+    silence.ends_at = min(silence.ends_at, now)
+    silence.starts_at = min(silence.starts_at, now)
+    silence.updated_at = now
+
+
 @dataclass
 class SilenceStore:
     """All silences by id."""
@@ -70,8 +91,13 @@ class SilenceStore:
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def set(self, silence: Silence) -> str:
-        """Create (empty id) or update a silence; an active silence's matchers cannot change (a new one
-        replaces it, as Alertmanager does). Returns the id."""
+        """Create (empty id) or update a silence, with Alertmanager's semantics; returns the id.
+
+        An existing silence is updated in place only when that leaves the history of what was muted
+        unchanged: same matchers, and while it is active the same start (to the second) and an end not in
+        the past, while it is pending a start not in the past. Otherwise (other matchers, a moved start,
+        an expired silence) the old silence is expired, unless it already is, and a new one with a new id
+        replaces it. A new silence starting in the past starts now."""
         if not silence.matchers:
             raise InvalidArgumentError("silence has no matchers")
         if silence.ends_at <= silence.starts_at:
@@ -81,14 +107,17 @@ class SilenceStore:
             old = self.silences.get(silence.id) if silence.id else None
             if silence.id and old is None:
                 raise InvalidArgumentError(f"silence {silence.id} not found")
-            if old is not None and old.state(now) == "active" and old.matchers != silence.matchers:
-                old.ends_at = now
-                silence.id = ""
-            if not silence.id:
+            replaced: Silence | None = None
+            if old is None or not _can_update(old, silence, now):
+                if silence.ends_at <= now:
+                    raise InvalidArgumentError("silence end time is in the past")
+                if old is not None and old.state(now) != "expired":
+                    _expire(old, now)
+                    replaced = old
                 silence.id = str(uuid.uuid4())
+                silence.starts_at = max(silence.starts_at, now)
             silence.updated_at = now
             self.silences[silence.id] = silence
-            replaced = old if old is not None and old.id != silence.id else None
         for changed in (replaced, silence):
             if changed is not None and self.on_change is not None:
                 self.on_change(changed)
@@ -102,9 +131,7 @@ class SilenceStore:
                 raise KeyError(silence_id)
             if silence.state(now) == "expired":
                 raise InvalidArgumentError(f"silence {silence_id} already expired")
-            silence.ends_at = min(silence.ends_at, now)
-            silence.starts_at = min(silence.starts_at, now)
-            silence.updated_at = now
+            _expire(silence, now)
         if self.on_change is not None:
             self.on_change(silence)
 

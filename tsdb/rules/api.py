@@ -2,21 +2,25 @@
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import Any
 
 import numpy as np
 
+from tsdb.errors import InvalidArgumentError
 from tsdb.rules.alerting import Alert, AlertingRuleState
 from tsdb.rules.group import RecordingRuleState
 from tsdb.rules.manager import RuleManager
 from tsdb.timefmt import ZERO_TIME, format_rfc3339
 
 
+@functools.lru_cache(maxsize=4096)  # alerts that became active together share it
 def _rfc3339(ms: int) -> str:
     return format_rfc3339(ms / 1000, "ms+") if ms else ZERO_TIME
 
 
+@functools.lru_cache(maxsize=4096)
 def _value(v: float) -> str:
     """Go's ``FormatFloat(v, 'e', -1, 64)``, as Prometheus renders an alert's value."""
     if math.isnan(v):
@@ -35,9 +39,24 @@ def alert_json(alert: Alert) -> dict[str, Any]:
     return out
 
 
+def _parse_bool(raw: Any, name: str) -> bool:
+    """Go's ``strconv.ParseBool`` as Prometheus applies it to a parameter (absent or empty: false)."""
+    if raw is None or raw == "":
+        return False
+    text = str(raw)
+    if text in ("1", "t", "T", "true", "TRUE", "True"):
+        return True
+    if text in ("0", "f", "F", "false", "FALSE", "False"):
+        return False
+    raise InvalidArgumentError(f"parsing {name}: invalid boolean {text!r}")
+
+
 def rules_data(manager: RuleManager, form: dict[str, Any]) -> dict[str, Any]:
-    """``{"groups": [...]}``; ``type=alert|record`` filters like Prometheus."""
+    """``{"groups": [...]}``; ``type=alert|record`` filters like Prometheus; ``exclude_alerts=true`` leaves
+    out the alerting rules' active alerts (``"alerts": null``, as Prometheus does), for views that list rules
+    only."""
     kind = str(form.get("type") or "")
+    exclude_alerts = _parse_bool(form.get("exclude_alerts"), "exclude_alerts")
     groups = []
     for group, states in manager.rule_states():
         rules = []
@@ -50,7 +69,8 @@ def rules_data(manager: RuleManager, form: dict[str, Any]) -> dict[str, Any]:
                     "state": state.state, "name": rule.name, "query": rule.expr_text,
                     "duration": rule.for_ms / 1000, "keepFiringFor": rule.keep_firing_for_ms / 1000,
                     "labels": rule.labels, "annotations": rule.annotations,
-                    "alerts": [alert_json(a) for a in state.active()], "health": state.health,
+                    "alerts": None if exclude_alerts else [alert_json(a) for a in state.active()],
+                    "health": state.health,
                     **({"lastError": state.last_error} if state.last_error else {}),
                     "evaluationTime": state.evaluation_seconds, "lastEvaluation": _rfc3339(state.last_evaluation),
                     "type": "alerting"})

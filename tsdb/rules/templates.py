@@ -76,6 +76,8 @@ def parse_error(template: str, name: str) -> str | None:
 
 def expand(template: str, data: TemplateData, name: str = "") -> str:
     """Expand ``template`` for the alert ``name``; on any failure ``<error expanding template: ...>``."""
+    if "{{" not in template:
+        return template  # no action: the text itself (a rule's constant labels, for thousands of alerts)
     tmpl_name = "__alert_" + name
     parsed = _parsed(DEFS + template, tmpl_name)
     if isinstance(parsed, TemplateError):

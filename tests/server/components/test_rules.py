@@ -99,6 +99,15 @@ def test_rules_fire_into_alertmanager_and_resolve(tmp_path: Path, alertmanager: 
                 assert {r["type"] for r in group["rules"]} == {"alerting", "recording"}
                 assert set(group["rules"][0]) >= {"state", "name", "query", "duration", "labels", "annotations",
                                                   "alerts", "health", "evaluationTime", "lastEvaluation", "type"}
+                alerting = next(r for r in group["rules"] if r["type"] == "alerting")
+                assert len(alerting["alerts"]) == 1
+                # exclude_alerts (Prometheus): the rules without their alerts; a bad boolean is bad_data
+                async with session.get(base + "/api/v1/rules", params={"exclude_alerts": "true"}) as response:
+                    lean = (await response.json())["data"]["groups"][0]["rules"]
+                assert next(r for r in lean if r["type"] == "alerting")["alerts"] is None
+                assert next(r for r in lean if r["type"] == "alerting")["state"] == "firing"
+                async with session.get(base + "/api/v1/rules", params={"exclude_alerts": "yes"}) as response:
+                    assert response.status == 400 and (await response.json())["errorType"] == "bad_data"
                 # resolve: the value drops; Alertmanager gets the alert with endsAt and stops listing it
                 await _write(session, base, 1.0)
                 await _poll(session, base + "/api/v1/alerts", lambda d: d["data"]["alerts"] == [])

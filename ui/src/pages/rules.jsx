@@ -20,7 +20,7 @@ export function RulesPage() {
   useEffect(() => {
     document.title = 'Rules – tsdb';
     let alive = true;
-    const load = () => fetch('/api/v1/rules').then((r) => r.json()).then((j) => {
+    const load = () => fetch('/api/v1/rules?exclude_alerts=true').then((r) => r.json()).then((j) => {
       if (!alive) return;
       if (j.status !== 'success') throw new Error(j.error || 'request failed');
       setData(j.data); setError(null);
