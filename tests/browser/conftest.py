@@ -487,17 +487,21 @@ def recorded_queries(driver: Any, path: str = "/api/v1/query_range") -> list[dic
     return out
 
 
-def range_span_s(query: dict[str, str]) -> int:
-    """The time range (whole minutes, in seconds) a recorded range query covers: its start lies up to a
-    step before the range's start (the UI aligns starts to the step), so whole steps are counted."""
-    step = float(query["step"])
-    span = (float(query["end"]) - float(query["start"])) // step * step
-    return round(span / 60) * 60
+def covers_range(query: dict[str, str], seconds: float) -> bool:
+    """True when a recorded range query was made for a range of ``seconds``: the UI widens a range to
+    multiples of the step (start rounded down, end up), so by less than two steps."""
+    span = float(query["end"]) - float(query["start"])
+    return seconds - 1 < span < seconds + 2 * float(query["step"]) + 1
 
 
 def starts_at(query: dict[str, str], start_s: float) -> bool:
-    """True when a recorded range query starts at ``start_s`` aligned down to its step."""
+    """True when a recorded range query starts at ``start_s`` rounded down to its step."""
     return -float(query["step"]) - 1 < float(query["start"]) - start_s < 1
+
+
+def ends_at(query: dict[str, str], end_s: float) -> bool:
+    """True when a recorded range query ends at ``end_s`` rounded up to its step."""
+    return -1 < float(query["end"]) - end_s < float(query["step"]) + 1
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ from tests.browser.conftest import (
     canvas_ink,
     canvas_nonblank,
     console_errors,
-    range_span_s,
+    covers_range,
     recorded_queries,
     screenshot,
     wait_for,
@@ -80,7 +80,8 @@ def test_solo_panel(ui: UI) -> None:
     assert states == {TIMESERIES: "rendered"}, states
     assert not visible(ui, "[data-testid=top-bar]")
     assert canvas_nonblank(ui.driver, TIMESERIES)
-    assert {range_span_s(q) for q in recorded_queries(ui.driver)} == {120 * 60}
+    queries = recorded_queries(ui.driver)
+    assert queries and all(covers_range(q, 120 * 60) for q in queries), queries[:3]
     screenshot(ui.driver, "solo")
     assert console_errors(ui.driver) == []
 

@@ -119,17 +119,20 @@ export function frameHasData(frame) {
   return false;
 }
 
-// Range queries start on a multiple of their step (as Grafana aligns them): the points stay on the same
-// grid as time moves on, so the server's result cache answers every step it has seen before.
-export function alignedStart(fromMs, stepMs) {
-  return stepMs > 0 ? Math.floor(fromMs / stepMs) * stepMs : fromMs;
+// Range queries run on a grid of multiples of their step (as Grafana aligns them): the points stay on the
+// same grid as time moves on, so the server's result cache answers every step it has seen before. The end
+// is rounded up, so the newest samples are always in the last point.
+export function alignedRange(fromMs, toMs, stepMs) {
+  if (!(stepMs > 0)) return { start: fromMs, end: toMs };
+  return { start: Math.floor(fromMs / stepMs) * stepMs, end: Math.ceil(toMs / stepMs) * stepMs };
 }
 
 export async function runPanel(panel, ctx, signal) {
   const plans = planPanel(panel, ctx);
   const results = await Promise.all(plans.map((p) => {
     if (p.instant) return promApi.query(p.expr, ctx.toMs, signal);
-    return promApi.queryRange(p.expr, alignedStart(ctx.fromMs, p.stepMs), ctx.toMs, p.stepMs, signal);
+    const { start, end } = alignedRange(ctx.fromMs, ctx.toMs, p.stepMs);
+    return promApi.queryRange(p.expr, start, end, p.stepMs, signal);
   }));
   return { ...buildFrame(plans, results), fromMs: ctx.fromMs, toMs: ctx.toMs };
 }

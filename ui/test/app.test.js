@@ -2,7 +2,7 @@
 // repeats and rows, variable resolution against a fake API.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { seriesExpr, isInstant, planPanel, alignedStart } from '../src/data.js';
+import { seriesExpr, isInstant, planPanel, alignedRange } from '../src/data.js';
 import { renderMarkdown } from '../src/markdown.js';
 import { expandRepeats, toggleRowIn, nextId, findPanel, removePanel } from '../src/layout.js';
 import { resolveVariables, interpVars, selectedValues, ALL } from '../src/variables.js';
@@ -106,12 +106,13 @@ test('variables resolve in order and chained ones follow their parent', async ()
   assert.equal(calls.length, 3, "job, inst, then inst again after job changed");
 });
 
-test('range queries start on a multiple of their step', () => {
-  assert.equal(alignedStart(1_000_123, 60_000), 960_000);
-  assert.equal(alignedStart(960_000, 60_000), 960_000);
-  assert.equal(alignedStart(1_000_123, 0), 1_000_123);
+test('range queries run on a grid of multiples of their step', () => {
+  assert.deepEqual(alignedRange(1_000_123, 4_600_123, 60_000), { start: 960_000, end: 4_620_000 });
+  assert.deepEqual(alignedRange(960_000, 4_560_000, 60_000), { start: 960_000, end: 4_560_000 });
+  assert.deepEqual(alignedRange(1_000_123, 2_000_000, 0), { start: 1_000_123, end: 2_000_000 });
   // a minute later the grid is the same: every earlier point is requested again at the same time
-  const a = alignedStart(1_000_123, 120_000), b = alignedStart(1_060_123, 120_000);
-  assert.equal((b - a) % 120_000, 0);
+  const a = alignedRange(1_000_123, 4_600_123, 120_000), b = alignedRange(1_060_123, 4_660_123, 120_000);
+  assert.equal((b.start - a.start) % 120_000, 0);
+  // the newest sample (at the range's end) is never after the last point
+  assert.ok(a.end >= 4_600_123);
 });
-
