@@ -428,8 +428,11 @@ def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Browser]:
 
 @pytest.fixture
 def driver(browser: Browser) -> Any:
-    """The session's driver, responsive."""
-    return browser.driver()
+    """The session's driver, responsive, on a blank page: a page left open by an earlier test (its server
+    stopped since) would keep logging failed reconnects into this test's console."""
+    current = browser.driver()
+    current.get("about:blank")
+    return current
 
 
 def new_driver(chromium: str, chromedriver: str, profile: Path, webdriver: Any, options_cls: Any,

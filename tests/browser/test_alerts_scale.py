@@ -87,21 +87,23 @@ def test_ten_thousand_alerts_virtualised(many_alerts: ServeProcess, driver: Any)
     # scroll to the bottom: the last alert is drawn, the DOM still small
     driver.execute_script("const list = document.querySelector('[data-testid=alerts-list]');"
                           "list.scrollTop = list.scrollHeight;")
-    wait_for(driver, lambda d: any(f'instance="{last}"' in r for r in _rows(d)), "the last alert after scrolling")
+    wait_for(driver, lambda d: any(f'instance="{last}"' in r for r in _rows(d)), "the last alert after scrolling",
+             timeout_s=WAIT_S)
     assert len(_rows(driver)) < 200
     screenshot(driver, "alerts-scale-bottom")
 
     # a label filter narrows to the one alert (and the count says so)
     box = driver.find_element("css selector", "[data-testid=alerts-filter]")
     box.send_keys('instance="host-04242:9100"')
-    wait_for(driver, lambda d: len(_rows(d)) == 1, "one alert left by the filter")
+    wait_for(driver, lambda d: len(_rows(d)) == 1, "one alert left by the filter", timeout_s=WAIT_S)
     assert 'instance="host-04242:9100"' in _rows(driver)[0] and 'zone="z0"' in _rows(driver)[0]
     assert driver.find_element("css selector", "[data-testid=alerts-count]").text == "1 of 10000 alerts"
     assert driver.find_element("css selector", "[data-rule=ProbeDown] .badge").text == "1 / 10000"
     box.clear()
     box.send_keys("z3 host-0")  # every word must match: a seventh of the alerts
     wait_for(driver, lambda d: d.find_element("css selector", "[data-testid=alerts-count]").text
-             == f"{len([a for a in alerts if a['labels']['zone'] == 'z3'])} of 10000 alerts", "the zone filter")
+             == f"{len([a for a in alerts if a['labels']['zone'] == 'z3'])} of 10000 alerts", "the zone filter",
+             timeout_s=WAIT_S)
     assert console_errors(driver) == []
 
 
