@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import itertools
 import urllib.parse
 
 from selenium.webdriver.common.by import By
@@ -124,7 +126,11 @@ def test_table_tab_shows_raw_samples_of_a_range_selector(ui: UI) -> None:
     rows = table.find_elements(By.CSS_SELECTOR, "tbody tr")
     assert len(rows) == 1
     samples = rows[0].find_elements(By.CSS_SELECTOR, ".samples div")
-    assert 3 <= len(samples) <= 4 and all(" @ " in s.text for s in samples), [s.text for s in samples]
+    # 15 s apart, at most four in the last minute (fewer when the live feed lags on a loaded machine)
+    texts = [s.text for s in samples]
+    assert 1 <= len(texts) <= 4 and all(" @ " in t for t in texts), texts
+    times = [dt.datetime.fromisoformat(t.split(" @ ")[1]) for t in texts]
+    assert all((b - a).total_seconds() == 15 for a, b in itertools.pairwise(times)), texts
     assert console_errors(ui.driver) == []
 
 

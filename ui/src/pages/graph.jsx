@@ -134,11 +134,17 @@ function Result({ id, panel, endMs, momentMs, tick, onState, onZoom }) {
   const at = panel.tab === 'graph' ? { fromMs, toMs } : { fromMs: (Number.isFinite(momentMs) ? momentMs : toMs) - 3600e3, toMs: Number.isFinite(momentMs) ? momentMs : toMs };
   const ctx = { ...at, tick, live: false, vars: {}, varsKey: '', syncKey: id, graphTooltip: 0, widthPx: (at.toMs - at.fromMs) / stepMs };
   const [state, setState] = useState(null);
-  const [matrix, setMatrix] = useState(false);
+  // the table tab shows a range selector's raw samples: which view applies is known once the query is parsed
+  // (until then the result counts as loading, so the page is not reported settled in between)
+  const [matrix, setMatrix] = useState(panel.tab === 'table' ? null : false);
   useEffect(() => {
     let alive = true;
-    setMatrix(false);
-    if (panel.tab === 'table') promGet('/api/v1/parse_query', { query: panel.expr }).then((t) => { if (alive) setMatrix(t.valueType === 'matrix'); }).catch(() => {});
+    if (panel.tab !== 'table') { setMatrix(false); return () => { alive = false; }; }
+    setMatrix(null);
+    onState(id, 'loading');
+    promGet('/api/v1/parse_query', { query: panel.expr })
+      .then((t) => { if (alive) setMatrix(t.valueType === 'matrix'); })
+      .catch(() => { if (alive) setMatrix(false); });
     return () => { alive = false; };
   }, [panel.expr, panel.tab]);
   const report = (k, s) => { setState(s); onState(k, s); };
@@ -148,7 +154,7 @@ function Result({ id, panel, endMs, momentMs, tick, onState, onZoom }) {
     <div>
       {notes && [...notes.warnings.map((w) => ['warn', w]), ...notes.infos.map((w) => ['info', w])].map(([kind, w]) => (
         <div class={'query-note ' + kind} data-testid={'query-' + kind}>{kind === 'warn' ? 'Warning: ' : 'Info: '}{w}</div>))}
-      {matrix ? <RawSamples id={id} expr={panel.expr} timeMs={moment} tick={tick} onState={onState} /> : (
+      {matrix === null ? <div class="spinner" /> : matrix ? <RawSamples id={id} expr={panel.expr} timeMs={moment} tick={tick} onState={onState} /> : (
         <div class={'explore-result ' + panel.tab}>
           <Panel key={panel.tab} stateKey={id} panel={model} ctx={ctx} onState={report} actions={{ navigate, zoom: onZoom }} />
         </div>)}
