@@ -106,6 +106,23 @@ def test_group_wait_interval_repeat_and_resolve(setup: tuple[Dispatcher, Recorde
     assert _tick(d) == 0 and not d.groups and not d.alerts  # told, then forgotten
 
 
+def test_an_alert_older_than_group_wait_flushes_a_new_group_at_once(
+        setup: tuple[Dispatcher, Recorder, Clock]) -> None:
+    d, rec, clock = setup
+    far = clock.now + 3600
+    old = Alert({"alertname": "B", "cluster": "c1", "instance": "1"}, {}, clock.now - 600, far, "", clock.now)
+    d.put([_alert(clock, far, alertname="B", cluster="c1", instance="2"), old])  # one batch
+    assert _tick(d) == 1 and len(rec.sent[-1].alerts) == 2  # the whole batch, not group_wait later
+    clock.now += 1
+    later_old = Alert({"alertname": "B", "cluster": "c1", "instance": "3"}, {}, clock.now - 600, far, "", clock.now)
+    d.put([later_old])
+    assert _tick(d) == 0  # once flushed, group_interval applies
+    clock.now += 300
+    assert _tick(d) == 1 and len(rec.sent[-1].alerts) == 3
+    d.put([_alert(clock, far, alertname="C", cluster="c1")])
+    assert _tick(d) == 0  # a fresh alert waits group_wait
+
+
 def test_resolve_timeout_for_alerts_without_end(setup: tuple[Dispatcher, Recorder, Clock]) -> None:
     d, rec, clock = setup
     d.put([_alert(clock, alertname="B")])

@@ -117,25 +117,29 @@ def _post_alerts(base_url: str, alerts: list[dict[str, Any]]) -> None:
 
 
 def _alerts() -> list[dict[str, Any]]:
+    """Firing alerts that started a few seconds ago, so each group waits its ``group_wait`` (6 s) for the
+    whole batch: Alertmanager flushes a new group at once when an alert joining it started more than
+    ``group_wait`` ago, and then how many of a batch's alerts make the first notification is a race. The
+    resolved alert comes last in its group and started long ago: it is that immediate flush."""
     now = dt.datetime.now(dt.UTC).replace(microsecond=0)
 
-    def at(minutes: int) -> str:
-        return (now + dt.timedelta(minutes=minutes)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    def at(seconds: int) -> str:
+        return (now + dt.timedelta(seconds=seconds)).strftime("%Y-%m-%dT%H:%M:%SZ")
 
     url = "http://prometheus.example.com:9090/graph?g0.expr=disk_free+%3C+0.1&g0.tab=1"
     return [
         {"labels": {"alertname": "DiskFull", "severity": "critical", "instance": "db-2", "job": "node"},
          "annotations": {"summary": "Disk almost full", "description": "db-2 has <10% free & falling"},
-         "startsAt": at(-30), "generatorURL": url},
+         "startsAt": at(-3), "generatorURL": url},
         {"labels": {"alertname": "DiskFull", "severity": "critical", "instance": "db-1", "job": "node"},
          "annotations": {"summary": "Disk almost full", "description": "db-1 has 5% free"},
-         "startsAt": at(-20), "generatorURL": url},
+         "startsAt": at(-2), "generatorURL": url},
         {"labels": {"alertname": "HighLatency", "severity": "warning", "instance": "web-1", "team": "front"},
-         "annotations": {"summary": "p99 over 2s"}, "startsAt": at(-10),
+         "annotations": {"summary": "p99 over 2s"}, "startsAt": at(-1),
          "generatorURL": "http://prometheus.example.com:9090/graph?g0.expr=latency"},
         {"labels": {"alertname": "HighLatency", "severity": "warning", "instance": "web-2", "team": "front"},
          "annotations": {"summary": "p99 over 2s", "runbook": "https://runbooks.example.com/latency"},
-         "startsAt": at(-40), "endsAt": at(-1)},
+         "startsAt": at(-2400), "endsAt": at(-60)},
     ]
 
 

@@ -2,7 +2,8 @@
 
 Alerts arrive through :meth:`Dispatcher.put` (from the rule evaluator's notifier or the API v2). Each
 alert goes to the routes it matches; per route and group-by label values it joins an aggregation group.
-A group flushes first ``group_wait`` after it was created, then every ``group_interval``. A flush sends
+A group flushes first ``group_wait`` after it was created (at once when an alert joining it before that
+started more than ``group_wait`` ago, as Alertmanager does), then every ``group_interval``. A flush sends
 a :class:`~tsdb.alerting.model.Notification` when the notification log says so (Alertmanager's dedup
 stage: new firing alerts; all alerts resolved; with ``send_resolved``, newly resolved ones; otherwise
 once ``repeat_interval`` has passed). Silenced and inhibited alerts are left out. Time comes from the
@@ -120,6 +121,8 @@ class Dispatcher:
                 group = AggregationGroup(route, labels, key, now + route.group_wait_ms / 1000)
                 self.groups[key] = group
             group.alerts[alert.fingerprint] = alert
+            if not group.flushed_once and alert.starts_at + route.group_wait_ms / 1000 < now:
+                group.next_flush = min(group.next_flush, now)
 
     # -- muting ---------------------------------------------------------------------------------------
     def is_resolved(self, alert: Alert, now: float) -> bool:
@@ -161,6 +164,7 @@ class Dispatcher:
             for group in list(self.groups.values()):
                 if group.next_flush <= now:
                     group.next_flush = now + group.route.group_interval_ms / 1000
+                    group.flushed_once = True
                     due.append(self._prepare(group, now))
         sent = 0
         for prepared in due:
