@@ -18,7 +18,7 @@ const result = await esbuild.build({
   bundle: true,
   splitting: true,
   format: 'esm',
-  minify: true,
+  minify: !process.env.UI_NO_MINIFY,
   sourcemap: false,
   target: ['es2020'],
   jsx: 'automatic',

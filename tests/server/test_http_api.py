@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import base64
+import gzip
 import json
 from collections.abc import Iterator
 from typing import Any
@@ -88,6 +90,58 @@ def test_range_query_and_rate(api: Api) -> None:
     (series,) = body["data"]["result"]
     assert series["metric"] == {"job": "b"}
     assert series["values"] == [[120, "0.6666666666666666"], [180, "0.6666666666666666"], [240, "0.6666666666666666"]]
+
+
+def _floats(text: str) -> list[float]:
+    return np.frombuffer(base64.b64decode(text), dtype="<f8").tolist()
+
+
+def test_large_answers_are_gzipped_for_clients_that_accept_it(api: Api) -> None:
+    params = {"query": "http_requests_total", "start": "0", "end": "3000", "step": "1"}
+    plain, body, text = api.request("GET", "/api/v1/query_range", params=params,
+                                    headers={"Accept-Encoding": "identity"})
+    assert plain == 200 and len(text) > 16 * 1024
+
+    async def raw(path: str, query: dict[str, str]) -> tuple[str, bytes]:
+        response = await api.client.get(path, params=query, headers={"Accept-Encoding": "gzip, deflate"},
+                                        auto_decompress=False)
+        return response.headers.get("Content-Encoding", ""), await response.read()
+
+    encoding, compressed = api.loop.run_until_complete(raw("/api/v1/query_range", params))
+    assert encoding == "gzip" and len(compressed) < len(text) / 4
+    assert json.loads(gzip.decompress(compressed)) == body
+    encoding, small = api.loop.run_until_complete(raw("/api/v1/query", {"query": "up", "time": "1"}))
+    assert encoding == "" and json.loads(small)["status"] == "success"  # small answers stay as they are
+    encoding, columns = api.loop.run_until_complete(raw("/api/v1/query_range", {**params, "format": "columns"}))
+    assert encoding == "" and json.loads(columns)["data"]["format"] == "columns"
+
+
+def test_range_query_in_columns_matches_the_matrix(api: Api) -> None:
+    """``format=columns``: one time axis, exact float64 values in base64, absent points listed."""
+    params = {"query": 'rate(http_requests_total[1m]) or (up == 1) or vector(0) / 0', "start": "0", "end": "600",
+              "step": "120"}
+    _, matrix, _ = api.request("GET", "/api/v1/query_range", params=params)
+    code, body, _ = api.request("GET", "/api/v1/query_range", params={**params, "format": "columns"})
+    assert code == 200 and body["data"]["format"] == "columns" and body["data"]["resultType"] == "matrix"
+    times = body["data"]["times"]
+    assert times == [0, 120, 240, 360, 480, 600]
+    columns = body["data"]["result"]
+    assert [s["metric"] for s in columns] == [s["metric"] for s in matrix["data"]["result"]]
+    for theirs, ours in zip(matrix["data"]["result"], columns, strict=True):
+        values = _floats(ours["values"])
+        absent = set(ours.get("absent", []))
+        got = {times[i]: values[i] for i in range(len(times)) if i not in absent}
+        assert got.keys() == {t for t, _ in theirs["values"]}
+        for t, text in theirs["values"]:
+            assert repr(got[t]) == repr(float(text))  # NaN and every digit
+    # rate() has no point at 0; `up` (same labels but the name) only fills that step
+    assert [s.get("absent") for s in columns] == [None, [1, 2, 3, 4, 5], [0], [0]]
+    code, body, _ = api.request("GET", "/api/v1/query_range", params={"query": "2", "start": "0", "end": "60",
+                                                                        "step": "30", "format": "columns"})
+    assert body["data"]["result"] == [{"metric": {}, "values": body["data"]["result"][0]["values"]}]
+    assert _floats(body["data"]["result"][0]["values"]) == [2.0, 2.0, 2.0]
+    code, body, _ = api.request("GET", "/api/v1/query_range", params={**params, "format": "arrow"})
+    assert code == 400 and body["error"] == 'invalid parameter "format": \'arrow\' is not one of prometheus, columns'
 
 
 @pytest.mark.parametrize(

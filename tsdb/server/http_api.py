@@ -9,6 +9,7 @@ formatting. Errors carry Prometheus's ``errorType`` and status code: 400 ``bad_d
 from __future__ import annotations
 
 import asyncio
+import gzip
 import json
 import logging
 import operator
@@ -37,6 +38,7 @@ from tsdb.query.value import MatrixValue, ScalarValue, StringValue, Value, Vecto
 from tsdb.server import json_format as jf
 from tsdb.server import params
 from tsdb.server.backend import Backend, find_label_names, find_label_values, find_series, store_write
+from tsdb.server.columnar_json import FORMATS, render_columns
 from tsdb.server.remote_write import decode_body
 from tsdb.storage.interfaces import CommitResult
 from tsdb.timefmt import format_rfc3339
@@ -52,6 +54,18 @@ class ApiError(Exception):
         super().__init__(message)
         self.error_type = error_type
         self.status = status
+
+
+GZIP_MIN_BYTES = 16 * 1024
+"""Responses at least this large are gzip-compressed for clients that accept it (as Prometheus does)."""
+GZIP_LEVEL = 1
+"""Fastest compression: JSON of samples still shrinks about fivefold."""
+
+
+def _wants_gzip(request: web.Request, response: web.Response) -> bool:
+    body = response.body
+    return (isinstance(body, bytes) and len(body) >= GZIP_MIN_BYTES and "Content-Encoding" not in response.headers
+            and "gzip" in request.headers.get("Accept-Encoding", "").lower())
 
 
 def _success(data_json: str, warnings: Sequence[str] = (), infos: Sequence[str] = ()) -> web.Response:
@@ -183,9 +197,15 @@ class HttpApi:
         async def wrapped(request: web.Request) -> web.Response:
             try:
                 form = await _params(request) if request.path != "/api/v1/write" else {}
-                return await handler(request, form)
+                response = await handler(request, form)
             except Exception as err:  # every failure becomes a Prometheus-shaped error
                 return _error(classify(err))
+            if _wants_gzip(request, response) and form.get("format") != "columns":  # base64 hardly shrinks
+                body = await self._run(gzip.compress, response.body, GZIP_LEVEL)
+                response.body = body
+                response.headers["Content-Encoding"] = "gzip"
+                response.headers["Vary"] = "Accept-Encoding"
+            return response
 
         return wrapped
 
@@ -223,9 +243,15 @@ class HttpApi:
         if (end - start) // step > self.backend.max_points:
             raise ApiError("bad_data", f"exceeded maximum resolution of {self.backend.max_points:,} points per "
                            "timeseries. Try decreasing the query resolution (?step=XX)", 400)
+        encoding = str(form.get("format") or "prometheus")
+        if encoding not in FORMATS:
+            raise ApiError("bad_data", f'invalid parameter "format": {encoding!r} is not one of ' + ", ".join(FORMATS),
+                           400)
         value, notes = await self._query(self.backend.engine.range_annotated, text, start, end, step,
                                        _source_resolution(form), timeout_s)
         steps = list(range(start, end + 1, step))
+        if encoding == "columns":
+            return _success(await self._run(render_columns, value, steps), notes.warnings, notes.infos)
         return _success(await self._run(render_value, value, None, steps), notes.warnings, notes.infos)
 
     async def format_query(self, request: web.Request, form: dict[str, Any]) -> web.Response:

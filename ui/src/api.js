@@ -71,8 +71,10 @@ async function prom(path, params, signal) {
 }
 
 export const promApi = {
-  queryRange: (query, startMs, endMs, stepMs, signal) =>
-    prom('/api/v1/query_range', { query, start: startMs / 1000, end: endMs / 1000, step: stepMs / 1000 }, signal),
+  // format 'columns': the server's columnar encoding for charts (see lib/series.js decodeColumns)
+  queryRange: (query, startMs, endMs, stepMs, signal, format) =>
+    prom('/api/v1/query_range', { query, start: startMs / 1000, end: endMs / 1000, step: stepMs / 1000,
+      ...(format ? { format } : {}) }, signal),
   query: (query, timeMs, signal) => prom('/api/v1/query', { query, time: timeMs / 1000 }, signal),
   labels: (match, startMs, endMs, signal) =>
     prom('/api/v1/labels', { 'match[]': match ? [match] : undefined, start: startMs / 1000, end: endMs / 1000 }, signal),

@@ -3,7 +3,7 @@ import { promApi } from './api.js';
 import { chooseStep, parseDuration } from './lib/time.js';
 import { interpolate, builtinVars } from './lib/vars.js';
 import { formatLegend } from './lib/legend.js';
-import { matrixToColumns, mergeTail } from './lib/series.js';
+import { decodeColumns, joinColumns, matrixToColumns, mergeTail } from './lib/series.js';
 
 export const SCRAPE_INTERVAL_MS = 15000;
 const REF = '__tsdb_ref';
@@ -73,10 +73,17 @@ function instantRows(data) {
   return [];
 }
 
+// A range result as columns, each series labelled with its target's refId when the panel has several targets.
+function rangeColumns(data, refId, multi) {
+  if (!data || data.resultType !== 'matrix') return null;
+  const columns = data.format === 'columns' ? decodeColumns(data) : matrixToColumns(data.result);
+  if (multi) for (const s of columns.series) s.labels = { ...s.labels, [REF]: refId };
+  return columns;
+}
+
 // Build a frame: {times, columns, series: [{name, labels, refId, expr, values?, value?, instant}], stepMs}
 function buildFrame(plans, results) {
-  const matrix = [];
-  const rangeMeta = [];
+  const sets = [];
   const instant = [];
   const multi = plans.length > 1;
   plans.forEach((p, i) => {
@@ -85,15 +92,12 @@ function buildFrame(plans, results) {
       for (const r of instantRows(data)) {
         instant.push({ name: legendName(p, r.labels), labels: r.labels, refId: p.refId, expr: p.expr, value: r.value, instant: true });
       }
-    } else if (data && data.resultType === 'matrix') {
-      for (const r of data.result) {
-        matrix.push(multi ? { metric: { ...r.metric, [REF]: p.refId }, values: r.values } : r);
-      }
+    } else {
+      const columns = rangeColumns(data, p.refId, multi);
+      if (columns && columns.series.length) sets.push(columns);
     }
   });
-  let columns = null;
-  if (matrix.length) columns = matrixToColumns(matrix);
-  return finishFrame(plans, columns, instant);
+  return finishFrame(plans, sets.length ? joinColumns(sets) : null, instant);
 }
 
 function finishFrame(plans, columns, instant) {
@@ -132,7 +136,7 @@ export async function runPanel(panel, ctx, signal) {
   const results = await Promise.all(plans.map((p) => {
     if (p.instant) return promApi.query(p.expr, ctx.toMs, signal);
     const { start, end } = alignedRange(ctx.fromMs, ctx.toMs, p.stepMs);
-    return promApi.queryRange(p.expr, start, end, p.stepMs, signal);
+    return promApi.queryRange(p.expr, start, end, p.stepMs, signal, 'columns');
   }));
   return { ...buildFrame(plans, results), fromMs: ctx.fromMs, toMs: ctx.toMs };
 }
@@ -148,17 +152,10 @@ export async function runTail(panel, prev, ctx, signal) {
   const lastMs = t.length ? t[t.length - 1] * 1000 : ctx.fromMs;
   const results = await Promise.all(plans.map((p) => {
     const start = Math.max(ctx.fromMs, Math.floor((lastMs - p.stepMs) / p.stepMs) * p.stepMs);
-    return promApi.queryRange(p.expr, start, ctx.toMs, p.stepMs, signal);
+    return promApi.queryRange(p.expr, start, ctx.toMs, p.stepMs, signal, 'columns');
   }));
   const multi = plans.length > 1;
-  const matrix = [];
-  plans.forEach((p, i) => {
-    const data = results[i];
-    if (data && data.resultType === 'matrix') {
-      for (const r of data.result) matrix.push(multi ? { metric: { ...r.metric, [REF]: p.refId }, values: r.values } : r);
-    }
-  });
-  const tail = matrixToColumns(matrix);
+  const tail = joinColumns(plans.map((p, i) => rangeColumns(results[i], p.refId, multi)).filter(Boolean));
   const columns = mergeTail(prev.columns, tail, ctx.fromMs / 1000);
   return { ...finishFrame(plans, columns, []), fromMs: ctx.fromMs, toMs: ctx.toMs };
 }

@@ -56,6 +56,69 @@ export function matrixToColumns(result) {
   return { times, series };
 }
 
+const LITTLE_ENDIAN = new Uint8Array(new Float64Array([1]).buffer)[7] === 0x3f;
+
+// base64 -> bytes: natively where the browser can (Uint8Array.fromBase64), else through atob
+function base64Bytes(text) {
+  if (typeof Uint8Array.fromBase64 === 'function') return Uint8Array.fromBase64(text || '');
+  const bin = atob(text || '');
+  const bytes = new Uint8Array(bin.length);
+  for (let i = 0; i < bytes.length; i++) bytes[i] = bin.charCodeAt(i);
+  return bytes;
+}
+
+// base64 of little-endian float64s -> Float64Array
+function decodeFloats(text) {
+  const bytes = base64Bytes(text);
+  const n = bytes.length >> 3;
+  if (LITTLE_ENDIAN && bytes.byteOffset === 0 && bytes.length === n * 8) return new Float64Array(bytes.buffer, 0, n);
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.length);
+  const out = new Float64Array(n);
+  for (let i = 0; i < n; i++) out[i] = view.getFloat64(i * 8, true);
+  return out;
+}
+
+/**
+ * Columns from the server's columnar range result (`query_range` with `format=columns`): one time axis, and per
+ * series the base64 of its float64 values, with the indexes where it has no point in `absent`.
+ * @param {{times: number[], result: {metric: Object<string,string>, values: string, absent?: number[]}[]}} data
+ * @returns {{times: Float64Array, series: {labels: Object<string,string>, values: Float64Array}[]}} as matrixToColumns
+ */
+export function decodeColumns(data) {
+  const times = Float64Array.from((data && data.times) || []);
+  const series = ((data && data.result) || []).map((s) => {
+    const values = decodeFloats(s.values);
+    if (values.length !== times.length) throw new Error(`a series has ${values.length} values for ${times.length} times`);
+    for (const j of s.absent || []) values[j] = NaN;
+    return { labels: s.metric || {}, values };
+  });
+  return { times, series };
+}
+
+/**
+ * Several column sets on one time axis (the union of theirs); a series keeps its labels, NaN where its set has
+ * no such time. Sets with equal axes are joined without copying.
+ * @param {{times: Float64Array, series: {labels: object, values: Float64Array}[]}[]} sets
+ * @returns {{times: Float64Array, series: {labels: object, values: Float64Array}[]}}
+ */
+export function joinColumns(sets) {
+  const list = sets || [];
+  if (!list.length) return { times: new Float64Array(0), series: [] };
+  let times = list[0].times;
+  for (const c of list.slice(1)) if (!equalArrays(times, c.times)) times = mergeSorted(times, c.times);
+  const series = [];
+  for (const c of list) {
+    if (equalArrays(times, c.times)) { series.push(...c.series); continue; }
+    const at = Array.from(c.times, (t) => lowerBound(times, t));
+    for (const s of c.series) {
+      const values = new Float64Array(times.length).fill(NaN);
+      at.forEach((j, i) => { values[j] = s.values[i]; });
+      series.push({ labels: s.labels, values });
+    }
+  }
+  return { times, series };
+}
+
 // Union of the series' timestamps, ascending. Range results usually share one step-aligned axis, so the
 // series are merged one by one (cheap when equal); many differing axes fall back to one sort.
 function unionTimes(list) {

@@ -8,7 +8,11 @@ import { fc, fmt, seriesColor, withAlpha, escapeHtml, namedColor, axisSize, axis
 const CALC_LABELS = { mean: 'Mean', max: 'Max', min: 'Min', lastNotNull: 'Last *', last: 'Last', sum: 'Total', first: 'First', count: 'Count', range: 'Range', delta: 'Delta' };
 
 
+// uPlot's gaps are nulls: NaN and infinities become null (a series without any stays as it is).
 export function toGaps(values) {
+  let i = 0;
+  while (i < values.length && Number.isFinite(values[i])) i++;
+  if (i === values.length) return values;
   const out = new Array(values.length);
   for (let i = 0; i < values.length; i++) out[i] = Number.isFinite(values[i]) ? values[i] : null;
   return out;

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { matrixToColumns, mergeTail, reduce, stack, heatmapBuckets, toCSV, parseSampleValue, REDUCERS } from '../../src/lib/series.js';
+import { decodeColumns, joinColumns, matrixToColumns, mergeTail, reduce, stack, heatmapBuckets, toCSV, parseSampleValue, REDUCERS } from '../../src/lib/series.js';
 
 const arr = (a) => Array.from(a);
 const same = (got, want) => assert.deepEqual(arr(got).map((x) => (Number.isNaN(x) ? 'NaN' : x)), want.map((x) => (Number.isNaN(x) ? 'NaN' : x)));
@@ -152,4 +152,26 @@ test('toCSV (RFC 4180, RFC 3339 times)', () => {
     '2024-01-02T03:04:05.500Z,,0.25\r\n');
   assert.equal(toCSV(cols, ['A', 'line\nbreak']).split('\r\n')[0], 'time,A,"line\nbreak"');
   assert.equal(toCSV({ times: [], series: [] }), 'time\r\n');
+});
+
+test('decodeColumns reads base64 float64 values and marks absent points NaN', () => {
+  const values = new Float64Array([1.5, 0.1 + 0.2, Infinity, 7]);
+  const b64 = Buffer.from(values.buffer).toString('base64');
+  const c = decodeColumns({ times: [10, 20, 30, 40], result: [{ metric: { a: '1' }, values: b64, absent: [3] }] });
+  same(c.times, [10, 20, 30, 40]);
+  assert.deepEqual(c.series[0].labels, { a: '1' });
+  same(c.series[0].values, [1.5, 0.30000000000000004, Infinity, NaN]);
+  assert.throws(() => decodeColumns({ times: [1], result: [{ metric: {}, values: b64 }] }), /4 values for 1 times/);
+  assert.deepEqual(decodeColumns(null), { times: new Float64Array(0), series: [] });
+});
+
+test('joinColumns puts sets with different axes on their union', () => {
+  const a = { times: new Float64Array([10, 20, 30]), series: [{ labels: { s: 'a' }, values: new Float64Array([1, 2, 3]) }] };
+  const b = { times: new Float64Array([20, 40]), series: [{ labels: { s: 'b' }, values: new Float64Array([5, 6]) }] };
+  const j = joinColumns([a, b]);
+  same(j.times, [10, 20, 30, 40]);
+  same(j.series[0].values, [1, 2, 3, NaN]);
+  same(j.series[1].values, [NaN, 5, NaN, 6]);
+  assert.equal(joinColumns([a, a]).series[1].values, a.series[0].values);
+  assert.deepEqual(joinColumns([]), { times: new Float64Array(0), series: [] });
 });
