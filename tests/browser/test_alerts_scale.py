@@ -82,6 +82,7 @@ def test_ten_thousand_alerts_virtualised(many_alerts: ServeProcess, driver: Any)
     assert 0 < len(rows) < 200, len(rows)
     assert driver.execute_script("return document.querySelectorAll('.vl-row').length") < 200
     assert "does not answer" in rows[0] and 'severity="page"' in rows[0] and "active since" in rows[0]
+    assert "value 0 ·" in rows[0]  # the API's "0e+00", as people read it
     screenshot(driver, "alerts-scale")
 
     # scroll to the bottom: the last alert is drawn, the DOM still small

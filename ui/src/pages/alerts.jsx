@@ -9,6 +9,7 @@ import { Component } from 'preact';
 import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
 import { TopBar } from '../shell.jsx';
 import { VirtualList } from '../lib/virtuallist.jsx';
+import { parseSampleValue } from '../lib/series.js';
 
 const STATES = ['firing', 'pending', 'inactive'];
 // Row heights in px; .al-row-* in styles.css lays the rows out to match.
@@ -20,6 +21,14 @@ function silenceLink(labels) {
   const p = new URLSearchParams();
   for (const [k, v] of Object.entries(labels)) p.append('matcher', `${k}=${v}`);
   return '/ui/silences?' + p.toString();
+}
+
+// The API writes values as Go's %e ("9.5e-01"); people read 0.95.
+function valueText(text) {
+  const v = parseSampleValue(text);
+  if (v === Infinity) return '+Inf';
+  if (v === -Infinity) return '-Inf';
+  return Number.isNaN(v) ? String(text) : String(v);
 }
 
 function labelText(labels) { return Object.entries(labels).map(([k, v]) => `${k}="${v}"`).join(' '); }
@@ -123,8 +132,8 @@ class AlertRow extends Component {
           <a class="al-row-silence small" href={silenceLink(a.labels)} data-testid="silence-this">Silence</a>
         </div>
         {Object.entries(a.annotations || {}).map(([k, v]) => <div class="small al-row-ann" title={v}><span class="muted">{k}:</span> {v}</div>)}
-        <div class="muted small al-row-ann" title={`value ${a.value}, active since ${new Date(a.activeAt).toLocaleString()}`}>
-          value {a.value} · active since {new Date(a.activeAt).toLocaleString()}</div>
+        <div class="muted small al-row-ann" title={`value ${valueText(a.value)}, active since ${new Date(a.activeAt).toLocaleString()}`}>
+          value {valueText(a.value)} · active since {new Date(a.activeAt).toLocaleString()}</div>
       </div>
     );
   }
