@@ -223,6 +223,33 @@ def test_lifecycle_off_by_default_and_cors(tmp_path: Path) -> None:
         assert headers["Access-Control-Allow-Origin"] == "*"
 
 
+def test_cross_site_changes_are_refused(tmp_path: Path) -> None:
+    """A browser's POST from another site (a forged form) changes nothing; reads and non-browser clients pass."""
+    silence = json.dumps({"matchers": [{"name": "a", "value": "b", "isRegex": False}],
+                          "startsAt": "2026-01-01T00:00:00Z", "endsAt": "2036-01-01T00:00:00Z", "createdBy": "t",
+                          "comment": "c"}).encode()
+    json_type = {"Content-Type": "application/json"}
+    with ServerThread(_config(tmp_path, None, web_cors_origin=r"https://grafana\.example\.com")) as running:
+        base = f"http://127.0.0.1:{running.server.http_port}"
+        own = f"http://127.0.0.1:{running.server.http_port}"
+        for forged in ({"Origin": "https://evil.example"}, {"Sec-Fetch-Site": "cross-site"}, {"Origin": "null"},
+                       {"Origin": "http://127.0.0.1:1", "Sec-Fetch-Site": "same-site"}):
+            status, _, body = fetch(base + "/api/v2/silences", "POST", headers={**json_type, **forged}, body=silence)
+            assert status == 403 and "another site" in body and "--web.cors.origin" in body, forged
+        assert fetch(base + "/api/v2/silences")[2] == "[]"  # nothing was created
+        for fine in ({}, {"Origin": own, "Sec-Fetch-Site": "same-origin"}, {"Sec-Fetch-Site": "none"},
+                     {"Origin": "https://grafana.example.com"}):  # not a browser; the UI itself; a typed URL; allowed
+            status, _, body = fetch(base + "/api/v2/silences", "POST", headers={**json_type, **fine}, body=silence)
+            assert status == 200 and "silenceID" in body, (fine, body)
+        status, _, _ = fetch(base + "/api/v1/query", "POST", body=b"query=1",
+                             headers={"Origin": "https://evil.example", "Sec-Fetch-Site": "cross-site"})
+        assert status == 200  # reads stay open to other sites (CORS decides what their scripts may see)
+    with ServerThread(_config(tmp_path, None)) as running:  # the default .* allows no cross-site change
+        status, _, _ = fetch(f"http://127.0.0.1:{running.server.http_port}/api/v2/silences", "POST",
+                             headers={**json_type, "Origin": "https://anywhere.example"}, body=silence)
+        assert status == 403
+
+
 def test_mtls_required_refuses_a_client_without_certificate(tmp_path: Path) -> None:
     certs = make_certs(tmp_path)
     web = _web_yml(tmp_path / "web.yml", certs, {}, client_auth="RequireAndVerifyClientCert")

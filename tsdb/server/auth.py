@@ -11,6 +11,13 @@ refuses unknown keys in the web config file: ``read`` = queries, status and the 
 remote-write, gRPC Write and Alertmanager/UI changes; ``admin`` = write + ``/-/reload`` and
 ``/api/v1/admin/*``. With no ``web_roles`` every authenticated user has every role (as in Prometheus);
 with some, a user who is not listed has none. A missing role is ``403`` naming it.
+
+Cross-site request forgery: a browser sends a page's form POST to any site, with the user's credentials.
+A request that changes state (anything that needs the write or admin role) and that a browser marks as
+coming from another site (``Sec-Fetch-Site: cross-site`` or ``same-site``, or an ``Origin`` whose host is
+not this server's) is refused with ``403``, unless its origin matches ``--web.cors.origin`` set to
+something narrower than the default ``.*``. Clients other than browsers (Prometheus, Grafana's server
+side, amtool, curl) send neither header and are not affected.
 """
 
 from __future__ import annotations
@@ -23,6 +30,7 @@ import hmac
 import os
 import re
 import threading
+import urllib.parse
 from collections.abc import Awaitable, Callable, Mapping
 from concurrent.futures import Executor
 
@@ -115,6 +123,23 @@ def has_role(roles: Mapping[str, str], user: str, needed: str) -> bool:
     return held is not None and ROLES.index(held) >= ROLES.index(needed)
 
 
+def cross_site(request: web.Request, allowed: re.Pattern[str] | None) -> str | None:
+    """The foreign origin of a browser request from another site (None when same-origin, not from a
+    browser, or from an origin ``allowed`` names)."""
+    origin = request.headers.get("Origin", "")
+    fetch_site = request.headers.get("Sec-Fetch-Site", "")
+    if origin and origin != "null":
+        host = urllib.parse.urlsplit(origin).netloc.lower()
+        own = {request.host.lower(), request.headers.get("X-Forwarded-Host", "").lower()} - {""}
+        if host in own:
+            return None
+    elif fetch_site not in ("cross-site", "same-site") and origin != "null":
+        return None
+    if allowed is not None and origin and allowed.match(origin):
+        return None
+    return origin or f"a {fetch_site} page"
+
+
 def _unauthorized() -> web.Response:
     return web.Response(status=401, text="Unauthorized\n", headers={"WWW-Authenticate": "Basic"})
 
@@ -172,6 +197,11 @@ class Access:
                                       "error": "admin APIs disabled"}, status=500)
         if request.method == "OPTIONS" and request.path.startswith(CORS_PREFIX):
             return web.Response(status=204)  # CORS preflight; the headers come from on_prepare
+        if needed != "read":
+            foreign = cross_site(request, None if self.any_origin else self.cors)
+            if foreign is not None:
+                return web.Response(status=403, text=f"Forbidden: a {request.method} to {request.path} from "
+                                    f"{foreign} (another site); allow that origin with --web.cors.origin\n")
         return await handler(request)
 
     async def on_prepare(self, request: web.Request, response: web.StreamResponse) -> None:
