@@ -201,3 +201,20 @@ def test_reload_keeps_command_line_flags(tmp_path: Path) -> None:
         assert _reload_gauges(server)[0] == 1
     finally:
         assert server.stop() == 0
+
+
+def test_quit_over_http_stops_the_server_gracefully(tmp_path: Path) -> None:
+    """``POST /-/quit`` (lifecycle on) answers as Prometheus and the process exits 0; off, it is refused."""
+    server = ServeProcess(tmp_path / "data", "--no-collect")
+    try:
+        assert server.post("/-/quit", b"", {}) == (403, "Lifecycle API is not enabled.")
+        assert server.proc.poll() is None
+    finally:
+        assert server.stop() == 0
+    server = ServeProcess(tmp_path / "data", "--no-collect", "--web.enable-lifecycle")
+    try:
+        assert server.post("/-/quit", b"", {}) == (200, "Requesting termination... Goodbye!")
+        assert server.proc.wait(timeout=60) == 0
+        assert _logged(server, "termination requested over HTTP")
+    finally:
+        server.stop()

@@ -83,7 +83,7 @@ def _add_web_flags(serve: argparse.ArgumentParser) -> None:
                        help="Prometheus web config file: TLS, basic auth users, response headers (re-read when "
                        "it changes)")
     serve.add_argument("--web.enable-lifecycle", dest="web_enable_lifecycle", action="store_true", default=None,
-                       help="enable POST/PUT /-/reload (SIGHUP always reloads)")
+                       help="enable POST/PUT /-/reload and /-/quit (SIGHUP always reloads)")
     serve.add_argument("--web.enable-admin-api", dest="web_enable_admin_api", action="store_true", default=None,
                        help="enable /api/v1/admin/*")
     serve.add_argument("--web.cors.origin", dest="web_cors_origin", metavar="REGEX",

@@ -3,7 +3,7 @@
 ``Server`` owns the lifecycle: ``start()`` opens the DB (replaying its WAL), starts the HTTP API and the
 gRPC service and the background maintenance thread (head compaction, block compaction, retention);
 ``stop()`` shuts them down in reverse order and closes the DB, so every acknowledged write is on disk.
-SIGTERM/SIGINT stop the server gracefully.
+SIGTERM/SIGINT (and ``POST /-/quit`` with ``web_enable_lifecycle``) stop the server gracefully.
 
 SIGHUP and ``POST /-/reload`` (with ``web_enable_lifecycle``) reload the configuration: ``reload_config``
 (from the CLI: the config file read again, flags applied again) gives the new :class:`ServerConfig`; its
@@ -128,6 +128,7 @@ class Server:
         self._runner: web.AppRunner | None = None
         self._grpc: grpc.aio.Server | None = None
         self._maintenance: threading.Thread | None = None
+        self.request_quit: Callable[[], None] | None = None  # set by serve_forever: what /-/quit calls
         self._stopping = threading.Event()
         self.components: list[Component] = []
         self._off: list[str] = []  # factories that built nothing ("module:function")
@@ -168,6 +169,8 @@ class Server:
         app.router.add_get("/metrics", self._metrics_handler)
         app.router.add_post("/-/reload", self._reload_handler)
         app.router.add_put("/-/reload", self._reload_handler)
+        app.router.add_post("/-/quit", self._quit_handler)
+        app.router.add_put("/-/quit", self._quit_handler)
         host, port = split_address(self.config.http_listen)
         # Bind first so the external URL names the real port (port 0 in tests).
         self._runner = web.AppRunner(app, access_log=None)
@@ -281,6 +284,16 @@ class Server:
             return web.Response(status=500, text=f"failed to reload config: {err}\n")
         return web.Response(text="")
 
+    async def _quit_handler(self, request: web.Request) -> web.Response:
+        """``POST /-/quit``: a graceful stop, as SIGTERM (with ``web_enable_lifecycle``, as Prometheus)."""
+        if not self.config.web_enable_lifecycle:
+            return web.Response(status=403, text="Lifecycle API is not enabled.")
+        if self.request_quit is None:
+            return web.Response(status=503, text="this server is stopped by its embedding program\n")
+        log.info("termination requested over HTTP")
+        asyncio.get_running_loop().call_later(0.1, self.request_quit)  # once the answer is on its way
+        return web.Response(text="Requesting termination... Goodbye!")
+
     async def _metrics_handler(self, request: web.Request) -> web.Response:
         return web.Response(body=self.metrics.exposition(), content_type="text/plain",
                             charset="utf-8", headers={"X-Content-Type": "version=0.0.4"})
@@ -327,6 +340,7 @@ async def serve_forever(config: ServerConfig, ready: Any = None,
     if ready is not None:
         ready(server)
     stop = asyncio.Event()
+    server.request_quit = stop.set
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
