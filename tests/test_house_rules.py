@@ -13,7 +13,7 @@ PACKAGE = ROOT / "tsdb"
 # Layer of each top-level part of the package: a module may import its own layer or lower.
 LAYERS = {
     "tsdb.errors": 0, "tsdb.labels": 0, "tsdb._numba": 0, "tsdb.config": 0, "tsdb.http_body": 0, "tsdb.timefmt": 0,
-    "tsdb.gotemplate": 0, "tsdb.secrets": 0, "tsdb.sqlite_store": 0,
+    "tsdb.gotemplate": 0, "tsdb.secrets": 0, "tsdb.sqlite_store": 0, "tsdb.regex": 0,
     "tsdb.storage": 1,
     "tsdb.query": 2,
     "tsdb.rules": 3, "tsdb.alerting": 3, "tsdb.scrape": 3, "tsdb.slo": 3,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pickle
 import subprocess
 import sys
+import threading
 
 import pytest
 from hypothesis import given
@@ -12,6 +13,7 @@ from hypothesis import strategies as st
 
 from tsdb.errors import InvalidLabelsError, InvalidMatcherError
 from tsdb.labels import EMPTY_LABELS, Labels, Matcher, MatchType, compare_labels, matches_all
+from tsdb.regex import backtracking_risk, compile_python
 
 names = st.text(alphabet="abcxyz_", min_size=1, max_size=4)
 values = st.text(min_size=1, max_size=6)
@@ -137,13 +139,51 @@ def test_matcher_identity_and_helpers() -> None:
 
 @pytest.mark.parametrize(
     ("pattern", "message"),
-    [("(?=a)", "look-around"), ("(?<!a)b", "look-around"), ("(a)\\1", "back-references"),
-     ("(?P<x>a)(?P=x)", "back-references"), ("[[:nope:]]", "unknown class"),
-     ("[[:^digit:]]", "negated POSIX"), ("a(", "invalid regular expression")],
+    [("(?=a)", "invalid perl operator"), ("(?<!a)b", "invalid perl operator"), ("(a)\\1", "invalid escape"),
+     ("(?P<x>a)(?P=x)", "invalid perl operator"), ("[[:nope:]]", "invalid character class range"),
+     ("a(", "missing \\)")],
 )
 def test_matcher_rejects_non_re2(pattern: str, message: str) -> None:
     with pytest.raises(InvalidMatcherError, match=message):
         Matcher("=~", "x", pattern)
+
+
+@pytest.mark.parametrize(
+    ("pattern", "message"),
+    [("(?=a)", "look-around"), ("(?<!a)b", "look-around"), ("(a)\\1", "back-references"),
+     ("(?P<x>a)(?P=x)", "back-references"), ("[[:nope:]]", "unknown class"),
+     ("[[:^digit:]]", "negated POSIX"), ("a(", "invalid regular expression")],
+)
+def test_translation_to_python_re_refuses_what_it_cannot_express(pattern: str, message: str) -> None:
+    """Where google-re2 is missing, patterns are translated; what RE2 refuses is refused there too."""
+    with pytest.raises(InvalidMatcherError, match=message):
+        compile_python(pattern)
+
+
+def test_re2_syntax_python_cannot_translate_runs_on_re2() -> None:
+    m = Matcher("=~", "x", "[[:^digit:]]+")  # a negated POSIX class: RE2 (and Prometheus) accept it
+    assert m.matches("abc") and not m.matches("a1")
+
+
+@pytest.mark.parametrize(
+    ("pattern", "risky"),
+    [("(a+)+b", True), ("(a|aa)*", True), ("(x(a*))+", True), (".*.*.*x", True), ("a{2,}b+c*", True),
+     (".*foo.*", False), ("(a|b)c+", False), ("[(+)*]+x", False), ("(ab)+", False), ("a{2}(b)?", False),
+     ("\\(a+\\)+", False), ("node_.*_total", False)],
+)
+def test_backtracking_risk(pattern: str, risky: bool) -> None:
+    assert backtracking_risk(pattern) is risky
+
+
+def test_catastrophic_patterns_run_in_linear_time() -> None:
+    """``(a+)+b`` against forty a's and a c takes a backtracking engine about 2**40 steps; RE2 answers at once."""
+    value = "a" * 40 + "c"
+    done: list[bool] = []
+    worker = threading.Thread(target=lambda: done.append(Matcher("=~", "x", "(a+)+b").matches(value)),
+                              daemon=True)
+    worker.start()
+    worker.join(timeout=30)  # a hang guard, not a timing
+    assert done == [False]
 
 
 def test_unknown_operator() -> None:

@@ -19,6 +19,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 from tsdb.errors import InvalidLabelsError, InvalidMatcherError
+from tsdb.regex import AnchoredRegex, compile_anchored
 
 METRIC_NAME = "__name__"
 _LEGACY_NAME = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*")
@@ -239,90 +240,7 @@ class MatchType(enum.Enum):
     NOT_REGEX = "!~"
 
 
-_UNSUPPORTED_RE = [
-    (re.compile(r"\(\?<?[=!]"), "look-around assertions are not supported (RE2 syntax)"),
-    (re.compile(r"\(\?P=\w+\)"), "back-references are not supported (RE2 syntax)"),
-    (re.compile(r"(?<!\\)(?:\\\\)*\\[1-9]"), "back-references are not supported (RE2 syntax)"),
-]
-_POSIX_CLASSES = {
-    "alnum": "0-9A-Za-z", "alpha": "A-Za-z", "ascii": "\\x00-\\x7f", "blank": "\\t ",
-    "cntrl": "\\x00-\\x1f\\x7f", "digit": "0-9", "graph": "!-~", "lower": "a-z", "print": " -~",
-    "punct": "!-/:-@\\[-`{-~", "space": "\\t\\n\\v\\f\\r ", "upper": "A-Z", "word": "0-9A-Za-z_",
-    "xdigit": "0-9A-Fa-f",
-}
-_POSIX_RE = re.compile(r"\[:(\^?)([a-z]+):\]")
 _LITERAL_RE = re.compile(r"[^\\.^$|?*+()\[\]{}]*")
-
-
-def translate_re2(pattern: str) -> str:
-    """Translate an RE2 pattern to Python ``re`` syntax, rejecting what RE2 does not support."""
-    for check, message in _UNSUPPORTED_RE:
-        if check.search(pattern):
-            raise InvalidMatcherError(f"invalid regular expression {pattern!r}: {message}")
-
-    def posix(match: re.Match[str]) -> str:
-        negate, name = match.group(1), match.group(2)
-        if name not in _POSIX_CLASSES:
-            raise InvalidMatcherError(f"invalid regular expression {pattern!r}: unknown class [:{name}:]")
-        if negate:
-            raise InvalidMatcherError(f"invalid regular expression {pattern!r}: negated POSIX class")
-        return _POSIX_CLASSES[name]
-
-    return _POSIX_RE.sub(posix, pattern.replace("\\z", "\\Z"))
-
-
-_LEADING_FLAGS = re.compile(r"^\(\?([imsU]+)\)")
-_INLINE_FLAGS = re.compile(r"\(\?([ims]+)\)")
-
-
-def _scope_inline_flags(pattern: str) -> str:
-    """Rewrite RE2 flags set mid-pattern, ``a((?i)b)c``, as Python scoped groups ``a((?i:b))c``.
-
-    RE2 applies such flags up to the end of the enclosing group; Python only accepts them at the start.
-    """
-    out: list[str] = []
-    pending = [0]
-    i = 0
-    in_class = False
-    while i < len(pattern):
-        c = pattern[i]
-        if c == "\\":
-            out.append(pattern[i:i + 2])
-            i += 2
-            continue
-        if in_class:
-            in_class = c != "]"
-        elif c == "[":
-            in_class = True
-        elif c == "(":
-            m = _INLINE_FLAGS.match(pattern, i)
-            if m and i > 0:
-                out.append(f"(?{m.group(1)}:")
-                pending[-1] += 1
-                i = m.end()
-                continue
-            pending.append(0)
-        elif c == ")" and len(pending) > 1:
-            out.append(")" * pending.pop())
-        out.append(c)
-        i += 1
-    out.append(")" * pending[0])
-    return "".join(out)
-
-
-def compile_anchored(pattern: str) -> re.Pattern[str]:
-    """Compile ``pattern`` for full-string matching with ``.`` matching newlines (Prometheus 3.x)."""
-    try:
-        translated = _scope_inline_flags(translate_re2(pattern))
-        flags = _LEADING_FLAGS.match(translated)
-        prefix = ""
-        if flags:  # RE2 allows (?i) anywhere; Python wants global flags first
-            if "U" in flags.group(1):
-                raise InvalidMatcherError(f"invalid regular expression {pattern!r}: (?U) is not supported")
-            prefix, translated = f"(?{flags.group(1)})", translated[flags.end():]
-        return re.compile(f"{prefix}(?s:{translated})")
-    except re.error as err:
-        raise InvalidMatcherError(f"invalid regular expression {pattern!r}: {err}") from err
 
 
 class Matcher:
@@ -342,7 +260,7 @@ class Matcher:
         self.type = mtype
         self.name = name
         self.value = value
-        self._regex: re.Pattern[str] | None = None
+        self._regex: AnchoredRegex | None = None
         self._literals: frozenset[str] | None = None
         if mtype in (MatchType.REGEX, MatchType.NOT_REGEX):
             self._regex = compile_anchored(value)

@@ -1,6 +1,6 @@
 """Prometheus relabeling: ``relabel_configs`` / ``metric_relabel_configs`` over label dicts.
 
-Semantics as Prometheus: ``source_labels`` joined by ``separator`` (default ``;``), ``regex`` fully
+Semantics as Prometheus: ``source_labels`` joined by ``separator`` (default ``;``), ``regex`` in RE2 syntax, fully
 anchored (default ``(.*)``), ``replacement`` with ``$1``/``${1}``/``$name`` (default ``$1``), actions
 ``replace`` (default), ``keep``, ``drop``, ``keepequal``, ``dropequal``, ``hashmod`` (``modulus``),
 ``labelmap``, ``labeldrop``, ``labelkeep``, ``lowercase``, ``uppercase``. A label set that ends up
@@ -14,7 +14,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from tsdb.errors import ConfigError
+from tsdb.errors import ConfigError, InvalidMatcherError
+from tsdb.regex import AnchoredRegex, compile_anchored
 
 ACTIONS = ("replace", "keep", "drop", "keepequal", "dropequal", "hashmod", "labelmap", "labeldrop", "labelkeep",
            "lowercase", "uppercase")
@@ -27,7 +28,7 @@ class RelabelRule:
     action: str
     source_labels: tuple[str, ...]
     separator: str
-    regex: re.Pattern[str]
+    regex: AnchoredRegex
     target_label: str
     replacement: str
     modulus: int
@@ -47,8 +48,8 @@ def parse_rules(raw: Any, where: str) -> tuple[RelabelRule, ...]:
         if action not in ACTIONS:
             raise ConfigError(f"{w}.action: unknown relabel action {action!r}")
         try:
-            regex = re.compile(f"^(?:{item.get('regex', '(.*)')})$", re.S)
-        except re.error as err:
+            regex = compile_anchored(str(item.get("regex", "(.*)")))
+        except InvalidMatcherError as err:
             raise ConfigError(f"{w}.regex: {err}") from err
         target = str(item.get("target_label") or "")
         if action in ("replace", "hashmod", "lowercase", "uppercase", "keepequal", "dropequal") and not target:
@@ -81,10 +82,10 @@ def relabel(labels: dict[str, str], rules: tuple[RelabelRule, ...]) -> dict[str,
         value = rule.separator.join(out.get(name, "") for name in rule.source_labels)
         action = rule.action
         if action == "drop":
-            if rule.regex.match(value):
+            if rule.regex.fullmatch(value):
                 return None
         elif action == "keep":
-            if not rule.regex.match(value):
+            if not rule.regex.fullmatch(value):
                 return None
         elif action == "dropequal":
             if out.get(rule.target_label, "") == value:
@@ -93,7 +94,7 @@ def relabel(labels: dict[str, str], rules: tuple[RelabelRule, ...]) -> dict[str,
             if out.get(rule.target_label, "") != value:
                 return None
         elif action == "replace":
-            match = rule.regex.match(value)
+            match = rule.regex.fullmatch(value)
             if match is None:
                 continue
             target = _expand(rule.target_label, match)
@@ -111,11 +112,11 @@ def relabel(labels: dict[str, str], rules: tuple[RelabelRule, ...]) -> dict[str,
             out[rule.target_label] = str(int.from_bytes(digest[8:], "big") % rule.modulus)
         elif action == "labelmap":
             for name, v in list(out.items()):
-                match = rule.regex.match(name)
+                match = rule.regex.fullmatch(name)
                 if match is not None:
                     out[_expand(rule.replacement, match)] = v
         elif action == "labeldrop":
-            out = {k: v for k, v in out.items() if not rule.regex.match(k)}
+            out = {k: v for k, v in out.items() if not rule.regex.fullmatch(k)}
         elif action == "labelkeep":
-            out = {k: v for k, v in out.items() if rule.regex.match(k)}
+            out = {k: v for k, v in out.items() if rule.regex.fullmatch(k)}
     return {k: v for k, v in out.items() if v != ""}
