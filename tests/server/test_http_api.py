@@ -314,3 +314,18 @@ def test_query_concurrency_is_bounded() -> None:
     finally:
         loop.close()
     assert state["max"] == 2
+
+
+def test_a_catastrophic_regex_answers_at_once() -> None:
+    """``(a+)+b`` against a 40-character label value would take a backtracking engine about 2**40 steps."""
+    store = MemoryStore()
+    store.add(Labels({"__name__": "probe", "path": "a" * 40 + "c"}), [0], [1.0])
+    client = Api(store)
+    try:
+        status, body, _ = client.request("GET", "/api/v1/query", params={"query": 'probe{path=~"(a+)+b"}', "time": "1"})
+        assert status == 200 and body["data"]["result"] == []
+        status, body, _ = client.request("GET", "/api/v1/query", params={
+            "query": 'label_replace(probe, "x", "$1", "path", "((a+)+)c")', "time": "1"})
+        assert status == 200 and body["data"]["result"][0]["metric"]["x"] == "a" * 40
+    finally:
+        client.close()
