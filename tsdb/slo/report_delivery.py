@@ -1,7 +1,8 @@
 """Delivering scheduled compliance reports: when each is due, sending it, retrying, remembering.
 
 A report is due for the previous month once its time zone's month has begun and ``delay`` has passed
-(after local midnight of the 1st). Each channel (email, webhook) of each report and month is delivered
+(after local midnight of the 1st), for months that end after the server first saw the schedule (a new
+schedule does not send old months). Each channel (email, webhook) of each report and month is delivered
 once: the outcome is kept in ``<data dir>/slo_reports/deliveries.sqlite``, so a restart neither resends
 nor skips the last month's report. A failed attempt is retried with a doubling back-off (1 minute to
 1 hour) up to :data:`MAX_ATTEMPTS` times; a refused one (HTTP 4xx, SMTP 5xx) is not retried.
@@ -78,10 +79,19 @@ class DeliveryStore:
             self._db.execute("INSERT OR REPLACE INTO deliveries VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                              (d.report, d.period, d.channel, d.status, d.attempts, d.next_at, d.at, d.error))
 
+    def since(self, report: str, now: float) -> float:
+        """When the schedule ``report`` was first seen (recorded now if never before)."""
+        with self._lock:
+            self._db.execute("INSERT OR IGNORE INTO deliveries VALUES (?, '', 'since', 'seen', 0, 0, ?, '')",
+                             (report, now))
+            row = self._db.execute("SELECT at FROM deliveries WHERE report=? AND period='' AND channel='since'",
+                                   (report,)).fetchone()
+        return float(row[0])
+
     def all(self) -> list[Delivery]:
         with self._lock:
             rows = self._db.execute("SELECT report, period, channel, status, attempts, next_at, at, error "
-                                    "FROM deliveries ORDER BY at").fetchall()
+                                    "FROM deliveries WHERE channel != 'since' ORDER BY at").fetchall()
         return [Delivery(*row) for row in rows]
 
     def close(self) -> None:
@@ -89,10 +99,11 @@ class DeliveryStore:
             self._db.close()
 
 
-def due_period(schedule: ReportSchedule, now: float) -> Period | None:
-    """The month whose report is due at ``now`` (the previous month, once this one began + delay)."""
+def due_period(schedule: ReportSchedule, now: float, since: float = 0.0) -> Period | None:
+    """The month whose report is due at ``now``: the previous month, once this one began and ``delay``
+    passed, if it ended after ``since`` (when the schedule was first seen)."""
     current = month_period(month_of(now, schedule.time_zone), schedule.time_zone)
-    if now < current.start_s + schedule.delay_s:
+    if now < current.start_s + schedule.delay_s or current.start_s < since:
         return None
     return current.previous()
 
@@ -150,7 +161,7 @@ class ReportScheduler:
         now = self.clock()
         attempted: list[Delivery] = []
         for schedule in self.schedules:
-            period = due_period(schedule, now)
+            period = due_period(schedule, now, self.store.since(schedule.name, now))
             if period is None:
                 continue
             waiting = []
