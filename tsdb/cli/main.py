@@ -340,6 +340,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from tsdb.cli.slo import generate as slo_generate
 
         return slo_generate(args)
+    if args.command == "slo" and args.slo_command == "report":
+        from tsdb.cli.slo_report import report as slo_report
+
+        return slo_report(args)
     if args.command == "test-rules":
         from tsdb.rules.unittest import main as test_rules
 

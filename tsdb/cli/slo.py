@@ -1,4 +1,5 @@
-"""``tsdb slo generate`` and ``tsdb check slo``: Sloth ``prometheus/v1`` and OpenSLO specs to Prometheus rules."""
+"""``tsdb slo generate`` and ``tsdb check slo``: Sloth ``prometheus/v1`` and OpenSLO specs to Prometheus rules;
+``tsdb slo report`` (compliance reports) lives in :mod:`tsdb.cli.slo_report`."""
 
 from __future__ import annotations
 
@@ -16,8 +17,11 @@ from tsdb.slo.windows import parse_period
 
 
 def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """``tsdb slo generate``."""
-    slo = sub.add_parser("slo", help="service level objectives: Sloth specs to Prometheus rules (docs/slo.md)")
+    """``tsdb slo generate`` and ``tsdb slo report``."""
+    from tsdb.cli.slo_report import add_parser as add_report_parser
+
+    slo = sub.add_parser("slo", help="service level objectives: Sloth specs to Prometheus rules, compliance "
+                         "reports (docs/slo.md)")
     slo_sub = slo.add_subparsers(dest="slo_command", metavar="WHAT")
     gen = slo_sub.add_parser(
         "generate", help="write the recording and alerting rules of Sloth prometheus/v1 SLO specs",
@@ -35,6 +39,7 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
                      help="write Sloth's exact file layout as that Sloth version does (its header and "
                      "sloth_version label, one YAML document per spec document; Prometheus reads only the "
                      "first document of a rule file)")
+    add_report_parser(slo_sub)
 
 
 def _options(args: argparse.Namespace) -> Options:

@@ -1,6 +1,7 @@
 """The ``slos:`` section of the server configuration: SLO specs whose rules the rule engine runs.
 
-``slos: {files: [glob, ...], period: 30d, extra_labels: {...}}``. The files are Sloth ``prometheus/v1`` or
+``slos: {files: [glob, ...], period: 30d, extra_labels: {...}, reports: [...]}`` (``reports``: the monthly
+compliance reports the server delivers, :mod:`tsdb.slo.report_schedule`). The files are Sloth ``prometheus/v1`` or
 OpenSLO specs (globs relative to the working directory, as ``rules.files``); their rules are generated as
 ``tsdb slo generate`` writes them and run alongside the rule files, each group attributed to its spec file.
 A reload (``/-/reload``, SIGHUP) reads the specs again.
@@ -16,11 +17,12 @@ from typing import Any
 from tsdb.errors import ConfigError
 from tsdb.rules.loader import RuleGroup, parse_rule_text
 from tsdb.slo.render import render_file
+from tsdb.slo.report_schedule import ReportSchedule, parse_reports
 from tsdb.slo.sloth import Options, generate_all
-from tsdb.slo.spec import LABEL_NAME_RE, parse_sources
+from tsdb.slo.spec import LABEL_NAME_RE, ServiceSpec, parse_sources
 from tsdb.slo.windows import DAY, parse_period
 
-_KEYS = {"files", "period", "extra_labels"}
+_KEYS = {"files", "period", "extra_labels", "reports"}
 
 
 @dataclass(frozen=True)
@@ -30,6 +32,7 @@ class SLOsConfig:
     files: tuple[str, ...] = ()
     period_s: int = 30 * DAY
     extra_labels: dict[str, str] = field(default_factory=dict)
+    reports: tuple[ReportSchedule, ...] = ()
 
     @classmethod
     def from_raw(cls, raw: Any) -> SLOsConfig:
@@ -52,7 +55,8 @@ class SLOsConfig:
         for key in labels:
             if not LABEL_NAME_RE.match(str(key)):
                 raise ConfigError(f"slos.extra_labels: invalid label name {str(key)!r}")
-        return cls(tuple(files), period_s, {str(k): str(v) for k, v in labels.items()})
+        return cls(tuple(files), period_s, {str(k): str(v) for k, v in labels.items()},
+                   parse_reports(raw.get("reports")))
 
     def paths(self) -> list[str]:
         """The spec files the globs match, in order (a name without glob characters is kept as is)."""
@@ -62,6 +66,17 @@ class SLOsConfig:
                 if path not in out:
                     out.append(path)
         return out
+
+
+def load_slo_specs(config: SLOsConfig) -> list[ServiceSpec]:
+    """The specs of the files, in order; ConfigError naming the file and field."""
+    files: list[tuple[str, str]] = []
+    for path in config.paths():
+        try:
+            files.append((Path(path).read_text(), path))
+        except OSError as err:
+            raise ConfigError(f"slos.files: {path}: cannot read SLO spec: {err.strerror or err}") from err
+    return parse_sources(files, require_slo=False) if files else []
 
 
 def load_slo_groups(config: SLOsConfig, version: str = "dev") -> list[RuleGroup]:

@@ -125,7 +125,11 @@ class EmailIntegration:
             smtp.send_message(msg)
 
     async def send(self, notification: Notification, session: aiohttp.ClientSession) -> int:
-        msg = build_or_fail(self.message, notification)
+        return await self.send_message(build_or_fail(self.message, notification))
+
+    async def send_message(self, msg: Message) -> int:
+        """Send a ready message over SMTP as configured (TLS, auth); DeliveryError (retryable unless the
+        server refused it with a 5xx) on failure. Also used for SLO compliance reports."""
         try:
             await asyncio.get_running_loop().run_in_executor(None, self._send_blocking, msg)
         except smtplib.SMTPResponseException as err:

@@ -61,18 +61,20 @@ class HttpOptions:
 
 
 async def post(session: aiohttp.ClientSession, url: str, options: HttpOptions, what: str, *,
-               json_body: Any = None, form: dict[str, str] | None = None) -> int:
-    """POST and classify the answer: 2xx ok; 5xx/429/network errors retryable; other 4xx not. Errors name
-    the URL without its secrets (path, query, credentials)."""
+               json_body: Any = None, form: dict[str, str] | None = None, body: bytes | None = None,
+               extra_headers: dict[str, str] | None = None) -> int:
+    """POST ``json_body``, ``form`` or raw ``body`` bytes (with ``extra_headers``, e.g. its Content-Type) and
+    classify the answer: 2xx ok; 5xx/429/network errors retryable; other 4xx not. Errors name the URL
+    without its secrets (path, query, credentials)."""
     shown = redact_url(url)
-    headers = dict(options.headers)
+    headers = {**options.headers, **(extra_headers or {})}
     if options.bearer:
         headers["Authorization"] = f"Bearer {options.bearer}"
     elif options.basic_auth:
         user, password = options.basic_auth
         headers["Authorization"] = "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
     try:
-        async with session.post(url, json=json_body, data=form, headers=headers,
+        async with session.post(url, json=json_body, data=form if body is None else body, headers=headers,
                                 timeout=aiohttp.ClientTimeout(total=options.timeout_s),
                                 ssl=options.ssl_context()) as response:
             text = await response.text()

@@ -46,6 +46,7 @@ COMPONENT_FACTORIES: list[str] = [
     "tsdb.server.components.escalation:build",
     "tsdb.server.components.incidents:build",
     "tsdb.server.components.rules:build",
+    "tsdb.server.components.slo_reports:build",
     "tsdb.server.components.scrape:build",
     "tsdb.server.components.collect:build",
     "tsdb.server.components.dashboards:build",
