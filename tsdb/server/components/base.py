@@ -47,10 +47,10 @@ COMPONENT_FACTORIES: list[str] = [
     "tsdb.server.components.escalation:build",
     "tsdb.server.components.incidents:build",
     "tsdb.server.components.rules:build",
-    "tsdb.server.components.slos:build",
     "tsdb.server.components.scrape:build",
     "tsdb.server.components.collect:build",
     "tsdb.server.components.dashboards:build",
+    "tsdb.server.components.slos:build",
 ]
 
 
