@@ -125,7 +125,7 @@ def test_phone_menu_reaches_every_section(ui: UI) -> None:
         ui.driver.find_element(By.CSS_SELECTOR, "[data-testid=nav-menu-button]").click()
         menu = ui.driver.find_element(By.CSS_SELECTOR, "[data-testid=nav-menu]")
         labels = [a.text for a in menu.find_elements(By.TAG_NAME, "a")]
-        assert labels == ["Dashboards", "Explore", "Metrics", "Status", "Alerts", "Rules", "Silences",
+        assert labels == ["Dashboards", "Explore", "Metrics", "Status", "Alerts", "SLOs", "Rules", "Silences",
                           "Notifications", "Escalations", "On call"], labels
         right = ui.driver.execute_script("return arguments[0].getBoundingClientRect().right", menu)
         assert right <= 375, right

@@ -15,6 +15,7 @@ import { EscalationsPage } from './pages/escalations.jsx';
 import { SilencesPage } from './pages/silences.jsx';
 import { AlertsPage } from './pages/alerts.jsx';
 import { RulesPage } from './pages/rules.jsx';
+import { SlosPage, SloPage } from './pages/slos.jsx';
 import { NotificationsPage } from './pages/notifications.jsx';
 import { OnCallPage } from './pages/oncall.jsx';
 
@@ -36,6 +37,8 @@ function App() {
     case 'silences': return <SilencesPage key="silences" search={search} />;
     case 'alerts': return <AlertsPage key="alerts" />;
     case 'rules': return <RulesPage key="rules" />;
+    case 'slos': return <SlosPage key="slos" search={search} />;
+    case 'slo': return <SloPage key={'slo-' + r.id} id={r.id} search={search} />;
     case 'notifications': return <NotificationsPage key="notifications" />;
     case 'oncall': return <OnCallPage key="oncall" />;
     case 'ack': return <AckPage key={'ack-' + r.token} token={r.token} />;

@@ -47,6 +47,8 @@ export function matchRoute(pathname) {
   if (p === '/ui/silences') return { page: 'silences' };
   if (p === '/ui/alerts') return { page: 'alerts' };
   if (p === '/ui/rules') return { page: 'rules' };
+  if (p === '/ui/slos') return { page: 'slos' };
+  if ((m = p.match(/^\/ui\/slos\/([^/]+)$/))) return { page: 'slo', id: decodeURIComponent(m[1]) };
   if (p === '/ui/notifications') return { page: 'notifications' };
   if (p === '/ui/oncall') return { page: 'oncall' };
   return { page: 'notfound' };

@@ -7,6 +7,7 @@ const SECTIONS = [
   ['/ui/metrics', 'metrics', 'Metrics', 'Metrics'],
   ['/ui/targets', 'status', 'Status', 'Status: targets, TSDB, configuration'],
   ['/ui/alerts', 'alerts', 'Alerts', 'Alerts'],
+  ['/ui/slos', 'slos', 'SLOs', 'SLOs: error budgets and burn rates'],
   ['/ui/rules', 'rules', 'Rules', 'Rules'],
   ['/ui/silences', 'silences', 'Silences', 'Silences'],
   ['/ui/notifications', 'notifications', 'Notifications', 'Notifications'],

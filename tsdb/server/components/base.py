@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     from tsdb.alerting.dispatcher import Dispatcher
     from tsdb.alerting.model import Notifier
     from tsdb.alerting.receivers import ReceiverSet
+    from tsdb.rules.manager import RuleManager
 
 log = logging.getLogger("tsdb.server")
 
@@ -50,6 +51,7 @@ COMPONENT_FACTORIES: list[str] = [
     "tsdb.server.components.scrape:build",
     "tsdb.server.components.collect:build",
     "tsdb.server.components.dashboards:build",
+    "tsdb.server.components.slos:build",
 ]
 
 
@@ -63,6 +65,8 @@ class Services:
     """The notification dispatcher (escalation and correlation hook into it)."""
     receivers: ReceiverSet | None = None
     """The current receivers (replaced on reload; escalation delivers through them)."""
+    rule_manager: Callable[[], RuleManager | None] | None = None
+    """The rule evaluator's current manager (None while no rules run; the SLO status reads alert states)."""
 
 
 @dataclass

@@ -45,6 +45,7 @@ class RulesComponent:
         self.am = AlertmanagerNotifier(config.alertmanagers) if config.alertmanagers else None
         self.manager: RuleManager | None = None
         self._streams_stop = asyncio.Event()
+        context.services.rule_manager = lambda: self.manager
         if config.files or self.slos.files:
             self._publish(self._new_manager(config, self.slos))
         self._started = False
