@@ -5,6 +5,7 @@ from the running rule evaluator, filters, sorting, errors and reload."""
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from pathlib import Path
 from typing import Any
@@ -127,6 +128,11 @@ def test_slo_status_api(tmp_path: Path) -> None:
                 status, body = await _get(session, base + "/shop-nope")
                 assert status == 404 and body["status"] == "error" and body["errorType"] == "not_found"
                 assert "'shop-nope'" in body["error"]
+                # the compliance report's path is not taken for an SLO id
+                day = time.strftime("%Y-%m-%d", time.gmtime(end_ms / 1000))
+                status, body = await _get(session, base + "/report", start=f"{day}T00:00:00Z",
+                                          end=f"{day}T23:59:59Z", format="json")
+                assert status == 200 and "shop-requests-strict" in json.dumps(body)
 
                 # reload reads the specs again; a bad one is refused and the old SLOs stay
                 spec.write_text(SPEC.split("---")[1])
