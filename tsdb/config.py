@@ -15,7 +15,6 @@ import yaml
 
 from tsdb.errors import ConfigError
 from tsdb.secrets import yaml_error_text
-from tsdb.storage.limits import SeriesLimits
 from tsdb.timefmt import try_parse_duration
 
 HOUR_MS = 3_600_000
@@ -127,11 +126,6 @@ class IngestOptions:
             if isinstance(value, bool) or not isinstance(value, int) or value < 0:
                 raise ConfigError(f"ingest.{f.name.removesuffix('_ms')}: expected a whole number >= 0, "
                                   f"got {value!r}")
-
-    def series_limits(self) -> SeriesLimits:
-        """The series and label limits, for the head."""
-        return SeriesLimits(self.max_series, self.max_series_per_metric, self.max_label_names_per_series,
-                            self.max_label_name_length, self.max_label_value_length)
 
 
 @dataclass(frozen=True)

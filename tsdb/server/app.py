@@ -49,6 +49,7 @@ from tsdb.server.self_metrics import SelfMetrics
 from tsdb.server.webconfig import WebConfigWatcher
 from tsdb.server.write_limits import WriteLimiter
 from tsdb.storage.db import DB
+from tsdb.storage.limits import SeriesLimits
 
 log = logging.getLogger("tsdb.server")
 
@@ -211,7 +212,9 @@ class Server:
         the limiter that admitted them)."""
         backend.write_limiter = WriteLimiter(ingest.max_inflight_requests, ingest.max_inflight_bytes,
                                              ingest.retry_after_ms / 1000)
-        db.head.set_limits(ingest.series_limits())
+        db.head.set_limits(SeriesLimits(ingest.max_series, ingest.max_series_per_metric,
+                                        ingest.max_label_names_per_series, ingest.max_label_name_length,
+                                        ingest.max_label_value_length))
 
     async def reload(self) -> None:
         """Re-read the configuration and apply it to every component, all or nothing (SIGHUP,
