@@ -5,6 +5,7 @@ refusal is counted in the server's own metrics."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import re
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -227,3 +228,26 @@ def test_limits_off_by_default(tmp_path: Path) -> None:
         assert await _count(session, base, "count(m)") == 50
 
     _run(tmp_path, IngestOptions(), scenario)
+
+
+def test_reload_applies_new_limits(tmp_path: Path) -> None:
+    limited = ServerConfig(data_dir=str(tmp_path / "data"), http_listen="127.0.0.1:0", grpc_listen="127.0.0.1:0",
+                           ingest=IngestOptions(max_series=1, max_inflight_requests=7))
+
+    async def main() -> None:
+        server = Server(dataclasses.replace(limited, ingest=IngestOptions()), reload_config=lambda: limited)
+        await server.start()
+        try:
+            base = f"http://127.0.0.1:{server.http_port}"
+            async with aiohttp.ClientSession() as session:
+                assert (await _post(session, base, _body([{"__name__": "one"}])))[0] == 204
+                await server.reload()
+                assert server.context is not None and server.context.backend.write_limiter is not None
+                assert server.context.backend.write_limiter.max_requests == 7
+                status, text, _ = await _post(session, base, _body([{"__name__": "one"}, {"__name__": "two"}],
+                                                                   t0=5000))
+                assert status == 400 and "1 series_limit sample(s), e.g. two @ 5000" in text
+        finally:
+            await server.stop()
+
+    asyncio.run(main())
