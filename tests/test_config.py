@@ -6,7 +6,15 @@ from pathlib import Path
 
 import pytest
 
-from tsdb.config import DAY_MS, HOUR_MS, ServerConfig, StorageOptions, load_server_config, parse_duration_ms
+from tsdb.config import (
+    DAY_MS,
+    HOUR_MS,
+    IngestOptions,
+    ServerConfig,
+    StorageOptions,
+    load_server_config,
+    parse_duration_ms,
+)
 from tsdb.errors import ConfigError
 
 
@@ -63,3 +71,17 @@ def test_bad_files_name_file_and_key(tmp_path: Path, text: str, message: str) ->
 def test_missing_file(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="cannot read config"):
         load_server_config(tmp_path / "absent.yml")
+
+
+def test_ingest_section(tmp_path: Path) -> None:
+    path = tmp_path / "tsdb.yml"
+    path.write_text("ingest:\n  max_inflight_requests: 8\n  retry_after: 30s\n  max_series_per_metric: 1000\n")
+    ingest = load_server_config(path).ingest
+    assert ingest == IngestOptions(max_inflight_requests=8, retry_after_ms=30_000, max_series_per_metric=1000)
+    assert ServerConfig().ingest == IngestOptions(max_inflight_requests=64, max_inflight_bytes=256 << 20)
+    path.write_text("ingest:\n  max_series: -1\n")
+    with pytest.raises(ConfigError, match=r"ingest\.max_series: expected a whole number >= 0"):
+        load_server_config(path)
+    path.write_text("ingest:\n  max_serie: 1\n")
+    with pytest.raises(ConfigError, match="unknown key 'max_serie'"):
+        load_server_config(path)

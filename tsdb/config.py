@@ -98,6 +98,37 @@ class QueryOptions:
 
 
 @dataclass(frozen=True)
+class IngestOptions:
+    """Write limits (docs/ingest.md, "Limits"): requests and bytes in flight, and series limits.
+
+    The in-flight limits answer 429 with ``Retry-After`` when passed; the series limits (0 = off) reject
+    the samples of refused series as Prometheus rejects invalid samples: 400 after storing the rest.
+    """
+
+    max_inflight_requests: int = 64
+    """Remote-write requests being read, decoded or stored at once; 0 = no limit."""
+    max_inflight_bytes: int = 256 << 20
+    """Compressed plus decompressed bytes of the remote-write requests in flight; 0 = no limit."""
+    retry_after_ms: int = 5_000
+    """What the ``Retry-After`` header of a 429 answer asks a sender to wait (whole seconds, at least 1)."""
+    max_series: int = 0
+    """Series in the head; new series past it are refused (existing ones keep ingesting). 0 = no limit."""
+    max_series_per_metric: int = 0
+    """Series of one metric name in the head; new series past it are refused. 0 = no limit."""
+    max_label_names_per_series: int = 0
+    max_label_name_length: int = 0
+    """In UTF-8 bytes; 0 = no limit (as max_label_value_length)."""
+    max_label_value_length: int = 0
+
+    def __post_init__(self) -> None:
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise ConfigError(f"ingest.{f.name.removesuffix('_ms')}: expected a whole number >= 0, "
+                                  f"got {value!r}")
+
+
+@dataclass(frozen=True)
 class ServerConfig:
     """Everything ``tsdb serve`` needs."""
 
@@ -109,6 +140,7 @@ class ServerConfig:
     log_format: str = "json"
     storage: StorageOptions = field(default_factory=StorageOptions)
     query: QueryOptions = field(default_factory=QueryOptions)
+    ingest: IngestOptions = field(default_factory=IngestOptions)
     # URL under which users reach this server (alert links, generatorURL); default http://<http_listen>.
     external_url: str = ""
     # Labels added to alerts and remote-sent data, as Prometheus's global.external_labels.
@@ -144,7 +176,7 @@ class ServerConfig:
                 raise ConfigError(f"web_roles.{user}: unknown role {role!r} (one of {', '.join(roles)})")
 
 
-_SECTIONS = {"storage": StorageOptions, "query": QueryOptions}
+_SECTIONS = {"storage": StorageOptions, "query": QueryOptions, "ingest": IngestOptions}
 _NOT_YAML = {"config_dir"}  # fields set by the loader, never read from the file
 _DURATION_SUFFIX = "_ms"
 

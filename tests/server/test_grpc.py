@@ -19,6 +19,7 @@ from tsdb.query.parser.parser import parse, parse_matchers
 from tsdb.server.backend import Backend
 from tsdb.server.grpc_service import start_grpc_server
 from tsdb.server.remote_write import encode_write_request
+from tsdb.server.write_limits import WriteLimiter
 from tsdb.storage.memory import MemoryStore
 
 
@@ -28,6 +29,7 @@ class GrpcServer:
         self.executor = ThreadPoolExecutor(2)
         backend = Backend(queryable=store, appendable=store, engine=Engine(store), parse_matchers=parse_matchers,
                           format_query=lambda q: str(parse(q)), max_body_bytes=1 << 20)
+        self.backend = backend
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
         self.thread.start()
         future = asyncio.run_coroutine_threadsafe(
@@ -104,6 +106,28 @@ def test_invalid_requests_get_invalid_argument(client: tuple[Client, MemoryStore
     with pytest.raises(grpc.RpcError) as err:
         c.series([])
     assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+
+
+def test_write_limiter_answers_resource_exhausted() -> None:
+    store = MemoryStore()
+    server = GrpcServer(store)
+    refused: list[tuple[str, str]] = []
+    limiter = WriteLimiter(max_requests=1, max_bytes=0)
+    server.backend.write_limiter = limiter
+    server.backend.on_write_refused = lambda protocol, reason: refused.append((protocol, reason))
+    try:
+        with Client(f"127.0.0.1:{server.port}", timeout_s=30) as c:
+            held = limiter.admit(0)  # another request in flight
+            assert not isinstance(held, str)
+            with pytest.raises(grpc.RpcError) as err:
+                c.write([_series("a")])
+            assert err.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED and "in flight" in err.value.details()
+            held.release()
+            assert c.write([_series("a")]).accepted == 5
+    finally:
+        server.close()
+    assert refused == [("grpc", "too_many_requests")]
+    assert (limiter.requests, limiter.bytes) == (0, 0)
 
 
 def test_health_service(client: tuple[Client, MemoryStore, int]) -> None:

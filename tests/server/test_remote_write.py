@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import struct
+import threading
 
 import numpy as np
 import pytest
@@ -12,8 +13,10 @@ from hypothesis import strategies as st
 from tests.reference import remote_write as reference
 from tsdb.errors import InvalidArgumentError, InvalidLabelsError
 from tsdb.labels import Labels
+from tsdb.server import remote_write
 from tsdb.server.pb.tsdb.v1 import remote_pb2
 from tsdb.server.remote_write import (
+    MAX_RETAINED_SCRATCH_BYTES,
     LabelsCache,
     compress_snappy,
     decode_body,
@@ -136,3 +139,33 @@ def test_snappy_round_trip_cache_and_limits() -> None:
         decompress_snappy(b"\x05garbage")
     with pytest.raises(InvalidArgumentError, match="bad length header"):
         decompress_snappy(b"\xff" * 12)
+
+
+def test_decode_scratch_kept_bounded_after_a_huge_request() -> None:
+    """A request larger than the retained budget decodes with buffers of its own; the thread keeps at most
+    MAX_RETAINED_SCRATCH_BYTES, and small requests keep reusing the same buffers (no allocation)."""
+    def request(n_series: int) -> bytes:
+        return encode_write_request([(Labels({"__name__": "m", "i": str(i)}), np.array([i], dtype=np.int64),
+                                      np.array([1.0])) for i in range(n_series)])
+
+    def decode_in_thread(payloads: list[bytes]) -> list[tuple[int, int]]:
+        seen: list[tuple[int, int]] = []
+
+        def work() -> None:
+            for payload in payloads:
+                assert decode_write_request(payload).num_samples > 0
+                seen.append((remote_write._scratch.retained_bytes, id(remote_write._scratch.bits)))
+
+        thread = threading.Thread(target=work)
+        thread.start()
+        thread.join(timeout=120)
+        return seen
+
+    small, huge = request(10), request(40_000)  # the huge one needs > 64 MiB of scratch
+    assert len(huge) // 2 * 13 * 8 > 2 * MAX_RETAINED_SCRATCH_BYTES
+    seen = decode_in_thread([small, huge, small, small])
+    assert len(seen) == 4
+    assert all(retained <= MAX_RETAINED_SCRATCH_BYTES for retained, _ in seen)
+    assert seen[0] == seen[1] == seen[2] == seen[3]  # the huge request left the kept buffers as they were
+    decoded = decode_write_request(huge)
+    assert decoded.num_samples == 40_000 and decoded.labels[-1] == Labels({"__name__": "m", "i": "39999"})

@@ -34,7 +34,7 @@ from typing import Any
 import grpc
 from aiohttp import web
 
-from tsdb.config import ServerConfig
+from tsdb.config import IngestOptions, ServerConfig
 from tsdb.errors import ConfigError
 from tsdb.query.engine.engine import Engine
 from tsdb.query.parser.parser import parse, parse_matchers
@@ -47,7 +47,9 @@ from tsdb.server.grpc_service import start_grpc_server
 from tsdb.server.http_api import HttpApi
 from tsdb.server.self_metrics import SelfMetrics
 from tsdb.server.webconfig import WebConfigWatcher
+from tsdb.server.write_limits import WriteLimiter
 from tsdb.storage.db import DB
+from tsdb.storage.limits import SeriesLimits
 
 log = logging.getLogger("tsdb.server")
 
@@ -68,7 +70,7 @@ def _bind(host: str, port: int) -> socket.socket:
 
 
 # ServerConfig fields a reload applies; every other field needs a restart.
-RELOADABLE = ("rules", "slos", "notifications", "scrape", "collect", "dashboards", "web_roles")
+RELOADABLE = ("rules", "slos", "notifications", "scrape", "collect", "dashboards", "web_roles", "ingest")
 
 
 async def _reload_logged(server: Server) -> None:
@@ -152,6 +154,8 @@ class Server:
                           on_rejected=self.metrics.record_rejected, metadata=db.metadata,
                           status_tsdb=db.status, status_config=lambda: status.config_yaml(self.config),
                           status_flags=lambda: status.flags(self.config, self.config_file))
+        backend.on_write_refused = self.metrics.record_write_refused
+        self._apply_ingest(backend, db, self.config.ingest)
         backend.query_slots = asyncio.Semaphore(self.config.query.max_concurrency or os.cpu_count() or 1)
         backend.status_runtime = lambda: status.runtime_info(
             self.config, backend.start_time, self.metrics.reload_ok, self.metrics.reload_time, len(db.repairs))
@@ -205,6 +209,16 @@ class Server:
                                         "grpc_port": self.grpc_port, "series": db.num_series,
                                         "startup_s": round(time.monotonic() - started, 3)})
 
+    @staticmethod
+    def _apply_ingest(backend: Backend, db: DB, ingest: IngestOptions) -> None:
+        """Put the write limits of ``ingest`` in force (at start and on reload; requests in flight keep
+        the limiter that admitted them)."""
+        backend.write_limiter = WriteLimiter(ingest.max_inflight_requests, ingest.max_inflight_bytes,
+                                             ingest.retry_after_ms / 1000)
+        db.head.set_limits(SeriesLimits(ingest.max_series, ingest.max_series_per_metric,
+                                        ingest.max_label_names_per_series, ingest.max_label_name_length,
+                                        ingest.max_label_value_length))
+
     async def reload(self) -> None:
         """Re-read the configuration and apply it to every component, all or nothing (SIGHUP,
         ``POST /-/reload``); raises (after logging and counting the failure) when it is bad."""
@@ -251,6 +265,8 @@ class Server:
             except Exception:  # the others still apply: this component runs on as before
                 log.exception("applying configuration failed", extra={"component": component.name})
                 failed.append(component.name)
+        if config.ingest != self.config.ingest and self.db is not None:
+            self._apply_ingest(self.context.backend, self.db, config.ingest)
         self.config = self.context.config = config
         if restart:
             log.warning("configuration changes need a restart", extra={"fields": ",".join(restart)})

@@ -18,6 +18,7 @@ import numpy as np
 from tsdb.labels import Labels, Matcher
 from tsdb.query.value import Annotations, Value
 from tsdb.server.remote_write import DEFAULT_MAX_BODY_BYTES, DecodedWrite, LabelsCache
+from tsdb.server.write_limits import WriteLimiter
 from tsdb.storage.interfaces import Appendable, CommitResult, Queryable
 from tsdb.storage.metadata import MetadataStore
 
@@ -56,6 +57,10 @@ class Backend:
     on_write: Callable[[str, str], None] | None = None
     """Called once per write request with (protocol, outcome code): ``remote_write`` and the HTTP status,
     ``grpc`` and the gRPC status name."""
+    write_limiter: WriteLimiter | None = None
+    """Bounds the write requests in flight (requests refused past it answer 429 / RESOURCE_EXHAUSTED)."""
+    on_write_refused: Callable[[str, str], None] | None = None
+    """Called with (protocol, reason) for each write request the ``write_limiter`` refuses."""
     on_rejected: Callable[[str, int], None] | None = None
     """Called with (reason, count) for samples refused before storage (stored and rejected samples are
     counted by the head's commit listeners)."""

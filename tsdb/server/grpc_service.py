@@ -26,6 +26,7 @@ from tsdb.server.backend import Backend, find_label_names, find_label_values, fi
 from tsdb.server.params import MAX_TIME_MS, MIN_TIME_MS
 from tsdb.server.pb.tsdb.v1 import remote_pb2, tsdb_pb2
 from tsdb.server.remote_write import decode_write_request
+from tsdb.server.write_limits import Ticket
 from tsdb.storage.interfaces import CommitResult
 
 SERVICE = "tsdb.v1.TSDB"
@@ -95,13 +96,24 @@ class TsdbService:
         return store_write(self.backend, decode_write_request(payload, self.backend.labels_cache))
 
     async def write(self, payload: bytes, context: grpc.aio.ServicerContext) -> tsdb_pb2.WriteResponse:
+        limiter = self.backend.write_limiter
+        ticket: Ticket | str | None = None
         try:
             if len(payload) > self.backend.max_body_bytes:
                 await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "request larger than the body limit")
+            if limiter is not None:
+                ticket = limiter.admit(len(payload))
+                if isinstance(ticket, str):
+                    if self.backend.on_write_refused is not None:
+                        self.backend.on_write_refused("grpc", ticket)
+                    await context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, limiter.refusal_text(ticket).strip())
             response = commit_to_response(await self._run(context, self._write_bytes, payload))
         except BaseException:
             self._count_write(context, failed=True)
             raise
+        finally:
+            if isinstance(ticket, Ticket):
+                ticket.release()
         self._count_write(context, failed=False)
         return response
 

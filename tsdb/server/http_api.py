@@ -39,7 +39,8 @@ from tsdb.server import json_format as jf
 from tsdb.server import params
 from tsdb.server.backend import Backend, find_label_names, find_label_values, find_series, store_write
 from tsdb.server.columnar_json import FORMATS, render_columns
-from tsdb.server.remote_write import decode_body
+from tsdb.server.remote_write import decode_body, snappy_decoded_size
+from tsdb.server.write_limits import TOO_MANY_BYTES, Ticket, WriteLimiter
 from tsdb.storage.interfaces import CommitResult
 from tsdb.timefmt import format_rfc3339
 
@@ -334,12 +335,41 @@ class HttpApi:
         encoding = request.headers.get("Content-Encoding", "snappy")
         if encoding != "snappy":
             return web.Response(status=415, text=f"unsupported Content-Encoding {encoding!r}; expected snappy\n")
+        limiter = self.backend.write_limiter
+        if limiter is None:
+            return await self._read_and_store(request, None)
+        # admitted before the body is read: a refused request costs no memory
+        ticket = limiter.admit(request.content_length or 0)
+        if isinstance(ticket, str):
+            return self._refuse(limiter, ticket, body_read=False)
+        try:
+            return await self._read_and_store(request, ticket)
+        finally:
+            ticket.release()
+
+    def _refuse(self, limiter: WriteLimiter, reason: str, body_read: bool) -> web.Response:
+        """429 with ``Retry-After`` (Prometheus retries it when ``retry_on_http_429`` is set)."""
+        if self.backend.on_write_refused is not None:
+            self.backend.on_write_refused("remote_write", reason)
+        response = web.Response(status=429, text=limiter.refusal_text(reason),
+                                headers={"Retry-After": str(limiter.retry_after_s)})
+        if not body_read:
+            response.force_close()  # the unread body is not drained: close the connection instead
+        return response
+
+    async def _read_and_store(self, request: web.Request, ticket: Ticket | None) -> web.Response:
         try:
             body = await read_body(request, self.backend.max_body_bytes)
         except BodyTooLargeError as err:
             return web.Response(status=413, text=f"{err}\n")
         except IncompleteBodyError as err:
             return web.Response(status=400, text=f"{err}\n")
+        if ticket is not None:
+            # the decompressed payload (and what decoding derives from it), plus a body longer than declared
+            extra = snappy_decoded_size(body) + max(0, len(body) - ticket.nbytes)
+            if not ticket.reserve(extra):
+                assert self.backend.write_limiter is not None
+                return self._refuse(self.backend.write_limiter, TOO_MANY_BYTES, body_read=True)
         try:
             result = await self._run(self._store, body)
         except (InvalidArgumentError, ValueError) as err:

@@ -94,6 +94,14 @@ def decompress_snappy(body: bytes | bytearray, max_bytes: int = DEFAULT_MAX_BODY
         raise InvalidArgumentError(f"invalid snappy block-format body: {err}") from err
 
 
+def snappy_decoded_size(body: bytes | bytearray) -> int:
+    """The decompressed size a snappy block-format body declares (0 when its header is malformed)."""
+    try:
+        return _uvarint_prefix(body)[0]
+    except InvalidArgumentError:
+        return 0
+
+
 def _uvarint_prefix(body: bytes | bytearray) -> tuple[int, int]:
     value = shift = 0
     for i, b in enumerate(body[:10]):
@@ -104,19 +112,40 @@ def _uvarint_prefix(body: bytes | bytearray) -> tuple[int, int]:
     raise InvalidArgumentError("invalid snappy block-format body: bad length header")
 
 
+MAX_RETAINED_SCRATCH_BYTES = 32 << 20
+"""Decode scratch a worker thread keeps between requests. Scratch takes about 52 bytes per payload byte,
+so payloads up to about 600 KiB (Prometheus sends far less) reuse it; larger ones get buffers of their own,
+freed when their decode ends."""
+
+_SCRATCH_ARRAYS = 13  # 12 int64 arrays + one uint64 array, each ``bound`` long
+_SCRATCH_BYTES_PER_ENTRY = _SCRATCH_ARRAYS * 8
+
+
 class _Scratch(threading.local):
-    """Per-thread decode buffers, grown to the largest request seen (reused: no allocation per request)."""
+    """Per-thread decode buffers, reused across requests up to :data:`MAX_RETAINED_SCRATCH_BYTES`."""
 
     def __init__(self) -> None:
         self.size = -1
         self.arrays: list[npt.NDArray[np.int64]] = []
         self.bits = np.empty(0, np.uint64)
 
-    def ensure(self, size: int) -> None:
+    def get(self, size: int, max_retained: int = MAX_RETAINED_SCRATCH_BYTES
+            ) -> tuple[list[npt.NDArray[np.int64]], npt.NDArray[np.uint64]]:
+        """Buffers of at least ``size`` entries: this thread's kept ones, grown within ``max_retained``
+        bytes, or fresh ones (not kept) for a request larger than that."""
         if size > self.size:
-            self.size = max(size, 1024)
-            self.arrays = [np.empty(self.size, np.int64) for _ in range(12)]
-            self.bits = np.empty(self.size, np.uint64)
+            grown = max(size, 1024)
+            if grown * _SCRATCH_BYTES_PER_ENTRY > max_retained:
+                return [np.empty(size, np.int64) for _ in range(12)], np.empty(size, np.uint64)
+            self.size = grown
+            self.arrays = [np.empty(grown, np.int64) for _ in range(12)]
+            self.bits = np.empty(grown, np.uint64)
+        return self.arrays, self.bits
+
+    @property
+    def retained_bytes(self) -> int:
+        """Bytes of the buffers this thread keeps."""
+        return sum(a.nbytes for a in self.arrays) + self.bits.nbytes
 
 
 _scratch = _Scratch()
@@ -128,11 +157,9 @@ def decode_write_request(payload: bytes, cache: LabelsCache | None = None) -> De
     counts = np.zeros(4, dtype=np.int64)
     # every series, label and sample message takes at least 2 bytes: len/2 bounds each count
     bound = len(payload) // 2 + 1
-    scratch = _scratch
-    scratch.ensure(bound)
-    a = scratch.arrays
+    a, bits = _scratch.get(bound)
     status, where = kernels.decode_write_request(buf, True, a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8],
-                                                 a[9], a[10], a[11], scratch.bits, counts)
+                                                 a[9], a[10], a[11], bits, counts)
     if status != kernels.OK:
         raise InvalidArgumentError(f"invalid WriteRequest protobuf: {_ERRORS[status]} at byte {where}")
     n_series, n_labels, n_samples, n_meta = (int(c) for c in counts)
@@ -141,7 +168,7 @@ def decode_write_request(payload: bytes, cache: LabelsCache | None = None) -> De
         x[:n_series].copy() for x in a[:7])
     name_off, name_len, value_off, value_len = (x[:n_labels].copy() for x in a[7:11])
     ts = a[11][:n_samples].copy()
-    values = scratch.bits[:n_samples].copy().view(np.float64)
+    values = bits[:n_samples].copy().view(np.float64)
     labels = _build_labels(payload, s_label_start, s_label_count, s_key_start, s_key_end,
                            (name_off, name_len, value_off, value_len), cache)
     offsets = np.empty(n_series + 1, np.int64)

@@ -44,6 +44,9 @@ class SelfMetrics:
                                         ["reason"], registry=r)
         self.write_requests = Counter("tsdb_write_requests_total", "Write requests, by protocol and outcome.",
                                       ["protocol", "code"], registry=r)
+        self.write_requests_rejected = Counter(
+            "tsdb_write_requests_rejected_total", "Write requests refused before reading them (the server was busy), "
+            "by protocol and reason (too_many_requests, too_many_bytes).", ["protocol", "reason"], registry=r)
         self.query_duration = Histogram("tsdb_query_duration_seconds", "PromQL query latency.", ["kind"],
                                         buckets=(0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10, 60), registry=r)
         self.compaction_duration = Histogram("tsdb_compaction_duration_seconds", "Block writes and compactions.",
@@ -91,6 +94,10 @@ class SelfMetrics:
     def record_write(self, protocol: str, code: str) -> None:
         """Count one write request and its outcome."""
         self.write_requests.labels(protocol, code).inc()
+
+    def record_write_refused(self, protocol: str, reason: str) -> None:
+        """Count one write request refused by the in-flight limits."""
+        self.write_requests_rejected.labels(protocol, reason).inc()
 
     def record_http(self, handler: str, code: int) -> None:
         """Count one HTTP request by route pattern and status code."""

@@ -7,8 +7,9 @@ outside the lock (concurrent commits share one, see ``WAL.sync_to``); the apply 
 sample in one kernel call without changing anything, hands the new series and the accepted samples to
 ``head.wal_write`` (if that raises, no sample is applied and the exception propagates; series created
 for the batch stay in the table, harmless and garbage-collected by the next truncate), then applies the
-accepted samples in a second kernel call. Invalid label sets reject their samples as "invalid_labels";
-the rest of the batch is still stored.
+accepted samples in a second kernel call. Invalid label sets reject their samples as "invalid_labels",
+series refused by a series limit (``HeadState.set_limits``) under the limit's reason; the rest of the
+batch is still stored.
 """
 
 from __future__ import annotations
@@ -109,7 +110,10 @@ class HeadAppender:
             status = np.zeros(len(ts), dtype=np.int8)
             valid = refs > 0
             if invalid:
-                status[~valid] = hk.INVALID_LABELS
+                codes = np.zeros(len(series_refs), dtype=np.int8)
+                for i, code in invalid:
+                    codes[i] = code
+                status[~valid] = (codes if refs is series_refs else np.repeat(codes, lengths))[~valid]
             if valid.all():
                 status = head.run_append(refs, ts, values, apply=False)
             elif valid.any():

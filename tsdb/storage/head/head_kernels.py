@@ -61,6 +61,12 @@ OUT_OF_ORDER = 3
 DUPLICATE = 4
 OUT_OF_BOUNDS = 5
 INVALID_LABELS = 6
+# refused by a series limit (tsdb.storage.limits); set in Python, never by a kernel
+SERIES_LIMIT = 7
+METRIC_SERIES_LIMIT = 8
+LABEL_COUNT = 9
+LABEL_NAME_LENGTH = 10
+LABEL_VALUE_LENGTH = 11
 
 
 @njit

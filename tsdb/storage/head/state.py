@@ -32,6 +32,7 @@ import numpy.typing as npt
 
 from tsdb.errors import InvalidArgumentError, InvalidLabelsError
 from tsdb.labels import Labels, Matcher
+from tsdb.storage import limits
 from tsdb.storage.chunks.xor import encode_chunks
 from tsdb.storage.head import head_kernels as hk
 from tsdb.storage.head.readers import HeadReaders
@@ -58,7 +59,13 @@ REASONS = {
     hk.DUPLICATE: "duplicate",
     hk.OUT_OF_BOUNDS: "out_of_bounds",
     hk.INVALID_LABELS: "invalid_labels",
+    hk.SERIES_LIMIT: limits.SERIES_LIMIT,
+    hk.METRIC_SERIES_LIMIT: limits.METRIC_SERIES_LIMIT,
+    hk.LABEL_COUNT: limits.LABEL_COUNT,
+    hk.LABEL_NAME_LENGTH: limits.LABEL_NAME_LENGTH,
+    hk.LABEL_VALUE_LENGTH: limits.LABEL_VALUE_LENGTH,
 }
+_CODES = {reason: code for code, reason in REASONS.items()}
 
 _ALL = slice(None)
 
@@ -151,6 +158,10 @@ class HeadState:
         # tombstones: ref -> [(mint, maxt), ...] applied at read time
         self.tombstones: dict[int, list[tuple[int, int]]] = {}
         self.replay_dropped = 0
+        # series limits (off by default, see set_limits); refs of existing series that break a label limit
+        self.limits = limits.SeriesLimits()
+        self._blocked: dict[int, int] = {}
+        self._blocked_refs = np.zeros(0, dtype=np.int64)
 
     # -- capacity -----------------------------------------------------------------------------
     def _init_rows(self, lo: int, hi: int) -> None:
@@ -253,35 +264,75 @@ class HeadState:
                 self._unlogged[ref] = labels
 
     def get_or_create(self, labels_list: Sequence[Labels]) -> tuple[I64, list[tuple[int, Labels]],
-                                                                     list[tuple[int, str]]]:
+                                                                     list[tuple[int, int]]]:
         """Refs for label sets (one dict lookup each), creating unknown series. Caller holds the lock.
 
-        Returns (refs with 0 for invalid label sets, the ``(ref, labels)`` whose series record still has
-        to be logged, ``(index, error)`` of the invalid ones). A series stays "to be logged" until
-        :meth:`mark_logged`, so a batch whose WAL write failed does not leave later samples of its new
-        series without a series record in the WAL.
+        Returns (refs with 0 for refused label sets, the ``(ref, labels)`` whose series record still has
+        to be logged, ``(index, status code)`` of the refused ones: ``INVALID_LABELS`` or a series limit
+        code, see :meth:`set_limits`). A series stays "to be logged" until :meth:`mark_logged`, so a batch
+        whose WAL write failed does not leave later samples of its new series without a series record in
+        the WAL.
         """
         n = len(labels_list)
         keys = list(map(tuple.__getitem__, labels_list, itertools.repeat(_ALL, n)))
         # C-level loop: one lookup per series; 0 (never a ref) for unknown label sets
         refs = np.fromiter(map(self._by_labels.get, keys, itertools.repeat(0, n)), dtype=np.int64, count=n)
-        invalid: list[tuple[int, str]] = []
+        invalid: list[tuple[int, int]] = []
+        limited = self.limits.enabled
         for i in np.flatnonzero(refs == 0).tolist():
             labels = labels_list[i]
             ref = self._by_labels.get(keys[i])  # created earlier in this batch
             if ref is None:
                 try:
                     labels.validate()
-                except InvalidLabelsError as err:
-                    invalid.append((i, str(err)))
+                except InvalidLabelsError:
+                    invalid.append((i, hk.INVALID_LABELS))
                     continue
+                if limited:
+                    code = self._limit_code(keys[i], labels)
+                    if code:
+                        invalid.append((i, code))
+                        continue
                 ref = self._next_ref
                 self._add_series(ref, labels)
                 self._unlogged[ref] = labels
             refs[i] = ref
+        if self._blocked:
+            for i in np.flatnonzero(np.isin(refs, self._blocked_refs)).tolist():
+                invalid.append((i, self._blocked[int(refs[i])]))
+                refs[i] = 0
         unlogged = self._unlogged
         to_log = [(r, unlogged[r]) for r in sorted(unlogged.keys() & set(refs.tolist()))] if unlogged else []
         return refs, to_log, invalid
+
+    def _limit_code(self, flat: tuple[str, ...], labels: Labels) -> int:
+        """The status code of the series limit a new series would break (0: none). Caller holds the lock."""
+        lim = self.limits
+        reason = limits.label_violation(flat, lim) if lim.labels_limited else None
+        if reason is not None:
+            return _CODES[reason]
+        if lim.max_series and len(self._by_labels) >= lim.max_series:
+            return hk.SERIES_LIMIT
+        if lim.max_series_per_metric:
+            name = labels.metric_name
+            if name and len(self._postings.get("__name__", {}).get(name, ())) >= lim.max_series_per_metric:
+                return hk.METRIC_SERIES_LIMIT
+        return 0
+
+    def set_limits(self, series_limits: limits.SeriesLimits) -> None:
+        """Apply series limits from now on: new series breaking one are refused, and so are existing series
+        whose label set breaks a label limit (the series-count limits never refuse existing series)."""
+        with self.lock:
+            self.limits = series_limits
+            blocked: dict[int, int] = {}
+            if series_limits.labels_limited:
+                for ref, flat in enumerate(self._flat):
+                    if flat is not None:
+                        reason = limits.label_violation(flat, series_limits)
+                        if reason is not None:
+                            blocked[ref] = _CODES[reason]
+            self._blocked = blocked
+            self._blocked_refs = np.fromiter(blocked, dtype=np.int64, count=len(blocked))
 
     def mark_logged(self, refs: Iterable[int]) -> None:
         """Record that the series records of ``refs`` are durable (in the WAL). Caller holds the lock."""
@@ -418,7 +469,7 @@ class HeadState:
         only for the few examples).
         """
         result = result if result is not None else CommitResult()
-        counts = np.bincount(status, minlength=hk.INVALID_LABELS + 1)
+        counts = np.bincount(status, minlength=hk.LABEL_VALUE_LENGTH + 1)
         result.accepted += int(counts[hk.OK] + counts[hk.OK_OOO])
         for code, reason in REASONS.items():
             if counts[code] == 0:
@@ -580,6 +631,7 @@ class HeadState:
             self._live[ref] = False
             self.tombstones.pop(ref, None)
             self._unlogged.pop(ref, None)
+            self._blocked.pop(ref, None)
             touched.update(zip(flat[::2], flat[1::2], strict=True))
         for name, value in touched:
             values = self._postings[name]
@@ -595,3 +647,5 @@ class HeadState:
         for lo in rows.tolist():
             self._init_rows(lo, lo + 1)
         self._aliases = {a: t for a, t in self._aliases.items() if t not in gone}
+        if len(self._blocked) != len(self._blocked_refs):
+            self._blocked_refs = np.fromiter(self._blocked, dtype=np.int64, count=len(self._blocked))
