@@ -55,6 +55,8 @@ class AggregationGroup:
     next_flush: float
     alerts: dict[str, Alert] = field(default_factory=dict)
     flushed_once: bool = False
+    attempted: NflogEntry | None = None
+    """What the group's receiver was last sent (delivered or not): a flush with nothing new is a retry."""
 
 
 def group_key(route: Route, group_labels: dict[str, str]) -> str:
@@ -236,9 +238,13 @@ class Dispatcher:
             self._drop_resolved(group, entries, now)
             return None
         alerts = [_with_end(a, now, self.is_resolved(a, now)) for a in notification_order(visible)]
+        retry = group.attempted is not None and not self._needs_update(group.attempted, firing, resolved,
+                                                                        repeat_s, now)
+        if not retry:
+            group.attempted = NflogEntry(firing, resolved, now)
         return Notification(receiver, group.key, dict(group.labels), alerts, "firing" if firing else "resolved",
                             now, self.external_url, retry_until=now + group.route.group_interval_ms / 1000,
-                            integrations=None if len(due) == len(keys) else frozenset(due))
+                            integrations=None if len(due) == len(keys) else frozenset(due), retry=retry)
 
     def _integration_keys(self, receiver: str) -> list[str]:
         """The notification log keys of the receiver's integrations (``[""]``: one for the receiver)."""

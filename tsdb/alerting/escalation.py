@@ -276,8 +276,8 @@ class EscalationHook:
             self.store.save_ack(key, None)
             return
         policy = self.bindings.get(notification.receiver)
-        if policy is None or key in self.acks or key in self.escalations:
-            return
+        if policy is None or notification.retry or key in self.acks or key in self.escalations:
+            return  # (a retry of a notification that failed is no news: a finished escalation stays so)
         first = self.policies[policy].steps[0]
         esc = Escalation(key, policy, 0, notification.now + first.wait_s, 0, _snapshot(notification))
         self.escalations[key] = esc

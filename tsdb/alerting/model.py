@@ -121,6 +121,9 @@ class Notification:
     # Only these integrations of the receiver (keys ``<kind>/<index>``, see DeliveryResult.key) get it;
     # None means all. Set when some integrations already have it (per-integration retries).
     integrations: frozenset[str] | None = None
+    # True when this repeats what an earlier flush already tried to send (to integrations that failed it):
+    # no news for hooks (an escalation does not start again).
+    retry: bool = False
 
     @property
     def firing(self) -> list[Alert]:
