@@ -25,6 +25,7 @@ from tsdb.alerting.model import Alert
 from tsdb.alerting.oncall import parse_oncall
 from tsdb.alerting.receivers import ReceiverSet, build_receivers
 from tsdb.alerting.store import AlertingStore
+from tsdb.server.components.groups import group_json
 
 T0 = 1_800_000_000.0
 
@@ -165,6 +166,8 @@ def test_outage_of_five_minutes_loses_nothing_and_duplicates_nothing(peer: Peer,
             await system.run(start + 200)
             system.restart_hook()  # pending page retries survive a restart
             assert system.hook.retries
+            pending = group_json(system.dispatcher, system.hook, next(iter(system.hook.retries.values())).group_key)
+            assert pending is not None and pending["pendingPages"][0]["attempts"] >= 1
             await system.run(start + 300)
             assert [b["groupLabels"]["alertname"] for b in peer.received["pager"]] == ["Z"]
             assert len(peer.received["lead"]) == 1
