@@ -154,3 +154,22 @@ def test_policy_errors_and_user_receivers() -> None:
     alice = next(r for r in receivers if r["name"] == "user:alice")
     assert alice["email_configs"][0]["to"] == "alice@example.com" and alice["sms_configs"][0]["to"] == "+1"
     assert next(r for r in receivers if r["name"] == "user:carol")["slack_configs"]
+
+
+def test_sent_pages_are_bounded(tmp_path: Path) -> None:
+    clock, deliveries = Clock(_at("2026-03-30T10:00")), Deliveries()
+    policies, bindings = parse_policies({"policies": {"p": {"steps": [{"wait": "1s", "notify": "team-lead"}],
+                                                            "repeat": 1100}}, "routes": {"pager": "p"}})
+    hook = EscalationHook(policies, bindings, parse_oncall(ONCALL), deliveries,
+                          EscalationStore(tmp_path / "escalation.sqlite"), clock, "http://tsdb")
+    first = hook.before_send(_notification(clock))
+    assert first is not None
+    asyncio.run(hook.after_send(first, []))
+
+    async def run() -> None:
+        for _ in range(1101):
+            clock.now += 1
+            await hook.tick()
+
+    asyncio.run(run())
+    assert len(deliveries.sent) == 1101 and len(hook.sent) == 1000  # the newest 1,000 pages only

@@ -69,3 +69,32 @@ def test_recurring_silence_mutes_only_in_its_window_and_persists(tmp_path: Path)
     again = SilenceStore(clock, {s.id: s for s in store.load_silences()})
     assert again.mutes({"job": "batch"}) == [sid]
     store.close()
+
+
+def test_a_per_receiver_log_of_an_older_version_still_dedups(tmp_path: Path) -> None:
+    """Entries of the older per-receiver table stand for every integration without an entry of its own."""
+    import sqlite3
+
+    path = tmp_path / "alerting.sqlite"
+    clock = Clock()
+    far = clock.now + 10 * 3600
+    alert = _alert(clock, far, alertname="A", cluster="c1")
+    group_key = '{}:{alertname="A",cluster="c1"}'
+    AlertingStore(path).close()
+    db = sqlite3.connect(str(path))
+    db.execute("INSERT INTO nflog VALUES (?, 'default', ?, '[]', ?)", (group_key, f'["{alert.fingerprint}"]',
+                                                                        clock.now - 60))
+    db.commit()
+    db.close()
+    class Keyed(Recorder):
+        def integration_keys(self, receiver: str) -> list[str]:
+            return ["webhook/0"]
+
+    rec = Keyed()
+    d, store = _dispatcher(path, clock, rec)
+    assert (group_key, "default", "") in d.nflog
+    d.put([alert])
+    clock.now += 30
+    asyncio.run(d.tick())
+    assert rec.sent == []  # told before the upgrade
+    store.close()

@@ -8,6 +8,12 @@ a :class:`~tsdb.alerting.model.Notification` when the notification log says so (
 stage: new firing alerts; all alerts resolved; with ``send_resolved``, newly resolved ones; otherwise
 once ``repeat_interval`` has passed). Silenced and inhibited alerts are left out. Time comes from the
 injectable ``clock`` and :meth:`tick` does the work due at a time, so tests control every timer.
+
+Delivery is per integration, as in Alertmanager: the notification log keeps one entry per group, receiver
+and integration (``webhook/0``, ``slack/0``, ... from ``Sender.integration_keys`` when the sender has it,
+else one entry ``""`` for the whole receiver). A flush goes only to the integrations whose entry says so;
+an integration that delivered is logged and not sent the same again, one that failed keeps its old entry
+and so is tried again at the group's next flush (every ``group_interval``) until it succeeds.
 """
 
 from __future__ import annotations
@@ -49,6 +55,8 @@ class AggregationGroup:
     next_flush: float
     alerts: dict[str, Alert] = field(default_factory=dict)
     flushed_once: bool = False
+    attempted: NflogEntry | None = None
+    """What the group's receiver was last sent (delivered or not): a flush with nothing new is a retry."""
 
 
 def group_key(route: Route, group_labels: dict[str, str]) -> str:
@@ -71,10 +79,13 @@ class Dispatcher:
         self.resolve_timeout_s = resolve_timeout_s
         self.alerts: dict[str, Alert] = {}
         self.groups: dict[str, AggregationGroup] = {}
-        self.nflog: dict[tuple[str, str], NflogEntry] = {}
+        self.nflog: dict[tuple[str, str, str], NflogEntry] = {}
+        """(group key, receiver, integration key) -> what that integration was last told; integration key
+        ``""`` stands for the whole receiver (a sender without integration keys, or a log written before
+        entries were kept per integration: it then applies to every integration without its own entry)."""
         self.hooks: list[DispatchHook] = []
-        self.on_log: Callable[[str, str, NflogEntry], None] | None = None
-        """Called when the notification log changes (persistence)."""
+        self.on_log: Callable[[str, str, str, NflogEntry], None] | None = None
+        """Called when the notification log changes (persistence): group key, receiver, integration key."""
         self.sent: list[Notification] = []  # the last notifications sent, newest last (bounded)
         self._lock = threading.RLock()
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -168,6 +179,9 @@ class Dispatcher:
                     due.append(self._prepare(group, now))
         sent = 0
         for prepared in due:
+            if prepared is None:
+                continue
+            asked = prepared.integrations
             notification: Notification | None = prepared
             for hook in self.hooks:
                 if notification is None:
@@ -177,8 +191,13 @@ class Dispatcher:
                 continue
             results = await self._deliver(notification)
             with self._lock:
-                if any(r.ok for r in results) or not results:
-                    self._log(notification)
+                keys = self._integration_keys(notification.receiver)
+                failed = {r.key for r in results if not r.ok}
+                if "" not in failed:  # "" failed: the whole receiver did (rate limited, an exception)
+                    for key in keys:
+                        if (asked is None or key in asked) and key not in failed:
+                            self._log(notification, key)
+                self._drop_told(notification, keys)
                 self.sent.append(notification)
                 del self.sent[:-1000]
             for hook in self.hooks:
@@ -210,13 +229,34 @@ class Dispatcher:
         receiver = group.route.receiver
         if self.route_muted(group.route, now):
             return None  # nothing is sent (nor logged) while a mute interval holds or no active one does
-        entry = self.nflog.get((group.key, receiver))
-        if not self._needs_update(entry, firing, resolved, group.route.repeat_interval_ms / 1000, now):
-            self._drop_resolved(group, entry, now)
+        keys = self._integration_keys(receiver)
+        entries = [self._entry(group.key, receiver, key) for key in keys]
+        repeat_s = group.route.repeat_interval_ms / 1000
+        due = [key for key, entry in zip(keys, entries, strict=True)
+               if self._needs_update(entry, firing, resolved, repeat_s, now)]
+        if not due:
+            self._drop_resolved(group, entries, now)
             return None
         alerts = [_with_end(a, now, self.is_resolved(a, now)) for a in notification_order(visible)]
+        retry = group.attempted is not None and not self._needs_update(group.attempted, firing, resolved,
+                                                                        repeat_s, now)
+        if not retry:
+            group.attempted = NflogEntry(firing, resolved, now)
         return Notification(receiver, group.key, dict(group.labels), alerts, "firing" if firing else "resolved",
-                            now, self.external_url, retry_until=now + group.route.group_interval_ms / 1000)
+                            now, self.external_url, retry_until=now + group.route.group_interval_ms / 1000,
+                            integrations=None if len(due) == len(keys) else frozenset(due), retry=retry)
+
+    def _integration_keys(self, receiver: str) -> list[str]:
+        """The notification log keys of the receiver's integrations (``[""]``: one for the receiver)."""
+        keys_of = getattr(self.sender, "integration_keys", None)
+        keys = list(keys_of(receiver)) if keys_of is not None else []
+        return keys or [""]
+
+    def _entry(self, group_key: str, receiver: str, key: str) -> NflogEntry | None:
+        entry = self.nflog.get((group_key, receiver, key))
+        if entry is None and key:
+            entry = self.nflog.get((group_key, receiver, ""))  # logged for the whole receiver
+        return entry
 
     @staticmethod
     def _needs_update(entry: NflogEntry | None, firing: frozenset[str], resolved: frozenset[str],
@@ -231,21 +271,29 @@ class Dispatcher:
             return True
         return entry.at <= now - repeat_s
 
-    def _log(self, notification: Notification) -> None:
+    def _log(self, notification: Notification, integration: str) -> None:
+        """Record that ``integration`` of the notification's receiver was told (Alertmanager's SetNotifies)."""
         now = notification.now
         firing = frozenset(a.fingerprint for a in notification.alerts if not a.resolved_at(now))
         resolved = frozenset(a.fingerprint for a in notification.alerts if a.resolved_at(now))
-        key = (notification.group_key, notification.receiver)
+        key = (notification.group_key, notification.receiver, integration)
         self.nflog[key] = NflogEntry(firing, resolved, now)
         if self.on_log is not None:
-            self.on_log(notification.group_key, notification.receiver, self.nflog[key])
+            self.on_log(notification.group_key, notification.receiver, integration, self.nflog[key])
+
+    def _drop_told(self, notification: Notification, keys: list[str]) -> None:
         group = self.groups.get(notification.group_key)
         if group is not None:
-            self._drop_resolved(group, self.nflog[key], now)
+            entries = [self._entry(notification.group_key, notification.receiver, key) for key in keys]
+            self._drop_resolved(group, entries, notification.now)
 
-    def _drop_resolved(self, group: AggregationGroup, entry: NflogEntry | None, now: float) -> None:
-        """Resolved alerts the receiver has been told about leave the group; an empty group goes."""
-        told = (lambda fp: entry is None or fp not in entry.firing or fp in entry.resolved)  # noqa: E731
+    def _drop_resolved(self, group: AggregationGroup, entries: list[NflogEntry | None], now: float) -> None:
+        """Resolved alerts every integration of the receiver has been told about leave the group; an empty
+        group goes. (An integration that keeps failing keeps them, so it is told once it delivers.)"""
+
+        def told(fp: str) -> bool:
+            return all(e is None or fp not in e.firing or fp in e.resolved for e in entries)
+
         dropped = [fp for fp, alert in group.alerts.items() if self.is_resolved(alert, now) and told(fp)]
         if not dropped:
             return

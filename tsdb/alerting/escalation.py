@@ -4,7 +4,14 @@ A policy is an ordered list of steps (``wait`` then notify ``receivers`` and/or 
 person of ``oncall`` schedules), run ``repeat`` extra times. The hook (a :class:`DispatchHook`) starts an
 escalation when a firing notification for a bound receiver went out, adds ``extras["ack_url"]`` to every
 notification, stops on resolve or acknowledgement, suppresses repeats of acknowledged groups, and re-opens
-a group when a new alert fires in it. State (acks, escalations) is kept in SQLite and survives restarts.
+a group when a new alert fires in it. State (acks, escalations, pending page retries) is kept in SQLite and
+survives restarts.
+
+A page that fails (any integration of its target) is not recorded as sent: it is tried again, only for the
+integrations that failed, ``RETRY_FIRST_S`` later, doubling up to ``RETRY_MAX_DELAY_S``, until delivered or
+``RETRY_FOR_S`` / ``RETRY_MAX_ATTEMPTS`` are exhausted (then it is given up: logged, counted in
+``tsdb_notifications_given_up_total``, noted in the group's history). Steps keep their schedule meanwhile.
+Acknowledging or resolving the group drops its pending retries.
 """
 
 from __future__ import annotations
@@ -13,6 +20,7 @@ import base64
 import json
 import logging
 import threading
+import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,6 +28,7 @@ from typing import Any
 
 from tsdb.alerting.model import Alert, DeliveryResult, Notification
 from tsdb.alerting.oncall import OnCall, User
+from tsdb.alerting.receivers.base import DeliveryMetrics
 from tsdb.config import parse_duration_ms
 from tsdb.errors import ConfigError, TsdbError
 from tsdb.sqlite_store import open_store
@@ -50,6 +59,35 @@ class Escalation:
     step: int
     next_at: float
     repeats: int = 0
+    notification: dict[str, Any] = field(default_factory=dict)
+
+
+RETRY_FIRST_S = 10.0
+"""A failed page is tried again this long after its first attempt, then after twice as long each time..."""
+RETRY_MAX_DELAY_S = 300.0
+"""...but at most this long between attempts..."""
+RETRY_FOR_S = 3600.0
+"""...and no later than this long after the first attempt..."""
+RETRY_MAX_ATTEMPTS = 30
+"""...nor more than this many attempts in all."""
+MAX_PENDING = 10_000
+"""At most this many pages wait for a retry; beyond, the oldest is given up."""
+
+
+@dataclass
+class PendingPage:
+    """A failed page (one step's notification to one target) waiting for its next attempt.
+
+    ``integrations`` are the keys of the target's integrations still to be told (None: all of them)."""
+
+    id: str
+    group_key: str
+    step: int
+    target: str
+    integrations: tuple[str, ...] | None
+    attempts: int
+    first_at: float
+    next_at: float
     notification: dict[str, Any] = field(default_factory=dict)
 
 
@@ -116,6 +154,9 @@ ESCALATION_SCHEMA = """
 CREATE TABLE IF NOT EXISTS acks (group_key TEXT PRIMARY KEY, by TEXT, comment TEXT, at REAL, fingerprints TEXT);
 CREATE TABLE IF NOT EXISTS escalations (group_key TEXT PRIMARY KEY, policy TEXT, step INTEGER, next_at REAL,
                                         repeats INTEGER, notification TEXT);
+CREATE TABLE IF NOT EXISTS page_retries (id TEXT PRIMARY KEY, group_key TEXT, step INTEGER, target TEXT,
+                                         integrations TEXT, attempts INTEGER, first_at REAL, next_at REAL,
+                                         notification TEXT);
 """
 
 
@@ -133,6 +174,27 @@ class EscalationStore:
             escalations = {g: Escalation(g, p, s, n, r, json.loads(x))
                            for g, p, s, n, r, x in self._db.execute("SELECT * FROM escalations")}
         return acks, escalations
+
+    def load_retries(self) -> dict[str, PendingPage]:
+        with self._lock:
+            rows = self._db.execute("SELECT id, group_key, step, target, integrations, attempts, first_at, "
+                                    "next_at, notification FROM page_retries").fetchall()
+        out = {}
+        for i, g, s, t, keys, a, f, n, x in rows:
+            integrations = json.loads(keys)
+            out[i] = PendingPage(i, g, s, t, None if integrations is None else tuple(integrations), a, f, n,
+                                 json.loads(x))
+        return out
+
+    def save_retry(self, page_id: str, page: PendingPage | None) -> None:
+        with self._lock:
+            if page is None:
+                self._db.execute("DELETE FROM page_retries WHERE id = ?", (page_id,))
+            else:
+                self._db.execute("INSERT OR REPLACE INTO page_retries VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                                 (page.id, page.group_key, page.step, page.target,
+                                  json.dumps(None if page.integrations is None else list(page.integrations)),
+                                  page.attempts, page.first_at, page.next_at, json.dumps(page.notification)))
 
     def save_ack(self, group_key: str, ack: dict[str, Any] | None) -> None:
         with self._lock:
@@ -164,11 +226,14 @@ class EscalationHook:
     """Acknowledgement + escalation (see module docstring); driven by :meth:`tick`."""
 
     def __init__(self, policies: dict[str, Policy], bindings: dict[str, str], oncall: OnCall,
-                 deliver: Deliver, store: EscalationStore, clock: Callable[[], float], external_url: str) -> None:
+                 deliver: Deliver, store: EscalationStore, clock: Callable[[], float], external_url: str,
+                 metrics: DeliveryMetrics | None = None) -> None:
         self.policies, self.bindings, self.oncall = policies, bindings, oncall
         self.deliver, self.store, self.clock, self.external_url = deliver, store, clock, external_url
+        self.metrics = metrics or DeliveryMetrics()
         self.acks, self.escalations = store.load()
-        self.sent: list[tuple[int, str]] = []  # (step, target) of escalation sends, for status and tests
+        self.retries: dict[str, PendingPage] = store.load_retries()  # id -> failed page awaiting a retry
+        self.sent: list[tuple[int, str]] = []  # (step, target) of delivered pages, newest last (the last 1,000)
         self.history: dict[str, list[dict[str, Any]]] = {}  # group key -> events, oldest first (in memory)
 
     def ack_url(self, group_key: str) -> str:
@@ -206,12 +271,13 @@ class EscalationHook:
             if key in self.escalations or key in self.acks:
                 self.record(key, "resolved")
             self._stop(key)
+            self._drop_retries(key)
             self.acks.pop(key, None)
             self.store.save_ack(key, None)
             return
         policy = self.bindings.get(notification.receiver)
-        if policy is None or key in self.acks or key in self.escalations:
-            return
+        if policy is None or notification.retry or key in self.acks or key in self.escalations:
+            return  # (a retry of a notification that failed is no news: a finished escalation stays so)
         first = self.policies[policy].steps[0]
         esc = Escalation(key, policy, 0, notification.now + first.wait_s, 0, _snapshot(notification))
         self.escalations[key] = esc
@@ -223,16 +289,24 @@ class EscalationHook:
         self.acks[group_key] = {"by": by, "comment": comment, "at": self.clock(), "fingerprints": fingerprints}
         self.store.save_ack(group_key, self.acks[group_key])
         self._stop(group_key)
+        self._drop_retries(group_key)
         self.record(group_key, f"acknowledged by {by}" + (f": {comment}" if comment else ""))
 
     def _stop(self, key: str) -> None:
         if self.escalations.pop(key, None) is not None:
             self.store.save_escalation(key, None)
 
+    def _drop_retries(self, key: str) -> None:
+        for page in [p for p in self.retries.values() if p.group_key == key]:
+            self._forget(page)
+
     # -- escalation steps ---------------------------------------------------------------------------
     async def tick(self) -> int:
-        """Run every due step; returns how many steps ran."""
+        """Retry every failed page that is due, then run every due step; returns how many steps ran."""
         now = self.clock()
+        for page in sorted(self.retries.values(), key=lambda p: p.next_at):
+            if page.next_at <= now and page.id in self.retries:
+                await self._page(page.group_key, page.step, page.target, page.notification, now, page)
         ran = 0
         for key, esc in list(self.escalations.items()):
             if esc.next_at > now or key in self.acks:
@@ -243,14 +317,7 @@ class EscalationHook:
                 continue
             step = policy.steps[esc.step]
             for target in self._targets(step, now):
-                notification = _restore(esc.notification, target, now, esc.step)
-                notification.extras["ack_url"] = self.ack_url(key)
-                try:
-                    await self.deliver(notification)
-                except Exception:
-                    log.exception("escalation delivery failed", extra={"target": target})
-                self.sent.append((esc.step, target))
-                self.record(key, f"step {esc.step + 1}: notified {target}")
+                await self._page(key, esc.step, target, esc.notification, now, None)
             ran += 1
             esc.step += 1
             if esc.step >= len(policy.steps):
@@ -262,6 +329,60 @@ class EscalationHook:
             esc.next_at = now + policy.steps[esc.step].wait_s
             self.store.save_escalation(key, esc)
         return ran
+
+    async def _page(self, key: str, step: int, target: str, snapshot: dict[str, Any], now: float,
+                    pending: PendingPage | None) -> None:
+        """Send step ``step``'s page to ``target`` (a retry of ``pending``: to its integrations still due);
+        record it as sent only when every integration delivered, else schedule a retry or give up."""
+        notification = _restore(snapshot, target, now, step)
+        notification.extras["ack_url"] = self.ack_url(key)
+        if pending is not None and pending.integrations is not None:
+            notification.integrations = frozenset(pending.integrations)
+        try:
+            results = await self.deliver(notification)
+        except Exception as err:
+            log.exception("escalation delivery failed", extra={"target": target})
+            results = [DeliveryResult(target, "", False, 1, error=str(err))]
+        attempts = 1 if pending is None else pending.attempts + 1
+        failed = [r for r in results if not r.ok]
+        if pending is not None:
+            self._forget(pending)
+        if not failed:
+            self.sent.append((step, target))
+            del self.sent[:-1000]
+            self.record(key, f"step {step + 1}: notified {target}" + (f" (attempt {attempts})" if attempts > 1 else ""))
+            return
+        if any(not r.key for r in failed):  # the whole target failed
+            remaining = pending.integrations if pending is not None else None
+        else:
+            remaining = tuple(sorted(r.key for r in failed))
+        errors = "; ".join(r.error for r in failed if r.error)[:300] or "failed"
+        first_at = pending.first_at if pending is not None else now
+        delay = min(RETRY_FIRST_S * 2 ** (attempts - 1), RETRY_MAX_DELAY_S)
+        page = PendingPage(pending.id if pending is not None else uuid.uuid4().hex[:16], key, step, target,
+                           remaining, attempts, first_at, now + delay, snapshot)
+        if attempts >= RETRY_MAX_ATTEMPTS or page.next_at > first_at + RETRY_FOR_S:
+            self._give_up(page, errors)
+            return
+        self.retries[page.id] = page
+        self.store.save_retry(page.id, page)
+        self.record(key, f"step {step + 1}: notifying {target} failed ({errors}); retry in {delay:g}s")
+        while len(self.retries) > MAX_PENDING:
+            self._give_up(min(self.retries.values(), key=lambda p: p.first_at), "too many pages awaiting a retry")
+
+    def _give_up(self, page: PendingPage, why: str) -> None:
+        self._forget(page)
+        log.error("escalation page given up", extra={"group_key": page.group_key, "target": page.target,
+                                                      "step": page.step + 1, "attempts": page.attempts,
+                                                      "error": why})
+        for integration in page.integrations or ("",):
+            self.metrics.gave_up(page.group_key, page.target, integration.split("/")[0], integration)
+        self.record(page.group_key, f"step {page.step + 1}: gave up notifying {page.target} after "
+                                    f"{page.attempts} attempts ({why})")
+
+    def _forget(self, page: PendingPage) -> None:
+        if self.retries.pop(page.id, None) is not None:
+            self.store.save_retry(page.id, None)
 
     def _targets(self, step: Step, now: float) -> list[str]:
         targets = list(step.receivers)

@@ -118,6 +118,12 @@ class Notification:
     # sets it to flush time + group_interval); None means one attempt.
     retry_until: float | None = None
     extras: dict[str, Any] = field(default_factory=dict)
+    # Only these integrations of the receiver (keys ``<kind>/<index>``, see DeliveryResult.key) get it;
+    # None means all. Set when some integrations already have it (per-integration retries).
+    integrations: frozenset[str] | None = None
+    # True when this repeats what an earlier flush already tried to send (to integrations that failed it):
+    # no news for hooks (an escalation does not start again).
+    retry: bool = False
 
     @property
     def firing(self) -> list[Alert]:
@@ -130,7 +136,12 @@ class Notification:
 
 @dataclass
 class DeliveryResult:
-    """Outcome of delivering one notification (after the receiver's retries)."""
+    """Outcome of delivering one notification to one integration (after the receiver's retries).
+
+    ``key`` names the integration within its receiver, ``<kind>/<index among that kind>`` (``webhook/0``),
+    as the notification log keys it; an empty key with ``ok`` false means the whole receiver failed (rate
+    limited, unknown receiver, an exception), so every integration asked for has to be tried again.
+    """
 
     receiver: str
     integration: str
@@ -139,6 +150,7 @@ class DeliveryResult:
     status_code: int | None = None
     error: str = ""
     latency_s: float = 0.0
+    key: str = ""
 
 
 class Sender(Protocol):

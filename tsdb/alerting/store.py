@@ -2,7 +2,10 @@
 
 The dispatcher's notification log (what each group's receiver was last told, and when) and the silences
 survive a restart, so a restart neither sends a burst of duplicate first notifications nor loses the
-repeat schedule. Writes are small transactions in WAL journal mode; one connection guarded by a lock.
+repeat schedule. The log has one entry per group, receiver and integration (table ``nflog_integrations``);
+entries of the older per-receiver table ``nflog`` load with integration key ``""`` (they stand for every
+integration of the receiver until it has its own entry). Writes are small transactions in WAL journal mode;
+one connection guarded by a lock.
 """
 
 from __future__ import annotations
@@ -19,6 +22,9 @@ from tsdb.sqlite_store import open_store
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS nflog (group_key TEXT, receiver TEXT, firing TEXT, resolved TEXT, at REAL,
                                   PRIMARY KEY (group_key, receiver));
+CREATE TABLE IF NOT EXISTS nflog_integrations (group_key TEXT, receiver TEXT, integration TEXT, firing TEXT,
+                                               resolved TEXT, at REAL,
+                                               PRIMARY KEY (group_key, receiver, integration));
 CREATE TABLE IF NOT EXISTS silences (id TEXT PRIMARY KEY, matchers TEXT, starts_at REAL, ends_at REAL,
                                      created_by TEXT, comment TEXT, updated_at REAL, recurrence TEXT);
 """
@@ -32,15 +38,19 @@ class AlertingStore:
         self.path = path
         self._lock = threading.Lock()
 
-    def load_nflog(self) -> dict[tuple[str, str], NflogEntry]:
+    def load_nflog(self) -> dict[tuple[str, str, str], NflogEntry]:
+        """(group key, receiver, integration key) -> entry."""
         with self._lock:
-            rows = self._db.execute("SELECT group_key, receiver, firing, resolved, at FROM nflog").fetchall()
-        return {(g, r): NflogEntry(frozenset(json.loads(f)), frozenset(json.loads(x)), at) for g, r, f, x, at in rows}
+            old = self._db.execute("SELECT group_key, receiver, '', firing, resolved, at FROM nflog").fetchall()
+            rows = self._db.execute("SELECT group_key, receiver, integration, firing, resolved, at "
+                                    "FROM nflog_integrations").fetchall()
+        return {(g, r, i): NflogEntry(frozenset(json.loads(f)), frozenset(json.loads(x)), at)
+                for g, r, i, f, x, at in [*old, *rows]}
 
-    def save_nflog(self, group_key: str, receiver: str, entry: NflogEntry) -> None:
+    def save_nflog(self, group_key: str, receiver: str, integration: str, entry: NflogEntry) -> None:
         with self._lock:
-            self._db.execute("INSERT OR REPLACE INTO nflog VALUES (?, ?, ?, ?, ?)",
-                             (group_key, receiver, json.dumps(sorted(entry.firing)),
+            self._db.execute("INSERT OR REPLACE INTO nflog_integrations VALUES (?, ?, ?, ?, ?, ?)",
+                             (group_key, receiver, integration, json.dumps(sorted(entry.firing)),
                               json.dumps(sorted(entry.resolved)), entry.at))
 
     def load_silences(self) -> list[Silence]:

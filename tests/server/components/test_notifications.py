@@ -49,6 +49,10 @@ def test_reload_switches_receivers(tmp_path: Path) -> None:
                 assert "new" in component.api.config_text
                 context.services.notifier.send([Alert({"alertname": "B"}, starts_at=time.time())])
                 await _until(lambda: second.requests)
+                # the server's counters keep counting the new receivers' deliveries
+                registry = context.metrics.registry
+                await _until(lambda: registry.get_sample_value(
+                    "tsdb_notifications_total", {"receiver": "new", "integration": "webhook"}) == 1)
                 # the same section again: nothing to do (group timers keep running)
                 same = await component.prepare_reload(with_sections(context, notifications=_section(url2, "new")))
                 assert not same.changed

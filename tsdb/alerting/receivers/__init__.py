@@ -9,6 +9,6 @@ are Go templates (:mod:`tsdb.alerting.gotmpl`). Other keys are reported in ``Rec
 
 from __future__ import annotations
 
-from tsdb.alerting.receivers.base import ReceiverSet, build_receivers
+from tsdb.alerting.receivers.base import DeliveryMetrics, ReceiverSet, build_receivers
 
-__all__ = ["ReceiverSet", "build_receivers"]
+__all__ = ["DeliveryMetrics", "ReceiverSet", "build_receivers"]

@@ -54,13 +54,15 @@ class EscalationComponent:
         assert context.services.dispatcher is not None, "escalation is built after notifications"
         self.dispatcher = context.services.dispatcher
         self.raw = _own(section)
+        assert context.services.receivers is not None, "escalation is built after notifications"
+        self.metrics = context.services.receivers.metrics  # the notification system's counters
         policies, bindings, self.config_oncall, self.user_receivers = self._parse(section)
         self.override_store = OverrideStore(context.db.path / "alerting" / "oncall.sqlite")
         self.runtime_overrides = self.override_store.load()
         self.oncall = self.config_oncall.with_runtime_overrides(self.runtime_overrides)
         store = EscalationStore(context.db.path / "alerting" / "escalation.sqlite")
         self.hook = EscalationHook(policies, bindings, self.oncall, self._deliver, store, time.time,
-                                   context.external_url)
+                                   context.external_url, self.metrics)
         self.store = store
         self.dispatcher.add_hook(self.hook)
         self._stop = asyncio.Event()
@@ -72,7 +74,7 @@ class EscalationComponent:
         oncall = parse_oncall(section.get("oncall"))
         users = build_receivers(user_receivers(oncall.users, escalation.get("contact") or {}),
                                 global_config={}, templates=[], base_dir=None,
-                                external_url=self.context.external_url)
+                                external_url=self.context.external_url, metrics=self.metrics)
         return policies, bindings, oncall, users
 
     async def prepare_reload(self, config: ServerConfig) -> Reload:

@@ -22,7 +22,7 @@ from aiohttp import web
 from tsdb.alerting.config import DEFAULT_CONFIG, parse_config
 from tsdb.alerting.dispatcher import RESOLVE_TIMEOUT_S, Dispatcher
 from tsdb.alerting.model import Alert
-from tsdb.alerting.receivers import ReceiverSet, build_receivers
+from tsdb.alerting.receivers import DeliveryMetrics, ReceiverSet, build_receivers
 from tsdb.alerting.silences import SilenceStore
 from tsdb.alerting.store import AlertingStore
 from tsdb.config import ServerConfig, parse_duration_ms
@@ -51,6 +51,7 @@ class AlertingComponent:
         self.section = _check_keys(section)
         self.text = _config_text(section)
         config = parse_config(self.text, _source(section))
+        self.metrics = DeliveryMetrics(context.metrics.registry)  # one set of counters across reloads
         self.receivers = self._receivers(section, config)
         timeout = _resolve_timeout(section)
         self.store = AlertingStore(context.db.path / "alerting" / "alerting.sqlite")
@@ -67,12 +68,11 @@ class AlertingComponent:
         self._stop = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 
-    def _receivers(self, section: dict[str, Any], config: Any, registry: Any = "server") -> ReceiverSet:
+    def _receivers(self, section: dict[str, Any], config: Any) -> ReceiverSet:
         receivers = build_receivers(list(config.receivers), global_config=config.global_config,
                                     templates=list(config.templates),
                                     base_dir=_base_dir(section, self.context.config_file),
-                                    external_url=self.context.external_url,
-                                    registry=self.context.metrics.registry if registry == "server" else None,
+                                    external_url=self.context.external_url, metrics=self.metrics,
                                     source=_source(section))
         for name, limit in (section.get("rate_limits") or {}).items():  # extension: per receiver
             try:
@@ -94,7 +94,7 @@ class AlertingComponent:
         timeout = _resolve_timeout(section)
         if text == self.text and _own(section) == _own(self.section):
             return UNCHANGED  # group timers keep running
-        receivers = self._receivers(section, parsed, registry=None)
+        receivers = self._receivers(section, parsed)
 
         async def apply() -> None:
             old = self.receivers
