@@ -98,6 +98,31 @@ def test_full_disk_fails_head_persistence_but_retention_still_frees_space(
         assert _dump(db) == _since(model.data, horizon), "nothing acknowledged and unexpired is lost"
 
 
+def test_a_failed_wal_checkpoint_is_retried(tmp_path: Path) -> None:
+    """A block fits but the WAL checkpoint after it does not: the head stage fails, the block stays, and the
+    checkpoint is written by a later maintenance once there is space."""
+    options = StorageOptions(block_range_ms=10_000, max_block_range_ms=10_000, retention_ms=10**12,
+                             tiers_enabled=False)
+    model = Model()
+    wal = tmp_path / "wal"
+    with DB.open(tmp_path, options) as db:
+        for t in range(0, 25_000, 5000):  # 5 small series: one small block is due, [0, 10 s)
+            model.commit(db, 5, t, per_series=5)
+        # 400 more series after it: too many for a small checkpoint (it keeps every live series)
+        _commit(db, model, 400, np.arange(10_000, 25_000, 1000, dtype=np.int64), prefix="big")
+        with file_size_limit(16 << 10) as limit:
+            full = db.maintain()
+            assert set(full.failed) == {"head"} and "checkpoint" in full.failed["head"].lower(), full
+            assert len(db.blocks) == 1 and not list(wal.glob("checkpoint.*"))
+            limit.lift()
+            assert db.maintain().ok  # no range is due: the checkpoint is retried on its own
+            assert list(wal.glob("checkpoint.*")), "the checkpoint is written once there is space"
+            assert len(db.blocks) == 1
+            assert _dump(db) == model.data
+    with DB.open(tmp_path, options) as db:
+        assert _dump(db) == model.data
+
+
 # -- stopping -------------------------------------------------------------------------------------
 def _one_chunk_series(n: int, stop: StopFlag, stop_after: int) -> Iterator[SeriesChunks]:
     """``n`` series of one 20-sample chunk each, sorted by labels; sets ``stop`` after ``stop_after``."""

@@ -315,17 +315,17 @@ class DB:
                                                 "failures": self.maintenance_failures[stage]})
 
     def _persist_head(self) -> None:
-        """Write due head ranges as blocks (oldest first), then checkpoint the WAL. A failed range stays
-        in the head (and the WAL) and is tried again by the next maintenance."""
-        if self._checkpoint_due is not None:
-            with self._mutex:
-                self._checkpoint(self._checkpoint_due)
+        """Write due head ranges as blocks (oldest first), checkpointing the WAL after each. A failed range
+        stays in the head (and the WAL) and is tried again by the next maintenance, as is a failed
+        checkpoint (by the next range's, or on its own when no range is due)."""
         for _ in range(1_000_000):  # bounded: every pass hands a range over or stops
             self._stop.check("head persistence")
             with self._mutex:
                 self._truncate_handed_over()
                 span = self._due_head_range()
                 if span is None:
+                    if self._checkpoint_due is not None:
+                        self._checkpoint(self._checkpoint_due)
                     return
                 # freeze the range first: a late sample for it is now out of bounds, not lost
                 self.head.freeze_before(span[1])
