@@ -95,7 +95,7 @@ def test_imports_go_one_way() -> None:
 # on-disk formats (wal, chunks, index) do not import each other; foundation modules only each other.
 STORAGE_STAGES = {
     "crc": 0, "crc_kernels": 0, "encoding": 0, "fileutil": 0, "ulid": 0, "dirlock": 0, "interfaces": 0,
-    "memory": 0, "metadata": 0, "merge_kernels": 0, "limits": 0,
+    "memory": 0, "metadata": 0, "merge_kernels": 0, "limits": 0, "interrupt": 0,
     "wal": 1, "chunks": 1, "index": 1,
     "head": 2,
     "block": 3, "merge": 3,

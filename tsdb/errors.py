@@ -91,6 +91,12 @@ class DataDirLockedError(StorageError):
     """The data directory is already opened by another process."""
 
 
+class MaintenanceInterruptedError(TsdbError):
+    """Maintenance (a block write, compaction or tier write) gave up at a safe point because the database
+    is closing. Its partial output is removed; the data it was writing is still in the WAL or the source
+    blocks, so nothing is lost and a later maintenance redoes the work."""
+
+
 class CorruptionError(TsdbError, ValueError):
     """Persistent data is corrupt. ``path`` and ``offset`` say where (either may be unknown)."""
 

@@ -38,7 +38,7 @@ def test_server_lifecycle(tmp_path: Path) -> None:
                     assert response.status == 204
                 # the maintenance loop persists the head as blocks (bounded wait, not a timing assumption)
                 for _ in range(300):
-                    if server.db is not None and server.db.blocks:
+                    if server.db is not None and server.db.blocks and server.db.last_maintenance_success:
                         break
                     await asyncio.sleep(0.1)
                 async with session.get(base + "/api/v1/query", params={"query": "count_over_time(m[1m])",
@@ -66,6 +66,12 @@ def test_server_lifecycle(tmp_path: Path) -> None:
     assert 'tsdb_write_requests_total{code="204",protocol="remote_write"} 1.0' in metrics
     assert 'tsdb_http_requests_total{code="200",handler="/api/v1/query"} 1.0' in metrics
     assert "tsdb_compaction_duration_seconds_count" in metrics and "tsdb_blocks_loaded" in metrics
+    assert "tsdb_compactions_failed_total 0.0" in metrics
+    assert all(f'tsdb_maintenance_failures_total{{stage="{stage}"}} 0.0' in metrics
+               for stage in ("head", "compaction", "tiers", "retention"))
+    last_success = next(line for line in metrics.splitlines()
+                        if line.startswith("tsdb_maintenance_last_success_timestamp_seconds "))
+    assert float(last_success.split()[1]) > 0, "maintenance succeeded (it wrote blocks)"
     assert 'tsdb_query_result_cache_requests_total{result="hit"} 1.0' in metrics
     assert 'tsdb_query_result_cache_requests_total{result="miss"} 1.0' in metrics
     assert status["data"]["seriesCountByMetricName"] == [{"name": "m", "value": 1}]  # type: ignore[index]

@@ -69,6 +69,9 @@ def _bind(host: str, port: int) -> socket.socket:
     return sock
 
 
+MAINTENANCE_STOP_WAIT_S = 10.0
+"""How long ``stop`` waits for the maintenance thread before saying so in the log (it then waits on)."""
+
 # ServerConfig fields a reload applies; every other field needs a restart.
 RELOADABLE = ("rules", "slos", "notifications", "scrape", "collect", "dashboards", "web_roles", "ingest")
 
@@ -160,6 +163,7 @@ class Server:
         backend.status_runtime = lambda: status.runtime_info(
             self.config, backend.start_time, self.metrics.reload_ok, self.metrics.reload_time, len(db.repairs))
         self.metrics.bind_gauges(lambda: db.num_series, lambda: db.wal_size_bytes, lambda: len(db.blocks))
+        self.metrics.bind_maintenance(db)
         db.head.commit_listeners.append(self.metrics.record_commit)
 
         # The web config file (TLS, basic auth) is read first: a bad one stops the start-up (docs/security.md).
@@ -315,7 +319,8 @@ class Server:
                             charset="utf-8", headers={"X-Content-Type": "version=0.0.4"})
 
     def _maintain(self) -> None:
-        """Background loop: cut blocks from the head, compact, apply retention."""
+        """Background loop: cut blocks from the head, compact, write tiers, apply retention. A failed stage
+        is logged and counted by the DB (the later ones still run) and retried at the next interval."""
         interval = self.config.storage.compaction_interval_ms / 1000
         while not self._stopping.wait(interval):
             db = self.db
@@ -328,7 +333,11 @@ class Server:
                 log.exception("maintenance failed")
 
     async def stop(self) -> None:
+        """Stop everything and close the DB. A running maintenance is stopped at its next safe point (its
+        partial output discarded, redone at the next start), so this returns within seconds."""
         self._stopping.set()
+        if self.db is not None:
+            self.db.stop_maintenance()  # at once: it winds down while the front ends stop
         for component in reversed(self.components):
             try:
                 await component.stop()
@@ -340,7 +349,9 @@ class Server:
         if self._runner is not None:
             await self._runner.cleanup()
         if self._maintenance is not None:
-            self._maintenance.join(timeout=60)
+            self._maintenance.join(timeout=MAINTENANCE_STOP_WAIT_S)
+            if self._maintenance.is_alive():  # db.close() below still waits: a block is never cut in half
+                log.warning("maintenance is slow to stop", extra={"waited_s": MAINTENANCE_STOP_WAIT_S})
         self.executor.shutdown(wait=True)
         if self.db is not None:
             self.db.close()

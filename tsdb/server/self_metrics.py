@@ -14,6 +14,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 
 from tsdb.query.engine.result_cache import ResultCache
+from tsdb.storage.db import DB
 from tsdb.storage.interfaces import CommitResult
 
 
@@ -29,6 +30,27 @@ class _ResultCacheCollector(Collector):
             requests.add_metric([result], count)
         return [requests, GaugeMetricFamily("tsdb_query_result_cache_bytes", "Bytes held by the range query "
                                             "result cache.", value=self.cache.bytes)]
+
+
+class _MaintenanceCollector(Collector):
+    """Maintenance outcomes of a DB, named as Prometheus names its own (``prometheus_tsdb_*`` -> ``tsdb_*``)."""
+
+    def __init__(self, db: DB) -> None:
+        self.db = db
+
+    def collect(self) -> list[Metric]:
+        failures = CounterMetricFamily("tsdb_maintenance_failures", "Failed maintenance stages (head, "
+                                       "compaction, tiers, retention), by stage.", labels=["stage"])
+        for stage, count in self.db.maintenance_failures.items():
+            failures.add_metric([stage], count)
+        return [
+            CounterMetricFamily("tsdb_compactions_failed", "Failed head persistences and block compactions.",
+                                value=self.db.compactions_failed),
+            failures,
+            GaugeMetricFamily("tsdb_maintenance_last_success_timestamp_seconds", "Unix time of the last "
+                              "maintenance whose every stage succeeded (0: none since start).",
+                              value=self.db.last_maintenance_success),
+        ]
 
 
 class SelfMetrics:
@@ -76,6 +98,10 @@ class SelfMetrics:
         self.head_series.set_function(head_series)
         self.wal_size.set_function(wal_size)
         self.blocks.set_function(blocks)
+
+    def bind_maintenance(self, db: DB) -> None:
+        """Expose ``db``'s maintenance failures and last success, read at scrape time."""
+        self.registry.register(_MaintenanceCollector(db))
 
     def bind_result_cache(self, cache: ResultCache) -> None:
         """Expose the range result cache's lookups and size, read at scrape time."""

@@ -6,7 +6,7 @@ tsdb.query or anything above. Inside, the stages import one way (enforced by tes
 - foundation (top-level modules): ``crc``/``crc_kernels``, ``encoding`` (varints), ``fileutil`` (fsync,
   atomic writes), ``ulid``, ``dirlock``, ``interfaces`` (the Queryable/Appendable contracts), ``memory``
   (the in-memory model store), ``metadata`` (metric type, help and unit as received), ``limits``
-  (series and label limits);
+  (series and label limits), ``interrupt`` (the stop flag long maintenance work checks at safe points);
 - on-disk formats: ``wal/`` (segments, records, checkpoints), ``chunks/`` (XOR codec, chunk segment
   files), ``index/`` (block index, postings); these import only the foundation;
 - ``head/`` (the in-memory head), then ``block/`` (persisted blocks), then ``merge`` (merging querier),

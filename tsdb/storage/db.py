@@ -4,8 +4,14 @@
 the head, and opens the WAL for writing. Appenders write WAL records before the head sees a batch
 (``commit`` acknowledges only durable data). ``querier`` merges blocks and head. ``maintain`` (called
 by the server's background loop, or by hand) persists the head's oldest range as a block once the head
-spans 1.5 block ranges, checkpoints and truncates the WAL, merges blocks and applies retention. Blocks
-still read by a querier are deleted only after it closes.
+spans 1.5 block ranges, checkpoints and truncates the WAL, merges blocks, writes tiers and applies
+retention. Blocks still read by a querier are deleted only after it closes.
+
+Maintenance stages (:data:`MAINTENANCE_STAGES`) are independent: a stage that fails (a full disk while
+persisting the head) is logged and counted, and the later ones still run, so retention frees space even
+when nothing new can be written; the next ``maintain`` retries. ``close`` (and ``stop_maintenance``) make
+a running maintenance give up at its next safe point, discarding partial output: the WAL and the source
+blocks still hold everything acknowledged, and the work is redone later.
 
 Thread-safety: appenders and queriers may run on many threads; ``maintain`` and ``delete`` serialise
 on the DB lock.
@@ -17,7 +23,8 @@ import logging
 import shutil
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +32,7 @@ import numpy as np
 import numpy.typing as npt
 
 from tsdb.config import StorageOptions, parse_duration_ms
-from tsdb.errors import StorageError
+from tsdb.errors import MaintenanceInterruptedError, StorageError
 from tsdb.labels import Labels, Matcher
 from tsdb.storage.block.meta import list_blocks
 from tsdb.storage.block.reader import Block
@@ -35,6 +42,7 @@ from tsdb.storage.dirlock import DirLock
 from tsdb.storage.head.append import HeadAppender
 from tsdb.storage.head.head import Head
 from tsdb.storage.interfaces import RECENT_WRITE_WINDOW_MS, CommitResult, TimestampArray, ValueArray
+from tsdb.storage.interrupt import StopFlag
 from tsdb.storage.merge import MergeQuerier
 from tsdb.storage.metadata import MetadataStore
 from tsdb.storage.tiers.downsample import RESOLUTIONS
@@ -48,6 +56,26 @@ from tsdb.storage.wal.writer import WAL
 log = logging.getLogger("tsdb.db")
 
 WAL_DIRNAME = "wal"
+
+MAINTENANCE_STAGES = ("head", "compaction", "tiers", "retention")
+"""The stages of ``DB.maintain`` in order: head persistence (with the WAL checkpoint), block compaction,
+tier writing, retention (with deleting released blocks)."""
+
+_COMPACTION_STAGES = ("head", "compaction")  # what ``compactions_failed`` counts, as Prometheus does
+
+
+@dataclass
+class MaintenanceReport:
+    """What one ``DB.maintain`` run did: ``failed`` maps each failed stage to its error; ``interrupted``
+    says a stop request ended the run early (the remaining work is redone later)."""
+
+    failed: dict[str, str] = field(default_factory=dict)
+    interrupted: bool = False
+
+    @property
+    def ok(self) -> bool:
+        """Every stage ran and none failed."""
+        return not self.failed and not self.interrupted
 
 
 class DB:
@@ -73,6 +101,14 @@ class DB:
         self._closed = False
         self._generation = 0
         self.head.commit_listeners.append(self._note_commit)
+        self._stop = StopFlag()
+        self._checkpoint_due: int | None = None  # a WAL checkpoint that failed, retried by the head stage
+        self.maintenance_failures: dict[str, int] = dict.fromkeys(MAINTENANCE_STAGES, 0)
+        """Failed maintenance stages since open, by stage."""
+        self.compactions_failed = 0
+        """Failed head persistences and block compactions since open."""
+        self.last_maintenance_success = 0.0
+        """Unix time (s) when a maintenance last ran every stage without failure; 0 = not yet."""
 
     # -- lifecycle ----------------------------------------------------------------------------
     @classmethod
@@ -137,7 +173,9 @@ class DB:
             log.info("WAL replayed", extra=self.replay_stats)
 
     def close(self) -> None:
-        """Close the WAL and blocks and release the directory lock (after a running maintenance). Idempotent."""
+        """Close the WAL and blocks and release the directory lock. A running maintenance is stopped at its
+        next safe point first (see :meth:`stop_maintenance`). Idempotent."""
+        self._stop.set()
         with self._maintaining, self._mutex:
             if self._closed:
                 return
@@ -229,43 +267,96 @@ class DB:
         return MergeQuerier(queriers)
 
     # -- maintenance --------------------------------------------------------------------------
-    def maintain(self, now_ms: int | None = None) -> None:
-        """Persist the head, compact blocks, apply retention, delete released blocks.
+    def maintain(self, now_ms: int | None = None) -> MaintenanceReport:
+        """Persist the head, compact blocks, write tiers, apply retention and delete released blocks.
 
-        Long writes (blocks, tier files) happen outside the DB lock, so queries are not held up; one
-        maintenance runs at a time, and ``close`` waits for it.
+        Each stage runs even when an earlier one failed; a failure is logged (naming the stage and the
+        error) and counted, and the next call retries. Long writes (blocks, tier files) happen outside the
+        DB lock where possible, so queries are not held up; one maintenance runs at a time. After
+        :meth:`stop_maintenance` or ``close`` it does nothing (``interrupted``).
         """
+        stages: list[tuple[str, Callable[[], None]]] = [
+            ("head", self._persist_head), ("compaction", self._compact_blocks),
+            ("tiers", lambda: self._write_tiers(now_ms)), ("retention", self._retention)]
+        report = MaintenanceReport()
         with self._maintaining:
-            while True:
-                with self._mutex:
-                    if self._closed:
-                        return
-                    self._truncate_handed_over()
-                    span = self._due_head_range()
-                    if span is None:
-                        break
-                    # freeze the range first: a late sample for it is now out of bounds, not lost
-                    self.head.freeze_before(span[1])
-                mint, maxt = span
-                ulid = persist_head_range(self.path, self.head, mint, maxt, self.options.chunk_target_samples)
-                with self._mutex:
-                    if ulid is not None:
-                        self.blocks.append(Block.open(self.path / ulid))
-                        self.blocks.sort(key=lambda b: b.meta.mint)
-                    self.head.hand_over(maxt)
-                    self._truncate_handed_over()
-                    self._checkpoint(maxt)
+            for stage, run in stages:
+                if self._closed or self._stop.is_set():
+                    report.interrupted = True
+                    break
+                try:
+                    run()
+                except MaintenanceInterruptedError as err:
+                    log.info("maintenance stopped; the rest is redone later", extra={"stage": stage,
+                                                                                     "reason": str(err)})
+                    report.interrupted = True
+                    break
+                except Exception as err:
+                    self._stage_failed(stage, err)
+                    report.failed[stage] = str(err)
+            if report.ok:
+                self.last_maintenance_success = time.time()
+        return report
+
+    def stop_maintenance(self) -> None:
+        """Make a running maintenance give up at its next safe point (between blocks, chunk batches, tier
+        files and series batches) and later ones do nothing. For shutdown: ``close`` then returns quickly.
+        Partial output is removed (and never loaded: ``open`` removes ``.tmp`` leftovers)."""
+        self._stop.set()
+
+    def _stage_failed(self, stage: str, err: Exception) -> None:
+        self.maintenance_failures[stage] += 1
+        if stage in _COMPACTION_STAGES:
+            self.compactions_failed += 1
+        expected = isinstance(err, OSError)  # a full disk, permissions, I/O: no traceback on every retry
+        log.error("maintenance stage failed; later stages still run, the next maintenance retries",
+                  exc_info=not expected, extra={"stage": stage, "error": str(err),
+                                                "error_type": type(err).__name__,
+                                                "failures": self.maintenance_failures[stage]})
+
+    def _persist_head(self) -> None:
+        """Write due head ranges as blocks (oldest first), checkpointing the WAL after each. A failed range
+        stays in the head (and the WAL) and is tried again by the next maintenance, as is a failed
+        checkpoint (by the next range's, or on its own when no range is due)."""
+        for _ in range(1_000_000):  # bounded: every pass hands a range over or stops
+            self._stop.check("head persistence")
             with self._mutex:
-                self._compact()
-                blocks = list(self.blocks)
-            if self.tiers is not None:
-                # downsampling reads blocks through queriers: no lock needed (retention waits for readers)
-                self.tiers.maintain(blocks, int(time.time() * 1000) if now_ms is None else now_ms)
-            with self._mutex:
-                if self._closed:
+                self._truncate_handed_over()
+                span = self._due_head_range()
+                if span is None:
+                    if self._checkpoint_due is not None:
+                        self._checkpoint(self._checkpoint_due)
                     return
-                self._apply_retention()
-                self._reap()
+                # freeze the range first: a late sample for it is now out of bounds, not lost
+                self.head.freeze_before(span[1])
+            mint, maxt = span
+            ulid = persist_head_range(self.path, self.head, mint, maxt, self.options.chunk_target_samples,
+                                      stop=self._stop)
+            with self._mutex:
+                if ulid is not None:
+                    self.blocks.append(Block.open(self.path / ulid))
+                    self.blocks.sort(key=lambda b: b.meta.mint)
+                self.head.hand_over(maxt)
+                self._truncate_handed_over()
+                self._checkpoint(maxt)
+
+    def _compact_blocks(self) -> None:
+        with self._mutex:
+            self._compact()
+
+    def _write_tiers(self, now_ms: int | None) -> None:
+        if self.tiers is None:
+            return
+        with self._mutex:
+            blocks = list(self.blocks)
+        # downsampling reads blocks through queriers: no lock needed (retention waits for readers)
+        self.tiers.maintain(blocks, int(time.time() * 1000) if now_ms is None else now_ms, stop=self._stop)
+
+    def _retention(self) -> None:
+        """Delete expired blocks, then the released ones no querier reads. Needs no free space."""
+        with self._mutex:
+            self._apply_retention()
+            self._reap()
 
     def _truncate_handed_over(self) -> None:
         """Drop from the head what blocks hold, once no reader opened before the hand-over is left (those
@@ -285,28 +376,31 @@ class DB:
         return mint, mint + size
 
     def _checkpoint(self, mint: int) -> None:
-        """Fold the older two thirds of WAL segments into a checkpoint of live series and newer samples."""
+        """Fold the older two thirds of WAL segments into a checkpoint of live series and newer samples.
+        If that fails, it is retried by the next head stage (the segments stay until it succeeds)."""
         assert self.wal is not None
+        self._checkpoint_due = mint
         first, last = self.wal.segments()
         self.wal.next_segment()
         upto = first + (last - first + 1) * 2 // 3 if last > first else last
-        if upto < first:
-            return
-        create_checkpoint(self.path / WAL_DIRNAME, first, upto, self.head.has_series, mint)
-        self.wal.truncate(upto + 1)
+        if upto >= first:
+            create_checkpoint(self.path / WAL_DIRNAME, first, upto, self.head.has_series, mint)
+            self.wal.truncate(upto + 1)
+        self._checkpoint_due = None
 
     def _spans(self) -> list[BlockSpan]:
         return [BlockSpan(b.ulid, b.meta.min_time, b.meta.max_time, b.size_bytes()) for b in self.blocks]
 
     def _compact(self) -> None:
         ranges = self.options.block_ranges()
-        while True:
+        for _ in range(max(1, len(self.blocks))):  # every merge leaves at least one block fewer
+            self._stop.check("compaction")
             group = plan_compaction(self._spans(), ranges)
             if not group:
                 return
             ids = {s.ulid for s in group}
             sources = [b for b in self.blocks if b.ulid in ids]
-            ulid = merge_blocks(self.path, sources, self.options.chunk_target_samples)
+            ulid = merge_blocks(self.path, sources, self.options.chunk_target_samples, stop=self._stop)
             merged = Block.open(self.path / ulid)
             self.blocks = sorted([b for b in self.blocks if b.ulid not in ids] + [merged], key=lambda b: b.meta.mint)
             self._retire(sources)

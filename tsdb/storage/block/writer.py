@@ -27,6 +27,7 @@ from tsdb.storage.chunks.xor import chunk_offsets_many, encode_chunks
 from tsdb.storage.fileutil import fsync_dir
 from tsdb.storage.index.writer import write_index
 from tsdb.storage.interfaces import TimestampArray, ValueArray
+from tsdb.storage.interrupt import StopFlag, check_stop
 from tsdb.storage.ulid import new_ulid
 
 U8 = npt.NDArray[np.uint8]
@@ -63,12 +64,14 @@ class SeriesChunks:
 def write_block(parent_dir: str | os.PathLike[str], series: Iterable[SeriesChunks], mint: int, maxt: int, *,
                 level: int = 1, sources: Sequence[str] | None = None, parents: Sequence[BlockDesc] = (),
                 ulid: str | None = None, tombstones: Tombstones | None = None,
-                segment_size: int = DEFAULT_SEGMENT_SIZE) -> str:
+                segment_size: int = DEFAULT_SEGMENT_SIZE, stop: StopFlag | None = None) -> str:
     """Write a block covering ``[mint, maxt]`` (inclusive ms) from ``series`` sorted by labels; return its ULID.
 
     Series without chunks are skipped. Every chunk must lie within ``[mint, maxt]``. ``meta.json``
     gets ``maxTime = maxt + 1``. ``sources`` defaults to the new ULID itself (a level-1 block).
     The block appears atomically: ``<ULID>.tmp`` is written, fsynced, then renamed to ``<ULID>``.
+    A set ``stop`` flag is honoured between chunk batches and before the index and the rename:
+    :class:`~tsdb.errors.MaintenanceInterruptedError` is raised and the ``.tmp`` directory removed.
     """
     if maxt < mint:
         raise InvalidArgumentError(f"block range [{mint}, {maxt}] ends before it starts")
@@ -81,6 +84,7 @@ def write_block(parent_dir: str | os.PathLike[str], series: Iterable[SeriesChunk
         raise InvalidArgumentError(f"block {final} already exists")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir()
+    writer: ChunkSegmentWriter | None = None
     try:
         stats = BlockStats()
         writer = ChunkSegmentWriter(tmp / CHUNKS_DIRNAME, segment_size)
@@ -105,10 +109,12 @@ def write_block(parent_dir: str | os.PathLike[str], series: Iterable[SeriesChunk
             stats.num_chunks += n
             stats.num_samples += int(s.num_samples)
             if pending_chunks >= _BATCH_CHUNKS:
+                check_stop(stop, f"block {ulid} write")
                 entries.extend(_write_chunk_batch(writer, pending))
                 pending, pending_chunks = [], 0
         entries.extend(_write_chunk_batch(writer, pending))
         writer.close()
+        check_stop(stop, f"block {ulid} write")
         write_index(tmp / INDEX_FILENAME, entries)
         stones = tombstones or Tombstones()
         stats.num_tombstones = stones.total()
@@ -116,9 +122,12 @@ def write_block(parent_dir: str | os.PathLike[str], series: Iterable[SeriesChunk
         srcs = list(sources) if sources is not None else [ulid]
         write_meta(tmp, BlockMeta(ulid, mint, maxt + 1, stats, level, srcs, list(parents)))
         fsync_dir(tmp)
+        check_stop(stop, f"block {ulid} write")  # the last safe point: after the rename the block is there
         os.replace(tmp, final)
         fsync_dir(parent)
     except BaseException:
+        if writer is not None:
+            writer.abort()
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return ulid
@@ -191,8 +200,10 @@ def write_block_from_samples(parent_dir: str | os.PathLike[str],
                 raise InvalidArgumentError(f"series {labels}: timestamps are not strictly increasing")
             raise InvalidArgumentError(f"series {labels}: samples span [{ts[0]}, {ts[-1]}], outside the block "
                                        f"range [{mint}, {maxt}]")
+    check_stop(kwargs.get("stop"), "block write")
     sample_offs = chunk_offsets_many(ts_all, values_all, series_offs, target=target, max_samples=2 * target)
     data, byte_offs = encode_chunks(ts_all, values_all, sample_offs)
+    check_stop(kwargs.get("stop"), "block write")
     chunk_mint = ts_all[sample_offs[:-1]]
     chunk_maxt = ts_all[sample_offs[1:] - 1]
     first_chunk = np.searchsorted(sample_offs, series_offs).tolist()

@@ -200,6 +200,13 @@ class ChunkSegmentWriter:
         self._finish_tail()
         fsync_dir(self.dir)
 
+    def abort(self) -> None:
+        """Close the open segment without syncing (the caller discards the files). Never raises."""
+        f, self._f = self._f, None
+        if f is not None:
+            with contextlib.suppress(OSError):
+                f.close()
+
     def __enter__(self) -> ChunkSegmentWriter:
         return self
 

@@ -18,6 +18,7 @@ from tsdb.storage.block.reader import Block
 from tsdb.storage.block.writer import write_block_from_samples
 from tsdb.storage.head.head import Head
 from tsdb.storage.interfaces import TimestampArray, ValueArray
+from tsdb.storage.interrupt import StopFlag, check_stop
 from tsdb.storage.merge import MergeQuerier
 
 log = logging.getLogger("tsdb.compact")
@@ -26,24 +27,38 @@ ALL_SERIES = (Matcher("=~", "__name__", ".*"),)
 """Selects every series (a matcher that also matches series without a name would be ``""`` -- absent
 names are impossible in practice, but ``=~".*"`` on ``__name__`` matches them too)."""
 
+STOP_CHECK_SERIES = 256
+"""Series read between two checks of the stop flag (a safe point: nothing is written yet)."""
 
-def persist_head_range(parent: Path, head: Head, mint: int, maxt: int, target_samples: int = 120) -> str | None:
-    """Write the head's samples in ``[mint, maxt)`` as a level-1 block; returns its ULID (None if empty)."""
+
+def persist_head_range(parent: Path, head: Head, mint: int, maxt: int, target_samples: int = 120,
+                       stop: StopFlag | None = None) -> str | None:
+    """Write the head's samples in ``[mint, maxt)`` as a level-1 block; returns its ULID (None if empty).
+
+    A set ``stop`` raises :class:`~tsdb.errors.MaintenanceInterruptedError` at the next safe point, leaving
+    no block (the head and the WAL still hold the range)."""
     started = time.monotonic()
-    items = [(s.labels, s.ts, s.values) for s in head.series_for_block(mint, maxt) if len(s.ts)]
+    items = []
+    for k, s in enumerate(head.series_for_block(mint, maxt)):
+        if k % STOP_CHECK_SERIES == 0:
+            check_stop(stop, "head persistence")
+        if len(s.ts):
+            items.append((s.labels, s.ts, s.values))
     if not items:
         return None
-    ulid = write_block_from_samples(parent, items, mint, maxt - 1, target=target_samples)
+    ulid = write_block_from_samples(parent, items, mint, maxt - 1, target=target_samples, stop=stop)
     log.info("head persisted", extra={"block": ulid, "mint": mint, "maxt": maxt, "series": len(items),
                                       "duration_s": round(time.monotonic() - started, 3)})
     return ulid
 
 
-def _all_samples(blocks: Sequence[Block], mint: int, maxt: int
+def _all_samples(blocks: Sequence[Block], mint: int, maxt: int, stop: StopFlag | None
                  ) -> Iterator[tuple[Labels, TimestampArray, ValueArray]]:
     querier = MergeQuerier([b.querier(mint, maxt) for b in blocks])
     try:
-        for series in querier.select(ALL_SERIES):
+        for k, series in enumerate(querier.select(ALL_SERIES)):
+            if k % STOP_CHECK_SERIES == 0:
+                check_stop(stop, "compaction")
             ts, values = series.samples()
             if len(ts):
                 yield series.labels, ts, values
@@ -51,10 +66,12 @@ def _all_samples(blocks: Sequence[Block], mint: int, maxt: int
         querier.close()
 
 
-def merge_blocks(parent: Path, blocks: Sequence[Block], target_samples: int = 120) -> str:
+def merge_blocks(parent: Path, blocks: Sequence[Block], target_samples: int = 120,
+                 stop: StopFlag | None = None) -> str:
     """Merge ``blocks`` into one new block (level = max + 1, sources united); returns its ULID.
 
-    The caller deletes the sources afterwards. Tombstoned data is dropped by the merge.
+    The caller deletes the sources afterwards. Tombstoned data is dropped by the merge. A set ``stop``
+    raises :class:`~tsdb.errors.MaintenanceInterruptedError` at the next safe point, leaving no new block.
     """
     started = time.monotonic()
     mint = min(b.meta.mint for b in blocks)
@@ -62,8 +79,8 @@ def merge_blocks(parent: Path, blocks: Sequence[Block], target_samples: int = 12
     sources = sorted({s for b in blocks for s in (b.meta.sources or [b.ulid])})
     parents = [BlockDesc(b.ulid, b.meta.min_time, b.meta.max_time) for b in blocks]
     level = max(b.meta.level for b in blocks) + 1
-    ulid = write_block_from_samples(parent, _all_samples(blocks, mint, maxt), mint, maxt, target=target_samples,
-                                    level=level, sources=sources, parents=parents)
+    ulid = write_block_from_samples(parent, _all_samples(blocks, mint, maxt, stop), mint, maxt,
+                                    target=target_samples, level=level, sources=sources, parents=parents, stop=stop)
     log.info("blocks compacted", extra={"block": ulid, "sources": len(blocks), "level": level,
                                         "duration_s": round(time.monotonic() - started, 3)})
     return ulid

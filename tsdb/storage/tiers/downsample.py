@@ -18,6 +18,7 @@ import numpy.typing as npt
 from tsdb.errors import InvalidArgumentError
 from tsdb.labels import Labels, Matcher
 from tsdb.storage.interfaces import FlatSeries
+from tsdb.storage.interrupt import StopFlag, check_stop
 from tsdb.storage.tiers import downsample_kernels as k
 
 I64 = npt.NDArray[np.int64]
@@ -30,6 +31,8 @@ AGGREGATES = ("count", "sum", "min", "max", "avg", "counter")
 """What a query can ask a tier for (``avg`` = sum / count, ``counter`` = reset-adjusted counter)."""
 
 ALL_SERIES = (Matcher("=~", "__name__", ".*"),)
+
+_STOP_CHECK_SERIES = 256  # series read between two checks of the stop flag
 
 
 @dataclass
@@ -90,18 +93,21 @@ def downsample_flat(flat: FlatSeries, resolution_ms: int) -> Aggregates:
 
 
 def downsample_reader(reader: Any, mint: int, maxt: int, resolution_ms: int,
-                      batch_samples: int = 2_000_000) -> Aggregates:
+                      batch_samples: int = 2_000_000, stop: StopFlag | None = None) -> Aggregates:
     """Aggregate every series of a block reader (anything with ``querier(mint, maxt)``) in ``[mint, maxt]``.
 
     Series are read and aggregated in batches of about ``batch_samples`` raw samples, so memory stays
-    bounded by the batch and the (much smaller) result, whatever the block's size.
+    bounded by the batch and the (much smaller) result, whatever the block's size. A set ``stop`` raises
+    :class:`~tsdb.errors.MaintenanceInterruptedError` between series batches.
     """
     parts: list[Aggregates] = []
     querier = reader.querier(mint, maxt)
     try:
         batch: list[Any] = []
         pending = 0
-        for series in querier.select(ALL_SERIES):
+        for n, series in enumerate(querier.select(ALL_SERIES)):
+            if n % _STOP_CHECK_SERIES == 0:
+                check_stop(stop, "downsampling")
             ts, values = series.samples()
             batch.append((series.labels, ts, values))
             pending += len(ts)

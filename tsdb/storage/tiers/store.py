@@ -21,6 +21,7 @@ import numpy as np
 from tsdb.config import StorageOptions
 from tsdb.errors import StorageError
 from tsdb.labels import Labels, Matcher
+from tsdb.storage.interrupt import StopFlag, check_stop
 from tsdb.storage.tiers.downsample import RESOLUTIONS, Aggregates, downsample_reader
 from tsdb.storage.tiers.parquet import TierFile, forget_file, parse_file_name, write_tier_file
 
@@ -71,8 +72,11 @@ class TierStore:
         return reach > maxt
 
     # -- scheduling -----------------------------------------------------------------------------------
-    def maintain(self, blocks: list[Any], now_ms: int) -> list[str]:
-        """Downsample due blocks, drop expired tier files; returns what was done (for logs and tests)."""
+    def maintain(self, blocks: list[Any], now_ms: int, stop: StopFlag | None = None) -> list[str]:
+        """Downsample due blocks, drop expired tier files; returns what was done (for logs and tests).
+
+        A set ``stop`` raises :class:`~tsdb.errors.MaintenanceInterruptedError` between tier files (and
+        between series batches of one); files written before stay, a partial one is removed."""
         done: list[str] = []
         if not self.options.tiers_enabled:
             return done
@@ -81,8 +85,10 @@ class TierStore:
                 mint, maxt = block.meta.min_time, block.meta.max_time
                 if maxt >= now_ms - after or self.covers(name, mint, maxt):
                     continue
+                check_stop(stop, "tier write")
                 started = time.monotonic()
-                agg = downsample_reader(block, mint, maxt, RESOLUTIONS[name])
+                agg = downsample_reader(block, mint, maxt, RESOLUTIONS[name], stop=stop)
+                check_stop(stop, "tier write")
                 path = write_tier_file(self.root / name, agg, RESOLUTIONS[name], mint, maxt)
                 with self._lock:
                     replaced = [f for f in self._files[name] if f.mint >= mint and f.maxt <= maxt]
