@@ -11,7 +11,7 @@ from collections.abc import Iterator, Sequence
 
 import numpy as np
 
-from tsdb.labels import Labels, Matcher, matches_all
+from tsdb.labels import Labels, Matcher, MatchType, matches_all
 from tsdb.storage.interfaces import (
     CommitResult,
     SelectHints,
@@ -41,6 +41,8 @@ class MemoryStore:
         self.allow_out_of_order = allow_out_of_order
         self._series: dict[Labels, tuple[TimestampArray, ValueArray]] = {}
         self._refs: dict[Labels, int] = {}
+        self._sorted: list[Labels] | None = None  # series_labels(), until the set of series changes
+        self._by_name: dict[str, list[Labels]] | None = None  # sorted series per metric name, likewise
 
     # -- writing ------------------------------------------------------------------------------
     def appender(self) -> MemoryAppender:
@@ -53,8 +55,12 @@ class MemoryStore:
         new_ts = np.asarray(ts, dtype=np.int64)
         new_values = np.asarray(values, dtype=np.float64)
         old_ts, old_values = self._series.get(labels, (np.empty(0, np.int64), np.empty(0, np.float64)))
-        keep = np.ones(len(new_ts), dtype=bool)
         newest = old_ts[-1] if len(old_ts) else np.iinfo(np.int64).min
+        if len(new_ts) and new_ts[0] > newest and (len(new_ts) == 1 or bool(np.all(np.diff(new_ts) > 0))):
+            self._store_series(labels, np.concatenate([old_ts, new_ts]), np.concatenate([old_values, new_values]))
+            result.accepted += len(new_ts)
+            return  # the common case: newer samples in order, nothing to check against the old ones
+        keep = np.ones(len(new_ts), dtype=bool)
         existing = {int(t): v for t, v in zip(old_ts.tolist(), old_values.view(np.uint64).tolist(),
                                               strict=True)}
         for i, (t, v) in enumerate(zip(new_ts.tolist(), new_values.view(np.uint64).tolist(), strict=True)):
@@ -73,9 +79,14 @@ class MemoryStore:
         all_ts = np.concatenate([old_ts, new_ts[keep]])
         all_values = np.concatenate([old_values, new_values[keep]])
         order = np.argsort(all_ts, kind="stable")
-        self._series[labels] = (all_ts[order], all_values[order])
-        self._refs.setdefault(labels, len(self._refs) + 1)
+        self._store_series(labels, all_ts[order], all_values[order])
         result.accepted += int(keep.sum())
+
+    def _store_series(self, labels: Labels, ts: TimestampArray, values: ValueArray) -> None:
+        if labels not in self._series:
+            self._sorted = self._by_name = None
+        self._series[labels] = (ts, values)
+        self._refs.setdefault(labels, len(self._refs) + 1)
 
     def delete(self, matchers: Sequence[Matcher], mint: int, maxt: int) -> None:
         """Drop samples in ``[mint, maxt]`` of matching series."""
@@ -89,6 +100,7 @@ class MemoryStore:
                     self._series[labels] = (ts[keep], values[keep])
                 else:
                     del self._series[labels]
+                    self._sorted = self._by_name = None
 
     def ref(self, labels: Labels) -> int:
         return self._refs.get(labels, 0)
@@ -98,7 +110,23 @@ class MemoryStore:
         return MemoryQuerier(self, mint, maxt)
 
     def series_labels(self) -> list[Labels]:
-        return sorted(self._series)
+        if self._sorted is None:
+            self._sorted = sorted(self._series)
+        return list(self._sorted)
+
+    def candidates(self, matchers: Sequence[Matcher]) -> list[Labels]:
+        """The series a selection must look at, in label order: those of the metric name an equality
+        matcher names, else all."""
+        name = next((m.value for m in matchers if m.name == "__name__" and m.type is MatchType.EQUAL), None)
+        if self._sorted is None:
+            self._sorted = sorted(self._series)
+        if name is None:
+            return self._sorted
+        if self._by_name is None:
+            self._by_name = {}
+            for labels in self._sorted:
+                self._by_name.setdefault(labels.get("__name__", ""), []).append(labels)
+        return self._by_name.get(name, [])
 
     def raw(self, labels: Labels) -> tuple[TimestampArray, ValueArray]:
         ts, values = self._series[labels]
@@ -136,7 +164,7 @@ class MemoryQuerier:
         self.maxt = maxt
 
     def _matching(self, matchers: Sequence[Matcher]) -> Iterator[tuple[Labels, TimestampArray, ValueArray]]:
-        for labels in self._store.series_labels():
+        for labels in self._store.candidates(matchers):
             if not matches_all(matchers, labels):
                 continue
             ts, values = self._store._series[labels]
