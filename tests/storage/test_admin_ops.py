@@ -211,3 +211,4 @@ def test_deleted_samples_leave_the_tiers(tmp_path: Path, raw_left: bool) -> None
         assert again.tiers is not None and again.tiers.pending_deletions()
         for resolution in ("5m", "1h"):
             assert "0" not in _hours(again, resolution)
+        assert again.tiers.label_sets(T0, T0 + 24 * H) == {_series(1, "g")}  # nor in label lookups

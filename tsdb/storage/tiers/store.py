@@ -129,7 +129,14 @@ class TierStore:
         return parts[0] if len(parts) == 1 else merge_aggregates(parts)
 
     def label_sets(self, mint: int, maxt: int) -> set[Labels]:
-        return {lb for name in RESOLUTIONS for f in self.files(name, mint, maxt) for lb in f.series()}
+        """Series in tier files overlapping ``[mint, maxt]``, less those a pending deletion removes from a
+        file's whole range."""
+        out: set[Labels] = set()
+        for name in RESOLUTIONS:
+            for f in self.files(name, mint, maxt):
+                gone = [d for d in self._deleted_in(name, f) if d.mint <= f.mint and d.maxt >= f.maxt]
+                out.update(lb for lb in f.series() if not any(matches_all(d.matchers, lb) for d in gone))
+        return out
 
     # -- deletions ------------------------------------------------------------------------------------
     def _deleted_in(self, name: str, f: TierFile) -> list[Deletion]:
