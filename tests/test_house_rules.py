@@ -99,7 +99,7 @@ STORAGE_STAGES = {
     "wal": 1, "chunks": 1, "index": 1,
     "head": 2,
     "block": 3, "merge": 3,
-    "compact": 4, "tiers": 4,
+    "compact": 4, "tiers": 4, "snapshot": 4,
     "db": 5,
 }
 

@@ -72,6 +72,9 @@ def build_parser() -> argparse.ArgumentParser:
     test_rules.add_argument("files", nargs="+", help="rule test files")
     _add_bench_parser(sub)
     from tsdb.cli.slo import add_parsers as add_slo_parsers
+    from tsdb.cli.snapshot import add_parser as add_snapshot_parser
+
+    add_snapshot_parser(sub)
 
     add_slo_parsers(sub)
     return parser
@@ -344,6 +347,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from tsdb.cli.slo_report import report as slo_report
 
         return slo_report(args)
+    if args.command == "snapshot":
+        from tsdb.cli.snapshot import run as snapshot
+
+        return snapshot(args)
     if args.command == "test-rules":
         from tsdb.rules.unittest import main as test_rules
 

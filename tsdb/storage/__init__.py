@@ -10,7 +10,8 @@ tsdb.query or anything above. Inside, the stages import one way (enforced by tes
 - on-disk formats: ``wal/`` (segments, records, checkpoints), ``chunks/`` (XOR codec, chunk segment
   files), ``index/`` (block index, postings); these import only the foundation;
 - ``head/`` (the in-memory head), then ``block/`` (persisted blocks), then ``merge`` (merging querier),
-  ``compact/`` (planning and writing blocks) and ``tiers/`` (downsampled Parquet tiers);
+  ``compact/`` (planning and writing blocks), ``tiers/`` (downsampled Parquet tiers) and ``snapshot``
+  (hard-linked copies of blocks and tiers, the head written as a block);
 - ``db`` ties everything together and is imported by nothing in storage.
 
 The package ``__init__`` files hold docstrings only: import the module you need.

@@ -36,7 +36,7 @@ from tsdb.errors import MaintenanceInterruptedError, StorageError
 from tsdb.labels import Labels, Matcher
 from tsdb.storage.block.meta import list_blocks
 from tsdb.storage.block.reader import Block
-from tsdb.storage.compact.compactor import merge_blocks, persist_head_range
+from tsdb.storage.compact.compactor import merge_blocks, persist_head_range, rewrite_block
 from tsdb.storage.compact.plan import BlockSpan, expired_by_size, expired_by_time, plan_compaction
 from tsdb.storage.dirlock import DirLock
 from tsdb.storage.head.append import HeadAppender
@@ -45,9 +45,10 @@ from tsdb.storage.interfaces import RECENT_WRITE_WINDOW_MS, CommitResult, Timest
 from tsdb.storage.interrupt import StopFlag
 from tsdb.storage.merge import MergeQuerier
 from tsdb.storage.metadata import MetadataStore
+from tsdb.storage.snapshot import link_tree, write_head_block
 from tsdb.storage.tiers.downsample import RESOLUTIONS
 from tsdb.storage.tiers.querier import TieredQuerier
-from tsdb.storage.tiers.store import TierStore
+from tsdb.storage.tiers.store import TIERS_DIRNAME, TierStore
 from tsdb.storage.wal import records
 from tsdb.storage.wal.checkpoint import create_checkpoint, replay
 from tsdb.storage.wal.repair import RepairReport
@@ -228,7 +229,56 @@ class DB:
             for block in self.blocks:
                 if block.meta.mint <= maxt and block.meta.maxt >= mint:
                     block.delete(matchers, mint, maxt)
+            if self.tiers is not None:
+                self.tiers.delete(matchers, mint, maxt)
             self._changed_past()
+
+    def clean_tombstones(self) -> list[str]:
+        """Rewrite every block with tombstones without the deleted data (a block left empty is removed),
+        and the tier files with pending deletions; returns the ULIDs of the blocks rewritten. Head tombstones
+        go when the head is persisted. Waits for a running maintenance."""
+        rewritten = []
+        with self._maintaining:
+            with self._mutex:
+                if self._closed:
+                    raise StorageError("database is closed")
+                targets = [b for b in self.blocks if b.tombstones().total()]
+            for old in targets:  # queries go on reading the old block meanwhile
+                ulid = rewrite_block(self.path, old, self.options.chunk_target_samples)
+                with self._mutex:
+                    new = [Block.open(self.path / ulid)] if ulid is not None else []
+                    self.blocks = sorted([b for b in self.blocks if b is not old] + new, key=lambda b: b.meta.mint)
+                    self._retire([old])
+                rewritten.append(old.ulid)
+                log.info("tombstones cleaned", extra={"block": old.ulid, "new_block": ulid or ""})
+            if self.tiers is not None:
+                with self._mutex:
+                    blocks = list(self.blocks)
+                self.tiers.apply_deletions(blocks)
+        return rewritten
+
+    def snapshot(self, directory: str | Path, with_head: bool = True) -> None:
+        """Write a consistent snapshot into ``directory``: hard links of every block and tier file and,
+        with ``with_head``, the head's samples as one more block (:mod:`tsdb.storage.snapshot`). Waits for a
+        running maintenance; writes and queries go on, and no block is deleted while it is linked."""
+        target = Path(directory)
+        target.mkdir(parents=True, exist_ok=True)
+        head_querier = None
+        with self._maintaining, self._mutex:
+            if self._closed:
+                raise StorageError("database is closed")
+            for block in self.blocks:
+                link_tree(block.dir, target / block.ulid)
+            if self.tiers is not None and self.tiers.root.is_dir():
+                link_tree(self.tiers.root, target / TIERS_DIRNAME)
+            if with_head:
+                # a reader of the head as it is now: truncation waits for it, so nothing moves away
+                head_querier = self.head.querier(-(2**62), self.head.max_time)
+        if head_querier is not None:
+            try:
+                write_head_block(target, head_querier, self.options.chunk_target_samples)
+            finally:
+                head_querier.close()
 
     @property
     def data_generation(self) -> int:

@@ -52,6 +52,7 @@ COMPONENT_FACTORIES: list[str] = [
     "tsdb.server.components.collect:build",
     "tsdb.server.components.dashboards:build",
     "tsdb.server.components.slos:build",
+    "tsdb.server.components.admin:build",
 ]
 
 

@@ -84,3 +84,16 @@ def merge_blocks(parent: Path, blocks: Sequence[Block], target_samples: int = 12
     log.info("blocks compacted", extra={"block": ulid, "sources": len(blocks), "level": level,
                                         "duration_s": round(time.monotonic() - started, 3)})
     return ulid
+
+
+def rewrite_block(parent: Path, block: Block, target_samples: int = 120) -> str | None:
+    """Write ``block`` again without its tombstoned data (same range, level and sources, the block as
+    parent); returns the new ULID, or None when nothing is left (no block written). The caller deletes
+    the old block."""
+    mint, maxt = block.meta.mint, block.meta.maxt
+    items = list(_all_samples([block], mint, maxt, None))
+    if not items:
+        return None
+    return write_block_from_samples(parent, items, mint, maxt, target=target_samples, level=block.meta.level,
+                                    sources=list(block.meta.sources or [block.ulid]),
+                                    parents=[BlockDesc(block.ulid, block.meta.min_time, block.meta.max_time)])

@@ -11,10 +11,12 @@ are resolved against it; rows are read with a filter on ``series_id`` and ``star
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import threading
 from collections import OrderedDict
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +27,7 @@ import pyarrow.parquet as pq
 from tsdb.errors import CorruptionError, StorageError
 from tsdb.labels import Labels, Matcher, matches_all
 from tsdb.storage.fileutil import fsync_dir
+from tsdb.storage.tiers.deletions import Deletion, deleted_rows
 from tsdb.storage.tiers.downsample import Aggregates
 
 FORMAT_VERSION = 1
@@ -107,6 +110,7 @@ class TierFile:
         self._series: list[Labels] | None = None
         self._file: pq.ParquetFile | None = None
         self._lock = threading.Lock()
+        self._token = next(_TOKENS)  # a rewritten file (same path) never reads row groups cached for this one
         self.resolution_ms = 0
         try:
             meta = pq.read_schema(path).metadata or {}
@@ -122,7 +126,10 @@ class TierFile:
         with self._lock:
             if self._series is None:
                 try:
-                    table = pq.read_table(self.path, columns=["series_id", "labels"])
+                    # through the file object rows are read from: a rewritten file is never half-seen
+                    if self._file is None:
+                        self._file = pq.ParquetFile(self.path)
+                    table = self._file.read(columns=["series_id", "labels"])
                 except (OSError, pa.ArrowException) as err:
                     raise CorruptionError(f"tier file {self.path}: {err}", str(self.path)) from err
                 sid = table.column("series_id").to_numpy()
@@ -140,10 +147,11 @@ class TierFile:
             return 0
 
     def select(self, matchers: list[Matcher], mint: int, maxt: int,
-               columns: frozenset[str] | None = None) -> Aggregates:
+               columns: frozenset[str] | None = None, deleted: Sequence[Deletion] = ()) -> Aggregates:
         """Rows of matching series whose window's last sample lies in ``[mint, maxt]``.
 
-        ``columns`` limits the value columns filled (the others are empty arrays); None fills all."""
+        ``columns`` limits the value columns filled (the others are empty arrays); None fills all.
+        Windows touched by one of the ``deleted`` intervals are left out (see :mod:`.deletions`)."""
         series = self.series()
         ids = [i for i, lb in enumerate(series) if matches_all(matchers, lb)]
         if not ids or mint > self.maxt or maxt < self.mint:
@@ -154,7 +162,7 @@ class TierFile:
             groups = self._row_groups(parquet, mint, maxt, ids[0], ids[-1])
             if not groups:
                 return Aggregates.empty()
-            table = pa.concat_tables([_CACHE.get(self.path, parquet, g) for g in groups])
+            table = pa.concat_tables([_CACHE.get(self.path, self._token, parquet, g) for g in groups])
         except (OSError, pa.ArrowException) as err:
             raise CorruptionError(f"tier file {self.path}: {err}", str(self.path)) from err
         sid = table.column("series_id").to_numpy()
@@ -162,6 +170,8 @@ class TierFile:
         keep = (last_ts >= mint) & (last_ts <= maxt)
         if wanted is not None:
             keep &= np.isin(sid, wanted)
+        if deleted:
+            keep &= ~deleted_rows(deleted, series, sid, table.column("first_ts").to_numpy(), last_ts)
         everything = bool(keep.all())
         if not everything:
             sid = sid[keep]
@@ -213,12 +223,13 @@ class RowGroupCache:
 
     def __init__(self, max_bytes: int = 256 << 20) -> None:
         self.max_bytes = max_bytes
-        self._tables: OrderedDict[tuple[str, int], pa.Table] = OrderedDict()
+        self._tables: OrderedDict[tuple[str, int, int], pa.Table] = OrderedDict()
         self._bytes = 0
         self._lock = threading.Lock()
 
-    def get(self, path: Path, parquet: pq.ParquetFile, group: int) -> pa.Table:
-        key = (str(path), group)
+    def get(self, path: Path, token: int, parquet: pq.ParquetFile, group: int) -> pa.Table:
+        """Row group ``group`` of the file at ``path`` as opened by the reader ``token``."""
+        key = (str(path), token, group)
         with self._lock:
             table = self._tables.get(key)
             if table is not None:
@@ -242,6 +253,7 @@ class RowGroupCache:
 
 
 _CACHE = RowGroupCache()
+_TOKENS = itertools.count()
 
 
 def forget_file(path: Path) -> None:

@@ -4,7 +4,9 @@
 one per raw block time range. :meth:`TierStore.maintain` (called from ``DB.maintain``) downsamples blocks
 older than ``tier_5m_after`` / ``tier_1h_after`` that no tier file covers yet, and deletes tier files
 older than ``tier_retention``. Blocks are read through their own queriers, so writes and queries are
-never blocked. The read path is :mod:`~tsdb.storage.tiers.querier`.
+never blocked. The read path is :mod:`~tsdb.storage.tiers.querier`. Deleted series (:meth:`TierStore.delete`)
+are hidden from reads at once and physically removed by :meth:`TierStore.apply_deletions` (see
+:mod:`~tsdb.storage.tiers.deletions`).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import itertools
 import logging
 import threading
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -20,9 +23,10 @@ import numpy as np
 
 from tsdb.config import StorageOptions
 from tsdb.errors import StorageError
-from tsdb.labels import Labels, Matcher
+from tsdb.labels import Labels, Matcher, matches_all
 from tsdb.storage.interrupt import StopFlag, check_stop
-from tsdb.storage.tiers.downsample import RESOLUTIONS, Aggregates, downsample_reader
+from tsdb.storage.tiers.deletions import Deletion, load_deletions, save_deletions
+from tsdb.storage.tiers.downsample import ALL_SERIES, RESOLUTIONS, Aggregates, downsample_reader
 from tsdb.storage.tiers.parquet import TierFile, forget_file, parse_file_name, write_tier_file
 
 log = logging.getLogger("tsdb.tiers")
@@ -51,6 +55,7 @@ class TierStore:
                 elif parse_file_name(path.name) is not None:
                     self._files[name].append(TierFile(path))
             self._files[name].sort(key=lambda f: f.mint)
+        self._deletions: list[Deletion] = load_deletions(self.root)
 
     def files(self, name: str, mint: int | None = None, maxt: int | None = None) -> list[TierFile]:
         """Tier ``name``'s files (optionally those overlapping ``[mint, maxt]``), oldest first."""
@@ -80,6 +85,7 @@ class TierStore:
         done: list[str] = []
         if not self.options.tiers_enabled:
             return done
+        done += self.apply_deletions(blocks)
         for name, after in (("5m", self.options.tier_5m_after_ms), ("1h", self.options.tier_1h_after_ms)):
             for block in blocks:
                 mint, maxt = block.meta.min_time, block.meta.max_time
@@ -121,14 +127,76 @@ class TierStore:
                columns: frozenset[str] | None = None) -> Aggregates:
         """Windows of matching series whose last sample lies in ``[mint, maxt]``, across files
         (``columns``: the value columns needed, see :data:`COLUMNS_FOR`)."""
-        parts = [f.select(matchers, mint, maxt, columns) for f in self.files(name, mint, maxt)]
+        parts = [f.select(matchers, mint, maxt, columns, self._deleted_in(name, f))
+                 for f in self.files(name, mint, maxt)]
         parts = [p for p in parts if p.labels]
         if not parts:
             return Aggregates.empty()
         return parts[0] if len(parts) == 1 else merge_aggregates(parts)
 
     def label_sets(self, mint: int, maxt: int) -> set[Labels]:
-        return {lb for name in RESOLUTIONS for f in self.files(name, mint, maxt) for lb in f.series()}
+        """Series in tier files overlapping ``[mint, maxt]``, less those a pending deletion removes from a
+        file's whole range."""
+        out: set[Labels] = set()
+        for name in RESOLUTIONS:
+            for f in self.files(name, mint, maxt):
+                gone = [d for d in self._deleted_in(name, f) if d.mint <= f.mint and d.maxt >= f.maxt]
+                out.update(lb for lb in f.series() if not any(matches_all(d.matchers, lb) for d in gone))
+        return out
+
+    # -- deletions ------------------------------------------------------------------------------------
+    def _deleted_in(self, name: str, f: TierFile) -> list[Deletion]:
+        key = f"{name}/{f.path.name}"
+        with self._lock:
+            return [d for d in self._deletions if key in d.files]
+
+    def pending_deletions(self) -> list[Deletion]:
+        """Deletions not yet rewritten out of every tier file they hit."""
+        with self._lock:
+            return list(self._deletions)
+
+    def delete(self, matchers: Sequence[Matcher], mint: int, maxt: int) -> None:
+        """Hide ``[mint, maxt]`` of matching series from every tier file now (persisted first); the
+        files are rewritten without it by :meth:`apply_deletions`. Callers serialise with ``maintain``."""
+        files = {f"{name}/{f.path.name}" for name in RESOLUTIONS for f in self.files(name, mint, maxt)
+                 if any(matches_all(matchers, lb) for lb in f.series())}
+        if not files:
+            return
+        with self._lock:
+            pending = [*self._deletions, Deletion(list(matchers), mint, maxt, files)]
+            save_deletions(self.root, pending)
+            self._deletions = pending
+
+    def apply_deletions(self, blocks: list[Any]) -> list[str]:
+        """Rewrite every tier file with pending deletions: downsampled again from a raw block that still
+        covers its range (exact: blocks honour tombstones), else without the windows touched. Returns what
+        was rewritten. Callers serialise with ``maintain``."""
+        done: list[str] = []
+        for key in sorted({k for d in self.pending_deletions() for k in d.files}):
+            name, _, file_name = key.partition("/")
+            current = [f for f in self.files(name) if f.path.name == file_name]
+            if current:
+                self._rewrite(name, current[0], blocks)
+                done.append(f"rewrote {key}")
+            with self._lock:
+                for d in self._deletions:
+                    d.files.discard(key)
+                pending = [d for d in self._deletions if d.files]
+                save_deletions(self.root, pending)
+                self._deletions = pending
+        return done
+
+    def _rewrite(self, name: str, f: TierFile, blocks: list[Any]) -> None:
+        resolution = RESOLUTIONS[name]
+        source = [b for b in blocks if b.meta.min_time <= f.mint and b.meta.max_time >= f.maxt]
+        if source:
+            agg = downsample_reader(source[0], f.mint, f.maxt - 1, resolution)
+        else:
+            agg = f.select(list(ALL_SERIES), f.mint, f.maxt, None, self._deleted_in(name, f))
+        path = write_tier_file(self.root / name, agg, resolution, f.mint, f.maxt)
+        forget_file(path)
+        with self._lock:
+            self._files[name] = [TierFile(path) if g is f else g for g in self._files[name]]
 
 
 
