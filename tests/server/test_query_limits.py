@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -157,3 +159,19 @@ def test_server_refuses_queries_past_its_limits_and_counts_them(tmp_path: Path) 
             await server.stop()
 
     asyncio.run(main())
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="per-thread priorities are a Linux feature")
+def test_query_threads_run_at_a_lower_priority() -> None:
+    """The query threads' niceness is raised by ``niceness``; the calling thread's is untouched."""
+    base = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+    scheduler = QueryScheduler(1, 0, 30, niceness=5)
+
+    def niceness(_timeout_s: float) -> int:
+        return os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+
+    try:
+        assert asyncio.run(scheduler.run("http", niceness)) == min(19, base + 5)
+    finally:
+        scheduler.close()
+    assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == base

@@ -157,9 +157,10 @@ class Server:
                           status_flags=lambda: status.flags(self.config, self.config_file))
         backend.on_write_refused = self.metrics.record_write_refused
         self._apply_ingest(backend, db, self.config.ingest)
-        queries = backend.queries = QueryScheduler(  # own threads: queries never starve writes
-            self.config.query.max_concurrency or os.cpu_count() or 1, self.config.query.max_queue,
-            self.config.query.timeout_ms / 1000, self.metrics.record_query_refused)
+        q = self.config.query  # queries on their own, lower-priority threads: writes keep theirs
+        queries = backend.queries = QueryScheduler(q.max_concurrency or os.cpu_count() or 1, q.max_queue,
+                                                   q.timeout_ms / 1000, self.metrics.record_query_refused,
+                                                   q.thread_niceness)
         self.metrics.bind_query_queue(lambda: queries.waiting, lambda: queries.running)
         backend.status_runtime = lambda: status.runtime_info(
             self.config, backend.start_time, self.metrics.reload_ok, self.metrics.reload_time, len(db.repairs))

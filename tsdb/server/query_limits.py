@@ -1,7 +1,9 @@
 """Admission and threads of PromQL queries from the front ends (HTTP and gRPC).
 
 :class:`QueryScheduler` runs queries on their own thread pool (``tsdb-query``), so heavy queries never
-take the threads that store writes, scrapes and other work use. At most ``max_concurrency`` queries run;
+take the threads that store writes, scrapes and other work use; on Linux those threads also run at a lower
+CPU priority (``niceness``), so on a busy machine the kernel gives the cores to ingestion first (queries
+still use every idle core). At most ``max_concurrency`` queries run;
 up to ``max_queue`` more wait for a slot (waiting holds no thread), each at most its timeout. A query past
 the queue, or still waiting when its timeout ends, is refused with :class:`QueryRejectedError` (HTTP 503,
 gRPC RESOURCE_EXHAUSTED). Time spent waiting counts against the query's timeout.
@@ -12,12 +14,27 @@ from __future__ import annotations
 import asyncio
 import collections
 import functools
+import os
+import sys
+import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from tsdb.errors import TsdbError
+
+
+def lower_thread_priority(niceness: int) -> None:
+    """Raise the calling thread's niceness by ``niceness`` (Linux, where each thread has its own; elsewhere
+    nothing). Lowering one's own priority needs no privilege; a failure leaves the priority as it was."""
+    if niceness <= 0 or sys.platform != "linux":
+        return
+    try:
+        tid = threading.get_native_id()
+        os.setpriority(os.PRIO_PROCESS, tid, min(19, os.getpriority(os.PRIO_PROCESS, tid) + niceness))
+    except OSError:
+        pass
 
 
 class QueryRejectedError(TsdbError):
@@ -37,14 +54,15 @@ class QueryScheduler:
     """
 
     def __init__(self, max_concurrency: int, max_queue: int, timeout_s: float,
-                 on_reject: Callable[[str, str], None] | None = None) -> None:
+                 on_reject: Callable[[str, str], None] | None = None, niceness: int = 0) -> None:
         if max_concurrency < 1:
             raise ValueError("max_concurrency must be at least 1")
         self.max_concurrency = max_concurrency
         self.max_queue = max_queue
         self.timeout_s = timeout_s
         self.on_reject = on_reject
-        self.executor = ThreadPoolExecutor(max_workers=max_concurrency, thread_name_prefix="tsdb-query")
+        self.executor = ThreadPoolExecutor(max_workers=max_concurrency, thread_name_prefix="tsdb-query",
+                                           initializer=lower_thread_priority, initargs=(niceness,))
         self.running = 0
         """Queries holding a slot (their thread may still be finishing after the client left)."""
         self.rejected = 0
