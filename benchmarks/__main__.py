@@ -17,6 +17,7 @@ COMMANDS: dict[str, str] = {
     "query": "benchmarks.query",
     "dashboard": "benchmarks.dashboard",
     "alerts_page": "benchmarks.alerts_page",
+    "ingest_under_queries": "benchmarks.ingest_under_queries",
 }
 
 

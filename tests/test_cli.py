@@ -199,3 +199,23 @@ def test_check_config_error_matches_serve(tmp_path: Path) -> None:
     assert checked.returncode == 1 and served.returncode != 0
     first_line = next(line for line in checked.stderr.splitlines() if "rules.yml" in line)
     assert first_line.strip() in served.stderr + served.stdout
+
+
+def test_query_max_concurrency_flag_overrides_the_config_file(tmp_path: Path) -> None:
+    """``--query.max-concurrency`` (Prometheus's flag) sets ``query.max_concurrency``; the file's other query
+    settings stay."""
+    from tsdb.cli.main import _serve_config
+    from tsdb.errors import ConfigError
+
+    config_file = tmp_path / "tsdb.yml"
+    config_file.write_text("query: {max_concurrency: 3, max_queue: 7, max_series: 1000}\n")
+    parser = build_parser()
+    config = _serve_config(parser.parse_args(["serve", "--config", str(config_file)]))
+    assert (config.query.max_concurrency, config.query.max_queue, config.query.max_series) == (3, 7, 1000)
+    config = _serve_config(parser.parse_args(["serve", "--config", str(config_file), "--query.max-concurrency", "20"]))
+    assert (config.query.max_concurrency, config.query.max_queue) == (20, 7)
+    with pytest.raises(ConfigError, match="max-concurrency"):
+        _serve_config(parser.parse_args(["serve", "--query.max-concurrency", "-1"]))
+    config_file.write_text("query: {max_queue: -1}\n")
+    with pytest.raises(ConfigError, match=r"query\.max_queue"):
+        _serve_config(parser.parse_args(["serve", "--config", str(config_file)]))

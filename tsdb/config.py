@@ -89,12 +89,28 @@ class QueryOptions:
     max_samples: int = 50_000_000
     max_points_per_series: int = 11_000
     default_subquery_step_ms: int = 60_000
+    max_series: int = 500_000
+    """Series one query may select (all its selectors together); past it the query fails (422). 0 = no limit."""
     max_concurrency: int = 0
-    """Queries evaluated at once (HTTP and gRPC); more wait in line. 0 = the number of CPUs: queries are
-    CPU-bound, and running more than the cores at once only makes each one slower."""
+    """Queries evaluated at once (HTTP and gRPC) on the query threads; more wait in line. 0 = the number of
+    CPUs: queries are CPU-bound, and running more than the cores at once only makes each one slower."""
+    max_queue: int = 100
+    """Queries waiting for a slot; past it a query is refused at once (503), and one still waiting when its
+    timeout ends is refused too. 0 = none wait."""
+    thread_niceness: int = 19
+    """How much lower the CPU priority of the query threads is than the rest of the server (Linux ``nice``,
+    0-19): on a busy machine ingestion gets the cores first. 0 = the same priority."""
     result_cache_max_bytes: int = 128 << 20
     """Memory for cached range query results (steps older than 5 minutes, reused when a dashboard is opened
     again or refreshed); 0 disables the cache."""
+
+    def __post_init__(self) -> None:
+        for name in ("max_series", "max_concurrency", "max_queue", "thread_niceness"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise ConfigError(f"query.{name}: expected a whole number >= 0, got {value!r}")
+        if self.thread_niceness > 19:
+            raise ConfigError(f"query.thread_niceness: expected 0 to 19, got {self.thread_niceness}")
 
 
 @dataclass(frozen=True)

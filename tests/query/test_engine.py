@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import math
+import time
+from pathlib import Path
 
 import numpy as np
 import pytest
 
+from tsdb.config import StorageOptions
 from tsdb.errors import QueryError, QueryLimitError, QueryTimeoutError
-from tsdb.labels import Labels
+from tsdb.labels import Labels, Matcher
 from tsdb.query.engine.engine import Engine
 from tsdb.query.value import MatrixValue, ScalarValue, StringValue, VectorValue
-from tsdb.storage.interfaces import STALE_NAN
+from tsdb.storage.db import DB
+from tsdb.storage.interfaces import STALE_NAN, deadline_scope
 from tsdb.storage.memory import MemoryStore
 
 MIN = 60_000
@@ -161,3 +165,54 @@ def test_range_query_subquery_and_offset_agree_with_instant(engine: Engine) -> N
     assert isinstance(ranged, VectorValue)
     for k, t in enumerate(range(3 * MIN, 10 * MIN + 1, 30_000)):
         assert ranged.values[0, k] == next(iter(_values(engine.instant(query, t)).values()))
+
+
+def test_series_limit_names_the_selector_and_the_limit() -> None:
+    """``max_series`` counts the series of every selector of the query together; 0 turns it off."""
+    with pytest.raises(QueryLimitError, match=r'__name__="x_total".*limit of 1 \(query.max_series\)'):
+        Engine(_store(), max_series=1).instant("x_total", MIN)
+    with pytest.raises(QueryLimitError, match=r'__name__="gauge".*limit of 2'):
+        Engine(_store(), max_series=2).instant("x_total + on(job) gauge", MIN)
+    assert len(_values(Engine(_store(), max_series=3).instant("x_total + on(job) gauge", MIN))) == 1
+    assert len(_values(Engine(_store(), max_series=0).instant("x_total", MIN))) == 2
+
+
+def _wide_store(series: int, samples: int) -> MemoryStore:
+    store = MemoryStore()
+    app = store.appender()
+    ts = np.arange(samples, dtype=np.int64) * 15_000
+    for i in range(series):
+        app.append(Labels({"__name__": "m", "i": str(i)}), ts, np.arange(samples, dtype=np.float64) * (i % 7))
+    app.commit()
+    return store
+
+
+def test_timeout_stops_a_long_range_function_midway() -> None:
+    """One node (a range function over many series and steps) stops at the deadline, not after it: the
+    full query here needs about 20 s on 2 cores; with a 0.2 s timeout it ends within a second or so."""
+    store = _wide_store(1_000, 2_880)  # 12 h at 15 s
+    engine = Engine(store, timeout_s=0.2)
+    started = time.monotonic()
+    with pytest.raises(QueryTimeoutError):
+        engine.range("quantile_over_time(0.5, m[2h])", 0, 2_879 * 15_000, 15_000)
+    assert time.monotonic() - started < 10  # hang guard, not a performance bound
+
+
+def test_storage_reads_check_the_deadline(tmp_path: Path) -> None:
+    """Head and block reads stop between batches of series once the query's deadline has passed."""
+    options = StorageOptions(block_range_ms=10_000, retention_ms=10**12, out_of_order_window_ms=0)
+    with DB.open(tmp_path, options) as db:
+        app = db.appender()
+        for i in range(50):
+            app.append(Labels({"__name__": "m", "i": str(i)}), np.arange(0, 40_000, 1_000, dtype=np.int64),
+                       np.ones(40))
+        app.commit()
+        db.maintain(now_ms=40_000)
+        assert db.blocks, "the test needs blocks as well as the head"
+        querier = db.querier(0, 40_000)
+        try:
+            assert len(querier.select_flat([Matcher("=", "__name__", "m")]).labels) == 50
+            with deadline_scope(time.monotonic() - 1), pytest.raises(QueryTimeoutError, match="reading"):
+                querier.select_flat([Matcher("=", "__name__", "m")])
+        finally:
+            querier.close()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import numpy as np
@@ -143,3 +144,19 @@ def test_anchored_increase_known_values() -> None:
     out, present = rollup("increase", [np.array(ts, np.int64)], [np.array(vals)], np.array([80_000], np.int64),
                           60_000, mode="anchored", lookback_ms=300_000)
     assert present[0, 0] and out[0, 0] == 7.0
+
+
+def test_series_batches_cover_every_series_once() -> None:
+    """The kernel runs over consecutive series ranges (the deadline is checked between them)."""
+    from tsdb.query.functions.rollup import series_batches
+
+    counts = np.array([0, 5, 100, 0, 7, 3000, 1, 0], dtype=np.int64)
+    offsets = np.concatenate(([0], np.cumsum(counts))).astype(np.int64)
+    ts = np.concatenate([np.arange(c, dtype=np.int64) * 1000 for c in counts])
+    for work in (1, 500, 10_000, 10**9):
+        batches = series_batches(ts, offsets, 50, 60_000, work)
+        assert batches[0][0] == 0 and batches[-1][1] == len(counts)
+        assert all(a[1] == b[0] and a[0] < a[1] for a, b in itertools.pairwise(batches))
+    assert series_batches(ts, offsets, 50, 60_000, 10**9) == [(0, len(counts))]
+    assert len(series_batches(ts, offsets, 50, 60_000, 1)) == len(counts)
+    assert series_batches(np.zeros(0, np.int64), np.zeros(1, np.int64), 5, 1000) == []

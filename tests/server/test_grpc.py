@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
@@ -18,6 +19,7 @@ from tsdb.query.engine.engine import Engine
 from tsdb.query.parser.parser import parse, parse_matchers
 from tsdb.server.backend import Backend
 from tsdb.server.grpc_service import start_grpc_server
+from tsdb.server.query_limits import QueryScheduler
 from tsdb.server.remote_write import encode_write_request
 from tsdb.server.write_limits import WriteLimiter
 from tsdb.storage.memory import MemoryStore
@@ -153,3 +155,32 @@ def test_query_timeout_and_warnings(client: tuple[Client, MemoryStore, int]) -> 
             call()
         assert err.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
     assert c.query("temperature_celsius", 300_000, query_timeout_s=30).series
+
+
+def test_query_limits_answer_resource_exhausted() -> None:
+    """gRPC queries share the query slots: with the one slot taken and no waiting place, a query is refused."""
+    store = MemoryStore()
+    store.add(*_series("a"))
+    server = GrpcServer(store)
+    refused: list[tuple[str, str]] = []
+    queries = QueryScheduler(1, 0, 30, lambda protocol, reason: refused.append((protocol, reason)))
+    server.backend.queries = queries
+    release = threading.Event()
+    try:
+        held = asyncio.run_coroutine_threadsafe(queries.run("http", lambda _timeout: release.wait(10)), server.loop)
+        deadline = time.monotonic() + 10
+        while queries.running == 0 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        with Client(f"127.0.0.1:{server.port}", timeout_s=30) as c:
+            with pytest.raises(grpc.RpcError) as err:
+                c.query("m", 60_000)
+            assert err.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+            assert "query.max_concurrency=1" in err.value.details()
+            release.set()
+            held.result(timeout=10)
+            assert len(c.query("m", 60_000).series) == 1
+    finally:
+        release.set()
+        server.close()
+        queries.close()
+    assert refused == [("grpc", "queue_full")]

@@ -19,6 +19,7 @@ from tsdb.query.engine.engine import Engine
 from tsdb.query.parser.parser import parse, parse_matchers
 from tsdb.server.backend import Backend
 from tsdb.server.http_api import HttpApi
+from tsdb.server.query_limits import QueryScheduler
 from tsdb.server.remote_write import compress_snappy, encode_write_request
 from tsdb.storage.memory import MemoryStore
 
@@ -281,6 +282,7 @@ def test_query_concurrency_is_bounded() -> None:
             return getattr(engine, name)
 
         def instant_annotated(self, *args: Any) -> Any:
+            assert threading.current_thread().name.startswith("tsdb-query")  # not the API's threads
             with lock:
                 state["now"] += 1
                 state["max"] = max(state["max"], state["now"])
@@ -294,7 +296,7 @@ def test_query_concurrency_is_bounded() -> None:
     loop = asyncio.new_event_loop()
     backend = Backend(queryable=store, appendable=store, engine=Instrumented(),  # type: ignore[arg-type]
                       parse_matchers=parse_matchers, format_query=lambda q: str(parse(q)),
-                      query_slots=asyncio.Semaphore(2))
+                      queries=QueryScheduler(2, 10, 30))
     app = web.Application()
     app.add_routes(HttpApi(backend).routes())
 
@@ -313,7 +315,70 @@ def test_query_concurrency_is_bounded() -> None:
         assert loop.run_until_complete(scenario()) == [200] * 6
     finally:
         loop.close()
+        assert backend.queries is not None
+        backend.queries.close()
     assert state["max"] == 2
+
+
+def test_queries_past_the_queue_are_refused_with_503() -> None:
+    """One slot, one waiting place: past two simultaneous slow queries the next ones are refused at once (503,
+    ``unavailable``, naming the limits), whatever their timeout; the first two answer."""
+    import threading
+
+    store = MemoryStore()
+    store.add(Labels({"__name__": "up", "job": "a"}), [0, 300_000], [1.0, 1.0])
+    engine = Engine(store)
+    release = threading.Event()
+
+    class Slow:
+        """The real engine, each evaluation held until ``release`` is set (at most 10 s)."""
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(engine, name)
+
+        def instant_annotated(self, *args: Any) -> Any:
+            release.wait(10)
+            return engine.instant_annotated(*args)
+
+    refused: list[tuple[str, str]] = []
+    queries = QueryScheduler(1, 1, 30, lambda protocol, reason: refused.append((protocol, reason)))
+    backend = Backend(queryable=store, appendable=store, engine=Slow(),  # type: ignore[arg-type]
+                      parse_matchers=parse_matchers, format_query=lambda q: str(parse(q)), queries=queries)
+    app = web.Application()
+    app.add_routes(HttpApi(backend).routes())
+    loop = asyncio.new_event_loop()
+
+    async def scenario() -> list[tuple[int, Any]]:
+        client = TestClient(TestServer(app))
+        await client.start_server()
+        try:
+            async def one(timeout: str) -> tuple[int, Any]:
+                response = await client.get("/api/v1/query", params={"query": "up", "time": "300",
+                                                                     "timeout": timeout})
+                return response.status, await response.json()
+
+            first = asyncio.ensure_future(one("30"))
+            await asyncio.sleep(0.2)
+            second = asyncio.ensure_future(one("30"))
+            await asyncio.sleep(0.2)
+            third = await one("30")  # the queue is full
+            answers = [third, await one("0.2")]
+            release.set()
+            return [*answers, await first, await second]
+        finally:
+            release.set()
+            await client.close()
+
+    try:
+        third, fourth, first, second = loop.run_until_complete(scenario())
+    finally:
+        loop.close()
+        queries.close()
+    assert first[0] == second[0] == 200
+    assert third[0] == 503 and third[1]["errorType"] == "unavailable"
+    assert "query.max_concurrency=1" in third[1]["error"] and "query.max_queue=1" in third[1]["error"]
+    assert fourth[0] == 503
+    assert refused == [("http", "queue_full"), ("http", "queue_full")]
 
 
 def test_a_catastrophic_regex_answers_at_once() -> None:

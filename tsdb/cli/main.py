@@ -38,6 +38,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--max-body-bytes", type=int, metavar="N", help="largest request body (default 64 MiB)")
     serve.add_argument("--log-level", choices=["debug", "info", "warning", "error"], help="default info")
     serve.add_argument("--log-format", choices=["json", "text"], help="default json")
+    serve.add_argument("--query.max-concurrency", dest="query_max_concurrency", type=int, metavar="N",
+                       help="queries evaluated at once (HTTP and gRPC; more wait, up to query.max_queue); default "
+                       "the number of CPUs (Prometheus: 20), as query.max_concurrency")
     serve.add_argument("--no-collect", action="store_true",
                        help="do not collect host and self metrics (on by default; config section `collect`)")
     _add_web_flags(serve)
@@ -243,6 +246,7 @@ def _serve_config(args: argparse.Namespace) -> ServerConfig:
     import dataclasses
 
     from tsdb.config import ServerConfig, load_server_config, parse_duration_ms
+    from tsdb.errors import ConfigError
 
     top: dict[str, object] = {k: v for k, v in {
         "data_dir": args.data_dir, "http_listen": args.http_listen, "grpc_listen": args.grpc_listen,
@@ -260,6 +264,10 @@ def _serve_config(args: argparse.Namespace) -> ServerConfig:
         storage["out_of_order_window_ms"] = parse_duration_ms(args.out_of_order_window, "--out-of-order-window")
     if storage:
         top["storage"] = dataclasses.replace(config.storage, **storage)  # type: ignore[arg-type]
+    if args.query_max_concurrency is not None:
+        if args.query_max_concurrency < 0:
+            raise ConfigError("--query.max-concurrency: expected a whole number >= 0 (0 = the number of CPUs)")
+        top["query"] = dataclasses.replace(config.query, max_concurrency=args.query_max_concurrency)
     config = dataclasses.replace(config, **top)  # type: ignore[arg-type]
     if args.no_collect:
         config = dataclasses.replace(config, collect={"host": False, "self": False})

@@ -45,6 +45,7 @@ from tsdb.server.backend import Backend
 from tsdb.server.components.base import COMPONENT_FACTORIES, Component, Reload, ServerContext, load_factories
 from tsdb.server.grpc_service import start_grpc_server
 from tsdb.server.http_api import HttpApi
+from tsdb.server.query_limits import QueryScheduler
 from tsdb.server.self_metrics import SelfMetrics
 from tsdb.server.webconfig import WebConfigWatcher
 from tsdb.server.write_limits import WriteLimiter
@@ -159,7 +160,11 @@ class Server:
                           status_flags=lambda: status.flags(self.config, self.config_file))
         backend.on_write_refused = self.metrics.record_write_refused
         self._apply_ingest(backend, db, self.config.ingest)
-        backend.query_slots = asyncio.Semaphore(self.config.query.max_concurrency or os.cpu_count() or 1)
+        q = self.config.query  # queries on their own, lower-priority threads: writes keep theirs
+        queries = backend.queries = QueryScheduler(q.max_concurrency or os.cpu_count() or 1, q.max_queue,
+                                                   q.timeout_ms / 1000, self.metrics.record_query_refused,
+                                                   q.thread_niceness)
+        self.metrics.bind_query_queue(lambda: queries.waiting, lambda: queries.running)
         backend.status_runtime = lambda: status.runtime_info(
             self.config, backend.start_time, self.metrics.reload_ok, self.metrics.reload_time, len(db.repairs))
         self.metrics.bind_gauges(lambda: db.num_series, lambda: db.wal_size_bytes, lambda: len(db.blocks))
@@ -174,6 +179,7 @@ class Server:
                               middlewares=[self._count_requests, access.middleware])
         app.on_response_prepare.append(access.on_prepare)
         app.add_routes(HttpApi(backend, self.executor).routes())
+        app.on_cleanup.append(lambda _: asyncio.to_thread(queries.close))  # after gRPC stopped (see stop)
         app.router.add_get("/metrics", self._metrics_handler)
         app.router.add_post("/-/reload", self._reload_handler)
         app.router.add_put("/-/reload", self._reload_handler)

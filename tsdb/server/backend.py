@@ -7,7 +7,6 @@ block (WAL fsync, kernels): call them from a worker thread in async code.
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -17,6 +16,7 @@ import numpy as np
 
 from tsdb.labels import Labels, Matcher
 from tsdb.query.value import Annotations, Value
+from tsdb.server.query_limits import QueryScheduler
 from tsdb.server.remote_write import DEFAULT_MAX_BODY_BYTES, DecodedWrite, LabelsCache
 from tsdb.server.write_limits import WriteLimiter
 from tsdb.storage.interfaces import Appendable, CommitResult, Queryable
@@ -50,9 +50,10 @@ class Backend:
     format_query: Callable[[str], str]
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
     max_points: int = 11_000
-    query_slots: asyncio.Semaphore | None = None
-    """Bounds the queries evaluated at once (the front ends wait for a slot before using a worker thread)."""
     """Most steps a range query may have ((end - start) / step), as the engine's limit."""
+    queries: QueryScheduler | None = None
+    """Runs the front ends' queries on the query threads, bounding those running and waiting (None: on the
+    front end's own executor, unbounded)."""
     labels_cache: LabelsCache = field(default_factory=LabelsCache)
     on_write: Callable[[str, str], None] | None = None
     """Called once per write request with (protocol, outcome code): ``remote_write`` and the HTTP status,

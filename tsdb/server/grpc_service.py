@@ -2,7 +2,8 @@
 
 ``Write``/``WriteStream`` receive the raw request bytes and decode them with the same numba decoder as
 HTTP remote-write (no per-sample protobuf objects). Query results are packed arrays per series.
-Malformed requests end with ``INVALID_ARGUMENT`` naming the problem; storage faults ``UNAVAILABLE``.
+Malformed requests end with ``INVALID_ARGUMENT`` naming the problem; storage faults ``UNAVAILABLE``; a query
+refused by the query limits (``Backend.queries``) ``RESOURCE_EXHAUSTED``.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from tsdb.query.value import Value
 from tsdb.server.backend import Backend, find_label_names, find_label_values, find_series, store_write
 from tsdb.server.params import MAX_TIME_MS, MIN_TIME_MS
 from tsdb.server.pb.tsdb.v1 import remote_pb2, tsdb_pb2
+from tsdb.server.query_limits import QueryRejectedError
 from tsdb.server.remote_write import decode_write_request
 from tsdb.server.write_limits import Ticket
 from tsdb.storage.interfaces import CommitResult
@@ -33,6 +35,8 @@ SERVICE = "tsdb.v1.TSDB"
 
 
 def _status_for(err: Exception) -> grpc.StatusCode:
+    if isinstance(err, QueryRejectedError):
+        return grpc.StatusCode.RESOURCE_EXHAUSTED
     if isinstance(err, QueryTimeoutError):
         return grpc.StatusCode.DEADLINE_EXCEEDED
     if isinstance(err, (InvalidArgumentError, ValueError)):
@@ -84,13 +88,17 @@ class TsdbService:
         except Exception as err:
             await context.abort(_status_for(err), str(err))
 
-    async def _query(self, context: grpc.aio.ServicerContext, func: Callable[..., Any], *args: Any) -> Any:
-        """:meth:`_run` for a query, once a query slot is free (see ``Backend.query_slots``)."""
-        slots = self.backend.query_slots
-        if slots is None:
-            return await self._run(context, func, *args)
-        async with slots:
-            return await self._run(context, func, *args)
+    async def _query(self, context: grpc.aio.ServicerContext, func: Callable[..., Any], *args: Any,
+                     timeout_s: float | None) -> Any:
+        """``func(*args, timeout_s)``: on the query threads once a slot is free (``Backend.queries``),
+        else as :meth:`_run`. A refused query aborts with RESOURCE_EXHAUSTED."""
+        queries = self.backend.queries
+        if queries is None:
+            return await self._run(context, func, *args, timeout_s)
+        try:
+            return await queries.run("grpc", func, *args, timeout_s=timeout_s)
+        except Exception as err:
+            await context.abort(_status_for(err), str(err))
 
     def _write_bytes(self, payload: bytes) -> CommitResult:
         return store_write(self.backend, decode_write_request(payload, self.backend.labels_cache))
@@ -139,7 +147,7 @@ class TsdbService:
                     ) -> tsdb_pb2.QueryResponse:
         t_ms = request.time_ms or _now_ms()
         value, notes = await self._query(context, self.backend.engine.instant_annotated, request.query, t_ms, "auto",
-                                       request.timeout_s or None)
+                                         timeout_s=request.timeout_s or None)
         response = value_to_response(value, np.array([t_ms], dtype=np.int64))
         response.warnings.extend(notes.warnings + notes.infos)
         return response
@@ -153,8 +161,8 @@ class TsdbService:
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT,
                                 f"exceeded maximum resolution of {limit:,} points per timeseries")
         value, notes = await self._query(context, self.backend.engine.range_annotated, request.query,
-                                       request.start_ms, request.end_ms, request.step_ms, "auto",
-                                       request.timeout_s or None)
+                                         request.start_ms, request.end_ms, request.step_ms, "auto",
+                                         timeout_s=request.timeout_s or None)
         steps = np.arange(request.start_ms, request.end_ms + 1, request.step_ms, dtype=np.int64)
         response = value_to_response(value, steps)
         response.warnings.extend(notes.warnings + notes.infos)

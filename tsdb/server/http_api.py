@@ -3,7 +3,7 @@
 Handlers parse parameters exactly as Prometheus does (GET query string or POST form), run storage and
 query work in a thread pool (kernels release the GIL), and render JSON in Prometheus's shape and
 formatting. Errors carry Prometheus's ``errorType`` and status code: 400 ``bad_data``, 422
-``execution``, 503 ``timeout``, 500 ``internal``.
+``execution``, 503 ``timeout``, 503 ``unavailable`` (a query refused by the query limits), 500 ``internal``.
 """
 
 from __future__ import annotations
@@ -39,6 +39,7 @@ from tsdb.server import json_format as jf
 from tsdb.server import params
 from tsdb.server.backend import Backend, find_label_names, find_label_values, find_series, store_write
 from tsdb.server.columnar_json import FORMATS, render_columns
+from tsdb.server.query_limits import QueryRejectedError
 from tsdb.server.remote_write import decode_body, snappy_decoded_size
 from tsdb.server.write_limits import TOO_MANY_BYTES, Ticket, WriteLimiter
 from tsdb.storage.interfaces import CommitResult
@@ -90,6 +91,8 @@ def classify(err: Exception) -> ApiError:
         return err
     if isinstance(err, QueryTimeoutError):
         return ApiError("timeout", f"query timed out in expression evaluation: {err}", 503)
+    if isinstance(err, QueryRejectedError):
+        return ApiError("unavailable", str(err), 503)
     if isinstance(err, ParseError):
         return ApiError("bad_data", err.render(), 400)
     if isinstance(err, InvalidArgumentError):
@@ -213,20 +216,19 @@ class HttpApi:
     async def _run(self, func: Callable[..., Any], *args: Any) -> Any:
         return await asyncio.get_running_loop().run_in_executor(self.executor, func, *args)
 
-    async def _query(self, func: Callable[..., Any], *args: Any) -> Any:
-        """Evaluate a query once a query slot is free (waiting holds no worker thread)."""
-        slots = self.backend.query_slots
-        if slots is None:
-            return await self._run(func, *args)
-        async with slots:
-            return await self._run(func, *args)
+    async def _query(self, func: Callable[..., Any], *args: Any, timeout_s: float | None) -> Any:
+        """``func(*args, timeout_s)``: on the query threads once a slot is free (``Backend.queries``;
+        waiting holds no thread), else on the API's executor."""
+        if self.backend.queries is None:
+            return await self._run(func, *args, timeout_s)
+        return await self.backend.queries.run("http", func, *args, timeout_s=timeout_s)
 
     # -- queries ------------------------------------------------------------------------------
     async def query(self, request: web.Request, form: dict[str, Any]) -> web.Response:
         text = _required(form, "query")
         t_ms = params.parse_time(form["time"], "time") if form.get("time") else int(time.time() * 1000)
         value, notes = await self._query(self.backend.engine.instant_annotated, text, t_ms, _source_resolution(form),
-                                       _timeout(form))
+                                         timeout_s=_timeout(form))
         # rendering a large result takes a while: a worker thread does it, so the event loop stays free
         return _success(await self._run(render_value, value, t_ms), notes.warnings, notes.infos)
 
@@ -249,7 +251,7 @@ class HttpApi:
             raise ApiError("bad_data", f'invalid parameter "format": {encoding!r} is not one of ' + ", ".join(FORMATS),
                            400)
         value, notes = await self._query(self.backend.engine.range_annotated, text, start, end, step,
-                                       _source_resolution(form), timeout_s)
+                                         _source_resolution(form), timeout_s=timeout_s)
         steps = list(range(start, end + 1, step))
         if encoding == "columns":
             return _success(await self._run(render_columns, value, steps), notes.warnings, notes.infos)

@@ -69,6 +69,12 @@ class SelfMetrics:
         self.write_requests_rejected = Counter(
             "tsdb_write_requests_rejected_total", "Write requests refused before reading them (the server was busy), "
             "by protocol and reason (too_many_requests, too_many_bytes).", ["protocol", "reason"], registry=r)
+        self.query_requests_rejected = Counter(
+            "tsdb_query_requests_rejected_total", "Queries refused before they ran (too many running and waiting), "
+            "by protocol and reason (queue_full, queue_timeout).", ["protocol", "reason"], registry=r)
+        self.query_queue_length = Gauge("tsdb_query_queue_length", "Queries waiting for a query slot.", registry=r)
+        self.query_requests_running = Gauge("tsdb_query_requests_running", "Queries holding a query slot.",
+                                            registry=r)
         self.query_duration = Histogram("tsdb_query_duration_seconds", "PromQL query latency.", ["kind"],
                                         buckets=(0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10, 60), registry=r)
         self.compaction_duration = Histogram("tsdb_compaction_duration_seconds", "Block writes and compactions.",
@@ -106,6 +112,15 @@ class SelfMetrics:
     def bind_result_cache(self, cache: ResultCache) -> None:
         """Expose the range result cache's lookups and size, read at scrape time."""
         self.registry.register(_ResultCacheCollector(cache))
+
+    def bind_query_queue(self, waiting: Callable[[], float], running: Callable[[], float]) -> None:
+        """Read the query queue length and the queries running at scrape time."""
+        self.query_queue_length.set_function(waiting)
+        self.query_requests_running.set_function(running)
+
+    def record_query_refused(self, protocol: str, reason: str) -> None:
+        """Count one query refused by the query limits."""
+        self.query_requests_rejected.labels(protocol, reason).inc()
 
     def record_commit(self, result: CommitResult) -> None:
         """Count a commit's stored and rejected samples (a head commit listener: every writer counts)."""

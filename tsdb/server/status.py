@@ -70,6 +70,8 @@ def flags(config: ServerConfig, config_file: str) -> dict[str, str]:
         "query.max-samples": str(q.max_samples),
         "query.max-points-per-series": str(q.max_points_per_series),
         "query.max-concurrency": str(q.max_concurrency or os.cpu_count() or 1),
+        "query.max-queue": str(q.max_queue),
+        "query.max-series": str(q.max_series),
         "web.listen-address": config.http_listen,
         "web.external-url": config.external_url,
         "web.max-body-bytes": str(config.max_body_bytes),

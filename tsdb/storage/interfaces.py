@@ -7,13 +7,18 @@ by ``samples()`` belong to the caller.
 
 from __future__ import annotations
 
+import contextlib
+import math
+import time
 from collections.abc import Iterable, Iterator, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
 import numpy as np
 import numpy.typing as npt
 
+from tsdb.errors import QueryTimeoutError
 from tsdb.labels import Labels, Matcher
 
 TimestampArray = npt.NDArray[np.int64]
@@ -27,6 +32,26 @@ STALE_NAN_BITS = 0x7FF0000000000002
 """Bit pattern of the stale marker: a NaN that ends a series. Compare bits, never ``isnan``."""
 
 STALE_NAN = np.array([STALE_NAN_BITS], dtype=np.uint64).view(np.float64)[0]
+
+_DEADLINE: ContextVar[float] = ContextVar("tsdb_query_deadline", default=math.inf)
+
+
+@contextlib.contextmanager
+def deadline_scope(deadline: float) -> Iterator[None]:
+    """Within this block (same thread or task), :func:`check_deadline` raises once ``time.monotonic()``
+    passes ``deadline``: the engine sets it per query, storage reads and heavy functions check it."""
+    token = _DEADLINE.set(deadline)
+    try:
+        yield
+    finally:
+        _DEADLINE.reset(token)
+
+
+def check_deadline(where: str = "expression evaluation") -> None:
+    """Raise :class:`~tsdb.errors.QueryTimeoutError` when the current query's deadline has passed (a no-op
+    outside :func:`deadline_scope`). Cheap: call it between batches of series or chunks."""
+    if time.monotonic() > _DEADLINE.get():
+        raise QueryTimeoutError(f"query timed out in {where}")
 
 
 def is_stale(values: ValueArray) -> npt.NDArray[np.bool_]:

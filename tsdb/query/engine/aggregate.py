@@ -29,6 +29,7 @@ from tsdb.errors import QueryError
 from tsdb.labels import METRIC_NAME, Labels
 from tsdb.query.engine import aggregate_kernels as kern
 from tsdb.query.value import VectorValue, format_go_float, format_go_float_g, go_quote
+from tsdb.storage.interfaces import check_deadline
 
 SELECTING_OPS = frozenset({"topk", "bottomk", "limitk", "limit_ratio"})
 """Aggregations that return a subset of the input series with their own labels."""
@@ -89,6 +90,8 @@ def aggregate(op: str, vec: VectorValue, grouping: Sequence[str], without: bool,
 
 
 _ALL = slice(None)
+_CHECK_EVERY = 8192
+"""Series grouped between two checks of the query's deadline (the label loops run per series)."""
 
 
 def group_series(labels: Sequence[Labels], grouping: Sequence[str], without: bool
@@ -107,6 +110,8 @@ def group_series(labels: Sequence[Labels], grouping: Sequence[str], without: boo
         by_values: dict[tuple[str, ...], int] = {}
         get = Labels.get
         for i, lbls in enumerate(labels):
+            if not i % _CHECK_EVERY:
+                check_deadline()
             if len(names) <= 2:  # scanning the flat tuple beats building a dict for one or two names
                 values = tuple(get(lbls, name) for name in names)
             else:
@@ -122,6 +127,8 @@ def group_series(labels: Sequence[Labels], grouping: Sequence[str], without: boo
         return gidx, group_labels
     drop = (*grouping, METRIC_NAME)
     for i, lbls in enumerate(labels):
+        if not i % _CHECK_EVERY:
+            check_deadline()
         key = lbls.without(drop) if without else lbls.keep(grouping)
         g = index.get(key)
         if g is None:

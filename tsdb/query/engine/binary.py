@@ -34,6 +34,7 @@ from tsdb.errors import QueryError
 from tsdb.labels import METRIC_NAME, Labels, is_legacy_label_name
 from tsdb.query.engine import aggregate_kernels as kern
 from tsdb.query.value import ScalarValue, Value, VectorValue, go_quote
+from tsdb.storage.interfaces import check_deadline
 
 ARITHMETIC_OPS = frozenset({"+", "-", "*", "/", "%", "^", "atan2"})
 COMPARISON_OPS = frozenset({"==", "!=", ">", "<", ">=", "<="})
@@ -249,6 +250,8 @@ def signatures(lhs: Sequence[Labels], rhs: Sequence[Labels], on: bool, names: tu
     for side in (lhs, rhs):
         arr = np.empty(len(side), dtype=np.int64)
         for i, lbls in enumerate(side):
+            if not i % 8192:  # per-series label work: check the query's deadline now and then
+                check_deadline()
             arr[i] = index.setdefault(_sig_key(lbls, on, names), len(index))
         out.append(arr)
     return out[0], out[1], len(index)
@@ -402,6 +405,8 @@ def _vector_vector(op: str, lhs: VectorValue, rhs: VectorValue, return_bool: boo
     drop_meta = op in ARITHMETIC_OPS
     many_labels, one_labels = many.labels, one.labels
     for p, (m, o) in enumerate(zip(pair_row.tolist(), pair_partner.tolist(), strict=True)):
+        if not p % 8192:
+            check_deadline()
         if m < 0:
             one_lbls = one_labels[o]
             many_lbls = match_labels(one_lbls, on, names)

@@ -7,8 +7,10 @@ per query over the time range the AST needs (offsets, ``@``, ranges, lookback an
 and each distinct selector is selected once. :meth:`Engine.from_options` builds an engine from a config's
 ``query`` section.
 
-Limits: ``max_samples`` (samples loaded and points of any intermediate vector), ``timeout_s`` (checked
-between nodes) and ``max_points`` per series for range queries; exceeding one raises
+Limits: ``max_samples`` (samples loaded and points of any intermediate vector), ``max_series`` (series
+selected by all the query's selectors together; 0 = no limit), ``timeout_s`` (checked between nodes, between
+batches of series read from storage and between batches of series in range functions and aggregations, so a
+query stops within about a second of it) and ``max_points`` per series for range queries; exceeding one raises
 :class:`~tsdb.errors.QueryLimitError` or :class:`~tsdb.errors.QueryTimeoutError`.
 """
 
@@ -37,7 +39,7 @@ from tsdb.query.value import (
     VectorValue,
     label_order_key,
 )
-from tsdb.storage.interfaces import Queryable, SelectHints
+from tsdb.storage.interfaces import Queryable, SelectHints, deadline_scope
 
 METADATA_LABELS = ("__name__", "__type__", "__unit__")
 DUPLICATE_LABELSET = "vector cannot contain metrics with the same labelset"
@@ -105,8 +107,9 @@ class Engine:
 
     def __init__(self, queryable: Queryable, lookback_delta_ms: int = 300_000, max_samples: int = 50_000_000,
                  timeout_s: float = 120, max_points: int = 11_000, default_subquery_step_ms: int = 60_000,
-                 result_cache: ResultCache | None = None) -> None:
+                 result_cache: ResultCache | None = None, max_series: int = 500_000) -> None:
         self.queryable = queryable
+        self.max_series = max_series
         self.lookback_delta_ms = lookback_delta_ms
         self.max_samples = max_samples
         self.timeout_s = timeout_s
@@ -124,7 +127,8 @@ class Engine:
             cache = ResultCache(options.result_cache_max_bytes, lambda: int(queryable.data_generation))
         return cls(queryable, lookback_delta_ms=options.lookback_delta_ms, max_samples=options.max_samples,
                    timeout_s=options.timeout_ms / 1000, max_points=options.max_points_per_series,
-                   default_subquery_step_ms=options.default_subquery_step_ms, result_cache=cache)
+                   default_subquery_step_ms=options.default_subquery_step_ms, result_cache=cache,
+                   max_series=options.max_series)
 
     def instant(self, query: Any, t_ms: int, max_source_resolution: str = "auto") -> Value:
         """Evaluate ``query`` (text or parsed AST) at ``t_ms``; a range-vector query gives a MatrixValue.
@@ -219,17 +223,18 @@ class Engine:
         bounds = time_bounds(expr, start, end, start, end, self.lookback_delta_ms, self.default_subquery_step_ms)
         mint, maxt = bounds if bounds is not None else (start, end)
         annotations = Annotations()
+        deadline = time.monotonic() + (self.timeout_s if timeout_s is None else min(timeout_s, self.timeout_s))
         querier = self.queryable.querier(mint, maxt)
         try:
             evaluator = Evaluator(querier, start_ms=start, end_ms=end, lookback_ms=self.lookback_delta_ms,
                                   default_subquery_step_ms=self.default_subquery_step_ms,
-                                  max_samples=self.max_samples, deadline=time.monotonic() + (
-                                      self.timeout_s if timeout_s is None else min(timeout_s, self.timeout_s)),
+                                  max_samples=self.max_samples, max_series=self.max_series, deadline=deadline,
                                   annotations=annotations,
                                   hints=SelectHints(mint=mint, maxt=maxt,
                                                     step_ms=int(steps[1] - steps[0]) if len(steps) > 1 else 0,
                                                     max_source_resolution=resolution))
-            value = evaluator.eval(expr, steps)
+            with deadline_scope(deadline):
+                value = evaluator.eval(expr, steps)
         finally:
             querier.close()
         if not instant and isinstance(value, MatrixValue | StringValue):

@@ -42,9 +42,10 @@ class Evaluator(Selection):
 
     def __init__(self, querier: Querier, *, start_ms: int, end_ms: int, lookback_ms: int,
                  default_subquery_step_ms: int, max_samples: int, deadline: float,
-                 annotations: Annotations | None = None, hints: SelectHints | None = None) -> None:
+                 annotations: Annotations | None = None, hints: SelectHints | None = None,
+                 max_series: int = 0) -> None:
         super().__init__(querier, start_ms=start_ms, end_ms=end_ms, lookback_ms=lookback_ms,
-                         max_samples=max_samples, hints=hints)
+                         max_samples=max_samples, hints=hints, max_series=max_series)
         self.default_subquery_step_ms = default_subquery_step_ms
         self.deadline = deadline
         self.annotations = annotations or Annotations()

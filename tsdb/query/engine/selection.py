@@ -1,6 +1,6 @@
 """Selecting series for an evaluator: each distinct selector (and tier request) is selected once per
-query, columnar (:class:`~tsdb.storage.interfaces.FlatSeries`), with the sample limit enforced as series
-are loaded; instant selectors find, for every series and step, the last sample of the lookback window in
+query, columnar (:class:`~tsdb.storage.interfaces.FlatSeries`), with the sample and series limits enforced as
+series are loaded; instant selectors find, for every series and step, the last sample of the lookback window in
 one numba kernel call (:mod:`.select_kernels`)."""
 
 from __future__ import annotations
@@ -34,17 +34,26 @@ def _interpolate_next(ts: npt.NDArray[np.int64], vals: npt.NDArray[np.float64], 
     return np.where(between, found_v + (next_v - found_v) * weight, found_v)
 
 
+def _selector_text(vs: Any) -> str:
+    """A selector as PromQL text (its matchers only: no offset, ``@`` or range)."""
+    return "{" + ", ".join(str(m) for m in selector_matchers(vs)) + "}"
+
+
 class Selection:
     """The selection half of an evaluator: the querier, the hints and the series selected so far."""
 
     def __init__(self, querier: Querier, *, start_ms: int, end_ms: int, lookback_ms: int, max_samples: int,
-                 hints: SelectHints | None = None) -> None:
+                 hints: SelectHints | None = None, max_series: int = 0) -> None:
+        """``max_samples`` bounds the samples loaded, ``max_series`` (0 = no limit) the series selected by all
+        selectors together; past either, :class:`~tsdb.errors.QueryLimitError`."""
         self.querier = querier
         self.hints = hints or SelectHints()
         self.start_ms = start_ms
         self.end_ms = end_ms
         self.lookback_ms = lookback_ms
         self.max_samples = max_samples
+        self.max_series = max_series
+        self._series_loaded = 0
         self._selected: dict[tuple[str, ...], list[SeriesData]] = {}
         self._selected_flat: dict[tuple[str, ...], FlatSeries] = {}
         self._samples_loaded = 0
@@ -86,6 +95,11 @@ class Selection:
             select_flat = getattr(self.querier, "select_flat", None)
             flat = (select_flat(matchers, hints) if select_flat is not None
                     else FlatSeries.from_series(self.querier.select(matchers, hints)))
+            self._series_loaded += len(flat.labels)
+            if self.max_series and self._series_loaded > self.max_series:
+                raise QueryLimitError(f"query selects too many series: {self._series_loaded:,} with selector "
+                                      f"{_selector_text(vs)}, more than the limit of {self.max_series:,} "
+                                      "(query.max_series)")
             self._samples_loaded += len(flat.ts)
             if self._samples_loaded > self.max_samples:
                 raise QueryLimitError("query processing would load too many samples into memory in "

@@ -1,8 +1,8 @@
 """Range functions over range vectors: packs series for the numba kernels and unpacks the result.
 
 A range vector over a step grid is given as per-series sample arrays (stale markers already dropped);
-:func:`rollup` concatenates them, runs one kernel call for all series and steps and returns
-``float64[series, steps]`` plus the presence mask.
+:func:`rollup` concatenates them, runs the kernel over batches of series (checking the query's deadline
+between batches) and returns ``float64[series, steps]`` plus the presence mask.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ import numpy as np
 import numpy.typing as npt
 
 from tsdb.query.functions import rollup_kernels as k
+from tsdb.storage.interfaces import check_deadline
 
 RANGE_FUNCTIONS = frozenset(k.FUNCTION_IDS)
 """Names of the functions computed by :func:`rollup`."""
@@ -21,6 +22,37 @@ MODES = {"": k.MODE_PLAIN, "anchored": k.MODE_ANCHORED, "smoothed": k.MODE_SMOOT
 ANCHORED_FUNCTIONS = ("changes", "delta", "increase", "rate", "resets")
 SMOOTHED_FUNCTIONS = ("delta", "increase", "rate")
 """The functions Prometheus allows with the ``anchored`` / ``smoothed`` modifiers."""
+
+WORK_PER_BATCH = 20_000_000
+"""Samples visited per kernel call (steps x samples per window, summed over series): well under a second of
+work, so the query's deadline is checked often."""
+
+
+def series_batches(ts: npt.NDArray[np.int64], offsets: npt.NDArray[np.int64], steps: int, range_ms: int,
+                   work: int = WORK_PER_BATCH) -> list[tuple[int, int]]:
+    """``[lo, hi)`` series ranges covering all series, each visiting about ``work`` samples: per series its
+    samples plus ``steps`` windows of (samples x range / span) each; at least one series per range."""
+    n = len(offsets) - 1
+    if n <= 0:
+        return []
+    counts = np.diff(offsets)
+    span = np.ones(n)
+    if len(ts):
+        first = np.minimum(offsets[:-1], len(ts) - 1)
+        last = np.clip(offsets[1:] - 1, first, len(ts) - 1)
+        span = (ts[last] - ts[first]).astype(np.float64) + 1
+    per_window = counts * np.minimum(1.0, (range_ms + 1) / np.maximum(span, 1.0))
+    cumulative = np.cumsum(counts + (per_window + 1) * max(steps, 1))
+    if float(cumulative[-1]) <= work:
+        return [(0, n)]
+    out: list[tuple[int, int]] = []
+    lo = 0
+    while lo < n:  # bounded: every pass moves lo forward by at least one series
+        base = float(cumulative[lo - 1]) if lo else 0.0
+        hi = min(max(int(np.searchsorted(cumulative, base + work, side="right")), lo + 1), n)
+        out.append((lo, hi))
+        lo = hi
+    return out
 
 
 class PackedList(list[npt.NDArray[np.int64]]):
@@ -77,6 +109,8 @@ def rollup(name: str, ts_list: Sequence[npt.NDArray[np.int64]], values_list: Seq
     p2_arr = zeros if p2 is None else np.ascontiguousarray(p2, dtype=np.float64)
     out = np.zeros((len(ts_list), steps), dtype=np.float64)
     present = np.zeros((len(ts_list), steps), dtype=np.bool_)
-    k.rollup(fn, ts, values, offsets, eval_arr, out_arr, int(range_ms), p1_arr, p2_arr,
-             k.MIN_SAMPLES.get(fn, 1), MODES[mode], int(lookback_ms), out, present)
+    for lo, hi in series_batches(ts, offsets, steps, int(range_ms) + (int(lookback_ms) if mode else 0)):
+        check_deadline()
+        k.rollup(fn, ts, values, offsets[lo:hi + 1], eval_arr, out_arr, int(range_ms), p1_arr, p2_arr,
+                 k.MIN_SAMPLES.get(fn, 1), MODES[mode], int(lookback_ms), out[lo:hi], present[lo:hi])
     return out, present

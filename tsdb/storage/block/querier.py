@@ -23,7 +23,14 @@ from tsdb.storage.chunks.xor import decode_chunks
 from tsdb.storage.head.head_kernels import merge_clip
 from tsdb.storage.index.postings import select_postings
 from tsdb.storage.index.reader import IndexReader
-from tsdb.storage.interfaces import FlatSeries, SelectHints, TimestampArray, ValueArray, concat_flat
+from tsdb.storage.interfaces import (
+    FlatSeries,
+    SelectHints,
+    TimestampArray,
+    ValueArray,
+    check_deadline,
+    concat_flat,
+)
 
 U64 = npt.NDArray[np.uint64]
 
@@ -120,6 +127,7 @@ class BlockQuerier:
         stones = self._block.tombstones()
         refs = select_postings(index, matchers)
         for lo in range(0, len(refs), _SERIES_BATCH):
+            check_deadline("reading series")
             ref_batch = refs[lo:lo + _SERIES_BATCH]
             batch = index.series_batch(ref_batch)
             # chunks overlapping [mint, maxt], for the whole batch at once
@@ -158,6 +166,7 @@ class BlockQuerier:
         # the series of one index batch share one array of chunk refs: group them back together
         for _, group in itertools.groupby(self._selected(matchers, self.mint, self.maxt), key=lambda s: id(s._refs)):
             batch = list(group)
+            check_deadline("reading chunks")
             flat = self._read_batch(batch)
             parts.append(flat if flat is not None else FlatSeries.from_series(batch))
         return concat_flat(parts)

@@ -19,7 +19,7 @@ from tsdb.labels import Labels, Matcher
 from tsdb.storage.chunks.xor import decode_chunks
 from tsdb.storage.head import head_kernels as hk
 from tsdb.storage.head.state import HeadState
-from tsdb.storage.interfaces import FlatSeries, SelectHints, TimestampArray, ValueArray
+from tsdb.storage.interfaces import FlatSeries, SelectHints, TimestampArray, ValueArray, check_deadline
 
 I64 = npt.NDArray[np.int64]
 BATCH = 512
@@ -156,6 +156,7 @@ def read_flat(head: HeadState, pairs: list[tuple[Labels, int]], mint: int, maxt:
     value_parts: list[ValueArray] = []
     count_parts: list[I64] = []
     for start in range(0, len(pairs), BATCH):
+        check_deadline("reading series")
         part = pairs[start:start + BATCH]
         with head.lock:
             refs = np.fromiter((r for _, r in part), dtype=np.int64, count=len(part))
@@ -183,6 +184,7 @@ def _iter_data(head: HeadState, pairs: list[tuple[Labels, int]], mint: int,
                maxt: int) -> Iterator[tuple[Labels, int, I64, ValueArray]]:
     """(labels, ref, ts, values) of series with data in range, in the order of ``pairs``."""
     for start in range(0, len(pairs), BATCH):
+        check_deadline("reading series")
         part = pairs[start:start + BATCH]
         with head.lock:
             refs = np.fromiter((r for _, r in part), dtype=np.int64, count=len(part))
