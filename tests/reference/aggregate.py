@@ -92,7 +92,7 @@ def ref_basic(op: str, series: Sequence[Series], grouping: Sequence[str], withou
             elif op == "stdvar":
                 res = v / n
             elif op == "stddev":
-                res = math.sqrt(v / n)
+                res = math.sqrt(v / n) if v / n >= 0 else math.nan  # as Go's math.Sqrt: NaN below 0
             elif op == "quantile":
                 res = ref_quantile(float(q[t]), list(g["list"]))  # type: ignore[call-overload]
             else:
