@@ -246,6 +246,8 @@ def load_server_config(path: str | Path, overrides: dict[str, Any] | None = None
         raise ConfigError(f"{source}: cannot read config: {err}") from err
     except UnicodeDecodeError as err:
         raise ConfigError(f"{source}: not UTF-8 text (byte {err.start})") from None
+    except RecursionError:  # PyYAML composes nested collections recursively
+        raise ConfigError(f"{source}: invalid YAML: collections nested too deeply") from None
     except yaml.YAMLError as err:
         raise ConfigError(f"{source}: invalid YAML: {yaml_error_text(err)}") from None
     config: ServerConfig = _build(ServerConfig, raw, str(source))

@@ -78,7 +78,7 @@ def _dashboard(text: str) -> None:
     """A Grafana import and the tsdb model check; text that is not JSON is the HTTP layer's business."""
     try:
         raw = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):
         return
     import_grafana(raw)
     normalise(raw)
@@ -92,7 +92,7 @@ def _matchers(text: str) -> None:
         assert str(err), "parse_matchers: empty error message"
     try:
         raw = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):
         return
     recurrence_of(raw)
 

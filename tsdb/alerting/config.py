@@ -135,6 +135,8 @@ def parse_config(text: str, source: str = "alertmanager.yml") -> AlertingConfig:
     """Parse alertmanager.yml text; ConfigError names ``source`` and the key path."""
     try:
         raw = yaml.safe_load(text) or {}
+    except RecursionError:  # PyYAML composes nested collections recursively
+        raise ConfigError(f"{source}: invalid YAML: collections nested too deeply") from None
     except yaml.YAMLError as err:
         raise ConfigError(f"{source}: invalid YAML: {yaml_error_text(err)}") from None
     if not isinstance(raw, dict):

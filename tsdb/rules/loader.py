@@ -144,6 +144,8 @@ def parse_rule_text(text: str, file: str) -> list[RuleGroup]:
     """Groups of one rule file's YAML text (``file`` names it in errors)."""
     try:
         doc = yaml.safe_load(text)
+    except RecursionError:  # PyYAML composes nested collections recursively
+        raise ConfigError(f"{file}: invalid YAML: collections nested too deeply") from None
     except yaml.YAMLError as err:
         raise ConfigError(f"{file}: invalid YAML: {err}") from err
     if doc is None:

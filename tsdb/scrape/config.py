@@ -140,6 +140,8 @@ def parse_scrape_section(section: dict[str, Any] | None) -> list[JobConfig]:
             prom = yaml.safe_load(path.read_text()) or {}
         except OSError as err:
             raise ConfigError(f"scrape.config_file {path}: {err}") from err
+        except RecursionError:  # PyYAML composes nested collections recursively
+            raise ConfigError(f"scrape.config_file {path}: invalid YAML: collections nested too deeply") from None
         except yaml.YAMLError as err:
             raise ConfigError(f"scrape.config_file {path}: invalid YAML: {yaml_error_text(err)}") from None
         section = {"global": prom.get("global") or {}, "scrape_configs": prom.get("scrape_configs") or [], **section}
