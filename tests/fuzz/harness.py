@@ -66,7 +66,5 @@ def _load(load: Callable[[str], Any], text: str) -> Any:
     """The parsed seed, or None for a seed that is broken on purpose (an example of an error)."""
     try:
         return load(text)
-    except ValueError:  # yaml.YAMLError is not one; JSON errors are
-        return None
-    except yaml.YAMLError:
+    except (ValueError, RecursionError, yaml.YAMLError):  # JSON errors are ValueErrors, YAML errors are not
         return None

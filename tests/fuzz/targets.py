@@ -8,8 +8,10 @@ the hypothesis fuzzers, the corpus replay and the optional atheris harness alike
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
+import shutil
 import tempfile
 import time
 from collections.abc import Callable
@@ -37,6 +39,7 @@ MAX_INPUT = 20_000
 HANG_SECONDS = float(os.environ.get("TSDB_FUZZ_HANG_SECONDS", "10"))
 
 _TMP = Path(tempfile.mkdtemp(prefix="tsdb-fuzz-"))
+atexit.register(shutil.rmtree, _TMP, ignore_errors=True)
 
 
 def _rules(text: str) -> None:
@@ -129,7 +132,7 @@ def check(name: str, text: str) -> None:
     try:
         target(text)
     except errors as err:
-        assert isinstance(str(err), str) and str(err).strip(), f"{name}: {type(err).__name__} with an empty message"
+        assert str(err).strip(), f"{name}: {type(err).__name__} with an empty message"
     elapsed = time.monotonic() - start
     assert elapsed < HANG_SECONDS, f"{name}: {elapsed:.1f} s for {len(text)} characters"
 
