@@ -17,7 +17,7 @@ line = st.one_of(
     st.builds(lambda n, ls, v, t: n + ("{" + ",".join(f'{k}="{x}"' for k, x in ls) + "}" if ls else "") + f" {v}"
               + (f" {t}" if t is not None else ""),
               names, st.lists(label, max_size=3),
-              st.one_of(st.sampled_from(["1", "NaN", "+Inf", "-inf", "0x1p3", "1_0", "1e999", ".5", "-"]),
+              st.one_of(st.sampled_from(["1", "NaN", "+Inf", "-inf", "0x1p3", "0x1p99999", "1_0", "1e999", ".5", "-"]),
                         st.floats().map(repr)),
               st.one_of(st.none(), st.integers(-(2**70), 2**70).map(str), st.sampled_from(["1.5", "x"]))),
     st.builds(lambda kind, n, rest: f"# {kind} {n} {rest}", st.sampled_from(["HELP", "TYPE", "EOF", "UNIT"]), names,
