@@ -7,6 +7,7 @@ is milliseconds. Unknown keys are an error naming the file and key, never silent
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,11 +28,43 @@ def parse_duration_ms(value: str | int | float, where: str = "duration") -> int:
     if isinstance(value, bool):
         raise ConfigError(f"{where}: expected a duration, got {value!r}")
     if isinstance(value, int | float):
+        if not math.isfinite(value) or abs(value) >= 9.2e15:  # beyond int64 milliseconds
+            raise ConfigError(f"{where}: invalid duration {value!r} (not a finite number of seconds)")
         return int(value * 1000)
     ms = try_parse_duration(str(value).strip())
     if ms is None:
         raise ConfigError(f"{where}: invalid duration {value!r} (use e.g. 90d, 2h, 15s, 500ms)")
     return ms
+
+
+def config_list(value: Any, where: str) -> list[Any]:
+    """``value`` when it is a list, ``[]`` when absent (None); else ConfigError naming ``where``."""
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise ConfigError(f"{where}: expected a list, got {type(value).__name__}")
+    return value
+
+
+def config_mapping(value: Any, where: str) -> dict[Any, Any]:
+    """``value`` when it is a mapping, ``{}`` when absent (None); else ConfigError naming ``where``."""
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise ConfigError(f"{where}: expected a mapping, got {type(value).__name__}")
+    return value
+
+
+def config_int(value: Any, where: str) -> int:
+    """A whole number (``0`` when absent); ConfigError naming ``where`` for anything else."""
+    if value is None:
+        return 0
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        raise ConfigError(f"{where}: expected a whole number, got {value!r}")
+    try:
+        return int(value)
+    except ValueError:
+        raise ConfigError(f"{where}: expected a whole number, got {value!r}") from None
 
 
 @dataclass(frozen=True)
@@ -224,9 +257,13 @@ def load_server_config(path: str | Path, overrides: dict[str, Any] | None = None
     """Read a YAML server config; ``overrides`` (from command-line flags) win over the file."""
     source = Path(path)
     try:
-        raw = yaml.safe_load(source.read_text()) or {}
+        raw = yaml.safe_load(source.read_text(encoding="utf-8")) or {}
     except OSError as err:
         raise ConfigError(f"{source}: cannot read config: {err}") from err
+    except UnicodeDecodeError as err:
+        raise ConfigError(f"{source}: not UTF-8 text (byte {err.start})") from None
+    except RecursionError:  # PyYAML composes nested collections recursively
+        raise ConfigError(f"{source}: invalid YAML: collections nested too deeply") from None
     except yaml.YAMLError as err:
         raise ConfigError(f"{source}: invalid YAML: {yaml_error_text(err)}") from None
     config: ServerConfig = _build(ServerConfig, raw, str(source))

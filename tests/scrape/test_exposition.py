@@ -85,6 +85,8 @@ def test_go_floats() -> None:
     assert parse_float("1E3") == 1000.0 and parse_float(".5") == 0.5 and parse_float("+Inf") == math.inf
     with pytest.raises(ValueError):
         parse_float("1_0")
+    with pytest.raises(ValueError, match="out of range"):  # found by atheris: was an OverflowError
+        parse_float("0x1p99999")
 
 
 _label_values = st.text(st.characters(blacklist_categories=("Cs",)), max_size=12)

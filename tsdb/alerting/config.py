@@ -15,7 +15,7 @@ import yaml
 
 from tsdb.alerting.matchers import matchers_from_config
 from tsdb.alerting.timeintervals import parse_intervals
-from tsdb.config import parse_duration_ms
+from tsdb.config import config_list, config_mapping, parse_duration_ms
 from tsdb.errors import ConfigError, TsdbError
 from tsdb.labels import Matcher
 from tsdb.secrets import yaml_error_text
@@ -103,7 +103,7 @@ def _route(raw: Any, parent: Route | None, path: str, index: int = 0) -> Route:
         raise ConfigError(f"{path}: root route must specify a default receiver")
     group_by: tuple[str, ...] | None
     if "group_by" in raw:
-        names = [str(n) for n in raw.get("group_by") or []]
+        names = [str(n) for n in config_list(raw.get("group_by") or None, f"{path}.group_by")]
         group_by = None if "..." in names else tuple(names)
         if group_by is None and len(names) > 1:
             raise ConfigError(f"{path}: cannot have wildcard group_by (`...`) and other labels at the same time")
@@ -118,13 +118,16 @@ def _route(raw: Any, parent: Route | None, path: str, index: int = 0) -> Route:
         repeat_interval_ms=(_duration(raw["repeat_interval"], f"{path}.repeat_interval") if "repeat_interval" in raw
                             else base.repeat_interval_ms),
         continue_=bool(raw.get("continue", False)),
-        mute_time_intervals=tuple(map(str, raw.get("mute_time_intervals") or [])),
-        active_time_intervals=tuple(map(str, raw.get("active_time_intervals") or [])), path=path,
+        mute_time_intervals=tuple(map(str, config_list(raw.get("mute_time_intervals") or None,
+                                                       f"{path}.mute_time_intervals"))),
+        active_time_intervals=tuple(map(str, config_list(raw.get("active_time_intervals") or None,
+                                                         f"{path}.active_time_intervals"))), path=path,
         key="{}" if parent is None else f"{parent.key}/{{{','.join(str(m) for m in matchers_from_config(raw, path))}}}"
         + (f"/{index}" if parent.routes else ""))
     if parent is None and route.matchers:
         raise ConfigError(f"{path}: root route must not have any matchers")
-    children = tuple(_route(child, route, f"{path}.routes[{i}]", i) for i, child in enumerate(raw.get("routes") or []))
+    raw_routes = config_list(raw.get("routes") or None, f"{path}.routes")
+    children = tuple(_route(child, route, f"{path}.routes[{i}]", i) for i, child in enumerate(raw_routes))
     return Route(**{**route.__dict__, "routes": children})
 
 
@@ -132,6 +135,8 @@ def parse_config(text: str, source: str = "alertmanager.yml") -> AlertingConfig:
     """Parse alertmanager.yml text; ConfigError names ``source`` and the key path."""
     try:
         raw = yaml.safe_load(text) or {}
+    except RecursionError:  # PyYAML composes nested collections recursively
+        raise ConfigError(f"{source}: invalid YAML: collections nested too deeply") from None
     except yaml.YAMLError as err:
         raise ConfigError(f"{source}: invalid YAML: {yaml_error_text(err)}") from None
     if not isinstance(raw, dict):
@@ -142,27 +147,32 @@ def parse_config(text: str, source: str = "alertmanager.yml") -> AlertingConfig:
     if "route" not in raw:
         raise ConfigError(f"{source}: no route provided in config")
     route = _route(raw["route"], None, f"{source}: route")
-    receivers = raw.get("receivers") or []
+    receivers = config_list(raw.get("receivers") or None, f"{source}: receivers")
     names: set[str] = set()
     for i, r in enumerate(receivers):
         if not isinstance(r, dict) or not r.get("name"):
             raise ConfigError(f"{source}: receivers[{i}]: missing name of receiver")
-        if r["name"] in names:
+        if str(r["name"]) in names:
             raise ConfigError(f"{source}: notification config name {r['name']!r} is not unique")
         names.add(str(r["name"]))
     _check_receivers(route, names, source)
     inhibit = []
-    for i, rule in enumerate(raw.get("inhibit_rules") or []):
+    for i, rule in enumerate(config_list(raw.get("inhibit_rules") or None, f"{source}: inhibit_rules")):
         where = f"{source}: inhibit_rules[{i}]"
+        rule = config_mapping(rule, where)
         inhibit.append(InhibitRule(tuple(matchers_from_config(rule, where, "source_")),
                                    tuple(matchers_from_config(rule, where, "target_")),
-                                   tuple(map(str, rule.get("equal") or []))))
-    named = {str(t.get("name")): t.get("time_intervals") for t in
-             (raw.get("time_intervals") or []) + (raw.get("mute_time_intervals") or [])}
+                                   tuple(map(str, config_list(rule.get("equal") or None, f"{where}.equal")))))
+    named = {str(t.get("name")): t.get("time_intervals") for i, t in enumerate(
+        config_list(raw.get("time_intervals") or None, f"{source}: time_intervals")
+        + config_list(raw.get("mute_time_intervals") or None, f"{source}: mute_time_intervals"))
+        if config_mapping(t, f"{source}: time_intervals[{i}]") is not None}
     intervals = parse_intervals(named, f"{source}: time_intervals")
     _check_intervals(route, set(intervals), source)
-    return AlertingConfig(route, tuple(receivers), tuple(inhibit), dict(raw.get("global") or {}),
-                          tuple(map(str, raw.get("templates") or [])), intervals)
+    return AlertingConfig(route, tuple(receivers), tuple(inhibit),
+                          dict(config_mapping(raw.get("global") or None, f"{source}: global")),
+                          tuple(map(str, config_list(raw.get("templates") or None, f"{source}: templates"))),
+                          intervals)
 
 
 def _check_intervals(route: Route, names: set[str], source: str) -> None:

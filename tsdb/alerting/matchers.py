@@ -15,10 +15,27 @@ from tsdb.labels import Matcher
 _ONE = re.compile(r'^\s*([a-zA-Z_][a-zA-Z0-9_]*|"[^"]*")\s*(=~|!~|!=|=)\s*(.*?)\s*$')
 
 
+_ESCAPE = re.compile(r'\\(x[0-9a-fA-F]{2}|u[0-9a-fA-F]{4}|U[0-9a-fA-F]{8}|[0-7]{3}|[abfnrtv\\"\'])|\\')
+_SIMPLE = {"a": "\a", "b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t", "v": "\v", "\\": "\\", '"': '"', "'": "'"}
+
+
+def _unescape(match: re.Match[str]) -> str:
+    code = match.group(1)
+    if code is None:
+        raise ConfigError(f"invalid escape sequence at {match.string[match.start():match.start() + 4]!r}")
+    if code in _SIMPLE:
+        return _SIMPLE[code]
+    value = int(code, 8) if code[0] in "01234567" else int(code[1:], 16)
+    if value > 0x10FFFF or 0xD800 <= value <= 0xDFFF:
+        raise ConfigError(f"invalid escape sequence {match.group()!r}: not a Unicode character")
+    return chr(value)
+
+
 def _unquote(text: str) -> str:
+    """A double-quoted string with Go's escapes (``\\"``, ``\\n``, ``\\x41``, ``\\u00e9`` ...) or bare text."""
     text = text.strip()
     if len(text) >= 2 and text[0] == text[-1] == '"':
-        return bytes(text[1:-1], "utf-8").decode("unicode_escape")
+        return _ESCAPE.sub(_unescape, text[1:-1])
     return text
 
 
@@ -74,13 +91,22 @@ def matchers_from_config(raw: Mapping[str, Any], where: str, prefix: str = "") -
     """Matchers of a config object: ``<prefix>matchers`` (list of strings) plus the legacy
     ``<prefix>match`` (equality) and ``<prefix>match_re`` (regex) maps."""
     out: list[Matcher] = []
-    for text in raw.get(f"{prefix}matchers") or []:
+    texts = raw.get(f"{prefix}matchers") or []
+    if not isinstance(texts, list):
+        raise ConfigError(f"{where}: {prefix}matchers: expected a list of strings")
+    for text in texts:
         try:
             out.extend(parse_matchers(str(text)))
         except ConfigError as err:
             raise ConfigError(f"{where}: {err}") from err
+    for key in (f"{prefix}match", f"{prefix}match_re"):
+        if not isinstance(raw.get(key) or {}, dict):
+            raise ConfigError(f"{where}: {key}: expected a mapping of label name to value")
     for name, value in (raw.get(f"{prefix}match") or {}).items():
-        out.append(Matcher("=", str(name), str(value)))
+        try:
+            out.append(Matcher("=", str(name), str(value)))
+        except (TsdbError, ValueError) as err:
+            raise ConfigError(f"{where}: invalid matcher for {name}: {err}") from err
     for name, value in (raw.get(f"{prefix}match_re") or {}).items():
         try:
             out.append(Matcher("=~", str(name), str(value)))

@@ -15,13 +15,14 @@ from typing import Any
 
 from tsdb.alerting.matchers import matches
 from tsdb.alerting.timeintervals import active, parse_spec
+from tsdb.config import config_list
 from tsdb.errors import InvalidArgumentError
 from tsdb.labels import Matcher
 
 
 def recurrence_of(raw: Any) -> tuple[tuple[Any, ...], list[dict[str, Any]]]:
     """Parsed recurrence specs (ConfigError naming the problem) and their raw form."""
-    specs = list(raw or [])
+    specs = list(config_list(raw or None, "silence recurrence"))
     return tuple(parse_spec(spec or {}, f"silence recurrence[{i}]") for i, spec in enumerate(specs)), specs
 
 

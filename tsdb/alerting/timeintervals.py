@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from tsdb.config import config_list, config_mapping
 from tsdb.errors import ConfigError
 
 WEEKDAYS = {name: i for i, name in enumerate(["monday", "tuesday", "wednesday", "thursday", "friday",
@@ -25,7 +26,7 @@ Range = tuple[int, int]
 
 def _ranges(values: Any, where: str, parse: Any) -> tuple[Range, ...]:
     out = []
-    for text in values or []:
+    for text in config_list(values or None, where):
         lo, sep, hi = str(text).partition(":")
         a = parse(lo.strip(), where)
         b = parse(hi.strip(), where) if sep else a
@@ -92,12 +93,15 @@ class Spec:
 
 
 def parse_spec(raw: dict[str, Any], where: str) -> Spec:
+    """One time interval entry; ConfigError naming ``where`` and the field."""
+    raw = config_mapping(raw, where)
     known = {"times", "weekdays", "days_of_month", "months", "years", "location"}
     unknown = sorted(set(map(str, raw)) - known)
     if unknown:
         raise ConfigError(f"{where}: field {unknown[0]} not found in a time interval")
     times = []
-    for i, item in enumerate(raw.get("times") or []):
+    for i, item in enumerate(config_list(raw.get("times") or None, f"{where}.times")):
+        item = config_mapping(item, f"{where}.times[{i}]")
         start = _minutes(str(item.get("start_time", "")), f"{where}.times[{i}].start_time")
         end = _minutes(str(item.get("end_time", "")), f"{where}.times[{i}].end_time")
         if end <= start:
@@ -106,7 +110,7 @@ def parse_spec(raw: dict[str, Any], where: str) -> Spec:
     location = str(raw.get("location") or "UTC")
     try:
         ZoneInfo(location)
-    except (ZoneInfoNotFoundError, ValueError) as err:
+    except (ZoneInfoNotFoundError, ValueError, OSError) as err:  # OSError: a directory, a name too long
         raise ConfigError(f"{where}: unknown location {location!r}") from err
     return Spec(tuple(times), _ranges(raw.get("weekdays"), f"{where}.weekdays", _weekday),
                 _ranges(raw.get("days_of_month"), f"{where}.days_of_month", _int),
@@ -116,7 +120,8 @@ def parse_spec(raw: dict[str, Any], where: str) -> Spec:
 
 def parse_intervals(raw: dict[str, Any], where: str = "time_intervals") -> dict[str, tuple[Spec, ...]]:
     """``{name: [spec dicts]}`` (as collected from the config) -> parsed specs."""
-    return {name: tuple(parse_spec(spec or {}, f"{where}[{name}][{i}]") for i, spec in enumerate(specs or []))
+    return {name: tuple(parse_spec(spec or {}, f"{where}[{name}][{i}]")
+                        for i, spec in enumerate(config_list(specs or None, f"{where}[{name}]")))
             for name, specs in raw.items()}
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from tsdb.config import parse_duration_ms
+from tsdb.config import config_list, parse_duration_ms
 from tsdb.errors import ConfigError, TsdbError
 
 _KEYS = {"files", "evaluation_interval", "resend_delay", "alertmanagers"}
@@ -29,10 +29,10 @@ class RulesConfig:
         if unknown:
             raise ConfigError(f"rules: unknown key {unknown[0]!r} (known: {', '.join(sorted(_KEYS))})")
         files = raw.get("files") or []
-        if isinstance(files, str) or not all(isinstance(f, str) for f in files):
+        if not isinstance(files, list) or not all(isinstance(f, str) for f in files):
             raise ConfigError("rules.files: expected a list of file names or globs")
         urls = []
-        for i, am in enumerate(raw.get("alertmanagers") or []):
+        for i, am in enumerate(config_list(raw.get("alertmanagers"), "rules.alertmanagers")):
             url = am.get("url") if isinstance(am, dict) else am
             if not isinstance(url, str) or not url.startswith(("http://", "https://")):
                 raise ConfigError(f"rules.alertmanagers[{i}]: expected an http(s) URL or {{url: ...}}")

@@ -14,7 +14,7 @@ from typing import Any
 
 import yaml
 
-from tsdb.config import parse_duration_ms
+from tsdb.config import config_list, parse_duration_ms
 from tsdb.errors import ConfigError, TsdbError
 from tsdb.query.parser.parser import parse
 from tsdb.rules.templates import parse_error
@@ -144,6 +144,8 @@ def parse_rule_text(text: str, file: str) -> list[RuleGroup]:
     """Groups of one rule file's YAML text (``file`` names it in errors)."""
     try:
         doc = yaml.safe_load(text)
+    except RecursionError:  # PyYAML composes nested collections recursively
+        raise ConfigError(f"{file}: invalid YAML: collections nested too deeply") from None
     except yaml.YAMLError as err:
         raise ConfigError(f"{file}: invalid YAML: {err}") from err
     if doc is None:
@@ -152,7 +154,7 @@ def parse_rule_text(text: str, file: str) -> list[RuleGroup]:
         raise ConfigError(f"{file}: a rule file is a mapping with one key, 'groups'")
     groups: list[RuleGroup] = []
     seen: set[str] = set()
-    for gi, raw in enumerate(doc.get("groups") or []):
+    for gi, raw in enumerate(config_list(doc.get("groups"), f"{file}: groups")):
         if not isinstance(raw, dict) or not raw.get("name"):
             raise ConfigError(f"{file}: group {gi}: 'name' is required")
         name = str(raw["name"])
@@ -166,7 +168,8 @@ def parse_rule_text(text: str, file: str) -> list[RuleGroup]:
         limit = raw.get("limit") or 0
         if not isinstance(limit, int) or limit < 0:
             raise ConfigError(f"{where}: limit must be a non-negative integer")
-        rules = tuple(_parse_rule(r, file, name, ri) for ri, r in enumerate(raw.get("rules") or []))
+        raw_rules = config_list(raw.get("rules"), f"{where}: rules")
+        rules = tuple(_parse_rule(r, file, name, ri) for ri, r in enumerate(raw_rules))
         groups.append(RuleGroup(name, file, rules,
                                 _duration(raw.get("interval") or 0, f"{where}: interval"), limit,
                                 _duration(raw.get("query_offset") or 0, f"{where}: query_offset"),

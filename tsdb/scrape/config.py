@@ -13,7 +13,7 @@ from typing import Any
 
 import yaml
 
-from tsdb.config import parse_duration_ms
+from tsdb.config import config_int, config_list, config_mapping, parse_duration_ms
 from tsdb.errors import ConfigError, TsdbError
 from tsdb.scrape.relabel import RelabelRule, parse_rules
 from tsdb.secrets import yaml_error_text
@@ -99,54 +99,61 @@ def parse_job(raw: Any, defaults: dict[str, int], where: str) -> JobConfig:
     body_limit = parse_size_bytes(raw["body_size_limit"], f"{where}.body_size_limit") \
         if raw.get("body_size_limit") else defaults["body_size_limit"]
     static = []
-    for group in raw.get("static_configs") or []:
-        targets = tuple(str(t) for t in (group or {}).get("targets") or [])
-        static.append(StaticGroup(targets, {str(k): str(v) for k, v in ((group or {}).get("labels") or {}).items()}))
+    for i, group in enumerate(config_list(raw.get("static_configs"), f"{where}.static_configs")):
+        group = config_mapping(group, f"{where}.static_configs[{i}]")
+        targets = tuple(str(t) for t in config_list(group.get("targets"), f"{where}.static_configs[{i}].targets"))
+        labels = config_mapping(group.get("labels"), f"{where}.static_configs[{i}].labels")
+        static.append(StaticGroup(targets, {str(k): str(v) for k, v in labels.items()}))
     files: list[str] = []
     refresh = 300_000
-    for i, sd in enumerate(raw.get("file_sd_configs") or []):
-        files.extend(str(f) for f in (sd or {}).get("files") or [])
-        if (sd or {}).get("refresh_interval"):
+    for i, sd in enumerate(config_list(raw.get("file_sd_configs"), f"{where}.file_sd_configs")):
+        sd = config_mapping(sd, f"{where}.file_sd_configs[{i}]")
+        files.extend(str(f) for f in config_list(sd.get("files"), f"{where}.file_sd_configs[{i}].files"))
+        if sd.get("refresh_interval"):
             refresh = _dur(sd["refresh_interval"], f"{where}.file_sd_configs[{i}].refresh_interval")
-    basic = raw.get("basic_auth")
+    basic = config_mapping(raw.get("basic_auth") or None, f"{where}.basic_auth")
     auth = (str(basic.get("username") or ""), str(basic.get("password") or "")) if basic else None
-    bearer = str((raw.get("authorization") or {}).get("credentials") or "")
-    tls = raw.get("tls_config") or {}
+    bearer = str(config_mapping(raw.get("authorization") or None, f"{where}.authorization").get("credentials") or "")
+    tls = config_mapping(raw.get("tls_config") or None, f"{where}.tls_config")
     scheme = str(raw.get("scheme") or "http")
     if scheme not in ("http", "https"):
         raise ConfigError(f"{where}.scheme: must be http or https")
     params = {str(k): [str(x) for x in (v if isinstance(v, list) else [v])]
-              for k, v in (raw.get("params") or {}).items()}
+              for k, v in config_mapping(raw.get("params") or None, f"{where}.params").items()}
+    limits = [config_int(raw.get(key), f"{where}.{key}") for key in (
+        "sample_limit", "label_limit", "label_name_length_limit", "label_value_length_limit")]
     return JobConfig(str(raw["job_name"]), interval, timeout, str(raw.get("metrics_path") or "/metrics"), scheme,
                      params, auth, bearer, not bool(tls.get("insecure_skip_verify")), str(tls.get("ca_file") or ""),
                      bool(raw.get("honor_labels", False)), bool(raw.get("honor_timestamps", True)), tuple(static),
                      tuple(files), refresh, parse_rules(raw.get("relabel_configs"), f"{where}.relabel_configs"),
                      parse_rules(raw.get("metric_relabel_configs"), f"{where}.metric_relabel_configs"),
-                     int(raw.get("sample_limit") or 0), int(raw.get("label_limit") or 0),
-                     int(raw.get("label_name_length_limit") or 0), int(raw.get("label_value_length_limit") or 0),
+                     limits[0], limits[1], limits[2], limits[3],
                      body_limit)
 
 
 def parse_scrape_section(section: dict[str, Any] | None) -> list[JobConfig]:
     """Jobs of the ``scrape`` section (see module docstring)."""
-    section = dict(section or {})
+    section = dict(config_mapping(section or None, "scrape"))
     if section.get("config_file"):
         path = Path(section.pop("config_file"))
         try:
             prom = yaml.safe_load(path.read_text()) or {}
         except OSError as err:
             raise ConfigError(f"scrape.config_file {path}: {err}") from err
+        except RecursionError:  # PyYAML composes nested collections recursively
+            raise ConfigError(f"scrape.config_file {path}: invalid YAML: collections nested too deeply") from None
         except yaml.YAMLError as err:
             raise ConfigError(f"scrape.config_file {path}: invalid YAML: {yaml_error_text(err)}") from None
         section = {"global": prom.get("global") or {}, "scrape_configs": prom.get("scrape_configs") or [], **section}
     unknown = sorted(set(map(str, section)) - {"global", "scrape_configs"})
     if unknown:
         raise ConfigError(f"scrape: unknown key {unknown[0]!r} (known: config_file, global, scrape_configs)")
-    glob = section.get("global") or {}
+    glob = config_mapping(section.get("global") or None, "scrape.global")
     defaults = {"interval": _dur(glob.get("scrape_interval") or "1m", "scrape.global.scrape_interval"),
                 "timeout": _dur(glob.get("scrape_timeout") or "10s", "scrape.global.scrape_timeout"),
                 "body_size_limit": parse_size_bytes(glob.get("body_size_limit") or 0, "scrape.global.body_size_limit")}
-    jobs = [parse_job(raw, defaults, "scrape.scrape_configs") for raw in section.get("scrape_configs") or []]
+    raw_jobs = config_list(section.get("scrape_configs") or None, "scrape.scrape_configs")
+    jobs = [parse_job(raw, defaults, "scrape.scrape_configs") for raw in raw_jobs]
     names = [j.job_name for j in jobs]
     dup = next((n for n in names if names.count(n) > 1), None)
     if dup:

@@ -46,7 +46,10 @@ def parse_float(text: str) -> float:
     if text.lstrip("+-")[:2].lower() == "0x":
         sign = -1.0 if text.startswith("-") else 1.0
         body = text.lstrip("+-")
-        return sign * float.fromhex(body if "p" in body.lower() else body + "p0")
+        try:
+            return sign * float.fromhex(body if "p" in body.lower() else body + "p0")
+        except OverflowError:  # Go's ParseFloat fails with "value out of range" too
+            raise ValueError(f"invalid number {text!r}: out of range") from None
     return float(text)
 
 

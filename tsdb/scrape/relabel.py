@@ -37,6 +37,8 @@ class RelabelRule:
 def parse_rules(raw: Any, where: str) -> tuple[RelabelRule, ...]:
     """Parse a list of relabel configs; ConfigError naming ``where[i].key``."""
     rules = []
+    if raw and not isinstance(raw, list):
+        raise ConfigError(f"{where}: expected a list, got {type(raw).__name__}")
     for i, item in enumerate(raw or []):
         w = f"{where}[{i}]"
         if not isinstance(item, dict):
@@ -54,7 +56,9 @@ def parse_rules(raw: Any, where: str) -> tuple[RelabelRule, ...]:
         target = str(item.get("target_label") or "")
         if action in ("replace", "hashmod", "lowercase", "uppercase", "keepequal", "dropequal") and not target:
             raise ConfigError(f"{w}: relabel configuration for {action} action requires 'target_label' value")
-        modulus = int(item.get("modulus") or 0)
+        modulus = item.get("modulus") or 0
+        if isinstance(modulus, bool) or not isinstance(modulus, int):
+            raise ConfigError(f"{w}.modulus: expected a whole number, got {modulus!r}")
         if action == "hashmod" and modulus <= 0:
             raise ConfigError(f"{w}: relabel configuration for hashmod requires non-zero modulus")
         rules.append(RelabelRule(action, tuple(map(str, item.get("source_labels") or [])),

@@ -197,6 +197,8 @@ def parse_web_config(text: str, path: str) -> WebConfig:
     """Parse and validate the file's ``text``; raises :class:`ConfigError` naming ``path`` and the key."""
     try:
         raw = _mapping(yaml.safe_load(text), path)
+    except RecursionError:  # PyYAML composes nested collections recursively
+        raise ConfigError(f"{path}: invalid YAML: collections nested too deeply") from None
     except yaml.YAMLError as err:
         raise ConfigError(f"{path}: invalid YAML: {yaml_error_text(err)}") from None
     _unknown(raw, _TOP, path)

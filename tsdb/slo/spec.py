@@ -238,6 +238,8 @@ def load_documents(text: str, source: str) -> list[tuple[Any, str]]:
     """The YAML documents of one file's text, each with the name errors use for it (file and document)."""
     try:
         docs = [doc for doc in yaml.load_all(text, Loader=_Loader) if doc is not None]
+    except RecursionError:  # PyYAML composes nested collections recursively
+        raise SpecError(f"{source}: invalid YAML: collections nested too deeply") from None
     except yaml.YAMLError as err:
         raise SpecError(f"{source}: invalid YAML: {err}") from err
     if not docs:

@@ -64,7 +64,9 @@ def _height_units(value: Any, default: int) -> int:
         if not match:
             return default
         pixels = float(match.group(1))
-    return max(1, math.ceil(pixels / 30))
+    if not math.isfinite(pixels):
+        return default
+    return max(1, min(math.ceil(pixels / 30), 1000))
 
 
 def _rows_to_panels(rows: list[Any]) -> list[dict[str, Any]]:
@@ -84,11 +86,13 @@ def _rows_to_panels(rows: list[Any]) -> list[dict[str, Any]]:
             y += 1
         row_height = _height_units(row.get("height"), 8)
         x, line_height, top = 0, 0, y
-        for panel in row.get("panels") or []:
+        for panel in seq(row.get("panels")):
             if not isinstance(panel, dict):
                 continue
             span = panel.get("span")
-            w = min(max(round((span if isinstance(span, int | float) else DEFAULT_SPAN) * 2), 1), 24)
+            if not isinstance(span, int | float) or isinstance(span, bool) or not math.isfinite(span):
+                span = DEFAULT_SPAN
+            w = min(max(round(max(min(span, 12), 0) * 2), 1), 24)
             h = _height_units(panel.get("height"), row_height)
             if x + w > 24:
                 top, x, line_height = top + line_height, 0, 0
