@@ -89,15 +89,62 @@ spec:
     - target: 0.999
 """
 
+THRESHOLD = V1[:V1.index("      ratioMetric:")] + """      thresholdMetric:
+        metricSource:
+          type: Prometheus
+          spec:
+            query: latency_p99
+  objectives:
+    - target: 0.99
+      op: lte
+      value: 0.5
+"""
+
+POLICY = V1 + """  alertPolicies:
+    - kind: AlertPolicy
+      metadata:
+        name: fast-burn
+      spec:
+        conditions:
+          - kind: AlertCondition
+            metadata:
+              name: fast
+            spec:
+              severity: page
+              condition:
+                kind: burnrate
+                op: gt
+                threshold: 14.4
+                lookbackWindow: 1h
+"""
+
 WHERE = "slo.yml: SLO 'avail': "
 CASES = [
-    ("timeslices", V1.replace("Occurrences", "Timeslices"),
-     WHERE + "spec.budgetingMethod: Timeslices is not supported yet; use Occurrences"),
-    ("ratio timeslices", V1.replace("Occurrences", "RatioTimeslices"), "RatioTimeslices is not supported yet"),
+    ("timeslices without window", V1.replace("Occurrences", "Timeslices"),
+     WHERE + "spec.objectives[0].timeSliceWindow: the time slice window is required with Timeslices"),
+    ("timeslices without target", V1.replace("Occurrences", "Timeslices").replace(
+        "- target: 0.999", "- target: 0.999\n      timeSliceWindow: 1m"),
+     WHERE + "spec.objectives[0].timeSliceTarget: the time slice target is required with Timeslices"),
+    ("slice window too long", V1.replace("Occurrences", "RatioTimeslices").replace(
+        "- target: 0.999", "- target: 0.999\n      timeSliceWindow: 10m"),
+     WHERE + "spec.objectives[0].timeSliceWindow: must be whole minutes from 1m to 5m"),
+    ("slice target out of range", V1.replace("Occurrences", "Timeslices").replace(
+        "- target: 0.999", "- target: 0.999\n      timeSliceWindow: 1m\n      timeSliceTarget: 95"),
+     WHERE + "spec.objectives[0].timeSliceTarget: must be a ratio > 0 and <= 1, got 95"),
+    ("unknown budgeting", V1.replace("Occurrences", "Sometimes"),
+     WHERE + "spec.budgetingMethod: unknown method 'Sometimes'; use Occurrences, Timeslices or RatioTimeslices"),
     ("7d window", V1.replace("30d", "7d"),
      WHERE + "spec.timeWindow[0].duration: SLO period '7d' is not supported: 30d and 28d are"),
-    ("calendar window", V1.replace("isRolling: true", "isRolling: false"),
-     WHERE + "spec.timeWindow[0].isRolling: calendar-aligned time windows are not supported yet"),
+    ("calendar week", V1.replace("30d", "1w").replace("isRolling: true", "isRolling: false"),
+     WHERE + "spec.timeWindow[0].duration: calendar-aligned period '1w' is not supported: 1M, 4w (28d) and 30d are"),
+    ("calendar time zone", V1.replace("30d", "1M").replace(
+        "isRolling: true", "isRolling: false\n      calendar:\n        timeZone: Mars/Base"),
+     WHERE + "spec.timeWindow[0].calendar.timeZone: unknown time zone 'Mars/Base'"),
+    ("calendar start", V1.replace("30d", "1M").replace(
+        "isRolling: true", "isRolling: false\n      calendar:\n        startTime: soon"),
+     WHERE + "spec.timeWindow[0].calendar.startTime: 'soon' is not a time like 2024-01-01 00:00:00"),
+    ("rolling or calendar", V1.replace("      isRolling: true\n", ""),
+     WHERE + "spec.timeWindow[0].isRolling: true (a rolling window) or false with a calendar is required"),
     ("target out of range", V1.replace("0.999", "99.9"),
      WHERE + "spec.objectives[0].target: must be a ratio > 0 and <= 1, got 99.9"),
     ("target percent out of range", V1.replace("target: 0.999", "targetPercent: 101"),
@@ -115,14 +162,53 @@ CASES = [
      "ratioMetric.total.metricSource.spec.query: invalid PromQL"),
     ("good and bad", V1.replace("        good:", "        bad:\n          x: 1\n        good:"),
      WHERE + "spec.indicator.spec.ratioMetric: exactly one of good and bad is required, with total"),
-    ("threshold", V1.replace("ratioMetric:", "thresholdMetric:"),
-     WHERE + "spec.indicator.spec.thresholdMetric: threshold indicators are not supported yet"),
+    ("threshold without op", THRESHOLD.replace("      op: lte\n", ""),
+     WHERE + "spec.objectives[0].op: the operator is required for a threshold indicator: lt, lte, gt or gte"),
+    ("threshold unknown op", THRESHOLD.replace("op: lte", "op: le"),
+     WHERE + "spec.objectives[0].op: unknown operator 'le' for a threshold indicator"),
+    ("threshold without value", THRESHOLD.replace("      value: 0.5\n", ""),
+     WHERE + "spec.objectives[0].value: must be a number, got nothing"),
+    ("threshold not prometheus", THRESHOLD.replace("type: Prometheus", "type: CloudWatch"),
+     WHERE + "spec.indicator.spec.thresholdMetric.metricSource.type: 'CloudWatch' is not supported: Prometheus is"),
+    ("threshold bad PromQL", THRESHOLD.replace("query: latency_p99", "query: latency_p99("),
+     WHERE + "spec.indicator.spec.thresholdMetric.metricSource.spec.query: invalid PromQL"),
+    ("threshold and ratio",
+     THRESHOLD.replace("      thresholdMetric:", "      ratioMetric: {}\n      thresholdMetric:"),
+     WHERE + "spec.indicator.spec: thresholdMetric and ratioMetric: only one of them is allowed"),
+    ("raw without type", V1.replace("        good:", "        raw:").replace("        total:", "        x:"),
+     WHERE + "spec.indicator.spec.ratioMetric.rawType: success or failure is required with raw, got ''"),
+    ("data source by reference", V1.replace("type: Prometheus", "metricSourceRef: dd", 1),
+     WHERE + "spec.indicator.spec.ratioMetric.good.metricSource.metricSourceRef: DataSource 'dd' is not defined"),
+    ("policy reference", V1 + "  alertPolicies:\n    - alertPolicyRef: nope\n",
+     WHERE + "spec.alertPolicies[0].alertPolicyRef: AlertPolicy 'nope' is not defined in the given files"),
+    ("policy neither", POLICY.replace("    - kind: AlertPolicy", "    - kind: AlertCondition"),
+     WHERE + "spec.alertPolicies[0]: alertPolicyRef or an inline AlertPolicy (kind: AlertPolicy) is required"),
+    ("policy two conditions",
+     POLICY.replace("        conditions:\n", "        conditions:\n          - conditionRef: a\n"),
+     WHERE + "spec.alertPolicies[0]: spec.conditions: exactly one condition is required"),
+    ("condition reference", POLICY[:POLICY.index("          - kind:")] + "          - conditionRef: nope\n",
+     WHERE + "spec.alertPolicies[0]: spec.conditions[0].conditionRef: AlertCondition 'nope' is not defined"),
+    ("condition kind", POLICY.replace("kind: burnrate", "kind: threshold"),
+     WHERE + "spec.alertPolicies[0]: spec.conditions[0].spec.condition.kind: 'threshold' is not supported"),
+    ("condition severity", POLICY.replace("              severity: page\n", ""),
+     WHERE + "spec.alertPolicies[0]: spec.conditions[0].spec.severity: the severity is required"),
+    ("condition lookback", POLICY.replace("lookbackWindow: 1h", "lookbackWindow: 1 hour"),
+     WHERE + "spec.alertPolicies[0]: spec.conditions[0].spec.condition.lookbackWindow: invalid duration '1 hour'"),
+    ("condition no lookback", POLICY.replace("                lookbackWindow: 1h\n", ""),
+     WHERE + "spec.alertPolicies[0]: spec.conditions[0].spec.condition.lookbackWindow: the lookback window is"),
+    ("condition threshold", POLICY.replace("threshold: 14.4", "threshold: 0"),
+     WHERE + "spec.alertPolicies[0]: spec.conditions[0].spec.condition.threshold: must be > 0, got 0"),
+    ("condition op", POLICY.replace("op: gt", "op: above"),
+     WHERE + "spec.alertPolicies[0]: spec.conditions[0].spec.condition.op: unknown operator 'above'"),
+    ("no data alerts", POLICY.replace("        conditions:\n", "        alertWhenNoData: true\n        conditions:\n"),
+     WHERE + "spec.alertPolicies[0]: spec.alertWhenNoData: alerting on missing data is not supported yet"),
     ("missing ref", V1.replace("  indicator:\n", "  indicatorRef: nope\n  x:\n"),
      WHERE + "spec.indicatorRef: SLI 'nope' is not defined in the given files"),
     ("no service", V1.replace("  service: svc\n", ""), WHERE + "spec.service: the service is required"),
     ("bad name", V1.replace("name: avail", "name: 'a b'"), "slo.yml: SLO: metadata.name: 'a b' must start"),
-    ("unknown kind", V1.replace("kind: SLO", "kind: AlertPolicy"),
-     "slo.yml: kind: 'AlertPolicy' is not supported: SLO, SLI and Service are"),
+    ("unknown kind", V1.replace("kind: SLO", "kind: Budget"),
+     "slo.yml: kind: 'Budget' is not supported: SLO, SLI, AlertPolicy, AlertCondition, DataSource, Service, "
+     "AlertNotificationTarget are"),
     ("unknown version", V1.replace("openslo/v1", "openslo/v2"),
      "slo.yml: apiVersion: unknown OpenSLO version 'openslo/v2', expected 'openslo/v1' or 'openslo/v1alpha'"),
     ("only an SLI", V1.replace("kind: SLO", "kind: SLI"), "no SLO found"),

@@ -50,6 +50,33 @@ class AlertMeta:
 
 
 @dataclass(frozen=True)
+class BurnRateAlert:
+    """A single-window burn-rate alert (an OpenSLO ``burnrate`` alert condition that is not one of Sloth's
+    windows): fires when the error ratio over ``lookback_s`` compared with ``op`` (a PromQL comparison
+    operator) to ``threshold`` x the error budget has held for ``for_s`` seconds."""
+
+    name: str
+    severity: str
+    op: str
+    threshold: float
+    lookback_s: int
+    for_s: int = 0
+    labels: dict[str, str] = field(default_factory=dict)
+    annotations: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Calendar:
+    """A calendar-aligned SLO period (OpenSLO ``timeWindow`` with ``isRolling: false``): ``duration`` as
+    written (``1M``, ``4w``, ``28d``, ``30d``), the IANA ``time_zone`` and the ``start_time`` it counts from
+    (``YYYY-MM-DD HH:MM:SS``, local to the zone; empty: the Unix epoch's calendar)."""
+
+    duration: str
+    time_zone: str = "UTC"
+    start_time: str = ""
+
+
+@dataclass(frozen=True)
 class SLO:
     """One SLO of a service; ``error_ratio_query`` is set for raw SLIs, the two event queries otherwise."""
 
@@ -66,6 +93,8 @@ class SLO:
     period_s: int = 0  # the spec's own SLO period (OpenSLO ``timeWindow``); 0: the generation option's
     spec_version: str = VERSION  # ``sloth_spec`` of the info series
     mode: str = ""  # ``sloth_mode`` of the info series; empty: the generation option's
+    burn_alerts: tuple[BurnRateAlert, ...] = ()  # single-window alerts after the page and ticket ones
+    calendar: Calendar | None = None  # the calendar alignment of the period (alerting uses ``period_s``)
 
     @property
     def id(self) -> str:
@@ -257,11 +286,11 @@ def parse_sources(files: list[tuple[str, str]], others: Sequence[tuple[str, str]
 
     docs = [item for text, source in files for item in load_documents(text, source)]
     extra = [item for text, source in others for item in load_documents(text, source)]
-    indicators = openslo.indicators(docs + extra)
+    refs = openslo.catalog(docs + extra)
     specs: list[ServiceSpec] = []
     for doc, source in docs:
         if openslo.is_openslo(doc):
-            spec = openslo.parse_document(doc, source, indicators)
+            spec = openslo.parse_document(doc, source, refs)
             if spec is not None:
                 specs.append(spec)
         else:
