@@ -8,8 +8,11 @@ names (what rule files accept everywhere) and SLI/SLO plugins, which run Go code
 
 from __future__ import annotations
 
+import calendar
+import datetime as dt
 import math
 import re
+import zoneinfo
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -74,6 +77,31 @@ class Calendar:
     duration: str
     time_zone: str = "UTC"
     start_time: str = ""
+
+    def bounds(self, t_s: float) -> tuple[float, float]:
+        """The calendar period holding ``t_s``, ``[start, end)`` in Unix seconds: months (``1M``) or runs of
+        28 or 30 days counted in local wall-clock time from ``start_time``, so daylight saving time counts."""
+        zone = zoneinfo.ZoneInfo(self.time_zone)
+        first = dt.datetime.fromisoformat(self.start_time or "1970-01-01 00:00:00").replace(tzinfo=None)
+        now = dt.datetime.fromtimestamp(t_s, zone).replace(tzinfo=None)
+
+        def step(k: int) -> dt.datetime:
+            if self.duration != "1M":
+                return first + dt.timedelta(days=k * (28 if self.duration in ("4w", "28d") else 30))
+            month = first.month - 1 + k
+            year, month = first.year + month // 12, month % 12 + 1
+            last = calendar.monthrange(year, month)[1]
+            return first.replace(year=year, month=month, day=min(first.day, last))
+
+        if self.duration == "1M":
+            k = (now.year - first.year) * 12 + now.month - first.month
+        else:
+            k = (now - first).days // (28 if self.duration in ("4w", "28d") else 30)
+        while step(k) > now:
+            k -= 1
+        while step(k + 1) <= now:
+            k += 1
+        return step(k).replace(tzinfo=zone).timestamp(), step(k + 1).replace(tzinfo=zone).timestamp()
 
 
 @dataclass(frozen=True)
