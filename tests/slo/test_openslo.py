@@ -242,7 +242,7 @@ def test_threshold_timeslices_calendar_and_alert_policies() -> None:
     """The behaviour tests' spec: an AlertPolicy and its AlertCondition by reference, and one inline."""
     latency, slices = (spec.slos[0] for spec in parse_sources([(BEHAVIOUR.read_text(), "o.yaml")]))
     assert latency.error_ratio_query == \
-        "1 - avg_over_time(((checkout_latency_p99_seconds) <= bool 0.5)[{{.window}}:1m])"
+        "1 - avg_over_time((((checkout_latency_p99_seconds) >= -Inf) <= bool 0.5)[{{.window}}:1m])"
     assert latency.period_s == 30 * DAY  # a calendar month alerts as 30 rolling days
     assert latency.calendar == Calendar("1M", "Europe/Berlin", "2026-01-01 00:00:00")
     # fast-burn is Sloth's page alert (14.4 over 1h); slow-burn (>= 2 over 2h, after 10m) is not Sloth's

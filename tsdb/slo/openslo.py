@@ -10,7 +10,8 @@ events SLI with ``bad`` as the error query.
 ``slo:sli_error:ratio_rate<W>`` recording, the burn rates, alerts, status and reports work unchanged:
 
 - threshold indicators: the fraction of the window's samples (a subquery at :data:`THRESHOLD_STEP`) where
-  the metric misses the objective's ``op``/``value``: ``1 - avg_over_time((q <op> bool v)[W:1m])``;
+  the metric misses the objective's ``op``/``value``: ``1 - avg_over_time((q <op> bool v)[W:1m])`` (NaN
+  samples left out);
 - raw ratio indicators (``ratioMetric.raw`` with ``rawType``): the query as the error ratio (``failure``)
   or 1 minus it (``success``);
 - ``Timeslices``: the fraction of bad slices of ``timeSliceWindow`` (a slice is good when its good ratio is
@@ -124,8 +125,8 @@ def parse_document(doc: dict[str, Any], source: str, refs: Catalog | None = None
     if kind in (*REFERABLE, *IGNORED) and version == V1:
         return None
     if kind != "SLO":
-        supported = ", ".join(("SLO", *REFERABLE, *IGNORED))
-        raise SpecError(f"{source}: kind: {kind!r} is not supported: {supported} are")
+        supported = ", ".join(("SLO", *REFERABLE, *IGNORED)) + " are" if version == V1 else f"SLO is, in {V1ALPHA}"
+        raise SpecError(f"{source}: kind: {kind!r} is not supported: {supported}")
     name = _name(doc, f"{source}: SLO")
     where = f"{source}: SLO {name!r}"
     spec = _mapping(doc.get("spec"), f"{where}: spec")
@@ -145,7 +146,7 @@ def parse_document(doc: dict[str, Any], source: str, refs: Catalog | None = None
 def _budgeting(spec: dict[str, Any], where: str) -> None:
     method = _str(spec.get("budgetingMethod"))
     if method in ("Timeslices", "RatioTimeslices"):
-        raise SpecError(f"{where}: spec.budgetingMethod: {method} is not supported yet; use Occurrences")
+        raise SpecError(f"{where}: spec.budgetingMethod: {method} is supported in {V1} specs only; use Occurrences")
     if method not in ("", "Occurrences"):
         raise SpecError(f"{where}: spec.budgetingMethod: unknown method {method!r}; use Occurrences")
 
@@ -382,13 +383,14 @@ class _Indicator:
         return f"1 - (({_render(self.bad, window, at)}) / ({_render(self.total, window, at)}))"
 
     def threshold(self, objective: dict[str, Any], at: str) -> str:
-        """``(<metric>) <op> bool <value>``: 1 for a sample meeting the objective's threshold, 0 otherwise."""
+        """``((<metric>) >= -Inf) <op> bool <value>``: 1 for a sample meeting the objective's threshold, 0 for
+        one missing it; NaN samples (e.g. a quantile without requests) are left out."""
         op = _str(objective.get("op"))
         if op not in _OPS:
             raise SpecError(f"{at}.op: {'the operator is required' if not op else f'unknown operator {op!r}'} "
                             "for a threshold indicator: lt, lte, gt or gte")
         value = _number(objective.get("value"), f"{at}.value")
-        return f"({self.metric}) {_OPS[op]} bool {_g(value)}"
+        return f"(({self.metric}) >= -Inf) {_OPS[op]} bool {_g(value)}"
 
 
 def _render(query: str, window: str, at: str) -> str:

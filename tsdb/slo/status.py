@@ -14,6 +14,11 @@ traffic.
 - budget consumed: the period's burn rate; remaining: 1 minus that (negative when overspent);
 - time to exhaustion: remaining budget over the current burn rate (``remaining * period / burn``), 0 when
   the budget is spent, None when nothing burns; errors leaving the rolling window are not forecast.
+
+An SLO with a calendar (OpenSLO ``isRolling: false``) budgets the current calendar period instead: the
+period's error ratio is taken from its start to now, and the budget consumed is that ratio times the time
+elapsed over the budget as time (``ratio * elapsed / (budget * period length)``); its burn-rate windows
+are the rolling ones of its alerts.
 """
 
 from __future__ import annotations
