@@ -307,9 +307,10 @@ def load_documents(text: str, source: str) -> list[tuple[Any, str]]:
 def parse_sources(files: list[tuple[str, str]], others: Sequence[tuple[str, str]] = (),
                   require_slo: bool = True) -> list[ServiceSpec]:
     """Every spec of the files (``(text, source)`` pairs), in order: Sloth ``prometheus/v1`` documents and
-    OpenSLO ones (told apart by ``apiVersion: openslo/...``); an OpenSLO ``indicatorRef`` may name an SLI
-    defined in any of the files or of ``others`` (whose SLOs are not read). Files holding only OpenSLO
-    SLI or Service documents are an error unless ``require_slo`` is false."""
+    OpenSLO ones (told apart by ``apiVersion: openslo/...``); an OpenSLO reference (``indicatorRef``,
+    ``alertPolicyRef``, ``conditionRef``, ``metricSourceRef``) may name a document defined in any of the files
+    or of ``others`` (whose SLOs are not read). Files holding no SLO are an error unless ``require_slo`` is
+    false."""
     from tsdb.slo import openslo
 
     docs = [item for text, source in files for item in load_documents(text, source)]
@@ -324,8 +325,8 @@ def parse_sources(files: list[tuple[str, str]], others: Sequence[tuple[str, str]
         else:
             specs.append(parse_document(doc, source))
     if not specs and require_slo:
-        raise SpecError(f"{', '.join(source for _, source in files)}: no SLO found (only OpenSLO SLI or "
-                        "Service documents)")
+        raise SpecError(f"{', '.join(source for _, source in files)}: no SLO found (only OpenSLO documents "
+                        "that SLOs refer to, such as SLI, AlertPolicy or Service)")
     return specs
 
 
