@@ -281,7 +281,7 @@ RAW = V1.replace("Occurrences", "RatioTimeslices").replace(
 
 def test_raw_ratio_timeslices_with_an_extra_lookback_window() -> None:
     (slo,) = parse_specs(RAW, "raw.yml")[0].slos
-    assert slo.error_ratio_query == "1 - avg_over_time(((1 - (1 - (sum(rate(ok[5m]))))) >= 0)[{{.window}}:5m])"
+    assert slo.error_ratio_query == "1 - avg_over_time(((sum(rate(ok[5m]))) >= 0)[{{.window}}:5m])"
     assert slo.period_s == 28 * DAY and slo.calendar == Calendar("4w", "UTC", "")
     (alert,) = slo.burn_alerts
     assert (alert.name, alert.op, alert.lookback_s, alert.for_s) == ("SLO1SlowBurn", ">", 5400, 300)

@@ -370,12 +370,15 @@ class _Indicator:
     bad: str = ""
     good: str = ""
     ratio: str = ""  # raw error ratio, with {{.window}}
+    raw_good: str = ""  # raw good ratio (``rawType: success``), with {{.window}}
     metric: str = ""  # threshold metric, rendered
 
     def good_ratio(self, objective: dict[str, Any], at: str, window: str) -> str:
         """PromQL of the good ratio over a literal window (a time slice)."""
         if self.metric:
             return f"avg_over_time(({self.threshold(objective, at)})[{window}:{THRESHOLD_STEP}])"
+        if self.raw_good:
+            return _render(self.raw_good, window, at)
         if self.ratio:
             return f"1 - ({_render(self.ratio, window, at)})"
         if self.good:
@@ -418,7 +421,9 @@ def _v1_sli(sli: dict[str, Any], at: str, refs: Catalog) -> _Indicator:
         if raw_type not in ("success", "failure"):
             raise SpecError(f"{at}.ratioMetric.rawType: success or failure is required with raw, got {raw_type!r}")
         query = _v1_query(ratio, "raw", at, refs)
-        return _Indicator(ratio=query if raw_type == "failure" else f"1 - ({query})")
+        if raw_type == "failure":
+            return _Indicator(ratio=query)
+        return _Indicator(ratio=f"1 - ({query})", raw_good=query)
     good, bad = ratio.get("good"), ratio.get("bad")
     if (good is None) == (bad is None):
         raise SpecError(f"{at}.ratioMetric: exactly one of good and bad is required, with total (or raw)")
