@@ -177,3 +177,45 @@ def test_bad_input_names_the_offending_part() -> None:
         period_from(None, "2026-11-02", "2026-11-01", "UTC")
     with pytest.raises(InvalidArgumentError, match="unknown report format 'docx'"):
         render(Report(month_period("2026-11"), [], 0), "docx")
+
+
+OPENSLO = """\
+apiVersion: openslo/v1
+kind: SLO
+metadata: {name: fast}
+spec:
+  service: shop
+  indicator:
+    metadata: {name: slow}
+    spec:
+      thresholdMetric:
+        metricSource: {type: Prometheus, spec: {query: slow_ratio}}
+  timeWindow: [{duration: 1M, isRolling: false, calendar: {timeZone: UTC}}]
+  objectives: [{target: 0.999, op: lte, value: 0.5}]
+---
+apiVersion: openslo/v1
+kind: SLO
+metadata: {name: slices}
+spec:
+  service: shop
+  budgetingMethod: Timeslices
+  indicator:
+    metadata: {name: errors}
+    spec:
+      ratioMetric:
+        bad:
+          metricSource: {type: Prometheus, spec: {query: 'sum(rate(http_requests_total{code=~"5.."}[{{.window}}]))'}}
+        total: {metricSource: {type: Prometheus, spec: {query: 'sum(rate(http_requests_total[{{.window}}]))'}}}
+  objectives: [{target: 0.999, timeSliceTarget: 0.99, timeSliceWindow: 5m}]
+"""
+
+
+def test_openslo_threshold_and_timeslices_slos(db: EmbeddedDB) -> None:
+    """The raw-SLI path: one slow hour is 60 bad minutes; the 30-minute outage is 6 bad 5-minute slices."""
+    slos = [s for spec in parse_specs(OPENSLO, "openslo.yml") for s in spec.slos]
+    report = build_report(slos, ReportInputs(engine_query(db.engine.instant)), month_period("2026-11"),
+                          now=utc("2026-12-01T06:00"))
+    threshold, slices = report.slos
+    assert threshold.attained == pytest.approx(1 - 60 / 43200, abs=1e-9)
+    assert threshold.status == "breach" and slices.status == "pass"
+    assert slices.attained == pytest.approx(1 - 30 / 43200, abs=1e-9)

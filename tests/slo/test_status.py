@@ -66,3 +66,76 @@ def test_filters_and_bad_input(setup: tuple[list[ConfiguredSLO], Engine], tmp_pa
     assert [s.slo.id for s in slos if matches(s, "web-team", {"owner": "search-team"})] == []
     with pytest.raises(ConfigError, match=r"missing\.yml: cannot read SLO spec"):
         load_slos(SLOsConfig.from_raw({"files": [str(tmp_path / "missing.yml")]}))
+
+
+OPENSLO = """\
+apiVersion: openslo/v1
+kind: SLO
+metadata:
+  name: slow-searches
+spec:
+  service: search
+  indicator:
+    metadata: {name: slow}
+    spec:
+      thresholdMetric:
+        metricSource:
+          type: Prometheus
+          spec: {query: 'search_slow_ratio{job="search"}'}
+  timeWindow:
+    - duration: 1M
+      isRolling: false
+      calendar: {startTime: "2026-01-01 00:00:00", timeZone: UTC}
+  objectives:
+    - {target: 0.99, op: lte, value: 0.004}
+---
+apiVersion: openslo/v1
+kind: SLO
+metadata:
+  name: slices
+spec:
+  service: shop
+  budgetingMethod: Timeslices
+  indicator:
+    metadata: {name: errors}
+    spec:
+      ratioMetric:
+        bad:
+          metricSource:
+            type: Prometheus
+            spec: {query: 'sum(rate(http_requests_total{job="shop",code=~"5.."}[{{.window}}]))'}
+        total:
+          metricSource:
+            type: Prometheus
+            spec: {query: 'sum(rate(http_requests_total{job="shop"}[{{.window}}]))'}
+  timeWindow:
+    - {duration: 30d, isRolling: true}
+  objectives:
+    - {target: 0.99, timeSliceTarget: 0.995, timeSliceWindow: 5m}
+"""
+
+
+def test_openslo_threshold_calendar_and_timeslices(setup: tuple[list[ConfiguredSLO], Engine], tmp_path: Path) -> None:
+    """A threshold SLO with a calendar month and a Timeslices SLO, over the same samples."""
+    _, engine = setup
+    spec = tmp_path / "openslo.yml"
+    spec.write_text(OPENSLO)
+    threshold, slices = (status(item, engine.instant, END_MS, detail=True)
+                         for item in load_slos(SLOsConfig.from_raw({"files": [str(spec)]})))
+    # every search_slow_ratio sample (0.5 %) misses the 0.4 % threshold: all the sampled time is bad
+    assert threshold["sli"]["error_ratio"] == 1 and threshold["burn_rate"]["current"] == pytest.approx(100)
+    # END_MS is 2027-01-15 08:00 UTC: the budget is the month's, spent for the 14 1/3 days elapsed
+    calendar = threshold["period"]["calendar"]
+    assert calendar == {"duration": "1M", "time_zone": "UTC", "start": "2027-01-01T00:00:00.000Z",
+                        "end": "2027-02-01T00:00:00.000Z", "seconds": 31 * DAY,
+                        "elapsed_seconds": 14 * DAY + 8 * 3600}
+    assert threshold["period"]["duration"] == "30d"  # the rolling period of the burn-rate alerts
+    assert threshold["error_budget"]["seconds"] == pytest.approx(0.01 * 31 * DAY)
+    consumed = (14 + 1 / 3) / 31 / 0.01
+    assert threshold["error_budget"]["consumed_ratio"] == pytest.approx(consumed, rel=1e-9)
+    assert threshold["time_to_exhaustion_seconds"] == 0.0
+    # 1 % errors in the last hour: each of its 5m slices misses the 99.5 % slice target, the others pass
+    assert slices["sli"]["error_ratio"] == 1
+    windows = {w["long_window"]: w["long"] for w in slices["windows"]}
+    assert windows["1h"] == pytest.approx(1 / 0.01) and windows["6h"] == pytest.approx(1 / 6 / 0.01, rel=0.1)
+    assert "calendar" not in slices["period"]

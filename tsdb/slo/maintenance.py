@@ -54,6 +54,7 @@ def slo_label_sets(slo: SLO) -> list[dict[str, str]]:
     base = {**slo.labels, **id_labels(slo)}
     sets = [{**base, **alert.labels, "alertname": alert.name} for alert in (slo.page, slo.ticket)
             if not alert.disable]
+    sets += [{**base, **alert.labels, "alertname": alert.name} for alert in slo.burn_alerts]
     return sets or [base]
 
 

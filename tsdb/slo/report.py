@@ -284,7 +284,7 @@ def _runs(points: list[float], gap_s: float) -> list[list[float]]:
 
 
 def _incidents(slo: SLO, inputs: ReportInputs, period: Period) -> list[Incident]:
-    names = [a.name for a in (slo.page, slo.ticket) if not a.disable]
+    names = [a.name for a in (slo.page, slo.ticket) if not a.disable] + [a.name for a in slo.burn_alerts]
     if not names:
         return []
     regex = "|".join(re.escape(n) for n in sorted(set(names)))
@@ -312,7 +312,8 @@ def _incidents(slo: SLO, inputs: ReportInputs, period: Period) -> list[Incident]
             lo, hi = max(start, period.start_s), min(end, period.end_s)
             if hi < lo or (hi == lo and not period.start_s <= start < period.end_s):
                 continue
-            out.append(Incident(labels.get("alertname", ""), labels.get("sloth_severity", ""), lo, hi,
+            severity = labels.get("sloth_severity") or labels.get("severity", "")
+            out.append(Incident(labels.get("alertname", ""), severity, lo, hi,
                                 start - detect))
     return sorted(out, key=lambda i: (i.start_s, i.alert))
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from tsdb.gotemplate.gofmt import format_float, quote
-from tsdb.slo.spec import SLO, AlertMeta, ServiceSpec, SpecError, render_window
+from tsdb.slo.spec import SLO, AlertMeta, BurnRateAlert, ServiceSpec, SpecError, render_window
 from tsdb.slo.windows import DAY, DEFAULT_WINDOWS, HOUR, AlertWindows, Window, prom_duration
 
 SLOTH_VERSION = "v0.16.0"  # the Sloth release whose output this module reproduces
@@ -79,10 +79,18 @@ def _optimized_sli_rule(slo: SLO, period_s: int, short_s: int, labels: dict[str,
 
 
 def sli_rules(slo: SLO, windows: AlertWindows, labels: dict[str, str]) -> list[Rule]:
-    """One SLI error-ratio recording per alert window, then the period's (from the 5m one)."""
+    """One SLI error-ratio recording per alert window, then the period's (from the 5m one), then one per
+    lookback window of the SLO's single-window burn-rate alerts that is none of those."""
     rules = [_sli_rule(slo, w, labels) for w in windows.durations()]
     rules.append(_optimized_sli_rule(slo, windows.period_s, windows.page_quick.short_s, labels))
+    rules.extend(_sli_rule(slo, w, labels) for w in extra_windows(slo, windows))
     return rules
+
+
+def extra_windows(slo: SLO, windows: AlertWindows) -> list[int]:
+    """The lookback windows of the SLO's burn-rate alerts that have no recording of their own, shortest first."""
+    known = {*windows.durations(), windows.period_s}
+    return sorted({a.lookback_s for a in slo.burn_alerts} - known)
 
 
 def _burn_rate_expr(metric: str, selector: str) -> str:
@@ -135,13 +143,31 @@ def _alert(slo: SLO, meta: AlertMeta, severity: str, windows: AlertWindows, quic
             "annotations": {**annotations, **meta.annotations}}
 
 
+def _burn_alert(slo: SLO, alert: BurnRateAlert) -> Rule:
+    """A single-window burn-rate alert, its condition written as Sloth writes one window's."""
+    budget, selector = _g((100 - slo.objective) / 100), label_filter(id_labels(slo))
+    expr = (f"max({sli_metric(alert.lookback_s)}{selector} {alert.op} ({_g(alert.threshold)} * {budget})) "
+            f"without ({WINDOW_LABEL})\n")
+    annotations = {
+        "title": f"({alert.severity}) {{{{$labels.sloth_service}}}} {{{{$labels.sloth_slo}}}} SLO error budget "
+                 f"burn rate over {prom_duration(alert.lookback_s)} is {alert.op} {_g(alert.threshold)}.",
+        "summary": "{{$labels.sloth_service}} {{$labels.sloth_slo}} SLO error budget burn rate is over expected.",
+    }
+    rule: Rule = {"alert": alert.name, "expr": expr, "labels": dict(alert.labels),
+                  "annotations": {**annotations, **alert.annotations}}
+    if alert.for_s:
+        rule["for"] = prom_duration(alert.for_s)
+    return rule
+
+
 def alert_rules(slo: SLO, windows: AlertWindows) -> list[Rule]:
-    """The page alert then the ticket alert, each left out when disabled."""
+    """The page alert then the ticket alert, each left out when disabled, then the single-window ones."""
     rules = []
     if not slo.page.disable:
         rules.append(_alert(slo, slo.page, "page", windows, windows.page_quick, windows.page_slow))
     if not slo.ticket.disable:
         rules.append(_alert(slo, slo.ticket, "ticket", windows, windows.ticket_quick, windows.ticket_slow))
+    rules.extend(_burn_alert(slo, alert) for alert in slo.burn_alerts)
     return rules
 
 

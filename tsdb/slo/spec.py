@@ -8,8 +8,11 @@ names (what rule files accept everywhere) and SLI/SLO plugins, which run Go code
 
 from __future__ import annotations
 
+import calendar
+import datetime as dt
 import math
 import re
+import zoneinfo
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -50,6 +53,58 @@ class AlertMeta:
 
 
 @dataclass(frozen=True)
+class BurnRateAlert:
+    """A single-window burn-rate alert (an OpenSLO ``burnrate`` alert condition that is not one of Sloth's
+    windows): fires when the error ratio over ``lookback_s`` compared with ``op`` (a PromQL comparison
+    operator) to ``threshold`` x the error budget has held for ``for_s`` seconds."""
+
+    name: str
+    severity: str
+    op: str
+    threshold: float
+    lookback_s: int
+    for_s: int = 0
+    labels: dict[str, str] = field(default_factory=dict)
+    annotations: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Calendar:
+    """A calendar-aligned SLO period (OpenSLO ``timeWindow`` with ``isRolling: false``): ``duration`` as
+    written (``1M``, ``4w``, ``28d``, ``30d``), the IANA ``time_zone`` and the ``start_time`` it counts from
+    (``YYYY-MM-DD HH:MM:SS``, local to the zone; empty: the Unix epoch's calendar)."""
+
+    duration: str
+    time_zone: str = "UTC"
+    start_time: str = ""
+
+    def bounds(self, t_s: float) -> tuple[float, float]:
+        """The calendar period holding ``t_s``, ``[start, end)`` in Unix seconds: months (``1M``) or runs of
+        28 or 30 days counted in local wall-clock time from ``start_time``, so daylight saving time counts."""
+        zone = zoneinfo.ZoneInfo(self.time_zone)
+        first = dt.datetime.fromisoformat(self.start_time or "1970-01-01 00:00:00").replace(tzinfo=None)
+        now = dt.datetime.fromtimestamp(t_s, zone).replace(tzinfo=None)
+
+        def step(k: int) -> dt.datetime:
+            if self.duration != "1M":
+                return first + dt.timedelta(days=k * (28 if self.duration in ("4w", "28d") else 30))
+            month = first.month - 1 + k
+            year, month = first.year + month // 12, month % 12 + 1
+            last = calendar.monthrange(year, month)[1]
+            return first.replace(year=year, month=month, day=min(first.day, last))
+
+        if self.duration == "1M":
+            k = (now.year - first.year) * 12 + now.month - first.month
+        else:
+            k = (now - first).days // (28 if self.duration in ("4w", "28d") else 30)
+        while step(k) > now:
+            k -= 1
+        while step(k + 1) <= now:
+            k += 1
+        return step(k).replace(tzinfo=zone).timestamp(), step(k + 1).replace(tzinfo=zone).timestamp()
+
+
+@dataclass(frozen=True)
 class SLO:
     """One SLO of a service; ``error_ratio_query`` is set for raw SLIs, the two event queries otherwise."""
 
@@ -66,6 +121,8 @@ class SLO:
     period_s: int = 0  # the spec's own SLO period (OpenSLO ``timeWindow``); 0: the generation option's
     spec_version: str = VERSION  # ``sloth_spec`` of the info series
     mode: str = ""  # ``sloth_mode`` of the info series; empty: the generation option's
+    burn_alerts: tuple[BurnRateAlert, ...] = ()  # single-window alerts after the page and ticket ones
+    calendar: Calendar | None = None  # the calendar alignment of the period (alerting uses ``period_s``)
 
     @property
     def id(self) -> str:
@@ -252,25 +309,26 @@ def load_documents(text: str, source: str) -> list[tuple[Any, str]]:
 def parse_sources(files: list[tuple[str, str]], others: Sequence[tuple[str, str]] = (),
                   require_slo: bool = True) -> list[ServiceSpec]:
     """Every spec of the files (``(text, source)`` pairs), in order: Sloth ``prometheus/v1`` documents and
-    OpenSLO ones (told apart by ``apiVersion: openslo/...``); an OpenSLO ``indicatorRef`` may name an SLI
-    defined in any of the files or of ``others`` (whose SLOs are not read). Files holding only OpenSLO
-    SLI or Service documents are an error unless ``require_slo`` is false."""
+    OpenSLO ones (told apart by ``apiVersion: openslo/...``); an OpenSLO reference (``indicatorRef``,
+    ``alertPolicyRef``, ``conditionRef``, ``metricSourceRef``) may name a document defined in any of the files
+    or of ``others`` (whose SLOs are not read). Files holding no SLO are an error unless ``require_slo`` is
+    false."""
     from tsdb.slo import openslo
 
     docs = [item for text, source in files for item in load_documents(text, source)]
     extra = [item for text, source in others for item in load_documents(text, source)]
-    indicators = openslo.indicators(docs + extra)
+    refs = openslo.catalog(docs + extra)
     specs: list[ServiceSpec] = []
     for doc, source in docs:
         if openslo.is_openslo(doc):
-            spec = openslo.parse_document(doc, source, indicators)
+            spec = openslo.parse_document(doc, source, refs)
             if spec is not None:
                 specs.append(spec)
         else:
             specs.append(parse_document(doc, source))
     if not specs and require_slo:
-        raise SpecError(f"{', '.join(source for _, source in files)}: no SLO found (only OpenSLO SLI or "
-                        "Service documents)")
+        raise SpecError(f"{', '.join(source for _, source in files)}: no SLO found (only OpenSLO documents "
+                        "that SLOs refer to, such as SLI, AlertPolicy or Service)")
     return specs
 
 

@@ -14,6 +14,11 @@ traffic.
 - budget consumed: the period's burn rate; remaining: 1 minus that (negative when overspent);
 - time to exhaustion: remaining budget over the current burn rate (``remaining * period / burn``), 0 when
   the budget is spent, None when nothing burns; errors leaving the rolling window are not forecast.
+
+An SLO with a calendar (OpenSLO ``isRolling: false``) budgets the current calendar period instead: the
+period's error ratio is taken from its start to now, and the budget consumed is that ratio times the time
+elapsed over the budget as time (``ratio * elapsed / (budget * period length)``); its burn-rate windows
+are the rolling ones of its alerts.
 """
 
 from __future__ import annotations
@@ -31,7 +36,7 @@ from tsdb.rules.manager import RuleManager
 from tsdb.slo.config import SLOsConfig
 from tsdb.slo.sloth import generate_all
 from tsdb.slo.spec import SLO, parse_sources, render_window
-from tsdb.slo.windows import DEFAULT_WINDOWS, AlertWindows, Window, prom_duration
+from tsdb.slo.windows import DEFAULT_WINDOWS, MINUTE, AlertWindows, Window, prom_duration
 from tsdb.timefmt import format_rfc3339
 
 QueryFunc = Callable[[str, int], Value]
@@ -120,26 +125,32 @@ def _ms(seconds: float | None) -> float | None:
 
 
 def _alerts(item: ConfiguredSLO, manager: RuleManager | None) -> list[dict[str, Any]]:
-    """The SLO's page and ticket alerts with their rule state and active alerts (from the rule manager)."""
-    metas = [("page", item.slo.page), ("ticket", item.slo.ticket)]
+    """The SLO's page and ticket alerts, then its single-window burn-rate alerts (OpenSLO alert policies), with
+    their rule state and active alerts (from the rule manager)."""
     rules: dict[str, AlertingRuleState] = {}
+    plain: dict[str, AlertingRuleState] = {}
     if manager is not None:
         for group, states in manager.rule_states():
             if group.group.name != f"sloth-slo-alerts-{item.slo.id}":
                 continue
             for state in states:
-                if isinstance(state, AlertingRuleState):
-                    rules[state.rule.labels.get("sloth_severity", "")] = state
+                if not isinstance(state, AlertingRuleState):
+                    continue
+                severity = state.rule.labels.get("sloth_severity", "")
+                if severity:
+                    rules[severity] = state
+                else:
+                    plain.setdefault(state.rule.name, state)
+    found = [(severity, meta.name, rules.get(severity))
+             for severity, meta in (("page", item.slo.page), ("ticket", item.slo.ticket)) if not meta.disable]
+    found += [(alert.severity, alert.name, plain.get(alert.name)) for alert in item.slo.burn_alerts]
     out = []
-    for severity, meta in metas:
-        if meta.disable:
-            continue
-        rule = rules.get(severity)
+    for severity, name, rule in found:
         active = [] if rule is None else [
             {"labels": a.labels.to_dict(), "state": a.state, "value": a.value if math.isfinite(a.value) else None,
              "activeAt": format_rfc3339(a.active_at / 1000, "ms+") if a.active_at else None}
             for a in rule.active()]
-        out.append({"severity": severity, "name": meta.name, "state": "unknown" if rule is None else rule.state,
+        out.append({"severity": severity, "name": name, "state": "unknown" if rule is None else rule.state,
                     "alerts": active})
     return out
 
@@ -168,29 +179,43 @@ def status(item: ConfiguredSLO, query: QueryFunc, t_ms: int, manager: RuleManage
     """The SLO's status at ``t_ms`` as JSON-ready data (NaN and missing data as None); query errors
     are reported in ``error`` with the numbers None. ``detail`` adds the ``queries`` for charts."""
     slo, windows, budget = item.slo, item.windows, item.budget
-    budget_s = budget * windows.period_s
+    t_s = t_ms / 1000
+    length_s: float = windows.period_s  # the budget's period
+    period_w = windows.period_s  # the window of the period's error ratio
     out: dict[str, Any] = {
         "id": slo.id, "service": slo.service, "name": slo.name, "description": slo.description,
         "labels": dict(item.labels), "source": item.source,
         "objective": {"percent": slo.objective, "ratio": slo.objective / 100},
         "period": {"duration": prom_duration(windows.period_s), "seconds": windows.period_s},
     }
+    if slo.calendar is not None:
+        start_s, end_s = slo.calendar.bounds(t_s)
+        length_s, period_w = end_s - start_s, max(MINUTE, int(t_s - start_s))
+        out["period"]["calendar"] = {
+            "duration": slo.calendar.duration, "time_zone": slo.calendar.time_zone,
+            "start": format_rfc3339(start_s), "end": format_rfc3339(end_s), "seconds": length_s,
+            "elapsed_seconds": period_w}
+    budget_s = budget * length_s
     error: str | None = None
     ratios: dict[int, float | None] = {}
     try:
-        for w in (*windows.durations(), windows.period_s):
+        for w in windows.durations():
             ratios[w] = _scalar(query(error_ratio_query(slo, w), t_ms))
+        period_ratio = _scalar(query(error_ratio_query(slo, period_w), t_ms))
     except Exception as err:  # one SLO's bad query must not hide the others
         error = str(err)
-        ratios = dict.fromkeys((*windows.durations(), windows.period_s))
+        ratios, period_ratio = dict.fromkeys(windows.durations()), None
     burn = {w: _ratio(r, budget) for w, r in ratios.items()}
-    period_ratio, consumed = ratios[windows.period_s], burn[windows.period_s]
+    # the share of the period's budget spent: the bad time so far (ratio x window) over the budget as time
+    consumed = _ratio(period_ratio, budget)
+    if consumed is not None and slo.calendar is not None:
+        consumed *= period_w / length_s
     remaining = None if consumed is None else 1 - consumed
     current = burn[windows.page_quick.short_s]
     if remaining is None or current is None or current <= 0:
         exhaustion = None
     else:
-        exhaustion = 0.0 if remaining <= 0 else remaining * windows.period_s / current
+        exhaustion = 0.0 if remaining <= 0 else remaining * length_s / current
     alerts = _alerts(item, manager)
     out.update({
         "sli": {"window": prom_duration(windows.page_quick.short_s),
