@@ -43,11 +43,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
-from tsdb.bench.progress import Progress
 from tsdb.bench.report import machine_description
 from tsdb.bench.workload import generate
+from tsdb.bench.write import write_workload
 from tsdb.config import StorageOptions
 from tsdb.storage.db import DB
 
@@ -152,28 +150,12 @@ def load(path: Path, series: int, hours: int, seed: int, max_seconds: float) -> 
     """
     end_ms = int(time.time() * 1000) // 15_000 * 15_000
     work = generate(series, hours * HOUR, seed=seed, end_ms=end_ms)
-    steps = work.num_samples // work.num_series
-    ts = work.ts.reshape(work.num_series, steps)
-    values = work.values.reshape(work.num_series, steps)
-    per = 2 * HOUR // 15_000
-    progress = Progress(f"writing {series:,} series x {hours} h", work.num_samples)
-    started = time.monotonic()
     with DB.open(path, StorageOptions(wal_fsync="never")) as db:
-        for lo in range(0, steps, per):
-            hi = min(steps, lo + per)
-            offsets = np.arange(work.num_series + 1, dtype=np.int64) * (hi - lo)
-            app = db.appender()
-            app.append_batch(work.labels, offsets, np.ascontiguousarray(ts[:, lo:hi]).reshape(-1),
-                             np.ascontiguousarray(values[:, lo:hi]).reshape(-1))
-            app.commit()
-            db.maintain(now_ms=int(ts[0, hi - 1]))
-            progress.add(work.num_series * (hi - lo))
-            if time.monotonic() - started > max_seconds:
-                raise SystemExit(f"writing took more than {max_seconds:.0f} s: use fewer --series or --hours")
+        seconds = write_workload(db, work, f"writing {series:,} series x {hours} h", max_seconds,
+                                 f"writing took more than {max_seconds:.0f} s: use fewer --series or --hours")
         db.maintain(now_ms=end_ms)
         tiers = {name: len(db.tiers.files(name)) for name in ("5m", "1h")} if db.tiers is not None else {}
-    progress.close()
-    print(f"  written {work.num_samples:,} samples in {time.monotonic() - started:.1f} s; tier files "
+    print(f"  written {work.num_samples:,} samples in {seconds:.1f} s; tier files "
           f"{tiers or 'none'}", flush=True)
     return work.num_samples
 

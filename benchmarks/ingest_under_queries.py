@@ -29,14 +29,12 @@ import urllib.parse
 import urllib.request
 from pathlib import Path
 
-import numpy as np
-
 from tsdb.bench.encode import Plan, plan_requests
 from tsdb.bench.ingest import IngestResult, ingest_http
-from tsdb.bench.progress import Progress
 from tsdb.bench.report import machine_description
 from tsdb.bench.servers import LocalServer
 from tsdb.bench.workload import generate
+from tsdb.bench.write import write_workload
 from tsdb.config import StorageOptions
 from tsdb.storage.db import DB
 
@@ -54,25 +52,9 @@ HEAVY_QUERIES = (
 def _write_base(path: Path, series: int, hours: int, end_ms: int, max_seconds: float) -> int:
     """The queried data, written through the appender in 2 h slices (blocks cut as it goes)."""
     work = generate(series, hours * HOUR, seed=3, end_ms=end_ms)
-    steps = work.num_samples // work.num_series
-    ts = work.ts.reshape(work.num_series, steps)
-    values = work.values.reshape(work.num_series, steps)
-    per = 2 * HOUR // STEP_MS
-    progress = Progress(f"writing {series:,} x {hours} h", work.num_samples)
-    started = time.monotonic()
     with DB.open(path, StorageOptions(wal_fsync="never")) as db:
-        for lo in range(0, steps, per):
-            hi = min(steps, lo + per)
-            offsets = np.arange(work.num_series + 1, dtype=np.int64) * (hi - lo)
-            app = db.appender()
-            app.append_batch(work.labels, offsets, np.ascontiguousarray(ts[:, lo:hi]).reshape(-1),
-                             np.ascontiguousarray(values[:, lo:hi]).reshape(-1))
-            app.commit()
-            db.maintain(now_ms=int(ts[0, hi - 1]))
-            progress.add(work.num_series * (hi - lo))
-            if time.monotonic() - started > max_seconds:
-                raise SystemExit(f"writing took more than {max_seconds:.0f} s: use fewer --query-series")
-    progress.close()
+        write_workload(db, work, f"writing {series:,} x {hours} h", max_seconds,
+                       f"writing took more than {max_seconds:.0f} s: use fewer --query-series", STEP_MS)
     return work.num_samples
 
 

@@ -83,20 +83,14 @@ def load_slo_groups(config: SLOsConfig, version: str = "dev") -> list[RuleGroup]
     """The rule groups generated from the spec files, per file; ConfigError naming the file and field.
 
     ``version`` is the ``sloth_version`` label of the ``sloth_slo_info`` series."""
-    files: list[tuple[str, str]] = []
-    for path in config.paths():
-        try:
-            files.append((Path(path).read_text(), path))
-        except OSError as err:
-            raise ConfigError(f"slos.files: {path}: cannot read SLO spec: {err.strerror or err}") from err
-    if not files:
+    specs = load_slo_specs(config)
+    if not specs:
         return []
-    specs = parse_sources(files, require_slo=False)
     options = Options(period_s=config.period_s, extra_labels=dict(config.extra_labels),
                       version=version)
     documents = generate_all(specs, options)  # also refuses an SLO id defined twice
     groups: list[RuleGroup] = []
-    for _, path in files:
+    for path in config.paths():
         mine = [g for spec, doc in zip(specs, documents, strict=True)
                 if spec.source == path or spec.source.startswith(f"{path} (document ") for g in doc]
         if mine:

@@ -26,16 +26,14 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
-from tsdb.errors import ConfigError
 from tsdb.query.value import ScalarValue, Value, VectorValue
 from tsdb.rules.alerting import AlertingRuleState
 from tsdb.rules.manager import RuleManager
-from tsdb.slo.config import SLOsConfig
+from tsdb.slo.config import SLOsConfig, load_slo_specs
 from tsdb.slo.sloth import generate_all
-from tsdb.slo.spec import SLO, parse_sources, render_window
+from tsdb.slo.spec import SLO, render_window
 from tsdb.slo.windows import DEFAULT_WINDOWS, MINUTE, AlertWindows, Window, prom_duration
 from tsdb.timefmt import format_rfc3339
 
@@ -64,15 +62,7 @@ class ConfiguredSLO:
 
 def load_slos(config: SLOsConfig) -> list[ConfiguredSLO]:
     """The SLOs of the configured spec files, in file order (raises ConfigError/SpecError naming the file)."""
-    files: list[tuple[str, str]] = []
-    for path in config.paths():
-        try:
-            files.append((Path(path).read_text(), path))
-        except OSError as err:
-            raise ConfigError(f"slos.files: {path}: cannot read SLO spec: {err.strerror or err}") from err
-    if not files:
-        return []
-    specs = parse_sources(files, require_slo=False)
+    specs = load_slo_specs(config)
     generate_all(specs)  # refuses an SLO id defined twice, as the rules component does
     return [ConfiguredSLO(slo, slo.period_s or config.period_s, {**slo.labels, **config.extra_labels},
                           spec.source)
