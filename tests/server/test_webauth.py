@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import socket
 import ssl
 import subprocess
 import time
@@ -338,3 +339,38 @@ def test_tsdb_check_config_checks_the_web_config_file(tmp_path: Path) -> None:
     web.write_text("basic_auth_users: {alice: pw}\n")
     ok, message = check_config(str(config))
     assert not ok and "basic_auth_users.alice: not a bcrypt hash" in message
+
+
+def _handshake(port: int, ca: Path, max_version: ssl.TLSVersion | None = None,
+               ciphers: str | None = None) -> tuple[str, str] | None:
+    """(protocol, cipher) a client with these limits negotiates with the server, or None when refused."""
+    context = ssl.create_default_context(cafile=str(ca))
+    if max_version is not None:
+        context.maximum_version = max_version
+    if ciphers is not None:
+        context.set_ciphers(ciphers)
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as raw, \
+                context.wrap_socket(raw, server_hostname="127.0.0.1") as tls:
+            cipher = tls.cipher()
+            return str(tls.version()), cipher[0] if cipher else ""
+    except (ssl.SSLError, ConnectionError):
+        return None
+
+
+def test_tls_versions_and_ciphers_are_enforced_in_the_handshake(tmp_path: Path) -> None:
+    """``min_version``, ``max_version`` and ``cipher_suites`` decide what a client can negotiate."""
+    certs = make_certs(tmp_path)
+    web = _web_yml(tmp_path / "web.yml", certs, {})
+    web.write_text(web.read_text().replace("tls_server_config:\n", "tls_server_config:\n  min_version: TLS13\n"))
+    with ServerThread(_config(tmp_path, web)) as running:
+        port = running.server.http_port
+        assert _handshake(port, certs.ca, max_version=ssl.TLSVersion.TLSv1_2) is None
+        negotiated = _handshake(port, certs.ca)
+        assert negotiated is not None and negotiated[0] == "TLSv1.3"
+    web.write_text(web.read_text().replace("  min_version: TLS13\n", "  max_version: TLS12\n  cipher_suites: "
+                                           "[TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256]\n"))
+    with ServerThread(_config(tmp_path, web)) as running:
+        port = running.server.http_port
+        assert _handshake(port, certs.ca) == ("TLSv1.2", "ECDHE-ECDSA-AES128-GCM-SHA256")
+        assert _handshake(port, certs.ca, ciphers="ECDHE-ECDSA-AES256-GCM-SHA384") is None
