@@ -66,7 +66,7 @@ def test_server_lifecycle(tmp_path: Path) -> None:
     assert 'tsdb_write_requests_total{code="204",protocol="remote_write"} 1.0' in metrics
     assert 'tsdb_http_requests_total{code="200",handler="/api/v1/query"} 1.0' in metrics
     assert "tsdb_compaction_duration_seconds_count" in metrics and "tsdb_blocks_loaded" in metrics
-    assert "tsdb_compactions_failed_total 0.0" in metrics
+    assert "tsdb_compactions_failed_total 0.0" in metrics and "tsdb_blocks_quarantined 0.0" in metrics
     assert all(f'tsdb_maintenance_failures_total{{stage="{stage}"}} 0.0' in metrics
                for stage in ("head", "compaction", "tiers", "retention"))
     last_success = next(line for line in metrics.splitlines()

@@ -171,6 +171,43 @@ def test_corrupt_chunk_is_reported_naming_block_and_series(tmp_path: Path) -> No
             assert list(zip(got[0][0].tolist(), got[0][1].view(np.uint64).tolist(), strict=True)) == want
 
 
+@pytest.mark.parametrize("damage", ["meta", "index"])
+def test_a_block_that_cannot_be_opened_is_quarantined_and_the_rest_served(
+        tmp_path: Path, damage: str, caplog: pytest.LogCaptureFixture) -> None:
+    model = Model()
+    with DB.open(tmp_path, SMALL) as db:
+        for t in range(0, 200_000, 5000):
+            model.commit(db, 4, t, per_series=5)
+        db.maintain()
+        assert len(db.blocks) >= 2
+        bad, good = db.blocks[0], db.blocks[1:]
+        bad_dir, good_ranges = bad.dir, [(b.meta.mint, b.meta.maxt) for b in good]
+    if damage == "meta":
+        (bad_dir / "meta.json").write_text("{not json")
+    else:
+        (bad_dir / "index").unlink()
+
+    with caplog.at_level("ERROR", logger="tsdb.db"), DB.open(tmp_path, SMALL) as db:
+        assert db.quarantined == [bad_dir.name]
+        assert bad_dir.name not in [b.dir.name for b in db.blocks]
+        assert (tmp_path / "quarantine" / bad_dir.name).is_dir() and not bad_dir.exists()
+        for mint, maxt in good_ranges:  # every other block still answers, sample for sample
+            querier = db.querier(mint, maxt)
+            try:
+                got = {s.labels: s.samples() for s in querier.select([Matcher("=~", "instance", ".+")])}
+            finally:
+                querier.close()
+            for labels, points in model.data.items():
+                want = [p for p in points if mint <= p[0] <= maxt]
+                have = got.get(labels)
+                pairs = list(zip(have[0].tolist(), have[1].view(np.uint64).tolist(), strict=True)) if have else []
+                assert pairs == want
+    assert any(r.getMessage() == "block quarantined" and getattr(r, "block", "") == bad_dir.name
+               for r in caplog.records)
+    with DB.open(tmp_path, SMALL) as db:  # a later start does not see it again
+        assert db.quarantined == []
+
+
 # -- WAL corruption -------------------------------------------------------------------------------
 def _entries(wal_dir: Path) -> list[tuple[int, int, bytes]]:
     return list(WALReader(wal_dir, cut_tail=False).entries())

@@ -32,7 +32,7 @@ import numpy as np
 import numpy.typing as npt
 
 from tsdb.config import StorageOptions, parse_duration_ms
-from tsdb.errors import MaintenanceInterruptedError, StorageError
+from tsdb.errors import CorruptionError, MaintenanceInterruptedError, StorageError
 from tsdb.labels import Labels, Matcher
 from tsdb.storage.block.meta import list_blocks
 from tsdb.storage.block.reader import Block
@@ -57,6 +57,8 @@ from tsdb.storage.wal.writer import WAL
 log = logging.getLogger("tsdb.db")
 
 WAL_DIRNAME = "wal"
+QUARANTINE_DIRNAME = "quarantine"
+"""Where blocks that cannot be opened (corrupt meta, index or chunk files) are moved aside at open."""
 
 MAINTENANCE_STAGES = ("head", "compaction", "tiers", "retention")
 """The stages of ``DB.maintain`` in order: head persistence (with the WAL checkpoint), block compaction,
@@ -108,6 +110,8 @@ class DB:
         """Failed maintenance stages since open, by stage."""
         self.compactions_failed = 0
         """Failed head persistences and block compactions since open."""
+        self.quarantined: list[str] = []
+        """ULIDs of the blocks moved to ``quarantine/`` at open because they could not be read."""
         self.last_maintenance_success = 0.0
         """Unix time (s) when a maintenance last ran every stage without failure; 0 = not yet."""
 
@@ -139,11 +143,26 @@ class DB:
         return db
 
     def _load_blocks(self) -> None:
-        blocks = [Block.open(p) for p in list_blocks(self.path, remove_tmp=True)]
+        blocks = []
+        for path in list_blocks(self.path, remove_tmp=True):
+            try:
+                blocks.append(Block.open(path))
+            except (CorruptionError, FileNotFoundError) as err:  # one bad block must not stop the rest
+                self._quarantine(path, err)
         self.blocks = sorted(blocks, key=lambda b: b.meta.mint)
         if self.blocks:
             # samples at or before the newest persisted time are out of bounds for the head
             self.head.truncate(max(b.meta.max_time for b in self.blocks))
+
+    def _quarantine(self, path: Path, err: Exception) -> None:
+        """Move a block that cannot be opened to ``quarantine/`` (kept for inspection, never read again)."""
+        target = self.path / QUARANTINE_DIRNAME / path.name
+        target.parent.mkdir(exist_ok=True)
+        if target.exists():
+            shutil.rmtree(target)
+        path.rename(target)
+        self.quarantined.append(path.name)
+        log.error("block quarantined", extra={"block": path.name, "error": str(err), "moved_to": str(target)})
 
     def _replay(self, repair: bool) -> None:
         started = time.monotonic()
