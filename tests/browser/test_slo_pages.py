@@ -2,7 +2,7 @@
 (tests/slo/budget_data.py: 1 % errors in the last of 24 hours): the list shows the hand-computed numbers
 least budget first, filters by search and label; the detail page shows the tiles, the budget and burn-rate
 charts and the alerts; both fit a 375 px phone. Screenshots: slos, slo-detail (1600 px) and
-slos-phone, slo-detail-phone, slo-detail-phone-charts (375 px)."""
+slos-phone, slo-detail-phone, slo-detail-phone-charts, slo-detail-phone-table (375 px)."""
 
 from __future__ import annotations
 
@@ -152,6 +152,11 @@ def test_slo_pages_on_a_phone(slo_server: ServeProcess, driver: Any) -> None:
         screenshot(driver, "slo-detail-phone")
         driver.execute_script("document.querySelector('.slo-charts > :nth-child(3)').scrollIntoView()")
         screenshot(driver, "slo-detail-phone-charts")
+        widths = driver.execute_script(
+            "return [...document.querySelectorAll('.slo-scroll')].map((e) => e.scrollWidth - e.clientWidth)")
+        assert widths and max(widths) <= 0, f"a table is wider than its card by {widths} px"
+        driver.execute_script("document.querySelector('[data-testid=slo-windows]').scrollIntoView()")
+        screenshot(driver, "slo-detail-phone-table")
         assert console_errors(driver) == []
     finally:
         driver.set_window_size(1400, 1000)

@@ -86,7 +86,7 @@ export function axisIncrs(unit) {
   return DEC_INCRS;
 }
 
-// One-line time axis labels (HH:mm, HH:mm:ss, MM/DD HH:mm or MM/DD by tick spacing), browser time or UTC.
+// One-line time axis labels by tick spacing: HH:mm:ss, HH:mm, or MM/DD for days and on midnight ticks; browser time or UTC.
 const pad = (n) => (n < 10 ? '0' : '') + n;
 export function timeAxisValues(timezone) {
   const utc = timezone === 'utc';
@@ -97,8 +97,7 @@ export function timeAxisValues(timezone) {
     const s = utc ? d.getUTCSeconds() : d.getSeconds();
     const mo = (utc ? d.getUTCMonth() : d.getMonth()) + 1;
     const da = utc ? d.getUTCDate() : d.getDate();
-    if (foundIncr >= 86400) return `${pad(mo)}/${pad(da)}`;
-    if (foundIncr >= 3600 * 6 || (h === 0 && m === 0 && foundIncr >= 3600)) return `${pad(mo)}/${pad(da)} ${pad(h)}:${pad(m)}`;
+    if (foundIncr >= 86400 || (h === 0 && m === 0 && s === 0 && foundIncr >= 3600)) return `${pad(mo)}/${pad(da)}`;
     if (foundIncr >= 60) return `${pad(h)}:${pad(m)}`;
     return `${pad(h)}:${pad(m)}:${pad(s)}`;
   });
