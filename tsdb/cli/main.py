@@ -279,6 +279,7 @@ def _serve_config(args: argparse.Namespace) -> ServerConfig:
 def _serve(args: argparse.Namespace) -> int:
     import asyncio
 
+    from tsdb.cli.failures import run_command
     from tsdb.errors import TsdbError
     from tsdb.server.app import serve_forever
     from tsdb.server.logs import setup_logging
@@ -289,16 +290,8 @@ def _serve(args: argparse.Namespace) -> int:
         print(f"tsdb serve: {err}", file=sys.stderr)
         return 2
     setup_logging(config.log_level, config.log_format)
-    try:
-        asyncio.run(serve_forever(config, reload_config=lambda: _serve_config(args),
-                                  config_file=args.config or ""))
-    except TsdbError as err:
-        print(f"tsdb serve: {err}", file=sys.stderr)
-        return 1
-    except OSError as err:
-        print(f"tsdb serve: {err}", file=sys.stderr)
-        return 1
-    return 0
+    return run_command("serve", lambda: asyncio.run(serve_forever(
+        config, reload_config=lambda: _serve_config(args), config_file=args.config or "")))
 
 
 # Options whose value may be a negative relative time (``--time -1m``, ``--start -5m``).

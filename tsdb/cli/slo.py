@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 from tsdb import __version__
+from tsdb.cli.failures import run_command
 from tsdb.errors import TsdbError
 from tsdb.slo.render import render_documents, render_file, sloth_header, tsdb_header
 from tsdb.slo.sloth import SLOTH_VERSION, Group, Options, generate_all
@@ -85,19 +86,14 @@ def generate_text(args: argparse.Namespace) -> str:
 
 def generate(args: argparse.Namespace) -> int:
     """``tsdb slo generate``: 0, or 1 with the error on stderr."""
-    try:
+    def write() -> None:
         text = generate_text(args)
         if args.out == "-":
             sys.stdout.write(text)
         else:
             Path(args.out).write_text(text)
-    except TsdbError as err:
-        print(f"tsdb slo generate: {err}", file=sys.stderr)
-        return 1
-    except OSError as err:
-        print(f"tsdb slo generate: {args.out}: {err.strerror or err}", file=sys.stderr)
-        return 1
-    return 0
+
+    return run_command("slo generate", write, args.out)
 
 
 def check(paths: list[str]) -> int:

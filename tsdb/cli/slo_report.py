@@ -8,7 +8,6 @@ directory (``--data-dir``, or ``--config``'s ``data_dir``) or the server's query
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import sys
 import urllib.error
@@ -20,7 +19,8 @@ from typing import Any
 from tsdb.alerting.config import parse_config
 from tsdb.alerting.matchers import parse_matchers
 from tsdb.alerting.silences import Silence, recurrence_of
-from tsdb.errors import InvalidArgumentError, TsdbError
+from tsdb.cli.failures import http_body, run_command
+from tsdb.errors import InvalidArgumentError
 from tsdb.slo.report import QueryFn, Report, ReportInputs, Series, build_report, engine_query
 from tsdb.slo.report_period import Period, period_from
 from tsdb.slo.report_render import FORMATS, render
@@ -47,25 +47,11 @@ def add_parser(slo_sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
     where.add_argument("--url", metavar="URL", help="ask a running server, e.g. http://127.0.0.1:9201")
 
 
-def _get(url: str, data: bytes | None = None) -> bytes:
-    request = urllib.request.Request(url, data=data)
-    try:
-        with urllib.request.urlopen(request, timeout=300) as response:
-            return bytes(response.read())
-    except urllib.error.HTTPError as err:
-        text = err.read().decode(errors="replace")
-        with contextlib.suppress(ValueError, AttributeError):
-            text = json.loads(text).get("error", text)
-        raise TsdbError(f"{url.split('?')[0]}: HTTP {err.code}: {text}") from err
-    except (urllib.error.URLError, OSError) as err:
-        raise TsdbError(f"{url.split('?')[0]}: {getattr(err, 'reason', err)}") from err
-
-
 def http_query(base: str) -> QueryFn:
     """Instant queries through a server's ``/api/v1/query``."""
     def run(query: str, t_ms: int) -> list[Series]:
         form = urllib.parse.urlencode({"query": query, "time": f"{t_ms / 1000:.3f}"}).encode()
-        data = json.loads(_get(f"{base}/api/v1/query", form))["data"]
+        data = json.loads(http_body(f"{base}/api/v1/query", form))["data"]
         out: list[Series] = []
         for item in data["result"] if data["resultType"] in ("vector", "matrix") else []:
             points = item.get("values") or ([item["value"]] if "value" in item else [])
@@ -86,8 +72,8 @@ def _silence(raw: dict[str, Any]) -> Silence:
 
 def http_inputs(base: str) -> ReportInputs:
     """The server's query API, its silences and its notification time intervals."""
-    silences = [_silence(s) for s in json.loads(_get(f"{base}/api/v2/silences"))]
-    status = json.loads(_get(f"{base}/api/v2/status"))
+    silences = [_silence(s) for s in json.loads(http_body(f"{base}/api/v2/silences"))]
+    status = json.loads(http_body(f"{base}/api/v2/status"))
     config = parse_config(status["config"]["original"], "the server's notification config")
     return ReportInputs(http_query(base), silences, dict(config.time_intervals))
 
@@ -143,7 +129,7 @@ def report(args: argparse.Namespace) -> int:
     """``tsdb slo report``: 0, or 1 with the error on stderr."""
     from tsdb.config import load_server_config
 
-    try:
+    def make_report() -> None:
         if args.trend < 0 or args.trend > 24:
             raise InvalidArgumentError(f"--trend: expected 0 to 24, got {args.trend}")
         period = period_from(args.month, args.start, args.end, args.tz)
@@ -151,7 +137,7 @@ def report(args: argparse.Namespace) -> int:
             query = {k: v for k, v in (("month", args.month), ("start", args.start), ("end", args.end),
                                        ("tz", args.tz), ("format", args.format), ("trend", str(args.trend)))
                      if v}
-            body = _get(f"{args.url.rstrip('/')}/api/v1/slos/report?{urllib.parse.urlencode(query)}")
+            body = http_body(f"{args.url.rstrip('/')}/api/v1/slos/report?{urllib.parse.urlencode(query)}")
         else:
             config = load_server_config(args.config) if args.config else None
             slos = _specs(args, config)
@@ -161,10 +147,5 @@ def report(args: argparse.Namespace) -> int:
                 built = _offline(args, config, slos, period)
             body = render(built, args.format)
         _write(args.out, body)
-    except TsdbError as err:
-        print(f"tsdb slo report: {err}", file=sys.stderr)
-        return 1
-    except OSError as err:
-        print(f"tsdb slo report: {args.out}: {err.strerror or err}", file=sys.stderr)
-        return 1
-    return 0
+
+    return run_command("slo report", make_report, args.out)

@@ -71,6 +71,8 @@ def _bind(host: str, port: int) -> socket.socket:
 
 
 MAINTENANCE_STOP_WAIT_S = 10.0
+SLOW_STOP_STEP_S = 1.0
+"""A step of a stop that takes longer than this is logged (``slow stop step``) with its duration."""
 """How long ``stop`` waits for the maintenance thread before saying so in the log (it then waits on)."""
 
 # ServerConfig fields a reload applies; every other field needs a restart.
@@ -340,29 +342,50 @@ class Server:
 
     async def stop(self) -> None:
         """Stop everything and close the DB. A running maintenance is stopped at its next safe point (its
-        partial output discarded, redone at the next start), so this returns within seconds."""
+        partial output discarded, redone at the next start), so this returns within seconds. A step that
+        takes longer than :data:`SLOW_STOP_STEP_S` is logged with its duration."""
         self._stopping.set()
         if self.db is not None:
             self.db.stop_maintenance()  # at once: it winds down while the front ends stop
+        step = _StopSteps()
         for component in reversed(self.components):
             try:
                 await component.stop()
             except Exception:
                 log.exception("component stop failed", extra={"component": component.name})
+            step.done(f"component {component.name}")
         self.components = []
         if self._grpc is not None:
             await self._grpc.stop(grace=2)
+            step.done("gRPC server")
         if self._runner is not None:
             await self._runner.cleanup()
+            step.done("HTTP server")
         if self._maintenance is not None:
             self._maintenance.join(timeout=MAINTENANCE_STOP_WAIT_S)
             if self._maintenance.is_alive():  # db.close() below still waits: a block is never cut in half
                 log.warning("maintenance is slow to stop", extra={"waited_s": MAINTENANCE_STOP_WAIT_S})
+            step.done("maintenance")
         self.executor.shutdown(wait=True)
+        step.done("request threads")
         if self.db is not None:
             self.db.close()
             self.db = None
+            step.done("storage close")
         log.info("tsdb stopped")
+
+
+class _StopSteps:
+    """Times the steps of a stop; :meth:`done` logs a step that took longer than :data:`SLOW_STOP_STEP_S`."""
+
+    def __init__(self) -> None:
+        self._last = time.monotonic()
+
+    def done(self, step: str) -> None:
+        now = time.monotonic()
+        if now - self._last > SLOW_STOP_STEP_S:
+            log.warning("slow stop step", extra={"step": step, "seconds": round(now - self._last, 2)})
+        self._last = now
 
 
 async def serve_forever(config: ServerConfig, ready: Any = None,
