@@ -446,14 +446,15 @@ class DB:
 
     def _checkpoint(self, mint: int) -> None:
         """Fold the older two thirds of WAL segments into a checkpoint of live series and newer samples.
-        If that fails, it is retried by the next head stage (the segments stay until it succeeds)."""
+        If that fails or a stop interrupts it, it is retried by the next head stage or the next start's
+        maintenance (the segments stay until it succeeds)."""
         assert self.wal is not None
         self._checkpoint_due = mint
         first, last = self.wal.segments()
         self.wal.next_segment()
         upto = first + (last - first + 1) * 2 // 3 if last > first else last
         if upto >= first:
-            create_checkpoint(self.path / WAL_DIRNAME, first, upto, self.head.has_series, mint)
+            create_checkpoint(self.path / WAL_DIRNAME, first, upto, self.head.has_series, mint, stop=self._stop)
             self.wal.truncate(upto + 1)
         self._checkpoint_due = None
 

@@ -8,8 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tsdb.errors import CorruptionError
+from tsdb.errors import CorruptionError, MaintenanceInterruptedError
 from tsdb.labels import Labels
+from tsdb.storage.interrupt import StopFlag
 from tsdb.storage.wal import records
 from tsdb.storage.wal.checkpoint import checkpoint_path, create_checkpoint, last_checkpoint, replay
 from tsdb.storage.wal.reader import read_records
@@ -172,3 +173,20 @@ def test_gap_after_checkpoint_is_corruption(tmp_path: Path) -> None:
     with pytest.raises(CorruptionError, match="missing after checkpoint") as info:
         list(replay(tmp_path))
     assert info.value.path == str(segment_path(tmp_path, 2))
+
+
+def test_stop_abandons_a_checkpoint_and_leaves_the_previous_one(tmp_path: Path) -> None:
+    wal = WAL.open(tmp_path, segment_size=64 * 1024, page_size=1024)
+    for seg in range(5):
+        _log_segment(wal, [seg, 100 + seg], ts0=seg * 100)
+    first = create_checkpoint(tmp_path, 0, 1, lambda r: True, mint=0)
+    wal.truncate(2)
+    before = _state(replay(tmp_path))
+    stop = StopFlag()
+    stop.set()
+    with pytest.raises(MaintenanceInterruptedError, match=r"WAL checkpoint checkpoint\.00000003"):
+        create_checkpoint(tmp_path, 2, 3, lambda r: True, mint=0, stop=stop)
+    assert last_checkpoint(tmp_path) == (first, 1)
+    assert not list(tmp_path.glob("*.tmp"))
+    assert _state(replay(tmp_path)) == before
+    wal.close()

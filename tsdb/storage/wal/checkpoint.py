@@ -22,6 +22,7 @@ import numpy as np
 
 from tsdb.errors import CorruptionError, StorageError
 from tsdb.storage.fileutil import fsync_dir
+from tsdb.storage.interrupt import StopFlag, check_stop
 from tsdb.storage.wal import records
 from tsdb.storage.wal.reader import WALReader
 from tsdb.storage.wal.records import Record, SamplesRecord, SeriesRecord, TombstonesRecord
@@ -32,6 +33,9 @@ from tsdb.storage.wal.writer import WAL
 __all__ = ["create_checkpoint", "last_checkpoint", "remove_tmp_checkpoints", "replay"]
 
 log = logging.getLogger(__name__)
+
+_STOP_CHECK_RECORDS = 256
+"""A checkpoint checks its stop flag every this many WAL records (a record holds up to a few thousand samples)."""
 
 _CHECKPOINT = re.compile(r"^checkpoint\.(\d{8})$")
 _CHECKPOINT_TMP = re.compile(r"^checkpoint\.\d{8}\.tmp$")
@@ -126,13 +130,14 @@ def _filter(record: Record, live: _LiveFilter, mint: int) -> bytes | None:
 
 
 def create_checkpoint(wal_dir: str | os.PathLike[str], from_segment: int, to_segment: int,
-                      keep_series: Callable[[int], bool], mint: int) -> Path:
+                      keep_series: Callable[[int], bool], mint: int, stop: StopFlag | None = None) -> Path:
     """Write ``checkpoint.<to_segment>`` from the previous checkpoint and segments ``[from_segment, to_segment]``.
 
     Keeps series records of refs with ``keep_series(ref)`` true, their samples with ``ts >= mint`` and their
     tombstones with ``maxt >= mint``. Segments already covered by the previous checkpoint are skipped.
     Atomic: written to a ``.tmp`` directory, synced and renamed; then older checkpoints are deleted.
     The segments themselves are left alone (the caller truncates the WAL). Returns the checkpoint's path.
+    A set ``stop`` abandons the work between records (``MaintenanceInterruptedError``, nothing left behind).
     """
     wal_dir = Path(wal_dir)
     remove_tmp_checkpoints(wal_dir)
@@ -155,7 +160,9 @@ def create_checkpoint(wal_dir: str | os.PathLike[str], from_segment: int, to_seg
         writer = WAL.open(tmp, fsync=_SYNC_ON_CLOSE_ONLY)
         try:
             for reader in sources:
-                for raw in reader:
+                for n, raw in enumerate(reader):
+                    if n % _STOP_CHECK_RECORDS == 0:
+                        check_stop(stop, f"WAL checkpoint {final.name}")
                     encoded = _filter(records.decode(raw), live, mint)
                     if encoded is not None:
                         writer.log(encoded)
