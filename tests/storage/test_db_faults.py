@@ -7,6 +7,7 @@ from __future__ import annotations
 import errno
 import os
 import shutil
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -242,6 +243,44 @@ def test_a_querier_open_on_the_block_keeps_reading_it_while_it_is_quarantined(tm
         finally:
             early.close()
         assert block.released
+
+
+def test_quarantine_under_concurrent_queries_and_maintenance(tmp_path: Path) -> None:
+    """Queries on four threads and maintenance on a fifth meet the corrupt block: a query either fails naming
+    the block or answers exactly the data of the other blocks; nothing else goes wrong, and the block is
+    quarantined once."""
+    model, blocks = _blocks_written(tmp_path)
+    ulid, mint, maxt = blocks[0]
+    _corrupt_chunk(tmp_path / ulid, _series(2))
+    failures: list[BaseException] = []
+    answers: list[Dump] = []
+    with DB.open(tmp_path, SMALL) as db:
+        def query() -> None:
+            for _ in range(30):
+                try:
+                    answers.append(_dump(db))
+                except CorruptionError as err:
+                    if ulid not in str(err):
+                        failures.append(err)
+                except BaseException as err:  # anything else is a failure of the swap
+                    failures.append(err)
+
+        def maintain() -> None:
+            for _ in range(5):
+                report = db.maintain()
+                if not report.ok:
+                    failures.append(AssertionError(f"maintenance failed: {report.failed}"))
+
+        threads = [threading.Thread(target=query) for _ in range(4)] + [threading.Thread(target=maintain)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=120)
+        assert not failures, failures[:3]
+        assert db.quarantined == [ulid]
+        want = {labels: [p for p in points if not mint <= p[0] <= maxt] for labels, points in model.data.items()}
+        assert answers and all(answer == want for answer in answers)
+        _check_quarantined(db, tmp_path, ulid, model, (mint, maxt))
 
 
 @pytest.mark.parametrize("section", ["series", "postings"])

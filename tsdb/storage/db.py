@@ -475,10 +475,10 @@ class DB:
             try:
                 self.tiers.maintain(blocks, int(time.time() * 1000) if now_ms is None else now_ms, stop=self._stop)
                 return
-            except CorruptionError:
+            except (CorruptionError, StorageError):
                 if all(self._serves(b) for b in blocks):
                     raise
-                # a block was quarantined while read: carry on with the others
+                # a block was quarantined while read (here or by a query): carry on with the others
 
     def _retention(self) -> None:
         """Delete expired blocks, then the released ones no querier reads. Needs no free space."""
