@@ -203,6 +203,7 @@ class DB:
         return True
 
     def _serves(self, block: Block) -> bool:
+        """Whether ``block`` is still in the served set (not quarantined, compacted away or retired)."""
         with self._mutex:
             return any(b is block for b in self.blocks)
 

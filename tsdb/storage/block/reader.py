@@ -6,8 +6,8 @@ reference counted: every querier holds the block, and ``close()`` releases files
 querier is closed, so the DB may drop a block that is still being read. Corruption found while reading
 (a chunk or index section failing its checksum, an out-of-range reference, an undecodable chunk) is
 reported through :meth:`Block.corrupted` to the block's owner, which quarantines it (the DB does).
-:meth:`Block.delete` rewrites the tombstones. Writing blocks is :mod:`~tsdb.storage.block.writer`, their meta.json
-:mod:`~tsdb.storage.block.meta`.
+:meth:`Block.delete` rewrites the tombstones. Writing blocks is :mod:`~tsdb.storage.block.writer`, their
+meta.json :mod:`~tsdb.storage.block.meta`.
 """
 
 from __future__ import annotations
