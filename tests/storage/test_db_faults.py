@@ -1,12 +1,13 @@
-"""The DB under faults: a full disk, a corrupt chunk in a block, WAL corruption (middle and torn tail),
-and a block write interrupted by a crash. Every acknowledged commit must survive; corruption is
-reported naming where it is, never skipped silently."""
+"""The DB under faults: a full disk, a corrupt chunk or index in a block (the block is quarantined), WAL
+corruption (middle and torn tail), and a block write interrupted by a crash. Every acknowledged commit must
+survive; corruption is reported naming where it is, never skipped silently."""
 
 from __future__ import annotations
 
 import errno
 import os
 import shutil
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -130,15 +131,8 @@ def _read_uvarint(data: bytes, pos: int) -> tuple[int, int]:
         shift += 7
 
 
-def test_corrupt_chunk_is_reported_naming_block_and_series(tmp_path: Path) -> None:
-    model = Model()
-    with DB.open(tmp_path, SMALL) as db:
-        for t in range(0, 60_000, 5000):
-            model.commit(db, 4, t, per_series=5)
-        db.maintain()
-        block = db.blocks[0]
-        block_dir, mint, maxt = block.dir, block.meta.mint, block.meta.maxt
-    victim = _series(2)
+def _corrupt_chunk(block_dir: Path, victim: Labels) -> None:
+    """Flip the first CRC byte of ``victim``'s first chunk in the block at ``block_dir``."""
     with Block.open(block_dir) as blk:
         index = blk.index()
         ref = next(r for r in index.all_postings().tolist() if index.series(r)[0] == victim)
@@ -149,7 +143,69 @@ def test_corrupt_chunk_is_reported_naming_block_and_series(tmp_path: Path) -> No
     raw[body + 1 + length] ^= 0xFF  # the first byte of the chunk's CRC
     segment.write_bytes(bytes(raw))
 
-    with DB.open(tmp_path, SMALL) as db:
+
+def _corrupt_index(block_dir: Path, section: str) -> None:
+    """Flip a byte inside the index's ``series`` section (the first series) or ``postings`` section (the list of
+    ``__name__="faults"``); the TOC and the tables read at open stay intact, so the block opens and the damage
+    is found when read."""
+    with Block.open(block_dir) as blk:
+        index = blk.index()
+        first_series = int(index.all_postings()[0]) * 16  # series entries are 16-byte aligned, ref = offset / 16
+        values, offsets = index._postings_offsets["__name__"]  # where the postings list of each name starts
+        name_postings = offsets[values.index("faults")]
+    at = first_series + 3 if section == "series" else name_postings + 9  # in its labels / in its refs
+    path = block_dir / "index"
+    raw = bytearray(path.read_bytes())
+    raw[at] ^= 0x5A
+    path.write_bytes(bytes(raw))
+
+
+def _samples_of(db: DB, labels: Labels, mint: int, maxt: int) -> list[tuple[int, int]]:
+    querier = db.querier(mint, maxt)
+    try:
+        got = [s.samples() for s in querier.select([Matcher("=", "instance", labels["instance"])])]
+    finally:
+        querier.close()
+    return [p for ts, vs in got for p in zip(ts.tolist(), vs.view(np.uint64).tolist(), strict=True)]
+
+
+def _blocks_written(path: Path) -> tuple[Model, list[tuple[str, int, int]]]:
+    """Several blocks of 4 series (and a head); returns the model and (ULID, mint, maxt) of every block."""
+    model = Model()
+    with DB.open(path, SMALL) as db:
+        for t in range(0, 60_000, 5000):
+            model.commit(db, 4, t, per_series=5)
+        db.maintain()
+        assert len(db.blocks) >= 2
+        return model, [(b.ulid, b.meta.mint, b.meta.maxt) for b in db.blocks]
+
+
+def _check_quarantined(db: DB, path: Path, ulid: str, model: Model, bad_range: tuple[int, int]) -> None:
+    """``ulid`` is under quarantine/, counted and not served; every sample outside its range is served."""
+    assert db.quarantined == [ulid]
+    assert ulid not in [b.ulid for b in db.blocks]
+    assert (path / "quarantine" / ulid).is_dir() and not (path / ulid).exists()
+    for labels, points in model.data.items():  # (the head may hold samples of the range again: served too)
+        assert _samples_of(db, labels, -(2**62), 2**62) == [
+            p for p in points if not bad_range[0] <= p[0] <= bad_range[1] or p[0] >= db.head.min_time]
+
+
+def _quarantine_logged(caplog: pytest.LogCaptureFixture, ulid: str) -> bool:
+    return any(r.getMessage() == "block quarantined" and getattr(r, "block", "") == ulid
+               and getattr(r, "found_at", "") == "read" and getattr(r, "error", "") for r in caplog.records)
+
+
+def test_corrupt_chunk_fails_the_query_naming_block_and_series_then_quarantines_the_block(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """The query that reads the bad chunk fails (never a silently partial answer); the block is taken out of
+    service, moved to quarantine/, logged and counted, and the next query answers from the other blocks."""
+    model, blocks = _blocks_written(tmp_path)
+    ulid, mint, maxt = blocks[0]
+    victim = _series(2)
+    _corrupt_chunk(tmp_path / ulid, victim)
+
+    with caplog.at_level("ERROR", logger="tsdb.db"), DB.open(tmp_path, SMALL) as db:
+        assert db.quarantined == [] and len(db.blocks) == len(blocks)  # found only when read
         querier = db.querier(mint, maxt)
         try:
             with pytest.raises(CorruptionError) as info:
@@ -158,17 +214,115 @@ def test_corrupt_chunk_is_reported_naming_block_and_series(tmp_path: Path) -> No
         finally:
             querier.close()
         message = str(info.value)
-        assert block_dir.name in message and "checksum" in message
+        assert ulid in message and "checksum" in message and "quarantined" in message
         assert victim["instance"] in message, f"the series is not named: {message}"
-        for i in (0, 1, 3):
-            querier = db.querier(mint, maxt)
-            try:
-                got = [s.samples() for s in querier.select([Matcher("=", "instance", _series(i)["instance"])])]
-            finally:
-                querier.close()
-            want = [p for p in model.data[_series(i)] if mint <= p[0] <= maxt]
-            assert len(got) == 1
-            assert list(zip(got[0][0].tolist(), got[0][1].view(np.uint64).tolist(), strict=True)) == want
+        assert _quarantine_logged(caplog, ulid)
+        _check_quarantined(db, tmp_path, ulid, model, (mint, maxt))
+        assert _samples_of(db, _series(0), mint, maxt) == [p for p in model.data[_series(0)]
+                                                           if mint <= p[0] <= maxt and p[0] >= db.head.min_time]
+    with DB.open(tmp_path, SMALL) as db:  # a later start serves the other blocks, and does not count it again
+        assert db.quarantined == [] and len(db.blocks) == len(blocks) - 1
+
+
+def test_a_querier_open_on_the_block_keeps_reading_it_while_it_is_quarantined(tmp_path: Path) -> None:
+    """Readers already holding the block are not disturbed: other series still read; files go when they close."""
+    model, blocks = _blocks_written(tmp_path)
+    ulid, mint, maxt = blocks[0]
+    _corrupt_chunk(tmp_path / ulid, _series(2))
+    with DB.open(tmp_path, SMALL) as db:
+        block = next(b for b in db.blocks if b.ulid == ulid)
+        early = db.querier(mint, maxt)  # holds the block
+        try:
+            with pytest.raises(CorruptionError):
+                _samples_of(db, _series(2), mint, maxt)
+            assert db.quarantined == [ulid] and not block.released
+            got = {s.labels: s.samples() for s in early.select([Matcher("=", "instance", _series(1)["instance"])])}
+            ts, values = got[_series(1)]
+            assert list(zip(ts.tolist(), values.view(np.uint64).tolist(), strict=True)) == [
+                p for p in model.data[_series(1)] if mint <= p[0] <= maxt]
+        finally:
+            early.close()
+        assert block.released
+
+
+def test_quarantine_under_concurrent_queries_and_maintenance(tmp_path: Path) -> None:
+    """Queries on four threads and maintenance on a fifth meet the corrupt block: a query either fails naming
+    the block or answers exactly the data of the other blocks; nothing else goes wrong, and the block is
+    quarantined once."""
+    model, blocks = _blocks_written(tmp_path)
+    ulid, mint, maxt = blocks[0]
+    _corrupt_chunk(tmp_path / ulid, _series(2))
+    failures: list[BaseException] = []
+    answers: list[Dump] = []
+    with DB.open(tmp_path, SMALL) as db:
+        def query() -> None:
+            for _ in range(30):
+                try:
+                    answers.append(_dump(db))
+                except CorruptionError as err:
+                    if ulid not in str(err):
+                        failures.append(err)
+                except BaseException as err:  # anything else is a failure of the swap
+                    failures.append(err)
+
+        def maintain() -> None:
+            for _ in range(5):
+                report = db.maintain()
+                if not report.ok:
+                    failures.append(AssertionError(f"maintenance failed: {report.failed}"))
+
+        threads = [threading.Thread(target=query) for _ in range(4)] + [threading.Thread(target=maintain)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=120)
+        assert not failures, failures[:3]
+        assert db.quarantined == [ulid]
+        want = {labels: [p for p in points if not mint <= p[0] <= maxt] for labels, points in model.data.items()}
+        assert answers and all(answer == want for answer in answers)
+        _check_quarantined(db, tmp_path, ulid, model, (mint, maxt))
+
+
+@pytest.mark.parametrize("section", ["series", "postings"])
+def test_corrupt_index_section_quarantines_the_block_at_first_read(
+        tmp_path: Path, section: str, caplog: pytest.LogCaptureFixture) -> None:
+    model, blocks = _blocks_written(tmp_path)
+    ulid, mint, maxt = blocks[0]
+    _corrupt_index(tmp_path / ulid, section)
+    with caplog.at_level("ERROR", logger="tsdb.db"), DB.open(tmp_path, SMALL) as db:
+        querier = db.querier(mint, maxt)
+        try:
+            with pytest.raises(CorruptionError) as info:
+                for s in querier.select([Matcher("=", "__name__", "faults")]):
+                    s.samples()
+        finally:
+            querier.close()
+        assert ulid in str(info.value) and "index" in str(info.value) and "quarantined" in str(info.value)
+        assert _quarantine_logged(caplog, ulid)
+        _check_quarantined(db, tmp_path, ulid, model, (mint, maxt))
+
+
+def test_compaction_that_reads_a_corrupt_block_quarantines_it_and_carries_on(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    model = Model()
+    with DB.open(tmp_path, SMALL) as db:
+        for t in range(0, 100_000, 5000):  # two level-2 blocks and three level-1 blocks, not yet merged
+            model.commit(db, 4, t, per_series=5)
+            db.maintain()
+        spans = [(b.ulid, b.meta.mint, b.meta.maxt, b.meta.level) for b in db.blocks]
+    ulid, mint, maxt, level = next(s for s in spans if s[1] == 60_000)
+    assert level == 1 and len(spans) == 5, spans
+    _corrupt_chunk(tmp_path / ulid, _series(0))
+    with caplog.at_level("ERROR", logger="tsdb.db"), DB.open(tmp_path, SMALL) as db:
+        model.commit(db, 4, 100_000, per_series=5)
+        model.commit(db, 4, 105_000, per_series=5)
+        report = db.maintain()
+        assert report.ok, report.failed
+        assert _quarantine_logged(caplog, ulid)
+        assert max(b.meta.level for b in db.blocks) >= 3, "the other blocks were still merged"
+        assert not [p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")], "a partial block was kept"
+        _check_quarantined(db, tmp_path, ulid, model, (mint, maxt))
+        assert db.maintenance_failures["compaction"] == 0 and db.compactions_failed == 0
 
 
 @pytest.mark.parametrize("damage", ["meta", "index"])

@@ -11,6 +11,7 @@ the state of rules whose definition did not change.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
@@ -195,9 +196,12 @@ class RuleManager:
         atomic_write(path, json.dumps(doc), tmp_name=path.with_suffix(".tmp").name)
 
     def _restore(self) -> None:
+        """Load the saved alert state; a temporary file a killed save left behind is removed, never read."""
         if self.state_dir is None:
             return
         path = self.state_dir / STATE_FILE
+        with contextlib.suppress(OSError):
+            path.with_suffix(".tmp").unlink(missing_ok=True)
         try:
             doc = json.loads(path.read_text())
         except FileNotFoundError:

@@ -50,8 +50,9 @@ class _MaintenanceCollector(Collector):
             GaugeMetricFamily("tsdb_maintenance_last_success_timestamp_seconds", "Unix time of the last "
                               "maintenance whose every stage succeeded (0: none since start).",
                               value=self.db.last_maintenance_success),
-            GaugeMetricFamily("tsdb_blocks_quarantined", "Blocks moved to quarantine/ at start because they "
-                              "could not be read.", value=len(self.db.quarantined)),
+            GaugeMetricFamily("tsdb_blocks_quarantined", "Blocks moved to quarantine/ since start: at start "
+                              "because they could not be opened, or later because a read found corruption.",
+                              value=len(self.db.quarantined)),
         ]
 
 

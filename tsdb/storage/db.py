@@ -7,6 +7,13 @@ by the server's background loop, or by hand) persists the head's oldest range as
 spans 1.5 block ranges, checkpoints and truncates the WAL, merges blocks, writes tiers and applies
 retention. Blocks still read by a querier are deleted only after it closes.
 
+A block that cannot be opened, or whose chunks or index turn out corrupt when read (a checksum mismatch, an
+out-of-range reference, an undecodable chunk), is quarantined: taken out of the served set, moved to
+``quarantine/<ULID>``, logged (``block quarantined``) and counted in :attr:`DB.quarantined`. The read that
+found the corruption fails with a :class:`CorruptionError` naming the block; queries started afterwards
+are answered from the other blocks. Compaction, tier writing, deletion and tombstone cleaning that hit a
+corrupt block quarantine it and carry on with the rest.
+
 Maintenance stages (:data:`MAINTENANCE_STAGES`) are independent: a stage that fails (a full disk while
 persisting the head) is logged and counted, and the later ones still run, so retention frees space even
 when nothing new can be written; the next ``maintain`` retries. ``close`` (and ``stop_maintenance``) make
@@ -58,7 +65,7 @@ log = logging.getLogger("tsdb.db")
 
 WAL_DIRNAME = "wal"
 QUARANTINE_DIRNAME = "quarantine"
-"""Where blocks that cannot be opened (corrupt meta, index or chunk files) are moved aside at open."""
+"""Where blocks that cannot be opened, or whose chunks or index fail when read, are moved aside."""
 
 MAINTENANCE_STAGES = ("head", "compaction", "tiers", "retention")
 """The stages of ``DB.maintain`` in order: head persistence (with the WAL checkpoint), block compaction,
@@ -111,7 +118,8 @@ class DB:
         self.compactions_failed = 0
         """Failed head persistences and block compactions since open."""
         self.quarantined: list[str] = []
-        """ULIDs of the blocks moved to ``quarantine/`` at open because they could not be read."""
+        """ULIDs of the blocks moved to ``quarantine/`` since open: at open because they could not be opened,
+        later because reading their chunks or index found corruption."""
         self.last_maintenance_success = 0.0
         """Unix time (s) when a maintenance last ran every stage without failure; 0 = not yet."""
 
@@ -146,7 +154,7 @@ class DB:
         blocks = []
         for path in list_blocks(self.path, remove_tmp=True):
             try:
-                blocks.append(Block.open(path))
+                blocks.append(self._open_block(path))
             except (CorruptionError, FileNotFoundError) as err:  # one bad block must not stop the rest
                 self._quarantine(path, err)
         self.blocks = sorted(blocks, key=lambda b: b.meta.mint)
@@ -154,15 +162,50 @@ class DB:
             # samples at or before the newest persisted time are out of bounds for the head
             self.head.truncate(max(b.meta.max_time for b in self.blocks))
 
-    def _quarantine(self, path: Path, err: Exception) -> None:
-        """Move a block that cannot be opened to ``quarantine/`` (kept for inspection, never read again)."""
+    def _open_block(self, path: Path) -> Block:
+        """Open a block that reports corruption found while reading it to this DB (which quarantines it)."""
+        block = Block.open(path)
+        block.on_corruption = self._corrupted_at_read
+        return block
+
+    def _quarantine(self, path: Path, err: Exception, found: str = "open") -> Path:
+        """Move a block directory to ``quarantine/`` (kept for inspection, never read again), log it and
+        count it; ``found`` says when the corruption was found (``open`` or ``read``). Returns the new path."""
         target = self.path / QUARANTINE_DIRNAME / path.name
         target.parent.mkdir(exist_ok=True)
         if target.exists():
             shutil.rmtree(target)
         path.rename(target)
         self.quarantined.append(path.name)
-        log.error("block quarantined", extra={"block": path.name, "error": str(err), "moved_to": str(target)})
+        log.error("block quarantined", extra={"block": path.name, "found_at": found, "error": str(err),
+                                              "moved_to": str(target)})
+        return target
+
+    def _corrupted_at_read(self, block: Block, err: CorruptionError) -> bool:
+        """Take a served block whose chunks or index failed when read out of service and quarantine it.
+
+        Safe with concurrent readers: the block leaves the served set under the DB lock (queriers opened
+        later do not see it), refuses new readers, and its files stay mapped until the queriers already
+        holding it close (a rename does not disturb them). Returns False when the block was no longer
+        served (already quarantined, compacted away or retired): nothing to do."""
+        with self._mutex:
+            if self._closed or not any(b is block for b in self.blocks):
+                return False
+            self.blocks = [b for b in self.blocks if b is not block]
+            self._changed_past()  # cached results computed with the block are stale
+            block.close()
+            try:
+                block.dir = self._quarantine(block.dir, err, found="read")
+            except OSError as move_err:  # not served until a restart, which reads (and finds) it again
+                self.quarantined.append(block.ulid)
+                log.error("block quarantined but not moved", extra={"block": block.ulid, "error": str(err),
+                                                                    "move_error": str(move_err)})
+        return True
+
+    def _serves(self, block: Block) -> bool:
+        """Whether ``block`` is still in the served set (not quarantined, compacted away or retired)."""
+        with self._mutex:
+            return any(b is block for b in self.blocks)
 
     def _replay(self, repair: bool) -> None:
         started = time.monotonic()
@@ -245,9 +288,14 @@ class DB:
                 n = len(refs)
                 self.wal.log(records.encode_tombstones(refs, np.full(n, mint, np.int64), np.full(n, maxt, np.int64)))
                 self.head.add_tombstones(refs.tolist(), mint, maxt)
-            for block in self.blocks:
+            for block in list(self.blocks):
                 if block.meta.mint <= maxt and block.meta.maxt >= mint:
-                    block.delete(matchers, mint, maxt)
+                    try:
+                        block.delete(matchers, mint, maxt)
+                    except CorruptionError:
+                        if self._serves(block):
+                            raise
+                        # quarantined: its data is no longer served, so nothing of it is left to delete
             if self.tiers is not None:
                 self.tiers.delete(matchers, mint, maxt)
             self._changed_past()
@@ -263,9 +311,14 @@ class DB:
                     raise StorageError("database is closed")
                 targets = [b for b in self.blocks if b.tombstones().total()]
             for old in targets:  # queries go on reading the old block meanwhile
-                ulid = rewrite_block(self.path, old, self.options.chunk_target_samples)
+                try:
+                    ulid = rewrite_block(self.path, old, self.options.chunk_target_samples)
+                except CorruptionError:
+                    if self._serves(old):
+                        raise
+                    continue  # quarantined while read: the others are still cleaned
                 with self._mutex:
-                    new = [Block.open(self.path / ulid)] if ulid is not None else []
+                    new = [self._open_block(self.path / ulid)] if ulid is not None else []
                     self.blocks = sorted([b for b in self.blocks if b is not old] + new, key=lambda b: b.meta.mint)
                     self._retire([old])
                 rewritten.append(old.ulid)
@@ -403,7 +456,7 @@ class DB:
                                       stop=self._stop)
             with self._mutex:
                 if ulid is not None:
-                    self.blocks.append(Block.open(self.path / ulid))
+                    self.blocks.append(self._open_block(self.path / ulid))
                     self.blocks.sort(key=lambda b: b.meta.mint)
                 self.head.hand_over(maxt)
                 self._truncate_handed_over()
@@ -416,10 +469,17 @@ class DB:
     def _write_tiers(self, now_ms: int | None) -> None:
         if self.tiers is None:
             return
-        with self._mutex:
-            blocks = list(self.blocks)
-        # downsampling reads blocks through queriers: no lock needed (retention waits for readers)
-        self.tiers.maintain(blocks, int(time.time() * 1000) if now_ms is None else now_ms, stop=self._stop)
+        for _ in range(len(self.blocks) + 1):  # bounded: every retry follows a block's quarantine
+            with self._mutex:
+                blocks = list(self.blocks)
+            # downsampling reads blocks through queriers: no lock needed (retention waits for readers)
+            try:
+                self.tiers.maintain(blocks, int(time.time() * 1000) if now_ms is None else now_ms, stop=self._stop)
+                return
+            except (CorruptionError, StorageError):
+                if all(self._serves(b) for b in blocks):
+                    raise
+                # a block was quarantined while read (here or by a query): carry on with the others
 
     def _retention(self) -> None:
         """Delete expired blocks, then the released ones no querier reads. Needs no free space."""
@@ -470,8 +530,13 @@ class DB:
                 return
             ids = {s.ulid for s in group}
             sources = [b for b in self.blocks if b.ulid in ids]
-            ulid = merge_blocks(self.path, sources, self.options.chunk_target_samples, stop=self._stop)
-            merged = Block.open(self.path / ulid)
+            try:
+                ulid = merge_blocks(self.path, sources, self.options.chunk_target_samples, stop=self._stop)
+            except CorruptionError:
+                if all(self._serves(b) for b in sources):
+                    raise
+                continue  # a source was quarantined while read (no block was written): plan again without it
+            merged = self._open_block(self.path / ulid)
             self.blocks = sorted([b for b in self.blocks if b.ulid not in ids] + [merged], key=lambda b: b.meta.mint)
             self._retire(sources)
 

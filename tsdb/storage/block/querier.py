@@ -63,6 +63,19 @@ class BlockReader(Protocol):
 
     def release(self) -> None: ...
 
+    def corrupted(self, err: CorruptionError) -> bool: ...
+
+
+def _reported(block: BlockReader, what: str, err: CorruptionError) -> CorruptionError:
+    """The error to raise for corruption ``err`` found reading ``what`` of ``block``: it names the block and
+    ``what``, and says whether the block's owner quarantined it (told through ``block.corrupted``)."""
+    message = f"block {block.ulid}: {what}: {err}"
+    wrapped = CorruptionError(message, str(block.dir), err.offset)
+    if block.corrupted(wrapped):
+        wrapped = CorruptionError(f"{message}; the block was quarantined, later queries are answered from the "
+                                  "other blocks", str(block.dir), err.offset)
+    return wrapped
+
 
 class BlockChunkSeries:
     """A series of a block query; ``samples()`` decodes its chunks in one ``decode_chunks`` call."""
@@ -93,8 +106,7 @@ class BlockChunkSeries:
                                    f"chunk encoding {bad} is not supported")
             ts, values, _ = decode_chunks(data, offsets)
         except CorruptionError as err:
-            raise CorruptionError(f"block {self._block.ulid}: series {self.labels}: {err}",
-                                  str(self._block.dir), err.offset) from err
+            raise _reported(self._block, f"series {self.labels}", err) from err
         lo = int(np.searchsorted(ts, self._mint, side="left"))
         hi = int(np.searchsorted(ts, self._maxt, side="right"))
         ts, values = ts[lo:hi], values[lo:hi]
@@ -125,11 +137,17 @@ class BlockQuerier:
             raise StorageError(f"querier of block {self._block.dir} is closed")
         index = self._block.index()
         stones = self._block.tombstones()
-        refs = select_postings(index, matchers)
+        try:
+            refs = select_postings(index, matchers)
+        except CorruptionError as err:
+            raise _reported(self._block, "index postings", err) from err
         for lo in range(0, len(refs), _SERIES_BATCH):
             check_deadline("reading series")
             ref_batch = refs[lo:lo + _SERIES_BATCH]
-            batch = index.series_batch(ref_batch)
+            try:
+                batch = index.series_batch(ref_batch)
+            except CorruptionError as err:
+                raise _reported(self._block, "index series", err) from err
             # chunks overlapping [mint, maxt], for the whole batch at once
             keep = (batch.maxt >= mint) & (batch.mint <= maxt)
             starts = batch.chunk_starts

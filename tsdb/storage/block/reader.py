@@ -3,22 +3,24 @@
 A :class:`Block` is a ``BlockReader`` (``meta``, ``index()``, ``chunks()``, ``tombstones()``) and a
 ``Queryable`` (its queriers are :class:`~tsdb.storage.block.querier.BlockQuerier`). Readers are
 reference counted: every querier holds the block, and ``close()`` releases files only once the last
-querier is closed, so the DB may drop a block that is still being read. :meth:`Block.delete` rewrites
-the tombstones. Writing blocks is :mod:`~tsdb.storage.block.writer`, their meta.json
-:mod:`~tsdb.storage.block.meta`.
+querier is closed, so the DB may drop a block that is still being read. Corruption found while reading
+(a chunk or index section failing its checksum, an out-of-range reference, an undecodable chunk) is
+reported through :meth:`Block.corrupted` to the block's owner, which quarantines it (the DB does).
+:meth:`Block.delete` rewrites the tombstones. Writing blocks is :mod:`~tsdb.storage.block.writer`, their
+meta.json :mod:`~tsdb.storage.block.meta`.
 """
 
 from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
 
-from tsdb.errors import StorageError
+from tsdb.errors import CorruptionError, StorageError
 from tsdb.labels import Matcher
 from tsdb.storage.block.meta import CHUNKS_DIRNAME, INDEX_FILENAME, BlockMeta, read_meta, write_meta
 from tsdb.storage.block.querier import BlockQuerier
@@ -56,6 +58,9 @@ class Block:
         self._readers = 0
         self._closing = False
         self._closed = False
+        self.on_corruption: Callable[[Block, CorruptionError], bool] | None = None
+        """Set by the owner (the DB): told of corruption found while reading; returns whether it took the
+        block out of service (quarantined it)."""
 
     @classmethod
     def open(cls, block_dir: str | os.PathLike[str]) -> Block:
@@ -131,6 +136,12 @@ class Block:
         if release:
             self._release_files()
 
+    def corrupted(self, err: CorruptionError) -> bool:
+        """Report corruption found while reading this block to its owner; True when the owner quarantined
+        the block (it is no longer served). Without an owner nothing happens (False)."""
+        hook = self.on_corruption
+        return hook(self, err) if hook is not None else False
+
     def _release_files(self) -> None:
         with self._lock:
             if self._closed:
@@ -151,17 +162,23 @@ class Block:
         return BlockQuerier(self, mint, maxt)
 
     def delete(self, matchers: Sequence[Matcher], mint: int, maxt: int) -> int:
-        """Mark ``[mint, maxt]`` of matching series deleted (rewrites tombstones and meta.json); return series hit."""
+        """Mark ``[mint, maxt]`` of matching series deleted (rewrites tombstones and meta.json); return series hit.
+        A corrupt index raises CorruptionError (reported through :meth:`corrupted` first)."""
         hit = 0
         stones = Tombstones()
         for ref, intervals in self._tombstones.items():
             for lo, hi in intervals:
                 stones.add(ref, lo, hi)
-        for ref in select_postings(self._index, matchers).tolist():
-            _, (cmint, cmaxt, _) = self._index.series(ref)
-            if len(cmint) and int(cmint[0]) <= maxt and int(cmaxt[-1]) >= mint:
-                stones.add(ref, mint, maxt)
-                hit += 1
+        try:
+            for ref in select_postings(self._index, matchers).tolist():
+                _, (cmint, cmaxt, _) = self._index.series(ref)
+                if len(cmint) and int(cmint[0]) <= maxt and int(cmaxt[-1]) >= mint:
+                    stones.add(ref, mint, maxt)
+                    hit += 1
+        except CorruptionError as err:
+            wrapped = CorruptionError(f"block {self.ulid}: index: {err}", str(self.dir), err.offset)
+            self.corrupted(wrapped)
+            raise wrapped from err
         if hit:
             write_tombstones(self.dir, stones)
             self._meta.stats.num_tombstones = stones.total()
