@@ -13,7 +13,8 @@
 
 Figures are printed, never asserted. Everything binds 127.0.0.1; the server is stopped by its handle.
 ``python -m benchmarks ingest_under_queries [--series 10000] [--ingest-hours 2] [--query-series 10000]
-[--query-hours 6] [--query-threads 4] [--query-concurrency N] [--query-niceness N] [--max-seconds 900]``
+[--query-hours 6] [--query-threads 4] [--query-concurrency N] [--query-niceness N] [--query-write-share X]
+[--max-seconds 900]``
 """
 
 from __future__ import annotations
@@ -127,6 +128,8 @@ def main(argv: list[str]) -> int:
                         help="the server's --query.max-concurrency (default 0: its default, the number of CPUs)")
     parser.add_argument("--query-niceness", type=int, default=None,
                         help="the server's query.thread_niceness (default: its default, 19)")
+    parser.add_argument("--query-write-share", type=float, default=None,
+                        help="the server's query.write_share (default: its default, 0.25; 1 = queries never pause)")
     parser.add_argument("--max-seconds", type=float, default=900, help="bound of each phase")
     args = parser.parse_args(argv)
     print(f"ingest_under_queries on {machine_description()}", flush=True)
@@ -142,9 +145,10 @@ def main(argv: list[str]) -> int:
         print(f"  encoded {len(plans)} x {plans['alone'].num_samples:,} samples in "
               f"{time.monotonic() - started:.1f} s", flush=True)
         config = Path(tmp) / "tsdb.yml"
+        query_options = "".join(f"  {key}: {value}\n" for key, value in (
+            ("thread_niceness", args.query_niceness), ("write_share", args.query_write_share)) if value is not None)
         config.write_text("storage:\n  compaction_interval: 24h\n"  # no maintenance during the phases
-                          + (f"query:\n  thread_niceness: {args.query_niceness}\n"
-                             if args.query_niceness is not None else ""))
+                          + (f"query:\n{query_options}" if query_options else ""))
         extra = ["--config", str(config)]
         if args.query_concurrency:
             extra += ["--query.max-concurrency", str(args.query_concurrency)]

@@ -133,6 +133,10 @@ class QueryOptions:
     thread_niceness: int = 19
     """How much lower the CPU priority of the query threads is than the rest of the server (Linux ``nice``,
     0-19): on a busy machine ingestion gets the cores first. 0 = the same priority."""
+    write_share: float = 0.25
+    """While remote-write requests are in flight, the share of one core's time the running queries get
+    together (their threads pause at checkpoints for the rest), so that ingestion keeps its pace under heavy
+    queries; 1 = queries never pause. Between 0.01 and 1."""
     result_cache_max_bytes: int = 128 << 20
     """Memory for cached range query results (steps older than 5 minutes, reused when a dashboard is opened
     again or refreshed); 0 disables the cache."""
@@ -144,6 +148,9 @@ class QueryOptions:
                 raise ConfigError(f"query.{name}: expected a whole number >= 0, got {value!r}")
         if self.thread_niceness > 19:
             raise ConfigError(f"query.thread_niceness: expected 0 to 19, got {self.thread_niceness}")
+        share = self.write_share
+        if isinstance(share, bool) or not isinstance(share, int | float) or not 0.01 <= share <= 1:
+            raise ConfigError(f"query.write_share: expected a number from 0.01 to 1, got {share!r}")
 
 
 @dataclass(frozen=True)

@@ -15,10 +15,12 @@ import numpy as np
 import pytest
 
 from tsdb.config import QueryOptions, ServerConfig
+from tsdb.errors import ConfigError
 from tsdb.labels import Labels
 from tsdb.server.app import Server
-from tsdb.server.query_limits import QueryRejectedError, QueryScheduler
+from tsdb.server.query_limits import QueryRejectedError, QueryScheduler, WritePriority
 from tsdb.server.remote_write import compress_snappy, encode_write_request
+from tsdb.storage.interfaces import check_deadline
 
 
 def _blocking(release: threading.Event) -> Callable[[float], tuple[str, float]]:
@@ -175,3 +177,45 @@ def test_query_threads_run_at_a_lower_priority() -> None:
     finally:
         scheduler.close()
     assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == base
+
+
+def test_queries_pause_at_checkpoints_while_writes_are_in_flight() -> None:
+    """With writes in flight a query thread runs about ``share`` of the time (pausing at its checkpoints);
+    without writes, or with share 1, it never pauses. Pauses are reported to ``on_pause``."""
+    in_flight = [1]
+    pauses: list[float] = []
+    pacer = WritePriority(lambda: in_flight[0], 0.25, pauses.append)
+    scheduler = QueryScheduler(1, 0, 30, pacer=pacer)
+
+    def busy_query(_timeout_s: float) -> tuple[float, float]:
+        """Work 0.2 s of CPU time in small steps with a checkpoint each; (wall seconds, CPU seconds)."""
+        wall, cpu = time.monotonic(), time.thread_time()
+        for _ in range(100_000):  # bounded
+            if time.thread_time() - cpu >= 0.2:
+                break
+            sum(range(2_000))
+            check_deadline()
+        return time.monotonic() - wall, time.thread_time() - cpu
+
+    try:
+        wall, cpu = asyncio.run(scheduler.run("http", busy_query))
+        assert pauses and abs(sum(pauses) - (wall - cpu)) < 0.1, (pauses, wall, cpu)
+        assert cpu / wall < 0.4, f"ran {cpu / wall:.0%} of the time while writes were in flight (share 25 %)"
+        pauses.clear()
+        in_flight[0] = 0
+        wall, cpu = asyncio.run(scheduler.run("http", busy_query))
+        assert not pauses and wall < 0.2 / 0.4
+        in_flight[0] = 1
+        pacer.share = 1.0
+        asyncio.run(scheduler.run("http", busy_query))
+        assert not pauses
+    finally:
+        scheduler.close()
+    check_deadline()  # outside a query nothing paces the caller
+
+
+def test_write_share_is_validated() -> None:
+    for bad in (0, 1.5, "half", True):
+        with pytest.raises(ConfigError, match=r"query\.write_share"):
+            QueryOptions(write_share=bad)  # type: ignore[arg-type]
+    assert QueryOptions(write_share=1).write_share == 1

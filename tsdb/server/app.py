@@ -45,7 +45,7 @@ from tsdb.server.backend import Backend
 from tsdb.server.components.base import COMPONENT_FACTORIES, Component, Reload, ServerContext, load_factories
 from tsdb.server.grpc_service import start_grpc_server
 from tsdb.server.http_api import HttpApi
-from tsdb.server.query_limits import QueryScheduler
+from tsdb.server.query_limits import QueryScheduler, WritePriority
 from tsdb.server.self_metrics import SelfMetrics
 from tsdb.server.webconfig import WebConfigWatcher
 from tsdb.server.write_limits import WriteLimiter
@@ -163,9 +163,11 @@ class Server:
         backend.on_write_refused = self.metrics.record_write_refused
         self._apply_ingest(backend, db, self.config.ingest)
         q = self.config.query  # queries on their own, lower-priority threads: writes keep theirs
+        pacer = WritePriority(lambda: backend.write_limiter.requests if backend.write_limiter else 0,
+                              q.write_share, self.metrics.query_write_pauses.inc)
         queries = backend.queries = QueryScheduler(q.max_concurrency or os.cpu_count() or 1, q.max_queue,
                                                    q.timeout_ms / 1000, self.metrics.record_query_refused,
-                                                   q.thread_niceness)
+                                                   q.thread_niceness, pacer)
         self.metrics.bind_query_queue(lambda: queries.waiting, lambda: queries.running)
         backend.status_runtime = lambda: status.runtime_info(
             self.config, backend.start_time, self.metrics.reload_ok, self.metrics.reload_time, len(db.repairs))

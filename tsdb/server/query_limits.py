@@ -3,7 +3,8 @@
 :class:`QueryScheduler` runs queries on their own thread pool (``tsdb-query``), so heavy queries never
 take the threads that store writes, scrapes and other work use; on Linux those threads also run at a lower
 CPU priority (``niceness``), so on a busy machine the kernel gives the cores to ingestion first (queries
-still use every idle core). At most ``max_concurrency`` queries run;
+still use every idle core), and a :class:`WritePriority` pauses them while writes are in flight. At most
+``max_concurrency`` queries run;
 up to ``max_queue`` more wait for a slot (waiting holds no thread), each at most its timeout. A query past
 the queue, or still waiting when its timeout ends, is refused with :class:`QueryRejectedError` (HTTP 503,
 gRPC RESOURCE_EXHAUSTED). Time spent waiting counts against the query's timeout.
@@ -23,6 +24,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from tsdb.errors import TsdbError
+from tsdb.storage.interfaces import pacing_scope
 
 
 def lower_thread_priority(niceness: int) -> None:
@@ -35,6 +37,61 @@ def lower_thread_priority(niceness: int) -> None:
         os.setpriority(os.PRIO_PROCESS, tid, min(19, os.getpriority(os.PRIO_PROCESS, tid) + niceness))
     except OSError:
         pass
+
+
+class WritePriority:
+    """Pauses query threads while writes are in flight, so that ingestion keeps its pace under heavy queries.
+
+    Queries and writes share the interpreter lock and the cores (on small machines often hyperthreads of
+    one core); lower thread priority alone does not stop a query thread from holding the lock a writer
+    waits for, nor from slowing the core it shares. Called at a query's checkpoints (between batches of
+    series, chunks and steps, see :func:`~tsdb.storage.interfaces.check_deadline`): while
+    ``writes_in_flight()`` is positive, a thread that ran :attr:`slice_s` or more since its last pause
+    sleeps long enough that the queries running together use at most ``share`` of one core's time (with
+    two queries running, each runs half of that; a pause is at most :attr:`max_pause_s`). ``share`` 1
+    never pauses. Pauses count towards the query's timeout. Thread-safe.
+    """
+
+    slice_s = 0.005
+    max_pause_s = 1.0
+
+    def __init__(self, writes_in_flight: Callable[[], int], share: float,
+                 on_pause: Callable[[float], None] | None = None) -> None:
+        self.writes_in_flight = writes_in_flight
+        self.share = share
+        self.on_pause = on_pause
+        """Called with the seconds of each pause (for ``/metrics``)."""
+        self._local = threading.local()
+        self._running = 0
+        self._lock = threading.Lock()
+
+    def begin(self) -> None:
+        """A query starts on the calling thread: time its run from now."""
+        self._local.since = time.monotonic()
+        with self._lock:
+            self._running += 1
+
+    def end(self) -> None:
+        """The query that :meth:`begin` announced on the calling thread is done."""
+        with self._lock:
+            self._running -= 1
+
+    def __call__(self) -> None:
+        if self.share >= 1:
+            return
+        now = time.monotonic()
+        since = getattr(self._local, "since", now)
+        if self.writes_in_flight() <= 0:
+            self._local.since = now
+            return
+        ran = now - since
+        if ran < self.slice_s:
+            return
+        pause = min(ran * (max(1, self._running) / self.share - 1), self.max_pause_s)
+        time.sleep(pause)
+        if self.on_pause is not None:
+            self.on_pause(pause)
+        self._local.since = time.monotonic()
 
 
 class QueryRejectedError(TsdbError):
@@ -54,7 +111,8 @@ class QueryScheduler:
     """
 
     def __init__(self, max_concurrency: int, max_queue: int, timeout_s: float,
-                 on_reject: Callable[[str, str], None] | None = None, niceness: int = 0) -> None:
+                 on_reject: Callable[[str, str], None] | None = None, niceness: int = 0,
+                 pacer: WritePriority | None = None) -> None:
         if max_concurrency < 1:
             raise ValueError("max_concurrency must be at least 1")
         self.max_concurrency = max_concurrency
@@ -63,6 +121,7 @@ class QueryScheduler:
         self.on_reject = on_reject
         self.executor = ThreadPoolExecutor(max_workers=max_concurrency, thread_name_prefix="tsdb-query",
                                            initializer=lower_thread_priority, initargs=(niceness,))
+        self.pacer = pacer
         self.running = 0
         """Queries holding a slot (their thread may still be finishing after the client left)."""
         self.rejected = 0
@@ -106,7 +165,7 @@ class QueryScheduler:
                     self._waiters.remove(waiter)
         remaining = max(limit - (time.monotonic() - started), 0.001)
         try:
-            future = loop.run_in_executor(self.executor, functools.partial(func, *args, remaining))
+            future = loop.run_in_executor(self.executor, functools.partial(self._paced, func, *args, remaining))
         except BaseException:
             self._release()
             raise
@@ -122,6 +181,17 @@ class QueryScheduler:
                 waiter.set_result(None)
                 return
         self.running -= 1
+
+    def _paced(self, func: Callable[..., Any], *args: Any) -> Any:
+        """``func(*args)`` on a query thread, paused for writes by :attr:`pacer` (when set)."""
+        if self.pacer is None:
+            return func(*args)
+        self.pacer.begin()
+        try:
+            with pacing_scope(self.pacer):
+                return func(*args)
+        finally:
+            self.pacer.end()
 
     def _reject(self, protocol: str, reason: str, message: str) -> None:
         self.rejected += 1

@@ -76,6 +76,8 @@ class SelfMetrics:
             "tsdb_query_requests_rejected_total", "Queries refused before they ran (too many running and waiting), "
             "by protocol and reason (queue_full, queue_timeout).", ["protocol", "reason"], registry=r)
         self.query_queue_length = Gauge("tsdb_query_queue_length", "Queries waiting for a query slot.", registry=r)
+        self.query_write_pauses = Counter("tsdb_query_write_pause_seconds", "Seconds query threads paused to "
+                                          "let writes in flight go first (query.write_share).", registry=r)
         self.query_requests_running = Gauge("tsdb_query_requests_running", "Queries holding a query slot.",
                                             registry=r)
         self.query_duration = Histogram("tsdb_query_duration_seconds", "PromQL query latency.", ["kind"],

@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import math
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
@@ -47,9 +47,27 @@ def deadline_scope(deadline: float) -> Iterator[None]:
         _DEADLINE.reset(token)
 
 
+_PACER: ContextVar[Callable[[], None] | None] = ContextVar("tsdb_query_pacer", default=None)
+
+
+@contextlib.contextmanager
+def pacing_scope(pacer: Callable[[], None] | None) -> Iterator[None]:
+    """Within this block (same thread or task), :func:`check_deadline` also calls ``pacer``, which may pause
+    the calling thread (the server pauses queries while writes are waiting, see ``query.write_share``)."""
+    token = _PACER.set(pacer)
+    try:
+        yield
+    finally:
+        _PACER.reset(token)
+
+
 def check_deadline(where: str = "expression evaluation") -> None:
     """Raise :class:`~tsdb.errors.QueryTimeoutError` when the current query's deadline has passed (a no-op
-    outside :func:`deadline_scope`). Cheap: call it between batches of series or chunks."""
+    outside :func:`deadline_scope`), after the pause of a :func:`pacing_scope`. Cheap: call it between
+    batches of series or chunks."""
+    pacer = _PACER.get()
+    if pacer is not None:
+        pacer()
     if time.monotonic() > _DEADLINE.get():
         raise QueryTimeoutError(f"query timed out in {where}")
 

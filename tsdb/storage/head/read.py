@@ -1,10 +1,11 @@
 """Reading the head: matcher resolution, the head Querier and block export (no writes: truncation is in
 :mod:`tsdb.storage.head.truncate`).
 
-Series data is read in batches of series under the head's lock: the encoded chunks overlapping the
-range are decoded in ONE ``decode_chunks`` call per batch, then merged per series with the open samples
-and the out-of-order samples (an in-order sample wins over an out-of-order one with the same
-timestamp), clipped to the range and filtered by tombstones. Yielding happens outside the lock.
+Series data is read in batches of series: under the head's lock the encoded chunks overlapping the range,
+the open and the out-of-order samples are copied; after it the chunks are decoded in ONE ``decode_chunks``
+call per batch, then merged per series with the open samples and the out-of-order samples (an in-order
+sample wins over an out-of-order one with the same timestamp), clipped to the range and filtered by
+tombstones. So a writer waits for a reader only while it copies.
 """
 
 from __future__ import annotations
@@ -69,8 +70,11 @@ def select_refs_local(head: HeadState, matchers: Sequence[Matcher]) -> I64:
 
 def sorted_series(head: HeadState, refs: I64) -> list[tuple[Labels, int]]:
     """(labels, ref) of live ``refs`` sorted by labels."""
-    with head.lock:
-        flats = [(flat, r) for r in refs.tolist() if (flat := head.flat_of(r)) is not None]
+    flats: list[tuple[tuple[str, ...], int]] = []
+    ref_list = refs.tolist()
+    for lo in range(0, len(ref_list), BATCH):  # short lock holds: writers are not kept waiting
+        with head.lock:
+            flats += [(flat, r) for r in ref_list[lo:lo + BATCH] if (flat := head.flat_of(r)) is not None]
     # plain tuples sort in C; the flat (n1, v1, n2, v2, ...) order is exactly Prometheus's label-set order
     flats.sort()
     make = Labels.from_sorted_flat
@@ -89,24 +93,81 @@ def read_series(head: HeadState, refs: I64, mint: int, maxt: int) -> list[tuple[
 
     Caller holds the head's lock. The returned arrays are views of fresh arrays owned by the caller.
     """
-    ts, values, offsets = read_series_flat(head, refs, mint, maxt)
+    return split_series(*read_series_flat(head, refs, mint, maxt))
+
+
+def split_series(ts: I64, values: ValueArray, offsets: I64) -> list[tuple[I64, ValueArray]]:
+    """Flat (ts, values, offsets) as one (ts, values) pair of views per series."""
     bounds = offsets.tolist()
-    return [(ts[bounds[k]:bounds[k + 1]], values[bounds[k]:bounds[k + 1]]) for k in range(len(refs))]
+    return [(ts[bounds[k]:bounds[k + 1]], values[bounds[k]:bounds[k + 1]]) for k in range(len(bounds) - 1)]
 
 
-def read_series_flat(head: HeadState, refs: I64, mint: int, maxt: int) -> tuple[I64, ValueArray, I64]:
-    """:func:`read_series` as flat (ts, values, offsets[len(refs)+1]). Caller holds the head's lock."""
+@dataclass
+class GatheredSeries:
+    """Copies of what a batch of head series holds in a range, taken under the head's lock: their encoded
+    chunks, open and out-of-order samples and tombstones. :meth:`assemble` decodes and merges them without
+    the lock, so writers wait only for the copying."""
+
+    refs: I64
+    mint: int
+    maxt: int
+    chunk_offsets: I64
+    chunk_bytes: npt.NDArray[np.uint8]
+    byte_offsets: I64
+    open_samples: tuple[I64, ValueArray, I64]
+    ooo_samples: tuple[I64, ValueArray, I64]
+    tombstones: dict[int, list[tuple[int, int]]]
+
+    def assemble(self) -> tuple[I64, ValueArray, I64]:
+        """Flat (ts, values, offsets[len(refs)+1]) of the batch: merged, deduplicated, clipped, tombstones
+        applied."""
+        if len(self.byte_offsets) > 1:
+            c_ts, c_values, sample_offsets = decode_chunks(self.chunk_bytes, self.byte_offsets)
+        else:
+            c_ts, c_values = np.empty(0, np.int64), np.empty(0, np.float64)
+            sample_offsets = np.zeros(1, np.int64)
+        mint, maxt, chunk_offsets = self.mint, self.maxt, self.chunk_offsets
+        (o_ts, o_values, o_off), (x_ts, x_values, x_off) = self.open_samples, self.ooo_samples
+        if not x_off[-1] and not self.tombstones:
+            # common case, all in one kernel: chunk samples then open samples, clipped
+            return hk.merge_clip(np.ascontiguousarray(chunk_offsets), c_ts, c_values,
+                                 np.ascontiguousarray(sample_offsets), o_ts, o_values, o_off, mint, maxt)
+        out: list[tuple[I64, ValueArray]] = []
+        for k, ref in enumerate(self.refs.tolist()):
+            a, b = sample_offsets[chunk_offsets[k]], sample_offsets[chunk_offsets[k + 1]]
+            ts = np.concatenate([c_ts[a:b], o_ts[o_off[k]:o_off[k + 1]]])
+            values = np.concatenate([c_values[a:b], o_values[o_off[k]:o_off[k + 1]]])
+            if x_off[k + 1] > x_off[k]:
+                ts = np.concatenate([ts, x_ts[x_off[k]:x_off[k + 1]]])
+                values = np.concatenate([values, x_values[x_off[k]:x_off[k + 1]]])
+                order = np.argsort(ts, kind="stable")
+                ts, values = ts[order], values[order]
+                keep = np.ones(len(ts), dtype=bool)
+                keep[1:] = ts[1:] != ts[:-1]
+                ts, values = ts[keep], values[keep]
+            lo = int(np.searchsorted(ts, mint, side="left"))
+            hi = int(np.searchsorted(ts, maxt, side="right"))
+            ts, values = ts[lo:hi], values[lo:hi]
+            intervals = self.tombstones.get(ref)
+            if intervals:
+                ts, values = _apply_tombstones(ts, values, intervals)
+            out.append((ts, values))
+        offsets = np.zeros(len(out) + 1, dtype=np.int64)
+        np.cumsum([len(t) for t, _ in out], out=offsets[1:])
+        if not out:
+            return np.zeros(0, np.int64), np.zeros(0, np.float64), offsets
+        return np.concatenate([t for t, _ in out]), np.concatenate([v for _, v in out]), offsets
+
+
+def gather_series(head: HeadState, refs: I64, mint: int, maxt: int) -> GatheredSeries:
+    """Copy what series ``refs`` hold in ``[mint, maxt]`` (see :class:`GatheredSeries`). Caller holds the
+    head's lock."""
     series = head.series
     mint = max(mint, head.truncated_before)  # data below the truncation point belongs to blocks now
     refs = np.ascontiguousarray(refs, dtype=np.int64)
     ids, chunk_offsets = hk.collect_chunks(refs, series, head.chunk_next, head.chunk_mint, head.chunk_maxt,
                                            mint, maxt)
     buf, byte_offsets = hk.gather_bytes(ids, head.chunk_start, head.chunk_len, head.chunk_data)
-    if len(ids):
-        c_ts, c_values, sample_offsets = decode_chunks(buf, byte_offsets)
-    else:
-        c_ts, c_values = np.empty(0, np.int64), np.empty(0, np.float64)
-        sample_offsets = np.zeros(1, np.int64)
     chains = []
     for first_field, count_field in ((hk.F_OPEN_FIRST, hk.F_OPEN_COUNT), (hk.F_OOO_FIRST, hk.F_OOO_COUNT)):
         firsts = np.ascontiguousarray(series[refs, first_field])
@@ -117,36 +178,14 @@ def read_series_flat(head: HeadState, refs: I64, mint: int, maxt: int) -> tuple[
         out_bits = np.empty(int(offsets[-1]), dtype=np.int64)
         hk.gather_chains(firsts, counts, head.page_next, head.page_ts, head.page_bits, out_ts, out_bits)
         chains.append((out_ts, out_bits.view(np.float64), offsets))
-    (o_ts, o_values, o_off), (x_ts, x_values, x_off) = chains
-    if not x_off[-1] and not head.tombstones:
-        # common case, all in one kernel: chunk samples then open samples, clipped
-        return hk.merge_clip(np.ascontiguousarray(chunk_offsets), c_ts, c_values, np.ascontiguousarray(sample_offsets),
-                             o_ts, o_values, o_off, mint, maxt)
-    out: list[tuple[I64, ValueArray]] = []
-    for k, ref in enumerate(refs.tolist()):
-        a, b = sample_offsets[chunk_offsets[k]], sample_offsets[chunk_offsets[k + 1]]
-        ts = np.concatenate([c_ts[a:b], o_ts[o_off[k]:o_off[k + 1]]])
-        values = np.concatenate([c_values[a:b], o_values[o_off[k]:o_off[k + 1]]])
-        if x_off[k + 1] > x_off[k]:
-            ts = np.concatenate([ts, x_ts[x_off[k]:x_off[k + 1]]])
-            values = np.concatenate([values, x_values[x_off[k]:x_off[k + 1]]])
-            order = np.argsort(ts, kind="stable")
-            ts, values = ts[order], values[order]
-            keep = np.ones(len(ts), dtype=bool)
-            keep[1:] = ts[1:] != ts[:-1]
-            ts, values = ts[keep], values[keep]
-        lo = int(np.searchsorted(ts, mint, side="left"))
-        hi = int(np.searchsorted(ts, maxt, side="right"))
-        ts, values = ts[lo:hi], values[lo:hi]
-        intervals = head.tombstones.get(ref)
-        if intervals:
-            ts, values = _apply_tombstones(ts, values, intervals)
-        out.append((ts, values))
-    offsets = np.zeros(len(out) + 1, dtype=np.int64)
-    np.cumsum([len(t) for t, _ in out], out=offsets[1:])
-    if not out:
-        return np.zeros(0, np.int64), np.zeros(0, np.float64), offsets
-    return np.concatenate([t for t, _ in out]), np.concatenate([v for _, v in out]), offsets
+    stones = head.tombstones
+    tombstones = {r: list(stones[r]) for r in refs.tolist() if r in stones} if stones else {}
+    return GatheredSeries(refs, mint, maxt, chunk_offsets, buf, byte_offsets, chains[0], chains[1], tombstones)
+
+
+def read_series_flat(head: HeadState, refs: I64, mint: int, maxt: int) -> tuple[I64, ValueArray, I64]:
+    """:func:`read_series` as flat (ts, values, offsets[len(refs)+1]). Caller holds the head's lock."""
+    return gather_series(head, refs, mint, maxt).assemble()
 
 
 def read_flat(head: HeadState, pairs: list[tuple[Labels, int]], mint: int, maxt: int) -> FlatSeries:
@@ -162,7 +201,8 @@ def read_flat(head: HeadState, pairs: list[tuple[Labels, int]], mint: int, maxt:
             refs = np.fromiter((r for _, r in part), dtype=np.int64, count=len(part))
             mask = head.live_mask(refs)
             live = part if mask.all() else [p for p, ok in zip(part, mask.tolist(), strict=True) if ok]
-            ts, values, offsets = read_series_flat(head, refs[mask], mint, maxt)
+            gathered = gather_series(head, refs[mask], mint, maxt)
+        ts, values, offsets = gathered.assemble()  # decoding needs no lock: writers wait only for the copy
         counts = np.diff(offsets)
         if counts.all():
             labels.extend(lb for lb, _ in live)
@@ -190,7 +230,8 @@ def _iter_data(head: HeadState, pairs: list[tuple[Labels, int]], mint: int,
             refs = np.fromiter((r for _, r in part), dtype=np.int64, count=len(part))
             mask = head.live_mask(refs)  # a series collected since the listing is skipped
             live = part if mask.all() else [p for p, ok in zip(part, mask.tolist(), strict=True) if ok]
-            data = read_series(head, refs[mask], mint, maxt)
+            gathered = gather_series(head, refs[mask], mint, maxt)
+        data = split_series(*gathered.assemble())
         for (labels, ref), (ts, values) in zip(live, data, strict=True):
             if len(ts):
                 yield labels, ref, ts, values
