@@ -1,0 +1,134 @@
+"""A real Prometheus (Debian's 2.42) reading ``tsdb serve`` through ``remote_read`` and scraping its
+``/federate``: queries through that Prometheus answer exactly what tsdb holds.
+
+``tsdb serve`` gets recent samples by remote write and has ``external_labels: {cluster: eu}``. The first
+Prometheus has no data of its own, only ``remote_read`` with ``read_recent: true``: its answers to instant
+and range queries equal tsdb's own answers (labels plus the external label, values, timestamps). The second
+scrapes ``/federate`` with ``honor_labels: true``: it ends up with the latest sample of every ``job="x"``
+series (not the one ended by a stale marker, not ``job="y"``), labels unchanged plus ``cluster``.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from tests.contracts.prometheus_peer import PrometheusPeer, SeriesData, remote_write
+from tests.integration.serve import ServeProcess
+from tests.needs import needs_binary
+from tsdb.labels import Labels
+from tsdb.storage.interfaces import STALE_NAN
+
+pytestmark = [pytest.mark.external, needs_binary("prometheus", package="prometheus")]
+
+STEP_MS = 15_000
+OFFSET_MS = 7  # samples off whole seconds: no query boundary falls on a sample (2.x and 3.x windows agree)
+
+
+def _data(now_ms: int) -> tuple[SeriesData, int, int]:
+    """Twenty minutes of samples ending about 20 s before ``now_ms``; (series, first ts, last ts)."""
+    start = (now_ms - 20 * 60_000) // 60_000 * 60_000 + OFFSET_MS
+    ts = np.arange(start, now_ms - 20_000, STEP_MS, dtype=np.int64)
+    n = len(ts)
+    rng = np.random.default_rng(7)
+    series: SeriesData = [
+        (Labels({"__name__": "requests_total", "job": "x", "instance": "a"}), ts, np.cumsum(rng.integers(0, 50, n))
+         .astype(np.float64)),
+        (Labels({"__name__": "requests_total", "job": "x", "instance": "b"}), ts, np.arange(n, dtype=np.float64) * 3),
+        (Labels({"__name__": "temp_celsius", "job": "x", "zone": "north"}), ts, rng.normal(20, 5, n)),
+        (Labels({"__name__": "temp_celsius", "job": "y", "zone": "south"}), ts, rng.normal(25, 5, n)),
+        (Labels({"__name__": "gone", "job": "x"}), ts, np.where(np.arange(n) == n - 1, STALE_NAN, 1.0)),
+    ]
+    return series, int(ts[0]), int(ts[-1])
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[ServeProcess, SeriesData, int, int, Path]]:
+    base = tmp_path_factory.mktemp("remote-read")
+    config = base / "tsdb.yml"
+    config.write_text("external_labels:\n  cluster: eu\n")
+    (base / "ours").mkdir()
+    serve = ServeProcess(base / "ours" / "data", "--config", str(config), "--no-collect")
+    try:
+        series, first, last = _data(int(time.time() * 1000))
+        remote_write(serve.url, "/api/v1/write", series)
+        yield serve, series, first, last, base
+    finally:
+        serve.stop()
+
+
+def _result(peer_or_serve: Any, path: str, params: dict[str, str]) -> list[dict[str, Any]]:
+    if isinstance(peer_or_serve, PrometheusPeer):
+        status, body = peer_or_serve.get_json(path, params)
+    else:
+        status, body = peer_or_serve.get(path, **params)
+    assert status == 200, body
+    return sorted(body["data"]["result"], key=lambda r: json.dumps(r["metric"], sort_keys=True))
+
+
+def test_prometheus_remote_read_answers_what_tsdb_holds(
+        served: tuple[ServeProcess, SeriesData, int, int, Path]) -> None:
+    serve, _, first, last, base = served
+    config = (f"global:\n  scrape_interval: 1m\nremote_read:\n  - url: {serve.url}/api/v1/read\n"
+              "    read_recent: true\n")
+    with PrometheusPeer(base / "prom-read", config) as prom:
+        start, end = str((first + 60_000) // 1000), str(last // 1000 + 30)
+        rng = {"start": start, "end": end}
+        # (endpoint, query through Prometheus, the same data queried from tsdb, external label added)
+        cases = [
+            ("/api/v1/query_range", {"query": "requests_total", **rng, "step": "20"}, "requests_total", True),
+            ("/api/v1/query_range", {"query": "rate(requests_total[2m])", **rng, "step": "45"},
+             "rate(requests_total[2m])", True),
+            ("/api/v1/query_range", {"query": '{__name__=~"temp_.*", zone!="east", job!~"z.*"}', **rng, "step": "60"},
+             '{__name__=~"temp_.*", zone!="east", job!~"z.*"}', True),
+            ("/api/v1/query", {"query": 'temp_celsius{job="x"}', "time": end}, 'temp_celsius{job="x"}', True),
+            ("/api/v1/query", {"query": "sum by (job) (requests_total)", "time": end},
+             "sum by (job) (requests_total)", False),
+            ("/api/v1/query", {"query": 'requests_total{cluster="eu"}', "time": end}, "requests_total", True),
+            ("/api/v1/query", {"query": 'requests_total{cluster="us"}', "time": end}, "absent_nothing", False),
+        ]
+        for path, params, our_query, add_cluster in cases:
+            ours = _result(serve, path, {**params, "query": our_query})
+            theirs = _result(prom, path, params)
+            if our_query != "absent_nothing":
+                assert ours, f"{our_query}: tsdb has no data"
+            if add_cluster:
+                ours = sorted(({**r, "metric": {**r["metric"], "cluster": "eu"}} for r in ours),
+                              key=lambda r: json.dumps(r["metric"], sort_keys=True))
+            assert theirs == ours, params["query"]
+
+
+def test_prometheus_federation_scrape(served: tuple[ServeProcess, SeriesData, int, int, Path]) -> None:
+    serve, series, _, last, base = served
+    config = ("global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\nscrape_configs:\n"
+              "  - job_name: federate\n    honor_labels: true\n    metrics_path: /federate\n"
+              "    params:\n      'match[]': ['{job=\"x\"}']\n"
+              f"    static_configs:\n      - targets: ['127.0.0.1:{serve.http_port}']\n")
+    expected = {}
+    for labels, ts, values in series:
+        if labels["job"] == "x" and labels.metric_name != "gone":
+            expected[json.dumps({**labels.to_dict(), "cluster": "eu"}, sort_keys=True)] = (int(ts[-1]), values[-1])
+    with PrometheusPeer(base / "prom-federate", config) as prom:
+        deadline = time.monotonic() + 60
+        got: dict[str, tuple[int, float]] = {}
+        at = {"time": str(last // 1000 + 5)}
+        while time.monotonic() < deadline:  # a few scrapes
+            if len(_result(prom, "/api/v1/query", {"query": '{job="x"}', **at})) >= len(expected):
+                break
+            time.sleep(0.5)
+        values = _result(prom, "/api/v1/query", {"query": '{job="x"}', **at})
+        stamps = _result(prom, "/api/v1/query", {"query": 'timestamp({job="x"})', **at})
+        stamp_of = {json.dumps(r["metric"], sort_keys=True): r["value"][1] for r in stamps}  # timestamp() drops names
+        for value in values:
+            unnamed = json.dumps({k: v for k, v in value["metric"].items() if k != "__name__"}, sort_keys=True)
+            got[json.dumps(value["metric"], sort_keys=True)] = (round(float(stamp_of[unnamed]) * 1000),
+                                                                float(value["value"][1]))
+        assert got == expected
+        up = _result(prom, "/api/v1/query", {"query": "up", "time": str(time.time())})
+        assert [r["value"][1] for r in up] == ["1"]
