@@ -4,7 +4,7 @@
 ``tsdb serve`` gets recent samples by remote write and has ``external_labels: {cluster: eu}``. The first
 Prometheus has no data of its own, only ``remote_read`` with ``read_recent: true``: its answers to instant
 and range queries equal tsdb's own answers (labels plus the external label, values, timestamps). The second
-scrapes ``/federate`` with ``honor_labels: true``: it ends up with the latest sample of every ``job="x"``
+scrapes ``/federate`` with ``honor_labels: true``: it ends up with the latest sample of every ``job="node"``
 series (not the one ended by a stale marker, not ``job="y"``), labels unchanged plus ``cluster``.
 
 Differentially, a third Prometheus with the same samples and external labels answers the same remote-read
@@ -36,6 +36,7 @@ from tsdb.storage.chunks.xor import decode_chunk
 from tsdb.storage.crc import crc32c
 from tsdb.storage.interfaces import STALE_NAN
 
+# The Prometheus configurations are the ones docs/http-api.md shows ("Remote read and federation").
 pytestmark = [pytest.mark.external, needs_binary("prometheus", package="prometheus")]
 
 STEP_MS = 15_000
@@ -49,12 +50,13 @@ def _data(now_ms: int) -> tuple[SeriesData, int, int]:
     n = len(ts)
     rng = np.random.default_rng(7)
     series: SeriesData = [
-        (Labels({"__name__": "requests_total", "job": "x", "instance": "a"}), ts, np.cumsum(rng.integers(0, 50, n))
+        (Labels({"__name__": "requests_total", "job": "node", "instance": "a"}), ts, np.cumsum(rng.integers(0, 50, n))
          .astype(np.float64)),
-        (Labels({"__name__": "requests_total", "job": "x", "instance": "b"}), ts, np.arange(n, dtype=np.float64) * 3),
-        (Labels({"__name__": "temp_celsius", "job": "x", "zone": "north"}), ts, rng.normal(20, 5, n)),
+        (Labels({"__name__": "requests_total", "job": "node", "instance": "b"}), ts,
+         np.arange(n, dtype=np.float64) * 3),
+        (Labels({"__name__": "temp_celsius", "job": "node", "zone": "north"}), ts, rng.normal(20, 5, n)),
         (Labels({"__name__": "temp_celsius", "job": "y", "zone": "south"}), ts, rng.normal(25, 5, n)),
-        (Labels({"__name__": "gone", "job": "x"}), ts, np.where(np.arange(n) == n - 1, STALE_NAN, 1.0)),
+        (Labels({"__name__": "gone", "job": "node"}), ts, np.where(np.arange(n) == n - 1, STALE_NAN, 1.0)),
     ]
     return series, int(ts[0]), int(ts[-1])
 
@@ -98,7 +100,7 @@ def test_prometheus_remote_read_answers_what_tsdb_holds(
              "rate(requests_total[2m])", True),
             ("/api/v1/query_range", {"query": '{__name__=~"temp_.*", zone!="east", job!~"z.*"}', **rng, "step": "60"},
              '{__name__=~"temp_.*", zone!="east", job!~"z.*"}', True),
-            ("/api/v1/query", {"query": 'temp_celsius{job="x"}', "time": end}, 'temp_celsius{job="x"}', True),
+            ("/api/v1/query", {"query": 'temp_celsius{job="node"}', "time": end}, 'temp_celsius{job="node"}', True),
             ("/api/v1/query", {"query": "sum by (job) (requests_total)", "time": end},
              "sum by (job) (requests_total)", False),
             ("/api/v1/query", {"query": 'requests_total{cluster="eu"}', "time": end}, "requests_total", True),
@@ -119,22 +121,22 @@ def test_prometheus_federation_scrape(served: tuple[ServeProcess, SeriesData, in
     serve, series, _, last, base = served
     config = ("global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\nscrape_configs:\n"
               "  - job_name: federate\n    honor_labels: true\n    metrics_path: /federate\n"
-              "    params:\n      'match[]': ['{job=\"x\"}']\n"
+              "    params:\n      'match[]': ['{job=\"node\"}']\n"
               f"    static_configs:\n      - targets: ['127.0.0.1:{serve.http_port}']\n")
     expected = {}
     for labels, ts, values in series:
-        if labels["job"] == "x" and labels.metric_name != "gone":
+        if labels["job"] == "node" and labels.metric_name != "gone":
             expected[json.dumps({**labels.to_dict(), "cluster": "eu"}, sort_keys=True)] = (int(ts[-1]), values[-1])
     with PrometheusPeer(base / "prom-federate", config) as prom:
         deadline = time.monotonic() + 60
         got: dict[str, tuple[int, float]] = {}
         at = {"time": str(last // 1000 + 5)}
         while time.monotonic() < deadline:  # a few scrapes
-            if len(_result(prom, "/api/v1/query", {"query": '{job="x"}', **at})) >= len(expected):
+            if len(_result(prom, "/api/v1/query", {"query": '{job="node"}', **at})) >= len(expected):
                 break
             time.sleep(0.5)
-        values = _result(prom, "/api/v1/query", {"query": '{job="x"}', **at})
-        stamps = _result(prom, "/api/v1/query", {"query": 'timestamp({job="x"})', **at})
+        values = _result(prom, "/api/v1/query", {"query": '{job="node"}', **at})
+        stamps = _result(prom, "/api/v1/query", {"query": 'timestamp({job="node"})', **at})
         stamp_of = {json.dumps(r["metric"], sort_keys=True): r["value"][1] for r in stamps}  # timestamp() drops names
         for value in values:
             unnamed = json.dumps({k: v for k, v in value["metric"].items() if k != "__name__"}, sort_keys=True)
@@ -224,14 +226,14 @@ def test_remote_read_answers_as_prometheus_does(served: tuple[ServeProcess, Seri
     eq, neq, re_, nre = pb.LabelMatcher.EQ, pb.LabelMatcher.NEQ, pb.LabelMatcher.RE, pb.LabelMatcher.NRE
     mid = (first + last) // 2
     queries = [
-        pb.Query(start_timestamp_ms=first, end_timestamp_ms=last, matchers=[_matcher(eq, "job", "x")]),
+        pb.Query(start_timestamp_ms=first, end_timestamp_ms=last, matchers=[_matcher(eq, "job", "node")]),
         pb.Query(start_timestamp_ms=mid - 123_456, end_timestamp_ms=mid + 98_765,  # cuts chunks at both ends
                  matchers=[_matcher(re_, "__name__", "requests_.*|temp_celsius"), _matcher(neq, "instance", "b")]),
         pb.Query(start_timestamp_ms=first + STEP_MS, end_timestamp_ms=first + STEP_MS,  # one sample, inclusive
-                 matchers=[_matcher(nre, "job", "x"), _matcher(eq, "cluster", "eu")]),
+                 matchers=[_matcher(nre, "job", "node"), _matcher(eq, "cluster", "eu")]),
         pb.Query(start_timestamp_ms=first, end_timestamp_ms=last, matchers=[_matcher(eq, "cluster", "us"),
-                                                                             _matcher(eq, "job", "x")]),
-        pb.Query(start_timestamp_ms=last + 1, end_timestamp_ms=last + 60_000, matchers=[_matcher(eq, "job", "x")]),
+                                                                             _matcher(eq, "job", "node")]),
+        pb.Query(start_timestamp_ms=last + 1, end_timestamp_ms=last + 60_000, matchers=[_matcher(eq, "job", "node")]),
     ]
     accepted = [kind] if kind == pb.ReadRequest.STREAMED_XOR_CHUNKS else []
     request = pb.ReadRequest(queries=queries, accepted_response_types=accepted)
@@ -246,7 +248,7 @@ def test_remote_read_answers_as_prometheus_does(served: tuple[ServeProcess, Seri
 def test_remote_read_errors_as_prometheus(served: tuple[ServeProcess, SeriesData, int, int, Path],
                                           prometheus_with_same_data: PrometheusPeer) -> None:
     serve, *_ = served
-    for request in (pb.ReadRequest(queries=[pb.Query(matchers=[_matcher(pb.LabelMatcher.EQ, "job", "x")])],
+    for request in (pb.ReadRequest(queries=[pb.Query(matchers=[_matcher(pb.LabelMatcher.EQ, "job", "node")])],
                                    accepted_response_types=[5]),):
         ours, theirs = _read(serve.url, request), _read(prometheus_with_same_data.url, request)
         assert ours[0] == theirs[0] == 400
@@ -255,7 +257,7 @@ def test_remote_read_errors_as_prometheus(served: tuple[ServeProcess, SeriesData
 def test_federate_body_as_prometheus(served: tuple[ServeProcess, SeriesData, int, int, Path],
                                      prometheus_with_same_data: PrometheusPeer) -> None:
     serve, *_ = served
-    for selectors in (['{job="x"}'], ["requests_total", '{zone=~"s.*"}'], ['{__name__=~"gone|temp_celsius"}']):
+    for selectors in (['{job="node"}'], ["requests_total", '{zone=~"s.*"}'], ['{__name__=~"gone|temp_celsius"}']):
         query = "?" + urllib.parse.urlencode([("match[]", s) for s in selectors])
         status, ours = http_get(serve.url + "/federate" + query)
         their_status, theirs = http_get(prometheus_with_same_data.url + "/federate" + query)
