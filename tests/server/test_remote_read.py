@@ -13,6 +13,8 @@ import numpy as np
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
+from hypothesis import given
+from hypothesis import strategies as st
 
 from tsdb.labels import Labels
 from tsdb.query.engine.engine import Engine
@@ -256,3 +258,16 @@ def test_negotiation_takes_the_first_supported() -> None:
     assert rr.negotiate_response_type([]) == pb.ReadRequest.SAMPLES
     assert rr.negotiate_response_type([5, pb.ReadRequest.STREAMED_XOR_CHUNKS, 0]) == pb.ReadRequest.STREAMED_XOR_CHUNKS
     assert rr.negotiate_response_type([pb.ReadRequest.SAMPLES, 1]) == pb.ReadRequest.SAMPLES
+
+
+@given(st.lists(st.tuples(st.integers(-(1 << 63), (1 << 63) - 1), st.floats(allow_nan=True, allow_infinity=True)),
+                max_size=50))
+def test_encode_samples_decodes_with_protobuf(samples: list[tuple[int, float]]) -> None:
+    """Any timestamps (negative ones take 10-byte varints) and values, bit for bit."""
+    ts = np.array([t for t, _ in samples], dtype=np.int64)
+    values = np.array([v for _, v in samples] + [STALE_NAN, -0.0, 0.0], dtype=np.float64)
+    ts = np.concatenate((ts, np.array([0, -1, 1 << 62], dtype=np.int64)))
+    decoded = pb.TimeSeries.FromString(rr.encode_samples(ts, values)).samples
+    assert [s.timestamp for s in decoded] == ts.tolist()
+    got = np.array([s.value for s in decoded], dtype=np.float64)
+    assert got.view(np.uint64).tolist() == values.view(np.uint64).tolist()
