@@ -99,3 +99,19 @@ def test_stale_and_empty_values(api: ReadApi) -> None:
     assert status == 200
     assert b"ended" not in body
     assert body.decode().splitlines()[1].startswith('other{job="y",cluster="eu",instance=""} 3 ')
+
+
+def test_large_answers_gzip_compressed() -> None:
+    now = int(time.time() * 1000)
+    store = MemoryStore()
+    for i in range(1000):
+        store.add(Labels({"__name__": "many", "job": "x", "i": f"{i:04d}"}), [now - 1000], [float(i)])
+    client = ReadApi(store)
+    try:
+        status, headers, body = client.request("GET", "/federate", params={"match[]": "many"},
+                                               headers={"Accept-Encoding": "gzip"})
+        assert status == 200 and headers["Content-Encoding"] == "gzip"
+        lines = body.decode().splitlines()  # the client decompresses
+        assert len(lines) == 1001 and lines[-1].startswith('many{i="0999",job="x",instance=""} 999 ')
+    finally:
+        client.close()

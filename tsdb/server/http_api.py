@@ -187,7 +187,7 @@ class HttpApi:
         out += [
             web.post("/api/v1/write", self._wrap(self.write)),
             web.post("/api/v1/read", self.remote_read),
-            web.get("/federate", self.federate), web.post("/federate", self.federate),
+            web.get("/federate", self.federate),
             web.get("/api/v1/metadata", self._wrap(self.metadata)),
             web.get("/api/v1/targets/metadata", self._wrap(self.targets_metadata)),
             web.get("/api/v1/status/buildinfo", self._wrap(self.buildinfo)),
@@ -433,9 +433,14 @@ class HttpApi:
             text = await self._query(fed.federate, self.backend.queryable, matcher_sets,
                                      self.backend.external_labels, self.backend.lookback_delta_ms, None,
                                      timeout_s=None)
-            return web.Response(text=text, headers={"Content-Type": fed.CONTENT_TYPE})
+            response = web.Response(text=text, headers={"Content-Type": fed.CONTENT_TYPE})
         except Exception as err:
             return _plain_error(err)
+        if _wants_gzip(request, response):  # scrapers send Accept-Encoding: gzip
+            response.body = await self._run(gzip.compress, response.body, GZIP_LEVEL)
+            response.headers["Content-Encoding"] = "gzip"
+            response.headers["Vary"] = "Accept-Encoding"
+        return response
 
     # -- status -------------------------------------------------------------------------------
     async def buildinfo(self, request: web.Request, form: dict[str, Any]) -> web.Response:
