@@ -5,7 +5,9 @@ and bad requests answered 400 naming what is wrong."""
 from __future__ import annotations
 
 import asyncio
+import itertools
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import cramjam
@@ -16,6 +18,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from hypothesis import given
 from hypothesis import strategies as st
 
+from tsdb.config import StorageOptions
 from tsdb.labels import Labels
 from tsdb.query.engine.engine import Engine
 from tsdb.query.parser.parser import parse, parse_matchers
@@ -25,6 +28,7 @@ from tsdb.server.http_api import HttpApi
 from tsdb.server.pb.tsdb.v1 import remote_pb2 as pb
 from tsdb.storage.chunks.xor import decode_chunk
 from tsdb.storage.crc import crc32c
+from tsdb.storage.db import DB
 from tsdb.storage.interfaces import STALE_NAN
 from tsdb.storage.memory import MemoryStore
 
@@ -271,3 +275,33 @@ def test_encode_samples_decodes_with_protobuf(samples: list[tuple[int, float]]) 
     assert [s.timestamp for s in decoded] == ts.tolist()
     got = np.array([s.value for s in decoded], dtype=np.float64)
     assert got.view(np.uint64).tolist() == values.view(np.uint64).tolist()
+
+
+def test_blocks_and_head_read_as_one_series(tmp_path: Path) -> None:
+    """Samples spread over several blocks and the head come back merged, in order, trimmed to the range."""
+    options = StorageOptions(block_range_ms=10_000, retention_ms=10**12, wal_segment_bytes=64 << 10,
+                             out_of_order_window_ms=0, tiers_enabled=False)
+    with DB.open(tmp_path / "data", options) as db:
+        for lo in range(0, 50_000, 5_000):
+            app = db.appender()
+            ts = np.arange(lo, lo + 5_000, 250, dtype=np.int64)
+            for job in ("a", "b"):
+                app.append(Labels({"__name__": "m", "job": job}), ts, ts.astype(np.float64) / 7)
+            app.commit()
+            db.maintain()
+        assert len(db.blocks) >= 2 and db.head.num_series
+        request = _request(_query(3_333, 47_777, (EQ, "__name__", "m"), (NEQ, "job", "a")), streamed=True)
+        expected = [(t, t / 7) for t in range(3_500, 47_777, 250)]
+        frames = _frames(b"".join(rr.chunked_frames(db, request, {}, rr.ReadLimits())))
+        assert [{lb.name: lb.value for lb in f.chunked_series[0].labels} for f in frames] == [{"__name__": "m",
+                                                                                              "job": "b"}]
+        chunks = frames[0].chunked_series[0].chunks
+        assert all(a.max_time_ms < b.min_time_ms for a, b in itertools.pairwise(chunks))
+        got = [s for c in chunks for s in zip(*(a.tolist() for a in decode_chunk(c.data)), strict=True)]
+        assert got == expected
+        body = rr.samples_response(db, _request(request.queries[0]), {}, rr.ReadLimits())
+        [series] = pb.ReadResponse.FromString(bytes(cramjam.snappy.decompress_raw(body))).results[0].timeseries
+        assert [(s.timestamp, s.value) for s in series.samples] == expected
+        backwards = _request(_query(40_000, 10_000, (EQ, "__name__", "m")))
+        assert pb.ReadResponse.FromString(bytes(cramjam.snappy.decompress_raw(
+            rr.samples_response(db, backwards, {}, rr.ReadLimits())))).results[0].timeseries == []
