@@ -400,21 +400,22 @@ class HttpApi:
             read = await self._run(rr.decode_read_request, body, self.backend.max_body_bytes)
             kind = rr.negotiate_response_type(list(read.accepted_response_types))
             limits = rr.ReadLimits(self.backend.max_samples, self.backend.max_series)
-            if kind == rr.pb.ReadRequest.STREAMED_XOR_CHUNKS:
-                frames = await self._query(rr.chunked_frames, self.backend.queryable, read,
-                                           self.backend.external_labels, limits, timeout_s=None)
-                response = web.StreamResponse(headers={"Content-Type": rr.STREAMED_CONTENT_TYPE})
-                await response.prepare(request)
-                for data in frames:
-                    await response.write(data)
-                await response.write_eof()
-                return response
-            data = await self._query(rr.samples_response, self.backend.queryable, read,
-                                     self.backend.external_labels, limits, timeout_s=None)
-            return web.Response(body=data, headers={"Content-Type": rr.SAMPLES_CONTENT_TYPE,
-                                                    "Content-Encoding": "snappy"})
+            if kind != rr.pb.ReadRequest.STREAMED_XOR_CHUNKS:
+                data = await self._query(rr.samples_response, self.backend.queryable, read,
+                                         self.backend.external_labels, limits, timeout_s=None)
+                return web.Response(body=data, headers={"Content-Type": rr.SAMPLES_CONTENT_TYPE,
+                                                        "Content-Encoding": "snappy"})
+            frames = await self._query(rr.chunked_frames, self.backend.queryable, read,
+                                       self.backend.external_labels, limits, timeout_s=None)
         except Exception as err:
             return _plain_error(err)
+        # every frame is ready: from here on only the connection can fail (aiohttp handles a client gone)
+        response = web.StreamResponse(headers={"Content-Type": rr.STREAMED_CONTENT_TYPE})
+        await response.prepare(request)
+        for data in frames:
+            await response.write(data)
+        await response.write_eof()
+        return response
 
     async def federate(self, request: web.Request) -> web.Response:
         """``GET /federate?match[]=...`` (module :mod:`tsdb.server.federate`); 400 without ``match[]`` or with
