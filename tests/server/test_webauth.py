@@ -154,6 +154,8 @@ def test_required_roles() -> None:
     assert required_role("GET", "/api/v1/query") == "read"
     assert required_role("POST", "/api/v1/query_range") == "read"
     assert required_role("POST", "/api/v1/write") == "write"
+    assert required_role("POST", "/api/v1/read") == "read"  # remote read
+    assert required_role("GET", "/federate") == "read"
     assert required_role("POST", "/api/v2/silences") == "write"
     assert required_role("DELETE", "/api/v2/silence/x") == "write"
     assert required_role("POST", "/api/v1/alerts/groups/abc/ack") == "write"

@@ -19,7 +19,8 @@ from tsdb.errors import TsdbError
 
 def run_command(command: str, action: Callable[[], object], path: str = "") -> int:
     """Run ``action``: 0 when it returns, 1 with ``tsdb <command>: <error>`` on stderr when it raises a
-    :class:`TsdbError` or an ``OSError`` (its reason prefixed with ``path``, the file the command writes, when given)."""
+    :class:`TsdbError` or an ``OSError`` (its reason prefixed with ``path``, the file the command writes,
+    when given)."""
     try:
         action()
     except TsdbError as err:

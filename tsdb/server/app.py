@@ -157,6 +157,9 @@ class Server:
                           parse_matchers=parse_matchers, format_query=lambda text: str(parse(text)),
                           max_body_bytes=self.config.max_body_bytes,
                           max_points=self.config.query.max_points_per_series, on_write=self.metrics.record_write,
+                          max_samples=self.config.query.max_samples, max_series=self.config.query.max_series,
+                          lookback_delta_ms=self.config.query.lookback_delta_ms,
+                          external_labels=dict(self.config.external_labels),
                           on_rejected=self.metrics.record_rejected, metadata=db.metadata,
                           status_tsdb=db.status, status_config=lambda: status.config_yaml(self.config),
                           status_flags=lambda: status.flags(self.config, self.config_file))

@@ -8,7 +8,7 @@ block (WAL fsync, kernels): call them from a worker thread in async code.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -51,6 +51,14 @@ class Backend:
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
     max_points: int = 11_000
     """Most steps a range query may have ((end - start) / step), as the engine's limit."""
+    max_samples: int = 50_000_000
+    """Most samples one remote-read query returns (``query.max_samples``)."""
+    max_series: int = 0
+    """Most series one remote-read query returns (``query.max_series``; 0 = no limit)."""
+    lookback_delta_ms: int = 300_000
+    """How far back /federate looks for a series' latest sample (``query.lookback_delta``)."""
+    external_labels: Mapping[str, str] = field(default_factory=dict)
+    """``external_labels`` of the config: added to remote-read and federation answers."""
     queries: QueryScheduler | None = None
     """Runs the front ends' queries on the query threads, bounding those running and waiting (None: on the
     front end's own executor, unbounded)."""

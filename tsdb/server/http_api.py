@@ -27,6 +27,7 @@ from tsdb.errors import (
     InvalidArgumentError,
     ParseError,
     QueryError,
+    QueryLimitError,
     QueryTimeoutError,
     StorageError,
     TsdbError,
@@ -35,8 +36,10 @@ from tsdb.http_body import BodyTooLargeError, IncompleteBodyError, read_body
 from tsdb.query.parser.ast_json import ast_json
 from tsdb.query.parser.parser import parse
 from tsdb.query.value import MatrixValue, ScalarValue, StringValue, Value, VectorValue
+from tsdb.server import federate as fed
 from tsdb.server import json_format as jf
 from tsdb.server import params
+from tsdb.server import remote_read as rr
 from tsdb.server.backend import Backend, find_label_names, find_label_values, find_series, store_write
 from tsdb.server.columnar_json import FORMATS, render_columns
 from tsdb.server.query_limits import QueryRejectedError
@@ -183,6 +186,8 @@ class HttpApi:
             out.append(web.post(path, self._wrap(handler)))
         out += [
             web.post("/api/v1/write", self._wrap(self.write)),
+            web.post("/api/v1/read", self.remote_read),
+            web.get("/federate", self.federate),
             web.get("/api/v1/metadata", self._wrap(self.metadata)),
             web.get("/api/v1/targets/metadata", self._wrap(self.targets_metadata)),
             web.get("/api/v1/status/buildinfo", self._wrap(self.buildinfo)),
@@ -386,6 +391,58 @@ class HttpApi:
     def _store(self, body: bytes | bytearray) -> CommitResult:
         return store_write(self.backend, decode_body(body, self.backend.labels_cache, self.backend.max_body_bytes))
 
+    # -- remote read and federation (plain-text errors, as Prometheus) -------------------------
+    async def remote_read(self, request: web.Request) -> web.StreamResponse:
+        """``POST /api/v1/read`` (module :mod:`tsdb.server.remote_read`): 400 naming what is wrong in a bad
+        request or a query past the limits, 503 on timeout or a full query queue, 500 otherwise."""
+        try:
+            body = await read_body(request, rr.DECODE_READ_LIMIT)
+            read = await self._run(rr.decode_read_request, body, self.backend.max_body_bytes)
+            kind = rr.negotiate_response_type(list(read.accepted_response_types))
+            limits = rr.ReadLimits(self.backend.max_samples, self.backend.max_series)
+            if kind != rr.pb.ReadRequest.STREAMED_XOR_CHUNKS:
+                data = await self._query(rr.samples_response, self.backend.queryable, read,
+                                         self.backend.external_labels, limits, timeout_s=None)
+                return web.Response(body=data, headers={"Content-Type": rr.SAMPLES_CONTENT_TYPE,
+                                                        "Content-Encoding": "snappy"})
+            frames = await self._query(rr.chunked_frames, self.backend.queryable, read,
+                                       self.backend.external_labels, limits, timeout_s=None)
+        except Exception as err:
+            return _plain_error(err)
+        # every frame is ready: from here on only the connection can fail (aiohttp handles a client gone)
+        response = web.StreamResponse(headers={"Content-Type": rr.STREAMED_CONTENT_TYPE})
+        await response.prepare(request)
+        for data in frames:
+            await response.write(data)
+        await response.write_eof()
+        return response
+
+    async def federate(self, request: web.Request) -> web.Response:
+        """``GET /federate?match[]=...`` (module :mod:`tsdb.server.federate`); 400 without ``match[]`` or with
+        a bad selector, naming it."""
+        try:
+            form = await _params(request)
+            selectors = form.get("match[]", [])
+            if not selectors:
+                raise InvalidArgumentError('missing parameter "match[]": give at least one series selector')
+            matcher_sets = []
+            for selector in selectors:
+                try:
+                    matcher_sets.append(self.backend.parse_matchers(selector))
+                except InvalidArgumentError as err:
+                    raise InvalidArgumentError(f'invalid parameter "match[]" {selector!r}: {err}') from err
+            text = await self._query(fed.federate, self.backend.queryable, matcher_sets,
+                                     self.backend.external_labels, self.backend.lookback_delta_ms, None,
+                                     timeout_s=None)
+            response = web.Response(text=text, headers={"Content-Type": fed.CONTENT_TYPE})
+        except Exception as err:
+            return _plain_error(err)
+        if _wants_gzip(request, response):  # scrapers send Accept-Encoding: gzip
+            response.body = await self._run(gzip.compress, response.body, GZIP_LEVEL)
+            response.headers["Content-Encoding"] = "gzip"
+            response.headers["Vary"] = "Accept-Encoding"
+        return response
+
     # -- status -------------------------------------------------------------------------------
     async def buildinfo(self, request: web.Request, form: dict[str, Any]) -> web.Response:
         info = {"version": __version__, "revision": "", "branch": "", "buildUser": "", "buildDate": "",
@@ -427,6 +484,21 @@ class HttpApi:
 
     async def ready(self, request: web.Request) -> web.Response:
         return web.Response(text="Ready.\n")
+
+
+def _plain_error(err: Exception) -> web.Response:
+    """A plain-text error answer, as Prometheus's ``http.Error``: 400 for a bad request or a query past its
+    limits, 413 for a body past the limit, 503 for a timeout or a refused query, 500 otherwise."""
+    if isinstance(err, BodyTooLargeError):
+        status = 413
+    elif isinstance(err, InvalidArgumentError | QueryLimitError):
+        status = 400
+    elif isinstance(err, QueryTimeoutError | QueryRejectedError):
+        status = 503
+    else:
+        log.exception("request failed")
+        status = 500
+    return web.Response(status=status, text=f"{err}\n")
 
 
 async def _params(request: web.Request) -> dict[str, Any]:

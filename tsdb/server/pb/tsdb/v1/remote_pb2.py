@@ -24,7 +24,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x14tsdb/v1/remote.proto\x12\x07tsdb.v1\"$\n\x05Label\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t\"*\n\x06Sample\x12\r\n\x05value\x18\x01 \x01(\x01\x12\x11\n\ttimestamp\x18\x02 \x01(\x03\"L\n\x08\x45xemplar\x12\x1e\n\x06labels\x18\x01 \x03(\x0b\x32\x0e.tsdb.v1.Label\x12\r\n\x05value\x18\x02 \x01(\x01\x12\x11\n\ttimestamp\x18\x03 \x01(\x03\"t\n\nTimeSeries\x12\x1e\n\x06labels\x18\x01 \x03(\x0b\x32\x0e.tsdb.v1.Label\x12 \n\x07samples\x18\x02 \x03(\x0b\x32\x0f.tsdb.v1.Sample\x12$\n\texemplars\x18\x03 \x03(\x0b\x32\x11.tsdb.v1.Exemplar\"\xf5\x01\n\x0eMetricMetadata\x12\x30\n\x04type\x18\x01 \x01(\x0e\x32\".tsdb.v1.MetricMetadata.MetricType\x12\x1a\n\x12metric_family_name\x18\x02 \x01(\t\x12\x0c\n\x04help\x18\x04 \x01(\t\x12\x0c\n\x04unit\x18\x05 \x01(\t\"y\n\nMetricType\x12\x0b\n\x07UNKNOWN\x10\x00\x12\x0b\n\x07\x43OUNTER\x10\x01\x12\t\n\x05GAUGE\x10\x02\x12\r\n\tHISTOGRAM\x10\x03\x12\x12\n\x0eGAUGEHISTOGRAM\x10\x04\x12\x0b\n\x07SUMMARY\x10\x05\x12\x08\n\x04INFO\x10\x06\x12\x0c\n\x08STATESET\x10\x07\"h\n\x0cWriteRequest\x12\'\n\ntimeseries\x18\x01 \x03(\x0b\x32\x13.tsdb.v1.TimeSeries\x12)\n\x08metadata\x18\x03 \x03(\x0b\x32\x17.tsdb.v1.MetricMetadataJ\x04\x08\x02\x10\x03\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x14tsdb/v1/remote.proto\x12\x07tsdb.v1\"$\n\x05Label\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t\"*\n\x06Sample\x12\r\n\x05value\x18\x01 \x01(\x01\x12\x11\n\ttimestamp\x18\x02 \x01(\x03\"L\n\x08\x45xemplar\x12\x1e\n\x06labels\x18\x01 \x03(\x0b\x32\x0e.tsdb.v1.Label\x12\r\n\x05value\x18\x02 \x01(\x01\x12\x11\n\ttimestamp\x18\x03 \x01(\x03\"t\n\nTimeSeries\x12\x1e\n\x06labels\x18\x01 \x03(\x0b\x32\x0e.tsdb.v1.Label\x12 \n\x07samples\x18\x02 \x03(\x0b\x32\x0f.tsdb.v1.Sample\x12$\n\texemplars\x18\x03 \x03(\x0b\x32\x11.tsdb.v1.Exemplar\"\xf5\x01\n\x0eMetricMetadata\x12\x30\n\x04type\x18\x01 \x01(\x0e\x32\".tsdb.v1.MetricMetadata.MetricType\x12\x1a\n\x12metric_family_name\x18\x02 \x01(\t\x12\x0c\n\x04help\x18\x04 \x01(\t\x12\x0c\n\x04unit\x18\x05 \x01(\t\"y\n\nMetricType\x12\x0b\n\x07UNKNOWN\x10\x00\x12\x0b\n\x07\x43OUNTER\x10\x01\x12\t\n\x05GAUGE\x10\x02\x12\r\n\tHISTOGRAM\x10\x03\x12\x12\n\x0eGAUGEHISTOGRAM\x10\x04\x12\x0b\n\x07SUMMARY\x10\x05\x12\x08\n\x04INFO\x10\x06\x12\x0c\n\x08STATESET\x10\x07\"h\n\x0cWriteRequest\x12\'\n\ntimeseries\x18\x01 \x03(\x0b\x32\x13.tsdb.v1.TimeSeries\x12)\n\x08metadata\x18\x03 \x03(\x0b\x32\x17.tsdb.v1.MetricMetadataJ\x04\x08\x02\x10\x03\"\x7f\n\x0cLabelMatcher\x12(\n\x04type\x18\x01 \x01(\x0e\x32\x1a.tsdb.v1.LabelMatcher.Type\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\r\n\x05value\x18\x03 \x01(\t\"(\n\x04Type\x12\x06\n\x02\x45Q\x10\x00\x12\x07\n\x03NEQ\x10\x01\x12\x06\n\x02RE\x10\x02\x12\x07\n\x03NRE\x10\x03\"|\n\tReadHints\x12\x0f\n\x07step_ms\x18\x01 \x01(\x03\x12\x0c\n\x04\x66unc\x18\x02 \x01(\t\x12\x10\n\x08start_ms\x18\x03 \x01(\x03\x12\x0e\n\x06\x65nd_ms\x18\x04 \x01(\x03\x12\x10\n\x08grouping\x18\x05 \x03(\t\x12\n\n\x02\x62y\x18\x06 \x01(\x08\x12\x10\n\x08range_ms\x18\x07 \x01(\x03\"\x89\x01\n\x05Query\x12\x1a\n\x12start_timestamp_ms\x18\x01 \x01(\x03\x12\x18\n\x10\x65nd_timestamp_ms\x18\x02 \x01(\x03\x12\'\n\x08matchers\x18\x03 \x03(\x0b\x32\x15.tsdb.v1.LabelMatcher\x12!\n\x05hints\x18\x04 \x01(\x0b\x32\x12.tsdb.v1.ReadHints\"\xa8\x01\n\x0bReadRequest\x12\x1f\n\x07queries\x18\x01 \x03(\x0b\x32\x0e.tsdb.v1.Query\x12\x42\n\x17\x61\x63\x63\x65pted_response_types\x18\x02 \x03(\x0e\x32!.tsdb.v1.ReadRequest.ResponseType\"4\n\x0cResponseType\x12\x0b\n\x07SAMPLES\x10\x00\x12\x17\n\x13STREAMED_XOR_CHUNKS\x10\x01\"6\n\x0bQueryResult\x12\'\n\ntimeseries\x18\x01 \x03(\x0b\x32\x13.tsdb.v1.TimeSeries\"5\n\x0cReadResponse\x12%\n\x07results\x18\x01 \x03(\x0b\x32\x14.tsdb.v1.QueryResult\"\xac\x01\n\x05\x43hunk\x12\x13\n\x0bmin_time_ms\x18\x01 \x01(\x03\x12\x13\n\x0bmax_time_ms\x18\x02 \x01(\x03\x12%\n\x04type\x18\x03 \x01(\x0e\x32\x17.tsdb.v1.Chunk.Encoding\x12\x0c\n\x04\x64\x61ta\x18\x04 \x01(\x0c\"D\n\x08\x45ncoding\x12\x0b\n\x07UNKNOWN\x10\x00\x12\x07\n\x03XOR\x10\x01\x12\r\n\tHISTOGRAM\x10\x02\x12\x13\n\x0f\x46LOAT_HISTOGRAM\x10\x03\"O\n\rChunkedSeries\x12\x1e\n\x06labels\x18\x01 \x03(\x0b\x32\x0e.tsdb.v1.Label\x12\x1e\n\x06\x63hunks\x18\x02 \x03(\x0b\x32\x0e.tsdb.v1.Chunk\"Z\n\x13\x43hunkedReadResponse\x12.\n\x0e\x63hunked_series\x18\x01 \x03(\x0b\x32\x16.tsdb.v1.ChunkedSeries\x12\x13\n\x0bquery_index\x18\x02 \x01(\x03\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -45,4 +45,28 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_METRICMETADATA_METRICTYPE']._serialized_end=557
   _globals['_WRITEREQUEST']._serialized_start=559
   _globals['_WRITEREQUEST']._serialized_end=663
+  _globals['_LABELMATCHER']._serialized_start=665
+  _globals['_LABELMATCHER']._serialized_end=792
+  _globals['_LABELMATCHER_TYPE']._serialized_start=752
+  _globals['_LABELMATCHER_TYPE']._serialized_end=792
+  _globals['_READHINTS']._serialized_start=794
+  _globals['_READHINTS']._serialized_end=918
+  _globals['_QUERY']._serialized_start=921
+  _globals['_QUERY']._serialized_end=1058
+  _globals['_READREQUEST']._serialized_start=1061
+  _globals['_READREQUEST']._serialized_end=1229
+  _globals['_READREQUEST_RESPONSETYPE']._serialized_start=1177
+  _globals['_READREQUEST_RESPONSETYPE']._serialized_end=1229
+  _globals['_QUERYRESULT']._serialized_start=1231
+  _globals['_QUERYRESULT']._serialized_end=1285
+  _globals['_READRESPONSE']._serialized_start=1287
+  _globals['_READRESPONSE']._serialized_end=1340
+  _globals['_CHUNK']._serialized_start=1343
+  _globals['_CHUNK']._serialized_end=1515
+  _globals['_CHUNK_ENCODING']._serialized_start=1447
+  _globals['_CHUNK_ENCODING']._serialized_end=1515
+  _globals['_CHUNKEDSERIES']._serialized_start=1517
+  _globals['_CHUNKEDSERIES']._serialized_end=1596
+  _globals['_CHUNKEDREADRESPONSE']._serialized_start=1598
+  _globals['_CHUNKEDREADRESPONSE']._serialized_end=1688
 # @@protoc_insertion_point(module_scope)

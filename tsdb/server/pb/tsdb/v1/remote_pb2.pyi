@@ -80,3 +80,117 @@ class WriteRequest(_message.Message):
     timeseries: _containers.RepeatedCompositeFieldContainer[TimeSeries]
     metadata: _containers.RepeatedCompositeFieldContainer[MetricMetadata]
     def __init__(self, timeseries: _Optional[_Iterable[_Union[TimeSeries, _Mapping]]] = ..., metadata: _Optional[_Iterable[_Union[MetricMetadata, _Mapping]]] = ...) -> None: ...
+
+class LabelMatcher(_message.Message):
+    __slots__ = ("type", "name", "value")
+    class Type(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+        __slots__ = ()
+        EQ: _ClassVar[LabelMatcher.Type]
+        NEQ: _ClassVar[LabelMatcher.Type]
+        RE: _ClassVar[LabelMatcher.Type]
+        NRE: _ClassVar[LabelMatcher.Type]
+    EQ: LabelMatcher.Type
+    NEQ: LabelMatcher.Type
+    RE: LabelMatcher.Type
+    NRE: LabelMatcher.Type
+    TYPE_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    VALUE_FIELD_NUMBER: _ClassVar[int]
+    type: LabelMatcher.Type
+    name: str
+    value: str
+    def __init__(self, type: _Optional[_Union[LabelMatcher.Type, str]] = ..., name: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+
+class ReadHints(_message.Message):
+    __slots__ = ("step_ms", "func", "start_ms", "end_ms", "grouping", "by", "range_ms")
+    STEP_MS_FIELD_NUMBER: _ClassVar[int]
+    FUNC_FIELD_NUMBER: _ClassVar[int]
+    START_MS_FIELD_NUMBER: _ClassVar[int]
+    END_MS_FIELD_NUMBER: _ClassVar[int]
+    GROUPING_FIELD_NUMBER: _ClassVar[int]
+    BY_FIELD_NUMBER: _ClassVar[int]
+    RANGE_MS_FIELD_NUMBER: _ClassVar[int]
+    step_ms: int
+    func: str
+    start_ms: int
+    end_ms: int
+    grouping: _containers.RepeatedScalarFieldContainer[str]
+    by: bool
+    range_ms: int
+    def __init__(self, step_ms: _Optional[int] = ..., func: _Optional[str] = ..., start_ms: _Optional[int] = ..., end_ms: _Optional[int] = ..., grouping: _Optional[_Iterable[str]] = ..., by: _Optional[bool] = ..., range_ms: _Optional[int] = ...) -> None: ...
+
+class Query(_message.Message):
+    __slots__ = ("start_timestamp_ms", "end_timestamp_ms", "matchers", "hints")
+    START_TIMESTAMP_MS_FIELD_NUMBER: _ClassVar[int]
+    END_TIMESTAMP_MS_FIELD_NUMBER: _ClassVar[int]
+    MATCHERS_FIELD_NUMBER: _ClassVar[int]
+    HINTS_FIELD_NUMBER: _ClassVar[int]
+    start_timestamp_ms: int
+    end_timestamp_ms: int
+    matchers: _containers.RepeatedCompositeFieldContainer[LabelMatcher]
+    hints: ReadHints
+    def __init__(self, start_timestamp_ms: _Optional[int] = ..., end_timestamp_ms: _Optional[int] = ..., matchers: _Optional[_Iterable[_Union[LabelMatcher, _Mapping]]] = ..., hints: _Optional[_Union[ReadHints, _Mapping]] = ...) -> None: ...
+
+class ReadRequest(_message.Message):
+    __slots__ = ("queries", "accepted_response_types")
+    class ResponseType(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+        __slots__ = ()
+        SAMPLES: _ClassVar[ReadRequest.ResponseType]
+        STREAMED_XOR_CHUNKS: _ClassVar[ReadRequest.ResponseType]
+    SAMPLES: ReadRequest.ResponseType
+    STREAMED_XOR_CHUNKS: ReadRequest.ResponseType
+    QUERIES_FIELD_NUMBER: _ClassVar[int]
+    ACCEPTED_RESPONSE_TYPES_FIELD_NUMBER: _ClassVar[int]
+    queries: _containers.RepeatedCompositeFieldContainer[Query]
+    accepted_response_types: _containers.RepeatedScalarFieldContainer[ReadRequest.ResponseType]
+    def __init__(self, queries: _Optional[_Iterable[_Union[Query, _Mapping]]] = ..., accepted_response_types: _Optional[_Iterable[_Union[ReadRequest.ResponseType, str]]] = ...) -> None: ...
+
+class QueryResult(_message.Message):
+    __slots__ = ("timeseries",)
+    TIMESERIES_FIELD_NUMBER: _ClassVar[int]
+    timeseries: _containers.RepeatedCompositeFieldContainer[TimeSeries]
+    def __init__(self, timeseries: _Optional[_Iterable[_Union[TimeSeries, _Mapping]]] = ...) -> None: ...
+
+class ReadResponse(_message.Message):
+    __slots__ = ("results",)
+    RESULTS_FIELD_NUMBER: _ClassVar[int]
+    results: _containers.RepeatedCompositeFieldContainer[QueryResult]
+    def __init__(self, results: _Optional[_Iterable[_Union[QueryResult, _Mapping]]] = ...) -> None: ...
+
+class Chunk(_message.Message):
+    __slots__ = ("min_time_ms", "max_time_ms", "type", "data")
+    class Encoding(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+        __slots__ = ()
+        UNKNOWN: _ClassVar[Chunk.Encoding]
+        XOR: _ClassVar[Chunk.Encoding]
+        HISTOGRAM: _ClassVar[Chunk.Encoding]
+        FLOAT_HISTOGRAM: _ClassVar[Chunk.Encoding]
+    UNKNOWN: Chunk.Encoding
+    XOR: Chunk.Encoding
+    HISTOGRAM: Chunk.Encoding
+    FLOAT_HISTOGRAM: Chunk.Encoding
+    MIN_TIME_MS_FIELD_NUMBER: _ClassVar[int]
+    MAX_TIME_MS_FIELD_NUMBER: _ClassVar[int]
+    TYPE_FIELD_NUMBER: _ClassVar[int]
+    DATA_FIELD_NUMBER: _ClassVar[int]
+    min_time_ms: int
+    max_time_ms: int
+    type: Chunk.Encoding
+    data: bytes
+    def __init__(self, min_time_ms: _Optional[int] = ..., max_time_ms: _Optional[int] = ..., type: _Optional[_Union[Chunk.Encoding, str]] = ..., data: _Optional[bytes] = ...) -> None: ...
+
+class ChunkedSeries(_message.Message):
+    __slots__ = ("labels", "chunks")
+    LABELS_FIELD_NUMBER: _ClassVar[int]
+    CHUNKS_FIELD_NUMBER: _ClassVar[int]
+    labels: _containers.RepeatedCompositeFieldContainer[Label]
+    chunks: _containers.RepeatedCompositeFieldContainer[Chunk]
+    def __init__(self, labels: _Optional[_Iterable[_Union[Label, _Mapping]]] = ..., chunks: _Optional[_Iterable[_Union[Chunk, _Mapping]]] = ...) -> None: ...
+
+class ChunkedReadResponse(_message.Message):
+    __slots__ = ("chunked_series", "query_index")
+    CHUNKED_SERIES_FIELD_NUMBER: _ClassVar[int]
+    QUERY_INDEX_FIELD_NUMBER: _ClassVar[int]
+    chunked_series: _containers.RepeatedCompositeFieldContainer[ChunkedSeries]
+    query_index: int
+    def __init__(self, chunked_series: _Optional[_Iterable[_Union[ChunkedSeries, _Mapping]]] = ..., query_index: _Optional[int] = ...) -> None: ...
