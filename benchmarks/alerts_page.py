@@ -80,8 +80,10 @@ requestAnimationFrame(tick);
 """
 
 
-def write_data(root: Path, alerts: int) -> Path:
-    """The series and the rule; returns the config file."""
+def write_data(root: Path, alerts: int, interval: str = "5s") -> Path:
+    """``probe_up`` = 0 for ``alerts`` instances over the last ten minutes in ``root/data`` and the rule
+    ``ProbeDown: probe_up == 0`` evaluated every ``interval``; returns the config file (also used by the
+    browser test of the alerts page at this scale)."""
     import tsdb
 
     end_ms = int(time.time() * 1000) // 15_000 * 15_000
@@ -93,11 +95,11 @@ def write_data(root: Path, alerts: int) -> Path:
         for lo in range(0, alerts, 1000):
             db.append_many(series[lo:lo + 1000])
     (root / "rules.yml").write_text(
-        "groups:\n  - name: probes\n    interval: 5s\n    rules:\n"
+        f"groups:\n  - name: probes\n    interval: {interval}\n    rules:\n"
         "      - alert: ProbeDown\n        expr: probe_up == 0\n        labels: {severity: page}\n"
         "        annotations: {summary: '{{ $labels.instance }} does not answer'}\n")
     config = root / "tsdb.yml"
-    config.write_text(json.dumps({"rules": {"files": [str(root / "rules.yml")], "evaluation_interval": "5s"}}))
+    config.write_text(json.dumps({"rules": {"files": [str(root / "rules.yml")], "evaluation_interval": interval}}))
     return config
 
 

@@ -4,14 +4,13 @@ alert, and the page fits a 375 px wide phone."""
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Iterator
 from typing import Any
 
-import numpy as np
 import pytest
 
+from benchmarks.alerts_page import write_data
 from tests.browser.conftest import console_errors, screenshot, wait_for
 from tests.integration.serve import ServeProcess
 
@@ -19,30 +18,11 @@ ALERTS = 10_000
 WAIT_S = 60.0
 
 
-def write_probe_series(data_dir: Any, count: int, end_ms: int) -> None:
-    """``probe_up`` = 0 for ``count`` instances over the last ten minutes, through the embedded API."""
-    import tsdb
-
-    ts = end_ms - np.arange(40, dtype=np.int64)[::-1] * 15_000
-    zeros = np.zeros(len(ts))
-    series = [({"__name__": "probe_up", "instance": f"host-{i:05d}:9100", "job": "probe", "zone": f"z{i % 7}"},
-               ts, zeros) for i in range(count)]
-    with tsdb.open(str(data_dir), wal_fsync="never") as db:
-        for lo in range(0, count, 1000):
-            db.append_many(series[lo:lo + 1000])
-
-
 @pytest.fixture(scope="module")
 def many_alerts(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServeProcess]:
     """``tsdb serve`` whose rule ``ProbeDown`` fires for every one of the 10,000 ``probe_up`` series."""
     root = tmp_path_factory.mktemp("alerts-scale")
-    write_probe_series(root / "data", ALERTS, int(time.time() * 1000) // 15_000 * 15_000)
-    (root / "rules.yml").write_text(
-        "groups:\n  - name: probes\n    interval: 2s\n    rules:\n"
-        "      - alert: ProbeDown\n        expr: probe_up == 0\n        labels: {severity: page}\n"
-        "        annotations: {summary: '{{ $labels.instance }} does not answer'}\n")
-    config = root / "tsdb.yml"
-    config.write_text(json.dumps({"rules": {"files": [str(root / "rules.yml")], "evaluation_interval": "2s"}}))
+    config = write_data(root, ALERTS, interval="2s")
     proc = ServeProcess(root / "data", "--config", str(config))
     try:
         deadline = time.monotonic() + WAIT_S
