@@ -409,6 +409,25 @@ class Browser:
             self.current = None
 
 
+@contextlib.contextmanager
+def serve_rule_firing_soon(root: Path, alert: str, delay_s: float,
+                           rule_extra: str = "") -> Iterator[tuple[ServeProcess, float]]:
+    """``tsdb serve`` on ``root/data`` evaluating every second the alert ``alert``, which starts firing
+    ``delay_s`` after this call (that Unix time is yielded with the server); ``rule_extra`` holds further
+    YAML lines of the rule (labels, annotations), each indented by 8 spaces."""
+    fires_at = time.time() + delay_s
+    (root / "rules.yml").write_text(
+        "groups:\n  - name: soon\n    interval: 1s\n    rules:\n"
+        f"      - alert: {alert}\n        expr: vector(time()) > {fires_at:.0f}\n" + rule_extra)
+    config = root / "tsdb.yml"
+    config.write_text(json.dumps({"rules": {"files": [str(root / "rules.yml")], "evaluation_interval": "1s"}}))
+    proc = ServeProcess(root / "data", "--config", str(config))
+    try:
+        yield proc, fires_at
+    finally:
+        proc.stop()
+
+
 @pytest.fixture(scope="session")
 def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Browser]:
     """Headless Chromium through chromedriver (Debian's binaries), browser console captured."""

@@ -4,14 +4,13 @@ reloads and switches off."""
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from tests.browser.conftest import console_errors, wait_for
+from tests.browser.conftest import console_errors, serve_rule_firing_soon, wait_for
 from tests.integration.serve import ServeProcess
 
 # Chromium shows notifications itself; this records each one the page raises (the real one is still made).
@@ -34,18 +33,8 @@ RECORD_NOTIFICATIONS = """
 @pytest.fixture(scope="module")
 def firing_soon(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[ServeProcess, float]]:
     """``tsdb serve`` with a rule that starts firing 20 s after start-up (the time returned)."""
-    root = tmp_path_factory.mktemp("alert-notifications")
-    fires_at = time.time() + 20
-    (root / "rules.yml").write_text(
-        "groups:\n  - name: soon\n    interval: 1s\n    rules:\n"
-        f"      - alert: NotifySoon\n        expr: vector(time()) > {fires_at:.0f}\n")
-    config = root / "tsdb.yml"
-    config.write_text(json.dumps({"rules": {"files": [str(root / "rules.yml")], "evaluation_interval": "1s"}}))
-    proc = ServeProcess(root / "data", "--config", str(config))
-    try:
-        yield proc, fires_at
-    finally:
-        proc.stop()
+    with serve_rule_firing_soon(tmp_path_factory.mktemp("alert-notifications"), "NotifySoon", 20) as started:
+        yield started
 
 
 def test_new_firing_alert_raises_a_browser_notification(firing_soon: tuple[ServeProcess, float],

@@ -16,7 +16,7 @@ import pytest
 from aiohttp import web
 
 from tests.aiohttp_thread import AiohttpThread
-from tests.browser.conftest import api, console_errors, screenshot, wait_for
+from tests.browser.conftest import api, console_errors, screenshot, serve_rule_firing_soon, wait_for
 from tests.integration.serve import ServeProcess
 from tests.needs import require_binary
 
@@ -211,19 +211,10 @@ def test_silence_created_in_ui_is_seen_by_amtool_and_mutes(alerting: tuple[Serve
 @pytest.fixture(scope="module")
 def rules_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[ServeProcess, float]]:
     """``tsdb serve`` evaluating every second a rule that starts firing 12 s after start-up (the time returned)."""
-    root = tmp_path_factory.mktemp("alerts-ui")
-    fires_at = time.time() + 12
-    (root / "rules.yml").write_text(
-        "groups:\n  - name: live\n    interval: 1s\n    rules:\n"
-        f"      - alert: LiveSoon\n        expr: vector(time()) > {fires_at:.0f}\n"
-        "        labels: {severity: page}\n        annotations: {summary: it is time}\n")
-    config = root / "tsdb.yml"
-    config.write_text(json.dumps({"rules": {"files": [str(root / "rules.yml")], "evaluation_interval": "1s"}}))
-    proc = ServeProcess(root / "data", "--config", str(config))
-    try:
-        yield proc, fires_at
-    finally:
-        proc.stop()
+    with serve_rule_firing_soon(tmp_path_factory.mktemp("alerts-ui"), "LiveSoon", 12,
+                                "        labels: {severity: page}\n        annotations: {summary: it is time}\n"
+                                ) as started:
+        yield started
 
 
 def test_alerts_page_updates_live(rules_server: tuple[ServeProcess, float], driver: Any) -> None:
