@@ -199,12 +199,12 @@ def test_queries_pause_at_checkpoints_while_writes_are_in_flight() -> None:
 
     try:
         wall, cpu = asyncio.run(scheduler.run("http", busy_query))
-        assert pauses and abs(sum(pauses) - (wall - cpu)) < 0.1, (pauses, wall, cpu)
-        assert cpu / wall < 0.4, f"ran {cpu / wall:.0%} of the time while writes were in flight (share 25 %)"
+        # each pause is three times the time run since the previous one (at least the CPU time used)
+        assert sum(pauses) >= 2.5 * cpu and wall >= cpu + sum(pauses), (pauses, wall, cpu)
         pauses.clear()
         in_flight[0] = 0
-        wall, cpu = asyncio.run(scheduler.run("http", busy_query))
-        assert not pauses and wall < 0.2 / 0.4
+        asyncio.run(scheduler.run("http", busy_query))
+        assert not pauses
         in_flight[0] = 1
         pacer.share = 1.0
         asyncio.run(scheduler.run("http", busy_query))
