@@ -114,7 +114,7 @@ def test_malformed_lines_answer_400_naming_them_and_keep_the_valid_ones(server: 
     ("/api/v2/write", "ns", 1_000_000_000), ("/api/v2/write", "s", 1)])
 def test_precisions(server: ServerThread, path: str, precision: str, factor: float) -> None:
     t_s = (T0_S // 3600) * 3600  # whole hours: every precision can say it
-    stamp = int(t_s * factor) if factor >= 1 else int(t_s * factor)
+    stamp = round(t_s * factor)
     name = f"prec_{path.count('/')}_{precision or 'default'}"
     status, answer = post(server, f"{path}?precision={precision}&db=p", f"{name} v=7 {stamp}".encode())
     assert status == 204, answer
