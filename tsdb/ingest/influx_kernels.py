@@ -124,7 +124,7 @@ def _bool_value(buf: np.ndarray, s: int, e: int) -> int:
         return -1
     word = 0
     for i in range(s, e):
-        word = word * 256 + buf[i]
+        word = word * 256 + int(buf[i])
     if n == 4 and (word == 0x74727565 or word == 0x54727565 or word == 0x54525545):
         return 1
     if n == 5 and (word == 0x66616C7365 or word == 0x46616C7365 or word == 0x46414C5345):
@@ -232,8 +232,12 @@ def _line(buf: np.ndarray, ls: int, le: int, row: np.ndarray, tags: np.ndarray, 
             p += 1
         ds = p
         value = 0
-        while p < le and _is_digit(buf[p]) and p - ds < 19:
-            value = value * 10 + (buf[p] - 48)
+        while p < le and _is_digit(buf[p]):
+            d = int(buf[p]) - 48
+            if value > (9223372036854775807 - d) // 10:  # past int64
+                row[L_STATUS], row[L_ERR_POS] = ERR_TIMESTAMP, ts_s
+                return
+            value = value * 10 + d
             p += 1
         if p == ds:
             row[L_STATUS], row[L_ERR_POS] = ERR_TIMESTAMP, ts_s
