@@ -94,7 +94,6 @@ FQDNLookup false
 Interval 1
 BaseDir "{tmp_path}"
 PIDFile "{tmp_path}/collectd.pid"
-PluginDir "/usr/lib/collectd"
 LoadPlugin load
 LoadPlugin memory
 LoadPlugin write_graphite
