@@ -167,3 +167,28 @@ def test_write_limit_answers_429(tmp_path: Path) -> None:
             held.release()  # type: ignore[union-attr]
         assert status == 429 and b"busy" in answer
         assert post(st, "/write", b"m v=1 1\n")[0] == 204
+
+
+def test_gzip_body_inflating_past_the_byte_limit_answers_429(tmp_path: Path) -> None:
+    from tsdb.config import IngestOptions
+
+    config = ServerConfig(data_dir=str(tmp_path / "d"), http_listen="127.0.0.1:0", grpc_listen="127.0.0.1:0",
+                          ingest=IngestOptions(max_inflight_bytes=4096))
+    with ServerThread(config) as st:
+        limiter = st.server.context.backend.write_limiter  # type: ignore[union-attr]
+        held = limiter.admit(100)  # another request in flight
+        try:
+            body = gzip.compress(b"m v=1 1\n" * 2000)  # small on the wire, 16 kB inflated
+            status, _ = post(st, "/write", body, {"Content-Encoding": "gzip"})
+        finally:
+            held.release()  # type: ignore[union-attr]
+        assert status == 429
+        assert post(st, "/write", body, {"Content-Encoding": "gzip"})[0] == 204  # alone it is admitted
+
+
+def test_body_past_the_size_limit_answers_413(tmp_path: Path) -> None:
+    config = ServerConfig(data_dir=str(tmp_path / "d"), http_listen="127.0.0.1:0", grpc_listen="127.0.0.1:0",
+                          max_body_bytes=1000)
+    with ServerThread(config) as st:
+        status, answer = post(st, "/api/v2/write?bucket=b", b"m v=1 1\n" * 200)
+        assert status == 413 and b"larger than the limit" in answer

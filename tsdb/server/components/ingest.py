@@ -36,6 +36,7 @@ from tsdb.ingest import graphite, influx
 from tsdb.ingest.batch import Batch, SeriesCache
 from tsdb.server.backend import Backend, DecodedWrite, store_write
 from tsdb.server.components.base import UNCHANGED, Reload, ServerContext
+from tsdb.server.write_limits import TOO_MANY_BYTES
 
 log = logging.getLogger("tsdb.server.ingest")
 
@@ -120,6 +121,13 @@ class IngestComponent:
                 return web.json_response({"code": "request too large", "message": str(err)}, status=413)
             except IncompleteBodyError as err:
                 return _invalid(str(err))
+            # a gzip body inflates past its Content-Length; decoding takes about the body's size again
+            if ticket is not None and not ticket.reserve(2 * len(body) - ticket.nbytes):
+                assert limiter is not None
+                if self.backend.on_write_refused is not None:
+                    self.backend.on_write_refused("influx", TOO_MANY_BYTES)
+                return web.Response(status=429, text=limiter.refusal_text(TOO_MANY_BYTES),
+                                    headers={"Retry-After": str(limiter.retry_after_s)})
             loop = asyncio.get_running_loop()
             try:
                 batch, stored, refused = await loop.run_in_executor(
