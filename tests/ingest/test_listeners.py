@@ -119,3 +119,19 @@ LoadPlugin write_graphite
     assert got, proc.stderr.read().decode() if proc.stderr else ""
     names = {r["metric"]["__name__"] for r in got}
     assert "collectd.testhost.load.load.shortterm" in names
+
+
+def test_stop_ends_open_connections_and_long_lines_are_dropped(tmp_path: Path) -> None:
+    config = ServerConfig(data_dir=str(tmp_path / "d"), http_listen="127.0.0.1:0", grpc_listen="127.0.0.1:0",
+                          graphite=GraphiteOptions(listen="127.0.0.1:0"))
+    st = ServerThread(config)
+    try:
+        conn = socket.create_connection(("127.0.0.1", _ports(st)["graphite_tcp"]))
+        conn.sendall(b"x" * (1100 << 10))  # past the longest partial line kept
+        conn.sendall(f"\nkept.line 1 {T0_S}\n".encode())
+        assert _until(lambda: query(st, '{__name__="kept.line"}', T0_S))
+    finally:
+        started = time.monotonic()
+        st.close()
+        conn.close()
+    assert time.monotonic() - started < 10

@@ -67,6 +67,7 @@ class IngestComponent:
                                 "not stored, by protocol and reason.", ["protocol", "reason"], registry=registry)
         self._servers: list[asyncio.AbstractServer] = []
         self._transports: list[asyncio.BaseTransport] = []
+        self._writers: set[asyncio.StreamWriter] = set()
         self._last_log: dict[str, float] = {}
         self.ports: dict[str, int] = {}
         """Bound ports of the listeners (``influx_tcp``, ``influx_udp``, ``graphite_tcp``, ``graphite_udp``)."""
@@ -176,11 +177,11 @@ class IngestComponent:
     def _ingest_stream(self, protocol: str, data: bytes) -> None:
         """Decode and store lines received by a TCP or UDP listener; problems are counted and logged."""
         now = int(time.time() * 1000)
-        if protocol == "influx":
-            batch = influx.parse(data, now, cache=self.cache)
-        else:
-            batch = graphite.parse(data, now, self.graphite_cache)
         try:
+            if protocol == "influx":
+                batch = influx.parse(data, now, cache=self.cache)
+            else:
+                batch = graphite.parse(data, now, self.graphite_cache)
             _, refused = self._store(protocol, batch)
         except Exception as err:  # a storage fault must not end the listener
             self._log(protocol, "storing received lines failed", str(err))
@@ -225,6 +226,7 @@ class IngestComponent:
         async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
             loop = asyncio.get_running_loop()
             pending = b""
+            self._writers.add(writer)
             try:
                 while True:  # ends at the sender's EOF (or a broken connection)
                     chunk = await reader.read(TCP_READ_BYTES)
@@ -242,9 +244,10 @@ class IngestComponent:
                     await loop.run_in_executor(self.context.executor, self._ingest_stream, protocol, ready)
                 if pending.strip():
                     await loop.run_in_executor(self.context.executor, self._ingest_stream, protocol, pending)
-            except (ConnectionError, asyncio.IncompleteReadError):
-                pass
+            except (ConnectionError, asyncio.IncompleteReadError, RuntimeError):
+                pass  # the sender left, or the server is stopping (its request threads are gone)
             finally:
+                self._writers.discard(writer)
                 writer.close()
                 with contextlib.suppress(Exception):
                     await writer.wait_closed()
@@ -259,6 +262,8 @@ class IngestComponent:
         self._transports = []
         for server in self._servers:
             server.close()
+        for writer in list(self._writers):  # senders keep connections open: end them, their handlers finish
+            writer.close()
         for server in self._servers:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(server.wait_closed(), 5)
