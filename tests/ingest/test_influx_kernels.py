@@ -119,3 +119,11 @@ def test_parse_caches_labels_and_precision() -> None:
     assert parse(b"m v=1 -1500", 0, precision_factor("us")).ts.tolist() == [-2]  # floor to ms
     with pytest.raises(ValueError, match="precision"):
         precision_factor("m", v2=True)
+
+
+def test_timestamps_past_int64_in_ms_are_invalid_lines() -> None:
+    body = b"a v=1 100\nb v=2,s=\"x\",w=3 9223372036854775\nc v=4 -9223372036854775\n1st v=5 1"
+    batch = parse(body, 0, precision_factor("h"))
+    assert [str(e) for e in batch.errors] == ["line 2: invalid timestamp", "line 3: invalid timestamp"]
+    assert [lb["__name__"] for lb in batch.labels] == ["a_v", "_1st_v"]
+    assert batch.values.tolist() == [1.0, 5.0] and batch.ts.tolist() == [360_000_000, 3_600_000]

@@ -73,6 +73,12 @@ def parse(body: bytes | bytearray, now_ms: int, precision: tuple[int, int] = (1,
     k.tokenize(buf, lines, tags, fields, numbuf, counts)
     n_lines, _, n_fields, n_num = (int(c) for c in counts)
     lines = lines[:n_lines]
+    fields = fields[:n_fields]
+    mult, div = precision
+    value_keep = _drop_overflowing(lines, fields, mult)
+    if value_keep is not None:
+        fields = fields[value_keep[1]]
+        n_fields = len(fields)
     bad = np.flatnonzero(lines[:, k.L_STATUS] != k.OK)
     errors = [LineError(int(lines[i, k.L_NO]), _ERRORS[int(lines[i, k.L_STATUS])])
               for i in bad[:MAX_REPORTED_ERRORS].tolist()]
@@ -80,16 +86,16 @@ def parse(body: bytes | bytearray, now_ms: int, precision: tuple[int, int] = (1,
         batch = empty_batch()
         batch.errors, batch.bad_lines = errors, len(bad)
         return batch
-    fields = fields[:n_fields]
     ok = lines[lines[:, k.L_STATUS] == k.OK]
     # the line of every field
     field_line = np.repeat(np.arange(len(ok)), ok[:, k.L_FIELD_COUNT])
     numeric = fields[:, k.F_KIND] != k.KIND_STRING
     skipped = int(n_fields - numeric.sum())
     values = np.array(numbuf[:n_num].tobytes().split(), dtype=np.float64) if n_num else np.empty(0, np.float64)
+    if value_keep is not None:
+        values = values[value_keep[0]]
     field_line = field_line[numeric]
     fields = fields[numeric]
-    mult, div = precision
     raw_ts = ok[:, k.L_TS]
     line_ts = np.where(ok[:, k.L_HAS_TS] == 1, raw_ts * mult // div if mult != 1 or div != 1 else raw_ts, now_ms)
     ts = line_ts[field_line]
@@ -118,6 +124,22 @@ def parse(body: bytes | bytearray, now_ms: int, precision: tuple[int, int] = (1,
     np.cumsum(counts_per, out=offsets[1:])
     return Batch(found, offsets, ts[order].astype(np.int64), values[order], errors, len(bad),  # type: ignore[arg-type]
                  skipped)
+
+
+def _drop_overflowing(lines: npt.NDArray[np.int64], fields: npt.NDArray[np.int64], mult: int
+                      ) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.bool_]] | None:
+    """Mark lines whose timestamp overflows int64 when turned into ms (``* mult``) as invalid timestamps;
+    (numeric values to keep, fields to keep) when some were, else None."""
+    if mult == 1:
+        return None
+    ok_rows = np.flatnonzero(lines[:, k.L_STATUS] == k.OK)
+    rows = lines[ok_rows]
+    over = (rows[:, k.L_HAS_TS] == 1) & (np.abs(rows[:, k.L_TS]) > np.iinfo(np.int64).max // mult)
+    if not over.any():
+        return None
+    keep = ~over[np.repeat(np.arange(len(rows)), rows[:, k.L_FIELD_COUNT])]
+    lines[ok_rows[over], k.L_STATUS] = k.ERR_TIMESTAMP
+    return keep[fields[:, k.F_KIND] != k.KIND_STRING], keep
 
 
 def _factorize(keys: list[bytes]) -> tuple[npt.NDArray[np.int64], list[int]]:
