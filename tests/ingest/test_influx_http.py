@@ -192,3 +192,18 @@ def test_body_past_the_size_limit_answers_413(tmp_path: Path) -> None:
     with ServerThread(config) as st:
         status, answer = post(st, "/api/v2/write?bucket=b", b"m v=1 1\n" * 200)
         assert status == 413 and b"larger than the limit" in answer
+
+
+def test_v2_client_sees_the_error_naming_the_line(server: ServerThread) -> None:
+    client_mod = require_module("influxdb_client")
+    from influxdb_client.client.write_api import SYNCHRONOUS
+    from influxdb_client.rest import ApiException
+
+    with client_mod.InfluxDBClient(url=_base(server), token="any", org="acme") as client:
+        write_api = client.write_api(write_options=SYNCHRONOUS)
+        with pytest.raises(ApiException) as caught:
+            write_api.write(bucket="iot", record=[f"v2ok v=1 {T0_S}", "v2bad v=1 notatime"],
+                            write_precision=client_mod.WritePrecision.S)
+    assert caught.value.status == 400
+    assert "line 2: invalid timestamp" in json.loads(caught.value.body)["message"]
+    assert query(server, "v2ok_v", T0_S)[0]["value"] == [T0_S, "1"]
