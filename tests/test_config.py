@@ -9,6 +9,8 @@ import pytest
 from tsdb.config import (
     DAY_MS,
     HOUR_MS,
+    GraphiteOptions,
+    InfluxOptions,
     IngestOptions,
     ServerConfig,
     StorageOptions,
@@ -71,6 +73,21 @@ def test_bad_files_name_file_and_key(tmp_path: Path, text: str, message: str) ->
 def test_missing_file(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="cannot read config"):
         load_server_config(tmp_path / "absent.yml")
+
+
+def test_influx_and_graphite_sections(tmp_path: Path) -> None:
+    path = tmp_path / "tsdb.yml"
+    path.write_text("influx:\n  tcp_listen: 127.0.0.1:8089\ngraphite:\n  listen: '[::1]:2003'\n")
+    config = load_server_config(path)
+    assert config.influx == InfluxOptions(tcp_listen="127.0.0.1:8089")
+    assert config.graphite == GraphiteOptions(listen="[::1]:2003")
+    assert ServerConfig().influx == InfluxOptions() and not ServerConfig().graphite.listen  # off by default
+    for text, error in [("influx:\n  udp_listen: nowhere\n", r"influx\.udp_listen: expected host:port"),
+                        ("graphite:\n  listen: 5\n", r"graphite\.listen: expected host:port"),
+                        ("graphite:\n  port: 1\n", "unknown key 'port'")]:
+        path.write_text(text)
+        with pytest.raises(ConfigError, match=error):
+            load_server_config(path)
 
 
 def test_ingest_section(tmp_path: Path) -> None:

@@ -184,6 +184,39 @@ class IngestOptions:
                                   f"got {value!r}")
 
 
+def _check_listen(value: Any, where: str) -> None:
+    """``""`` (off) or ``host:port``; ConfigError naming ``where`` otherwise."""
+    if not isinstance(value, str):
+        raise ConfigError(f"{where}: expected host:port, got {value!r}")
+    if value:
+        host, _, port = value.rpartition(":")
+        if not host or not port.isdigit() or int(port) > 65535:
+            raise ConfigError(f"{where}: expected host:port, got {value!r}")
+
+
+@dataclass(frozen=True)
+class InfluxOptions:
+    """Listeners for InfluxDB line protocol over plain TCP and UDP (docs/integrations.md); "" = off. The HTTP
+    endpoints ``/write`` and ``/api/v2/write`` are always on."""
+
+    tcp_listen: str = ""
+    udp_listen: str = ""
+
+    def __post_init__(self) -> None:
+        _check_listen(self.tcp_listen, "influx.tcp_listen")
+        _check_listen(self.udp_listen, "influx.udp_listen")
+
+
+@dataclass(frozen=True)
+class GraphiteOptions:
+    """Graphite plaintext listener (docs/integrations.md): TCP and UDP on ``listen``; "" = off."""
+
+    listen: str = ""
+
+    def __post_init__(self) -> None:
+        _check_listen(self.listen, "graphite.listen")
+
+
 @dataclass(frozen=True)
 class ServerConfig:
     """Everything ``tsdb serve`` needs."""
@@ -197,6 +230,8 @@ class ServerConfig:
     storage: StorageOptions = field(default_factory=StorageOptions)
     query: QueryOptions = field(default_factory=QueryOptions)
     ingest: IngestOptions = field(default_factory=IngestOptions)
+    influx: InfluxOptions = field(default_factory=InfluxOptions)
+    graphite: GraphiteOptions = field(default_factory=GraphiteOptions)
     # URL under which users reach this server (alert links, generatorURL); default http://<http_listen>.
     external_url: str = ""
     # Labels added to alerts and remote-sent data, as Prometheus's global.external_labels.
@@ -232,7 +267,8 @@ class ServerConfig:
                 raise ConfigError(f"web_roles.{user}: unknown role {role!r} (one of {', '.join(roles)})")
 
 
-_SECTIONS = {"storage": StorageOptions, "query": QueryOptions, "ingest": IngestOptions}
+_SECTIONS = {"storage": StorageOptions, "query": QueryOptions, "ingest": IngestOptions, "influx": InfluxOptions,
+             "graphite": GraphiteOptions}
 _NOT_YAML = {"config_dir"}  # fields set by the loader, never read from the file
 _DURATION_SUFFIX = "_ms"
 

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from tests.fuzz.harness import doc_fuzzer, seed_fuzzer, text_fuzzer
 from tests.fuzz.strategies import corpus_seeds, doc_blocks, dump_yaml, values
-from tsdb.config import IngestOptions, QueryOptions, ServerConfig, StorageOptions
+from tsdb.config import GraphiteOptions, InfluxOptions, IngestOptions, QueryOptions, ServerConfig, StorageOptions
 from tsdb.rules.config import _KEYS as RULES_KEYS
 from tsdb.scrape.config import _JOB_KEYS
 from tsdb.server.components.dashboards import _KEYS as DASHBOARD_KEYS
@@ -23,7 +23,8 @@ def _yaml_names(cls: type) -> set[str]:
 
 TOP = sorted(_yaml_names(ServerConfig))
 SECTION_KEYS = {"storage": _yaml_names(StorageOptions), "query": _yaml_names(QueryOptions),
-                "ingest": _yaml_names(IngestOptions), "rules": RULES_KEYS, "slos": SLO_KEYS,
+                "ingest": _yaml_names(IngestOptions), "influx": _yaml_names(InfluxOptions),
+                "graphite": _yaml_names(GraphiteOptions), "rules": RULES_KEYS, "slos": SLO_KEYS,
                 "dashboards": DASHBOARD_KEYS, "scrape": {"global", "scrape_configs"}}
 KEYS = sorted(set(TOP).union(*SECTION_KEYS.values(), _JOB_KEYS, {"targets", "labels", "url", "files"}))
 

@@ -64,8 +64,8 @@ class Backend:
     front end's own executor, unbounded)."""
     labels_cache: LabelsCache = field(default_factory=LabelsCache)
     on_write: Callable[[str, str], None] | None = None
-    """Called once per write request with (protocol, outcome code): ``remote_write`` and the HTTP status,
-    ``grpc`` and the gRPC status name."""
+    """Called once per write request with (protocol, outcome code): ``remote_write`` and ``influx`` with the
+    HTTP status, ``grpc`` and the gRPC status name."""
     write_limiter: WriteLimiter | None = None
     """Bounds the write requests in flight (requests refused past it answer 429 / RESOURCE_EXHAUSTED)."""
     on_write_refused: Callable[[str, str], None] | None = None
