@@ -1,0 +1,556 @@
+"""OTLP metrics -> Prometheus series, translated as Prometheus 3.x translates them.
+
+:func:`decode_request` reads an ``ExportMetricsServiceRequest`` body (protobuf or OTLP's JSON mapping);
+:func:`translate` turns it into columnar samples (:class:`Translation`) with Prometheus's rules:
+
+- metric names escaped with unit and type suffixes (``UnderscoreEscapingWithSuffixes``): ``_seconds``,
+  ``_bytes``, ``_per_second``..., ``_total`` for monotonic sums, ``_ratio`` for gauges of unit ``1``;
+- attribute names sanitised into label names (``host.name`` -> ``host_name``, ``0x`` -> ``key_0x``,
+  ``_x`` -> ``key_x``); attributes that collide after sanitising are joined with ``;``;
+- ``job`` = ``service.namespace/service.name`` (or ``service.name``), ``instance`` = ``service.instance.id``;
+  other resource attributes go to ``target_info`` (unless promoted), scope labels only when asked;
+- gauges and sums as one series, histograms as ``_bucket{le}``/``_sum``/``_count``, summaries as
+  ``{quantile}``/``_sum``/``_count``; exponential histograms are rejected (native histograms are not
+  stored yet); the no-recorded-value flag gives a stale marker; exemplars are dropped; ns -> ms.
+
+Delta sums and histograms are accumulated into cumulative series by a :class:`DeltaAccumulator` (or
+rejected when none is given, as Prometheus does by default). Rejected data points are counted by reason
+with a readable message, for OTLP's partial-success answer.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import math
+import re
+import threading
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+from google.protobuf import json_format
+from google.protobuf.message import DecodeError
+from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
+from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
+from opentelemetry.proto.metrics.v1 import metrics_pb2
+
+from tsdb.config import OtlpOptions
+from tsdb.errors import InvalidArgumentError, InvalidLabelsError
+from tsdb.labels import Labels
+from tsdb.storage.interfaces import STALE_NAN
+from tsdb.storage.metadata import MetricMetadata
+
+PROTOBUF = "application/x-protobuf"
+JSON = "application/json"
+
+SERVICE_NAME = "service.name"
+SERVICE_NAMESPACE = "service.namespace"
+SERVICE_INSTANCE_ID = "service.instance.id"
+IDENTIFYING = (SERVICE_NAMESPACE, SERVICE_NAME, SERVICE_INSTANCE_ID)
+TARGET_INFO = "target_info"
+
+NO_RECORDED_VALUE = metrics_pb2.DataPointFlags.DATA_POINT_FLAGS_NO_RECORDED_VALUE_MASK
+DELTA = metrics_pb2.AggregationTemporality.AGGREGATION_TEMPORALITY_DELTA
+CUMULATIVE = metrics_pb2.AggregationTemporality.AGGREGATION_TEMPORALITY_CUMULATIVE
+
+# rejection reasons (also the reasons of the server's rejected-samples counter)
+NATIVE_HISTOGRAM = "otlp_native_histogram_unsupported"
+TEMPORALITY = "otlp_invalid_temporality"
+INVALID_NAME = "otlp_invalid_name"
+INVALID_LABEL = "otlp_invalid_label"
+UNSUPPORTED = "otlp_unsupported_type"
+
+# OTel unit -> Prometheus suffix (otlptranslator's tables)
+UNITS = {
+    "d": "days", "h": "hours", "min": "minutes", "s": "seconds", "ms": "milliseconds", "us": "microseconds",
+    "ns": "nanoseconds", "By": "bytes", "KiBy": "kibibytes", "MiBy": "mebibytes", "GiBy": "gibibytes",
+    "TiBy": "tibibytes", "KBy": "kilobytes", "MBy": "megabytes", "GBy": "gigabytes", "TBy": "terabytes",
+    "m": "meters", "V": "volts", "A": "amperes", "J": "joules", "W": "watts", "g": "grams", "Cel": "celsius",
+    "Hz": "hertz", "1": "", "%": "percent",
+}
+PER_UNITS = {"s": "second", "m": "minute", "h": "hour", "d": "day", "w": "week", "mo": "month", "y": "year"}
+
+
+def decode_request(body: bytes | bytearray, content_type: str) -> ExportMetricsServiceRequest:
+    """Parse an (already decompressed) body of ``content_type`` (protobuf or JSON); InvalidArgumentError
+    naming what is wrong otherwise. JSON follows OTLP's mapping: camelCase or snake_case field names, enums
+    as numbers or names, 64-bit integers as strings or numbers; unknown fields are ignored."""
+    request = ExportMetricsServiceRequest()
+    kind = content_type.split(";", 1)[0].strip().lower()
+    if kind == PROTOBUF:
+        try:
+            request.ParseFromString(bytes(body))
+        except (DecodeError, ValueError) as err:
+            raise InvalidArgumentError(f"invalid ExportMetricsServiceRequest protobuf: {err}") from err
+        return request
+    if kind == JSON:
+        try:
+            json_format.Parse(bytes(body).decode("utf-8"), request, ignore_unknown_fields=True)
+        except (json_format.ParseError, UnicodeDecodeError, ValueError, RecursionError) as err:
+            raise InvalidArgumentError(f"invalid ExportMetricsServiceRequest JSON: {err}") from err
+        return request
+    raise InvalidArgumentError(f"unsupported Content-Type {content_type!r}; expected {PROTOBUF} or {JSON}")
+
+
+# -- names ------------------------------------------------------------------------------------------------
+def _metric_char_ok(c: str) -> bool:
+    return c.isascii() and (c.isalnum() or c == ":")
+
+
+def _fields(text: str, keep: Any) -> list[str]:
+    """Go's strings.FieldsFunc: the runs of characters for which ``keep`` holds (empty runs dropped)."""
+    out, run = [], []
+    for c in text:
+        if keep(c):
+            run.append(c)
+        elif run:
+            out.append("".join(run))
+            run = []
+    if run:
+        out.append("".join(run))
+    return out
+
+
+def _clean_unit(unit: str) -> str:
+    """Characters outside ``[a-zA-Z0-9:]`` -> ``_``, runs of ``_`` collapsed, a leading ``_`` dropped."""
+    mapped = "".join(c if _metric_char_ok(c) else "_" for c in unit)
+    return re.sub("_+", "_", mapped).removeprefix("_")
+
+
+def unit_suffixes(unit: str) -> tuple[str, str]:
+    """(main suffix, ``per_`` suffix) of an OTel unit: ``By/s`` -> (``bytes``, ``per_second``); units in
+    braces (annotations such as ``{request}``) give no suffix."""
+    parts = unit.split("/", 1)
+    main = per = ""
+    head = parts[0].strip()
+    if head and "{" not in head and "}" not in head:
+        main = UNITS.get(head, head)
+    if len(parts) > 1 and parts[1] != "":
+        tail = parts[1].strip()
+        if tail and "{" not in tail and "}" not in tail:
+            per = PER_UNITS.get(tail, tail)
+        if per:
+            per = "per_" + per
+    return main, per
+
+
+def metric_name(name: str, unit: str, kind: str, with_suffixes: bool = True) -> str:
+    """The Prometheus name of an OTLP metric (``kind``: gauge, counter (monotonic sum), sum, histogram,
+    summary); InvalidArgumentError when nothing valid remains of it."""
+    if with_suffixes:
+        tokens = _fields(name, _metric_char_ok)
+        main, per = unit_suffixes(unit)
+        main, per = _clean_unit(main), _clean_unit(per)
+        if main in tokens:
+            main = ""
+        if per == "per_":
+            per = ""
+        else:
+            per = per.removesuffix("_")
+            if per in tokens:
+                per = ""
+        if per:
+            main = main.removesuffix("_")
+        tokens += [t for t in (main, per) if t]
+        if kind == "counter":
+            tokens = [t for t in tokens if t != "total"] + ["total"]
+        if unit == "1" and kind == "gauge":
+            tokens = [t for t in tokens if t != "ratio"] + ["ratio"]
+        result = "_".join(tokens)
+    else:
+        result = "_".join(_fields(name, lambda c: _metric_char_ok(c) or c == "_"))
+    if result and result[0].isdigit():
+        result = "_" + result
+    if not result or (result != name and not result.strip("_")):
+        raise InvalidArgumentError(f"normalization for metric {name!r} resulted in an invalid name {result!r}")
+    return result
+
+
+def unit_name(unit: str) -> str:
+    """The metadata unit of an OTel unit (``ms`` -> ``milliseconds``, ``By/s`` -> ``bytes_per_second``)."""
+    main, per = unit_suffixes(unit)
+    main, per = _clean_unit(main), _clean_unit(per)
+    text = f"{main}_{per}" if main and per else (main or per)
+    return text.removeprefix("_").removesuffix("_")
+
+
+def label_name(name: str) -> str:
+    """A label name from an attribute name, as Prometheus's defaults sanitise it: characters outside
+    ``[a-zA-Z0-9_]`` become ``_`` (runs kept), a leading digit gets ``key_``, a single leading ``_`` gets
+    ``key``. InvalidArgumentError for an empty name or one of underscores only."""
+    if not name:
+        raise InvalidArgumentError("label name is empty")
+    out = "".join(c if c.isascii() and (c.isalnum() or c == "_") else "_" for c in name)
+    if out[0].isdigit():
+        out = "key_" + out
+    elif out.startswith("_") and not out.startswith("__"):
+        out = "key" + out
+    if not out.strip("_"):
+        raise InvalidArgumentError(f"normalization for label name {name!r} resulted in invalid name {out!r}")
+    return out
+
+
+def format_float(value: float) -> str:
+    """Go's ``strconv.FormatFloat(v, 'f', -1, 64)`` (``le`` and ``quantile`` values)."""
+    if math.isinf(value):
+        return "+Inf" if value > 0 else "-Inf"
+    if math.isnan(value):
+        return "NaN"
+    return str(np.format_float_positional(value, trim="-"))
+
+
+def any_value_text(value: AnyValue) -> str:
+    """An attribute value as a label value (pdata's ``AsString``: JSON for arrays and maps)."""
+    kind = value.WhichOneof("value")
+    if kind == "string_value":
+        return value.string_value
+    if kind is None:
+        return ""
+    if kind == "bool_value":
+        return "true" if value.bool_value else "false"
+    return _non_string(value, kind)
+
+
+def _non_string(value: AnyValue, kind: str) -> str:
+    if kind == "int_value":
+        return str(value.int_value)
+    if kind == "double_value":
+        return _double_text(value.double_value)
+    if kind == "bytes_value":
+        return base64.b64encode(value.bytes_value).decode("ascii")
+    return json.dumps(_any_json(value), separators=(",", ":"), ensure_ascii=False)
+
+
+def _double_text(v: float) -> str:
+    if math.isinf(v) or math.isnan(v):
+        return f"json: unsupported value: {format_float(v)}"
+    if v != 0 and (abs(v) < 1e-6 or abs(v) >= 1e21):
+        mantissa, _, exponent = repr(v).partition("e")
+        return f"{mantissa}e{exponent[0]}{exponent[1:].lstrip('0') or '0'}"
+    return format_float(v)
+
+
+def _any_json(value: AnyValue) -> Any:
+    kind = value.WhichOneof("value")
+    if kind == "array_value":
+        return [_any_json(v) for v in value.array_value.values]
+    if kind == "kvlist_value":
+        return {kv.key: _any_json(kv.value) for kv in value.kvlist_value.values}
+    if kind == "int_value":
+        return value.int_value
+    if kind == "double_value":
+        return value.double_value if math.isfinite(value.double_value) else format_float(value.double_value)
+    if kind == "bool_value":
+        return value.bool_value
+    if kind == "bytes_value":
+        return base64.b64encode(value.bytes_value).decode("ascii")
+    return value.string_value if kind else None
+
+
+# -- delta accumulation -----------------------------------------------------------------------------------
+class DeltaAccumulator:
+    """Running totals of delta series (keyed by the output series' labels), so delta sums and histograms
+    are stored as cumulative counters. In memory: a restart, or passing ``max_series`` (all totals are
+    then dropped), starts the totals again from zero, which queries see as a counter reset. A point not
+    newer than the series' last one is dropped. Thread-safe."""
+
+    def __init__(self, max_series: int = 1_000_000) -> None:
+        self.max_series = max_series
+        self._totals: dict[Labels, tuple[int, float]] = {}
+        self._lock = threading.Lock()
+
+    def add(self, labels: Labels, ts: int, delta: float) -> float | None:
+        """The cumulative value after adding ``delta`` at ``ts`` (ms); None for a point not newer than
+        the last one of the series."""
+        with self._lock:
+            last = self._totals.get(labels)
+            if last is not None and ts <= last[0]:
+                return None
+            if last is None and len(self._totals) >= self.max_series:
+                self._totals = {}
+            total = (last[1] if last is not None else 0.0) + delta
+            self._totals[labels] = (ts, total)
+            return total
+
+    def __len__(self) -> int:
+        return len(self._totals)
+
+
+# -- translation ------------------------------------------------------------------------------------------
+@dataclass
+class Translation:
+    """Translated samples: ``labels[i]`` owns ``ts``/``values`` ``offsets[i]:offsets[i+1]`` (time-ordered).
+
+    ``rejected`` counts rejected OTLP data points by reason and ``messages`` says why (a few, readable);
+    ``metadata`` has one entry per metric family; ``data_points`` counts the data points received."""
+
+    labels: list[Labels]
+    offsets: npt.NDArray[np.int64]
+    ts: npt.NDArray[np.int64]
+    values: npt.NDArray[np.float64]
+    metadata: list[MetricMetadata] = field(default_factory=list)
+    rejected: dict[str, int] = field(default_factory=dict)
+    messages: list[str] = field(default_factory=list)
+    data_points: int = 0
+
+    @property
+    def rejected_count(self) -> int:
+        return sum(self.rejected.values())
+
+    @property
+    def num_samples(self) -> int:
+        return len(self.ts)
+
+
+MAX_MESSAGES = 5
+
+
+class _Builder:
+    """Collects samples per series and rejections while one request is translated."""
+
+    def __init__(self, delta: DeltaAccumulator | None) -> None:
+        self.series: dict[Labels, tuple[list[int], list[float]]] = {}
+        self.metadata: dict[str, MetricMetadata] = {}
+        self.rejected: dict[str, int] = {}
+        self.messages: list[str] = []
+        self.delta = delta
+        self.points = 0
+
+    def add(self, labels: Labels, ts: int, value: float, delta: bool = False, stale: bool = False) -> None:
+        if stale:
+            value = STALE_NAN
+        elif delta:
+            assert self.delta is not None
+            total = self.delta.add(labels, ts, value)
+            if total is None:
+                return
+            value = total
+        ts_list, values = self.series.setdefault(labels, ([], []))
+        ts_list.append(ts)
+        values.append(value)
+
+    def reject(self, reason: str, count: int, message: str) -> None:
+        self.rejected[reason] = self.rejected.get(reason, 0) + count
+        if len(self.messages) < MAX_MESSAGES and message not in self.messages:
+            self.messages.append(message)
+
+    def result(self) -> Translation:
+        labels = list(self.series)
+        counts = np.fromiter((len(self.series[lb][0]) for lb in labels), np.int64, len(labels))
+        offsets = np.zeros(len(labels) + 1, np.int64)
+        np.cumsum(counts, out=offsets[1:])
+        ts = np.empty(int(offsets[-1]), np.int64)
+        values = np.empty(int(offsets[-1]), np.float64)
+        for i, lb in enumerate(labels):
+            t, v = self.series[lb]
+            lo, hi = int(offsets[i]), int(offsets[i + 1])
+            ts[lo:hi] = t
+            values[lo:hi] = v
+            if hi - lo > 1 and np.any(np.diff(ts[lo:hi]) < 0):
+                order = np.argsort(ts[lo:hi], kind="stable")
+                ts[lo:hi] = ts[lo:hi][order]
+                values[lo:hi] = values[lo:hi][order]
+        return Translation(labels, offsets, ts, values, list(self.metadata.values()), self.rejected,
+                           self.messages, self.points)
+
+
+@dataclass
+class _Context:
+    """Labels shared by the data points of one resource (and scope)."""
+
+    job: str = ""
+    instance: str = ""
+    promoted: dict[str, str] = field(default_factory=dict)
+    scope: dict[str, str] = field(default_factory=dict)
+
+
+def _attribute_labels(attributes: Iterable[KeyValue], ignore: Sequence[str] = ("__name__",)) -> dict[str, str]:
+    """Sanitised labels of attributes in sorted key order; colliding names join their values with ``;``."""
+    out: dict[str, str] = {}
+    for key, text in sorted((kv.key, any_value_text(kv.value)) for kv in attributes if kv.key not in ignore):
+        name = label_name(key)
+        if out.get(name):
+            out[name] = out[name] + ";" + text
+        else:
+            out[name] = text
+    return out
+
+
+def _series_labels(attributes: Iterable[KeyValue], ctx: _Context, name: str, *extra: tuple[str, str]) -> Labels:
+    base = _attribute_labels(attributes)
+    for key, value in ctx.promoted.items():
+        if not base.get(key):
+            base[key] = value
+    if ctx.job:
+        base["job"] = ctx.job
+    if ctx.instance:
+        base["instance"] = ctx.instance
+    base.update(ctx.scope)
+    base.update(extra)
+    base["__name__"] = name
+    return Labels(base)
+
+
+def _kind(metric: metrics_pb2.Metric, data: str) -> str:
+    if data == "sum":
+        return "counter" if metric.sum.is_monotonic else "sum"
+    return {"exponential_histogram": "histogram"}.get(data, data)
+
+
+def _points(metric: metrics_pb2.Metric, data: str) -> Sequence[Any]:
+    return getattr(metric, data).data_points
+
+
+def _metadata_type(kind: str) -> str:
+    return {"counter": "counter", "sum": "gauge", "gauge": "gauge", "histogram": "histogram",
+            "summary": "summary"}.get(kind, "unknown")
+
+
+def translate(request: ExportMetricsServiceRequest, options: OtlpOptions | None = None,
+              delta: DeltaAccumulator | None = None, lookback_delta_ms: int = 300_000) -> Translation:
+    """Translate every resource, scope and metric of ``request`` (see the module docstring). Deltas are
+    accumulated by ``delta`` when given and ``options.convert_delta_to_cumulative``, else rejected."""
+    options = options or OtlpOptions()
+    if not options.convert_delta_to_cumulative:
+        delta = None
+    out = _Builder(delta)
+    suffixes = options.translation_strategy == "UnderscoreEscapingWithSuffixes"
+    for rm in request.resource_metrics:
+        attrs = {kv.key: kv.value for kv in rm.resource.attributes}
+        ctx = _Context()
+        if SERVICE_NAME in attrs:
+            ctx.job = any_value_text(attrs[SERVICE_NAME])
+            if SERVICE_NAMESPACE in attrs:
+                ctx.job = any_value_text(attrs[SERVICE_NAMESPACE]) + "/" + ctx.job
+        if SERVICE_INSTANCE_ID in attrs:
+            ctx.instance = any_value_text(attrs[SERVICE_INSTANCE_ID])
+        n_points = sum(len(_points(m, d)) for sm in rm.scope_metrics for m in sm.metrics
+                       if (d := m.WhichOneof("data")) is not None)
+        try:
+            promote = set(options.promote_resource_attributes)
+            ctx.promoted = _attribute_labels([kv for kv in rm.resource.attributes if kv.key in promote], ())
+        except InvalidArgumentError as err:
+            out.points += n_points
+            out.reject(INVALID_LABEL, n_points, f"resource attribute: {err}")
+            continue
+        earliest, latest = None, None
+        for sm in rm.scope_metrics:
+            ctx.scope = {}
+            if options.promote_scope_metadata and sm.scope.name:
+                try:
+                    scope = {label_name("otel_scope_" + kv.key): any_value_text(kv.value)
+                             for kv in sm.scope.attributes}
+                except InvalidArgumentError as err:
+                    n = sum(len(_points(m, d)) for m in sm.metrics if (d := m.WhichOneof("data")) is not None)
+                    out.points += n
+                    out.reject(INVALID_LABEL, n, f"scope attribute: {err}")
+                    continue
+                scope.update(otel_scope_name=sm.scope.name, otel_scope_version=sm.scope.version,
+                             otel_scope_schema_url=sm.schema_url)
+                ctx.scope = scope
+            for metric in sm.metrics:
+                data = metric.WhichOneof("data")
+                if data is None:
+                    out.reject(UNSUPPORTED, 0, f"metric {metric.name!r} has no data of a supported type")
+                    continue
+                points = _points(metric, data)
+                out.points += len(points)
+                for p in points:
+                    t = p.time_unix_nano
+                    earliest = t if earliest is None else min(earliest, t)
+                    latest = t if latest is None else max(latest, t)
+                if points:
+                    _metric(out, metric, data, points, ctx, suffixes)
+        if earliest is not None and latest is not None:
+            _target_info(out, rm, ctx, options, earliest, latest, lookback_delta_ms)
+    return out.result()
+
+
+def _metric(out: _Builder, metric: metrics_pb2.Metric, data: str, points: Sequence[Any], ctx: _Context,
+            suffixes: bool) -> None:
+    n = len(points)
+    if data == "exponential_histogram":
+        out.reject(NATIVE_HISTOGRAM, n, f"exponential histogram {metric.name!r}: native histograms are not "
+                   "supported yet")
+        return
+    temporality = getattr(metric, data).aggregation_temporality if data in ("sum", "histogram") else CUMULATIVE
+    is_delta = temporality == DELTA
+    if temporality != CUMULATIVE and not (is_delta and out.delta is not None):
+        what = "delta" if is_delta else "unspecified"
+        hint = " (convert_delta_to_cumulative is off)" if is_delta else ""
+        out.reject(TEMPORALITY, n, f"invalid temporality and type combination for metric {metric.name!r}: "
+                   f"{what} temporality{hint}")
+        return
+    kind = _kind(metric, data)
+    try:
+        name = metric_name(metric.name, metric.unit, kind, suffixes)
+    except InvalidArgumentError as err:
+        out.reject(INVALID_NAME, n, str(err))
+        return
+    out.metadata[name] = MetricMetadata(name, _metadata_type(kind), metric.description,
+                                        unit_name(metric.unit))
+    for p in points:
+        try:
+            _point(out, data, name, p, ctx, is_delta)
+        except (InvalidArgumentError, InvalidLabelsError) as err:
+            out.reject(INVALID_LABEL, 1, f"metric {metric.name!r}: {err}")
+
+
+def _point(out: _Builder, data: str, name: str, p: Any, ctx: _Context, is_delta: bool) -> None:
+    ts = p.time_unix_nano // 1_000_000
+    stale = bool(p.flags & NO_RECORDED_VALUE)
+    if data in ("gauge", "sum"):
+        value = float(p.as_int) if p.WhichOneof("value") == "as_int" else p.as_double
+        out.add(_series_labels(p.attributes, ctx, name), ts, value, is_delta, stale)
+    elif data == "histogram":
+        if p.HasField("sum"):
+            out.add(_series_labels(p.attributes, ctx, name + "_sum"), ts, p.sum, is_delta, stale)
+        out.add(_series_labels(p.attributes, ctx, name + "_count"), ts, float(p.count), is_delta, stale)
+        cumulative = 0
+        for bound, count in zip(p.explicit_bounds, p.bucket_counts, strict=False):
+            cumulative += count
+            out.add(_series_labels(p.attributes, ctx, name + "_bucket", ("le", format_float(bound))), ts,
+                    float(cumulative), is_delta, stale)
+        out.add(_series_labels(p.attributes, ctx, name + "_bucket", ("le", "+Inf")), ts, float(p.count),
+                is_delta, stale)
+    else:  # summary
+        out.add(_series_labels(p.attributes, ctx, name + "_sum"), ts, p.sum, False, stale)
+        out.add(_series_labels(p.attributes, ctx, name + "_count"), ts, float(p.count), False, stale)
+        for q in p.quantile_values:
+            out.add(_series_labels(p.attributes, ctx, name, ("quantile", format_float(q.quantile))), ts,
+                    q.value, False, stale)
+
+
+def _target_info(out: _Builder, rm: metrics_pb2.ResourceMetrics, ctx: _Context, options: OtlpOptions,
+                 earliest_ns: int, latest_ns: int, lookback_delta_ms: int) -> None:
+    """``target_info`` of a resource with non-identifying attributes, as Prometheus writes it: value 1
+    from the earliest to the latest data point of the resource, every half lookback delta."""
+    attributes = rm.resource.attributes
+    keys = {kv.key for kv in attributes}
+    if not keys - set(IDENTIFYING):
+        return
+    ignore = ("__name__",) if options.keep_identifying_resource_attributes else ("__name__", *IDENTIFYING)
+    try:
+        base = _attribute_labels(attributes, ignore)
+    except InvalidArgumentError as err:
+        out.reject(INVALID_LABEL, 0, f"target_info: {err}")
+        return
+    if ctx.job:
+        base["job"] = ctx.job
+    if ctx.instance:
+        base["instance"] = ctx.instance
+    if not (base.get("job") or base.get("instance")):
+        return
+    base["__name__"] = TARGET_INFO
+    labels = Labels(base)
+    out.metadata.setdefault(TARGET_INFO, MetricMetadata(TARGET_INFO, "gauge", "Target metadata"))
+    seen = set(out.series.get(labels, ([], []))[0])
+    step_ns = max(1, lookback_delta_ms // 2) * 1_000_000
+    stamps = [t // 1_000_000 for t in range(earliest_ns, latest_ns, step_ns)] + [latest_ns // 1_000_000]
+    for ts in stamps:
+        if ts not in seen:
+            seen.add(ts)
+            out.add(labels, ts, 1.0)
