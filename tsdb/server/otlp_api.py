@@ -22,6 +22,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import grpc
 from aiohttp import web
+from aiohttp.web_protocol import RequestPayloadError
 from google.protobuf import json_format
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
     ExportMetricsPartialSuccess,
@@ -148,7 +149,7 @@ class OtlpApi:
                 body = await read_body(request, self.backend.max_body_bytes)
             except BodyTooLargeError as err:
                 return error(413, _INVALID_ARGUMENT, str(err))
-            except IncompleteBodyError as err:
+            except (IncompleteBodyError, RequestPayloadError) as err:  # also a gzip body that does not inflate
                 return error(400, _INVALID_ARGUMENT, f"cannot read the request body: {err}")
             if isinstance(ticket, Ticket) and not ticket.reserve(max(0, len(body) - ticket.nbytes)):
                 assert limiter is not None
