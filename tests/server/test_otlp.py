@@ -219,3 +219,41 @@ def test_write_limits_answer_429(tmp_path: Path) -> None:
         assert status == 429 and headers["Retry-After"] == "5" and b"server busy" in data
         status, _, _ = _post(st, _gauge_request().SerializeToString(), "application/x-protobuf")
         assert status == 200
+
+
+def test_grpc_export_needs_the_write_role(tmp_path: Path) -> None:
+    import base64
+
+    from tests.server.test_webauth import ROLES, USERS, _config, _web_yml
+    from tests.tls_certs import make_certs
+
+    certs = make_certs(tmp_path)
+    web = _web_yml(tmp_path / "web.yml", certs, USERS)
+    with ServerThread(_config(tmp_path, web, web_roles=ROLES)) as st:
+        credentials = grpc.ssl_channel_credentials(root_certificates=certs.ca.read_bytes())
+        with grpc.secure_channel(f"127.0.0.1:{st.server.grpc_port}", credentials) as channel:
+            export = channel.unary_unary(f"/{SERVICE}/Export", request_serializer=lambda b: b,
+                                         response_deserializer=ExportMetricsServiceResponse.FromString)
+            body = _gauge_request().SerializeToString()
+
+            def auth(user: str) -> list[tuple[str, str]]:
+                token = base64.b64encode(f"{user}:{USERS[user]}".encode()).decode()
+                return [("authorization", f"Basic {token}")]
+
+            assert export(body, timeout=10, metadata=auth("writer")) == ExportMetricsServiceResponse()
+            with pytest.raises(grpc.RpcError) as raised:
+                export(body, timeout=10, metadata=auth("reader"))
+            assert raised.value.code() == grpc.StatusCode.PERMISSION_DENIED
+
+
+def test_the_documented_snippet_works(server: ServerThread) -> None:
+    text = (Path(__file__).resolve().parents[2] / "docs" / "integrations.md").read_text()
+    section = text.split("### Sending from an application", 1)[1]
+    code = section.split("```python\n", 1)[1].split("```", 1)[0]
+    namespace: dict[str, Any] = {}
+    exec(code.replace("127.0.0.1:9201", f"127.0.0.1:{server.server.http_port}"), namespace)
+    namespace["provider"].shutdown()
+    assert _value(server, 'orders_total{job="shop/checkout",instance="pod-1",payment_method="card"}') == 3
+    assert _value(server, 'http_server_request_duration_milliseconds_bucket{le="100"}') == 1
+    (info,) = _query(server, "target_info")
+    assert "host_name=node-7" in info
