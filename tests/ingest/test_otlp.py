@@ -212,13 +212,20 @@ def test_exponential_histogram_is_rejected_by_name() -> None:
 
 def test_delta_sums_accumulate_or_are_rejected() -> None:
     request = _request(_sum("jobs", "", [2.0, 3.0], temporality=otlp.DELTA))
+    assert otlp.has_delta(request) and not otlp.has_delta(_request(_gauge("g", "", 1)))
     acc = otlp.DeltaAccumulator()
     t = otlp.translate(request, delta=acc)
     assert list(_by_name(t, "jobs_total").values()) == [[2.0, 5.0]]
+    # not applied (the store failed): the same export counts from the same totals again
+    assert list(_by_name(otlp.translate(request, delta=acc), "jobs_total").values()) == [[2.0, 5.0]]
+    assert t.deltas is not None
+    acc.apply(t.deltas)
     later = _request(_sum("jobs", "", [0, 0, 4.0], temporality=otlp.DELTA))
     del later.resource_metrics[0].scope_metrics[0].metrics[0].sum.data_points[:2]
     t = otlp.translate(later, delta=acc)
     assert list(_by_name(t, "jobs_total").values()) == [[9.0]]
+    assert t.deltas is not None
+    acc.apply(t.deltas)
     # a resent (not newer) point is not counted twice
     assert not _by_name(otlp.translate(later, delta=acc), "jobs_total")
     off = otlp.translate(request, OtlpOptions(convert_delta_to_cumulative=False), acc)
@@ -229,8 +236,10 @@ def test_delta_sums_accumulate_or_are_rejected() -> None:
 def test_accumulator_bounded() -> None:
     acc = otlp.DeltaAccumulator(max_series=2)
     for i in range(5):
-        assert acc.add(Labels({"__name__": f"s{i}"}), 1, 1.0) == 1.0
-    assert len(acc) <= 2
+        batch = otlp.DeltaBatch(acc)
+        assert batch.add(Labels({"__name__": f"s{i}"}), 1, 1.0) == 1.0
+        acc.apply(batch)
+        assert len(acc) <= 2
 
 
 def test_decode_protobuf_json_and_errors() -> None:

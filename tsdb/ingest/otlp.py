@@ -253,30 +253,63 @@ def _any_json(value: AnyValue) -> Any:
 # -- delta accumulation -----------------------------------------------------------------------------------
 class DeltaAccumulator:
     """Running totals of delta series (keyed by the output series' labels), so delta sums and histograms
-    are stored as cumulative counters. In memory: a restart, or passing ``max_series`` (all totals are
-    then dropped), starts the totals again from zero, which queries see as a counter reset. A point not
-    newer than the series' last one is dropped. Thread-safe."""
+    are stored as cumulative counters.
+
+    A translation reads the totals and collects its new ones in a :class:`DeltaBatch`; they take effect
+    only with :meth:`apply`, once the samples are stored, so an export that failed and is sent again is
+    counted once. Hold :attr:`lock` from translating to applying, so that two exports of one series do not
+    start from the same total. A point not newer than the series' last one is dropped. In memory: a
+    restart, or passing ``max_series`` (all totals are then dropped), starts the totals again from zero,
+    which queries see as a counter reset."""
 
     def __init__(self, max_series: int = 1_000_000) -> None:
         self.max_series = max_series
         self._totals: dict[Labels, tuple[int, float]] = {}
-        self._lock = threading.Lock()
+        self.lock = threading.Lock()
 
-    def add(self, labels: Labels, ts: int, delta: float) -> float | None:
-        """The cumulative value after adding ``delta`` at ``ts`` (ms); None for a point not newer than
-        the last one of the series."""
-        with self._lock:
-            last = self._totals.get(labels)
-            if last is not None and ts <= last[0]:
-                return None
-            if last is None and len(self._totals) >= self.max_series:
-                self._totals = {}
-            total = (last[1] if last is not None else 0.0) + delta
-            self._totals[labels] = (ts, total)
-            return total
+    def get(self, labels: Labels) -> tuple[int, float] | None:
+        """(last timestamp in ms, total) of a series, None when unknown."""
+        return self._totals.get(labels)
+
+    def apply(self, batch: DeltaBatch) -> None:
+        """Make a stored translation's totals current."""
+        if len(self._totals) + len(batch.totals) > self.max_series:
+            self._totals = {}
+        self._totals.update(batch.totals)
 
     def __len__(self) -> int:
         return len(self._totals)
+
+
+class DeltaBatch:
+    """The totals one translation computed, on top of a :class:`DeltaAccumulator` (not yet applied)."""
+
+    def __init__(self, accumulator: DeltaAccumulator) -> None:
+        self.accumulator = accumulator
+        self.totals: dict[Labels, tuple[int, float]] = {}
+
+    def add(self, labels: Labels, ts: int, delta: float) -> float | None:
+        """The cumulative value after adding ``delta`` at ``ts`` (ms); None for a point not newer than the
+        last one of the series."""
+        last = self.totals.get(labels) or self.accumulator.get(labels)
+        if last is not None and ts <= last[0]:
+            return None
+        total = (last[1] if last is not None else 0.0) + delta
+        self.totals[labels] = (ts, total)
+        return total
+
+
+def has_delta(request: ExportMetricsServiceRequest) -> bool:
+    """Whether any sum or histogram of ``request`` has delta temporality (its export needs the
+    accumulator's lock)."""
+    for rm in request.resource_metrics:
+        for sm in rm.scope_metrics:
+            for m in sm.metrics:
+                data = m.WhichOneof("data")
+                if data in ("sum", "histogram", "exponential_histogram") and \
+                        getattr(m, data).aggregation_temporality == DELTA:
+                    return True
+    return False
 
 
 # -- translation ------------------------------------------------------------------------------------------
@@ -295,6 +328,8 @@ class Translation:
     rejected: dict[str, int] = field(default_factory=dict)
     messages: list[str] = field(default_factory=list)
     data_points: int = 0
+    deltas: DeltaBatch | None = None
+    """New totals of delta series: apply them to the accumulator once the samples are stored."""
 
     @property
     def rejected_count(self) -> int:
@@ -311,7 +346,7 @@ MAX_MESSAGES = 5
 class _Builder:
     """Collects samples per series and rejections while one request is translated."""
 
-    def __init__(self, delta: DeltaAccumulator | None) -> None:
+    def __init__(self, delta: DeltaBatch | None) -> None:
         self.series: dict[Labels, tuple[list[int], list[float]]] = {}
         self.metadata: dict[str, MetricMetadata] = {}
         self.rejected: dict[str, int] = {}
@@ -354,7 +389,7 @@ class _Builder:
                 ts[lo:hi] = ts[lo:hi][order]
                 values[lo:hi] = values[lo:hi][order]
         return Translation(labels, offsets, ts, values, list(self.metadata.values()), self.rejected,
-                           self.messages, self.points)
+                           self.messages, self.points, self.delta)
 
 
 @dataclass
@@ -412,11 +447,11 @@ def _metadata_type(kind: str) -> str:
 def translate(request: ExportMetricsServiceRequest, options: OtlpOptions | None = None,
               delta: DeltaAccumulator | None = None, lookback_delta_ms: int = 300_000) -> Translation:
     """Translate every resource, scope and metric of ``request`` (see the module docstring). Deltas are
-    accumulated by ``delta`` when given and ``options.convert_delta_to_cumulative``, else rejected."""
+    added to the totals of ``delta`` when given and ``options.convert_delta_to_cumulative`` (the new totals
+    in ``Translation.deltas``, see :class:`DeltaAccumulator`), else rejected."""
     options = options or OtlpOptions()
-    if not options.convert_delta_to_cumulative:
-        delta = None
-    out = _Builder(delta)
+    use_delta = delta is not None and options.convert_delta_to_cumulative
+    out = _Builder(DeltaBatch(delta) if use_delta and delta is not None else None)
     suffixes = options.translation_strategy == "UnderscoreEscapingWithSuffixes"
     for rm in request.resource_metrics:
         attrs = {kv.key: kv.value for kv in rm.resource.attributes}

@@ -26,6 +26,7 @@ from aiohttp.web_protocol import RequestPayloadError
 from google.protobuf import json_format
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
     ExportMetricsPartialSuccess,
+    ExportMetricsServiceRequest,
     ExportMetricsServiceResponse,
 )
 
@@ -98,15 +99,27 @@ class OtlpApi:
     def _store(self, payload: bytes | bytearray, content_type: str
                ) -> tuple[CommitResult, otlp.Translation]:
         request = otlp.decode_request(payload, content_type)
-        translation = otlp.translate(request, self.options(), self.deltas, self.backend.lookback_delta_ms)
-        decoded = DecodedWrite(translation.labels, translation.offsets, translation.ts, translation.values,
-                               metadata_entries=translation.metadata)
-        result = store_write(self.backend, decoded, metadata_source=HTTP_PROTOCOL)
+        options = self.options()
+        if options.convert_delta_to_cumulative and otlp.has_delta(request):
+            # one delta export at a time: each starts from the totals the previous one stored
+            with self.deltas.lock:
+                result, translation = self._translate_and_store(request, options)
+                if translation.deltas is not None:
+                    self.deltas.apply(translation.deltas)
+        else:
+            result, translation = self._translate_and_store(request, options)
         if self.backend.on_rejected is not None:
             for reason, count in translation.rejected.items():
                 if count:
                     self.backend.on_rejected(reason, count)
         return result, translation
+
+    def _translate_and_store(self, request: ExportMetricsServiceRequest, options: OtlpOptions
+                             ) -> tuple[CommitResult, otlp.Translation]:
+        translation = otlp.translate(request, options, self.deltas, self.backend.lookback_delta_ms)
+        decoded = DecodedWrite(translation.labels, translation.offsets, translation.ts, translation.values,
+                               metadata_entries=translation.metadata)
+        return store_write(self.backend, decoded, metadata_source=HTTP_PROTOCOL), translation
 
     def _refused(self, protocol: str, limiter: WriteLimiter, reason: str) -> str:
         if self.backend.on_write_refused is not None:
