@@ -21,6 +21,7 @@ with a readable message, for OTLP's partial-success answer.
 from __future__ import annotations
 
 import base64
+import functools
 import json
 import math
 import re
@@ -177,10 +178,16 @@ def unit_name(unit: str) -> str:
     return text.removeprefix("_").removesuffix("_")
 
 
+_PLAIN_LABEL = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
+
+
+@functools.lru_cache(maxsize=65536)
 def label_name(name: str) -> str:
     """A label name from an attribute name, as Prometheus's defaults sanitise it: characters outside
     ``[a-zA-Z0-9_]`` become ``_`` (runs kept), a leading digit gets ``key_``, a single leading ``_`` gets
     ``key``. InvalidArgumentError for an empty name or one of underscores only."""
+    if _PLAIN_LABEL.fullmatch(name):
+        return name
     if not name:
         raise InvalidArgumentError("label name is empty")
     out = "".join(c if c.isascii() and (c.isalnum() or c == "_") else "_" for c in name)
