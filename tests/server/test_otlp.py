@@ -257,3 +257,24 @@ def test_the_documented_snippet_works(server: ServerThread) -> None:
     assert _value(server, 'http_server_request_duration_milliseconds_bucket{le="100"}') == 1
     (info,) = _query(server, "target_info")
     assert "host_name=node-7" in info
+
+
+def test_reload_applies_the_otlp_section(tmp_path: Path) -> None:
+    import dataclasses
+    import time
+
+    config = ServerConfig(data_dir=str(tmp_path / "data"), http_listen="127.0.0.1:0", grpc_listen="127.0.0.1:0")
+    promoted = dataclasses.replace(config, otlp=OtlpOptions(promote_resource_attributes=("host.name",)))
+    with ServerThread(config, reload_config=lambda: promoted) as st:
+        def send(name: str) -> None:
+            request = _gauge_request(name)
+            request.resource_metrics[0].resource.attributes.add(key="host.name", value={"string_value": "h9"})
+            request.resource_metrics[0].scope_metrics[0].metrics[0].gauge.data_points[0].time_unix_nano = \
+                time.time_ns()
+            assert _post(st, request.SerializeToString(), "application/x-protobuf")[0] == 200
+
+        send("before")
+        st.call(st.server.reload())
+        send("after")
+        assert list(_query(st, "before_celsius")) == ["__name__=before_celsius,job=sensor"]
+        assert list(_query(st, "after_celsius")) == ["__name__=after_celsius,host_name=h9,job=sensor"]

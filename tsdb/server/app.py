@@ -8,8 +8,8 @@ SIGTERM/SIGINT (and ``POST /-/quit`` with ``web_enable_lifecycle``) stop the ser
 SIGHUP and ``POST /-/reload`` (with ``web_enable_lifecycle``) reload the configuration: ``reload_config``
 (from the CLI: the config file read again, flags applied again) gives the new :class:`ServerConfig`; its
 component sections (``rules``, ``notifications``, ``scrape``, ``collect``, ``dashboards``) are validated by
-every component first and applied only when all of them are good, so a bad file changes nothing; ``web_roles``
-applies with them. The outcome is logged, exported as
+every component first and applied only when all of them are good, so a bad file changes nothing; ``web_roles``,
+``ingest`` and ``otlp`` apply with them. The outcome is logged, exported as
 ``tsdb_config_last_reload_successful`` and ``tsdb_config_last_reload_success_timestamp_seconds``, and
 answered by the endpoint (200, or 500 with the error). Other settings (listen addresses, storage, query
 limits, logging, external labels and URL) need a restart; a reload that changes them logs a warning.
