@@ -272,3 +272,15 @@ def test_config_section_validates_naming_the_key(tmp_path: Path) -> None:
         OtlpOptions(keep_identifying_resource_attributes="yes")  # type: ignore[arg-type]
     with pytest.raises(ConfigError, match=r"otlp\.translation_strategy"):
         OtlpOptions(translation_strategy="NoTranslation")
+
+
+def test_json_mapping_of_otlp() -> None:
+    """OTLP's JSON: enums as numbers, 64-bit integers as strings, hex trace and span ids in exemplars."""
+    body = """{"resourceMetrics":[{"resource":{"attributes":[{"key":"service.name","value":{"stringValue":"s"}}]},
+      "scopeMetrics":[{"scope":{"name":"lib"},"metrics":[{"name":"hits","unit":"1","sum":{
+        "aggregationTemporality":2,"isMonotonic":true,"dataPoints":[{"timeUnixNano":"1700000000000000000",
+        "asInt":"5","attributes":[{"key":"code","value":{"intValue":"200"}}],
+        "exemplars":[{"timeUnixNano":"1700000000000000000","asDouble":1,
+          "traceId":"5b8efff798038103d269b633813fc60c","spanId":"eee19b7ec3c1b174"}]}]}}]}]}]}"""
+    t = otlp.translate(otlp.decode_request(body.encode(), "application/json"))
+    assert _series(t) == {Labels({"__name__": "hits_total", "job": "s", "code": "200"}): [5.0]}
