@@ -278,3 +278,20 @@ def test_reload_applies_the_otlp_section(tmp_path: Path) -> None:
         send("after")
         assert list(_query(st, "before_celsius")) == ["__name__=before_celsius,job=sensor"]
         assert list(_query(st, "after_celsius")) == ["__name__=after_celsius,host_name=h9,job=sensor"]
+
+
+def test_http_export_needs_the_write_role(tmp_path: Path) -> None:
+    import base64
+
+    from tests.server.test_webauth import ROLES, USERS, _config, _web_yml
+
+    web = _web_yml(tmp_path / "web.yml", None, USERS)
+    with ServerThread(_config(tmp_path, web, web_roles=ROLES)) as st:
+        body = _gauge_request().SerializeToString()
+
+        def post_as(user: str) -> int:
+            token = base64.b64encode(f"{user}:{USERS[user]}".encode()).decode()
+            return _post(st, body, "application/x-protobuf", Authorization=f"Basic {token}")[0]
+
+        assert post_as("reader") == 403
+        assert post_as("writer") == 200
