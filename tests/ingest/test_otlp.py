@@ -1,5 +1,5 @@
-"""OTLP -> Prometheus translation (tsdb.ingest.otlp): names, labels, job/instance, target_info, each data
-type, stale markers, deltas and rejections, on hand-built protobuf requests."""
+"""OTLP -> Prometheus translation (tsdb.ingest.otlp and otlp_names): names, labels, job/instance,
+target_info, each data type, stale markers, deltas and rejections, on hand-built protobuf requests."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from opentelemetry.proto.metrics.v1 import metrics_pb2
 
 from tsdb.config import OtlpOptions, load_server_config
 from tsdb.errors import ConfigError, InvalidArgumentError
-from tsdb.ingest import otlp
+from tsdb.ingest import otlp, otlp_names
 from tsdb.labels import Labels
 from tsdb.storage.interfaces import is_stale
 
@@ -92,13 +92,13 @@ def _by_name(t: otlp.Translation, name: str) -> dict[Labels, list[float]]:
     ("temp", "Cel", "gauge", "temp_celsius"),
 ])
 def test_metric_names_follow_prometheus(name: str, unit: str, kind: str, expected: str) -> None:
-    assert otlp.metric_name(name, unit, kind) == expected
+    assert otlp_names.metric_name(name, unit, kind) == expected
 
 
 def test_metric_name_without_suffixes_and_invalid() -> None:
-    assert otlp.metric_name("http.requests", "s", "counter", with_suffixes=False) == "http_requests"
+    assert otlp_names.metric_name("http.requests", "s", "counter", with_suffixes=False) == "http_requests"
     with pytest.raises(InvalidArgumentError, match="invalid name"):
-        otlp.metric_name("...", "", "gauge")
+        otlp_names.metric_name("...", "", "gauge")
 
 
 @pytest.mark.parametrize(("name", "expected"), [
@@ -106,14 +106,14 @@ def test_metric_name_without_suffixes_and_invalid() -> None:
     ("_private", "key_private"), ("__reserved__", "__reserved__"), ("a__b", "a__b"), ("k8s-pod", "k8s_pod"),
 ])
 def test_label_names_follow_prometheus(name: str, expected: str) -> None:
-    assert otlp.label_name(name) == expected
+    assert otlp_names.label_name(name) == expected
 
 
 def test_label_name_of_underscores_only_is_refused() -> None:
     with pytest.raises(InvalidArgumentError):
-        otlp.label_name("...")
+        otlp_names.label_name("...")
     with pytest.raises(InvalidArgumentError):
-        otlp.label_name("")
+        otlp_names.label_name("")
 
 
 def test_sum_job_instance_and_target_info() -> None:
