@@ -217,6 +217,46 @@ class GraphiteOptions:
         _check_listen(self.listen, "graphite.listen")
 
 
+TRANSLATION_STRATEGIES = ("UnderscoreEscapingWithSuffixes", "UnderscoreEscapingWithoutSuffixes")
+
+
+@dataclass(frozen=True)
+class OtlpOptions:
+    """OTLP metrics ingestion (docs/integrations.md, "OpenTelemetry"), Prometheus's ``otlp`` section.
+
+    ``promote_resource_attributes`` become labels of every series of their resource (the others only of
+    ``target_info``); ``keep_identifying_resource_attributes`` keeps ``service.name``, ``service.namespace``
+    and ``service.instance.id`` on ``target_info`` too; ``promote_scope_metadata`` adds ``otel_scope_*``
+    labels; ``convert_delta_to_cumulative`` accumulates delta sums and histograms per series in memory
+    (off: they are rejected, as Prometheus does without its delta feature flags).
+    """
+
+    promote_resource_attributes: tuple[str, ...] = ()
+    keep_identifying_resource_attributes: bool = False
+    promote_scope_metadata: bool = False
+    translation_strategy: str = "UnderscoreEscapingWithSuffixes"
+    convert_delta_to_cumulative: bool = True
+
+    def __post_init__(self) -> None:
+        attrs = self.promote_resource_attributes
+        if isinstance(attrs, str) or not isinstance(attrs, list | tuple):
+            raise ConfigError(f"otlp.promote_resource_attributes: expected a list of attribute names, got {attrs!r}")
+        cleaned: list[str] = []
+        for item in attrs:
+            if not isinstance(item, str) or not item.strip():
+                raise ConfigError(f"otlp.promote_resource_attributes: expected attribute names, got {item!r}")
+            if item.strip() in cleaned:
+                raise ConfigError(f"otlp.promote_resource_attributes: duplicated attribute {item.strip()!r}")
+            cleaned.append(item.strip())
+        object.__setattr__(self, "promote_resource_attributes", tuple(cleaned))
+        for name in ("keep_identifying_resource_attributes", "promote_scope_metadata", "convert_delta_to_cumulative"):
+            if not isinstance(getattr(self, name), bool):
+                raise ConfigError(f"otlp.{name}: expected true or false, got {getattr(self, name)!r}")
+        if self.translation_strategy not in TRANSLATION_STRATEGIES:
+            raise ConfigError(f"otlp.translation_strategy: unsupported {self.translation_strategy!r} "
+                              f"(one of {', '.join(TRANSLATION_STRATEGIES)})")
+
+
 @dataclass(frozen=True)
 class ServerConfig:
     """Everything ``tsdb serve`` needs."""
@@ -232,6 +272,7 @@ class ServerConfig:
     ingest: IngestOptions = field(default_factory=IngestOptions)
     influx: InfluxOptions = field(default_factory=InfluxOptions)
     graphite: GraphiteOptions = field(default_factory=GraphiteOptions)
+    otlp: OtlpOptions = field(default_factory=OtlpOptions)
     # URL under which users reach this server (alert links, generatorURL); default http://<http_listen>.
     external_url: str = ""
     # Labels added to alerts and remote-sent data, as Prometheus's global.external_labels.
@@ -268,7 +309,7 @@ class ServerConfig:
 
 
 _SECTIONS = {"storage": StorageOptions, "query": QueryOptions, "ingest": IngestOptions, "influx": InfluxOptions,
-             "graphite": GraphiteOptions}
+             "graphite": GraphiteOptions, "otlp": OtlpOptions}
 _NOT_YAML = {"config_dir"}  # fields set by the loader, never read from the file
 _DURATION_SUFFIX = "_ms"
 

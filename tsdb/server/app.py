@@ -8,8 +8,8 @@ SIGTERM/SIGINT (and ``POST /-/quit`` with ``web_enable_lifecycle``) stop the ser
 SIGHUP and ``POST /-/reload`` (with ``web_enable_lifecycle``) reload the configuration: ``reload_config``
 (from the CLI: the config file read again, flags applied again) gives the new :class:`ServerConfig`; its
 component sections (``rules``, ``notifications``, ``scrape``, ``collect``, ``dashboards``) are validated by
-every component first and applied only when all of them are good, so a bad file changes nothing; ``web_roles``
-applies with them. The outcome is logged, exported as
+every component first and applied only when all of them are good, so a bad file changes nothing; ``web_roles``,
+``ingest`` and ``otlp`` apply with them. The outcome is logged, exported as
 ``tsdb_config_last_reload_successful`` and ``tsdb_config_last_reload_success_timestamp_seconds``, and
 answered by the endpoint (200, or 500 with the error). Other settings (listen addresses, storage, query
 limits, logging, external labels and URL) need a restart; a reload that changes them logs a warning.
@@ -45,6 +45,7 @@ from tsdb.server.backend import Backend
 from tsdb.server.components.base import COMPONENT_FACTORIES, Component, Reload, ServerContext, load_factories
 from tsdb.server.grpc_service import start_grpc_server
 from tsdb.server.http_api import HttpApi
+from tsdb.server.otlp_api import OtlpApi
 from tsdb.server.query_limits import QueryScheduler, WritePriority
 from tsdb.server.self_metrics import SelfMetrics
 from tsdb.server.webconfig import WebConfigWatcher
@@ -76,7 +77,8 @@ SLOW_STOP_STEP_S = 1.0
 """How long ``stop`` waits for the maintenance thread before saying so in the log (it then waits on)."""
 
 # ServerConfig fields a reload applies; every other field needs a restart.
-RELOADABLE = ("rules", "slos", "notifications", "scrape", "collect", "dashboards", "web_roles", "ingest")
+RELOADABLE = ("rules", "slos", "notifications", "scrape", "collect", "dashboards", "web_roles", "ingest",
+              "otlp")
 
 
 async def _reload_logged(server: Server) -> None:
@@ -186,6 +188,8 @@ class Server:
                               middlewares=[self._count_requests, access.middleware])
         app.on_response_prepare.append(access.on_prepare)
         app.add_routes(HttpApi(backend, self.executor).routes())
+        otlp_api = OtlpApi(backend, self.executor, lambda: self.config.otlp)
+        app.add_routes(otlp_api.routes())
         app.on_cleanup.append(lambda _: asyncio.to_thread(queries.close))  # after gRPC stopped (see stop)
         app.router.add_get("/metrics", self._metrics_handler)
         app.router.add_post("/-/reload", self._reload_handler)
@@ -219,7 +223,8 @@ class Server:
         self._grpc, self.grpc_port = await start_grpc_server(
             backend, self.config.grpc_listen, self.executor, self.config.max_body_bytes,
             grpc_auth.server_credentials(self.web) if self.web else None,
-            [grpc_auth.BasicAuthInterceptor(access, lambda: self.config.web_roles)] if self.web else [])
+            [grpc_auth.BasicAuthInterceptor(access, lambda: self.config.web_roles)] if self.web else [],
+            [otlp_api.grpc_handler()])
         self._maintenance = threading.Thread(target=self._maintain, name="tsdb-maintenance", daemon=True)
         self._maintenance.start()
         log.info("tsdb started", extra={"data_dir": self.config.data_dir, "http": f"{host}:{self.http_port}",

@@ -87,8 +87,9 @@ class Backend:
     alerts_status: Callable[[], dict[str, Any]] | None = None
 
 
-def store_write(backend: Backend, decoded: DecodedWrite) -> CommitResult:
-    """Append a decoded write request in one batch; rejected samples are reported, valid ones kept."""
+def store_write(backend: Backend, decoded: DecodedWrite, metadata_source: str = "remote_write") -> CommitResult:
+    """Append a decoded write request in one batch; rejected samples are reported, valid ones kept.
+    Its metadata entries are stored under ``metadata_source`` (the protocol)."""
     appender = backend.appendable.appender()
     try:
         append_batch = getattr(appender, "append_batch", None)
@@ -112,7 +113,7 @@ def store_write(backend: Backend, decoded: DecodedWrite) -> CommitResult:
         appender.rollback()
         raise
     if decoded.metadata_entries and backend.metadata is not None:
-        backend.metadata.update("remote_write", decoded.metadata_entries)
+        backend.metadata.update(metadata_source, decoded.metadata_entries)
     if decoded.histograms:
         result.reject("native_histogram_unsupported", decoded.histograms,
                       "native histogram samples are not stored yet")

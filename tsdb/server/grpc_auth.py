@@ -20,7 +20,8 @@ from tsdb.errors import ConfigError
 from tsdb.server.auth import Access, has_role
 from tsdb.server.webconfig import TlsServerConfig, WebConfig, WebConfigWatcher
 
-WRITE_METHODS = frozenset({"/tsdb.v1.TSDB/Write", "/tsdb.v1.TSDB/WriteStream"})
+WRITE_METHODS = frozenset({"/tsdb.v1.TSDB/Write", "/tsdb.v1.TSDB/WriteStream",
+                           "/opentelemetry.proto.collector.metrics.v1.MetricsService/Export"})
 
 
 def _certificate_configuration(tls: TlsServerConfig, path: str) -> Any:

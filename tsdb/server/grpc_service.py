@@ -222,14 +222,15 @@ def _span(request: Any) -> tuple[int, int]:
 
 async def start_grpc_server(backend: Backend, address: str, executor: ThreadPoolExecutor,
                             max_message_bytes: int, credentials: grpc.ServerCredentials | None = None,
-                            interceptors: Sequence[grpc.aio.ServerInterceptor] = ()) -> tuple[grpc.aio.Server, int]:
+                            interceptors: Sequence[grpc.aio.ServerInterceptor] = (),
+                            handlers: Sequence[grpc.GenericRpcHandler] = ()) -> tuple[grpc.aio.Server, int]:
     """Start the gRPC server on ``address`` (host:port; port 0 picks one) with the TSDB, health and
-    reflection services, over TLS with ``credentials`` (tsdb.server.grpc_auth); returns the server and its
-    bound port."""
+    reflection services and the other ``handlers`` (OTLP's MetricsService), over TLS with ``credentials``
+    (tsdb.server.grpc_auth); returns the server and its bound port."""
     options = [("grpc.max_receive_message_length", max_message_bytes),
                ("grpc.max_send_message_length", max_message_bytes)]
     server = grpc.aio.server(options=options, interceptors=list(interceptors))
-    server.add_generic_rpc_handlers((TsdbService(backend, executor).handler(),))
+    server.add_generic_rpc_handlers((TsdbService(backend, executor).handler(), *handlers))
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     await health_servicer.set("", health_pb2.HealthCheckResponse.SERVING)
