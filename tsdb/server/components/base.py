@@ -50,6 +50,7 @@ COMPONENT_FACTORIES: list[str] = [
     "tsdb.server.components.slo_reports:build",
     "tsdb.server.components.scrape:build",
     "tsdb.server.components.collect:build",
+    "tsdb.server.components.statsd:build",
     "tsdb.server.components.dashboards:build",
     "tsdb.server.components.slos:build",
     "tsdb.server.components.admin:build",

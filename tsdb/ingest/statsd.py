@@ -1,0 +1,420 @@
+"""StatsD and DogStatsD over UDP (or a Unix datagram socket) -> Prometheus series, as statsd_exporter maps them.
+
+:class:`StatsdAggregator` parses datagrams (the numba tokeniser in statsd_kernels.py; values of a datagram are
+parsed and applied as arrays, one dict lookup per line finds its series) and keeps the per-series state between
+flushes; :meth:`StatsdAggregator.flush` turns it into samples. :class:`StatsdListener` receives datagrams on
+an asyncio loop and appends every flush through a storage Appender.
+
+Mapping (docs/integrations.md): ``c`` -> counter named as given (sanitised), cumulative, each value divided by
+its sample rate; ``g`` -> gauge (``+N``/``-N`` change it); ``ms`` (converted to seconds), ``h``, ``d`` ->
+summary (``quantile`` series over the flush interval, cumulative ``_sum`` and ``_count`` weighted by 1/rate);
+``s`` -> gauge of the distinct members seen in the interval. Names and tag keys: characters outside
+``[a-zA-Z0-9_]`` become ``_`` and a leading digit gets a ``_`` prefix. Tags ``k:v`` split at the first colon;
+bare or empty tags are dropped and counted, as statsd_exporter does; ``|c:<id>`` becomes ``container_id``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import socket
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import numpy.typing as npt
+
+from tsdb.errors import TsdbError
+from tsdb.ingest.statsd_kernels import (
+    E_BAD_RATE,
+    E_IGNORED,
+    E_MALFORMED_LINE,
+    E_OK,
+    ERROR_REASONS,
+    F_COLON,
+    F_CONT0,
+    F_CONT1,
+    F_END,
+    F_ERR,
+    F_PIPE,
+    F_RATE0,
+    F_RATE1,
+    F_START,
+    F_TAGS0,
+    F_TAGS1,
+    F_TOK0,
+    F_TOK1,
+    F_TS,
+    F_TYPE,
+    MAX_NUMBER_BYTES,
+    T_COUNTER,
+    T_GAUGE,
+    T_SET,
+    T_TIMER,
+    apply_gauges,
+    pack_tokens,
+    tokenize,
+)
+from tsdb.labels import METRIC_NAME, Labels
+from tsdb.storage.interfaces import Appendable, CommitResult
+
+log = logging.getLogger("tsdb.ingest.statsd")
+
+K_COUNTER, K_GAUGE, K_SUMMARY, K_SET = 0, 1, 2, 3
+_KIND_OF_TYPE = {1: K_COUNTER, 2: K_GAUGE, 3: K_SUMMARY, 4: K_SUMMARY, 5: K_SUMMARY, 6: K_SET}
+DEFAULT_QUANTILES = (0.5, 0.9, 0.99)
+
+
+def sanitize_name(name: str) -> str:
+    """A metric or label name as statsd_exporter escapes it: each character outside ``[a-zA-Z0-9_]`` -> ``_``,
+    and a ``_`` in front of a leading digit."""
+    out = "".join(c if ("a" <= c <= "z" or "A" <= c <= "Z" or "0" <= c <= "9" or c == "_") else "_" for c in name)
+    return "_" + out if out[:1].isdigit() else out
+
+
+def parse_tags(text: str) -> tuple[dict[str, str], int]:
+    """``(labels, errors)`` of a DogStatsD tag list ``k:v,k2:v2``: split at the first colon, keys sanitised;
+    a tag without a colon, with an empty key or value, or with a reserved ``__`` key is dropped and counted."""
+    labels: dict[str, str] = {}
+    errors = 0
+    for tag in text.split(","):
+        key, sep, value = tag.partition(":")
+        name = sanitize_name(key) if key else ""
+        if not sep or not name or not value or name.startswith("__"):
+            errors += 1
+            continue
+        labels[name] = value
+    return labels, errors
+
+
+@dataclass
+class IngestResult:
+    """What one datagram held: lines accepted, ignored (events, service checks, blank lines are not counted),
+    rejected by reason, dropped tags, and the first rejected line (for the log)."""
+
+    accepted: int = 0
+    ignored: int = 0
+    rejected: dict[str, int] = field(default_factory=dict)
+    tag_errors: int = 0
+    example: bytes = b""
+
+    def reject(self, reason: str, count: int, example: bytes) -> None:
+        self.rejected[reason] = self.rejected.get(reason, 0) + count
+        if not self.example:
+            self.example = example[:200]
+
+
+@dataclass
+class _Series:
+    kind: int
+    labels: Labels
+    """The series itself (counter, gauge, set) or the summary's ``_sum`` / ``_count`` / quantile label sets."""
+    extra: tuple[Labels, ...] = ()
+
+
+class StatsdAggregator:
+    """StatsD lines aggregated per series between flushes. Not thread-safe: one thread feeds and flushes.
+
+    Series live until the aggregator is dropped (a restart resets the counters, which ``rate()`` handles);
+    counters, gauges and the summaries' ``_sum``/``_count`` are written at every flush once seen, quantiles
+    and set sizes only for intervals that had values."""
+
+    def __init__(self, quantiles: Sequence[float] = DEFAULT_QUANTILES) -> None:
+        self.quantiles = tuple(float(q) for q in quantiles)
+        self._keys: dict[bytes, int] = {}  # raw name|type|tags|container -> series id
+        self._by_labels: dict[Labels, int] = {}
+        self.series: list[_Series] = []
+        cap = 64
+        self._value = np.zeros(cap)  # counter total, gauge value
+        self._sum = np.zeros(cap)
+        self._count = np.zeros(cap)
+        self._stamp = np.full(cap, -1, np.int64)  # latest ``T`` of the interval (ms); -1 = the flush time
+        self._observed: list[tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]] = []
+        self._members: dict[int, set[bytes]] = {}
+
+    def _grow(self, need: int) -> None:
+        cap = len(self._value)
+        if need <= cap:
+            return
+        new = max(need, cap * 2)
+        self._value = np.concatenate([self._value, np.zeros(new - cap)])
+        self._sum = np.concatenate([self._sum, np.zeros(new - cap)])
+        self._count = np.concatenate([self._count, np.zeros(new - cap)])
+        self._stamp = np.concatenate([self._stamp, np.full(new - cap, -1, np.int64)])
+
+    def _resolve(self, data: bytes, row: npt.NDArray[np.int64], result: IngestResult) -> int:
+        """The series id of a line not seen in this form before; -1 (rejected, counted) on a type conflict
+        or a name that is not UTF-8."""
+        try:
+            name = sanitize_name(data[row[F_START]:row[F_COLON]].decode())
+            tags, errors = parse_tags(data[row[F_TAGS0]:row[F_TAGS1]].decode()) if row[F_TAGS1] > row[F_TAGS0] \
+                else ({}, 0)
+            container = data[row[F_CONT0]:row[F_CONT1]].decode()
+        except UnicodeDecodeError:
+            result.reject("malformed_line", 1, data[row[F_START]:row[F_PIPE]])
+            return -1
+        result.tag_errors += errors
+        if container:
+            tags["container_id"] = container
+        kind = _KIND_OF_TYPE[int(row[F_TYPE])]
+        labels = Labels({**tags, METRIC_NAME: name})
+        sid = self._by_labels.get(labels)
+        if sid is not None:
+            if self.series[sid].kind != kind:
+                result.reject("type_conflict", 1, data[row[F_START]:row[F_PIPE]])
+                return -1
+            return sid
+        extra: tuple[Labels, ...] = ()
+        if kind == K_SUMMARY:
+            extra = (Labels({**tags, METRIC_NAME: name + "_sum"}), Labels({**tags, METRIC_NAME: name + "_count"}),
+                     *(Labels({**tags, METRIC_NAME: name, "quantile": _go_float(q)}) for q in self.quantiles))
+        sid = len(self.series)
+        self.series.append(_Series(kind, labels, extra))
+        self._by_labels[labels] = sid
+        self._grow(sid + 1)
+        return sid
+
+    def ingest(self, data: bytes) -> IngestResult:
+        """Parse and apply one datagram; bad lines are counted, the valid ones of the datagram still apply."""
+        result = IngestResult()
+        buf = np.frombuffer(data, np.uint8)
+        fields, tokens = tokenize(buf)
+        errs = fields[:, F_ERR]
+        result.ignored = int(np.count_nonzero(errs == E_IGNORED))
+        bad = np.flatnonzero(errs >= E_MALFORMED_LINE)
+        for li in bad:
+            row = fields[li]
+            result.reject(ERROR_REASONS[int(row[F_ERR])], 1, data[row[F_START]:row[F_END]])
+        ok = np.flatnonzero(errs == E_OK)
+        if not len(ok):
+            return result
+        rows = fields[ok]
+        types = rows[:, F_TYPE]
+        # sample rates: parsed together, (0, 1] or the line is rejected
+        rates = np.ones(len(ok))
+        has_rate = np.flatnonzero(rows[:, F_RATE1] > rows[:, F_RATE0])
+        if len(has_rate):
+            rates[has_rate] = _parse_numbers(buf, rows[has_rate][:, [F_RATE0, F_RATE1]])
+        good = (rates > 0) & (rates <= 1)
+        # series of each line: one dict lookup per line, the labels built only for a new form of a line
+        sids = np.full(len(ok), -1, np.int64)
+        keys = self._keys
+        for j in range(len(ok)):
+            row = rows[j]
+            if not good[j]:
+                result.reject(ERROR_REASONS[E_BAD_RATE], 1, data[row[F_START]:row[F_END]])
+                continue
+            key = b"%b|%d|%b|%b" % (data[row[F_START]:row[F_COLON]], row[F_TYPE], data[row[F_TAGS0]:row[F_TAGS1]],
+                                    data[row[F_CONT0]:row[F_CONT1]])
+            sid = keys.get(key)
+            if sid is None:
+                sid = self._resolve(data, row, result)
+                if sid >= 0:
+                    keys[key] = sid
+            sids[j] = sid
+        live = sids >= 0
+        result.accepted = int(np.count_nonzero(live))
+        stamped = live & (rows[:, F_TS] >= 0)
+        if stamped.any():
+            np.maximum.at(self._stamp, sids[stamped], rows[stamped, F_TS] * 1000)
+        # values: token k belongs to line line_of[k]
+        ntok = rows[:, F_TOK1] - rows[:, F_TOK0]
+        line_of = np.repeat(np.arange(len(ok)), ntok)
+        tok_live = live[line_of]
+        tok_type = types[line_of]
+        numeric = tok_live & (tok_type != T_SET)
+        if numeric.any():
+            spans = tokens[numeric]
+            values = _parse_numbers(buf, spans)
+            tsid = sids[line_of[numeric]]
+            ttype = tok_type[numeric]
+            trate = rates[line_of[numeric]]
+            m = ttype == T_COUNTER
+            if m.any():
+                np.add.at(self._value, tsid[m], values[m] / trate[m])
+            m = ttype == T_GAUGE
+            if m.any():
+                first = buf[spans[m, 0]]
+                apply_gauges(self._value, tsid[m], values[m], (first == 43) | (first == 45))
+            m = ttype > T_GAUGE
+            if m.any():
+                obs = np.where(ttype[m] == T_TIMER, values[m] / 1000.0, values[m])
+                weight = 1.0 / trate[m]
+                np.add.at(self._sum, tsid[m], obs * weight)
+                np.add.at(self._count, tsid[m], weight)
+                self._observed.append((tsid[m], obs))
+        for k in np.flatnonzero(tok_live & (tok_type == T_SET)):
+            start, end = tokens[k]
+            self._members.setdefault(int(sids[line_of[k]]), set()).add(data[start:end])
+        return result
+
+    def flush(self, now_ms: int) -> list[tuple[Labels, int, float]]:
+        """The samples of this interval as ``(labels, ts ms, value)`` (at ``now_ms`` unless a line of the series
+        carried a ``T`` timestamp), and a fresh interval begins."""
+        quantiles: dict[int, npt.NDArray[np.float64]] = {}
+        if self._observed:
+            ids = np.concatenate([i for i, _ in self._observed])
+            vals = np.concatenate([v for _, v in self._observed])
+            order = np.lexsort((vals, ids))
+            ids, vals = ids[order], vals[order]
+            bounds = np.flatnonzero(np.diff(ids)) + 1
+            for group in np.split(np.arange(len(ids)), bounds):
+                quantiles[int(ids[group[0]])] = np.quantile(vals[group], self.quantiles)
+        out: list[tuple[Labels, int, float]] = []
+        stamps = np.where(self._stamp >= 0, self._stamp, now_ms)
+        for sid, series in enumerate(self.series):
+            ts = int(stamps[sid])
+            if series.kind in (K_COUNTER, K_GAUGE):
+                out.append((series.labels, ts, float(self._value[sid])))
+            elif series.kind == K_SUMMARY:
+                out.append((series.extra[0], ts, float(self._sum[sid])))
+                out.append((series.extra[1], ts, float(self._count[sid])))
+                qs = quantiles.get(sid)
+                if qs is not None:
+                    out.extend((lb, ts, float(v)) for lb, v in zip(series.extra[2:], qs, strict=True))
+            elif sid in self._members:
+                out.append((series.labels, ts, float(len(self._members[sid]))))
+        self._stamp[:] = -1
+        self._observed = []
+        self._members = {}
+        return out
+
+
+def _parse_numbers(buf: npt.NDArray[np.uint8], spans: npt.NDArray[np.int64]) -> npt.NDArray[np.float64]:
+    """float64 of each (start, end) span of ``buf`` (validated by the tokeniser), parsed in one numpy call."""
+    packed = pack_tokens(buf, np.ascontiguousarray(spans, np.int64))
+    return packed.view(f"S{MAX_NUMBER_BYTES}").ravel().astype(np.float64)
+
+
+def _go_float(value: float) -> str:
+    """A quantile label value as Prometheus clients write it (``0.5``, ``0.99``, ``1``)."""
+    return repr(value).removesuffix(".0") if value == int(value) else repr(value)
+
+
+class _Protocol(asyncio.DatagramProtocol):
+    def __init__(self, on_datagram: Callable[[bytes], None]) -> None:
+        self.on_datagram = on_datagram
+
+    def datagram_received(self, data: bytes, addr: object) -> None:
+        self.on_datagram(data)
+
+    def error_received(self, exc: Exception) -> None:
+        log.warning("statsd socket error", extra={"error": str(exc)})
+
+
+@dataclass
+class ListenerStats:
+    """Callbacks the listener reports to (the server's self-metrics); each defaults to doing nothing."""
+
+    on_datagram: Callable[[str, IngestResult], None] = lambda transport, result: None
+    on_commit: Callable[[CommitResult], None] = lambda result: None
+
+
+class StatsdListener:
+    """Receives StatsD datagrams on ``udp`` (``host:port``, "" = none) and/or the Unix datagram socket
+    ``unix_socket`` ("" = none), and appends the aggregated samples to ``appendable`` every ``flush_interval_s``
+    and at :meth:`stop`. Everything but the appending runs on the event loop that called :meth:`start`; the
+    appends run on ``executor`` (None: the loop's default)."""
+
+    def __init__(self, appendable: Appendable, udp: str = "", unix_socket: str = "", flush_interval_s: float = 10.0,
+                 quantiles: Sequence[float] = DEFAULT_QUANTILES, stats: ListenerStats | None = None,
+                 executor: object = None) -> None:
+        self.appendable, self.udp, self.unix_socket = appendable, udp, unix_socket
+        self.flush_interval_s = flush_interval_s
+        self.aggregator = StatsdAggregator(quantiles)
+        self.stats = stats or ListenerStats()
+        self.executor = executor
+        self.udp_port = 0
+        self._transports: list[asyncio.BaseTransport] = []
+        self._stop = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._flush_lock = asyncio.Lock()
+        self._last_log = 0.0
+
+    def _receiver(self, transport: str) -> Callable[[bytes], None]:
+        def receive(data: bytes) -> None:
+            result = self.aggregator.ingest(data)
+            self.stats.on_datagram(transport, result)
+            if result.rejected and time.monotonic() - self._last_log >= 10:
+                self._last_log = time.monotonic()  # at most one line per 10 s: a broken sender must not flood
+                log.warning("statsd lines rejected", extra={"rejected": dict(result.rejected),
+                                                            "example": result.example.decode(errors="replace")})
+        return receive
+
+    async def start(self) -> None:
+        """Bind the sockets (raising TsdbError naming the address when one cannot be bound) and start flushing."""
+        loop = asyncio.get_running_loop()
+        try:
+            if self.udp:
+                host, _, port = self.udp.rpartition(":")
+                transport, _ = await loop.create_datagram_endpoint(
+                    lambda: _Protocol(self._receiver("udp")), local_addr=(host.strip("[]") or "0.0.0.0", int(port)))
+                sock = transport.get_extra_info("socket")
+                with contextlib.suppress(OSError):
+                    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 8 << 20)
+                self.udp_port = sock.getsockname()[1]
+                self._transports.append(transport)
+            if self.unix_socket:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(self.unix_socket)
+                transport, _ = await loop.create_datagram_endpoint(
+                    lambda: _Protocol(self._receiver("unix")), local_addr=self.unix_socket,
+                    family=socket.AF_UNIX)
+                self._transports.append(transport)
+        except OSError as err:
+            self._close_transports()
+            raise TsdbError(f"statsd: cannot listen on {self.udp or self.unix_socket}: {err}") from err
+        self._stop = asyncio.Event()
+        self._task = loop.create_task(self._loop())
+
+    async def _loop(self) -> None:
+        while not self._stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stop.wait(), self.flush_interval_s)
+            if self._stop.is_set():
+                return
+            try:
+                await self.flush()
+            except Exception:
+                log.exception("statsd flush failed")
+
+    async def flush(self, now_ms: int | None = None) -> CommitResult:
+        """Append the current interval's samples (at ``now_ms``, default now) and start a new interval."""
+        async with self._flush_lock:
+            samples = self.aggregator.flush(int(time.time() * 1000) if now_ms is None else now_ms)
+            if not samples:
+                return CommitResult()
+            loop = asyncio.get_running_loop()
+            result = await loop.run_in_executor(self.executor, self._append, samples)  # type: ignore[arg-type]
+            self.stats.on_commit(result)
+            return result
+
+    def _append(self, samples: list[tuple[Labels, int, float]]) -> CommitResult:
+        app = self.appendable.appender()
+        try:
+            for labels, ts, value in samples:
+                app.append(labels, np.array([ts], np.int64), np.array([value]))
+        except BaseException:
+            app.rollback()
+            raise
+        return app.commit()
+
+    def _close_transports(self) -> None:
+        for transport in self._transports:
+            transport.close()
+        self._transports = []
+        if self.unix_socket:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(self.unix_socket)
+
+    async def stop(self) -> None:
+        """Stop receiving, then flush what was accepted (nothing accepted is lost)."""
+        self._close_transports()
+        self._stop.set()
+        if self._task is not None:
+            await self._task
+            self._task = None
+        await self.flush()
