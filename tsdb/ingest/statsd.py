@@ -124,7 +124,7 @@ class StatsdAggregator:
 
     def __init__(self, quantiles: Sequence[float] = DEFAULT_QUANTILES) -> None:
         self.quantiles = tuple(float(q) for q in quantiles)
-        self._keys: dict[bytes, int] = {}  # raw name|type|tags|container -> series id
+        self._keys: dict[bytes, tuple[int, int]] = {}  # raw name|type|tags|container -> (series id, tags dropped)
         self._by_labels: dict[Labels, int] = {}
         self.series: list[_Series] = []
         cap = 64
@@ -145,9 +145,9 @@ class StatsdAggregator:
         self._count = np.concatenate([self._count, np.zeros(new - cap)])
         self._stamp = np.concatenate([self._stamp, np.full(new - cap, -1, np.int64)])
 
-    def _resolve(self, data: bytes, row: npt.NDArray[np.int64], result: IngestResult) -> int:
-        """The series id of a line not seen in this form before; -1 (rejected, counted) on a type conflict
-        or a name that is not UTF-8."""
+    def _resolve(self, data: bytes, row: npt.NDArray[np.int64], result: IngestResult) -> tuple[int, int]:
+        """``(series id, tags dropped)`` of a line not seen in this form before; id -1 (rejected, counted) on a
+        type conflict or a name that is not UTF-8."""
         try:
             name = sanitize_name(data[row[F_START]:row[F_COLON]].decode())
             tags, errors = parse_tags(data[row[F_TAGS0]:row[F_TAGS1]].decode()) if row[F_TAGS1] > row[F_TAGS0] \
@@ -155,8 +155,7 @@ class StatsdAggregator:
             container = data[row[F_CONT0]:row[F_CONT1]].decode()
         except UnicodeDecodeError:
             result.reject("malformed_line", 1, data[row[F_START]:row[F_PIPE]])
-            return -1
-        result.tag_errors += errors
+            return -1, 0
         if container:
             tags["container_id"] = container
         kind = _KIND_OF_TYPE[int(row[F_TYPE])]
@@ -165,8 +164,8 @@ class StatsdAggregator:
         if sid is not None:
             if self.series[sid].kind != kind:
                 result.reject("type_conflict", 1, data[row[F_START]:row[F_PIPE]])
-                return -1
-            return sid
+                return -1, 0
+            return sid, errors
         extra: tuple[Labels, ...] = ()
         if kind == K_SUMMARY:
             extra = (Labels({**tags, METRIC_NAME: name + "_sum"}), Labels({**tags, METRIC_NAME: name + "_count"}),
@@ -175,7 +174,7 @@ class StatsdAggregator:
         self.series.append(_Series(kind, labels, extra))
         self._by_labels[labels] = sid
         self._grow(sid + 1)
-        return sid
+        return sid, errors
 
     def ingest(self, data: bytes) -> IngestResult:
         """Parse and apply one datagram; bad lines are counted, the valid ones of the datagram still apply."""
@@ -209,12 +208,13 @@ class StatsdAggregator:
                 continue
             key = b"%b|%d|%b|%b" % (data[row[F_START]:row[F_COLON]], row[F_TYPE], data[row[F_TAGS0]:row[F_TAGS1]],
                                     data[row[F_CONT0]:row[F_CONT1]])
-            sid = keys.get(key)
-            if sid is None:
-                sid = self._resolve(data, row, result)
-                if sid >= 0:
-                    keys[key] = sid
-            sids[j] = sid
+            known = keys.get(key)
+            if known is None:
+                known = self._resolve(data, row, result)
+                if known[0] >= 0:
+                    keys[key] = known
+            sids[j] = known[0]
+            result.tag_errors += known[1]
         live = sids >= 0
         result.accepted = int(np.count_nonzero(live))
         stamped = live & (rows[:, F_TS] >= 0)
