@@ -149,8 +149,10 @@ def test_flush_loop_and_flush_at_stop(tmp_path: Path) -> None:
         while not running.query("loop") and time.monotonic() < deadline:
             time.sleep(0.05)
         assert running.query("loop") == {(("__name__", "loop"),): 7.0}
-        with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock:
-            sock.sendto(b"via_unix:3|c", str(tmp_path / "statsd.sock"))
+        client = datadog.DogStatsd(socket_path=str(tmp_path / "statsd.sock"), disable_telemetry=True)
+        client.increment("via_unix", 3)
+        client.flush()
+        client.close_socket()
         running.wait_lines(2)
         assert running.metric("tsdb_statsd_datagrams_total", transport="unix") == 1
     finally:
