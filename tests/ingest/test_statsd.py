@@ -104,3 +104,10 @@ def test_names_and_tags() -> None:
     assert sanitize_name("a.b-c/d") == "a_b_c_d"
     assert sanitize_name("1x") == "_1x"
     assert parse_tags("host:web-1,url:http://x,bare,k:,:v,__x:1") == ({"host": "web-1", "url": "http://x"}, 4)
+
+
+def test_ingest_many_names_the_invalid_datagrams() -> None:
+    agg = StatsdAggregator()
+    result = agg.ingest_many([b"a:1|c", b"bad", b"b:1|c\nx\n", b"c:1|c\n", b"d:1|q"])
+    assert (result.accepted, result.invalid_datagrams) == (3, 3)
+    assert result.rejected == {"malformed_line": 2, "bad_type": 1}

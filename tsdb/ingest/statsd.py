@@ -20,8 +20,10 @@ import contextlib
 import logging
 import os
 import socket
+import threading
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import Executor
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -66,6 +68,13 @@ log = logging.getLogger("tsdb.ingest.statsd")
 K_COUNTER, K_GAUGE, K_SUMMARY, K_SET = 0, 1, 2, 3
 _KIND_OF_TYPE = {1: K_COUNTER, 2: K_GAUGE, 3: K_SUMMARY, 4: K_SUMMARY, 5: K_SUMMARY, 6: K_SET}
 DEFAULT_QUANTILES = (0.5, 0.9, 0.99)
+BATCH_DELAY_S = 0.005
+"""Datagrams are parsed together at most this long after the first of a batch arrived ..."""
+BATCH_BYTES = 256 << 10
+"""... or as soon as this many bytes are waiting."""
+MAX_DATAGRAM = 65535
+RECEIVE_POLL_S = 0.2
+"""How often a receiver thread looks whether it should stop."""
 
 
 def sanitize_name(name: str) -> str:
@@ -92,17 +101,21 @@ def parse_tags(text: str) -> tuple[dict[str, str], int]:
 
 @dataclass
 class IngestResult:
-    """What one datagram held: lines accepted, ignored (events, service checks, blank lines are not counted),
-    rejected by reason, dropped tags, and the first rejected line (for the log)."""
+    """What datagrams held: lines accepted, ignored (events, service checks; blank lines are not counted),
+    rejected by reason, dropped tags, the first rejected line (for the log), the byte offsets of the rejected
+    lines and (from :meth:`StatsdAggregator.ingest_many`) the datagrams that had a rejected line."""
 
     accepted: int = 0
     ignored: int = 0
     rejected: dict[str, int] = field(default_factory=dict)
     tag_errors: int = 0
     example: bytes = b""
+    rejected_at: list[int] = field(default_factory=list)
+    invalid_datagrams: int = 0
 
-    def reject(self, reason: str, count: int, example: bytes) -> None:
-        self.rejected[reason] = self.rejected.get(reason, 0) + count
+    def reject(self, reason: str, start: int, example: bytes) -> None:
+        self.rejected[reason] = self.rejected.get(reason, 0) + 1
+        self.rejected_at.append(start)
         if not self.example:
             self.example = example[:200]
 
@@ -154,7 +167,7 @@ class StatsdAggregator:
                 else ({}, 0)
             container = data[row[F_CONT0]:row[F_CONT1]].decode()
         except UnicodeDecodeError:
-            result.reject("malformed_line", 1, data[row[F_START]:row[F_PIPE]])
+            result.reject("malformed_line", int(row[F_START]), data[row[F_START]:row[F_PIPE]])
             return -1, 0
         if container:
             tags["container_id"] = container
@@ -163,7 +176,7 @@ class StatsdAggregator:
         sid = self._by_labels.get(labels)
         if sid is not None:
             if self.series[sid].kind != kind:
-                result.reject("type_conflict", 1, data[row[F_START]:row[F_PIPE]])
+                result.reject("type_conflict", int(row[F_START]), data[row[F_START]:row[F_PIPE]])
                 return -1, 0
             return sid, errors
         extra: tuple[Labels, ...] = ()
@@ -186,7 +199,7 @@ class StatsdAggregator:
         bad = np.flatnonzero(errs >= E_MALFORMED_LINE)
         for li in bad:
             row = fields[li]
-            result.reject(ERROR_REASONS[int(row[F_ERR])], 1, data[row[F_START]:row[F_END]])
+            result.reject(ERROR_REASONS[int(row[F_ERR])], int(row[F_START]), data[row[F_START]:row[F_END]])
         ok = np.flatnonzero(errs == E_OK)
         if not len(ok):
             return result
@@ -204,7 +217,7 @@ class StatsdAggregator:
         for j in range(len(ok)):
             row = rows[j]
             if not good[j]:
-                result.reject(ERROR_REASONS[E_BAD_RATE], 1, data[row[F_START]:row[F_END]])
+                result.reject(ERROR_REASONS[E_BAD_RATE], int(row[F_START]), data[row[F_START]:row[F_END]])
                 continue
             key = b"%b|%d|%b|%b" % (data[row[F_START]:row[F_COLON]], row[F_TYPE], data[row[F_TAGS0]:row[F_TAGS1]],
                                     data[row[F_CONT0]:row[F_CONT1]])
@@ -251,6 +264,15 @@ class StatsdAggregator:
             self._members.setdefault(int(sids[line_of[k]]), set()).add(data[start:end])
         return result
 
+    def ingest_many(self, datagrams: Sequence[bytes]) -> IngestResult:
+        """Parse and apply several datagrams in one pass (lines never span datagrams, so they are joined with
+        newlines); ``invalid_datagrams`` counts those with a rejected line."""
+        result = self.ingest(b"\n".join(datagrams))
+        if result.rejected_at:
+            ends = np.cumsum([len(d) + 1 for d in datagrams])
+            result.invalid_datagrams = len(np.unique(np.searchsorted(ends, result.rejected_at, side="right")))
+        return result
+
     def flush(self, now_ms: int) -> list[tuple[Labels, int, float]]:
         """The samples of this interval as ``(labels, ts ms, value)`` (at ``now_ms`` unless a line of the series
         carried a ``T`` timestamp), and a fresh interval begins."""
@@ -294,83 +316,135 @@ def _go_float(value: float) -> str:
     return repr(value).removesuffix(".0") if value == int(value) else repr(value)
 
 
-class _Protocol(asyncio.DatagramProtocol):
-    def __init__(self, on_datagram: Callable[[bytes], None]) -> None:
-        self.on_datagram = on_datagram
-
-    def datagram_received(self, data: bytes, addr: object) -> None:
-        self.on_datagram(data)
-
-    def error_received(self, exc: Exception) -> None:
-        log.warning("statsd socket error", extra={"error": str(exc)})
-
-
 @dataclass
 class ListenerStats:
-    """Callbacks the listener reports to (the server's self-metrics); each defaults to doing nothing."""
+    """Callbacks the listener reports to (the server's self-metrics); each defaults to doing nothing.
+    ``on_datagram(transport)`` runs for every datagram received, ``on_batch(result, datagrams)`` after each
+    batch of datagrams was parsed and applied."""
 
-    on_datagram: Callable[[str, IngestResult], None] = lambda transport, result: None
-    on_commit: Callable[[CommitResult], None] = lambda result: None
+    on_datagram: Callable[[str], None] = lambda transport: None
+    on_batch: Callable[[IngestResult, int], None] = lambda result, datagrams: None
 
 
 class StatsdListener:
     """Receives StatsD datagrams on ``udp`` (``host:port``, "" = none) and/or the Unix datagram socket
     ``unix_socket`` ("" = none), and appends the aggregated samples to ``appendable`` every ``flush_interval_s``
-    and at :meth:`stop`. Everything but the appending runs on the event loop that called :meth:`start`; the
-    appends run on ``executor`` (None: the loop's default)."""
+    and at :meth:`stop`.
+
+    One thread per socket only receives (a blocking ``recv`` loop keeps up with senders where an asyncio
+    protocol, called once per datagram, drops datagrams); parsing, aggregation and flushing run on the event
+    loop that called :meth:`start`, the appends on ``executor`` (None: the loop's default)."""
 
     def __init__(self, appendable: Appendable, udp: str = "", unix_socket: str = "", flush_interval_s: float = 10.0,
                  quantiles: Sequence[float] = DEFAULT_QUANTILES, stats: ListenerStats | None = None,
-                 executor: object = None) -> None:
+                 executor: Executor | None = None) -> None:
         self.appendable, self.udp, self.unix_socket = appendable, udp, unix_socket
         self.flush_interval_s = flush_interval_s
         self.aggregator = StatsdAggregator(quantiles)
         self.stats = stats or ListenerStats()
         self.executor = executor
         self.udp_port = 0
-        self._transports: list[asyncio.BaseTransport] = []
+        self._sockets: list[socket.socket] = []
+        self._threads: list[threading.Thread] = []
+        self._receiving = threading.Event()
         self._stop = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._flush_lock = asyncio.Lock()
         self._last_log = 0.0
+        self._lock = threading.Lock()  # guards _pending and _pending_bytes (receiver threads and the loop)
+        self._pending: list[bytes] = []
+        self._pending_bytes = 0
+        self._drain_handle: asyncio.TimerHandle | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
 
-    def _receiver(self, transport: str) -> Callable[[bytes], None]:
-        def receive(data: bytes) -> None:
-            result = self.aggregator.ingest(data)
-            self.stats.on_datagram(transport, result)
-            if result.rejected and time.monotonic() - self._last_log >= 10:
-                self._last_log = time.monotonic()  # at most one line per 10 s: a broken sender must not flood
-                log.warning("statsd lines rejected", extra={"rejected": dict(result.rejected),
-                                                            "example": result.example.decode(errors="replace")})
-        return receive
+    def _receive(self, sock: socket.socket, transport: str) -> None:
+        """A receiver thread: until :meth:`stop`, hand each datagram to the loop in batches."""
+        assert self._loop is not None
+        loop, recv, on_datagram = self._loop, sock.recv, self.stats.on_datagram
+        while self._receiving.is_set():
+            try:
+                data = recv(MAX_DATAGRAM)
+            except TimeoutError:
+                continue
+            except OSError:
+                if self._receiving.is_set():
+                    log.exception("statsd receive failed", extra={"transport": transport})
+                    time.sleep(0.1)  # never spin on a broken socket
+                continue
+            on_datagram(transport)
+            with self._lock:
+                self._pending.append(data)
+                self._pending_bytes += len(data)
+                first, full = len(self._pending) == 1, self._pending_bytes >= BATCH_BYTES
+            if first or full:
+                with contextlib.suppress(RuntimeError):  # the loop closed under us at shutdown
+                    loop.call_soon_threadsafe(self._schedule_drain, full)
 
-    async def start(self) -> None:
-        """Bind the sockets (raising TsdbError naming the address when one cannot be bound) and start flushing."""
-        loop = asyncio.get_running_loop()
+    def _schedule_drain(self, now: bool) -> None:
+        if now:
+            self.drain()
+        elif self._drain_handle is None:
+            self._drain_handle = asyncio.get_running_loop().call_later(BATCH_DELAY_S, self.drain)
+
+    def drain(self) -> None:
+        """Parse and apply the datagrams received so far, in one tokeniser pass (most clients send one line
+        per datagram, and per-datagram overhead would dominate). Runs on the loop."""
+        if self._drain_handle is not None:
+            self._drain_handle.cancel()
+            self._drain_handle = None
+        with self._lock:
+            batch, self._pending, self._pending_bytes = self._pending, [], 0
+        if not batch:
+            return
+        result = self.aggregator.ingest_many(batch)
+        self.stats.on_batch(result, len(batch))
+        if result.rejected and time.monotonic() - self._last_log >= 10:
+            self._last_log = time.monotonic()  # at most one line per 10 s: a broken sender must not flood
+            log.warning("statsd lines rejected", extra={"rejected": dict(result.rejected),
+                                                        "example": result.example.decode(errors="replace")})
+
+    def _bind(self) -> list[tuple[socket.socket, str]]:
+        bound: list[tuple[socket.socket, str]] = []
         try:
             if self.udp:
                 host, _, port = self.udp.rpartition(":")
-                transport, _ = await loop.create_datagram_endpoint(
-                    lambda: _Protocol(self._receiver("udp")), local_addr=(host.strip("[]") or "0.0.0.0", int(port)))
-                sock = transport.get_extra_info("socket")
+                family, kind, proto, _, address = socket.getaddrinfo(host.strip("[]") or "0.0.0.0", int(port),
+                                                                     type=socket.SOCK_DGRAM)[0]
+                sock = socket.socket(family, kind, proto)
+                bound.append((sock, "udp"))
                 with contextlib.suppress(OSError):
                     sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 8 << 20)
+                sock.bind(address)
                 self.udp_port = sock.getsockname()[1]
-                self._transports.append(transport)
             if self.unix_socket:
                 with contextlib.suppress(FileNotFoundError):
                     os.unlink(self.unix_socket)
-                transport, _ = await loop.create_datagram_endpoint(
-                    lambda: _Protocol(self._receiver("unix")), local_addr=self.unix_socket,
-                    family=socket.AF_UNIX)
-                self._transports.append(transport)
+                sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+                bound.append((sock, "unix"))
+                sock.bind(self.unix_socket)
         except OSError as err:
-            self._close_transports()
+            for sock, _ in bound:
+                sock.close()
             raise TsdbError(f"statsd: cannot listen on {self.udp or self.unix_socket}: {err}") from err
-        self._stop = asyncio.Event()
-        self._task = loop.create_task(self._loop())
+        return bound
 
-    async def _loop(self) -> None:
+    async def start(self) -> None:
+        """Bind the sockets (raising TsdbError naming the address when one cannot be bound) and start receiving
+        and flushing."""
+        self._loop = asyncio.get_running_loop()
+        bound = self._bind()
+        self._receiving.set()
+        for sock, transport in bound:
+            sock.settimeout(RECEIVE_POLL_S)
+            thread = threading.Thread(target=self._receive, args=(sock, transport), name=f"tsdb-statsd-{transport}",
+                                      daemon=True)
+            thread.start()
+            self._sockets.append(sock)
+            self._threads.append(thread)
+        self._stop = asyncio.Event()
+        self._task = self._loop.create_task(self._flush_loop())
+
+    async def _flush_loop(self) -> None:
         while not self._stop.is_set():
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stop.wait(), self.flush_interval_s)
@@ -382,14 +456,15 @@ class StatsdListener:
                 log.exception("statsd flush failed")
 
     async def flush(self, now_ms: int | None = None) -> CommitResult:
-        """Append the current interval's samples (at ``now_ms``, default now) and start a new interval."""
+        """Apply what was received, append the interval's samples (at ``now_ms``, default now) and start a new
+        interval."""
         async with self._flush_lock:
+            self.drain()
             samples = self.aggregator.flush(int(time.time() * 1000) if now_ms is None else now_ms)
             if not samples:
                 return CommitResult()
             loop = asyncio.get_running_loop()
-            result = await loop.run_in_executor(self.executor, self._append, samples)  # type: ignore[arg-type]
-            self.stats.on_commit(result)
+            result: CommitResult = await loop.run_in_executor(self.executor, self._append, samples)
             return result
 
     def _append(self, samples: list[tuple[Labels, int, float]]) -> CommitResult:
@@ -402,19 +477,24 @@ class StatsdListener:
             raise
         return app.commit()
 
-    def _close_transports(self) -> None:
-        for transport in self._transports:
-            transport.close()
-        self._transports = []
+    async def stop(self) -> None:
+        """Stop receiving, then flush what was accepted (nothing accepted is lost)."""
+        self._receiving.clear()
+        threads, self._threads = self._threads, []
+        await asyncio.get_running_loop().run_in_executor(None, _join, threads)
+        for sock in self._sockets:
+            sock.close()
+        self._sockets = []
         if self.unix_socket:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(self.unix_socket)
-
-    async def stop(self) -> None:
-        """Stop receiving, then flush what was accepted (nothing accepted is lost)."""
-        self._close_transports()
         self._stop.set()
         if self._task is not None:
             await self._task
             self._task = None
         await self.flush()
+
+
+def _join(threads: list[threading.Thread]) -> None:
+    for thread in threads:
+        thread.join(timeout=RECEIVE_POLL_S * 10)

@@ -33,8 +33,10 @@ class StatsdComponent:
         self.tag_errors = Counter("tsdb_statsd_tag_errors_total", "DogStatsD tags dropped (no colon, empty key "
                                   "or value, reserved name).", registry=registry)
 
-        def on_datagram(transport: str, result: IngestResult) -> None:
+        def on_datagram(transport: str) -> None:
             self.datagrams.labels(transport).inc()
+
+        def on_batch(result: IngestResult, datagrams: int) -> None:
             self.lines.labels("accepted").inc(result.accepted)
             if result.ignored:
                 self.lines.labels("ignored").inc(result.ignored)
@@ -43,12 +45,16 @@ class StatsdComponent:
                 self.rejected.labels(reason).inc(count)
             if result.tag_errors:
                 self.tag_errors.inc(result.tag_errors)
-            metrics.record_write("statsd", "invalid" if result.rejected else "ok")
+            # tsdb_write_requests_total (SelfMetrics.record_write counts one request per call)
+            if datagrams > result.invalid_datagrams:
+                metrics.write_requests.labels("statsd", "ok").inc(datagrams - result.invalid_datagrams)
+            if result.invalid_datagrams:
+                metrics.write_requests.labels("statsd", "invalid").inc(result.invalid_datagrams)
 
         # the head's commit listener already counts stored and rejected samples (record_commit)
         self.listener = StatsdListener(context.db, options.listen, options.unix_socket,
                                        options.flush_interval_ms / 1000, options.quantiles,
-                                       ListenerStats(on_datagram=on_datagram), context.executor)
+                                       ListenerStats(on_datagram, on_batch), context.executor)
 
     def routes(self) -> list[web.AbstractRouteDef]:
         return []
