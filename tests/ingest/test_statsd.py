@@ -7,9 +7,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tests.reference.statsd import apply_gauges_ref, tokenize_ref
+from tests.reference.statsd import apply_gauges_ref, fnv1a64_ref, series_key_ref, tokenize_ref
 from tsdb.ingest.statsd import StatsdAggregator, parse_tags, sanitize_name
-from tsdb.ingest.statsd_kernels import apply_gauges, tokenize
+from tsdb.ingest.statsd_kernels import E_OK, F_ERR, apply_gauges, line_keys, match_keys, tokenize
 from tsdb.labels import Labels
 
 PIECES = [b"a", b"x.y-z", b":", b"|", b"1", b"2.5", b"-", b"+", b"e3", b".", b"c", b"g", b"ms", b"h", b"d", b"s",
@@ -31,6 +31,27 @@ def test_tokenize_matches_reference(data: bytes) -> None:
     rows, ref_tokens = tokenize_ref(data)
     assert fields.tolist() == rows
     assert [tuple(t) for t in tokens.tolist()] == ref_tokens
+
+
+@settings(max_examples=200, deadline=None)
+@given(datagrams, st.data())
+def test_series_keys_match_reference(data: bytes, draw: st.DataObject) -> None:
+    buf = np.frombuffer(data, np.uint8)
+    fields, _ = tokenize(buf)
+    rows = fields[fields[:, F_ERR] == E_OK]
+    keys = [series_key_ref(data, row) for row in rows.tolist()]
+    hashes = line_keys(buf, rows)
+    assert hashes.tolist() == [fnv1a64_ref(k) for k in keys]
+    # a table holding some of the keys (and a colliding hash with other bytes) finds exactly those
+    known = sorted(set(draw.draw(st.lists(st.sampled_from(keys)))) if keys else [])
+    entries = [(fnv1a64_ref(k), k) for k in known] + [(fnv1a64_ref(k), b"other") for k in keys[:1]]
+    entries.sort(key=lambda e: e[0])
+    arena = b"".join(k for _, k in entries)
+    ends = np.cumsum([len(k) for _, k in entries], dtype=np.int64)
+    found = match_keys(buf, rows, hashes, np.array([h for h, _ in entries], np.uint64),
+                       np.frombuffer(arena, np.uint8).copy() if arena else np.zeros(0, np.uint8),
+                       ends - np.array([len(k) for _, k in entries], np.int64), ends)
+    assert [entries[i][1] if i >= 0 else None for i in found.tolist()] == [k if k in known else None for k in keys]
 
 
 @settings(max_examples=100, deadline=None)
@@ -111,3 +132,14 @@ def test_ingest_many_names_the_invalid_datagrams() -> None:
     result = agg.ingest_many([b"a:1|c", b"bad", b"b:1|c\nx\n", b"c:1|c\n", b"d:1|q"])
     assert (result.accepted, result.invalid_datagrams) == (3, 3)
     assert result.rejected == {"malformed_line": 2, "bad_type": 1}
+
+
+def test_many_series_over_many_batches() -> None:
+    agg = StatsdAggregator()
+    for round_ in range(3):
+        for start in range(0, 3000, 500):
+            agg.ingest_many([b"m.%d:1|c|#k:%d" % (i, i % 7) for i in range(start, start + 500)])
+        got = _by_name(agg.flush(round_))
+        assert len(got) == 3000
+        assert all(v == round_ + 1 for v in got.values())
+    assert got[(("__name__", "m_42"), ("k", "0"))] == 3.0

@@ -100,3 +100,16 @@ def apply_gauges_ref(current: list[float], ids: list[int], values: list[float], 
     for i, v, rel in zip(ids, values, relative, strict=True):
         out[i] = out[i] + v if rel else v
     return out
+
+
+def series_key_ref(data: bytes, row: list[int]) -> bytes:
+    """A line's series key: ``name 0xFF type-code 0xFF tags 0xFF container``."""
+    return b"\xff".join([data[row[F_START]:row[F_COLON]], bytes([row[F_TYPE]]), data[row[F_TAGS0]:row[F_TAGS1]],
+                         data[row[F_CONT0]:row[F_CONT1]]])
+
+
+def fnv1a64_ref(data: bytes) -> int:
+    h = 0xCBF29CE484222325
+    for b in data:
+        h = ((h ^ b) * 0x100000001B3) % (1 << 64)
+    return h

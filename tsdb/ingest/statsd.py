@@ -57,6 +57,8 @@ from tsdb.ingest.statsd_kernels import (
     T_SET,
     T_TIMER,
     apply_gauges,
+    line_keys,
+    match_keys,
     pack_tokens,
     tokenize,
 )
@@ -137,7 +139,14 @@ class StatsdAggregator:
 
     def __init__(self, quantiles: Sequence[float] = DEFAULT_QUANTILES) -> None:
         self.quantiles = tuple(float(q) for q in quantiles)
-        self._keys: dict[bytes, tuple[int, int]] = {}  # raw name|type|tags|container -> (series id, tags dropped)
+        # series keys (name, type, tags, container as sent) -> series: hashes sorted, with their series id,
+        # tags dropped, and the key bytes in _arena[_t_start:_t_end]
+        self._t_hash = np.zeros(0, np.uint64)
+        self._t_sid = np.zeros(0, np.int64)
+        self._t_tag_errors = np.zeros(0, np.int64)
+        self._t_start = np.zeros(0, np.int64)
+        self._t_end = np.zeros(0, np.int64)
+        self._arena = np.zeros(4096, np.uint8)
         self._by_labels: dict[Labels, int] = {}
         self.series: list[_Series] = []
         cap = 64
@@ -189,6 +198,57 @@ class StatsdAggregator:
         self._grow(sid + 1)
         return sid, errors
 
+    def _series_of(self, buf: npt.NDArray[np.uint8], data: bytes, rows: npt.NDArray[np.int64],
+                   good: npt.NDArray[np.bool_], result: IngestResult) -> npt.NDArray[np.int64]:
+        """The series id of each line (-1 where not ``good`` or rejected): a hash of the line's name, type, tags
+        and container looked up in a sorted table with the key bytes compared, all in a kernel; only forms of
+        a line not seen before take the Python path that builds labels."""
+        hashes = line_keys(buf, rows)
+        entry = match_keys(buf, rows, hashes, self._t_hash, self._arena, self._t_start, self._t_end)
+        hit = (entry >= 0) & good
+        sids = np.full(len(rows), -1, np.int64)
+        sids[hit] = self._t_sid[entry[hit]]
+        result.tag_errors += int(self._t_tag_errors[entry[hit]].sum())
+        new: dict[bytes, tuple[int, int, int]] = {}  # key -> (sid, tag errors, hash)
+        for j in np.flatnonzero(~hit & good):
+            row = rows[j]
+            key = b"%b\xff%b\xff%b\xff%b" % (data[row[F_START]:row[F_COLON]], bytes((int(row[F_TYPE]),)),
+                                             data[row[F_TAGS0]:row[F_TAGS1]], data[row[F_CONT0]:row[F_CONT1]])
+            known = new.get(key)
+            if known is None:
+                sid, errors = self._resolve(data, row, result)
+                if sid < 0:
+                    continue
+                known = new[key] = (sid, errors, int(hashes[j]))
+            sids[j] = known[0]
+            result.tag_errors += known[1]
+        if new:
+            self._add_keys(new)
+        return sids
+
+    def _add_keys(self, new: dict[bytes, tuple[int, int, int]]) -> None:
+        """Add series keys to the lookup table (kept sorted by hash; the key bytes appended to the arena)."""
+        used = int(self._t_end.max()) if len(self._t_end) else 0
+        need = used + sum(len(k) for k in new)
+        if need > len(self._arena):
+            arena = np.zeros(max(need, 2 * len(self._arena)), np.uint8)
+            arena[:used] = self._arena[:used]
+            self._arena = arena
+        starts = np.empty(len(new), np.int64)
+        at = used
+        for i, key in enumerate(new):
+            self._arena[at:at + len(key)] = np.frombuffer(key, np.uint8)
+            starts[i] = at
+            at += len(key)
+        values = list(new.values())
+        hashes = np.concatenate([self._t_hash, np.array([v[2] for v in values], np.uint64)])
+        order = np.argsort(hashes, kind="stable")
+        self._t_hash = hashes[order]
+        self._t_sid = np.concatenate([self._t_sid, np.array([v[0] for v in values], np.int64)])[order]
+        self._t_tag_errors = np.concatenate([self._t_tag_errors, np.array([v[1] for v in values], np.int64)])[order]
+        self._t_start = np.concatenate([self._t_start, starts])[order]
+        self._t_end = np.concatenate([self._t_end, starts + np.array([len(k) for k in new], np.int64)])[order]
+
     def ingest(self, data: bytes) -> IngestResult:
         """Parse and apply one datagram; bad lines are counted, the valid ones of the datagram still apply."""
         result = IngestResult()
@@ -211,23 +271,10 @@ class StatsdAggregator:
         if len(has_rate):
             rates[has_rate] = _parse_numbers(buf, rows[has_rate][:, [F_RATE0, F_RATE1]])
         good = (rates > 0) & (rates <= 1)
-        # series of each line: one dict lookup per line, the labels built only for a new form of a line
-        sids = np.full(len(ok), -1, np.int64)
-        keys = self._keys
-        for j in range(len(ok)):
+        for j in np.flatnonzero(~good):
             row = rows[j]
-            if not good[j]:
-                result.reject(ERROR_REASONS[E_BAD_RATE], int(row[F_START]), data[row[F_START]:row[F_END]])
-                continue
-            key = b"%b|%d|%b|%b" % (data[row[F_START]:row[F_COLON]], row[F_TYPE], data[row[F_TAGS0]:row[F_TAGS1]],
-                                    data[row[F_CONT0]:row[F_CONT1]])
-            known = keys.get(key)
-            if known is None:
-                known = self._resolve(data, row, result)
-                if known[0] >= 0:
-                    keys[key] = known
-            sids[j] = known[0]
-            result.tag_errors += known[1]
+            result.reject(ERROR_REASONS[E_BAD_RATE], int(row[F_START]), data[row[F_START]:row[F_END]])
+        sids = self._series_of(buf, data, rows, good, result)
         live = sids >= 0
         result.accepted = int(np.count_nonzero(live))
         stamped = live & (rows[:, F_TS] >= 0)

@@ -251,3 +251,70 @@ def apply_gauges(current: npt.NDArray[np.float64], ids: npt.NDArray[np.int64], v
             current[ids[k]] += values[k]
         else:
             current[ids[k]] = values[k]
+
+
+_FNV_OFFSET = np.uint64(0xCBF29CE484222325)
+_FNV_PRIME = np.uint64(0x100000001B3)
+KEY_SEPARATOR = 0xFF
+"""Separates the parts of a line's series key (never valid inside UTF-8 text)."""
+
+
+@njit
+def _key_byte(buf: npt.NDArray[np.uint8], row: npt.NDArray[np.int64], k: int) -> int:
+    """Byte ``k`` of the line's series key ``name 0xFF type 0xFF tags 0xFF container``, -1 past its end."""
+    parts_start = (row[F_START], -1, row[F_TAGS0], row[F_CONT0])
+    parts_end = (row[F_COLON], -1, row[F_TAGS1], row[F_CONT1])
+    for p in range(4):
+        n = 1 if p == 1 else parts_end[p] - parts_start[p]
+        if k < n:
+            return int(row[F_TYPE]) if p == 1 else int(buf[parts_start[p] + k])
+        k -= n
+        if p < 3:
+            if k == 0:
+                return KEY_SEPARATOR
+            k -= 1
+    return -1
+
+
+@njit
+def key_length(row: npt.NDArray[np.int64]) -> int:
+    """Bytes in the line's series key (see :func:`_key_byte`)."""
+    return (row[F_COLON] - row[F_START]) + 1 + (row[F_TAGS1] - row[F_TAGS0]) + (row[F_CONT1] - row[F_CONT0]) + 3
+
+
+@njit
+def line_keys(buf: npt.NDArray[np.uint8], rows: npt.NDArray[np.int64]) -> npt.NDArray[np.uint64]:
+    """FNV-1a 64 of each line's series key ``name 0xFF type-code 0xFF tags 0xFF container``."""
+    out = np.empty(len(rows), np.uint64)
+    for j in range(len(rows)):
+        h = _FNV_OFFSET
+        row = rows[j]
+        for k in range(key_length(row)):
+            h = (h ^ np.uint64(_key_byte(buf, row, k))) * _FNV_PRIME
+        out[j] = h
+    return out
+
+
+@njit
+def match_keys(buf: npt.NDArray[np.uint8], rows: npt.NDArray[np.int64], hashes: npt.NDArray[np.uint64],
+               table_hash: npt.NDArray[np.uint64], arena: npt.NDArray[np.uint8], key_start: npt.NDArray[np.int64],
+               key_end: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+    """For each line, the index of the table entry whose key bytes (``arena[key_start:key_end]``) equal the
+    line's series key, or -1; ``table_hash`` (the keys' :func:`line_keys` hashes) is sorted."""
+    out = np.full(len(rows), -1, np.int64)
+    for j in range(len(rows)):
+        i = np.searchsorted(table_hash, hashes[j])
+        row = rows[j]
+        n = key_length(row)
+        while i < len(table_hash) and table_hash[i] == hashes[j]:
+            if key_end[i] - key_start[i] == n:
+                same = True
+                for k in range(n):
+                    if arena[key_start[i] + k] != _key_byte(buf, row, k):
+                        same = False
+                        break
+                if same:
+                    out[j] = i
+                    break
+            i += 1
+    return out
