@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
+import socket
+from typing import Any
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tests.reference.statsd import apply_gauges_ref, fnv1a64_ref, series_key_ref, tokenize_ref
-from tsdb.ingest.statsd import StatsdAggregator, parse_tags, sanitize_name
+from tsdb.errors import TsdbError
+from tsdb.ingest.statsd import StatsdAggregator, StatsdListener, parse_tags, sanitize_name
 from tsdb.ingest.statsd_kernels import E_OK, F_ERR, apply_gauges, line_keys, match_keys, tokenize
 from tsdb.labels import Labels
 
@@ -24,7 +29,8 @@ structured = st.builds(
 datagrams = st.one_of(lines, st.lists(structured, max_size=5).map(b"\n".join))
 
 
-@settings(max_examples=300, deadline=None)
+@pytest.mark.kernel
+@settings(deadline=None)
 @given(datagrams)
 def test_tokenize_matches_reference(data: bytes) -> None:
     fields, tokens = tokenize(np.frombuffer(data, np.uint8))
@@ -33,7 +39,8 @@ def test_tokenize_matches_reference(data: bytes) -> None:
     assert [tuple(t) for t in tokens.tolist()] == ref_tokens
 
 
-@settings(max_examples=200, deadline=None)
+@pytest.mark.kernel
+@settings(deadline=None)
 @given(datagrams, st.data())
 def test_series_keys_match_reference(data: bytes, draw: st.DataObject) -> None:
     buf = np.frombuffer(data, np.uint8)
@@ -54,7 +61,8 @@ def test_series_keys_match_reference(data: bytes, draw: st.DataObject) -> None:
     assert [entries[i][1] if i >= 0 else None for i in found.tolist()] == [k if k in known else None for k in keys]
 
 
-@settings(max_examples=100, deadline=None)
+@pytest.mark.kernel
+@settings(deadline=None)
 @given(st.lists(st.tuples(st.integers(0, 4), st.floats(-1e6, 1e6), st.booleans()), max_size=40))
 def test_apply_gauges_matches_reference(updates: list[tuple[int, float, bool]]) -> None:
     current = np.zeros(5)
@@ -66,7 +74,8 @@ def test_apply_gauges_matches_reference(updates: list[tuple[int, float, bool]]) 
     assert current.tolist() == expected
 
 
-@settings(max_examples=200, deadline=None)
+@pytest.mark.kernel
+@settings(deadline=None)
 @given(st.floats(allow_nan=False, allow_infinity=False))
 def test_values_parse_as_python_floats(value: float) -> None:
     agg = StatsdAggregator()
@@ -80,6 +89,7 @@ def _by_name(samples: list[tuple[Labels, int, float]]) -> dict[tuple[tuple[str, 
     return {tuple(sorted(lb.items())): v for lb, _, v in samples}
 
 
+@pytest.mark.kernel
 def test_mapping_of_every_type() -> None:
     agg = StatsdAggregator()
     result = agg.ingest(b"req.count:1|c|@0.5|#env:prod,bare,:x\nreq.count:2|c|#env:prod\n"
@@ -103,6 +113,7 @@ def test_mapping_of_every_type() -> None:
     assert (("__name__", "users"),) not in again and (("__name__", "lat"), ("quantile", "0.5")) not in again
 
 
+@pytest.mark.kernel
 def test_bad_lines_are_counted_and_valid_ones_kept() -> None:
     agg = StatsdAggregator()
     result = agg.ingest(b"ok:1|c\nnocolon\nx:1|q\nx:abc|c\nx:1|c|@2\nx:1|c|@y\nx:1|c|T12x\nx:1|c||\n"
@@ -143,3 +154,35 @@ def test_many_series_over_many_batches() -> None:
         assert len(got) == 3000
         assert all(v == round_ + 1 for v in got.values())
     assert got[(("__name__", "m_42"), ("k", "0"))] == 3.0
+
+
+def test_name_not_utf8_is_malformed() -> None:
+    agg = StatsdAggregator()
+    result = agg.ingest(b"caf\xe9:1|c\nok:1|c")
+    assert result.rejected == {"malformed_line": 1} and result.accepted == 1
+
+
+def test_listener_refuses_a_busy_port_and_survives_a_failing_store() -> None:
+    class Broken:
+        def appender(self) -> Any:
+            raise OSError("disk full")
+
+    async def scenario() -> None:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as busy:
+            busy.bind(("127.0.0.1", 0))
+            taken = StatsdListener(Broken(), udp=f"127.0.0.1:{busy.getsockname()[1]}")
+            with pytest.raises(TsdbError, match="statsd: cannot listen on"):
+                await taken.start()
+        listener = StatsdListener(Broken(), udp="127.0.0.1:0", flush_interval_s=0.05)
+        await listener.start()
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+            sock.sendto(b"a:1|c", ("127.0.0.1", listener.udp_port))
+        for _ in range(100):  # the loop logs the failing flushes and goes on
+            await asyncio.sleep(0.02)
+            if listener.aggregator.series:
+                break
+        await asyncio.sleep(0.1)
+        with pytest.raises(OSError, match="disk full"):
+            await listener.stop()
+
+    asyncio.run(scenario())
