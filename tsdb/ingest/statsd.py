@@ -1,9 +1,10 @@
 """StatsD and DogStatsD over UDP (or a Unix datagram socket) -> Prometheus series, as statsd_exporter maps them.
 
-:class:`StatsdAggregator` parses datagrams (the numba tokeniser in statsd_kernels.py; values of a datagram are
-parsed and applied as arrays, one dict lookup per line finds its series) and keeps the per-series state between
-flushes; :meth:`StatsdAggregator.flush` turns it into samples. :class:`StatsdListener` receives datagrams on
-an asyncio loop and appends every flush through a storage Appender.
+:class:`StatsdAggregator` parses batches of datagrams with the kernels of statsd_kernels.py (tokeniser, series
+key hashing and lookup; values are parsed and applied as arrays, only a line naming a new series takes a Python
+path) and keeps the per-series state between flushes; :meth:`StatsdAggregator.flush` turns it into samples.
+:class:`StatsdListener` receives datagrams (a thread per socket), aggregates them on an asyncio loop and appends
+every flush through a storage Appender.
 
 Mapping (docs/integrations.md): ``c`` -> counter named as given (sanitised), cumulative, each value divided by
 its sample rate; ``g`` -> gauge (``+N``/``-N`` change it); ``ms`` (converted to seconds), ``h``, ``d`` ->

@@ -1,4 +1,4 @@
-"""StatsD / DogStatsD datagram tokeniser and gauge update (numba kernels; references in tests/reference/statsd.py).
+"""StatsD / DogStatsD kernels: datagram tokeniser, series keys, gauge updates (references in tests/reference/statsd.py).
 
 :func:`tokenize` splits one datagram into lines and each line into byte spans, validating the grammar
 (numbers included) so that every value token it returns parses as a float; nothing is decoded to ``str``.
