@@ -19,6 +19,7 @@ COMMANDS: dict[str, str] = {
     "alerts_page": "benchmarks.alerts_page",
     "ingest_under_queries": "benchmarks.ingest_under_queries",
     "shutdown": "benchmarks.shutdown",
+    "statsd": "benchmarks.statsd",
 }
 
 

@@ -258,6 +258,39 @@ class OtlpOptions:
 
 
 @dataclass(frozen=True)
+class StatsdOptions:
+    """The StatsD / DogStatsD listener (docs/integrations.md); off unless ``listen`` or ``unix_socket`` is set.
+    Changing it needs a restart."""
+
+    listen: str = ""
+    """UDP ``host:port`` to receive on (e.g. ``127.0.0.1:8125``); "" = no UDP listener."""
+    unix_socket: str = ""
+    """Path of a Unix datagram socket to receive on as well; "" = none."""
+    flush_interval_ms: int = 10_000
+    """How often aggregated values are written (each sample is stamped with the flush time)."""
+    quantiles: list[float] = field(default_factory=lambda: [0.5, 0.9, 0.99])
+    """Quantiles of the summaries timers, histograms and distributions become."""
+
+    def __post_init__(self) -> None:
+        for key in ("listen", "unix_socket"):
+            if not isinstance(getattr(self, key), str):
+                raise ConfigError(f"statsd.{key}: expected a string, got {getattr(self, key)!r}")
+        _check_listen(self.listen, "statsd.listen")
+        if isinstance(self.flush_interval_ms, bool) or not isinstance(self.flush_interval_ms, int) \
+                or self.flush_interval_ms <= 0:
+            raise ConfigError(f"statsd.flush_interval: expected a positive duration, got {self.flush_interval_ms!r}")
+        quantiles = config_list(self.quantiles, "statsd.quantiles")
+        for q in quantiles:
+            if isinstance(q, bool) or not isinstance(q, int | float) or not 0 <= q <= 1:
+                raise ConfigError(f"statsd.quantiles: expected numbers from 0 to 1, got {q!r}")
+        object.__setattr__(self, "quantiles", [float(q) for q in quantiles])
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.listen or self.unix_socket)
+
+
+@dataclass(frozen=True)
 class ServerConfig:
     """Everything ``tsdb serve`` needs."""
 
@@ -273,6 +306,7 @@ class ServerConfig:
     influx: InfluxOptions = field(default_factory=InfluxOptions)
     graphite: GraphiteOptions = field(default_factory=GraphiteOptions)
     otlp: OtlpOptions = field(default_factory=OtlpOptions)
+    statsd: StatsdOptions = field(default_factory=StatsdOptions)
     # URL under which users reach this server (alert links, generatorURL); default http://<http_listen>.
     external_url: str = ""
     # Labels added to alerts and remote-sent data, as Prometheus's global.external_labels.
@@ -309,7 +343,7 @@ class ServerConfig:
 
 
 _SECTIONS = {"storage": StorageOptions, "query": QueryOptions, "ingest": IngestOptions, "influx": InfluxOptions,
-             "graphite": GraphiteOptions, "otlp": OtlpOptions}
+             "graphite": GraphiteOptions, "otlp": OtlpOptions, "statsd": StatsdOptions}
 _NOT_YAML = {"config_dir"}  # fields set by the loader, never read from the file
 _DURATION_SUFFIX = "_ms"
 

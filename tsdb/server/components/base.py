@@ -51,6 +51,7 @@ COMPONENT_FACTORIES: list[str] = [
     "tsdb.server.components.scrape:build",
     "tsdb.server.components.collect:build",
     "tsdb.server.components.ingest:build",
+    "tsdb.server.components.statsd:build",
     "tsdb.server.components.dashboards:build",
     "tsdb.server.components.slos:build",
     "tsdb.server.components.admin:build",
