@@ -18,6 +18,7 @@ COMMANDS: dict[str, str] = {
     "dashboard": "benchmarks.dashboard",
     "alerts_page": "benchmarks.alerts_page",
     "ingest_under_queries": "benchmarks.ingest_under_queries",
+    "soak": "benchmarks.soak",
 }
 
 
