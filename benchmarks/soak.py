@@ -2,9 +2,10 @@
 
 1. ``tsdb serve`` starts on a fresh temporary data directory with a configuration holding recording rules
    and alerting rules over the written series, and a webhook receiver (a local HTTP server answering 200,
-   counting deliveries) behind a notification route. One alert fires for the first half of every
-   ``--alert-period`` and resolves for the second half, a second one (over a recorded series) the other way
-   round, so firing and resolved notifications flow all the time.
+   counting deliveries) behind a notification route. One alert (per instance, up to 10) fires for the first
+   half of every ``--alert-period`` and resolves for the second half, a second one (over a recorded series)
+   the other way round; a ``cycle`` label makes each period's alerts new ones, so the server's flap detection
+   does not hold them back and firing and resolved notifications flow all the time.
 2. Remote-write at a fixed rate: ``--series`` node-exporter-like series (``tsdb.bench.workload``), each
    written once every ``series / rate`` seconds (default 10,000 series at 20,000 samples/s: every 0.5 s), by
    ``--senders`` paced threads, each owning a shard of the series and spreading its requests evenly over
@@ -32,6 +33,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 import sys
 import tempfile
 import threading
@@ -217,11 +219,16 @@ class QueryLoad:
 
 
 def write_config(root: Path, receiver_url: str, alert_period_s: int) -> Path:
-    """The server's tsdb.yml and rules file: recording rules, two alerts taking turns, a webhook route."""
+    """The server's tsdb.yml and rules file: recording rules, two alerts taking turns, a webhook route.
+
+    Each alert carries a ``cycle`` label (the number of the current ``alert_period_s`` period), so every
+    alert fires once and resolves once: the server's flap detection (more than 4 changes of one alert in an
+    hour hold its notifications back) never applies, and firing and resolved notifications keep flowing.
+    """
     period = max(2, alert_period_s)
     every = max(1, period // 12)
-    half = period / 2
-    cycle = f"(vector(time()) % {period} < {half})"
+    cycle = f'count_values("cycle", floor(vector(time()) / {period}))'
+    first_half = f"(vector(time()) % {period} < {period / 2})"
     rules = root / "rules.yml"
     rules.write_text(json.dumps({"groups": [
         {"name": "soak-recording", "interval": f"{every}s", "rules": [
@@ -230,11 +237,13 @@ def write_config(root: Path, receiver_url: str, alert_period_s: int) -> Path:
             {"record": "job:node_memory_MemAvailable_bytes:sum",
              "expr": "sum by (job) (node_memory_MemAvailable_bytes)"}]},
         {"name": "soak-alerts", "interval": f"{every}s", "rules": [
-            {"alert": "SoakLoadCycle",
-             "expr": f'max by (instance) (node_load1{{instance=~"host-[0-9]:9100"}}) >= 0 and on() {cycle}',
+            {"alert": "SoakLoadCycle",  # up to 10 instances, first half of each period
+             "expr": f'max by (instance) (node_load1{{instance=~"host-[0-9]:9100"}}) '
+                     f"* on() group_left(cycle) ({cycle} and on() {first_half})",
              "labels": {"severity": "ticket"}, "annotations": {"summary": "{{ $labels.instance }} load cycle"}},
-            {"alert": "SoakRecordedCycle",
-             "expr": f"max by (job) (instance:node_cpu_seconds:rate1m) >= 0 unless on() {cycle}",
+            {"alert": "SoakRecordedCycle",  # over a recorded series, second half of each period
+             "expr": f"max by (job) (instance:node_cpu_seconds:rate1m) "
+                     f"* on() group_left(cycle) ({cycle} unless on() {first_half})",
              "labels": {"severity": "page"}}]}]}))
     config = root / "tsdb.yml"
     config.write_text(json.dumps({
@@ -484,7 +493,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 
 
 def main(argv: list[str]) -> int:
-    """Run the soak and print the report; 0 on success."""
+    """Run the soak and print the report; 0 on success. SIGTERM ends it early, stopping the server."""
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
     run(parse_args(argv))
     return 0
 
