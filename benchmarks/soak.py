@@ -25,8 +25,8 @@
 
 Figures are printed, never asserted. Everything binds 127.0.0.1; the server and the receiver are stopped by
 their handles. ``python -m benchmarks soak [--minutes 30 | --seconds S] [--rate 20000] [--series 10000]
-[--senders 2] [--query-threads 2] [--query-interval 5] [--alert-period 120] [--warmup-minutes M] [--phases 5]
-[--rss-interval 5] [--progress-seconds 30] [--max-seconds 7200]``
+[--senders 2] [--block-range 2h] [--query-threads 2] [--query-interval 5] [--alert-period 120]
+[--warmup-minutes M] [--phases 5] [--rss-interval 5] [--progress-seconds 30] [--max-seconds 7200]``
 """
 
 from __future__ import annotations
@@ -218,12 +218,13 @@ class QueryLoad:
             self.stop.wait(max(0.0, self.interval_s - latency))
 
 
-def write_config(root: Path, receiver_url: str, alert_period_s: int) -> Path:
+def write_config(root: Path, receiver_url: str, alert_period_s: int, block_range: str | None = None) -> Path:
     """The server's tsdb.yml and rules file: recording rules, two alerts taking turns, a webhook route.
 
     Each alert carries a ``cycle`` label (the number of the current ``alert_period_s`` period), so every
     alert fires once and resolves once: the server's flap detection (more than 4 changes of one alert in an
     hour hold its notifications back) never applies, and firing and resolved notifications keep flowing.
+    ``block_range`` (e.g. ``10m``) sets the server's ``storage.block_range`` (default: the server's, 2 h).
     """
     period = max(2, alert_period_s)
     every = max(1, period // 12)
@@ -248,6 +249,7 @@ def write_config(root: Path, receiver_url: str, alert_period_s: int) -> Path:
     config = root / "tsdb.yml"
     config.write_text(json.dumps({
         "collect": {"host": False, "self": False},
+        **({"storage": {"block_range": block_range}} if block_range else {}),
         "rules": {"files": [str(rules)], "evaluation_interval": f"{every}s"},
         "notifications": {"config": {
             "route": {"receiver": "webhook", "group_by": ["alertname", "instance"], "group_wait": "0s",
@@ -403,7 +405,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     try:
         with tempfile.TemporaryDirectory(prefix="tsdb-bench-soak-") as tmp:
             root = Path(tmp)
-            config = write_config(root, receiver.url, args.alert_period)
+            config = write_config(root, receiver.url, args.alert_period, args.block_range)
             server = LocalServer("tsdb", root / "data", extra_args=("--config", str(config))).start()
             try:
                 writer = PacedWriter(server.url, args.series, interval_s, args.senders, args.per_request, events,
@@ -481,6 +483,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                         help="seconds between one thread's queries (default 5)")
     parser.add_argument("--alert-period", type=int, default=120,
                         help="seconds of one fire-and-resolve cycle of the alerts (default 120)")
+    parser.add_argument("--block-range", default=None,
+                        help="the server's storage.block_range, e.g. 10m (default: the server's, 2h); the head "
+                             "keeps up to 1.5 block ranges in memory")
     parser.add_argument("--warmup-minutes", type=float, default=None, help="warm-up (default 20 %% of the run)")
     parser.add_argument("--phases", type=int, default=5, help="equal phases after the warm-up (default 5)")
     parser.add_argument("--rss-interval", type=float, default=5.0, help="seconds between RSS samples (default 5)")
