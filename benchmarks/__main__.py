@@ -20,6 +20,7 @@ COMMANDS: dict[str, str] = {
     "ingest_under_queries": "benchmarks.ingest_under_queries",
     "shutdown": "benchmarks.shutdown",
     "statsd": "benchmarks.statsd",
+    "soak": "benchmarks.soak",
 }
 
 

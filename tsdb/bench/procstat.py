@@ -1,4 +1,4 @@
-"""CPU seconds and peak resident memory of a local process, read from ``/proc/<pid>/stat`` and ``status``."""
+"""CPU seconds, peak and current resident memory of a local process, read from ``/proc/<pid>/stat`` and ``status``."""
 
 from __future__ import annotations
 
@@ -58,3 +58,15 @@ def _children(pid: int) -> list[int]:
     except OSError:
         return out
     return out
+
+
+def rss_bytes(pid: int) -> int | None:
+    """Resident memory (VmRSS) of process ``pid`` now in bytes, or None if it cannot be read (Linux /proc)."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return None
+    for line in status.splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) * 1024
+    return None
