@@ -318,3 +318,32 @@ class Matcher:
 def matches_all(matchers: Iterable[Matcher], labels: Labels) -> bool:
     """True if ``labels`` satisfies every matcher."""
     return all(m.matches(labels.get(m.name, "")) for m in matchers)
+
+
+class LabelsCache:
+    """A bounded map from a series' raw key (its labels as sent) to its :class:`Labels`; thread-safe.
+
+    Lookups are plain dict operations (atomic under the GIL), so a request's series are resolved in one
+    C-level pass. When the map grows past ``capacity`` it is emptied: a sender (remote-write, line protocols)
+    re-sends the same series every interval, so the working set refills at once, without per-lookup LRU
+    bookkeeping.
+    """
+
+    def __init__(self, capacity: int = 1_000_000) -> None:
+        self.capacity = capacity
+        self._entries: dict[bytes, Labels] = {}
+
+    def get(self, key: bytes) -> Labels | None:
+        return self._entries.get(key)
+
+    def get_many(self, keys: list[bytes]) -> list[Labels | None]:
+        """The cached Labels of each key (None when absent), in one C-level pass."""
+        return list(map(self._entries.get, keys))
+
+    def put(self, key: bytes, labels: Labels) -> None:
+        if len(self._entries) >= self.capacity:
+            self._entries = {}
+        self._entries[key] = labels
+
+    def __len__(self) -> int:
+        return len(self._entries)

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from tsdb.ingest.batch import SeriesCache
 from tsdb.ingest.graphite import parse
-from tsdb.labels import Labels
+from tsdb.labels import Labels, LabelsCache
 
 
 def test_lines_tags_and_timestamps() -> None:
@@ -13,7 +12,7 @@ def test_lines_tags_and_timestamps() -> None:
             b"a.b.c 3 1700000001.25\n"
             b"  \n"
             b"d.e 4 -1\r\n")
-    batch = parse(body, now_ms=99, cache=SeriesCache())
+    batch = parse(body, now_ms=99, cache=LabelsCache())
     assert batch.labels == [Labels({"__name__": "a.b.c"}), Labels({"__name__": "a.b.c", "dc": "eu", "x_y": "1"}),
                             Labels({"__name__": "d.e"})]
     assert batch.offsets.tolist() == [0, 2, 3, 4]
@@ -31,7 +30,7 @@ def test_bad_lines_are_named_and_the_rest_kept() -> None:
 
 
 def test_cache_reuses_labels() -> None:
-    cache = SeriesCache()
+    cache = LabelsCache()
     first = parse(b"m;a=b 1 1", 0, cache)
     assert parse(b"m;a=b 2 2", 0, cache).labels[0] is first.labels[0]
     assert parse(b"", 0, cache).num_samples == 0

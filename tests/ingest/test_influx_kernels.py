@@ -12,9 +12,8 @@ from hypothesis import strategies as st
 
 from tests.reference import influx as reference
 from tsdb.ingest import influx_kernels as k
-from tsdb.ingest.batch import SeriesCache
 from tsdb.ingest.influx import parse, precision_factor
-from tsdb.labels import Labels
+from tsdb.labels import Labels, LabelsCache
 
 pytestmark = pytest.mark.kernel
 
@@ -100,7 +99,7 @@ def test_parse_maps_fields_to_series() -> None:
             b"bad\n"
             b",x=y v=1\n"
             b"mem free=5u")
-    batch = parse(body, now_ms=123, db="tel", cache=SeriesCache())
+    batch = parse(body, now_ms=123, db="tel", cache=LabelsCache())
     by_name = {lb["__name__"]: (lb, batch.ts[a:b].tolist(), batch.values[a:b].tolist())
                for lb, a, b in zip(batch.labels, batch.offsets[:-1].tolist(), batch.offsets[1:].tolist(), strict=True)}
     assert by_name["cpu_usage"] == (Labels({"__name__": "cpu_usage", "host": "a", "db": "tel"}),
@@ -112,7 +111,7 @@ def test_parse_maps_fields_to_series() -> None:
 
 
 def test_parse_caches_labels_and_precision() -> None:
-    cache = SeriesCache()
+    cache = LabelsCache()
     first = parse(b"m v=1 2", 0, precision_factor("s"), cache=cache)
     again = parse(b"m v=2 3", 0, precision_factor("s"), cache=cache)
     assert first.labels[0] is again.labels[0] and again.ts.tolist() == [3000]

@@ -13,7 +13,8 @@ from hypothesis import strategies as st
 
 from tests.reference.statsd import apply_gauges_ref, fnv1a64_ref, series_key_ref, tokenize_ref
 from tsdb.errors import TsdbError
-from tsdb.ingest.statsd import StatsdAggregator, StatsdListener, parse_tags, sanitize_name
+from tsdb.ingest.names import label_name
+from tsdb.ingest.statsd import StatsdAggregator, StatsdListener, parse_tags
 from tsdb.ingest.statsd_kernels import E_OK, F_ERR, apply_gauges, line_keys, match_keys, tokenize
 from tsdb.labels import Labels
 
@@ -133,8 +134,8 @@ def test_timestamp_and_tag_order() -> None:
 
 
 def test_names_and_tags() -> None:
-    assert sanitize_name("a.b-c/d") == "a_b_c_d"
-    assert sanitize_name("1x") == "_1x"
+    assert label_name("a.b-c/d") == "a_b_c_d"
+    assert label_name("1x") == "_1x"
     assert parse_tags("host:web-1,url:http://x,bare,k:,:v,__x:1") == ({"host": "web-1", "url": "http://x"}, 4)
 
 

@@ -1,5 +1,5 @@
-"""What every ingest decoder returns: a columnar :class:`Batch` of samples with its malformed lines, and the
-:class:`SeriesCache` that maps raw series keys to Labels across requests."""
+"""What every ingest decoder returns: a columnar :class:`Batch` of samples with its malformed lines,  (raw series
+keys map to Labels across requests through :class:`tsdb.labels.LabelsCache`)."""
 
 from __future__ import annotations
 
@@ -12,26 +12,6 @@ from tsdb.labels import Labels
 
 MAX_REPORTED_ERRORS = 10
 """Line errors named in an answer; the rest are counted."""
-
-
-class SeriesCache:
-    """A bounded map from a series' raw key (db, measurement and tags, field) to its Labels; emptied when
-    full (senders repeat the same series, so the working set refills at once). Safe to share between threads."""
-
-    def __init__(self, capacity: int = 1_000_000) -> None:
-        self.capacity = capacity
-        self._entries: dict[bytes, Labels] = {}
-
-    def get_many(self, keys: list[bytes]) -> list[Labels | None]:
-        return list(map(self._entries.get, keys))
-
-    def put(self, key: bytes, labels: Labels) -> None:
-        if len(self._entries) >= self.capacity:
-            self._entries = {}
-        self._entries[key] = labels
-
-    def __len__(self) -> int:
-        return len(self._entries)
 
 
 @dataclass

@@ -15,9 +15,9 @@ import math
 
 import numpy as np
 
-from tsdb.ingest.batch import MAX_REPORTED_ERRORS, Batch, LineError, SeriesCache, empty_batch
+from tsdb.ingest.batch import MAX_REPORTED_ERRORS, Batch, LineError, empty_batch
 from tsdb.ingest.names import label_name
-from tsdb.labels import Labels
+from tsdb.labels import Labels, LabelsCache
 
 
 def _labels(path: bytes) -> Labels | str:
@@ -38,7 +38,7 @@ def _labels(path: bytes) -> Labels | str:
     return Labels(pairs)
 
 
-def parse(body: bytes | bytearray, now_ms: int, cache: SeriesCache | None = None) -> Batch:
+def parse(body: bytes | bytearray, now_ms: int, cache: LabelsCache | None = None) -> Batch:
     """Decode plaintext lines (see the module doc); ``now_ms`` stamps lines without a timestamp."""
     series: dict[bytes, int] = {}
     labels: list[Labels] = []

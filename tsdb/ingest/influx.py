@@ -22,9 +22,9 @@ import numpy.typing as npt
 
 from tsdb.errors import InvalidArgumentError
 from tsdb.ingest import influx_kernels as k
-from tsdb.ingest.batch import MAX_REPORTED_ERRORS, Batch, LineError, SeriesCache, empty_batch
+from tsdb.ingest.batch import MAX_REPORTED_ERRORS, Batch, LineError, empty_batch
 from tsdb.ingest.names import label_name, metric_name
-from tsdb.labels import Labels
+from tsdb.labels import Labels, LabelsCache
 
 PRECISIONS_V1 = {"ns": (1, 1_000_000), "n": (1, 1_000_000), "u": (1, 1000), "us": (1, 1000), "µ": (1, 1000),
                  "µs": (1, 1000), "ms": (1, 1), "s": (1000, 1), "m": (60_000, 1), "h": (3_600_000, 1)}
@@ -59,7 +59,7 @@ def _unescape(raw: bytes) -> str:
 
 
 def parse(body: bytes | bytearray, now_ms: int, precision: tuple[int, int] = (1, 1_000_000), db: str = "",
-          cache: SeriesCache | None = None) -> Batch:
+          cache: LabelsCache | None = None) -> Batch:
     """Decode a line-protocol body (see the module doc); ``now_ms`` stamps lines without a timestamp."""
     data = bytes(body)
     buf = np.frombuffer(data, dtype=np.uint8)

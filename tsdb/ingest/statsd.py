@@ -31,6 +31,7 @@ import numpy as np
 import numpy.typing as npt
 
 from tsdb.errors import TsdbError
+from tsdb.ingest.names import label_name
 from tsdb.ingest.statsd_kernels import (
     E_BAD_RATE,
     E_IGNORED,
@@ -80,13 +81,6 @@ RECEIVE_POLL_S = 0.2
 """How often a receiver thread looks whether it should stop."""
 
 
-def sanitize_name(name: str) -> str:
-    """A metric or label name as statsd_exporter escapes it: each character outside ``[a-zA-Z0-9_]`` -> ``_``,
-    and a ``_`` in front of a leading digit."""
-    out = "".join(c if ("a" <= c <= "z" or "A" <= c <= "Z" or "0" <= c <= "9" or c == "_") else "_" for c in name)
-    return "_" + out if out[:1].isdigit() else out
-
-
 def parse_tags(text: str) -> tuple[dict[str, str], int]:
     """``(labels, errors)`` of a DogStatsD tag list ``k:v,k2:v2``: split at the first colon, keys sanitised;
     a tag without a colon, with an empty key or value, or with a reserved ``__`` key is dropped and counted."""
@@ -94,7 +88,7 @@ def parse_tags(text: str) -> tuple[dict[str, str], int]:
     errors = 0
     for tag in text.split(","):
         key, sep, value = tag.partition(":")
-        name = sanitize_name(key) if key else ""
+        name = label_name(key) if key else ""
         if not sep or not name or not value or name.startswith("__"):
             errors += 1
             continue
@@ -172,7 +166,7 @@ class StatsdAggregator:
         """``(series id, tags dropped)`` of a line not seen in this form before; id -1 (rejected, counted) on a
         type conflict or a name that is not UTF-8."""
         try:
-            name = sanitize_name(data[row[F_START]:row[F_COLON]].decode())
+            name = label_name(data[row[F_START]:row[F_COLON]].decode())
             tags, errors = parse_tags(data[row[F_TAGS0]:row[F_TAGS1]].decode()) if row[F_TAGS1] > row[F_TAGS0] \
                 else ({}, 0)
             container = data[row[F_CONT0]:row[F_CONT1]].decode()

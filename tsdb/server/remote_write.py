@@ -17,7 +17,7 @@ import numpy as np
 import numpy.typing as npt
 
 from tsdb.errors import InvalidArgumentError, InvalidLabelsError
-from tsdb.labels import Labels
+from tsdb.labels import Labels, LabelsCache
 from tsdb.server import remote_write_kernels as kernels
 from tsdb.storage.metadata import REMOTE_WRITE_TYPES, MetricMetadata
 
@@ -53,34 +53,6 @@ class DecodedWrite:
     @property
     def num_samples(self) -> int:
         return len(self.ts)
-
-
-class LabelsCache:
-    """A bounded map from a series' raw label bytes to its :class:`Labels`; safe to share between threads.
-
-    Lookups are plain dict operations (atomic under the GIL), so a request's series are resolved in one
-    C-level pass. When the map grows past ``capacity`` it is emptied: a remote-write sender re-sends the
-    same series every interval, so the working set refills at once, without per-lookup LRU bookkeeping.
-    """
-
-    def __init__(self, capacity: int = 1_000_000) -> None:
-        self.capacity = capacity
-        self._entries: dict[bytes, Labels] = {}
-
-    def get(self, key: bytes) -> Labels | None:
-        return self._entries.get(key)
-
-    def get_many(self, keys: list[bytes]) -> list[Labels | None]:
-        """The cached Labels of each key (None when absent), in one C-level pass."""
-        return list(map(self._entries.get, keys))
-
-    def put(self, key: bytes, labels: Labels) -> None:
-        if len(self._entries) >= self.capacity:
-            self._entries = {}
-        self._entries[key] = labels
-
-    def __len__(self) -> int:
-        return len(self._entries)
 
 
 def decompress_snappy(body: bytes | bytearray, max_bytes: int = DEFAULT_MAX_BODY_BYTES) -> bytes:

@@ -33,7 +33,8 @@ from tsdb.config import ServerConfig
 from tsdb.errors import InvalidArgumentError, StorageError, TsdbError
 from tsdb.http_body import BodyTooLargeError, IncompleteBodyError, read_body
 from tsdb.ingest import graphite, influx
-from tsdb.ingest.batch import Batch, SeriesCache
+from tsdb.ingest.batch import Batch
+from tsdb.labels import LabelsCache
 from tsdb.server.backend import Backend, DecodedWrite, store_write
 from tsdb.server.components.base import UNCHANGED, Reload, ServerContext
 from tsdb.server.write_limits import TOO_MANY_BYTES
@@ -58,8 +59,8 @@ class IngestComponent:
     def __init__(self, context: ServerContext) -> None:
         self.context = context
         self.backend: Backend = context.backend
-        self.cache = SeriesCache()
-        self.graphite_cache = SeriesCache()
+        self.cache = LabelsCache()
+        self.graphite_cache = LabelsCache()
         registry = context.metrics.registry
         self.samples = Counter("tsdb_ingest_samples_total", "Samples stored from the ingest protocols (influx, "
                                "graphite), by protocol.", ["protocol"], registry=registry)
