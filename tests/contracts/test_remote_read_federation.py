@@ -30,10 +30,10 @@ import pytest
 from tests.contracts.prometheus_peer import PrometheusPeer, SeriesData, http_get, remote_write
 from tests.integration.serve import ServeProcess
 from tests.needs import needs_binary
+from tests.server.test_remote_read import read_frames
 from tsdb.labels import Labels
 from tsdb.server.pb.tsdb.v1 import remote_pb2 as pb
 from tsdb.storage.chunks.xor import decode_chunk
-from tsdb.storage.crc import crc32c
 from tsdb.storage.interfaces import STALE_NAN
 
 # The Prometheus configurations are the ones docs/http-api.md shows ("Remote read and federation").
@@ -176,20 +176,7 @@ def _decode(kind: int, body: bytes) -> Decoded:
                 out.append((index, tuple((lb.name, lb.value) for lb in ts.labels),
                             list(zip([s.timestamp for s in ts.samples], bits, strict=True))))
         return out
-    pos = 0
-    while pos < len(body):
-        size, shift = 0, 0
-        while True:
-            byte = body[pos]
-            pos += 1
-            size |= (byte & 0x7F) << shift
-            shift += 7
-            if byte < 0x80:
-                break
-        message = body[pos + 4:pos + 4 + size]
-        assert crc32c(message) == int.from_bytes(body[pos:pos + 4], "big")
-        pos += 4 + size
-        frame = pb.ChunkedReadResponse.FromString(message)
+    for frame in read_frames(body):
         for series in frame.chunked_series:
             labels = tuple((lb.name, lb.value) for lb in series.labels)
             samples: list[tuple[int, int]] = []

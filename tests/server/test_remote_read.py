@@ -105,8 +105,8 @@ def _samples(api: ReadApi, request: pb.ReadRequest) -> list[list[tuple[dict[str,
              for ts in result.timeseries] for result in response.results]
 
 
-def _frames(body: bytes) -> list[pb.ChunkedReadResponse]:
-    """Split a stream into messages, checking each frame's CRC32C."""
+def read_frames(body: bytes) -> list[pb.ChunkedReadResponse]:
+    """Split a streamed remote-read answer into its messages, checking each frame's length and CRC32C."""
     out, pos = [], 0
     while pos < len(body):
         size = shift = 0
@@ -168,7 +168,7 @@ def test_streamed_chunks_frames_crc_order_and_range(api: ReadApi) -> None:
     assert status == 200, body
     assert headers["Content-Type"] == "application/x-streamed-protobuf; proto=prometheus.ChunkedReadResponse"
     assert "Content-Encoding" not in headers
-    frames = _frames(body)
+    frames = read_frames(body)
     seen: list[tuple[int, str, list[tuple[int, float]]]] = []
     for message in frames:
         [series] = message.chunked_series
@@ -194,7 +194,7 @@ def test_streamed_chunks_frames_crc_order_and_range(api: ReadApi) -> None:
 def test_streamed_series_split_across_frames_by_size() -> None:
     store = _store()
     request = _request(_query(0, 3_600_000, NAME, (EQ, "job", "web")), streamed=True)
-    frames = _frames(b"".join(rr.chunked_frames(store, request, {}, rr.ReadLimits(), max_bytes_in_frame=200)))
+    frames = read_frames(b"".join(rr.chunked_frames(store, request, {}, rr.ReadLimits(), max_bytes_in_frame=200)))
     assert len(frames) > 1
     chunks = [c for f in frames for c in f.chunked_series[0].chunks]
     samples = [s for c in chunks for s in zip(*(a.tolist() for a in decode_chunk(c.data)), strict=True)]
@@ -219,7 +219,7 @@ def test_external_labels_added_and_matched() -> None:
         assert foreign == []
         status, _, body = client.read(_request(_query(0, 0, NAME, (EQ, "cluster", "eu")), streamed=True))
         assert status == 200
-        labels = [{lb.name: lb.value for lb in f.chunked_series[0].labels} for f in _frames(body)]
+        labels = [{lb.name: lb.value for lb in f.chunked_series[0].labels} for f in read_frames(body)]
         assert [lb["cluster"] for lb in labels] == ["eu"] * 3
     finally:
         client.close()
@@ -292,7 +292,7 @@ def test_blocks_and_head_read_as_one_series(tmp_path: Path) -> None:
         assert len(db.blocks) >= 2 and db.head.num_series
         request = _request(_query(3_333, 47_777, (EQ, "__name__", "m"), (NEQ, "job", "a")), streamed=True)
         expected = [(t, t / 7) for t in range(3_500, 47_777, 250)]
-        frames = _frames(b"".join(rr.chunked_frames(db, request, {}, rr.ReadLimits())))
+        frames = read_frames(b"".join(rr.chunked_frames(db, request, {}, rr.ReadLimits())))
         assert [{lb.name: lb.value for lb in f.chunked_series[0].labels} for f in frames] == [{"__name__": "m",
                                                                                               "job": "b"}]
         chunks = frames[0].chunked_series[0].chunks
