@@ -136,6 +136,67 @@ def test_rejects_bad_input(tmp_path: Path) -> None:
     assert list(tmp_path.iterdir()) == []  # nothing left behind, not even the .tmp dir
 
 
+def test_sorted_series_are_written_in_bounded_batches(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``presorted`` streams: the block is the one the gathering path writes, chunk for chunk, while
+    at most one batch of decoded samples (plus one series) is held at a time."""
+    import tsdb.storage.block.writer as writer
+    monkeypatch.setattr(writer, "SAMPLE_BATCH", 500)
+    series = sorted(_series(40, 120, seed=3), key=lambda it: tuple.__getitem__(it[0], slice(None)))
+    mint = min(int(ts[0]) for _, ts, _ in series)
+    maxt = max(int(ts[-1]) for _, ts, _ in series)
+    held = []
+
+    def lazily() -> object:
+        for k, item in enumerate(series):
+            held.append(k)
+            yield item
+    streamed = write_block_from_samples(tmp_path / "a", lazily(), mint, maxt, presorted=True)
+    gathered = write_block_from_samples(tmp_path / "b", series, mint, maxt)
+    with Block.open(tmp_path / "a" / streamed) as a, Block.open(tmp_path / "b" / gathered) as b:
+        assert a.meta.stats == b.meta.stats and a.meta.stats.num_series == 40
+        got, want = _read_all(a, mint, maxt), _read_all(b, mint, maxt)
+    assert got.keys() == want.keys()
+    for lb, (ts, values) in want.items():
+        assert np.array_equal(got[lb][0], ts) and np.array_equal(got[lb][1], values)
+    assert held == list(range(40))
+    with pytest.raises(InvalidArgumentError, match="sorted"):
+        write_block_from_samples(tmp_path / "c", series[::-1], mint, maxt, presorted=True)
+    with pytest.raises(InvalidArgumentError, match="range"):
+        write_block_from_samples(tmp_path / "c", series, presorted=True)
+    assert list((tmp_path / "c").iterdir()) == []
+
+
+def test_head_persistence_memory_is_bounded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Persisting a head range holds one batch of decoded samples, not the whole range."""
+    import tracemalloc
+
+    import tsdb.storage.block.writer as writer
+    import tsdb.storage.head.read as head_read
+    from tsdb.storage.compact.compactor import persist_head_range
+    from tsdb.storage.head.head import Head
+    monkeypatch.setattr(writer, "SAMPLE_BATCH", 20_000)
+    monkeypatch.setattr(head_read, "BATCH", 16)  # series read from the head at a time
+    monkeypatch.setattr(writer, "_BATCH_CHUNKS", 256)  # chunks written to the segment files at a time
+    head = Head()
+    n_series, n_samples = 200, 2_000  # 400,000 samples: 6.4 MB decoded
+    app = head.appender()
+    for i in range(n_series):
+        ts = T0 + np.arange(n_samples, dtype=np.int64) * 1000
+        app.append(Labels({"__name__": "m", "i": str(i)}), ts, (np.arange(n_samples) % 7).astype(np.float64))
+    app.commit()
+    persist_head_range(tmp_path / "warm-up", head, T0, T0 + 1000)  # loads the compiled kernels
+    tracemalloc.start()
+    try:
+        ulid = persist_head_range(tmp_path, head, T0, T0 + n_samples * 1000)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert ulid is not None
+    assert peak < 6_400_000 / 2, peak
+    with Block.open(tmp_path / ulid) as block:
+        assert block.meta.stats.num_samples == n_series * n_samples
+
+
 def test_empty_block(tmp_path: Path) -> None:
     ulid = write_block_from_samples(tmp_path, [], 0, 99)
     with Block.open(tmp_path / ulid) as block:

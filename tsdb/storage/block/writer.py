@@ -158,16 +158,28 @@ def _write_chunk_batch(writer: ChunkSegmentWriter, batch: list[SeriesChunks]) ->
 
 
 
+SAMPLE_BATCH = 1 << 20
+"""Samples cut and encoded together when series come sorted (:func:`write_block_from_samples`): bounds the
+memory of persisting a head range or merging blocks to about this many decoded samples at a time."""
+
+
 def write_block_from_samples(parent_dir: str | os.PathLike[str],
                              series: Iterable[tuple[Labels, TimestampArray, ValueArray]],
                              mint: int | None = None, maxt: int | None = None, *, target: int = 120,
-                             **kwargs: Any) -> str:
+                             presorted: bool = False, **kwargs: Any) -> str:
     """Write a block from raw samples per series; chunks are cut with Prometheus's 120-sample target.
 
     Timestamps must strictly increase within a series and lie in ``[mint, maxt]`` (inclusive; by
-    default the samples' own range). Series may come in any order. All chunks are encoded in one
-    ``encode_chunks`` call. Other keyword arguments go to :func:`write_block`.
+    default the samples' own range). Series may come in any order; they are gathered and sorted first.
+    With ``presorted`` (series sorted by labels, each once, and ``mint``/``maxt`` given) they are read,
+    cut and encoded in batches of about :data:`SAMPLE_BATCH` samples as the block is written, so memory
+    stays bounded however large the block. Other keyword arguments go to :func:`write_block`.
     """
+    if presorted:
+        if mint is None or maxt is None:
+            raise InvalidArgumentError("a block written from sorted series needs its range")
+        return write_block(parent_dir, _encoded_batches(series, mint, maxt, target, kwargs.get("stop")),
+                           mint, maxt, **kwargs)
     items = [(lb, np.asarray(ts, dtype=np.int64), np.asarray(v, dtype=np.float64))
              for lb, ts, v in series if len(ts)]
     items.sort(key=lambda it: tuple.__getitem__(it[0], slice(None)))
@@ -175,14 +187,40 @@ def write_block_from_samples(parent_dir: str | os.PathLike[str],
         if a == b:
             raise InvalidArgumentError(f"series {a} given twice")
     if mint is None:
-        mint = min((int(ts[0]) for _, ts, _ in items), default=0)
+        mint = min((int(ts.min()) for _, ts, _ in items), default=0)
     if maxt is None:
-        maxt = max((int(ts[-1]) for _, ts, _ in items), default=mint)
+        maxt = max((int(ts.max()) for _, ts, _ in items), default=mint)
+    return write_block(parent_dir, _encode_items(items, mint, maxt, target, kwargs.get("stop")), mint, maxt,
+                       **kwargs)
+
+
+_Item = tuple[Labels, I64, npt.NDArray[np.float64]]
+
+
+def _encoded_batches(series: Iterable[tuple[Labels, TimestampArray, ValueArray]], mint: int, maxt: int,
+                     target: int, stop: StopFlag | None) -> Iterator[SeriesChunks]:
+    """Encode sorted ``series`` a batch of about :data:`SAMPLE_BATCH` samples at a time."""
+    batch: list[_Item] = []
+    size = 0
+    for lb, ts, v in series:
+        if not len(ts):
+            continue
+        batch.append((lb, np.asarray(ts, dtype=np.int64), np.asarray(v, dtype=np.float64)))
+        size += len(ts)
+        if size >= SAMPLE_BATCH:
+            yield from _encode_items(batch, mint, maxt, target, stop)
+            batch, size = [], 0
+    yield from _encode_items(batch, mint, maxt, target, stop)
+
+
+def _encode_items(items: list[_Item], mint: int, maxt: int, target: int,
+                  stop: StopFlag | None) -> Iterator[SeriesChunks]:
+    """Validate ``items`` and cut and encode their chunks in one ``encode_chunks`` call."""
     for labels, ts, values in items:
         if ts.shape != values.shape or ts.ndim != 1:
             raise InvalidArgumentError(f"series {labels}: {ts.shape} timestamps but {values.shape} values")
     if not items:
-        return write_block(parent_dir, [], mint, maxt, **kwargs)
+        return
     series_offs = np.zeros(len(items) + 1, dtype=np.int64)
     np.cumsum([len(it[1]) for it in items], out=series_offs[1:])
     ts_all = np.concatenate([it[1] for it in items])
@@ -200,17 +238,18 @@ def write_block_from_samples(parent_dir: str | os.PathLike[str],
                 raise InvalidArgumentError(f"series {labels}: timestamps are not strictly increasing")
             raise InvalidArgumentError(f"series {labels}: samples span [{ts[0]}, {ts[-1]}], outside the block "
                                        f"range [{mint}, {maxt}]")
-    check_stop(kwargs.get("stop"), "block write")
+    del bad, out_of_range
+    check_stop(stop, "block write")
     sample_offs = chunk_offsets_many(ts_all, values_all, series_offs, target=target, max_samples=2 * target)
     data, byte_offs = encode_chunks(ts_all, values_all, sample_offs)
-    check_stop(kwargs.get("stop"), "block write")
+    check_stop(stop, "block write")
     chunk_mint = ts_all[sample_offs[:-1]]
     chunk_maxt = ts_all[sample_offs[1:] - 1]
     first_chunk = np.searchsorted(sample_offs, series_offs).tolist()
-
-    def gen() -> Iterator[SeriesChunks]:
-        for i, (labels, ts, _) in enumerate(items):
-            a, b = first_chunk[i], first_chunk[i + 1]
-            yield SeriesChunks(labels, data, byte_offs[a:b + 1], chunk_mint[a:b], chunk_maxt[a:b], len(ts))
-
-    return write_block(parent_dir, gen(), mint, maxt, **kwargs)
+    counts = np.diff(series_offs).tolist()
+    labels_list = [it[0] for it in items]
+    items.clear()  # the caller's batch: let its arrays go while the chunks are written
+    del ts_all, values_all
+    for i, labels in enumerate(labels_list):
+        a, b = first_chunk[i], first_chunk[i + 1]
+        yield SeriesChunks(labels, data, byte_offs[a:b + 1], chunk_mint[a:b], chunk_maxt[a:b], counts[i])

@@ -7,6 +7,7 @@ sources through one :class:`MergeQuerier`, so tombstoned samples are dropped and
 
 from __future__ import annotations
 
+import itertools
 import logging
 import time
 from collections.abc import Iterator, Sequence
@@ -38,16 +39,23 @@ def persist_head_range(parent: Path, head: Head, mint: int, maxt: int, target_sa
     A set ``stop`` raises :class:`~tsdb.errors.MaintenanceInterruptedError` at the next safe point, leaving
     no block (the head and the WAL still hold the range)."""
     started = time.monotonic()
-    items = []
-    for k, s in enumerate(head.series_for_block(mint, maxt)):
-        if k % STOP_CHECK_SERIES == 0:
-            check_stop(stop, "head persistence")
-        if len(s.ts):
-            items.append((s.labels, s.ts, s.values))
-    if not items:
+    counted = [0]
+
+    def nonempty() -> Iterator[tuple[Labels, TimestampArray, ValueArray]]:
+        for k, s in enumerate(head.series_for_block(mint, maxt)):
+            if k % STOP_CHECK_SERIES == 0:
+                check_stop(stop, "head persistence")
+            if len(s.ts):
+                counted[0] += 1
+                yield s.labels, s.ts, s.values
+
+    series = nonempty()
+    first = next(series, None)
+    if first is None:
         return None
-    ulid = write_block_from_samples(parent, items, mint, maxt - 1, target=target_samples, stop=stop)
-    log.info("head persisted", extra={"block": ulid, "mint": mint, "maxt": maxt, "series": len(items),
+    ulid = write_block_from_samples(parent, itertools.chain([first], series), mint, maxt - 1,
+                                    target=target_samples, presorted=True, stop=stop)
+    log.info("head persisted", extra={"block": ulid, "mint": mint, "maxt": maxt, "series": counted[0],
                                       "duration_s": round(time.monotonic() - started, 3)})
     return ulid
 
@@ -80,7 +88,8 @@ def merge_blocks(parent: Path, blocks: Sequence[Block], target_samples: int = 12
     parents = [BlockDesc(b.ulid, b.meta.min_time, b.meta.max_time) for b in blocks]
     level = max(b.meta.level for b in blocks) + 1
     ulid = write_block_from_samples(parent, _all_samples(blocks, mint, maxt, stop), mint, maxt,
-                                    target=target_samples, level=level, sources=sources, parents=parents, stop=stop)
+                                    target=target_samples, presorted=True, level=level, sources=sources,
+                                    parents=parents, stop=stop)
     log.info("blocks compacted", extra={"block": ulid, "sources": len(blocks), "level": level,
                                         "duration_s": round(time.monotonic() - started, 3)})
     return ulid
@@ -91,9 +100,11 @@ def rewrite_block(parent: Path, block: Block, target_samples: int = 120) -> str 
     parent); returns the new ULID, or None when nothing is left (no block written). The caller deletes
     the old block."""
     mint, maxt = block.meta.mint, block.meta.maxt
-    items = list(_all_samples([block], mint, maxt, None))
-    if not items:
+    series = _all_samples([block], mint, maxt, None)
+    first = next(series, None)
+    if first is None:
         return None
-    return write_block_from_samples(parent, items, mint, maxt, target=target_samples, level=block.meta.level,
+    return write_block_from_samples(parent, itertools.chain([first], series), mint, maxt, target=target_samples,
+                                    presorted=True, level=block.meta.level,
                                     sources=list(block.meta.sources or [block.ulid]),
                                     parents=[BlockDesc(block.ulid, block.meta.min_time, block.meta.max_time)])
