@@ -18,7 +18,7 @@ from tests.storage.disk_full import file_size_limit
 from tests.storage.dump import dump
 from tests.storage.test_db_faults import Model
 from tsdb.config import StorageOptions
-from tsdb.errors import MaintenanceInterruptedError
+from tsdb.errors import CorruptionError, MaintenanceInterruptedError
 from tsdb.labels import Labels, Matcher
 from tsdb.storage.block.meta import list_blocks
 from tsdb.storage.block.writer import SeriesChunks, write_block
@@ -248,3 +248,78 @@ def test_maintain_after_stop_does_nothing(tmp_path: Path) -> None:
         report = db.maintain()
         assert report.interrupted and not db.blocks
         assert _dump(db) == model.data
+
+
+# -- queries go on during maintenance --------------------------------------------------------------
+def _query_from_another_thread(db: DB) -> int:
+    """Open a querier and read every series on another thread, waiting at most HANG_GUARD_S; returns the
+    series read (-1 if the query could not finish: it was held up by the maintenance that called us)."""
+    got: list[int] = []
+
+    def run() -> None:
+        q = db.querier(0, 10**9)
+        try:
+            got.append(sum(1 for s in q.select([Matcher("=", "__name__", "faults")]) if len(s.samples()[0])))
+        finally:
+            q.close()
+    worker = threading.Thread(target=run, name="test-query")
+    worker.start()
+    worker.join(HANG_GUARD_S)
+    return got[0] if got else -1
+
+
+def test_queries_are_answered_while_blocks_are_merged_and_the_wal_checkpointed(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Writing a merged block and folding WAL segments into a checkpoint take long on a big database; a
+    query started meanwhile is answered at once (it reads the source blocks), not after them."""
+    import tsdb.storage.db as db_module
+    options = StorageOptions(block_range_ms=10_000, retention_ms=10**12, tiers_enabled=False)
+    model = Model()
+    answered: dict[str, list[int]] = {"merge": [], "checkpoint": []}
+    with DB.open(tmp_path, options) as db:
+        real_merge, real_checkpoint = db_module.merge_blocks, db_module.create_checkpoint
+
+        def merging(*args: object, **kwargs: object) -> str:
+            answered["merge"].append(_query_from_another_thread(db))
+            return real_merge(*args, **kwargs)  # type: ignore[arg-type]
+
+        def checkpointing(*args: object, **kwargs: object) -> Path:
+            answered["checkpoint"].append(_query_from_another_thread(db))
+            return real_checkpoint(*args, **kwargs)  # type: ignore[arg-type]
+        monkeypatch.setattr(db_module, "merge_blocks", merging)
+        monkeypatch.setattr(db_module, "create_checkpoint", checkpointing)
+        _big_head(db, model, n_series=20)
+        assert db.maintain().ok
+        assert answered["merge"] and answered["checkpoint"]
+        assert set(answered["merge"] + answered["checkpoint"]) == {20}, answered
+        assert _dump(db) == model.data
+
+
+def test_a_merge_whose_source_was_quarantined_meanwhile_is_discarded(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A source block found corrupt by a query while the merge was being written leaves the served set;
+    the merged block (which read it before) is thrown away rather than bringing its data back."""
+    import tsdb.storage.db as db_module
+    options = StorageOptions(block_range_ms=10_000, retention_ms=10**12, tiers_enabled=False)
+    model = Model()
+    with DB.open(tmp_path, options) as db:
+        _big_head(db, model, n_series=5)
+        real_merge = db_module.merge_blocks
+        quarantined: list[str] = []
+
+        def merging(parent: Path, sources: list, *args: object, **kwargs: object) -> str:  # type: ignore[type-arg]
+            ulid = real_merge(parent, sources, *args, **kwargs)  # type: ignore[arg-type]
+            if not quarantined:
+                victim = sources[0]
+                assert db._corrupted_at_read(victim, CorruptionError("test: chunk checksum mismatch"))
+                quarantined.append(victim.ulid)
+            return ulid
+        monkeypatch.setattr(db_module, "merge_blocks", merging)
+        assert db.maintain().ok
+        assert quarantined
+        assert (tmp_path / "quarantine").is_dir()
+        served = {b.ulid for b in db.blocks}
+        assert quarantined[0] not in served
+        for block in db.blocks:  # no served block holds the quarantined one's data
+            assert quarantined[0] not in (block.meta.sources or [])
+        assert not _leftovers(tmp_path)

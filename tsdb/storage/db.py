@@ -445,12 +445,13 @@ class DB:
             with self._mutex:
                 self._truncate_handed_over()
                 span = self._due_head_range()
-                if span is None:
-                    if self._checkpoint_due is not None:
-                        self._checkpoint(self._checkpoint_due)
-                    return
-                # freeze the range first: a late sample for it is now out of bounds, not lost
-                self.head.freeze_before(span[1])
+                if span is not None:
+                    # freeze the range first: a late sample for it is now out of bounds, not lost
+                    self.head.freeze_before(span[1])
+            if span is None:
+                if self._checkpoint_due is not None:
+                    self._checkpoint(self._checkpoint_due)
+                return
             mint, maxt = span
             ulid = persist_head_range(self.path, self.head, mint, maxt, self.options.chunk_target_samples,
                                       stop=self._stop)
@@ -460,11 +461,35 @@ class DB:
                     self.blocks.sort(key=lambda b: b.meta.mint)
                 self.head.hand_over(maxt)
                 self._truncate_handed_over()
-                self._checkpoint(maxt)
+            self._checkpoint(maxt)  # reads and writes WAL files only: queries need not wait for it
 
     def _compact_blocks(self) -> None:
-        with self._mutex:
-            self._compact()
+        """Merge blocks as planned; each merge is written outside the DB lock (queries read the sources
+        meanwhile) and swapped in under it."""
+        ranges = self.options.block_ranges()
+        for _ in range(max(1, len(self.blocks))):  # every merge leaves at least one block fewer
+            self._stop.check("compaction")
+            with self._mutex:
+                group = plan_compaction(self._spans(), ranges)
+                ids = {s.ulid for s in group}
+                sources = [b for b in self.blocks if b.ulid in ids]
+            if not group:
+                return
+            try:
+                ulid = merge_blocks(self.path, sources, self.options.chunk_target_samples, stop=self._stop)
+            except CorruptionError:
+                if all(self._serves(b) for b in sources):
+                    raise
+                continue  # a source was quarantined while read (no block was written): plan again without it
+            with self._mutex:
+                if not all(any(b is s for b in self.blocks) for s in sources):
+                    # a source was quarantined after it was read: its data must not come back
+                    shutil.rmtree(self.path / ulid, ignore_errors=True)
+                    continue
+                merged = self._open_block(self.path / ulid)
+                self.blocks = sorted([b for b in self.blocks if b.ulid not in ids] + [merged],
+                                     key=lambda b: b.meta.mint)
+                self._retire(sources)
 
     def _write_tiers(self, now_ms: int | None) -> None:
         if self.tiers is None:
@@ -520,25 +545,6 @@ class DB:
 
     def _spans(self) -> list[BlockSpan]:
         return [BlockSpan(b.ulid, b.meta.min_time, b.meta.max_time, b.size_bytes()) for b in self.blocks]
-
-    def _compact(self) -> None:
-        ranges = self.options.block_ranges()
-        for _ in range(max(1, len(self.blocks))):  # every merge leaves at least one block fewer
-            self._stop.check("compaction")
-            group = plan_compaction(self._spans(), ranges)
-            if not group:
-                return
-            ids = {s.ulid for s in group}
-            sources = [b for b in self.blocks if b.ulid in ids]
-            try:
-                ulid = merge_blocks(self.path, sources, self.options.chunk_target_samples, stop=self._stop)
-            except CorruptionError:
-                if all(self._serves(b) for b in sources):
-                    raise
-                continue  # a source was quarantined while read (no block was written): plan again without it
-            merged = self._open_block(self.path / ulid)
-            self.blocks = sorted([b for b in self.blocks if b.ulid not in ids] + [merged], key=lambda b: b.meta.mint)
-            self._retire(sources)
 
     def _apply_retention(self) -> None:
         spans = self._spans()
