@@ -7,6 +7,8 @@ import math
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tsdb.config import DatadogOptions
 from tsdb.errors import ConfigError, InvalidArgumentError
@@ -65,7 +67,7 @@ def test_series_sent_twice_are_merged() -> None:
     ({"metric": "a", "points": [[1, 1]], "tags": [1]}, "series[0].tags: expected a list of strings",
      datadog.INVALID_SERIES, 1),
     ({"metric": "a", "points": [5]}, "series[0].points[0]: expected [timestamp, value]", datadog.INVALID_POINT, 1),
-    ({"metric": "a", "points": [[True, 1]]}, "series[0].points[0]: timestamp is not a number",
+    ({"metric": "a", "points": [[True, 1]]}, "series[0].points[0]: timestamp is not a number of seconds",
      datadog.INVALID_POINT, 1),
     ({"metric": "a", "points": [[1, None]]}, "series[0].points[0]: value is not a number", datadog.INVALID_POINT, 1),
 ])
@@ -74,6 +76,49 @@ def test_v1_malformed_parts(series: Any, error: str, reason: str, count: int) ->
     assert translation.errors == [error]
     assert translation.rejected == {reason: count}
     assert translation.labels == [Labels({"__name__": "ok"})]
+
+
+def test_out_of_range_numbers_are_rejected() -> None:
+    translation = _v1({"metric": "a", "points": [[10**30, 1], [1, 10**400], [float("inf"), 1], [1, float("nan")]]})
+    assert translation.errors == ["series[0].points[0]: timestamp is not a number of seconds",
+                                  "series[0].points[1]: value is not a number",
+                                  "series[0].points[2]: timestamp is not a number of seconds"]
+    assert translation.num_samples == 1 and math.isnan(translation.values[0])
+    payload = MetricPayload()
+    payload.series.add(metric="a").points.add(timestamp=2**62, value=1)
+    assert datadog.translate_v2_payload(payload, OPTIONS).errors == ["series[0].points[0]: timestamp out of range"]
+    sketches = SketchPayload()
+    sketches.sketches.add(metric="s").dogsketches.add(ts=-(2**62), cnt=1, k=[1], n=[1])
+    assert datadog.translate_sketches(sketches, OPTIONS).errors == ["sketches[0].dogsketches[0]: ts out of range"]
+
+
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.floats() | st.integers(min_value=-(10**400), max_value=10**400)
+    | st.text(max_size=8),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(
+        st.sampled_from(["series", "metric", "points", "tags", "host", "device", "resources", "timestamp", "value",
+                         "type", "name"]), inner, max_size=6), max_leaves=40)
+
+
+@settings(max_examples=300, deadline=None)
+@given(doc=JSON_VALUES)
+def test_any_json_is_translated_or_refused(doc: Any) -> None:
+    body = json.dumps({"series": doc} if isinstance(doc, list) else doc).encode()
+    for decode in (datadog.decode_v1_json, datadog.decode_v2_json):
+        try:
+            translation = decode(body, OPTIONS)
+        except InvalidArgumentError:
+            continue
+        assert len(translation.offsets) == len(translation.labels) + 1
+        assert translation.num_samples == int(translation.offsets[-1])
+
+
+def test_lone_surrogates_reject_the_series() -> None:
+    body = (b'{"series": [{"metric": "a", "points": [[1, 1]], "tags": ["k:\\ud800"]},'
+            b' {"metric": "b", "points": [[1, 1]]}]}')
+    translation = datadog.decode_v1_json(body, OPTIONS)
+    assert translation.errors == ["series[0]: the metric name, a tag or a resource is not valid UTF-8"]
+    assert translation.labels == [Labels({"__name__": "b"})]
 
 
 def test_errors_are_capped_but_all_counted() -> None:
@@ -106,7 +151,7 @@ def test_v2_json() -> None:
                                              "exported_host": "t", "env": "prod"}): [(1700000000000, 3.0)]}
     assert translation.errors == ["series[1].points[0]: value is not a number",
                                   "series[1].points[1]: expected {\"timestamp\", \"value\"}",
-                                  "series[1].points[2]: timestamp is not a number",
+                                  "series[1].points[2]: timestamp is not a number of seconds",
                                   "series[2].resources: expected a list of {\"type\", \"name\"} strings"]
     assert translation.rejected == {datadog.INVALID_POINT: 3, datadog.INVALID_SERIES: 1}
 

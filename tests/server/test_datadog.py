@@ -236,7 +236,7 @@ def test_malformed_series_are_named_and_the_valid_ones_kept(server: ServerThread
     assert answer["errors"] == ["series[1].metric: missing or not a non-empty string",
                                 "series[2].points[1]: value is not a number",
                                 "series[2].points[2]: expected [timestamp, value]",
-                                "series[2].points[3]: timestamp is not a number",
+                                "series[2].points[3]: timestamp is not a number of seconds",
                                 "series[3].tags: expected a list of strings"]
     assert _value(server, "mixed_good") == 1 and _value(server, "mixed_points") == 2
     assert _write_requests(server, "400") == before + 1

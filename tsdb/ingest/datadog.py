@@ -62,6 +62,9 @@ _DEFAULT_MIN = 0.981e-9
 BIAS = 1 - math.floor(math.log(_DEFAULT_MIN) / _GAMMA_LN)
 _INF_KEY = 32767
 
+_MAX_MS = 2**63 - 1
+_MIN_MS = -(2**63)
+
 _DATADOG_BAD = re.compile(r"[^a-zA-Z0-9_.]")
 
 
@@ -128,7 +131,12 @@ class _Builder:
         for name, values in from_tags.items():
             merged[name] = ";".join(sorted(values))
         merged[METRIC_NAME] = metric
-        return Labels(merged)
+        labels = Labels(merged)
+        try:
+            labels.encode()
+        except UnicodeEncodeError:  # JSON's "\ud800": a lone surrogate
+            raise _MalformedError("", "the metric name, a tag or a resource is not valid UTF-8") from None
+        return labels
 
     def metric_name(self, name: str) -> str:
         if self.options.dots_to_underscores:
@@ -164,11 +172,32 @@ def _load_json(body: bytes | bytearray) -> list[Any]:
 
 
 class _MalformedError(Exception):
-    """A malformed part of a series: ``args`` are (part, problem)."""
+    """A malformed part of a series: ``args`` are (part, problem); part "" for the series as a whole."""
 
 
-def _is_number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
+def _part(where: str, part: str) -> str:
+    return f"{where}.{part}" if part else where
+
+
+def _timestamp_ms(value: Any) -> int | None:
+    """Seconds (a JSON number) as milliseconds; None when not a number or outside the storable range."""
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        return None
+    try:
+        ms = round(value * 1000)
+    except (OverflowError, ValueError):  # inf, nan
+        return None
+    return ms if _MIN_MS <= ms <= _MAX_MS else None
+
+
+def _value(value: Any) -> float | None:
+    """A JSON number as a float; None when not a number (or too large for a float)."""
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        return None
+    try:
+        return float(value)
+    except OverflowError:
+        return None
 
 
 def _json_tags(item: dict[str, Any]) -> list[str]:
@@ -222,18 +251,20 @@ def decode_v1_json(body: bytes | bytearray, options: DatadogOptions) -> Translat
                                            "device": _json_string(item, "device")},
                                     _json_tags(item))
         except _MalformedError as err:
-            builder.reject(INVALID_SERIES, max(1, len(points)), f"{where}.{err.args[0]}", err.args[1])
+            builder.reject(INVALID_SERIES, max(1, len(points)), _part(where, err.args[0]), err.args[1])
             continue
         for j, point in enumerate(points):
             at = f"{where}.points[{j}]"
             if not isinstance(point, list) or len(point) != 2:
                 builder.reject(INVALID_POINT, 1, at, "expected [timestamp, value]")
-            elif not _is_number(point[0]) or not math.isfinite(point[0]):
-                builder.reject(INVALID_POINT, 1, at, "timestamp is not a number")
-            elif not _is_number(point[1]):
+                continue
+            ts, value = _timestamp_ms(point[0]), _value(point[1])
+            if ts is None:
+                builder.reject(INVALID_POINT, 1, at, "timestamp is not a number of seconds")
+            elif value is None:
                 builder.reject(INVALID_POINT, 1, at, "value is not a number")
             else:
-                builder.add(labels, round(point[0] * 1000), float(point[1]))
+                builder.add(labels, ts, value)
     return builder.build()
 
 
@@ -264,21 +295,20 @@ def decode_v2_json(body: bytes | bytearray, options: DatadogOptions) -> Translat
             own = _resources((r.get("type", ""), r.get("name", "")) for r in resources)
             labels = builder.labels(name, own, _json_tags(item))
         except _MalformedError as err:
-            builder.reject(INVALID_SERIES, max(1, len(points)), f"{where}.{err.args[0]}", err.args[1])
+            builder.reject(INVALID_SERIES, max(1, len(points)), _part(where, err.args[0]), err.args[1])
             continue
         for j, point in enumerate(points):
             at = f"{where}.points[{j}]"
             if not isinstance(point, dict):
                 builder.reject(INVALID_POINT, 1, at, "expected {\"timestamp\", \"value\"}")
                 continue
-            ts: Any = point.get("timestamp")
-            value: Any = point.get("value")
-            if not _is_number(ts) or not math.isfinite(ts):
-                builder.reject(INVALID_POINT, 1, at, "timestamp is not a number")
-            elif not _is_number(value):
+            ts, value = _timestamp_ms(point.get("timestamp")), _value(point.get("value"))
+            if ts is None:
+                builder.reject(INVALID_POINT, 1, at, "timestamp is not a number of seconds")
+            elif value is None:
                 builder.reject(INVALID_POINT, 1, at, "value is not a number")
             else:
-                builder.add(labels, round(ts * 1000), float(value))
+                builder.add(labels, ts, value)
     return builder.build()
 
 
@@ -293,8 +323,12 @@ def translate_v2_payload(payload: Any, options: DatadogOptions) -> Translation:
             continue
         labels = builder.labels(builder.metric_name(series.metric.strip()),
                                 _resources((r.type, r.name) for r in series.resources), series.tags)
-        for point in series.points:
-            builder.add(labels, point.timestamp * 1000, point.value)
+        for j, point in enumerate(series.points):
+            ts = _timestamp_ms(point.timestamp)
+            if ts is None:
+                builder.reject(INVALID_POINT, 1, f"{where}.points[{j}]", "timestamp out of range")
+            else:
+                builder.add(labels, ts, point.value)
     return builder.build()
 
 
@@ -356,7 +390,10 @@ def translate_sketches(payload: Any, options: DatadogOptions) -> Translation:
                 builder.reject(INVALID_SKETCH, per_sketch, f"{where}.dogsketches[{j}]",
                                f"{len(keys)} keys but {len(counts)} counts")
                 continue
-            ts = dog.ts * 1000
+            ts = _timestamp_ms(dog.ts)
+            if ts is None:
+                builder.reject(INVALID_SKETCH, per_sketch, f"{where}.dogsketches[{j}]", "ts out of range")
+                continue
             for labels, q in zip(summary, QUANTILES, strict=True):
                 builder.add(labels, ts, sketch_quantile(q, dog.cnt, dog.min, dog.max, keys, counts))
             builder.add(total, ts, dog.sum)
