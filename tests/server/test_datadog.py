@@ -246,6 +246,23 @@ def test_malformed_series_are_named_and_the_valid_ones_kept(server: ServerThread
     assert (status, answer) == (400, {"errors": ["series[0].points[0]: value is not a number"]})
 
 
+def test_many_malformed_points_are_named_up_to_ten_and_totalled(server: ServerThread) -> None:
+    body = json.dumps({"series": [{"metric": "many.bad", "points": [[time.time(), "x"]] * 15 + [[time.time(), 1]]}]})
+    status, answer, _ = _post(server, "/datadog/api/v1/series", body.encode())
+    assert status == 400 and len(answer["errors"]) == 11
+    assert answer["errors"][-1] == "15 points rejected in all, 1 samples stored"
+
+
+def test_storage_refusals_are_listed_with_202(server: ServerThread) -> None:
+    now = time.time()
+    fresh = json.dumps({"series": [{"metric": "refused.old", "points": [[now, 1]]}]}).encode()
+    assert _post(server, "/datadog/api/v1/series", fresh)[:2] == (202, {"status": "ok"})
+    stale = json.dumps({"series": [{"metric": "refused.old", "points": [[now - 3600, 2]]}]}).encode()
+    status, answer, _ = _post(server, "/datadog/api/v1/series", stale)
+    assert status == 202 and answer["status"] == "ok"
+    assert answer["errors"][0].startswith("1 samples not stored: 1 out_of_order")
+
+
 @pytest.mark.parametrize(("path", "body", "content_type", "status", "part"), [
     ("/datadog/api/v1/series", b"not json", "application/json", 400, "invalid JSON body"),
     ("/datadog/api/v1/series", b"[1]", "application/json", 400, "\"series\" list"),
