@@ -54,9 +54,9 @@ def test_dots_kept_and_extra_labels() -> None:
         Labels({"__name__": "_1m", "source": "dd", "env": "test"})
 
 
-def test_series_sent_twice_are_merged() -> None:
-    translation = _v1({"metric": "a", "points": [[1, 1]]}, {"metric": "a", "points": [[2, 2]]})
-    assert _samples(translation) == {Labels({"__name__": "a"}): [(1000, 1.0), (2000, 2.0)]}
+def test_series_sent_twice_are_merged_in_time_order() -> None:
+    translation = _v1({"metric": "a", "points": [[3, 3], [1, 1]]}, {"metric": "a", "points": [[2, 2]]})
+    assert _samples(translation) == {Labels({"__name__": "a"}): [(1000, 1.0), (2000, 2.0), (3000, 3.0)]}
 
 
 @pytest.mark.parametrize(("series", "error", "reason", "count"), [

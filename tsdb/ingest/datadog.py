@@ -26,6 +26,7 @@ number``), and the rest of the body is kept.
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import re
@@ -145,6 +146,10 @@ class _Builder:
         return "_" + out if out[:1].isdigit() else out
 
     def build(self) -> Translation:
+        for key, (times, samples) in self.series.items():
+            if any(a > b for a, b in itertools.pairwise(times)):  # storage takes each series in time order
+                pairs = sorted(zip(times, samples, strict=True), key=lambda pair: pair[0])
+                self.series[key] = ([t for t, _ in pairs], [v for _, v in pairs])
         labels = list(self.series)
         counts = [len(ts) for ts, _ in self.series.values()]
         offsets = np.zeros(len(labels) + 1, np.int64)
