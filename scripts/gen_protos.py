@@ -23,7 +23,9 @@ def main() -> int:
         text = re.sub(r"^from tsdb\.v1 import", "from tsdb.server.pb.tsdb.v1 import", path.read_text(),
                       flags=re.M)
         path.write_text(text)
-    for pkg in (OUT, OUT / "tsdb", OUT / "tsdb" / "v1"):
+    for path in (OUT / "datadog").glob("*_pb2_grpc.py"):  # messages only: no gRPC module
+        path.unlink()
+    for pkg in (OUT, OUT / "tsdb", OUT / "tsdb" / "v1", OUT / "datadog"):
         (pkg / "__init__.py").touch()
     return 0
 

@@ -291,6 +291,31 @@ class StatsdOptions:
 
 
 @dataclass(frozen=True)
+class DatadogOptions:
+    """DataDog HTTP ingestion (docs/integrations.md, "DataDog"): how metric names and tags become series.
+    Read per request (a reload applies it)."""
+
+    dots_to_underscores: bool = True
+    """``system.load.1`` -> ``system_load_1``, as the DogStatsD listener names metrics; false keeps the dots
+    (the other characters outside ``[a-zA-Z0-9_.]`` still become ``_``)."""
+    extra_labels: dict[str, str] = field(default_factory=dict)
+    """Labels added to every series ingested over DataDog's endpoints (a tag of the same name becomes
+    ``exported_<name>``)."""
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.dots_to_underscores, bool):
+            raise ConfigError(f"datadog.dots_to_underscores: expected true or false, got {self.dots_to_underscores!r}")
+        if not isinstance(self.extra_labels, dict):
+            raise ConfigError(f"datadog.extra_labels: expected a mapping of label names to values, "
+                              f"got {self.extra_labels!r}")
+        for name, value in self.extra_labels.items():
+            if not isinstance(name, str) or not (name.isascii() and name.isidentifier()) or name.startswith("__") \
+                    or not isinstance(value, str):
+                raise ConfigError(f"datadog.extra_labels: expected label names and string values, "
+                                  f"got {name!r}: {value!r}")
+
+
+@dataclass(frozen=True)
 class ServerConfig:
     """Everything ``tsdb serve`` needs."""
 
@@ -307,6 +332,7 @@ class ServerConfig:
     graphite: GraphiteOptions = field(default_factory=GraphiteOptions)
     otlp: OtlpOptions = field(default_factory=OtlpOptions)
     statsd: StatsdOptions = field(default_factory=StatsdOptions)
+    datadog: DatadogOptions = field(default_factory=DatadogOptions)
     # URL under which users reach this server (alert links, generatorURL); default http://<http_listen>.
     external_url: str = ""
     # Labels added to alerts and remote-sent data, as Prometheus's global.external_labels.
@@ -343,7 +369,8 @@ class ServerConfig:
 
 
 _SECTIONS = {"storage": StorageOptions, "query": QueryOptions, "ingest": IngestOptions, "influx": InfluxOptions,
-             "graphite": GraphiteOptions, "otlp": OtlpOptions, "statsd": StatsdOptions}
+             "graphite": GraphiteOptions, "otlp": OtlpOptions, "statsd": StatsdOptions,
+             "datadog": DatadogOptions}
 _NOT_YAML = {"config_dir"}  # fields set by the loader, never read from the file
 _DURATION_SUFFIX = "_ms"
 

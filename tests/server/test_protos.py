@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from google.protobuf import descriptor_pb2
 from grpc_tools import protoc
 
+from tsdb.server.pb.datadog import agent_payload_pb2
 from tsdb.server.pb.tsdb.v1 import remote_pb2, tsdb_pb2
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -18,12 +20,16 @@ def test_generated_code_is_current(tmp_path: Path) -> None:
     assert protoc.main(["protoc", f"-I{ROOT / 'protos'}", f"--descriptor_set_out={out}",
                         *map(str, protos)]) == 0
     fresh = descriptor_pb2.FileDescriptorSet.FromString(out.read_bytes())
-    for file in fresh.file:  # protoc adds json_name; generated modules leave it implicit
-        for message in file.message_type:
+    def clear_json_names(messages: Any) -> None:  # protoc adds json_name; generated modules leave it implicit
+        for message in messages:
             for fld in message.field:
                 fld.ClearField("json_name")
+            clear_json_names(message.nested_type)
+
+    for file in fresh.file:
+        clear_json_names(file.message_type)
     committed = {}
-    for module in (remote_pb2, tsdb_pb2):
+    for module in (remote_pb2, tsdb_pb2, agent_payload_pb2):
         proto = descriptor_pb2.FileDescriptorProto()
         module.DESCRIPTOR.CopyToProto(proto)
         committed[proto.name] = proto

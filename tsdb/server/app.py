@@ -43,6 +43,7 @@ from tsdb.server import grpc_auth, status
 from tsdb.server.auth import Access
 from tsdb.server.backend import Backend
 from tsdb.server.components.base import COMPONENT_FACTORIES, Component, Reload, ServerContext, load_factories
+from tsdb.server.datadog_api import DatadogApi
 from tsdb.server.grpc_service import start_grpc_server
 from tsdb.server.http_api import HttpApi
 from tsdb.server.otlp_api import OtlpApi
@@ -78,7 +79,7 @@ SLOW_STOP_STEP_S = 1.0
 
 # ServerConfig fields a reload applies; every other field needs a restart.
 RELOADABLE = ("rules", "slos", "notifications", "scrape", "collect", "dashboards", "web_roles", "ingest",
-              "otlp")
+              "otlp", "datadog")
 
 
 async def _reload_logged(server: Server) -> None:
@@ -187,7 +188,8 @@ class Server:
         app = web.Application(client_max_size=self.config.max_body_bytes,
                               middlewares=[self._count_requests, access.middleware])
         app.on_response_prepare.append(access.on_prepare)
-        app.add_routes(HttpApi(backend, self.executor).routes())
+        app.add_routes(DatadogApi(backend, self.executor, lambda: self.config.datadog).merged(
+            HttpApi(backend, self.executor).routes()))  # POST /api/v1/series is shared (see DatadogApi)
         otlp_api = OtlpApi(backend, self.executor, lambda: self.config.otlp)
         app.add_routes(otlp_api.routes())
         app.on_cleanup.append(lambda _: asyncio.to_thread(queries.close))  # after gRPC stopped (see stop)

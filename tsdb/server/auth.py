@@ -104,12 +104,14 @@ def parse_basic(header: str) -> tuple[str, str] | None:
     return (user, password) if sep else None
 
 
-def required_role(method: str, path: str) -> str:
-    """The role an HTTP request needs."""
+def required_role(method: str, path: str, content_type: str = "") -> str:
+    """The role an HTTP request needs (a JSON ``POST /api/v1/series`` is a DataDog write, not a lookup)."""
     if path in _ADMIN_PATHS or path.startswith(ADMIN_PREFIX):
         return "admin"
     if method in ("GET", "HEAD", "OPTIONS"):
         return "read"
+    if path == "/api/v1/series" and content_type == "application/json":
+        return "write"
     if method == "POST" and (path in _READ_POSTS or _LABEL_VALUES.match(path)):
         return "read"
     return "write"
@@ -189,7 +191,7 @@ class Access:
         user = await self.authenticate(config, request.headers.get("Authorization", ""))
         if user is None:
             return _unauthorized()
-        needed = required_role(request.method, request.path)
+        needed = required_role(request.method, request.path, request.content_type)
         if config.users and not has_role(self.roles(), user, needed):
             return _forbidden(user, needed)
         if request.path.startswith(ADMIN_PREFIX) and not self.admin_enabled:  # Prometheus 2.42 answers 500
