@@ -23,6 +23,7 @@ import tempfile
 import time
 import urllib.parse
 import urllib.request
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,13 +31,15 @@ from pathlib import Path
 import numpy as np
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
-from opentelemetry.proto.metrics.v1 import metrics_pb2
 
 from tsdb.bench.report import machine_description
 from tsdb.bench.servers import LocalServer, free_port
-from tsdb.ingest import graphite, influx, otlp
+from tsdb.config import DatadogOptions
+from tsdb.ingest import datadog, graphite, influx, otlp
 from tsdb.ingest.statsd import StatsdAggregator
 from tsdb.labels import Labels, LabelsCache
+from tsdb.server.datadog_api import decode_v2_protobuf
+from tsdb.server.pb.datadog.agent_payload_pb2 import MetricPayload
 from tsdb.server.remote_write import compress_snappy, decode_body, encode_write_request
 
 STEP_S = 15
@@ -102,8 +105,8 @@ def influx_lines(work: Workload) -> Protocol:
 
 
 def graphite_lines(work: Workload) -> Protocol:
-    bodies = [("\n".join(f"bench_graphite;instance={work.instance[i]};cpu={work.cpu[i]};job=node {work.values[step, i]} "
-                         f"{work.seconds(step)}" for i in range(work.series)) + "\n").encode()
+    bodies = [("\n".join(f"bench_graphite;instance={work.instance[i]};cpu={work.cpu[i]};job=node "
+                         f"{work.values[step, i]} {work.seconds(step)}" for i in range(work.series)) + "\n").encode()
               for step in range(work.steps)]
     cache = LabelsCache()
     return Protocol("Graphite plaintext (tagged)", "bench_graphite", bodies,
@@ -137,7 +140,34 @@ def otlp_protobuf(work: Workload) -> Protocol:
                     {"Content-Type": "application/x-protobuf", "Content-Encoding": "gzip"})
 
 
-BUILDERS = (remote_write, influx_lines, graphite_lines, otlp_protobuf)
+def datadog_v1_json(work: Workload) -> Protocol:
+    def series(step: int) -> list[dict[str, object]]:
+        return [{"metric": "bench.dd_v1", "points": [[work.seconds(step), float(work.values[step, i])]],
+                 "type": "gauge", "host": work.instance[i], "tags": [f"cpu:{work.cpu[i]}", "job:node"]}
+                for i in range(work.series)]
+    bodies = [zlib.compress(json.dumps({"series": series(step)}).encode(), 1) for step in range(work.steps)]
+    options = DatadogOptions()
+    return Protocol("DataDog v1 series (deflate JSON)", "bench_dd_v1", bodies,
+                    lambda b: datadog.decode_v1_json(zlib.decompress(b), options).num_samples, "/datadog/api/v1/series",
+                    {"Content-Type": "application/json", "Content-Encoding": "deflate"})
+
+
+def datadog_v2_protobuf(work: Workload) -> Protocol:
+    bodies = []
+    for step in range(work.steps):
+        payload = MetricPayload()
+        for i in range(work.series):
+            series = payload.series.add(metric="bench.dd_v2", type=3, tags=[f"cpu:{work.cpu[i]}", "job:node"])
+            series.resources.add(type="host", name=work.instance[i])
+            series.points.add(value=float(work.values[step, i]), timestamp=work.seconds(step))
+        bodies.append(gzip.compress(payload.SerializeToString(), 1))
+    options = DatadogOptions()
+    return Protocol("DataDog v2 series (gzip protobuf, the agent's)", "bench_dd_v2", bodies,
+                    lambda b: decode_v2_protobuf(gzip.decompress(b), options).num_samples, "/datadog/api/v2/series",
+                    {"Content-Type": "application/x-protobuf", "Content-Encoding": "gzip"})
+
+
+BUILDERS = (remote_write, influx_lines, graphite_lines, otlp_protobuf, datadog_v1_json, datadog_v2_protobuf)
 
 
 def decode_rate(protocol: Protocol, seconds: float) -> float:
