@@ -321,6 +321,8 @@ class ServerConfig:
     dashboards: dict[str, Any] = field(default_factory=dict)
     # ``slos`` (tsdb/slo/config.py): SLO specs whose generated rules the rule engine runs.
     slos: dict[str, Any] = field(default_factory=dict)
+    # ``remote_write`` (tsdb/remote/config.py): remotes every stored sample is forwarded to, as Prometheus's.
+    remote_write: list[Any] = field(default_factory=list)
     # Web security (docs/security.md): the web config file in Prometheus's format (TLS, basic auth, headers),
     # roles of its users (a tsdb extension: user -> read|write|admin), and Prometheus's --web.* flags.
     web_config_file: str = ""
@@ -340,6 +342,9 @@ class ServerConfig:
         for user, role in self.web_roles.items():
             if role not in roles:
                 raise ConfigError(f"web_roles.{user}: unknown role {role!r} (one of {', '.join(roles)})")
+        from tsdb.remote.config import parse_remote_write  # validated here so a bad entry fails the load
+
+        parse_remote_write(self.remote_write)
 
 
 _SECTIONS = {"storage": StorageOptions, "query": QueryOptions, "ingest": IngestOptions, "influx": InfluxOptions,
