@@ -16,6 +16,7 @@ other 4xx answers drop the request (``samples_failed_total`` and ``samples_dropp
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import email.utils
 import logging
@@ -128,7 +129,8 @@ class Remote:
         headers = {"Content-Encoding": "snappy", "Content-Type": "application/x-protobuf",
                    "X-Prometheus-Remote-Write-Version": "0.1.0", "User-Agent": USER_AGENT, **dict(config.headers)}
         if config.basic_auth is not None:
-            headers["Authorization"] = aiohttp.BasicAuth(*config.basic_auth).encode()
+            user, password = config.basic_auth
+            headers["Authorization"] = "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
         elif config.authorization is not None:
             headers["Authorization"] = f"{config.authorization[0]} {config.authorization[1]}"
         self.headers = headers
