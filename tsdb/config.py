@@ -342,9 +342,6 @@ class ServerConfig:
         for user, role in self.web_roles.items():
             if role not in roles:
                 raise ConfigError(f"web_roles.{user}: unknown role {role!r} (one of {', '.join(roles)})")
-        from tsdb.remote.config import parse_remote_write  # validated here so a bad entry fails the load
-
-        parse_remote_write(self.remote_write)
 
 
 _SECTIONS = {"storage": StorageOptions, "query": QueryOptions, "ingest": IngestOptions, "influx": InfluxOptions,

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from tsdb.cli.check import check_config
 from tsdb.config import ServerConfig, load_server_config
 from tsdb.errors import ConfigError
 from tsdb.remote.config import parse_remote_write
@@ -97,6 +98,6 @@ remote_write:
     assert "hunter2" not in text and "tok-123" not in text and "cred-456" not in text
     assert "<secret>" in text and "name: main" in text
     path.write_text(f"remote_write:\n  - url: {URL}\n    queue_config: {{max_shards: 0}}\n")
-    with pytest.raises(ConfigError, match=r"remote_write\[0\].queue_config.max_shards: must be >= 1"):
-        load_server_config(path)
+    ok, message = check_config(str(path))  # what ``tsdb check config`` and ``tsdb serve`` refuse
+    assert not ok and message == "remote_write[0].queue_config.max_shards: must be >= 1"
     assert ServerConfig().remote_write == []

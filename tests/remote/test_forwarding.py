@@ -87,14 +87,14 @@ def test_forwards_to_prometheus_values_equal(tmp_path: Path, now_ms: int) -> Non
             for labels, ts, values in data[:3]:
                 instance = labels.get("instance")
                 for k in (0, 57, 99):
-                    status, body = peer.get_json("/api/v1/query", {
+                    _, body = peer.get_json("/api/v1/query", {
                         "query": f'fwd_metric{{instance="{instance}"}}', "time": f"{ts[k] / 1000:.3f}"})
                     assert body["data"]["result"][0]["value"][1] == str(values[k]).removesuffix(".0")
             assert _metric(server, "tsdb_remote_write_samples_total") == 3000
             assert _metric(server, "tsdb_remote_write_queue_highest_sent_timestamp_seconds") == \
                 pytest.approx((now_ms + 99_000) / 1000)
             # the "subset" remote queues only instance i0 (its receiver is down: nothing is sent)
-            status, text = server.get("/metrics")
+            _, text = server.get("/metrics")
             assert 'tsdb_remote_write_pending_samples{remote_name="subset",url="http://127.0.0.1:9/never/used"} ' \
                    '100.0' in str(text)
         finally:
