@@ -30,6 +30,7 @@ class Receiver:
     def __init__(self) -> None:
         self.script: list[tuple[int, dict[str, str]]] = []
         self.requests: list[tuple[float, dict[str, str], remote_pb2.WriteRequest]] = []
+        self.statuses: list[int] = []
         app = web.Application()
         app.router.add_post("/api/v1/write", self.handle)
         self.server = AiohttpThread(app)
@@ -40,12 +41,15 @@ class Receiver:
         message.ParseFromString(decompress_snappy(await request.read()))
         self.requests.append((time.monotonic(), dict(request.headers), message))
         status, headers = self.script.pop(0) if self.script else (204, {})
+        self.statuses.append(status)
         return web.Response(status=status, headers=headers, text="" if status < 300 else f"answer {status}")
 
     def samples(self) -> list[tuple[str, int, float]]:
         """(series, timestamp, value) of every delivered request (those answered 2xx)."""
         out = []
-        for _, _, message in self.requests:
+        for (_, _, message), status in zip(self.requests, self.statuses, strict=True):
+            if status >= 300:
+                continue
             for series in message.timeseries:
                 name = ",".join(f"{lb.name}={lb.value}" for lb in series.labels)
                 out.extend((name, s.timestamp, s.value) for s in series.samples)
@@ -135,7 +139,8 @@ def test_retries_5xx_and_429_with_backoff_and_retry_after(tmp_path: Path, receiv
     assert 0.18 < gaps[1] < 0.8  # doubled
     assert 0.9 < gaps[2] < 1.8  # Retry-After: 1
     assert 1.0 < gaps[3] < 3.5  # Retry-After as an HTTP date 4 s after the first attempt
-    assert len(receiver.samples()) == 15  # every attempt carried the 3 samples; the last one was accepted
+    assert all(len(m.timeseries[0].samples) == 3 for _, _, m in receiver.requests)  # each attempt: the 3 samples
+    assert len(receiver.samples()) == 3
 
 
 def test_400_drops_the_request_and_429_without_retry_drops_too(tmp_path: Path, receiver: Receiver) -> None:
