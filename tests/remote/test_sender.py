@@ -243,3 +243,45 @@ def test_helpers() -> None:
     parts = split_requests([(labels, ts, ts.astype(float)), (labels, ts[:1], ts[:1].astype(float))], 2)
     assert [sum(len(t) for _, t, _ in r) for r in parts] == [2, 2, 2]
     assert url_label("https://u:p@h:9/x?y=1") == "https://h:9/x?y=1"
+
+
+def test_https_with_client_certificate(tmp_path: Path) -> None:
+    import ssl
+
+    from tests.tls_certs import make_certs
+
+    certs = make_certs(tmp_path / "certs")
+    server_ssl = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH, cafile=str(certs.ca))
+    server_ssl.load_cert_chain(str(certs.server_cert), str(certs.server_key))
+    server_ssl.verify_mode = ssl.CERT_REQUIRED
+    got: list[int] = []
+
+    async def handle(request: web.Request) -> web.Response:
+        message = remote_pb2.WriteRequest()
+        message.ParseFromString(decompress_snappy(await request.read()))
+        got.extend(len(s.samples) for s in message.timeseries)
+        return web.Response(status=204)
+
+    async def body(db: DB, manager: RemoteWriteManager) -> None:
+        app = web.Application()
+        app.router.add_post("/w", handle)
+        runner = web.AppRunner(app)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", port, ssl_context=server_ssl)
+        await site.start()
+        try:
+            _write(db, "tls", 4)
+            await _wait(lambda: sum(got) == 4)
+        finally:
+            await runner.cleanup()
+
+    from tests.integration.serve import free_port
+
+    port = free_port()
+    config = _config(f"https://127.0.0.1:{port}/w")
+    config["tls_config"] = {"ca_file": str(certs.ca), "cert_file": str(certs.client_cert),
+                            "key_file": str(certs.client_key)}
+    insecure = {**_config(f"https://127.0.0.1:{port}/w", max_shards=2), "name": "insecure",
+                "tls_config": {"insecure_skip_verify": True}}  # no client certificate: refused by the server
+    _run(tmp_path, [config, insecure], body)
+    assert sum(got) == 4

@@ -16,7 +16,6 @@ import logging
 import os
 import struct
 import threading
-import time
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -294,11 +293,3 @@ class DiskQueue:
             self._file.close()
 
 
-def periodic_sync(queues: list[DiskQueue], last: float, every_s: float) -> float:
-    """fsync ``queues`` when ``every_s`` passed since ``last``; returns the new ``last``."""
-    now = time.monotonic()
-    if now - last < every_s:
-        return last
-    for queue in queues:
-        queue.sync()
-    return now
