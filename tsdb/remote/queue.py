@@ -291,5 +291,3 @@ class DiskQueue:
             self._file.flush()
             os.fsync(self._file.fileno())
             self._file.close()
-
-
