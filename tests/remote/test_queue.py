@@ -99,7 +99,7 @@ def test_corrupt_record_skips_rest_of_segment(tmp_path: Path) -> None:
 
 def test_segments_rotate_and_full_queue_drops_oldest(tmp_path: Path) -> None:
     record = len(frame(encode_batch(_batch("m", 100))))
-    q = DiskQueue(tmp_path, max_bytes=record * 4, segment_bytes=record * 2)
+    q = DiskQueue(tmp_path, max_bytes=record * 4, fsync="always", segment_bytes=record * 2)
     for i in range(10):
         q.append(encode_batch(_batch("m", 100, i * 100)))
     assert q.size_bytes <= record * 4

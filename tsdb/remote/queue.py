@@ -140,6 +140,7 @@ class DiskQueue:
         self._sizes[self._write_seg] = self._file.tell()
         self.cursor = self.acked
         self._dirty = False
+        self._to_sync: list[int] = []
         self.pending_samples = self._count_pending()
 
     def _seg_path(self, n: int) -> Path:
@@ -199,6 +200,8 @@ class DiskQueue:
                 self._drop_oldest()
 
     def _rotate(self) -> None:
+        if self._dirty:
+            self._to_sync.append(os.dup(self._file.fileno()))  # fsynced by the next ``sync``
         self._file.close()
         self._write_seg += 1
         self._file = open(self._seg_path(self._write_seg), "ab")  # noqa: SIM115
@@ -220,11 +223,19 @@ class DiskQueue:
             self._save_position()
 
     def sync(self) -> None:
-        """fsync the segment being written (for a periodic fsync policy)."""
+        """fsync what was appended since the last call (for a periodic fsync policy); the fsync itself runs
+        without the lock, so appends (commits) do not wait for the disk."""
         with self.lock:
+            fds = self._to_sync
+            self._to_sync = []
             if self._dirty:
-                os.fsync(self._file.fileno())
+                fds.append(os.dup(self._file.fileno()))
                 self._dirty = False
+        for fd in fds:
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
 
     def read(self, max_samples: int) -> tuple[list[bytes], tuple[int, int]]:
         """Records from the cursor on, about ``max_samples`` samples' worth (at least one record when any
@@ -287,6 +298,7 @@ class DiskQueue:
         atomic_write(self.path / POSITION_FILE, json.dumps({"segment": seg, "offset": offset}))
 
     def close(self) -> None:
+        self.sync()
         with self.lock:
             self._file.flush()
             os.fsync(self._file.fileno())
