@@ -16,8 +16,8 @@ from aiohttp import web
 
 from tests.aiohttp_thread import AiohttpThread
 from tsdb.labels import Labels
-from tsdb.remote.config import parse_remote_write
-from tsdb.remote.manager import RemoteWriteCollector, RemoteWriteManager, url_label
+from tsdb.remote.config import parse_remote_write, url_label
+from tsdb.remote.manager import RemoteWriteCollector, RemoteWriteManager
 from tsdb.remote.sender import retry_after_seconds, split_requests
 from tsdb.server.pb.tsdb.v1 import remote_pb2
 from tsdb.server.remote_write import decompress_snappy
@@ -285,3 +285,20 @@ def test_https_with_client_certificate(tmp_path: Path) -> None:
                 "tls_config": {"insecure_skip_verify": True}}  # no client certificate: refused by the server
     _run(tmp_path, [config, insecure], body)
     assert sum(got) == 4
+
+
+def test_failing_sample_listener_does_not_fail_the_commit(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    db = DB.open(tmp_path / "data")
+    try:
+        seen: list[int] = []
+
+        def broken(*_: Any) -> None:
+            seen.append(1)
+            raise RuntimeError("boom")
+
+        db.head.sample_listeners.append(broken)
+        _write(db, "m", 3)
+        assert seen == [1] and "sample listener failed" in caplog.text
+        assert db.num_series == 1
+    finally:
+        db.close()

@@ -12,7 +12,7 @@ import hashlib
 import re
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 from tsdb.config import config_mapping, parse_duration_ms
 from tsdb.errors import ConfigError
@@ -84,6 +84,14 @@ class RemoteWriteConfig:
     @property
     def queue_dir(self) -> str:
         return self.name or url_hash(self.url)
+
+
+def url_label(url: str) -> str:
+    """The ``url`` label and log field: the URL without its user information (which may hold a password)."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    netloc = f"{host}:{parts.port}" if parts.port else host
+    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, ""))
 
 
 def url_hash(url: str) -> str:

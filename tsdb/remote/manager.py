@@ -14,7 +14,6 @@ import logging
 import shutil
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 import numpy as np
 import numpy.typing as npt
@@ -23,7 +22,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 
 from tsdb.labels import Labels
-from tsdb.remote.config import RemoteWriteConfig
+from tsdb.remote.config import RemoteWriteConfig, url_label
 from tsdb.remote.queue import DiskQueue
 from tsdb.remote.sender import Remote
 from tsdb.storage.head.state import HeadState
@@ -31,14 +30,6 @@ from tsdb.storage.head.state import HeadState
 log = logging.getLogger("tsdb.remote")
 
 QUEUE_DIRNAME = "remote_write"
-
-
-def url_label(url: str) -> str:
-    """The ``url`` label: the URL without its user information (which may hold a password)."""
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    netloc = f"{host}:{parts.port}" if parts.port else host
-    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, ""))
 
 
 class RemoteWriteManager:

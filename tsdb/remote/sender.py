@@ -33,7 +33,7 @@ import numpy.typing as npt
 
 import tsdb
 from tsdb.labels import Labels
-from tsdb.remote.config import RemoteWriteConfig
+from tsdb.remote.config import RemoteWriteConfig, url_label
 from tsdb.remote.queue import Batch, DiskQueue, decode_batch, encode_batch
 from tsdb.scrape.relabel import relabel
 from tsdb.secrets import redact_urls
@@ -274,7 +274,8 @@ class Remote:
                 self.stats.failed += count
                 self.stats.dropped_rejected += count
                 log.error("remote write rejected by the receiver, samples dropped", extra={
-                    "remote_name": self.config.remote_name, "status": status, "samples": count, "error": text})
+                    "remote_name": self.config.remote_name, "url": url_label(self.config.url), "status": status,
+                    "samples": count, "error": text})
                 return True
             self._state(False, status, text)
             self.stats.retried += count
@@ -288,7 +289,7 @@ class Remote:
         if up == self._up:
             return
         previous, self._up = self._up, up
-        fields: dict[str, Any] = {"remote_name": self.config.remote_name}
+        fields: dict[str, Any] = {"remote_name": self.config.remote_name, "url": url_label(self.config.url)}
         if up and previous is False:
             log.info("remote write receiver up", extra=fields)
         elif not up:
