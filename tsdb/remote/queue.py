@@ -48,18 +48,24 @@ class Batch:
         return len(self.ts)
 
 
+def label_blob(labels: Labels) -> bytes:
+    """A series' labels as stored in a batch payload (see :func:`encode_batch`)."""
+    text = "\0".join(tuple.__getitem__(labels, slice(None))).encode()
+    return struct.pack("<I", len(text)) + text
+
+
+def encode_blobs(blobs: list[bytes], counts: npt.NDArray[np.int64], ts: npt.NDArray[np.int64],
+                 values: npt.NDArray[np.float64]) -> bytes:
+    """:func:`encode_batch` of series given as :func:`label_blob` results and their sample counts."""
+    return b"".join((_COUNTS.pack(len(blobs), len(ts)), counts.astype("<u4").tobytes(), *blobs,
+                     ts.astype("<i8").tobytes(), values.astype("<f8").tobytes()))
+
+
 def encode_batch(batch: Batch) -> bytes:
     """Payload: series and sample counts, per series its sample count and its labels as NUL-separated
     UTF-8 ``name, value, ...`` (length-prefixed), then all timestamps (int64) and values (float64)."""
-    parts = [_COUNTS.pack(len(batch.labels), len(batch.ts)),
-             np.diff(batch.offsets).astype("<u4").tobytes()]
-    for labels in batch.labels:
-        text = "\0".join(tuple.__getitem__(labels, slice(None))).encode()
-        parts.append(struct.pack("<I", len(text)))
-        parts.append(text)
-    parts.append(batch.ts.astype("<i8").tobytes())
-    parts.append(batch.values.astype("<f8").tobytes())
-    return b"".join(parts)
+    return encode_blobs([label_blob(labels) for labels in batch.labels], np.diff(batch.offsets), batch.ts,
+                        batch.values)
 
 
 def decode_batch(payload: bytes) -> Batch:

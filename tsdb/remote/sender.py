@@ -34,7 +34,7 @@ import numpy.typing as npt
 import tsdb
 from tsdb.labels import Labels
 from tsdb.remote.config import RemoteWriteConfig, url_label
-from tsdb.remote.queue import Batch, DiskQueue, decode_batch, encode_batch
+from tsdb.remote.queue import DiskQueue, decode_batch, encode_blobs, label_blob
 from tsdb.scrape.relabel import relabel
 from tsdb.secrets import redact_urls
 from tsdb.server.remote_write import compress_snappy, encode_write_request
@@ -120,7 +120,7 @@ class Remote:
         self.external = dict(external_labels)
         self.stats = RemoteStats()
         self.dropped_queue_full = 0
-        self._relabelled: dict[Labels, Labels | None] = {}
+        self._relabelled: dict[Labels, bytes | None] = {}
         self._wake = asyncio.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._up: bool | None = None
@@ -136,43 +136,49 @@ class Remote:
         self.headers = headers
 
     # -- the commit side (any thread) -------------------------------------------------------------
-    def _series_labels(self, labels: Labels) -> Labels | None:
-        out = self._relabelled.get(labels, labels)
-        if out is not labels or labels in self._relabelled:
-            return out
+    def _series_blob(self, labels: Labels) -> bytes | None:
+        """The queued form of a series' forwarded labels (external labels added, relabelled; cached),
+        None when relabelling drops the series."""
+        try:
+            return self._relabelled[labels]
+        except KeyError:
+            pass
         merged = {**self.external, **labels.to_dict()} if self.external else labels.to_dict()
         rules = self.config.write_relabel_configs
         result = relabel(merged, rules) if rules else merged
-        final = Labels(result) if result else None
+        blob = label_blob(Labels(result)) if result else None
         if len(self._relabelled) >= _RELABEL_CACHE_MAX:
             self._relabelled.clear()
-        self._relabelled[labels] = final
-        return final
+        self._relabelled[labels] = blob
+        return blob
 
     def enqueue(self, labels_list: Sequence[Labels], offsets: npt.NDArray[np.int64], ts: npt.NDArray[np.int64],
                 values: npt.NDArray[np.float64], accepted: npt.NDArray[np.bool_]) -> None:
         """Queue the ``accepted`` samples of a commit (relabelled; series dropped by relabelling left out)."""
+        blob_of = self._series_blob
+        blobs = [blob_of(labels) for labels in labels_list]
+        keep_series = np.fromiter((b is not None for b in blobs), dtype=bool, count=len(blobs))
+        if not keep_series.any():
+            return
         counts = np.diff(offsets)
-        new_labels: list[Labels] = []
-        keep_series = np.zeros(len(labels_list), dtype=bool)
-        for i, labels in enumerate(labels_list):
-            out = self._series_labels(labels)
-            if out is not None:
-                keep_series[i] = True
-                new_labels.append(out)
-        if not new_labels:
-            return
-        series_of = np.repeat(np.arange(len(labels_list)), counts)
-        keep = accepted & keep_series[series_of]
-        if not keep.any():
-            return
-        kept_counts = np.bincount(series_of[keep], minlength=len(labels_list))[keep_series]
-        nonempty = kept_counts > 0
-        final_labels = [lb for lb, ok in zip(new_labels, nonempty.tolist(), strict=True) if ok]
-        new_offsets = np.zeros(len(final_labels) + 1, dtype=np.int64)
-        np.cumsum(kept_counts[nonempty], out=new_offsets[1:])
+        if keep_series.all() and accepted.all():
+            kept_counts, keep = counts, None
+        else:
+            series_of = np.repeat(np.arange(len(labels_list)), counts)
+            keep = accepted & keep_series[series_of]
+            if not keep.any():
+                return
+            kept_counts = np.bincount(series_of[keep], minlength=len(labels_list))
+        nonempty = kept_counts > 0  # series dropped by relabelling have no samples kept
+        if nonempty.all():
+            kept = [b for b in blobs if b is not None]
+        else:
+            kept = [b for b, ok in zip(blobs, nonempty.tolist(), strict=True) if ok and b is not None]
+            kept_counts = kept_counts[nonempty]
+        payload = encode_blobs(kept, kept_counts, ts if keep is None else ts[keep],
+                               values if keep is None else values[keep])
         before = self.queue.dropped
-        self.queue.append(encode_batch(Batch(final_labels, new_offsets, ts[keep], values[keep])))
+        self.queue.append(payload)
         self.dropped_queue_full += self.queue.dropped - before
         loop = self._loop
         if loop is not None and not loop.is_closed():
