@@ -130,3 +130,13 @@ def test_bad_payload_is_a_value_error() -> None:
     payload = encode_batch(_batch("m", 3))
     with pytest.raises(ValueError):
         decode_batch(payload + b"x")
+
+
+def test_default_segments_keep_a_small_bound(tmp_path: Path) -> None:
+    q = DiskQueue(tmp_path, max_bytes=1 << 20)
+    for i in range(200):
+        q.append(encode_batch(_batch("m", 1000, i * 1000)))  # about 16 KiB each, 3 MiB in all
+    assert q.size_bytes <= 1 << 20
+    assert q.dropped + q.pending_samples == 200_000 and q.dropped > 0
+    assert len(list(tmp_path.glob("0*"))) <= 9
+    q.close()

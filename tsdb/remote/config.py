@@ -3,7 +3,8 @@
 :func:`parse_remote_write` turns the raw YAML list into :class:`RemoteWriteConfig` items; every error names
 its field (``remote_write[1].queue_config.max_shards: must be >= 1``). ``send_exemplars``,
 ``send_native_histograms`` and ``metadata_config`` are accepted and ignored (tsdb stores neither exemplars
-nor native histograms, and sends no metadata).
+nor native histograms, and sends no metadata), as are ``follow_redirects``, ``enable_http2``,
+``round_robin_dns`` and ``queue_config.sample_age_limit`` (queued samples are sent whatever their age).
 """
 
 from __future__ import annotations
@@ -20,7 +21,8 @@ from tsdb.scrape.relabel import RelabelRule, parse_rules
 from tsdb.secrets import redact_url
 
 DEFAULT_MAX_DISK_BYTES = 1 << 30
-_IGNORED = {"send_exemplars", "send_native_histograms", "metadata_config", "round_robin_dns"}
+_IGNORED = {"send_exemplars", "send_native_histograms", "metadata_config", "round_robin_dns", "follow_redirects",
+            "enable_http2"}
 _KEYS = {"url", "name", "remote_timeout", "headers", "write_relabel_configs", "basic_auth", "authorization",
          "bearer_token", "bearer_token_file", "tls_config", "queue_config", "max_disk_bytes", *_IGNORED}
 _QUEUE_KEYS = {"capacity", "max_shards", "min_shards", "max_samples_per_send", "batch_send_deadline",

@@ -120,11 +120,11 @@ def _samples_in(payload: bytes) -> int:
 class DiskQueue:
     """One remote's queue directory. Thread-safe: writers append while the sender reads and acknowledges."""
 
-    def __init__(self, path: Path, max_bytes: int, fsync: str = "never",
-                 segment_bytes: int = DEFAULT_SEGMENT_BYTES) -> None:
+    def __init__(self, path: Path, max_bytes: int, fsync: str = "never", segment_bytes: int = 0) -> None:
         self.path = path
         self.max_bytes = max_bytes
         self.segment_bytes = segment_bytes
+        """Segment size (0: an eighth of ``max_bytes``, at most 16 MiB), so the bound is kept closely."""
         self.fsync_always = fsync == "always"
         self.dropped = 0
         """Samples deleted unsent because the queue was full (since open)."""
@@ -193,7 +193,8 @@ class DiskQueue:
         """Add one batch record; when full, drop the oldest segments first (counted in ``dropped``)."""
         record = frame(payload)
         with self.lock:
-            if self._sizes[self._write_seg] and self._sizes[self._write_seg] + len(record) > self.segment_bytes:
+            limit = self.segment_bytes or min(DEFAULT_SEGMENT_BYTES, self.max_bytes // 8)
+            if self._sizes[self._write_seg] and self._sizes[self._write_seg] + len(record) > limit:
                 self._rotate()
             self._file.write(record)
             self._file.flush()
