@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import string
+import threading
+import time
 from pathlib import Path
 
 import numpy as np
@@ -139,4 +141,31 @@ def test_default_segments_keep_a_small_bound(tmp_path: Path) -> None:
     assert q.size_bytes <= 1 << 20
     assert q.dropped + q.pending_samples == 200_000 and q.dropped > 0
     assert len(list(tmp_path.glob("0*"))) <= 9
+    q.close()
+
+
+@pytest.mark.parametrize("max_bytes", [1 << 30, 1 << 20])
+def test_concurrent_append_and_read(tmp_path: Path, max_bytes: int) -> None:
+    q = DiskQueue(tmp_path, max_bytes=max_bytes, segment_bytes=64 << 10)
+    total = 3000
+
+    def writer() -> None:
+        for i in range(total):
+            q.append(encode_batch(_batch("m", 50, i * 50)))
+
+    thread = threading.Thread(target=writer)
+    thread.start()
+    seen: list[int] = []
+    deadline = 60 + time.monotonic()
+    while (thread.is_alive() or q.pending_samples) and time.monotonic() < deadline:
+        records, pos = q.read(1000)
+        batches = [decode_batch(r) for r in records]
+        seen.extend(int(b.ts[0]) for b in batches)
+        q.ack(pos, sum(b.samples for b in batches))
+    thread.join(timeout=30)
+    assert seen == sorted(set(seen))  # in order, never twice
+    if max_bytes == 1 << 30:
+        assert seen == [i * 50 for i in range(total)]
+    else:
+        assert len(seen) * 50 + q.dropped >= total * 50
     q.close()

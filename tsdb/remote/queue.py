@@ -246,42 +246,45 @@ class DiskQueue:
 
     def read(self, max_samples: int) -> tuple[list[bytes], tuple[int, int]]:
         """Records from the cursor on, about ``max_samples`` samples' worth (at least one record when any
-        is there), and the position after them; advances the cursor (not the acknowledged position)."""
+        is there), and the position after them; advances the cursor (not the acknowledged position).
+        Files are read without the lock, so appends (commits) never wait for a read."""
+        out: list[bytes] = []
+        samples = 0
         with self.lock:
-            out: list[bytes] = []
-            samples = 0
             seg, offset = self.cursor
-            while samples < max_samples:
-                if seg not in self._sizes:
-                    if seg < self._write_seg:
-                        seg, offset = seg + 1, 0
-                        continue
-                    break
-                if offset >= self._sizes[seg]:
-                    if seg < self._write_seg:
-                        seg, offset = seg + 1, 0
-                        continue
-                    break
+        while samples < max_samples:
+            with self.lock:
+                size, write_seg = self._sizes.get(seg), self._write_seg
+            if size is None or offset >= size:
+                if seg < write_seg:
+                    seg, offset = seg + 1, 0
+                    continue
+                break
+            try:
                 with open(self._seg_path(seg), "rb") as f:
                     f.seek(offset)
-                    data = f.read(self._sizes[seg] - offset)
-                records, end, corrupt = read_records(data)
-                for payload, rec_end in records:
-                    out.append(payload)
-                    samples += _samples_in(payload)
-                    offset_end = offset + rec_end
-                    if samples >= max_samples:
-                        break
-                else:
-                    offset_end = offset + end
-                    if corrupt:
-                        log.error("remote-write queue: corrupt record, skipping the rest of the segment",
-                                  extra={"segment": str(self._seg_path(seg)), "offset": offset_end})
-                        offset_end = self._sizes[seg]
-                if offset_end == offset:  # nothing whole to read (cannot happen: sizes count whole records)
+                    data = f.read(size - offset)
+            except FileNotFoundError:  # dropped meanwhile (the queue was full): go on with the next one
+                continue
+            records, end, corrupt = read_records(data)
+            new_offset = offset + end
+            for payload, rec_end in records:
+                out.append(payload)
+                samples += _samples_in(payload)
+                if samples >= max_samples:
+                    new_offset = offset + rec_end
                     break
-                offset = offset_end
-            self.cursor = (seg, offset)
+            else:
+                if corrupt:
+                    log.error("remote-write queue: corrupt record, skipping the rest of the segment",
+                              extra={"segment": str(self._seg_path(seg)), "offset": new_offset})
+                    new_offset = size
+            if new_offset == offset:  # nothing whole to read (cannot happen: sizes count whole records)
+                break
+            offset = new_offset
+        with self.lock:
+            # a drop while reading may have moved the cursor past what was read
+            self.cursor = max(self.cursor, (seg, offset))
             return out, self.cursor
 
     def rewind(self) -> None:
