@@ -131,6 +131,7 @@ class DiskQueue:
         self.lock = threading.Lock()
         path.mkdir(parents=True, exist_ok=True)
         self._sizes: dict[int, int] = {}
+        self._seg_samples: dict[int, int] = {}
         for entry in path.iterdir():
             if entry.name.isdigit():
                 self._sizes[int(entry.name)] = entry.stat().st_size
@@ -147,7 +148,13 @@ class DiskQueue:
         self.cursor = self.acked
         self._dirty = False
         self._to_sync: list[int] = []
-        self.pending_samples = self._count_pending()
+        # samples appended to each segment (all of them, read or not)
+        self._seg_samples = {n: self._samples_from(n, 0) for n in self._sizes}
+        self._reads: list[tuple[tuple[int, int], int, int]] = []
+        """(end position, segment, samples) of each record read and not yet acknowledged."""
+        self.pending_samples = sum(self._seg_samples.values()) - (self._seg_samples.get(self.acked[0], 0) -
+                                                                  self._samples_from(*self.acked))
+        """Samples after the acknowledged position."""
 
     def _seg_path(self, n: int) -> Path:
         return self.path / f"{n:08d}"
@@ -175,15 +182,14 @@ class DiskQueue:
     def _delete(self, n: int) -> None:
         self._seg_path(n).unlink(missing_ok=True)
         self._sizes.pop(n, None)
+        self._seg_samples.pop(n, None)
 
-    def _count_pending(self) -> int:
-        total = 0
-        for n in sorted(self._sizes):
-            start = self.cursor[1] if n == self.cursor[0] else 0
-            if n >= self.cursor[0]:
-                records, _, _ = read_records(self._seg_path(n).read_bytes(), start)
-                total += sum(_samples_in(p) for p, _ in records)
-        return total
+    def _samples_from(self, n: int, offset: int) -> int:
+        """Samples of segment ``n`` from ``offset`` on (reads the file)."""
+        if n not in self._sizes:
+            return 0
+        records, _, _ = read_records(self._seg_path(n).read_bytes(), offset)
+        return sum(_samples_in(p) for p, _ in records)
 
     @property
     def size_bytes(self) -> int:
@@ -203,6 +209,7 @@ class DiskQueue:
             self._sizes[self._write_seg] += len(record)
             self._dirty = True
             self.pending_samples += _samples_in(payload)
+            self._seg_samples[self._write_seg] += _samples_in(payload)
             while self.size_bytes > self.max_bytes and len(self._sizes) > 1:
                 self._drop_oldest()
 
@@ -213,13 +220,13 @@ class DiskQueue:
         self._write_seg += 1
         self._file = open(self._seg_path(self._write_seg), "ab")  # noqa: SIM115
         self._sizes[self._write_seg] = 0
+        self._seg_samples[self._write_seg] = 0
 
     def _drop_oldest(self) -> None:
         n = min(self._sizes)
-        if n >= self.cursor[0]:
-            start = self.cursor[1] if n == self.cursor[0] else 0
-            records, _, _ = read_records(self._seg_path(n).read_bytes(), start)
-            lost = sum(_samples_in(p) for p, _ in records)
+        if n >= self.acked[0]:  # unacknowledged samples (some may be on their way: counted all the same)
+            lost = self._samples_from(n, self.acked[1]) if n == self.acked[0] and self.acked[1] \
+                else self._seg_samples.get(n, 0)
             self.dropped += lost
             self.pending_samples -= lost
         self._delete(n)
@@ -249,6 +256,7 @@ class DiskQueue:
         is there), and the position after them; advances the cursor (not the acknowledged position).
         Files are read without the lock, so appends (commits) never wait for a read."""
         out: list[bytes] = []
+        reads: list[tuple[tuple[int, int], int, int]] = []
         samples = 0
         with self.lock:
             seg, offset = self.cursor
@@ -270,7 +278,9 @@ class DiskQueue:
             new_offset = offset + end
             for payload, rec_end in records:
                 out.append(payload)
-                samples += _samples_in(payload)
+                count = _samples_in(payload)
+                samples += count
+                reads.append(((seg, offset + rec_end), seg, count))
                 if samples >= max_samples:
                     new_offset = offset + rec_end
                     break
@@ -285,20 +295,25 @@ class DiskQueue:
         with self.lock:
             # a drop while reading may have moved the cursor past what was read
             self.cursor = max(self.cursor, (seg, offset))
+            self._reads.extend(reads)
             return out, self.cursor
 
     def rewind(self) -> None:
         """Read again from the acknowledged position (after a failed send)."""
         with self.lock:
             self.cursor = self.acked
+            self._reads.clear()
 
-    def ack(self, position: tuple[int, int], samples: int) -> None:
-        """Persist ``position`` as sent (``samples`` fewer pending); delete the segments before it."""
+    def ack(self, position: tuple[int, int]) -> None:
+        """Persist ``position`` (returned by :meth:`read`) as sent; delete the segments before it."""
         with self.lock:
+            done = [r for r in self._reads if r[0] <= position]
+            self._reads = [r for r in self._reads if r[0] > position]
+            # records of a segment dropped meanwhile were already taken off as dropped
+            self.pending_samples -= sum(count for _, seg, count in done if seg >= self.acked[0])
             if position <= self.acked:
                 return
             self.acked = position
-            self.pending_samples = max(0, self.pending_samples - samples)
             for n in [n for n in self._sizes if n < position[0]]:
                 self._delete(n)
             self._save_position()

@@ -230,21 +230,19 @@ class Remote:
         self.stats.shards = shards
         records, position = self.queue.read(shards * q.capacity)
         if not records:
-            self.queue.ack(position, 0)
+            self.queue.ack(position)
             self._pending_since = None
             return
         per_shard: list[list[Series]] = [[] for _ in range(shards)]
-        samples = 0
         for payload in records:
             batch = decode_batch(payload)
             bounds = batch.offsets.tolist()
-            samples += batch.samples
             for k, labels in enumerate(batch.labels):
                 lo, hi = bounds[k], bounds[k + 1]
                 per_shard[shard_of(labels, shards)].append((labels, batch.ts[lo:hi], batch.values[lo:hi]))
         results = await asyncio.gather(*(self._send_shard(session, part) for part in per_shard if part))
         if all(results):
-            self.queue.ack(position, samples)
+            self.queue.ack(position)
             self._pending_since = None
         else:
             self.queue.rewind()
