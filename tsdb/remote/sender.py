@@ -271,7 +271,7 @@ class Remote:
             if 200 <= status < 300:
                 self.stats.samples += count
                 self.stats.sent_bytes += len(body)
-                self.stats.highest_sent_ms = max(self.stats.highest_sent_ms, max(int(ts[-1]) for _, ts, _ in request))
+                self.stats.highest_sent_ms = max(self.stats.highest_sent_ms, max(int(ts.max()) for _, ts, _ in request))
                 self._state(True, status, "")
                 return True
             if 400 <= status < 500 and not (status == 429 and q.retry_on_http_429):
