@@ -224,15 +224,9 @@ class Remote:
                         continue
                 await self._round(session)
 
-    async def _round(self, session: aiohttp.ClientSession) -> None:
-        q = self.config.queue
-        shards = min(q.max_shards, max(q.min_shards, -(-self.queue.pending_samples // q.capacity)))
-        self.stats.shards = shards
-        records, position = self.queue.read(shards * q.capacity)
-        if not records:
-            self.queue.ack(position)
-            self._pending_since = None
-            return
+    def _read_round(self, shards: int) -> tuple[list[list[Series]], tuple[int, int], bool]:
+        """Read a round from the queue and split its series over ``shards`` (a worker thread's part)."""
+        records, position = self.queue.read(shards * self.config.queue.capacity)
         per_shard: list[list[Series]] = [[] for _ in range(shards)]
         for payload in records:
             batch = decode_batch(payload)
@@ -240,9 +234,22 @@ class Remote:
             for k, labels in enumerate(batch.labels):
                 lo, hi = bounds[k], bounds[k + 1]
                 per_shard[shard_of(labels, shards)].append((labels, batch.ts[lo:hi], batch.values[lo:hi]))
+        return per_shard, position, bool(records)
+
+    async def _round(self, session: aiohttp.ClientSession) -> None:
+        """One sending round; reading, decoding and encoding run on worker threads, not the event loop."""
+        q = self.config.queue
+        shards = min(q.max_shards, max(q.min_shards, -(-self.queue.pending_samples // q.capacity)))
+        self.stats.shards = shards
+        per_shard, position, any_records = await asyncio.to_thread(self._read_round, shards)
+        if not any_records:  # nothing there after all: do not spin
+            self.queue.ack(position)
+            self._pending_since = None
+            await self._sleep(0.5)
+            return
         results = await asyncio.gather(*(self._send_shard(session, part) for part in per_shard if part))
         if all(results):
-            self.queue.ack(position)
+            await asyncio.to_thread(self.queue.ack, position)  # fsyncs the position file
             self._pending_since = None
         else:
             self.queue.rewind()
@@ -256,7 +263,7 @@ class Remote:
     async def _send(self, session: aiohttp.ClientSession, request: list[Series]) -> bool:
         """Send one request until it is delivered or dropped (True), or the remote stops (False)."""
         q = self.config.queue
-        body = compress_snappy(encode_write_request(request))
+        body = await asyncio.to_thread(lambda: compress_snappy(encode_write_request(request)))
         count = sum(len(ts) for _, ts, _ in request)
         backoff = q.min_backoff_ms / 1000
         while not self._stop.is_set():
