@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import string
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -170,3 +171,29 @@ def test_concurrent_append_and_read(tmp_path: Path, max_bytes: int) -> None:
     else:
         assert len(seen) * 50 + q.dropped >= total * 50
     q.close()
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(batches(), min_size=1, max_size=4), st.data())
+def test_reopen_after_any_truncation(batch_list: list[Batch], data: st.DataObject) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp)
+        q = DiskQueue(path, 1 << 30)
+        for batch in batch_list:
+            q.append(encode_batch(batch))
+        q.close()
+        segment = path / "00000000"
+        size = segment.stat().st_size
+        keep = data.draw(st.integers(0, size))
+        with segment.open("r+b") as f:
+            f.truncate(keep)
+        q = DiskQueue(path, 1 << 30)  # never raises: a torn tail is cut
+        records, _ = q.read(1 << 30)
+        ends = np.cumsum([len(frame(encode_batch(b))) for b in batch_list])
+        whole = int(np.searchsorted(ends, keep, side="right"))
+        assert len(records) == whole
+        assert all(_equal(decode_batch(r), b) for r, b in zip(records, batch_list, strict=False))
+        assert q.pending_samples == sum(b.samples for b in batch_list[:whole])
+        q.append(encode_batch(_batch("after", 2)))
+        assert [decode_batch(r).labels[0].metric_name for r in q.read(1 << 30)[0]] == ["after"]
+        q.close()
