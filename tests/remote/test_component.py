@@ -11,10 +11,12 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pytest
 
 from tests.remote.test_sender import Receiver
 from tests.server_thread import ServerThread
 from tsdb.config import ServerConfig, StorageOptions
+from tsdb.errors import ConfigError
 from tsdb.labels import Labels
 from tsdb.server.components.remote_write import sync_interval_s
 
@@ -71,7 +73,13 @@ def test_reload_add_change_remove(tmp_path: Path) -> None:
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v1/status/config", timeout=10) as response:
             status = response.read().decode()
         assert "X-Changed" in status
-        current["config"] = dataclasses.replace(current["config"], remote_write=[])
+        good = current["config"]
+        current["config"] = dataclasses.replace(good, remote_write=[{"url": receiver.url, "queue_config": {
+            "max_shards": 0}}])
+        with pytest.raises(ConfigError, match=r"remote_write\[0\].queue_config.max_shards: must be >= 1"):
+            thread.call(thread.server.reload())  # a bad section changes nothing
+        assert db.head.sample_listeners
+        current["config"] = dataclasses.replace(good, remote_write=[])
         thread.call(thread.server.reload())
         assert not db.head.sample_listeners
         assert not (tmp_path / "data" / "remote_write" / "main").exists()
