@@ -147,7 +147,7 @@ def test_check_config_accepts_a_valid_tree(tmp_path: Path, capsys: pytest.Captur
     assert main(["check", "config", str(config)]) == 0
     out = capsys.readouterr().out
     assert "SUCCESS" in out and "FAILED" not in out
-    assert "components: notifications, escalation, incidents, rules, slo_reports, scrape" in out
+    assert "components: remote_write, notifications, escalation, incidents, rules, slo_reports, scrape" in out
     assert f"rule files {tmp_path / 'rules.yml'}" in out
     assert not (tmp_path / "data").exists(), "checking must not create the server's data directory"
 

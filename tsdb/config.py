@@ -347,6 +347,8 @@ class ServerConfig:
     dashboards: dict[str, Any] = field(default_factory=dict)
     # ``slos`` (tsdb/slo/config.py): SLO specs whose generated rules the rule engine runs.
     slos: dict[str, Any] = field(default_factory=dict)
+    # ``remote_write`` (tsdb/remote/config.py): remotes every stored sample is forwarded to, as Prometheus's.
+    remote_write: list[Any] = field(default_factory=list)
     # Web security (docs/security.md): the web config file in Prometheus's format (TLS, basic auth, headers),
     # roles of its users (a tsdb extension: user -> read|write|admin), and Prometheus's --web.* flags.
     web_config_file: str = ""

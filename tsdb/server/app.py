@@ -79,7 +79,7 @@ SLOW_STOP_STEP_S = 1.0
 
 # ServerConfig fields a reload applies; every other field needs a restart.
 RELOADABLE = ("rules", "slos", "notifications", "scrape", "collect", "dashboards", "web_roles", "ingest",
-              "otlp", "datadog")
+              "otlp", "datadog", "remote_write")
 
 
 async def _reload_logged(server: Server) -> None:

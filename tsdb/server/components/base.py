@@ -43,6 +43,7 @@ log = logging.getLogger("tsdb.server")
 
 # "module:function" of every component factory, in build order (services flow forward only).
 COMPONENT_FACTORIES: list[str] = [
+    "tsdb.server.components.remote_write:build",  # first: stopped last, so final flushes are forwarded too
     "tsdb.server.components.notifications:build",
     "tsdb.server.components.escalation:build",
     "tsdb.server.components.incidents:build",

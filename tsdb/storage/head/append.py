@@ -145,6 +145,8 @@ class HeadAppender:
                     status = applied
                 else:
                     status[accepted] = applied
+                if head.sample_listeners:
+                    head.notify_samples(labels_list, offsets, ts, values, status)
         result = head.commit_result(status, offsets, labels_list.__getitem__, ts)
         if len(acc_ts):
             result.min_time = int(acc_ts.min())  # of the samples offered to the head: never later than the truth

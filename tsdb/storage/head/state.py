@@ -22,6 +22,7 @@ so other Python threads keep running).
 from __future__ import annotations
 
 import itertools
+import logging
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -53,6 +54,10 @@ WalWrite = Callable[[list[tuple[int, Labels]], I64, TimestampArray, ValueArray],
 Returns a sync ticket when durability is deferred to ``wal_sync(ticket)`` (group commit), else None."""
 WalSync = Callable[[int], None]
 """``wal_sync(ticket)``: return once the batch written with ``ticket`` is durable; StorageError if not."""
+SampleListener = Callable[[Sequence[Labels], I64, TimestampArray, ValueArray, "npt.NDArray[np.bool_]"], None]
+"""``listener(labels per series, offsets, ts, values, accepted)``: a commit's durable samples (see
+``HeadState.sample_listeners``)."""
+_log = logging.getLogger("tsdb.head")
 
 REASONS = {
     hk.OUT_OF_ORDER: "out_of_order",
@@ -110,6 +115,9 @@ class HeadState:
         self.wal_sync: WalSync | None = None
         # called with every commit's result once it is applied (self metrics count stored samples)
         self.commit_listeners: list[Callable[[CommitResult], None]] = []
+        # called with every commit's samples once they are durable and applied, in WAL order and under the
+        # lock: (labels per series, offsets, timestamps, values, accepted mask); remote write forwards them
+        self.sample_listeners: list[SampleListener] = []
         self.max_chunk_bytes = MAX_CHUNK_BYTES if max_chunk_bytes is None else max_chunk_bytes
         self.lock = threading.RLock()
         # commits apply in the order they were written to the WAL (so replay reproduces the live head)
@@ -256,6 +264,17 @@ class HeadState:
             finally:
                 self._applied_seq = turn
                 self._apply_turn.notify_all()
+
+    def notify_samples(self, labels_list: Sequence[Labels], offsets: I64, ts: TimestampArray, values: ValueArray,
+                       status: npt.NDArray[np.int8]) -> None:
+        """Hand a commit's samples and which were stored (by their append ``status``) to the sample
+        listeners. A failing listener is logged: the samples are stored whatever it does."""
+        accepted = (status == hk.OK) | (status == hk.OK_OOO)
+        for listener in self.sample_listeners:
+            try:
+                listener(labels_list, offsets, ts, values, accepted)
+            except Exception:
+                _log.exception("sample listener failed")
 
     def mark_unlogged(self, series: Iterable[tuple[int, Labels]]) -> None:
         """Series whose records were lost with a failed WAL sync must be logged again. Lock held."""
