@@ -81,6 +81,7 @@ class Events:
     queries: list[tuple[float, float, bool]] = field(default_factory=list)
     """(t, latency s, ok)"""
     rss: list[tuple[float, int]] = field(default_factory=list)
+    anon: list[tuple[float, int]] = field(default_factory=list)
     notifications: list[tuple[float, int]] = field(default_factory=list)
     """(t, deliveries received so far)"""
     errors: list[str] = field(default_factory=list)
@@ -286,6 +287,9 @@ class Phase:
     rss_min: int = 0
     rss_max: int = 0
     rss_end: int = 0
+    rss_mean: int = 0
+    anon_end: int = 0
+    anon_mean: int = 0
     rss_samples: int = 0
     write_p50: float = 0.0
     write_p99: float = 0.0
@@ -312,12 +316,16 @@ def summarize(events: Events, bounds: list[tuple[str, float, float]],
     phases = []
     with events.lock:
         writes, queries = list(events.writes), list(events.queries)
-        rss, notes = list(events.rss), list(events.notifications)
+        rss, anon, notes = list(events.rss), list(events.anon), list(events.notifications)
     for name, a, b in bounds:
         p = Phase(name, a, b, state=states.get(name, {}))
         mine = [r for t, r in rss if a <= t < b]
         if mine:
             p.rss_min, p.rss_max, p.rss_end, p.rss_samples = min(mine), max(mine), mine[-1], len(mine)
+            p.rss_mean = int(np.mean(mine))
+        heap = [r for t, r in anon if a <= t < b]
+        if heap:
+            p.anon_end, p.anon_mean = heap[-1], int(np.mean(heap))
         w = [x for x in writes if a <= x[0] < b]
         p.writes, p.write_errors = len(w), sum(1 for x in w if not x[2])
         p.samples = sum(x[3] for x in w)
@@ -335,9 +343,10 @@ def summarize(events: Events, bounds: list[tuple[str, float, float]],
 def print_report(phases: list[Phase], events: Events, target_rate: float) -> dict[str, Any]:
     """The per-phase table and the goals; returns the figures (also for tests)."""
     mib = 1024 * 1024
-    print("\nper phase (RSS MiB; latencies ms; head = series / completed chunks / span in minutes at the phase end; "
-          "cache = range result cache MiB)")
-    header = (f"{'phase':<10}{'minutes':>14}{'RSS min':>9}{'max':>7}{'end':>7}{'write p50':>11}{'p99':>9}"
+    print("\nper phase (RSS MiB, anon = anonymous memory, the rest being mapped files; latencies ms; head = series "
+          "/ completed chunks / span in minutes at the phase end; cache = range result cache MiB)")
+    header = (f"{'phase':<10}{'minutes':>14}{'RSS min':>9}{'max':>7}{'end':>7}{'mean':>7}{'anon end':>9}{'mean':>7}"
+              f"{'write p50':>11}{'p99':>9}"
               f"{'query p50':>11}{'p99':>8}{'errors w/q':>12}{'samples/s':>11}{'notif.':>8}{'head':>22}{'cache':>7}")
     print(header)
     for p in phases:
@@ -346,13 +355,19 @@ def print_report(phases: list[Phase], events: Events, target_rate: float) -> dic
                 if "head_span_min" in p.state else "-")
         cache = f"{p.state['cache_bytes'] / mib:.1f}" if "cache_bytes" in p.state else "-"
         print(f"{p.name:<10}{p.start_s / 60:>6.1f}-{p.end_s / 60:<7.1f}{p.rss_min / mib:>9.0f}{p.rss_max / mib:>7.0f}"
-              f"{p.rss_end / mib:>7.0f}{p.write_p50:>11.1f}{p.write_p99:>9.1f}{p.query_p50:>11.0f}{p.query_p99:>8.0f}"
+              f"{p.rss_end / mib:>7.0f}{p.rss_mean / mib:>7.0f}{p.anon_end / mib:>9.0f}{p.anon_mean / mib:>7.0f}"
+              f"{p.write_p50:>11.1f}{p.write_p99:>9.1f}{p.query_p50:>11.0f}{p.query_p99:>8.0f}"
               f"{f'{p.write_errors}/{p.query_errors}':>12}{p.samples / span:>11,.0f}{p.notifications:>8}"
               f"{head:>22}{cache:>7}")
     measured = [p for p in phases if p.name != "warm-up"]
     first_end = measured[0].rss_end if measured else 0
     last_end = measured[-1].rss_end if measured else 0
     growth = (last_end - first_end) / first_end * 100 if first_end else float("nan")
+
+    def change(first: int, last: int) -> str:
+        return f"{(last - first) / first * 100:+.1f} % ({first / mib:.0f} -> {last / mib:.0f} MiB)" if first else "-"
+    mean_growth = change(measured[0].rss_mean, measured[-1].rss_mean) if measured else "-"
+    anon_growth = change(measured[0].anon_end, measured[-1].anon_end) if measured else "-"
     write_errors = sum(p.write_errors for p in phases)
     query_errors = sum(p.query_errors for p in phases)
     write_p99s = [p.write_p99 for p in measured if p.writes]
@@ -371,6 +386,7 @@ def print_report(phases: list[Phase], events: Events, target_rate: float) -> dic
           f"notifications received: {notifications:,}")
     print(f"RSS growth after warm-up: {growth:+.1f} % ({first_end / mib:.0f} -> {last_end / mib:.0f} MiB; goal < 5 %: "
           f"{verdict(growth < 5)})")
+    print(f"  mean RSS of the first and last phases: {mean_growth}; anonymous memory at their ends: {anon_growth}")
     print(f"errors: {write_errors} write, {query_errors} query (goal 0: {verdict(write_errors + query_errors == 0)})")
     print("write p99 per phase ms: " + ", ".join(f"{v:.1f}" for v in write_p99s)
           + f" (goal stable, max <= 2 x min: {verdict(stable(write_p99s))})")
@@ -439,10 +455,12 @@ def _sample(server: LocalServer, receiver: Receiver, events: Events, bounds: lis
         if now >= until:
             break
         t = events.now()
-        rss = procstat.rss_bytes(server.pid)
+        rss, anon = procstat.rss_bytes(server.pid), procstat.rss_bytes(server.pid, "RssAnon")
         with events.lock:
             if rss is not None:
                 events.rss.append((t, rss))
+            if anon is not None:
+                events.anon.append((t, anon))
             events.notifications.append((t, receiver.count[0]))
         while pending and pending[0][2] - args.rss_interval <= t:
             name = pending.pop(0)[0]
@@ -460,10 +478,12 @@ def _sample(server: LocalServer, receiver: Receiver, events: Events, bounds: lis
                   f"({query_errors} failed), {receiver.count[0]} notifications", flush=True)
         time.sleep(max(0.0, min(args.rss_interval, until - time.monotonic())))
     t = events.now()
-    rss = procstat.rss_bytes(server.pid)
+    rss, anon = procstat.rss_bytes(server.pid), procstat.rss_bytes(server.pid, "RssAnon")
     with events.lock:
         if rss is not None:
             events.rss.append((min(t, bounds[-1][2] - 1e-6), rss))
+        if anon is not None:
+            events.anon.append((min(t, bounds[-1][2] - 1e-6), anon))
         events.notifications.append((min(t, bounds[-1][2] - 1e-6), receiver.count[0]))
     for name, _, _ in pending:
         states[name] = server_state(server.url)

@@ -60,13 +60,15 @@ def _children(pid: int) -> list[int]:
     return out
 
 
-def rss_bytes(pid: int) -> int | None:
-    """Resident memory (VmRSS) of process ``pid`` now in bytes, or None if it cannot be read (Linux /proc)."""
+def rss_bytes(pid: int, kind: str = "VmRSS") -> int | None:
+    """Resident memory of process ``pid`` now in bytes, or None if it cannot be read (Linux /proc). ``kind``
+    is the ``/proc/<pid>/status`` field: ``VmRSS`` (all), ``RssAnon`` (the heap: what the process itself
+    holds) or ``RssFile`` (mapped files the kernel may drop and read again)."""
     try:
         status = Path(f"/proc/{pid}/status").read_text()
     except OSError:
         return None
     for line in status.splitlines():
-        if line.startswith("VmRSS:"):
+        if line.startswith(kind + ":"):
             return int(line.split()[1]) * 1024
     return None
