@@ -94,3 +94,26 @@ def test_related_alerts_arrive_as_one_incident(tmp_path: Path) -> None:
     incident = body["tsdb"]["incident"]
     assert incident["members"] == 3 and incident["root_cause"]["alertname"] == "ClusterDown"
     assert len(incidents) == 1 and incidents[0]["rootCause"]["alertname"] == "ClusterDown"  # type: ignore[index]
+
+
+def test_history_is_bounded(monkeypatch: object) -> None:
+    """Ever new alerts (a long-running server) do not grow memory without bound: incidents past the kept
+    history let go of their alerts, and resolved alerts quiet for a flapping window are forgotten."""
+    import tsdb.alerting.correlation as correlation
+    monkeypatch.setattr(correlation, "MAX_INCIDENTS", 3)  # type: ignore[attr-defined]
+    c = Correlator(window_s=60, labels=("instance",))
+    f = FlapDetector(changes=2, window_s=600)
+    for i in range(10):  # unrelated alerts far apart: one incident each, then resolved
+        now = T + i * 1000
+        alert = _a(now, None, alertname="Once", instance=f"i{i}")
+        c.on_alerts([alert], now)
+        f.on_alerts([alert], now)
+        gone = _a(now, now + 10, alertname="Once", instance=f"i{i}")
+        c.on_alerts([gone], now + 10)
+        f.on_alerts([gone], now + 10)
+    assert len(c.incidents) == 3 and len(c._of) == 3
+    assert f.tracked() <= 2  # the last ones, still within a window
+    steady = _a(T, None, alertname="Steady")
+    f.on_alerts([steady], T + 20_000)
+    f.prune(T + 50_000)
+    assert f.tracked() == 1  # a firing alert is kept however long ago it was seen

@@ -98,3 +98,30 @@ def test_a_per_receiver_log_of_an_older_version_still_dedups(tmp_path: Path) -> 
     asyncio.run(d.tick())
     assert rec.sent == []  # told before the upgrade
     store.close()
+
+
+def test_the_notification_log_forgets_gone_groups_after_its_retention(tmp_path: Path) -> None:
+    """Alertmanager's --data.retention: an entry outlives its group by the retention, then goes from memory
+    and from the store (a long-running server sees ever new groups); a live group keeps its entry."""
+    clock, rec = Clock(), Recorder()
+    path = tmp_path / "alerting.sqlite"
+    d, store = _dispatcher(path, clock, rec)
+    d.on_forget = store.forget_nflog
+    d.nflog_retention_s = 3600.0
+    far = clock.now + 10 * 3600
+    d.put([_alert(clock, far, alertname="Live", cluster="c1")])
+    for i in range(3):  # short-lived groups: fire, get told, resolve, get told, go
+        d.put([_alert(clock, clock.now + 60, alertname="Once", cluster=f"short-{i}")])
+    clock.now += 30
+    asyncio.run(d.tick())
+    clock.now += 400
+    asyncio.run(d.tick())
+    assert len(d.nflog) == 4 and {k[0] for k in d.nflog} >= set(d.groups)
+    assert len(d.groups) == 1  # only Live is left
+    clock.now += 1800
+    assert d.gc_nflog(clock.now) == 0  # within the retention
+    clock.now += 3600
+    assert d.gc_nflog(clock.now) == 3
+    assert [k[0] for k in d.nflog] == list(d.groups)
+    store.close()
+    assert AlertingStore(path).load_nflog().keys() == d.nflog.keys()  # gone from disk too

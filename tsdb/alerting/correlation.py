@@ -18,6 +18,8 @@ from typing import Any
 from tsdb.alerting.model import Alert, DeliveryResult, Notification
 
 DEFAULT_LABELS = ("cluster", "service", "namespace", "job", "instance")
+MAX_INCIDENTS = 1000
+"""Incidents kept (the newest); older ones are forgotten with their alerts."""
 
 
 @dataclass
@@ -78,9 +80,17 @@ class Correlator:
             if target is None:
                 target = Incident(next(self._ids), alert.starts_at or now)
                 self.incidents.append(target)
-                del self.incidents[:-1000]
+                self._forget(self.incidents[:-MAX_INCIDENTS])
+                del self.incidents[:-MAX_INCIDENTS]
             target.members[fp] = alert
             self._of[fp] = target
+
+    def _forget(self, gone: list[Incident]) -> None:
+        """Incidents leaving the kept history: their alerts are no longer linked to them."""
+        for incident in gone:
+            for fp in incident.members:
+                if self._of.get(fp) is incident:
+                    del self._of[fp]
 
     def before_send(self, notification: Notification) -> Notification | None:
         incident = next((self._of[a.fingerprint] for a in notification.alerts if a.fingerprint in self._of), None)

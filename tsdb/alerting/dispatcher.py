@@ -34,6 +34,10 @@ from tsdb.alerting.timeintervals import active
 log = logging.getLogger("tsdb.alerting")
 
 RESOLVE_TIMEOUT_S = 300.0
+NFLOG_RETENTION_S = 120 * 3600.0
+"""How long a notification log entry outlives its group (Alertmanager's ``--data.retention`` default)."""
+NFLOG_GC_INTERVAL_S = 900.0
+"""How often expired notification log entries are removed (Alertmanager's maintenance interval)."""
 
 
 @dataclass
@@ -70,13 +74,16 @@ class Dispatcher:
 
     def __init__(self, config: AlertingConfig, sender: Sender, *, clock: Callable[[], float],
                  silences: SilenceStore | None = None, external_url: str = "",
-                 resolve_timeout_s: float = RESOLVE_TIMEOUT_S) -> None:
+                 resolve_timeout_s: float = RESOLVE_TIMEOUT_S, nflog_retention_s: float = NFLOG_RETENTION_S
+                 ) -> None:
         self.config = config
         self.sender = sender
         self.clock = clock
         self.silences = silences or SilenceStore(clock)
         self.external_url = external_url
         self.resolve_timeout_s = resolve_timeout_s
+        self.nflog_retention_s = nflog_retention_s
+        self._next_nflog_gc = 0.0
         self.alerts: dict[str, Alert] = {}
         self.groups: dict[str, AggregationGroup] = {}
         self.nflog: dict[tuple[str, str, str], NflogEntry] = {}
@@ -86,6 +93,8 @@ class Dispatcher:
         self.hooks: list[DispatchHook] = []
         self.on_log: Callable[[str, str, str, NflogEntry], None] | None = None
         """Called when the notification log changes (persistence): group key, receiver, integration key."""
+        self.on_forget: Callable[[list[tuple[str, str, str]]], None] | None = None
+        """Called with the notification log keys :meth:`gc_nflog` removed (persistence)."""
         self.sent: list[Notification] = []  # the last notifications sent, newest last (bounded)
         self._lock = threading.RLock()
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -167,9 +176,24 @@ class Dispatcher:
             active(intervals.get(name, ()), now) for name in route.active_time_intervals)
 
     # -- timers -------------------------------------------------------------------------------------
+    def gc_nflog(self, now: float) -> int:
+        """Forget notification log entries older than the retention whose group is gone (Alertmanager's
+        ``--data.retention``): a group that comes back after that notifies as new. Returns how many went."""
+        with self._lock:
+            horizon = now - self.nflog_retention_s
+            old = [key for key, entry in self.nflog.items() if entry.at < horizon and key[0] not in self.groups]
+            for key in old:
+                del self.nflog[key]
+        if old and self.on_forget is not None:
+            self.on_forget(old)
+        return len(old)
+
     async def tick(self) -> int:
         """Flush every group due now; returns how many notifications were sent."""
         now = self.clock()
+        if now >= self._next_nflog_gc:
+            self._next_nflog_gc = now + NFLOG_GC_INTERVAL_S
+            self.gc_nflog(now)
         due = []
         with self._lock:
             for group in list(self.groups.values()):

@@ -17,6 +17,8 @@ class FlapDetector:
         self.changes, self.window_s = changes, window_s
         self._state: dict[str, bool] = {}
         self._flips: dict[str, deque[float]] = defaultdict(deque)
+        self._seen: dict[str, float] = {}
+        self._next_prune = 0.0
         self.suppressed: dict[str, int] = defaultdict(int)
 
     def on_alerts(self, alerts: Sequence[Alert], now: float) -> None:
@@ -26,6 +28,23 @@ class FlapDetector:
             if fp in self._state and self._state[fp] != firing:
                 self._flips[fp].append(now)
             self._state[fp] = firing
+            self._seen[fp] = now
+        if now >= self._next_prune:
+            self._next_prune = now + self.window_s / 10
+            self.prune(now)
+
+    def prune(self, now: float) -> None:
+        """Forget resolved alerts not heard of for a whole window: they can no longer be flapping (one that
+        comes back starts a new history)."""
+        horizon = now - self.window_s
+        for fp in [fp for fp, seen in self._seen.items() if seen < horizon and not self._state.get(fp)]:
+            del self._seen[fp]
+            self._state.pop(fp, None)
+            self._flips.pop(fp, None)
+
+    def tracked(self) -> int:
+        """Alerts whose state history is kept."""
+        return len(self._state)
 
     def flapping(self, fingerprint: str, now: float) -> bool:
         flips = self._flips.get(fingerprint)

@@ -53,6 +53,14 @@ class AlertingStore:
                              (group_key, receiver, integration, json.dumps(sorted(entry.firing)),
                               json.dumps(sorted(entry.resolved)), entry.at))
 
+    def forget_nflog(self, keys: list[tuple[str, str, str]]) -> None:
+        """Remove expired notification log entries (group key, receiver, integration key)."""
+        with self._lock:
+            self._db.executemany("DELETE FROM nflog_integrations WHERE group_key = ? AND receiver = ? "
+                                 "AND integration = ?", keys)
+            self._db.executemany("DELETE FROM nflog WHERE group_key = ? AND receiver = ?",
+                                 [(g, r) for g, r, i in keys if i == ""])
+
     def load_silences(self) -> list[Silence]:
         with self._lock:
             rows = self._db.execute("SELECT id, matchers, starts_at, ends_at, created_by, comment, updated_at, "

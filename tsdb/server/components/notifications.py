@@ -61,6 +61,7 @@ class AlertingComponent:
                                      external_url=context.external_url, resolve_timeout_s=timeout)
         self.dispatcher.nflog.update(self.store.load_nflog())
         self.dispatcher.on_log = self.store.save_nflog
+        self.dispatcher.on_forget = self.store.forget_nflog
         self.api = AlertmanagerApi(self.dispatcher, self.text, lambda: self.receivers.delivery_log())
         context.services.notifier = DispatcherNotifier(self.dispatcher)
         context.services.dispatcher = self.dispatcher
