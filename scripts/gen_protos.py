@@ -23,9 +23,15 @@ def main() -> int:
         text = re.sub(r"^from tsdb\.v1 import", "from tsdb.server.pb.tsdb.v1 import", path.read_text(),
                       flags=re.M)
         path.write_text(text)
-    for path in (OUT / "datadog").glob("*_pb2_grpc.py"):  # messages only: no gRPC module
+    for path in (OUT / "thanos").rglob("*.py"):
+        text = re.sub(r"^from thanos\.", "from tsdb.server.pb.thanos.", path.read_text(), flags=re.M)
+        path.write_text(text)
+    for path in [*(OUT / "datadog").glob("*_pb2_grpc.py"),  # messages only: no gRPC module
+                 *(OUT / "thanos" / "store").rglob("types_pb2_grpc.py")]:
         path.unlink()
-    for pkg in (OUT, OUT / "tsdb", OUT / "tsdb" / "v1", OUT / "datadog"):
+    thanos = [OUT / "thanos", OUT / "thanos" / "store", OUT / "thanos" / "store" / "labelpb",
+              OUT / "thanos" / "store" / "storepb", OUT / "thanos" / "info", OUT / "thanos" / "info" / "infopb"]
+    for pkg in (OUT, OUT / "tsdb", OUT / "tsdb" / "v1", OUT / "datadog", *thanos):
         (pkg / "__init__.py").touch()
     return 0
 

@@ -413,6 +413,25 @@ def load_server_config(path: str | Path, overrides: dict[str, Any] | None = None
         raise ConfigError(f"{source}: invalid YAML: collections nested too deeply") from None
     except yaml.YAMLError as err:
         raise ConfigError(f"{source}: invalid YAML: {yaml_error_text(err)}") from None
-    config: ServerConfig = _build(ServerConfig, raw, str(source))
+    config: ServerConfig = _build(ServerConfig, prometheus_global(raw, str(source)), str(source))
     config = dataclasses.replace(config, config_dir=str(source.resolve().parent))
     return dataclasses.replace(config, **(overrides or {}))
+
+
+def prometheus_global(raw: Any, where: str) -> Any:
+    """``raw`` with Prometheus's ``global.external_labels`` moved to tsdb's top-level ``external_labels`` (the
+    spelling ``/api/v1/status/config`` prints, so its YAML loads back); ``global`` may hold nothing else."""
+    if not isinstance(raw, dict) or "global" not in raw:
+        return raw
+    section = raw["global"] or {}
+    if not isinstance(section, dict):
+        raise ConfigError(f"{where}: global: expected a mapping, got {type(section).__name__}")
+    unknown = sorted(str(k) for k in section if k != "external_labels")
+    if unknown:
+        raise ConfigError(f"{where}: global: unknown key {unknown[0]!r} (known: external_labels)")
+    if "external_labels" in section and "external_labels" in raw:
+        raise ConfigError(f"{where}: external_labels given twice (top level and global.external_labels)")
+    out = {k: v for k, v in raw.items() if k != "global"}
+    if "external_labels" in section:
+        out["external_labels"] = section["external_labels"]
+    return out

@@ -9,6 +9,10 @@ from google.protobuf import descriptor_pb2
 from grpc_tools import protoc
 
 from tsdb.server.pb.datadog import agent_payload_pb2
+from tsdb.server.pb.thanos.info.infopb import rpc_pb2 as info_rpc_pb2
+from tsdb.server.pb.thanos.store.labelpb import types_pb2 as label_types_pb2
+from tsdb.server.pb.thanos.store.storepb import rpc_pb2 as store_rpc_pb2
+from tsdb.server.pb.thanos.store.storepb import types_pb2 as store_types_pb2
 from tsdb.server.pb.tsdb.v1 import remote_pb2, tsdb_pb2
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -29,7 +33,8 @@ def test_generated_code_is_current(tmp_path: Path) -> None:
     for file in fresh.file:
         clear_json_names(file.message_type)
     committed = {}
-    for module in (remote_pb2, tsdb_pb2, agent_payload_pb2):
+    for module in (remote_pb2, tsdb_pb2, agent_payload_pb2, info_rpc_pb2, label_types_pb2, store_rpc_pb2,
+                   store_types_pb2):
         proto = descriptor_pb2.FileDescriptorProto()
         module.DESCRIPTOR.CopyToProto(proto)
         committed[proto.name] = proto

@@ -49,7 +49,9 @@ from tsdb.server.http_api import HttpApi
 from tsdb.server.native_memory import limit_arenas, release_free_memory
 from tsdb.server.otlp_api import OtlpApi
 from tsdb.server.query_limits import QueryScheduler, WritePriority
+from tsdb.server.remote_read import ReadLimits
 from tsdb.server.self_metrics import SelfMetrics
+from tsdb.server.thanos_store import ThanosStore, raw_time_range
 from tsdb.server.webconfig import WebConfigWatcher
 from tsdb.server.write_limits import WriteLimiter
 from tsdb.storage.db import DB
@@ -231,7 +233,9 @@ class Server:
             backend, self.config.grpc_listen, self.executor, self.config.max_body_bytes,
             grpc_auth.server_credentials(self.web) if self.web else None,
             [grpc_auth.BasicAuthInterceptor(access, lambda: self.config.web_roles)] if self.web else [],
-            [otlp_api.grpc_handler()])
+            [otlp_api.grpc_handler(), *ThanosStore(
+                db, self.executor, lambda: self.config.external_labels, lambda: raw_time_range(db),
+                ReadLimits(self.config.query.max_samples, self.config.query.max_series)).handlers()])
         self._maintenance = threading.Thread(target=self._maintain, name="tsdb-maintenance", daemon=True)
         self._maintenance.start()
         log.info("tsdb started", extra={"data_dir": self.config.data_dir, "http": f"{host}:{self.http_port}",

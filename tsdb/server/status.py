@@ -36,19 +36,26 @@ def config_dict(config: Any) -> dict[str, Any]:
 
 
 def config_yaml(config: ServerConfig) -> str:
-    """The effective configuration as YAML, secrets masked."""
-    return str(yaml.safe_dump(mask_secrets(config_dict(config)), sort_keys=False, default_flow_style=False))
+    """The effective configuration as YAML, secrets masked. The external labels are printed where Prometheus
+    prints them, ``global.external_labels`` (what a Thanos sidecar reads), first."""
+    values = config_dict(config)
+    values.pop("config_dir")  # where the file was read from, not a setting
+    values = {"global": {"external_labels": values.pop("external_labels")}, **values}
+    return str(yaml.safe_dump(mask_secrets(values), sort_keys=False, default_flow_style=False))
+
+
+def size_text(size: int) -> str:
+    """A byte count as Prometheus prints sizes: the largest binary unit dividing it (``0B``, ``10GiB``)."""
+    unit = next((u for u, shift in (("TiB", 40), ("GiB", 30), ("MiB", 20), ("KiB", 10))
+                 if size >= 1 << shift and size % (1 << shift) == 0), "B")
+    return f"{size >> {'TiB': 40, 'GiB': 30, 'MiB': 20, 'KiB': 10, 'B': 0}[unit]}{unit}"
 
 
 def retention_text(config: ServerConfig) -> str:
     """Retention as Prometheus's runtimeinfo prints it (``90d``, ``90d or 10GiB``)."""
     text = format_duration(config.storage.retention_ms)
-    size = config.storage.retention_bytes
-    if size:
-        unit = next((u for u, shift in (("TiB", 40), ("GiB", 30), ("MiB", 20), ("KiB", 10))
-                     if size >= 1 << shift and size % (1 << shift) == 0), "B")
-        amount = size >> {"TiB": 40, "GiB": 30, "MiB": 20, "KiB": 10, "B": 0}[unit]
-        text += f" or {amount}{unit}"
+    if config.storage.retention_bytes:
+        text += f" or {size_text(config.storage.retention_bytes)}"
     return text
 
 
@@ -59,7 +66,8 @@ def flags(config: ServerConfig, config_file: str) -> dict[str, str]:
         "config.file": config_file,
         "storage.tsdb.path": config.data_dir,
         "storage.tsdb.retention.time": format_duration(s.retention_ms),
-        "storage.tsdb.retention.size": str(s.retention_bytes),
+        "storage.tsdb.retention": "0s",  # Prometheus's deprecated flag, still printed (and read by Thanos)
+        "storage.tsdb.retention.size": size_text(s.retention_bytes),
         "storage.tsdb.min-block-duration": format_duration(s.block_range_ms),
         "storage.tsdb.max-block-duration": format_duration(s.max_block_range_ms),
         "storage.tsdb.out-of-order-time-window": format_duration(s.out_of_order_window_ms),

