@@ -31,9 +31,9 @@ def dedup_pair(ts_a: np.ndarray, values_a: np.ndarray, ts_b: np.ndarray, values_
     j = 0
     n = 0
     have_last = False
-    last = np.int64(0)
-    pen_a = np.int64(0)
-    pen_b = np.int64(0)
+    last = 0
+    pen_a = 0
+    pen_b = 0
     while True:
         if have_last:  # seek each replica past the last emitted time plus its penalty
             while i < na and ts_a[i] < last + 1 + pen_a:

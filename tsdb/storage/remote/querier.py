@@ -15,6 +15,7 @@ every querier; the queryable is thread-safe.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TypeVar
@@ -69,7 +70,7 @@ class GlobalQuerier:
 
     def _fan_out(self, call: Callable[[StoreClient], T]) -> list[T]:
         """``call`` on every store in parallel; the answers of those that succeeded, in store order."""
-        futures = [self._queryable.submit(lambda store=store: call(store)) for store in self._queryable.stores]
+        futures = [self._queryable.submit(functools.partial(call, store)) for store in self._queryable.stores]
         answers: list[T] = []
         for future in futures:
             try:
