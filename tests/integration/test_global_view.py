@@ -24,7 +24,9 @@ import pytest
 from tests.contracts.prometheus_peer import PrometheusPeer, SeriesData, remote_write
 from tests.integration.serve import ServeProcess
 from tests.needs import require_binary
-from tsdb.labels import Labels
+from tsdb.config import StoreSpec
+from tsdb.labels import Labels, Matcher, MatchType
+from tsdb.storage.remote.client import StoreClient
 
 STEP_MS = 15_000
 MINUTES = 40
@@ -94,7 +96,11 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]
         reference = _node(base, "reference")
         nodes.append(reference)
         stores = "".join(f"    - {s.url}\n" for s in shards)
-        querier = _node(base, "querier", "--config", str(_config(base / "querier.yml", f"query:\n  stores:\n{stores}")))
+        rules = _config(base / "rules.yml", "groups:\n  - name: global\n    interval: 1s\n    rules:\n"
+                        "      - record: job:demo_memory_usage_bytes:count\n"
+                        "        expr: count by (job) (demo_memory_usage_bytes)\n")
+        querier = _node(base, "querier", "--config", str(_config(
+            base / "querier.yml", f"query:\n  stores:\n{stores}rules:\n  files: [{rules}]\n")))
         nodes.append(querier)
         data, first, last = _workload(int(time.time() * 1000))
         parts: list[SeriesData] = [[], [], []]
@@ -177,7 +183,7 @@ def test_label_and_series_apis_as_one_node(cluster: dict[str, Any]) -> None:
     for path, params in [
         ("/api/v1/labels", {}),
         ("/api/v1/labels", {"match[]": "demo_memory_usage_bytes", **window}),
-        ("/api/v1/label/__name__/values", {}),
+        ("/api/v1/label/__name__/values", {"match[]": '{__name__=~"demo_.*"}'}),  # not the querier's rule
         ("/api/v1/label/instance/values", {"match[]": '{mode="idle"}'}),
         ("/api/v1/series", {"match[]": '{__name__=~"demo_.*", instance="demo:10001"}', **window}),
         ("/api/v1/series", {"match[]": "demo_cpu_usage_seconds_total"}),
@@ -186,6 +192,27 @@ def test_label_and_series_apis_as_one_node(cluster: dict[str, Any]) -> None:
         key = lambda item: json.dumps(item, sort_keys=True)  # noqa: E731
         assert sorted(ours["data"], key=key) == sorted(theirs["data"], key=key), (path, params)
         assert ours["data"], (path, params)
+
+
+def test_federation_remote_read_and_rules_see_the_global_view(cluster: dict[str, Any]) -> None:
+    querier, reference = cluster["querier"], cluster["reference"]
+    params = {"match[]": '{__name__=~"demo_(cpu|memory).*"}'}
+    federated = querier.get("/federate", **params)
+    assert federated[0] == 200 and federated[1].count("\n") > 18
+    assert sorted(federated[1].splitlines()) == sorted(reference.get("/federate", **params)[1].splitlines())
+    matchers = [Matcher(MatchType.REGEX, "__name__", "demo_.*")]
+    first, last = cluster["first"], cluster["last"]
+    ours = StoreClient(StoreSpec(querier.url), 60).read(matchers, first, last)
+    theirs = StoreClient(StoreSpec(reference.url), 60).read(matchers, first, last)
+    assert ours.labels == theirs.labels and len(ours.labels) == 33
+    assert np.array_equal(ours.ts, theirs.ts) and np.array_equal(ours.values, theirs.values)
+    deadline = time.monotonic() + 60  # the recording rule on the querier counts series of all shards
+    while time.monotonic() < deadline:
+        result = _answer(querier, "/api/v1/query", {"query": "job:demo_memory_usage_bytes:count"})["data"]["result"]
+        if result:
+            break
+        time.sleep(0.5)
+    assert [r["value"][1] for r in result] == ["9"]
 
 
 @pytest.mark.external
