@@ -2,8 +2,9 @@
 
 Three nodes each hold one shard of a workload (series split by label hash, no external labels), a querier
 node lists them in ``query.stores``, and a reference node holds everything: PromQL (instant and range),
-the label and series APIs answer the same on the querier and on the reference, and so does a real
-Prometheus with ``remote_read`` to the three shards. Two replica nodes (``external_labels: {replica:
+the label and series APIs, federation and remote read answer the same on the querier and on the reference,
+and so do a real Prometheus with ``remote_read`` to the three shards, and a querier whose first store is a
+real Prometheus holding that shard. Two replica nodes (``external_labels: {replica:
 a|b}``), each missing a different quarter of an hour, are deduplicated by a querier with
 ``replica_labels: [replica]``; stopping one replica gives answers with a warning naming it, or a 422
 naming it with ``partial_response: false``.
@@ -225,6 +226,28 @@ def test_prometheus_remote_read_over_the_shards(cluster: dict[str, Any]) -> None
     config = f"global:\n  scrape_interval: 1m\nremote_read:\n{remote}"
     with PrometheusPeer(cluster["base"] / "prometheus", config) as prom:
         _battery(prom, cluster["reference"], cluster["first"], cluster["last"])
+
+
+@pytest.mark.external
+def test_prometheus_as_a_store(cluster: dict[str, Any]) -> None:
+    """A Prometheus holding one shard (fed by remote write) serves as a store next to tsdb nodes."""
+    require_binary("prometheus", package="prometheus")
+    base: Path = cluster["base"]
+    shard0 = [item for item in cluster["data"] if item[0].stable_hash() % 3 == 0]
+    with PrometheusPeer(base / "prometheus-store") as prom:
+        prom.write(shard0)
+        stores = "".join(f"    - {url}\n" for url in [prom.url] + [s.url for s in cluster["shards"][1:]])
+        querier = _node(base, "querier-prom", "--config", str(_config(base / "querier-prom.yml",
+                                                                      f"query:\n  stores:\n{stores}")))
+        try:
+            _battery(querier, cluster["reference"], cluster["first"], cluster["last"], exact=True)
+            params = {"match[]": "demo_memory_usage_bytes"}
+            assert _answer(querier, "/api/v1/series", params)["data"] == _answer(
+                cluster["reference"], "/api/v1/series", params)["data"]
+            assert _answer(querier, "/api/v1/label/instance/values", {})["data"] == [
+                "demo:10000", "demo:10001", "demo:10002"]
+        finally:
+            querier.stop()
 
 
 @pytest.fixture(scope="module")
