@@ -70,7 +70,13 @@ class GlobalQuerier:
 
     def _fan_out(self, call: Callable[[StoreClient], T]) -> list[T]:
         """``call`` on every store in parallel; the answers of those that succeeded, in store order."""
-        futures = [self._queryable.submit(functools.partial(call, store)) for store in self._queryable.stores]
+        return self._collect(self._submit(call))
+
+    def _submit(self, call: Callable[[StoreClient], T]) -> list[Future[T]]:
+        return [self._queryable.submit(functools.partial(call, store)) for store in self._queryable.stores]
+
+    def _collect(self, futures: list[Future[T]]) -> list[T]:
+        """The answers of the stores that succeeded, in store order; a failure is a warning or raised."""
         answers: list[T] = []
         for future in futures:
             try:
@@ -89,12 +95,15 @@ class GlobalQuerier:
 
     def select_flat(self, matchers: Sequence[Matcher], hints: SelectHints | None = None) -> FlatSeries:
         """The series matching ``matchers`` from every source, merged and deduplicated, sorted by labels."""
-        remote = self._fan_out(lambda store: store.read(matchers, self.mint, self.maxt, hints))
+        pending = self._submit(lambda store: store.read(matchers, self.mint, self.maxt, hints))
         parts: list[FlatSeries] = []
-        if self._local is not None:
-            flat = getattr(self._local, "select_flat", None)
-            parts.append(flat(matchers, hints) if flat is not None
-                         else FlatSeries.from_series(self._local.select(matchers, hints)))
+        try:
+            if self._local is not None:  # while the stores answer
+                flat = getattr(self._local, "select_flat", None)
+                parts.append(flat(matchers, hints) if flat is not None
+                             else FlatSeries.from_series(self._local.select(matchers, hints)))
+        finally:
+            remote = self._collect(pending)
         parts.extend(p for p in remote if p.labels)
         merged = merge_flat(parts) if len(parts) != 1 else parts[0]
         return dedup_flat(merged, self._queryable.replica_labels)
