@@ -26,6 +26,7 @@ ALLOWED = {
     ("tsdb.query", "tsdb.storage.interfaces"): "the query engine's one view of storage",
     # ... except the conformance runner, a tool that must load data into a real store
     ("tsdb.query.promqltest", "tsdb.storage"): "test runner loads data through the real Appender",
+    ("tsdb.storage.remote", "tsdb.server.pb"): "the remote-read client speaks the generated protobuf messages",
 }
 
 
@@ -99,7 +100,7 @@ STORAGE_STAGES = {
     "wal": 1, "chunks": 1, "index": 1,
     "head": 2,
     "block": 3, "merge": 3,
-    "compact": 4, "tiers": 4, "snapshot": 4,
+    "compact": 4, "tiers": 4, "snapshot": 4, "remote": 4,
     "db": 5,
 }
 

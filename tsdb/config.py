@@ -140,8 +140,17 @@ class QueryOptions:
     result_cache_max_bytes: int = 128 << 20
     """Memory for cached range query results (steps older than 5 minutes, reused when a dashboard is opened
     again or refreshed); 0 disables the cache."""
+    stores: tuple[StoreSpec, ...] = ()
+    """Other nodes this one queries too (docs/global-view.md): URLs or mappings, see :class:`StoreSpec`."""
+    replica_labels: tuple[str, ...] = ()
+    """Labels telling replicas apart: series differing only in them are deduplicated into one. Empty = off."""
+    partial_response: bool = True
+    """A store that fails is skipped with a warning (True) or fails the query (False)."""
+    store_timeout_ms: int = 30_000
+    """Time one request to one store may take."""
 
     def __post_init__(self) -> None:
+        _check_global_view(self)
         for name in ("max_series", "max_concurrency", "max_queue", "thread_niceness"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 0:
@@ -435,3 +444,119 @@ def prometheus_global(raw: Any, where: str) -> Any:
     if "external_labels" in section:
         out["external_labels"] = section["external_labels"]
     return out
+
+
+@dataclass(frozen=True)
+class BasicAuth:
+    """HTTP basic authentication of a store."""
+
+    username: str
+    password: str = ""
+
+
+@dataclass(frozen=True)
+class Authorization:
+    """An ``Authorization: <type> <credentials>`` header sent to a store."""
+
+    credentials: str
+    type: str = "Bearer"
+
+
+@dataclass(frozen=True)
+class StoreTls:
+    """TLS settings for an ``https://`` store, as Prometheus's ``tls_config``."""
+
+    ca_file: str = ""
+    cert_file: str = ""
+    key_file: str = ""
+    insecure_skip_verify: bool = False
+
+
+@dataclass(frozen=True)
+class StoreSpec:
+    """One entry of ``query.stores``: a node's base URL and how to reach it. ``name`` (default: the URL
+    without credentials) names the store in warnings, errors and metrics."""
+
+    url: str
+    name: str = ""
+    basic_auth: BasicAuth | None = None
+    authorization: Authorization | None = None
+    tls_config: StoreTls | None = None
+
+
+_STORE_KEYS = ("url", "name", "basic_auth", "authorization", "tls_config")
+_TLS_KEYS = ("ca_file", "cert_file", "key_file", "insecure_skip_verify")
+
+
+def parse_store(raw: Any, where: str) -> StoreSpec:
+    """A ``query.stores`` entry (a URL string or a mapping of :data:`_STORE_KEYS`) as a :class:`StoreSpec`;
+    ConfigError naming ``where`` and the offending key."""
+    if isinstance(raw, StoreSpec):
+        return raw
+    entry = {"url": raw} if isinstance(raw, str) else raw
+    if not isinstance(entry, dict):
+        raise ConfigError(f"{where}: expected a URL or a mapping with url, got {type(raw).__name__}")
+    unknown = sorted(str(k) for k in entry if k not in _STORE_KEYS)
+    if unknown:
+        raise ConfigError(f"{where}: unknown key {unknown[0]!r} (known: {', '.join(_STORE_KEYS)})")
+    url = entry.get("url")
+    if not isinstance(url, str) or not url.startswith(("http://", "https://")) or len(url.split("://", 1)[1]) == 0:
+        raise ConfigError(f"{where}: expected a URL (http:// or https://) of a tsdb or Prometheus node, got {url!r}")
+    name = entry.get("name") or ""
+    if not isinstance(name, str):
+        raise ConfigError(f"{where}.name: expected a string, got {type(name).__name__}")
+    basic_auth = authorization = tls = None
+    if entry.get("basic_auth") is not None:
+        basic = config_mapping(entry["basic_auth"], f"{where}.basic_auth")
+        user, password = basic.get("username"), basic.get("password", "")
+        if set(basic) - {"username", "password"} or not isinstance(user, str) or not user or \
+                not isinstance(password, str):
+            raise ConfigError(f"{where}.basic_auth: expected username and password strings")
+        basic_auth = BasicAuth(user, password)
+    if entry.get("authorization") is not None:
+        auth = config_mapping(entry["authorization"], f"{where}.authorization")
+        kind, credentials = auth.get("type", "Bearer"), auth.get("credentials")
+        if set(auth) - {"type", "credentials"} or not isinstance(kind, str) or not isinstance(credentials, str) \
+                or not credentials:
+            raise ConfigError(f"{where}.authorization: expected credentials (and an optional type) as strings")
+        authorization = Authorization(credentials, kind)
+    if basic_auth and authorization:
+        raise ConfigError(f"{where}: at most one of basic_auth and authorization")
+    if entry.get("tls_config") is not None:
+        tls_raw = config_mapping(entry["tls_config"], f"{where}.tls_config")
+        for key, value in tls_raw.items():
+            if key not in _TLS_KEYS:
+                raise ConfigError(f"{where}.tls_config: unknown key {key!r} (known: {', '.join(_TLS_KEYS)})")
+            if not isinstance(value, bool if key == "insecure_skip_verify" else str):
+                raise ConfigError(f"{where}.tls_config.{key}: expected a "
+                                  f"{'boolean' if key == 'insecure_skip_verify' else 'string'}, got {value!r}")
+        tls = StoreTls(**tls_raw)
+    return StoreSpec(url.rstrip("/"), name or _without_credentials(url.rstrip("/")), basic_auth, authorization, tls)
+
+
+def _without_credentials(url: str) -> str:
+    scheme, _, rest = url.partition("://")
+    return f"{scheme}://{rest.rpartition('@')[2]}"
+
+
+def _check_global_view(options: QueryOptions) -> None:
+    """Validate and normalise the ``query.stores`` family of :class:`QueryOptions` in place."""
+    stores = config_list(list(options.stores) if isinstance(options.stores, tuple) else options.stores,
+                         "query.stores")
+    specs = tuple(parse_store(raw, f"query.stores[{i}]") for i, raw in enumerate(stores))
+    names = [s.name for s in specs]
+    for i, n in enumerate(names):
+        if n in names[:i]:
+            raise ConfigError(f"query.stores[{i}]: duplicate store {n!r} (give each a distinct name)")
+    object.__setattr__(options, "stores", specs)
+    replicas = config_list(list(options.replica_labels) if isinstance(options.replica_labels, tuple)
+                           else options.replica_labels, "query.replica_labels")
+    for i, label in enumerate(replicas):
+        if not isinstance(label, str) or not label or label == "__name__":
+            raise ConfigError(f"query.replica_labels[{i}]: expected a label name, got {label!r}")
+    object.__setattr__(options, "replica_labels", tuple(replicas))
+    if not isinstance(options.partial_response, bool):
+        raise ConfigError(f"query.partial_response: expected true or false, got {options.partial_response!r}")
+    if isinstance(options.store_timeout_ms, bool) or not isinstance(options.store_timeout_ms, int) or \
+            options.store_timeout_ms <= 0:
+        raise ConfigError(f"query.store_timeout: expected a positive duration, got {options.store_timeout_ms!r}")

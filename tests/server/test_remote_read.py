@@ -31,6 +31,7 @@ from tsdb.storage.crc import crc32c
 from tsdb.storage.db import DB
 from tsdb.storage.interfaces import STALE_NAN
 from tsdb.storage.memory import MemoryStore
+from tsdb.storage.remote.frames import split_frames
 
 TS = np.arange(0, 3_600_001, 10_000, dtype=np.int64)  # 361 samples: several chunks per series
 
@@ -107,23 +108,7 @@ def _samples(api: ReadApi, request: pb.ReadRequest) -> list[list[tuple[dict[str,
 
 def read_frames(body: bytes) -> list[pb.ChunkedReadResponse]:
     """Split a streamed remote-read answer into its messages, checking each frame's length and CRC32C."""
-    out, pos = [], 0
-    while pos < len(body):
-        size = shift = 0
-        while True:
-            byte = body[pos]
-            pos += 1
-            size |= (byte & 0x7F) << shift
-            shift += 7
-            if byte < 0x80:
-                break
-        crc = int.from_bytes(body[pos:pos + 4], "big")
-        message = body[pos + 4:pos + 4 + size]
-        assert len(message) == size, "truncated frame"
-        assert crc32c(message) == crc, "frame CRC32C mismatch"
-        out.append(pb.ChunkedReadResponse.FromString(message))
-        pos += 4 + size
-    return out
+    return [pb.ChunkedReadResponse.FromString(m) for m in split_frames(body)]
 
 
 def _expected(job: str, base: float, start: int, end: int) -> list[tuple[int, float]]:

@@ -44,6 +44,7 @@ from tsdb.server.auth import Access
 from tsdb.server.backend import Backend
 from tsdb.server.components.base import COMPONENT_FACTORIES, Component, Reload, ServerContext, load_factories
 from tsdb.server.datadog_api import DatadogApi
+from tsdb.server.global_view import global_queryable
 from tsdb.server.grpc_service import start_grpc_server
 from tsdb.server.http_api import HttpApi
 from tsdb.server.native_memory import limit_arenas, release_free_memory
@@ -56,6 +57,7 @@ from tsdb.server.webconfig import WebConfigWatcher
 from tsdb.server.write_limits import WriteLimiter
 from tsdb.storage.db import DB
 from tsdb.storage.limits import SeriesLimits
+from tsdb.storage.remote.querier import GlobalQueryable
 
 log = logging.getLogger("tsdb.server")
 
@@ -155,15 +157,18 @@ class Server:
         self.http_port = 0
         self.grpc_port = 0
         self.web: WebConfigWatcher | None = None
+        self.global_view: GlobalQueryable | None = None
 
     async def start(self) -> None:
         started = time.monotonic()
         db = DB.open(self.config.data_dir, self.config.storage)
         self.db = db
-        engine = Engine.from_options(db, self.config.query)
+        self.global_view = global_queryable(db, self.config.query, self.metrics.registry)  # query.stores
+        queryable = self.global_view or db
+        engine = Engine.from_options(queryable, self.config.query)
         if engine.result_cache is not None:
             self.metrics.bind_result_cache(engine.result_cache)
-        backend = Backend(queryable=db, appendable=db, engine=TimedEngine(engine, self.metrics),
+        backend = Backend(queryable=queryable, appendable=db, engine=TimedEngine(engine, self.metrics),
                           parse_matchers=parse_matchers, format_query=lambda text: str(parse(text)),
                           max_body_bytes=self.config.max_body_bytes,
                           max_points=self.config.query.max_points_per_series, on_write=self.metrics.record_write,
@@ -389,6 +394,8 @@ class Server:
                 log.warning("maintenance is slow to stop", extra={"waited_s": MAINTENANCE_STOP_WAIT_S})
             step.done("maintenance")
         self.executor.shutdown(wait=True)
+        if self.global_view is not None:
+            self.global_view.close()
         step.done("request threads")
         if self.db is not None:
             self.db.close()

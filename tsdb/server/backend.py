@@ -122,40 +122,55 @@ def store_write(backend: Backend, decoded: DecodedWrite, metadata_source: str = 
     return result
 
 
-def find_series(backend: Backend, selectors: Sequence[str], start: int, end: int) -> list[Labels]:
-    """Sorted distinct label sets of series matching any selector with data in ``[start, end]``."""
+def find_series(backend: Backend, selectors: Sequence[str], start: int, end: int,
+                warnings: list[str] | None = None) -> list[Labels]:
+    """Sorted distinct label sets of series matching any selector with data in ``[start, end]``; a
+    querier's warnings (stores of a global view that failed) are added to ``warnings``."""
     sets = [backend.parse_matchers(s) for s in selectors]
     querier = backend.queryable.querier(start, end)
     try:
         found: set[Labels] = set()
+        series = getattr(querier, "series", None)  # label sets without samples, where the querier can
         for matchers in sets:
-            found.update(s.labels for s in querier.select(matchers))
+            found.update(series(matchers) if series is not None else (s.labels for s in querier.select(matchers)))
+        _collect_warnings(querier, warnings)
         return sorted(found)
     finally:
         querier.close()
 
 
-def find_label_names(backend: Backend, selectors: Sequence[str], start: int, end: int) -> list[str]:
-    """Sorted label names (of series matching any selector, if given) in ``[start, end]``."""
+def find_label_names(backend: Backend, selectors: Sequence[str], start: int, end: int,
+                     warnings: list[str] | None = None) -> list[str]:
+    """Sorted label names (of series matching any selector, if given) in ``[start, end]``; warnings as
+    :func:`find_series`."""
     sets = [backend.parse_matchers(s) for s in selectors] or [[]]
     querier = backend.queryable.querier(start, end)
     try:
         names: set[str] = set()
         for matchers in sets:
             names.update(querier.label_names(matchers))
+        _collect_warnings(querier, warnings)
         return sorted(names)
     finally:
         querier.close()
 
 
-def find_label_values(backend: Backend, name: str, selectors: Sequence[str], start: int, end: int) -> list[str]:
-    """Sorted values of label ``name`` (on series matching any selector, if given) in ``[start, end]``."""
+def find_label_values(backend: Backend, name: str, selectors: Sequence[str], start: int, end: int,
+                      warnings: list[str] | None = None) -> list[str]:
+    """Sorted values of label ``name`` (on series matching any selector, if given) in ``[start, end]``;
+    warnings as :func:`find_series`."""
     sets = [backend.parse_matchers(s) for s in selectors] or [[]]
     querier = backend.queryable.querier(start, end)
     try:
         values: set[str] = set()
         for matchers in sets:
             values.update(querier.label_values(name, matchers))
+        _collect_warnings(querier, warnings)
         return sorted(values)
     finally:
         querier.close()
+
+
+def _collect_warnings(querier: object, warnings: list[str] | None) -> None:
+    if warnings is not None:
+        warnings.extend(w for w in getattr(querier, "warnings", ()) if w not in warnings)

@@ -287,15 +287,17 @@ class HttpApi:
             raise ApiError("bad_data", "no match[] parameter provided", 400)
         start, end = self._range(form)
         limit = params.parse_limit(form.get("limit"))
-        found = await self._run(find_series, self.backend, selectors, start, end)
-        warnings = _truncate(found, limit)
+        notes: list[str] = []
+        found = await self._run(find_series, self.backend, selectors, start, end, notes)
+        warnings = notes + list(_truncate(found, limit))
         return _success("[" + ",".join(jf.labels_json(lb) for lb in found[: limit or None]) + "]", warnings)
 
     async def labels(self, request: web.Request, form: dict[str, Any]) -> web.Response:
         start, end = self._range(form)
         limit = params.parse_limit(form.get("limit"))
-        names = await self._run(find_label_names, self.backend, form.get("match[]", []), start, end)
-        warnings = _truncate(names, limit)
+        notes: list[str] = []
+        names = await self._run(find_label_names, self.backend, form.get("match[]", []), start, end, notes)
+        warnings = notes + list(_truncate(names, limit))
         return _success("[" + ",".join(jf.json_string(n) for n in names[: limit or None]) + "]", warnings)
 
     async def label_values(self, request: web.Request, form: dict[str, Any]) -> web.Response:
@@ -304,8 +306,9 @@ class HttpApi:
             name = _unescape_utf8_name(name)
         start, end = self._range(form)
         limit = params.parse_limit(form.get("limit"))
-        values = await self._run(find_label_values, self.backend, name, form.get("match[]", []), start, end)
-        warnings = _truncate(values, limit)
+        notes: list[str] = []
+        values = await self._run(find_label_values, self.backend, name, form.get("match[]", []), start, end, notes)
+        warnings = notes + list(_truncate(values, limit))
         return _success("[" + ",".join(jf.json_string(v) for v in values[: limit or None]) + "]", warnings)
 
     async def metadata(self, request: web.Request, form: dict[str, Any]) -> web.Response:

@@ -31,8 +31,8 @@ from tsdb.labels import Labels, Matcher, MatchType
 from tsdb.server.pb.tsdb.v1 import remote_pb2 as pb
 from tsdb.server.remote_write import decompress_snappy
 from tsdb.storage.chunks.xor import chunk_offsets_many, encode_chunks
-from tsdb.storage.crc import crc32c
 from tsdb.storage.interfaces import FlatSeries, Queryable, SelectHints, check_deadline, clip_flat, deadline_scope
+from tsdb.storage.remote.frames import frame
 
 DECODE_READ_LIMIT = 32 << 20
 """Largest compressed request body read, as Prometheus's ``decodeReadLimit``."""
@@ -216,16 +216,6 @@ def encode_samples(ts: np.ndarray, values: np.ndarray) -> bytes:
         group |= np.where(sizes[has] > k + 1, 0x80, 0).astype(np.uint8)
         out[starts[has] + 12 + k] = group
     return out.tobytes()
-
-
-def frame(message: bytes) -> bytes:
-    """One stream frame: uvarint length, big-endian CRC32-Castagnoli of ``message``, ``message``."""
-    size, header = len(message), bytearray()
-    while size >= 0x80:
-        header.append((size & 0x7F) | 0x80)
-        size >>= 7
-    header.append(size)
-    return bytes(header) + crc32c(message).to_bytes(4, "big") + message
 
 
 def chunked_frames(queryable: Queryable, request: pb.ReadRequest, external_labels: Mapping[str, str],

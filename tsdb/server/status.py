@@ -28,6 +28,8 @@ def config_dict(config: Any) -> dict[str, Any]:
         value = getattr(config, f.name)
         if dataclasses.is_dataclass(value):
             out[f.name] = config_dict(value)
+        elif isinstance(value, tuple) and any(dataclasses.is_dataclass(v) for v in value):
+            out[f.name] = [config_dict(v) if dataclasses.is_dataclass(v) else v for v in value]
         elif f.name.endswith("_ms") and isinstance(value, int):
             out[f.name.removesuffix("_ms")] = format_duration(value)
         else:

@@ -11,7 +11,9 @@ tsdb.query or anything above. Inside, the stages import one way (enforced by tes
   files), ``index/`` (block index, postings); these import only the foundation;
 - ``head/`` (the in-memory head), then ``block/`` (persisted blocks), then ``merge`` (merging querier),
   ``compact/`` (planning and writing blocks), ``tiers/`` (downsampled Parquet tiers) and ``snapshot``
-  (hard-linked copies of blocks and tiers, the head written as a block);
+  (hard-linked copies of blocks and tiers, the head written as a block), ``remote/`` (a read view over
+  other nodes by remote read, with replica deduplication; it may also import the generated protobuf
+  messages of ``tsdb.server.pb``);
 - ``db`` ties everything together and is imported by nothing in storage.
 
 The package ``__init__`` files hold docstrings only: import the module you need.

@@ -235,6 +235,8 @@ class Engine:
                                                     max_source_resolution=resolution))
             with deadline_scope(deadline):
                 value = evaluator.eval(expr, steps)
+            for warning in getattr(querier, "warnings", ()):  # stores of a global view that failed
+                annotations.warn(warning)
         finally:
             querier.close()
         if not instant and isinstance(value, MatrixValue | StringValue):

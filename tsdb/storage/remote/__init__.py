@@ -1,0 +1,1 @@
+"""A read view over other nodes: remote-read client, fan-out querier, replica deduplication."""
