@@ -416,6 +416,13 @@ class DB:
                 raise
         return MergeQuerier(queriers)
 
+    def truncate_head(self, before: int) -> None:
+        """Drop head samples older than ``before`` (ms) and refuse later ones: they are persisted elsewhere
+        (blocks shipped to object storage and removed here, whose samples a WAL replay brought back)."""
+        with self._mutex:
+            if before > self.head.truncated_before and self.head.readers.count_below(before) == 0:
+                self.head.truncate(before)
+
     def drop_blocks(self, ulids: Sequence[str]) -> list[str]:
         """Stop serving the local blocks ``ulids`` (their data is in object storage) and delete them once no
         querier reads them; returns the ULIDs dropped (unknown ones are skipped). Waits for a maintenance."""

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+import time
 from pathlib import Path
 
 import numpy as np
@@ -208,3 +209,30 @@ def test_meta_without_thanos_section_lists_files(shipped: tuple[DB, RecordingCli
         for q in queriers:
             q.close()
     store.close()
+
+
+def test_a_restart_after_local_deletion_does_not_ship_replayed_samples_again(tmp_path: Path, weed: WeedS3) -> None:
+    options = weed.options(prefix="restart", local_retention_ms=1)
+    db = DB.open(tmp_path / "data", OPTIONS)
+    try:
+        fill(db, 12)
+        expected = all_samples(db)
+        shipper = Shipper(db, BucketClient(options), options, LABELS)
+        assert not shipper.sync().error
+        shipped_until = max(b.meta.max_time for b in db.blocks)
+        assert shipper.drop_expired(now=time.time() + 1) and not db.blocks
+    finally:
+        db.close()
+    db = DB.open(tmp_path / "data", OPTIONS)  # the WAL may bring back samples of the removed blocks
+    try:
+        shipper = Shipper(db, BucketClient(options), options, LABELS)
+        shipper.restore_floor()
+        assert db.head.min_time >= shipped_until
+        db.maintain(now_ms=T0 + 14 * H)
+        store = BucketBlocks(BucketClient(options), tmp_path / "cache", 1 << 30)
+        db.bucket_blocks = store
+        assert all_samples(db) == expected
+        assert all(b.meta.min_time >= shipped_until for b in db.blocks), "nothing is persisted twice"
+        store.close()
+    finally:
+        db.close()

@@ -92,6 +92,7 @@ class BucketComponent:
         if not config.store.only:
             self.shipper = Shipper(db, self.client, config.bucket, config.external_labels,
                                    on_shipped=self.blocks.add if self.blocks is not None else None)
+            self.shipper.restore_floor()
         else:
             context.backend.appendable = StoreOnlyAppendable()
         keep_ms = config.bucket.local_retention_ms

@@ -11,9 +11,10 @@ A failure (the object store is down) ends the pass: nothing is marked, the block
 the next pass uploads it again from the start. :meth:`Shipper.drop_expired` then removes from local disk the
 blocks shipped more than ``bucket.local_retention`` ago; they are read from the bucket afterwards.
 
-The marker keeps Thanos's ``thanos.shipper.json`` fields (``version`` 1, ``uploaded``: ULIDs of local blocks
-shipped) plus ``shipped_at`` (Unix seconds per ULID) and ``tiers`` (size and modification time per shipped
-tier file). Not thread-safe: one pass at a time (the server runs them on one task).
+The marker keeps Thanos's ``thanos.shipper.json`` fields (``version`` 1, ``uploaded``: ULIDs of local
+blocks shipped) plus ``shipped_at`` (Unix seconds per ULID), ``shipped_until`` (the newest time in a
+shipped block) and ``tiers`` (size and modification time per shipped tier file). Not thread-safe: one
+pass at a time (the server runs them on one task).
 """
 
 from __future__ import annotations
@@ -81,6 +82,7 @@ class Shipper:
         self.marker_path = db.path / MARKER_FILENAME
         self._shipped_at: dict[str, float] = {}
         self._tiers: dict[str, list[int]] = {}
+        self._shipped_until = 0
         self._load_marker()
 
     # -- marker ------------------------------------------------------------------------------------
@@ -96,12 +98,14 @@ class Shipper:
         at = obj.get("shipped_at") or {}
         self._shipped_at = {str(u): float(at.get(u, 0)) for u in obj.get("uploaded") or []}
         self._tiers = {str(k): [int(x) for x in v] for k, v in (obj.get("tiers") or {}).items()}
+        self._shipped_until = int(obj.get("shipped_until") or 0)
 
     def _save_marker(self) -> None:
         uploaded = sorted(self._shipped_at)
         atomic_write(self.marker_path, json.dumps({
             "version": MARKER_VERSION, "uploaded": uploaded,
-            "shipped_at": {u: self._shipped_at[u] for u in uploaded}, "tiers": dict(sorted(self._tiers.items())),
+            "shipped_at": {u: self._shipped_at[u] for u in uploaded}, "shipped_until": self._shipped_until,
+            "tiers": dict(sorted(self._tiers.items())),
         }, indent="\t"))
 
     @property
@@ -131,6 +135,7 @@ class Shipper:
                 finally:
                     block.release()
                 self._shipped_at[block.ulid] = time.time()
+                self._shipped_until = max(self._shipped_until, block.meta.max_time)
                 self._save_marker()
                 report.blocks.append(block.ulid)
                 self.stats.pending_blocks -= 1
@@ -190,6 +195,13 @@ class Shipper:
             self._save_marker()
             shipped.append(rel)
         return shipped
+
+    def restore_floor(self) -> None:
+        """After a restart: drop from the head what shipped blocks hold (``shipped_until``, the newest
+        shipped time), as opening the DB does for local blocks; a WAL replay brings back samples of blocks
+        removed locally, which would otherwise be persisted and shipped a second time."""
+        if self._shipped_until:
+            self.db.truncate_head(self._shipped_until)
 
     # -- local retention ---------------------------------------------------------------------------
     def drop_expired(self, now: float | None = None) -> list[str]:
