@@ -90,3 +90,13 @@ def test_bad_values_name_the_field(tmp_path: Path, section: str, message: str) -
 def test_store_only_needs_a_bucket(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["serve", "--data-dir", str(tmp_path / "d"), "--store-only"]) == 2
     assert "--store-only: needs a config file with a bucket section" in capsys.readouterr().err
+
+
+def test_the_documented_example_loads(tmp_path: Path) -> None:
+    doc = Path(__file__).resolve().parents[3] / "docs" / "object-storage.md"
+    example = doc.read_text().split("## Configuration", 1)[1].split("```yaml\n", 1)[1].split("```", 1)[0]
+    path = tmp_path / "tsdb.yml"
+    path.write_text(example)
+    config = load_server_config(path)
+    assert config.bucket.enabled and config.bucket.scheme == "https" and not config.store.enabled
+    assert config.external_labels == {"cluster": "eu-1", "replica": "a"}
