@@ -135,25 +135,27 @@ class BucketBlocks:
         out: list[BlockQuerier] = []
         try:
             for meta in wanted:
-                out.append(self._block(meta).querier(mint, maxt))
+                out.append(self._querier(meta, mint, maxt))
         except BaseException:
             for q in out:
                 q.close()
             raise
         return out
 
-    def _block(self, meta: BlockMeta) -> Block:
-        """The open cached block of ``meta``, downloaded first if need be (most recently used now)."""
+    def _querier(self, meta: BlockMeta, mint: int, maxt: int) -> BlockQuerier:
+        """A querier of the cached block of ``meta``, downloaded first if need be (most recently used now).
+        The querier is made under the lock, so an eviction by another query cannot close the block first."""
         with self._lock:
             hit = self._open.get(meta.ulid)
             if hit is not None:
                 self._open.move_to_end(meta.ulid)
-                return hit[0]
+                return hit[0].querier(mint, maxt)
         with self._download:  # one download at a time: a second query for the block waits for the first
             with self._lock:
                 hit = self._open.get(meta.ulid)
                 if hit is not None:
-                    return hit[0]
+                    self._open.move_to_end(meta.ulid)
+                    return hit[0].querier(mint, maxt)
             target = self.cache_dir / meta.ulid
             if not (target / META_FILENAME).is_file():
                 self._fetch(meta.ulid, target)
@@ -164,8 +166,9 @@ class BucketBlocks:
                 raise StorageError(f"bucket block {meta.ulid}: cannot open the cached copy: {err}") from err
             with self._lock:
                 self._open[meta.ulid] = (block, _dir_size(target))
+                querier = block.querier(mint, maxt)
                 self._evict()
-            return block
+            return querier
 
     def _fetch(self, ulid: str, target: Path) -> None:
         """Download a block into ``target`` (whole, through ``<ULID>.tmp``)."""
