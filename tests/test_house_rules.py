@@ -102,6 +102,7 @@ STORAGE_STAGES = {
     "block": 3, "merge": 3,
     "compact": 4, "tiers": 4, "snapshot": 4, "remote": 4,
     "db": 5,
+    "bucket": 6,
 }
 
 

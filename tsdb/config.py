@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -368,9 +369,14 @@ class ServerConfig:
     # The config file's directory (set by load_server_config, not a YAML key): relative file globs of
     # component sections that say so (``dashboards.paths``) are resolved against it; "" = the working directory.
     config_dir: str = ""
+    # Object storage (docs/object-storage.md): ``bucket`` ships blocks and tier files, ``store`` serves them.
+    bucket: BucketOptions = field(default_factory=lambda: BucketOptions())
+    store: StoreOptions = field(default_factory=lambda: StoreOptions())
 
 
     def __post_init__(self) -> None:
+        if self.store.enabled and not self.bucket.enabled:
+            raise ConfigError("store.enabled: serving from object storage needs a bucket section (bucket.bucket)")
         roles = ("read", "write", "admin")
         if not isinstance(self.web_roles, dict):
             raise ConfigError("web_roles: expected a mapping of user to read, write or admin")
@@ -394,7 +400,7 @@ def _build(cls: type, raw: dict[str, Any], where: str) -> Any:
     kwargs: dict[str, Any] = {}
     for key, value in raw.items():
         name = str(key)
-        if name in _SECTIONS and name in fields:
+        if name in _SECTIONS and name in fields and cls is ServerConfig:
             kwargs[name] = _build(_SECTIONS[name], value or {}, f"{where}.{name}")
         elif f"{name}{_DURATION_SUFFIX}" in fields:
             kwargs[f"{name}{_DURATION_SUFFIX}"] = parse_duration_ms(value, f"{where}.{name}")
@@ -560,3 +566,103 @@ def _check_global_view(options: QueryOptions) -> None:
     if isinstance(options.store_timeout_ms, bool) or not isinstance(options.store_timeout_ms, int) or \
             options.store_timeout_ms <= 0:
         raise ConfigError(f"query.store_timeout: expected a positive duration, got {options.store_timeout_ms!r}")
+
+
+_BUCKET_NAME = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+
+
+@dataclass(frozen=True)
+class BucketOptions:
+    """S3-compatible object storage for long-term storage (docs/object-storage.md); off while ``bucket`` is "".
+
+    ``endpoint`` is ``http(s)://host[:port]`` or ``host[:port]`` (HTTPS unless ``insecure``); plain HTTP needs
+    ``insecure: true``. Without ``access_key``/``secret_key`` the AWS default credentials are used.
+    ``local_retention`` is how long a shipped block stays on local disk (0 = kept until retention)."""
+
+    endpoint: str = ""
+    bucket: str = ""
+    prefix: str = ""
+    region: str = "us-east-1"
+    access_key: str = ""
+    secret_key: str = ""
+    insecure: bool = False
+    upload_interval_ms: int = 30_000
+    local_retention_ms: int = 0
+
+    def __post_init__(self) -> None:
+        for name in ("endpoint", "bucket", "prefix", "region", "access_key", "secret_key"):
+            if not isinstance(getattr(self, name), str):
+                raise ConfigError(f"bucket.{name}: expected a string, got {type(getattr(self, name)).__name__}")
+        if not isinstance(self.insecure, bool):
+            raise ConfigError(f"bucket.insecure: expected true or false, got {self.insecure!r}")
+        if self.bucket and not _BUCKET_NAME.match(self.bucket):
+            raise ConfigError(f"bucket.bucket: invalid bucket name {self.bucket!r} (3-63 lowercase letters, "
+                              "digits, dots and hyphens)")
+        if self.endpoint:
+            scheme, _, rest = self.endpoint.rpartition("://")
+            host, _, port = rest.rstrip("/").partition(":")
+            if scheme not in ("", "http", "https") or not host or "/" in rest.rstrip("/") \
+                    or (port and (not port.isdigit() or not 0 < int(port) < 65536)):
+                raise ConfigError(f"bucket.endpoint: expected http(s)://host[:port], got {self.endpoint!r}")
+            if scheme == "http" and not self.insecure:
+                raise ConfigError("bucket.insecure: the endpoint uses plain http://; set insecure: true to allow it")
+        if bool(self.access_key) != bool(self.secret_key):
+            missing = "secret_key" if self.access_key else "access_key"
+            raise ConfigError(f"bucket.{missing}: access_key and secret_key go together")
+        if any(part in ("", ".", "..") for part in self.prefix.split("/")) and self.prefix:
+            raise ConfigError(f"bucket.prefix: expected path segments without empty, '.' or '..' parts "
+                              f"(no leading or trailing '/'), got {self.prefix!r}")
+        if self.upload_interval_ms <= 0:
+            raise ConfigError("bucket.upload_interval: must be positive")
+        if self.local_retention_ms < 0:
+            raise ConfigError("bucket.local_retention: must not be negative (0 keeps shipped blocks)")
+        if self.bucket and not self.endpoint and self.insecure:
+            raise ConfigError("bucket.insecure: needs an endpoint")
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.bucket)
+
+    @property
+    def scheme(self) -> str:
+        """``http`` or ``https``: from the endpoint, else HTTPS unless ``insecure``."""
+        scheme = self.endpoint.rpartition("://")[0]
+        return scheme or ("http" if self.insecure else "https")
+
+    @property
+    def host(self) -> str:
+        """The endpoint's ``host[:port]`` ("" = AWS's endpoint for the region)."""
+        return self.endpoint.rpartition("://")[2].rstrip("/")
+
+
+@dataclass(frozen=True)
+class StoreOptions:
+    """Serving blocks and tier files straight from the bucket (docs/object-storage.md, "Store mode").
+
+    ``only`` (``tsdb serve --store-only``) serves the bucket alone: no local ingestion. ``cache_dir`` (default
+    ``<data dir>/bucket-cache``) holds downloaded blocks, at most ``cache_max_bytes`` (least recently used
+    blocks go first); ``refresh_interval`` is how often the bucket is listed for new blocks."""
+
+    enabled: bool = False
+    only: bool = False
+    cache_dir: str = ""
+    cache_max_bytes: int = 1 << 30
+    refresh_interval_ms: int = 60_000
+
+    def __post_init__(self) -> None:
+        for name in ("enabled", "only"):
+            if not isinstance(getattr(self, name), bool):
+                raise ConfigError(f"store.{name}: expected true or false, got {getattr(self, name)!r}")
+        if not isinstance(self.cache_dir, str):
+            raise ConfigError(f"store.cache_dir: expected a directory path, got {self.cache_dir!r}")
+        if isinstance(self.cache_max_bytes, bool) or not isinstance(self.cache_max_bytes, int) \
+                or self.cache_max_bytes <= 0:
+            raise ConfigError(f"store.cache_max_bytes: expected a positive whole number, got {self.cache_max_bytes!r}")
+        if self.refresh_interval_ms <= 0:
+            raise ConfigError("store.refresh_interval: must be positive")
+        if self.only and not self.enabled:
+            raise ConfigError("store.only: needs store.enabled: true")
+
+
+_SECTIONS["bucket"] = BucketOptions
+_SECTIONS["store"] = StoreOptions

@@ -41,6 +41,8 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--query.max-concurrency", dest="query_max_concurrency", type=int, metavar="N",
                        help="queries evaluated at once (HTTP and gRPC; more wait, up to query.max_queue); default "
                        "the number of CPUs (Prometheus: 20), as query.max_concurrency")
+    serve.add_argument("--store-only", action="store_true",
+                       help="serve only the blocks and tier files of the config's bucket (no local ingestion)")
     serve.add_argument("--no-collect", action="store_true",
                        help="do not collect host and self metrics (on by default; config section `collect`)")
     _add_web_flags(serve)
@@ -269,7 +271,12 @@ def _serve_config(args: argparse.Namespace) -> ServerConfig:
             raise ConfigError("--query.max-concurrency: expected a whole number >= 0 (0 = the number of CPUs)")
         top["query"] = dataclasses.replace(config.query, max_concurrency=args.query_max_concurrency)
     config = dataclasses.replace(config, **top)  # type: ignore[arg-type]
-    if args.no_collect:
+    if args.store_only:  # a store node keeps no data of its own, not even its host metrics
+        if not config.bucket.enabled:
+            raise ConfigError("--store-only: needs a config file with a bucket section (bucket.bucket)")
+        config = dataclasses.replace(config, store=dataclasses.replace(config.store, enabled=True, only=True),
+                                     collect={"host": False, "self": False})
+    elif args.no_collect:
         config = dataclasses.replace(config, collect={"host": False, "self": False})
     elif not config.collect:  # host and self metrics are on by default for `tsdb serve`
         config = dataclasses.replace(config, collect={"host": True, "self": True})

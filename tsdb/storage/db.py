@@ -33,7 +33,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -41,14 +41,14 @@ import numpy.typing as npt
 from tsdb.config import StorageOptions, parse_duration_ms
 from tsdb.errors import CorruptionError, MaintenanceInterruptedError, StorageError
 from tsdb.labels import Labels, Matcher
-from tsdb.storage.block.meta import list_blocks
+from tsdb.storage.block.meta import BlockMeta, list_blocks
 from tsdb.storage.block.reader import Block
 from tsdb.storage.compact.compactor import merge_blocks, persist_head_range, rewrite_block
 from tsdb.storage.compact.plan import BlockSpan, expired_by_size, expired_by_time, plan_compaction
 from tsdb.storage.dirlock import DirLock
 from tsdb.storage.head.append import HeadAppender
 from tsdb.storage.head.head import Head
-from tsdb.storage.interfaces import RECENT_WRITE_WINDOW_MS, CommitResult, TimestampArray, ValueArray
+from tsdb.storage.interfaces import RECENT_WRITE_WINDOW_MS, CommitResult, Querier, TimestampArray, ValueArray
 from tsdb.storage.interrupt import StopFlag
 from tsdb.storage.merge import MergeQuerier
 from tsdb.storage.metadata import MetadataStore
@@ -72,6 +72,20 @@ MAINTENANCE_STAGES = ("head", "compaction", "tiers", "retention")
 tier writing, retention (with deleting released blocks)."""
 
 _COMPACTION_STAGES = ("head", "compaction")  # what ``compactions_failed`` counts, as Prometheus does
+
+
+class OutsideBlocks(Protocol):
+    """Blocks the DB reads besides its own: object storage (:class:`tsdb.storage.bucket.store.BucketBlocks`,
+    a later stage than the DB, hence this seam)."""
+
+    def queriers(self, mint: int, maxt: int, local: Sequence[BlockMeta], local_mint: int) -> Sequence[Querier]:
+        """Queriers over ``[mint, maxt]`` of the blocks whose data ``local`` blocks do not hold, oldest first;
+        ``local_mint`` is the head's oldest time."""
+        ...
+
+    def min_time(self) -> int:
+        """The oldest time these blocks cover (a large number when there are none)."""
+        ...
 
 
 @dataclass
@@ -122,6 +136,8 @@ class DB:
         later because reading their chunks or index found corruption."""
         self.last_maintenance_success = 0.0
         """Unix time (s) when a maintenance last ran every stage without failure; 0 = not yet."""
+        self.bucket_blocks: OutsideBlocks | None = None
+        """Blocks read from object storage besides the local ones (docs/object-storage.md); set by the server."""
 
     # -- lifecycle ----------------------------------------------------------------------------
     @classmethod
@@ -369,14 +385,19 @@ class DB:
     def querier(self, mint: int, maxt: int) -> TieredQuerier:
         """A read view over ``[mint, maxt]`` merging overlapping blocks (oldest first) and the head, with
         the downsampled tiers for aggregate requests (see :class:`~tsdb.storage.tiers.store.TieredQuerier`)."""
+        raw = self.raw_querier(mint, maxt)  # first: it lists the bucket when that was not done yet
         with self._mutex:
             raw_mint = min([b.meta.min_time for b in self.blocks] + [self.head.min_time])
-        return TieredQuerier(self.raw_querier(mint, maxt), self.tiers, mint, maxt, raw_mint, self.raw_querier)
+        if self.bucket_blocks is not None:
+            raw_mint = min(raw_mint, self.bucket_blocks.min_time())
+        return TieredQuerier(raw, self.tiers, mint, maxt, raw_mint, self.raw_querier)
 
     def raw_querier(self, mint: int, maxt: int) -> MergeQuerier:
-        """A read view over ``[mint, maxt]`` of raw data only: overlapping blocks (oldest first) and the head."""
+        """A read view over ``[mint, maxt]`` of raw data only: overlapping blocks (oldest first) and the head,
+        after the blocks in object storage the local ones do not hold (:attr:`bucket_blocks`)."""
         with self._mutex:
             queriers: list[Any] = []
+            local = [b.meta for b in self.blocks]
             try:
                 for block in self.blocks:
                     if block.meta.mint <= maxt and block.meta.maxt >= mint:
@@ -386,7 +407,33 @@ class DB:
                 for q in queriers:
                     q.close()
                 raise
+        if self.bucket_blocks is not None:  # downloads happen outside the DB lock
+            try:
+                queriers[:0] = self.bucket_blocks.queriers(mint, maxt, local, self.head.min_time)
+            except BaseException:
+                for q in queriers:
+                    q.close()
+                raise
         return MergeQuerier(queriers)
+
+    def truncate_head(self, before: int) -> None:
+        """Drop head samples older than ``before`` (ms) and refuse later ones: they are persisted elsewhere
+        (blocks shipped to object storage and removed here, whose samples a WAL replay brought back)."""
+        with self._mutex:
+            if before > self.head.truncated_before and self.head.readers.count_below(before) == 0:
+                self.head.truncate(before)
+
+    def drop_blocks(self, ulids: Sequence[str]) -> list[str]:
+        """Stop serving the local blocks ``ulids`` (their data is in object storage) and delete them once no
+        querier reads them; returns the ULIDs dropped (unknown ones are skipped). Waits for a maintenance."""
+        wanted = set(ulids)
+        with self._maintaining, self._mutex:
+            gone = [b for b in self.blocks if b.ulid in wanted]
+            if gone:
+                self.blocks = [b for b in self.blocks if b.ulid not in wanted]
+                self._changed_past()
+                self._retire(gone)
+        return [b.ulid for b in gone]
 
     # -- maintenance --------------------------------------------------------------------------
     def maintain(self, now_ms: int | None = None) -> MaintenanceReport:

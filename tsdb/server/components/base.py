@@ -56,6 +56,7 @@ COMPONENT_FACTORIES: list[str] = [
     "tsdb.server.components.dashboards:build",
     "tsdb.server.components.slos:build",
     "tsdb.server.components.admin:build",
+    "tsdb.server.components.bucket:build",
 ]
 
 
