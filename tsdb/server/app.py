@@ -47,6 +47,7 @@ from tsdb.server.datadog_api import DatadogApi
 from tsdb.server.global_view import global_queryable
 from tsdb.server.grpc_service import start_grpc_server
 from tsdb.server.http_api import HttpApi
+from tsdb.server.memory_report import log_memory_report
 from tsdb.server.native_memory import limit_arenas, release_free_memory
 from tsdb.server.otlp_api import OtlpApi
 from tsdb.server.query_limits import QueryScheduler, WritePriority
@@ -419,7 +420,8 @@ class _StopSteps:
 
 async def serve_forever(config: ServerConfig, ready: Any = None,
                         reload_config: Callable[[], ServerConfig] | None = None, config_file: str = "") -> None:
-    """Start a server and run until SIGTERM or SIGINT; SIGHUP reloads (see :meth:`Server.reload`)."""
+    """Start a server and run until SIGTERM or SIGINT; SIGHUP reloads (see :meth:`Server.reload`), SIGUSR2 logs
+    a memory report (:mod:`tsdb.server.memory_report`)."""
     server = Server(config, reload_config, config_file)
     await server.start()
     if ready is not None:
@@ -430,6 +432,7 @@ async def serve_forever(config: ServerConfig, ready: Any = None,
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     loop.add_signal_handler(signal.SIGHUP, lambda: loop.create_task(_reload_logged(server)))
+    loop.add_signal_handler(signal.SIGUSR2, log_memory_report)
     try:
         await stop.wait()
     finally:
