@@ -42,7 +42,7 @@ from tsdb.config import StorageOptions, parse_duration_ms
 from tsdb.errors import CorruptionError, MaintenanceInterruptedError, StorageError
 from tsdb.labels import Labels, Matcher
 from tsdb.storage.block.meta import BlockMeta, list_blocks
-from tsdb.storage.block.reader import Block
+from tsdb.storage.block.reader import Block, delete_released
 from tsdb.storage.compact.compactor import merge_blocks, persist_head_range, rewrite_block
 from tsdb.storage.compact.plan import BlockSpan, expired_by_size, expired_by_time, plan_compaction
 from tsdb.storage.dirlock import DirLock
@@ -614,13 +614,7 @@ class DB:
 
     def _reap(self) -> None:
         """Delete retired blocks no querier holds any more."""
-        keep = []
-        for block in self._doomed:
-            if block.pending_readers:
-                keep.append(block)
-            else:
-                shutil.rmtree(block.dir, ignore_errors=True)
-        self._doomed = keep
+        self._doomed = delete_released(self._doomed)
 
     # -- figures ------------------------------------------------------------------------------
     @property

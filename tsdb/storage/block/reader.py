@@ -13,6 +13,7 @@ meta.json :mod:`~tsdb.storage.block.meta`.
 from __future__ import annotations
 
 import os
+import shutil
 import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -188,3 +189,15 @@ class Block:
 
     def __repr__(self) -> str:
         return f"Block({self.dir}, [{self._meta.mint}, {self._meta.maxt}])"
+
+
+def delete_released(blocks: list[Block]) -> list[Block]:
+    """Delete the directories of the closed ``blocks`` no querier reads any more; returns the others (still
+    read, deleted by a later call)."""
+    kept = []
+    for block in blocks:
+        if block.pending_readers:
+            kept.append(block)
+        else:
+            shutil.rmtree(block.dir, ignore_errors=True)
+    return kept

@@ -26,7 +26,7 @@ from pathlib import Path
 from tsdb.errors import CorruptionError, StorageError
 from tsdb.storage.block.meta import META_FILENAME, BlockMeta, read_meta
 from tsdb.storage.block.querier import BlockQuerier
-from tsdb.storage.block.reader import Block
+from tsdb.storage.block.reader import Block, delete_released
 from tsdb.storage.bucket.client import BucketClient, BucketError
 from tsdb.storage.bucket.layout import TIERS_PREFIX, block_files, parse_bucket_meta, sources_of
 from tsdb.storage.tiers.parquet import parse_file_name
@@ -218,13 +218,8 @@ class BucketBlocks:
             self._reap()
 
     def _reap(self) -> None:
-        keep = []
-        for block in self._doomed:
-            if block.pending_readers:
-                keep.append(block)
-            else:
-                shutil.rmtree(block.dir, ignore_errors=True)
-        self._doomed = keep
+        """Delete evicted blocks no querier holds any more."""
+        self._doomed = delete_released(self._doomed)
 
     def cached(self) -> list[str]:
         """ULIDs of the blocks open in the cache, least recently used first."""
