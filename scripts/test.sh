@@ -15,7 +15,7 @@ declare -A package_of=(
   [prometheus]=prometheus [promtool]=prometheus [prometheus-alertmanager]=prometheus-alertmanager
   [amtool]=prometheus-alertmanager [prometheus-node-exporter]=prometheus-node-exporter
   [victoria-metrics]=victoria-metrics [vmagent]=victoria-metrics [tmux]=tmux [openssl]=openssl [curl]=curl
-  [node]=nodejs [npm]=npm [chromium]=chromium [chromedriver]=chromium-driver [collectd]=collectd
+  [node]=nodejs [npm]=npm [chromium]=chromium [chromedriver]=chromium-driver [collectd]=collectd [etcd]=etcd-server
 )
 packages=()
 for bin in "${!package_of[@]}"; do

@@ -13,10 +13,10 @@ PACKAGE = ROOT / "tsdb"
 # Layer of each top-level part of the package: a module may import its own layer or lower.
 LAYERS = {
     "tsdb.errors": 0, "tsdb.labels": 0, "tsdb._numba": 0, "tsdb.config": 0, "tsdb.http_body": 0, "tsdb.timefmt": 0,
-    "tsdb.gotemplate": 0, "tsdb.secrets": 0, "tsdb.sqlite_store": 0, "tsdb.regex": 0,
+    "tsdb.gotemplate": 0, "tsdb.secrets": 0, "tsdb.sqlite_store": 0, "tsdb.regex": 0, "tsdb.tls_client": 0,
     "tsdb.storage": 1,
     "tsdb.query": 2,
-    "tsdb.rules": 3, "tsdb.alerting": 3, "tsdb.scrape": 3, "tsdb.slo": 3, "tsdb.ingest": 3,
+    "tsdb.rules": 3, "tsdb.alerting": 3, "tsdb.scrape": 3, "tsdb.slo": 3, "tsdb.ingest": 3, "tsdb.cluster": 3,
     "tsdb.server": 4, "tsdb.cli": 4, "tsdb.client": 4, "tsdb.embedded": 4,
     "tsdb.bench": 4, "tsdb.sdk": 4, "tsdb": 4,
 }

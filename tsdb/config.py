@@ -357,6 +357,8 @@ class ServerConfig:
     dashboards: dict[str, Any] = field(default_factory=dict)
     # ``slos`` (tsdb/slo/config.py): SLO specs whose generated rules the rule engine runs.
     slos: dict[str, Any] = field(default_factory=dict)
+    # ``cluster`` (tsdb/server/components/cluster.py): the notification cluster through etcd (docs/scaling.md).
+    cluster: dict[str, Any] = field(default_factory=dict)
     # ``remote_write`` (tsdb/remote/config.py): remotes every stored sample is forwarded to, as Prometheus's.
     remote_write: list[Any] = field(default_factory=list)
     # Web security (docs/security.md): the web config file in Prometheus's format (TLS, basic auth, headers),

@@ -9,6 +9,11 @@ stage: new firing alerts; all alerts resolved; with ``send_resolved``, newly res
 once ``repeat_interval`` has passed). Silenced and inhibited alerts are left out. Time comes from the
 injectable ``clock`` and :meth:`tick` does the work due at a time, so tests control every timer.
 
+In a notification cluster (tsdb/cluster) every node holds every alert and group, but only the elected node
+sends: :attr:`Dispatcher.active` says whether this node may. A standby keeps each group's timer and drops the
+resolved alerts the (shared) notification log says were told; when it becomes active, each group resumes one
+``group_interval`` after the last notification the log records for it (at once when that has passed).
+
 Delivery is per integration, as in Alertmanager: the notification log keeps one entry per group, receiver
 and integration (``webhook/0``, ``slack/0``, ... from ``Sender.integration_keys`` when the sender has it,
 else one entry ``""`` for the whole receiver). A flush goes only to the integrations whose entry says so;
@@ -96,6 +101,9 @@ class Dispatcher:
         self.on_forget: Callable[[list[tuple[str, str, str]]], None] | None = None
         """Called with the notification log keys :meth:`gc_nflog` removed (persistence)."""
         self.sent: list[Notification] = []  # the last notifications sent, newest last (bounded)
+        self.active: Callable[[], bool] = lambda: True
+        """Whether this node sends (a notification cluster's elected node); see the module docstring."""
+        self._was_active = True
         self._lock = threading.RLock()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._wake: asyncio.Event | None = None
@@ -188,12 +196,29 @@ class Dispatcher:
             self.on_forget(old)
         return len(old)
 
+    def merge_log(self, key: tuple[str, str, str], entry: NflogEntry | None) -> bool:
+        """Take another cluster node's notification log entry (no ``on_log``): kept unless this node logged a
+        later one; None removes it. Returns whether the log changed."""
+        with self._lock:
+            if entry is None:
+                return self.nflog.pop(key, None) is not None
+            current = self.nflog.get(key)
+            if current is not None and current.at > entry.at:
+                return False
+            self.nflog[key] = entry
+            return True
+
     async def tick(self) -> int:
         """Flush every group due now; returns how many notifications were sent."""
         now = self.clock()
         if now >= self._next_nflog_gc:
             self._next_nflog_gc = now + NFLOG_GC_INTERVAL_S
             self.gc_nflog(now)
+        if not self.active():
+            self._standby(now)
+            return 0
+        if not self._was_active:
+            self._resume(now)
         due = []
         with self._lock:
             for group in list(self.groups.values()):
@@ -213,6 +238,9 @@ class Dispatcher:
                 notification = hook.before_send(notification)
             if notification is None:
                 continue
+            if not self.active():  # leadership lost during this tick: the next leader sends the rest
+                self._was_active = False  # (and if this node leads again, it resumes them at once)
+                break
             results = await self._deliver(notification)
             with self._lock:
                 keys = self._integration_keys(notification.receiver)
@@ -228,6 +256,32 @@ class Dispatcher:
                 await hook.after_send(notification, results)
             sent += 1
         return sent
+
+    def _standby(self, now: float) -> None:
+        """A tick of a node that does not send: keep the timers, drop resolved alerts the log says were told."""
+        self._was_active = False
+        with self._lock:
+            for group in list(self.groups.values()):
+                if group.next_flush > now:
+                    continue
+                group.next_flush = now + group.route.group_interval_ms / 1000
+                group.flushed_once = True
+                keys = self._integration_keys(group.route.receiver)
+                self._drop_resolved(group, [self._entry(group.key, group.route.receiver, k) for k in keys], now)
+
+    def _resume(self, now: float) -> None:
+        """This node starts sending: each group flushes one group_interval after its last logged notification."""
+        self._was_active = True
+        with self._lock:
+            last: dict[str, float] = {}
+            for (key, _, _), entry in self.nflog.items():
+                last[key] = max(last.get(key, 0.0), entry.at)
+            for group in self.groups.values():
+                if group.key in last:
+                    group.next_flush = max(now, last[group.key] + group.route.group_interval_ms / 1000)
+                elif group.flushed_once:
+                    group.next_flush = now  # never told (as far as the log says): at once
+                group.attempted = None
 
     async def _deliver(self, notification: Notification) -> list[DeliveryResult]:
         try:

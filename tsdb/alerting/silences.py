@@ -136,6 +136,16 @@ class SilenceStore:
         if self.on_change is not None:
             self.on_change(silence)
 
+    def merge(self, silence: Silence) -> bool:
+        """Take a silence as another node of a notification cluster has it (no ``on_change``): kept unless
+        this store has a newer version of it. Returns whether it was taken."""
+        with self._lock:
+            old = self.silences.get(silence.id)
+            if old is not None and old.updated_at > silence.updated_at:
+                return False
+            self.silences[silence.id] = silence
+        return True
+
     def get(self, silence_id: str) -> Silence | None:
         with self._lock:
             return self.silences.get(silence_id)

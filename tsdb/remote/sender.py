@@ -38,6 +38,7 @@ from tsdb.remote.queue import DiskQueue, decode_batch, encode_blobs, label_blob
 from tsdb.scrape.relabel import relabel
 from tsdb.secrets import redact_urls
 from tsdb.server.remote_write import compress_snappy, encode_write_request
+from tsdb.tls_client import client_ssl_context
 
 log = logging.getLogger("tsdb.remote")
 
@@ -102,13 +103,7 @@ def ssl_context(config: RemoteWriteConfig) -> ssl.SSLContext | None:
     if not config.url.startswith("https://"):
         return None
     tls = config.tls
-    context = ssl.create_default_context(cafile=tls.ca_file or None)
-    if tls.cert_file:
-        context.load_cert_chain(tls.cert_file, tls.key_file)
-    if tls.insecure_skip_verify:
-        context.check_hostname = False
-        context.verify_mode = ssl.CERT_NONE
-    return context
+    return client_ssl_context(tls.ca_file, tls.cert_file, tls.key_file, tls.insecure_skip_verify)
 
 
 class Remote:

@@ -38,12 +38,14 @@ if TYPE_CHECKING:
     from tsdb.alerting.model import Notifier
     from tsdb.alerting.receivers import ReceiverSet
     from tsdb.rules.manager import RuleManager
+    from tsdb.server.components.cluster import ClusterComponent
 
 log = logging.getLogger("tsdb.server")
 
 # "module:function" of every component factory, in build order (services flow forward only).
 COMPONENT_FACTORIES: list[str] = [
     "tsdb.server.components.remote_write:build",  # first: stopped last, so final flushes are forwarded too
+    "tsdb.server.components.cluster:build",  # before notifications: they replicate their state through it
     "tsdb.server.components.notifications:build",
     "tsdb.server.components.escalation:build",
     "tsdb.server.components.incidents:build",
@@ -70,6 +72,8 @@ class Services:
     """The notification dispatcher (escalation and correlation hook into it)."""
     receivers: ReceiverSet | None = None
     """The current receivers (replaced on reload; escalation delivers through them)."""
+    cluster: ClusterComponent | None = None
+    """The notification cluster this node belongs to (None: a node on its own, which always dispatches)."""
     rule_manager: Callable[[], RuleManager | None] | None = None
     """The rule evaluator's current manager (None while no rules run; the SLO status reads alert states)."""
 

@@ -43,6 +43,13 @@ from tsdb.server.auth import parse_basic
 from tsdb.server.components.base import UNCHANGED, Reload, ServerContext, run_every
 from tsdb.server.components.groups import group_json
 from tsdb.server.params import parse_time
+from tsdb.server.shared_alerting import (
+    SharedEscalationStore,
+    override_json,
+    override_key,
+    share_escalation,
+    share_overrides,
+)
 from tsdb.timefmt import format_rfc3339, parse_rfc3339
 
 
@@ -60,10 +67,16 @@ class EscalationComponent:
         self.override_store = OverrideStore(context.db.path / "alerting" / "oncall.sqlite")
         self.runtime_overrides = self.override_store.load()
         self.oncall = self.config_oncall.with_runtime_overrides(self.runtime_overrides)
-        store = EscalationStore(context.db.path / "alerting" / "escalation.sqlite")
+        self.cluster = context.services.cluster
+        path = context.db.path / "alerting" / "escalation.sqlite"
+        store = SharedEscalationStore(path, self.cluster.state) if self.cluster else EscalationStore(path)
         self.hook = EscalationHook(policies, bindings, self.oncall, self._deliver, store, time.time,
                                    context.external_url, self.metrics)
         self.store = store
+        if self.cluster is not None and isinstance(store, SharedEscalationStore):
+            share_escalation(self.cluster.state, self.hook, store)
+            share_overrides(self.cluster.state, self.override_store, lambda: self.runtime_overrides,
+                            self._set_runtime_overrides)
         self.dispatcher.add_hook(self.hook)
         self._stop = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -91,6 +104,10 @@ class EscalationComponent:
             await old.close()
 
         return Reload(apply, users.close)
+
+    def _set_runtime_overrides(self, overrides: dict[str, list[Override]]) -> None:
+        self.runtime_overrides = overrides
+        self._merge_overrides()
 
     def _merge_overrides(self) -> None:
         """Put the config's schedules plus the runtime overrides in effect (API and escalation alike)."""
@@ -191,6 +208,8 @@ class EscalationComponent:
         self.runtime_overrides = {**self.runtime_overrides,
                                   name: [*self.runtime_overrides.get(name, []), override]}
         self._merge_overrides()
+        if self.cluster is not None:
+            self.cluster.state.publish("overrides", override_key(name, override.id), override_json(override))
         return web.json_response({"status": "success", "data": _override_json(override)})
 
     async def delete_override(self, request: web.Request) -> web.Response:
@@ -208,6 +227,8 @@ class EscalationComponent:
         self.runtime_overrides = {**self.runtime_overrides,
                                   name: [o for o in self.runtime_overrides[name] if o.id != override_id]}
         self._merge_overrides()
+        if self.cluster is not None:
+            self.cluster.state.publish("overrides", override_key(name, override_id), None)
         return web.json_response({"status": "success", "data": {"id": override_id}})
 
     async def ack_page(self, request: web.Request) -> web.Response:
@@ -271,9 +292,13 @@ class EscalationComponent:
                   if (g := group_json(self.dispatcher, self.hook, key)) is not None]
         return web.json_response({"status": "success", "data": {"escalations": out, "acks": acks, "groups": groups}})
 
+    async def _tick(self) -> None:
+        if self.cluster is None or self.cluster.is_active():  # in a cluster, the dispatching node escalates
+            await self.hook.tick()
+
     async def start(self) -> None:
         self._task = asyncio.get_running_loop().create_task(
-            run_every(self._stop, 0.5, self.hook.tick, "escalation steps"))
+            run_every(self._stop, 0.5, self._tick, "escalation steps"))
 
     async def stop(self) -> None:
         self._stop.set()

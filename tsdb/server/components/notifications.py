@@ -29,6 +29,7 @@ from tsdb.config import ServerConfig, parse_duration_ms
 from tsdb.errors import ConfigError
 from tsdb.server.alertmanager_api import AlertmanagerApi
 from tsdb.server.components.base import UNCHANGED, Reload, ServerContext
+from tsdb.server.shared_alerting import share_notifications
 
 _KEYS = {"config_file", "config", "resolve_timeout", "rate_limits", "escalation", "oncall", "correlation"}
 
@@ -62,6 +63,9 @@ class AlertingComponent:
         self.dispatcher.nflog.update(self.store.load_nflog())
         self.dispatcher.on_log = self.store.save_nflog
         self.dispatcher.on_forget = self.store.forget_nflog
+        cluster = context.services.cluster
+        if cluster is not None:  # only the elected node sends; the log and silences are shared
+            share_notifications(cluster.state, self.dispatcher, self.store, cluster.is_active)
         self.api = AlertmanagerApi(self.dispatcher, self.text, lambda: self.receivers.delivery_log())
         context.services.notifier = DispatcherNotifier(self.dispatcher)
         context.services.dispatcher = self.dispatcher

@@ -34,6 +34,7 @@ from tsdb.storage.chunks.xor import decode_chunks
 from tsdb.storage.interfaces import FlatSeries, SelectHints, clip_flat
 from tsdb.storage.merge import merge_samples
 from tsdb.storage.remote.frames import split_frames
+from tsdb.tls_client import client_ssl_context
 
 STREAMED_CONTENT_TYPE = "application/x-streamed-protobuf"
 MAX_RESPONSE_BYTES = 1 << 30
@@ -176,14 +177,9 @@ class StoreClient:
 
 def _ssl_context(spec: StoreSpec) -> ssl.SSLContext:
     tls = spec.tls_config
-    context = ssl.create_default_context(cafile=tls.ca_file or None if tls else None)
-    if tls is not None:
-        if tls.cert_file:
-            context.load_cert_chain(tls.cert_file, tls.key_file or None)
-        if tls.insecure_skip_verify:
-            context.check_hostname = False
-            context.verify_mode = ssl.CERT_NONE
-    return context
+    if tls is None:
+        return client_ssl_context()
+    return client_ssl_context(tls.ca_file, tls.cert_file, tls.key_file, tls.insecure_skip_verify)
 
 
 def _seconds(ms: int) -> str:

@@ -1,0 +1,199 @@
+"""Two ``tsdb serve`` replicas in front of a two-node Alertmanager cluster behave like Prometheus replicas.
+
+Real components on 127.0.0.1: two Debian prometheus-alertmanager processes gossiping with each other
+(``tests/alertmanager_peer.py``), two tsdb servers with the same rule file and ``rules.alertmanagers`` listing
+both Alertmanagers, and an aiohttp webhook receiver counting notifications.
+
+1. Every replica sends its alerts to every Alertmanager (each Alertmanager shows the alert as last posted by
+   replica a, then by replica b).
+2. The Alertmanager cluster deduplicates: the receiver gets the firing notification once, also after waiting
+   past the second node's ``--cluster.peer-timeout`` (when it would send a duplicate).
+3. After SIGKILL of one replica and of the Alertmanager that notified, a new alert still reaches the receiver
+   exactly once (from the surviving Alertmanager, sent by the surviving replica).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+from typing import Any, TypeVar
+
+import numpy as np
+import pytest
+import yaml
+from aiohttp import web
+
+from tests.aiohttp_thread import AiohttpThread
+from tests.alertmanager_peer import AlertmanagerNode, running_alertmanager_cluster
+from tests.contracts.prometheus_peer import remote_write
+from tests.integration.serve import ServeProcess
+from tsdb.labels import Labels
+
+# every wait below has its own deadline; the timeout only stops a hung child process (about 25 s normally)
+pytestmark = [pytest.mark.external, pytest.mark.timeout(300)]
+
+PEER_TIMEOUT_S = 2
+"""``--cluster.peer-timeout``: the node at position 1 waits this long for position 0 to notify, then sends
+itself unless the notification log gossiped to it says the notification went out."""
+DUPLICATE_WINDOW_S = PEER_TIMEOUT_S + 3
+"""How long after a delivery a duplicate could still come: the peer timeout, then a group_interval tick (1 s)
+and slack for the webhook call. "Exactly once" is asserted only after this."""
+
+RULES = """
+groups:
+  - name: ha
+    interval: 1s
+    rules:
+      - alert: HAFirst
+        expr: vector(1)
+        labels: {severity: page}
+      - alert: HASecond
+        expr: ha_trigger > 0
+        for: 4s
+        labels: {severity: page}
+"""
+"""``HAFirst`` fires at the first evaluation; ``HASecond`` once ``ha_trigger`` is written and 4 s passed, long
+enough to see it pending on both replicas and kill one before it fires."""
+
+T = TypeVar("T")
+
+
+def _wait(check: Callable[[], T | None], what: str, seconds: float) -> T:
+    """The first truthy ``check()``, polled every 0.1 s; AssertionError naming ``what`` after ``seconds``."""
+    deadline = time.monotonic() + seconds
+    while True:
+        result = check()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what}: not within {seconds} s")
+        time.sleep(0.1)
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """One webhook call: the Alertmanager that sent it (its external URL), the group and its alerts."""
+
+    sender: str
+    group_key: str
+    status: str
+    alertnames: tuple[str, ...]
+    at: float
+
+
+class Receiver:
+    """A webhook receiver on 127.0.0.1 recording every notification it gets, in arrival order."""
+
+    def __init__(self) -> None:
+        self.deliveries: list[Delivery] = []
+
+        async def hook(request: web.Request) -> web.Response:
+            body = await request.json()
+            self.deliveries.append(Delivery(body["externalURL"], body["groupKey"], body["status"],
+                                            tuple(sorted(a["labels"]["alertname"] for a in body["alerts"])),
+                                            time.monotonic()))
+            return web.Response(text="ok")
+
+        app = web.Application()
+        app.router.add_post("/hook", hook)
+        self.thread = AiohttpThread(app)
+        self.url = f"{self.thread.url}/hook"
+
+    def firing(self, alertname: str) -> list[Delivery]:
+        """Firing notifications whose group holds ``alertname`` (a copy; the server thread appends)."""
+        return [d for d in list(self.deliveries) if d.status == "firing" and alertname in d.alertnames]
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    r = Receiver()
+    try:
+        yield r
+    finally:
+        r.thread.close()
+
+
+def _am_alert(node: AlertmanagerNode, alertname: str) -> dict[str, Any] | None:
+    """The active alert ``alertname`` as ``node`` holds it (merged over all senders), or None."""
+    alerts = node.get("/api/v2/alerts?active=true&silenced=false&inhibited=false")
+    return next((a for a in alerts if a["labels"].get("alertname") == alertname), None)
+
+
+def _sent_by(node: AlertmanagerNode, alertname: str, replica: ServeProcess) -> bool:
+    """True when ``node``'s copy of ``alertname`` was last posted by ``replica``: Alertmanager keeps the
+    latest-received copy of an alert, and tsdb's generatorURL starts with the replica's external URL."""
+    alert = _am_alert(node, alertname)
+    return alert is not None and str(alert["generatorURL"]).startswith(replica.url + "/")
+
+
+def _pending(replica: ServeProcess, alertname: str) -> bool:
+    """True when ``replica``'s rule evaluator holds ``alertname`` as pending (``/api/v1/alerts``)."""
+    status, body = replica.get("/api/v1/alerts")
+    assert status == 200, body
+    return any(a["labels"]["alertname"] == alertname and a["state"] == "pending" for a in body["data"]["alerts"])
+
+
+def test_replicas_and_alertmanager_cluster_notify_once(tmp_path: Path, receiver: Receiver) -> None:
+    rules = tmp_path / "rules.yml"
+    rules.write_text(RULES)
+    am_config = tmp_path / "alertmanager.yml"
+    # one group per alert name; repeat_interval far past the test so any second delivery is a duplicate
+    am_config.write_text(yaml.safe_dump({
+        "route": {"receiver": "hook", "group_by": ["alertname"], "group_wait": "1s", "group_interval": "1s",
+                  "repeat_interval": "1h"},
+        "receivers": [{"name": "hook", "webhook_configs": [{"url": receiver.url}]}]}))
+
+    with running_alertmanager_cluster(tmp_path / "am", am_config, 2, peer_timeout=f"{PEER_TIMEOUT_S}s") as ams, \
+            ExitStack() as stack:
+        config = tmp_path / "tsdb.yml"
+        config.write_text(yaml.safe_dump({
+            # the same external labels on both replicas: their alerts must carry identical label sets for
+            # Alertmanager to merge them (tsdb has no alert relabelling to drop a per-replica label)
+            "external_labels": {"cluster": "ha"},
+            "rules": {"files": [str(rules)], "evaluation_interval": "1s",
+                      # no resend within the test: what each Alertmanager holds shows who posted last
+                      "resend_delay": "1m",
+                      "alertmanagers": [{"url": am.url} for am in ams]}}))
+        replicas: list[ServeProcess] = []
+        # 1. each replica, once started, posts HAFirst to every Alertmanager
+        for name in ("a", "b"):
+            replica = ServeProcess(tmp_path / f"replica-{name}", "--config", str(config), "--no-collect")
+            stack.callback(replica.kill)
+            replicas.append(replica)
+            for am in ams:
+                _wait(partial(_sent_by, am, "HAFirst", replica), f"HAFirst from replica {name} on {am.url}", 20)
+        for am in ams:
+            alert = _am_alert(am, "HAFirst")
+            assert alert is not None and alert["labels"] == {"alertname": "HAFirst", "severity": "page",
+                                                             "cluster": "ha"}
+
+        # 2. one notification for the group, though both nodes hold the alert from both replicas
+        first = _wait(lambda: receiver.firing("HAFirst"), "HAFirst notification", 20)[0]
+        time.sleep(max(0.0, first.at + DUPLICATE_WINDOW_S - time.monotonic()))
+        assert receiver.firing("HAFirst") == [first]
+        notifier = next(am for am in ams if am.url == first.sender)
+
+        # 3. both replicas see the trigger (HASecond pending), then one replica and the Alertmanager that
+        # notified die before it fires
+        now_ms = np.array([int(time.time() * 1000)], np.int64)
+        for replica in replicas:
+            remote_write(replica.url, "/api/v1/write", [(Labels({"__name__": "ha_trigger"}), now_ms, np.array([1.0]))])
+        for replica in replicas:
+            _wait(partial(_pending, replica, "HASecond"), f"HASecond pending on {replica.url}", 3)
+        dead_replica, survivor = replicas
+        dead_replica.kill()
+        notifier.kill()
+        assert not receiver.firing("HASecond"), "HASecond notified before the kills: the test raced"
+        surviving_am = next(am for am in ams if am is not notifier)
+
+        second = _wait(lambda: receiver.firing("HASecond"), "HASecond notification after the kills", 20)[0]
+        assert second.sender == surviving_am.url
+        assert _sent_by(surviving_am, "HASecond", survivor)
+        time.sleep(max(0.0, second.at + DUPLICATE_WINDOW_S - time.monotonic()))
+        assert receiver.firing("HASecond") == [second]
+        assert receiver.firing("HAFirst") == [first]
+        assert survivor.proc.poll() is None and surviving_am.alive()

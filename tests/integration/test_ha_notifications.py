@@ -1,0 +1,215 @@
+"""A notification cluster of three real ``tsdb serve`` nodes and a real etcd, delivering to a real webhook.
+
+Every node evaluates the same rule on the same data (written to each, as replicated remote-write would);
+exactly one node sends. The test checks: one notification per group (from the elected node); a silence made
+with ``amtool`` on one node mutes on all; an acknowledgement made on a standby reaches the dispatcher; the
+dispatcher killed with SIGKILL is replaced within the lease TTL plus a group interval, and the new one sends
+what is new exactly once and repeats nothing; a restarted node gets the shared state; while etcd is down no
+node can prove it alone dispatches, and once etcd is back, what fired meanwhile is delivered once.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from aiohttp import web
+
+from tests.aiohttp_thread import AiohttpThread
+from tests.etcd_peer import EtcdProcess, running_etcd
+from tests.integration.serve import ServeProcess
+from tests.needs import require_binary
+from tsdb.alerting.escalation import encode_key
+
+pytestmark = pytest.mark.external
+
+LEASE_TTL_S = 3
+GROUP_INTERVAL_S = 2
+RULES = "groups: [{name: ha, interval: 1s, rules: [{alert: Up, expr: 'ha_value > 0'}]}]\n"
+
+
+class Receiver:
+    """A webhook receiver recording every notification: (arrival, instance, status, sending node)."""
+
+    def __init__(self) -> None:
+        self.got: list[tuple[float, str, str, str]] = []
+        self._lock = threading.Lock()
+        app = web.Application()
+        app.router.add_post("/hook", self._hook)
+        self.server = AiohttpThread(app)
+
+    async def _hook(self, request: web.Request) -> web.Response:
+        body = await request.json()
+        with self._lock:
+            self.got.append((time.monotonic(), body["groupLabels"].get("instance", ""), body["status"],
+                             body["externalURL"]))
+        return web.Response(text="ok")
+
+    def of(self, instance: str) -> list[tuple[float, str, str, str]]:
+        with self._lock:
+            return [g for g in self.got if g[1] == instance]
+
+
+def _until(condition: Callable[[], Any], timeout_s: float, what: str) -> Any:
+    deadline = time.monotonic() + timeout_s
+    while True:
+        value = condition()
+        if value:
+            return value
+        assert time.monotonic() < deadline, f"not within {timeout_s}s: {what}"
+        time.sleep(0.1)
+
+
+def _config(tmp: Path, name: str, etcd: EtcdProcess, hook: str) -> Path:
+    rules = tmp / "rules.yml"
+    rules.write_text(RULES)
+    config = {
+        "rules": {"files": [str(rules)], "evaluation_interval": "1s"},
+        "notifications": {"config": {
+            "route": {"receiver": "hook", "group_by": ["alertname", "instance"], "group_wait": "1s",
+                      "group_interval": f"{GROUP_INTERVAL_S}s", "repeat_interval": "1h"},
+            "receivers": [{"name": "hook", "webhook_configs": [{"url": hook, "send_resolved": False}]}]}},
+        "cluster": {"name": "ha-test", "etcd": {"endpoints": [etcd.url], "timeout": "1s"},
+                    "lease_ttl": f"{LEASE_TTL_S}s"}}
+    path = tmp / f"{name}.yml"
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+def _status(node: ServeProcess) -> dict[str, Any]:
+    code, body = node.get("/api/v1/status/cluster")
+    assert code == 200, body
+    return dict(body["data"])
+
+
+def _dispatchers(nodes: list[ServeProcess]) -> list[ServeProcess]:
+    out = []
+    for node in nodes:
+        try:
+            if _status(node)["dispatching"]:
+                out.append(node)
+        except OSError:
+            pass
+    return out
+
+
+def _fire(nodes: list[ServeProcess], instance: str) -> None:
+    """``ha_value{instance=...} 1`` written to every node (InfluxDB line protocol: measurement_field)."""
+    for node in nodes:
+        code, text = node.post("/write", f"ha,instance={instance} value=1\n".encode(), {})
+        assert code == 204, text
+
+
+def _amtool(node: ServeProcess, *args: str) -> str:
+    amtool = require_binary("amtool", package="prometheus-alertmanager")
+    proc = subprocess.run([amtool, f"--alertmanager.url={node.url}", *args], capture_output=True, text=True,
+                          timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    return proc.stdout
+
+
+@pytest.fixture
+def cluster(tmp_path: Path) -> Iterator[tuple[EtcdProcess, list[ServeProcess], Receiver]]:
+    receiver = Receiver()
+    with running_etcd(tmp_path) as etcd:
+        nodes: list[ServeProcess] = []
+        try:
+            for i in range(3):
+                config = _config(tmp_path, f"node{i}", etcd, f"{receiver.server.url}/hook")
+                nodes.append(ServeProcess(tmp_path / f"data{i}", "--config", str(config)))
+            yield etcd, nodes, receiver
+        finally:
+            for node in nodes:
+                node.kill()
+            receiver.server.close()
+
+
+def test_one_dispatcher_shared_state_and_failover(cluster: tuple[EtcdProcess, list[ServeProcess], Receiver]
+                                                  ) -> None:
+    etcd, nodes, receiver = cluster
+    leader = _until(lambda: _dispatchers(nodes), 30, "a dispatcher elected")
+    assert len(leader) == 1
+    leader = leader[0]
+    _until(lambda: all(len(_status(n)["members"]) == 3 for n in nodes), 15, "three members seen by all")
+    standbys = [n for n in nodes if n is not leader]
+    assert all(_status(n)["leader"] == _status(leader)["node"] for n in nodes)
+
+    # one notification per group, from the dispatcher only
+    _fire(nodes, "i1")
+    _until(lambda: receiver.of("i1"), 20, "the i1 notification")
+    time.sleep(2 * GROUP_INTERVAL_S + 1)
+    assert [g[3] for g in receiver.of("i1")] == [leader.url]
+
+    # a silence made with amtool on a standby mutes on every node
+    silence_id = _amtool(standbys[0], "silence", "add", "instance=i2", "--comment=maintenance",
+                         "--duration=1h").strip()
+    _until(lambda: all(silence_id in _amtool(n, "silence", "query", "-q") for n in nodes), 10,
+           "the silence on every node")
+    _fire(nodes, "i2")
+    time.sleep(2 * GROUP_INTERVAL_S + 2)
+    assert receiver.of("i2") == []
+
+    # an acknowledgement made on a standby reaches the dispatcher
+    group_key = '{}:{alertname="Up",instance="i1"}'
+    code, text = standbys[1].post(f"/api/v1/alerts/groups/{encode_key(group_key)}/ack",
+                                  json.dumps({"by": "oncall"}).encode(), {"Content-Type": "application/json"})
+    assert code == 200, text
+
+    def acked_on_leader() -> bool:
+        _, body = leader.get("/api/v1/escalations")
+        return any(a["groupKey"] == group_key and a["by"] == "oncall" for a in body["data"]["acks"])
+
+    _until(acked_on_leader, 10, "the acknowledgement on the dispatcher")
+
+    # SIGKILL the dispatcher: a survivor takes over and sends only what is new
+    leader.kill()
+    killed = time.monotonic()
+    survivors = standbys
+    _fire(survivors, "i3")
+    new_leader = _until(lambda: _dispatchers(survivors), LEASE_TTL_S + 10, "a new dispatcher")[0]
+    takeover_s = time.monotonic() - killed
+    _until(lambda: receiver.of("i3"), LEASE_TTL_S + GROUP_INTERVAL_S + 10, "the i3 notification")
+    delivered_s = receiver.of("i3")[0][0] - killed
+    time.sleep(2 * GROUP_INTERVAL_S + 1)
+    assert [g[3] for g in receiver.of("i3")] == [new_leader.url]
+    assert len(receiver.of("i1")) == 1 and receiver.of("i2") == []  # nothing repeated, the silence holds
+    # (bounds generous for loaded machines; `python -m benchmarks ha` measures the takeover)
+    assert takeover_s < LEASE_TTL_S + 8 and delivered_s < LEASE_TTL_S + GROUP_INTERVAL_S + 10
+    print(f"takeover {takeover_s:.1f}s, first new notification {delivered_s:.1f}s after the SIGKILL")
+
+    # the killed node comes back as a standby with the shared state
+    leader.restart()
+    _until(lambda: len(_status(leader)["members"]) == 3 and _status(leader)["state"]["ready"], 20,
+           "the restarted node rejoined")
+    assert not _status(leader)["dispatching"]
+    assert silence_id in _amtool(leader, "silence", "query", "-q")
+
+    # etcd down: the dispatcher steps down within its TTL; what fires meanwhile is sent once etcd is back
+    etcd.kill()
+    _until(lambda: not _dispatchers(nodes), LEASE_TTL_S + 2, "no dispatcher without etcd")
+    _fire(nodes, "i4")
+    time.sleep(2)
+    assert receiver.of("i4") == []
+    etcd.start()
+    _until(lambda: receiver.of("i4"), 30, "the i4 notification after etcd returned")
+    time.sleep(2 * GROUP_INTERVAL_S + 1)
+    assert len(receiver.of("i4")) == 1
+    assert len(receiver.of("i1")) == 1 and len(receiver.of("i3")) == 1
+    assert len(_dispatchers(nodes)) == 1
+
+
+def test_cluster_section_errors_name_the_key(tmp_path: Path) -> None:
+    config = tmp_path / "bad.yml"
+    config.write_text(yaml.safe_dump({"cluster": {"name": "x", "etcd": {"endpoints": ["127.0.0.1:2379"]}}}))
+    proc = subprocess.run([sys.executable, "-m", "tsdb.cli", "serve", "--config", str(config), "--data-dir",
+                           str(tmp_path / "d")], capture_output=True, text=True, timeout=120)
+    assert proc.returncode != 0
+    assert "cluster.etcd.endpoints" in proc.stderr + proc.stdout
