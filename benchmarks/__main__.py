@@ -21,6 +21,7 @@ COMMANDS: dict[str, str] = {
     "shutdown": "benchmarks.shutdown",
     "statsd": "benchmarks.statsd",
     "soak": "benchmarks.soak",
+    "ha": "benchmarks.ha",
 }
 
 

