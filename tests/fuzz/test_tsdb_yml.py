@@ -47,6 +47,7 @@ PLAUSIBLE: dict[str, list[object]] = {
     "static_configs": [[{"targets": ["a:1"]}], [5], [{"labels": 5}]], "params": [{"a": ["b"]}, []],
     "sample_limit": [10, "x", 1e400], "basic_auth": [{"username": "u"}, "x"], "tls_config": [{"ca_file": "c"}, 3],
     "relabel_configs": [[{"action": "drop", "regex": "("}], [3]], "web_roles": [{"a": "read"}, {"a": "root"}, []],
+    "alert_relabel_configs": [[{"action": "labeldrop", "regex": "replica"}], [{"action": "bogus"}], "x"],
 }
 job = st.fixed_dictionaries({"job_name": st.one_of(st.just("node"), values(KEYS))},
                             optional={k: st.one_of(st.sampled_from(PLAUSIBLE.get(k, [None])), values(KEYS))

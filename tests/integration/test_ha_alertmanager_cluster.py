@@ -2,10 +2,12 @@
 
 Real components on 127.0.0.1: two Debian prometheus-alertmanager processes gossiping with each other
 (``tests/alertmanager_peer.py``), two tsdb servers with the same rule file and ``rules.alertmanagers`` listing
-both Alertmanagers, and an aiohttp webhook receiver counting notifications.
+both Alertmanagers, and an aiohttp webhook receiver counting notifications. Each replica carries its own
+``external_labels: {replica: a|b}`` (as for the global view's deduplication) and drops it from its alerts with
+``rules.alert_relabel_configs: [{action: labeldrop, regex: replica}]``, as Prometheus HA pairs do.
 
 1. Every replica sends its alerts to every Alertmanager (each Alertmanager shows the alert as last posted by
-   replica a, then by replica b).
+   replica a, then by replica b), with identical label sets: no ``replica`` label.
 2. The Alertmanager cluster deduplicates: the receiver gets the firing notification once, also after waiting
    past the second node's ``--cluster.peer-timeout`` (when it would send a duplicate).
 3. After SIGKILL of one replica and of the Alertmanager that notified, a new alert still reaches the receiver
@@ -118,9 +120,12 @@ def receiver() -> Iterator[Receiver]:
 
 
 def _am_alert(node: AlertmanagerNode, alertname: str) -> dict[str, Any] | None:
-    """The active alert ``alertname`` as ``node`` holds it (merged over all senders), or None."""
+    """The active alert ``alertname`` as ``node`` holds it (merged over all senders), or None; AssertionError
+    when ``node`` holds it under several label sets (the replicas' alerts differ: a replica label got through)."""
     alerts = node.get("/api/v2/alerts?active=true&silenced=false&inhibited=false")
-    return next((a for a in alerts if a["labels"].get("alertname") == alertname), None)
+    found = [a for a in alerts if a["labels"].get("alertname") == alertname]
+    assert len(found) <= 1, f"{alertname} held as {len(found)} alerts: {[a['labels'] for a in found]}"
+    return found[0] if found else None
 
 
 def _sent_by(node: AlertmanagerNode, alertname: str, replica: ServeProcess) -> bool:
@@ -149,18 +154,19 @@ def test_replicas_and_alertmanager_cluster_notify_once(tmp_path: Path, receiver:
 
     with running_alertmanager_cluster(tmp_path / "am", am_config, 2, peer_timeout=f"{PEER_TIMEOUT_S}s") as ams, \
             ExitStack() as stack:
-        config = tmp_path / "tsdb.yml"
-        config.write_text(yaml.safe_dump({
-            # the same external labels on both replicas: their alerts must carry identical label sets for
-            # Alertmanager to merge them (tsdb has no alert relabelling to drop a per-replica label)
-            "external_labels": {"cluster": "ha"},
-            "rules": {"files": [str(rules)], "evaluation_interval": "1s",
-                      # no resend within the test: what each Alertmanager holds shows who posted last
-                      "resend_delay": "1m",
-                      "alertmanagers": [{"url": am.url} for am in ams]}}))
         replicas: list[ServeProcess] = []
         # 1. each replica, once started, posts HAFirst to every Alertmanager
         for name in ("a", "b"):
+            config = tmp_path / f"tsdb-{name}.yml"
+            config.write_text(yaml.safe_dump({
+                # a per-replica label, dropped from alerts: Alertmanager merges alerts only when their label
+                # sets are identical
+                "external_labels": {"cluster": "ha", "replica": name},
+                "rules": {"files": [str(rules)], "evaluation_interval": "1s",
+                          # no resend within the test: what each Alertmanager holds shows who posted last
+                          "resend_delay": "1m",
+                          "alertmanagers": [{"url": am.url} for am in ams],
+                          "alert_relabel_configs": [{"action": "labeldrop", "regex": "replica"}]}}))
             replica = ServeProcess(tmp_path / f"replica-{name}", "--config", str(config), "--no-collect")
             stack.callback(replica.kill)
             replicas.append(replica)

@@ -7,18 +7,21 @@ from typing import Any
 
 from tsdb.config import config_list, parse_duration_ms
 from tsdb.errors import ConfigError, TsdbError
+from tsdb.scrape.relabel import RelabelRule, parse_rules
 
-_KEYS = {"files", "evaluation_interval", "resend_delay", "alertmanagers"}
+_KEYS = {"files", "evaluation_interval", "resend_delay", "alertmanagers", "alert_relabel_configs"}
 
 
 @dataclass(frozen=True)
 class RulesConfig:
-    """Rule files (globs), the default evaluation interval, and where alerts go."""
+    """Rule files (globs), the default evaluation interval, where alerts go and how they are relabelled."""
 
     files: tuple[str, ...] = ()
     evaluation_interval_ms: int = 60_000
     resend_delay_ms: int = 60_000
     alertmanagers: tuple[str, ...] = field(default=())
+    alert_relabel_configs: tuple[RelabelRule, ...] = ()
+    """Prometheus's ``alerting.alert_relabel_configs``: applied to every alert sent (external labels added)."""
 
     @classmethod
     def from_raw(cls, raw: dict[str, Any] | None) -> RulesConfig:
@@ -44,4 +47,5 @@ class RulesConfig:
             raise ConfigError(str(err)) from err
         if interval <= 0:
             raise ConfigError("rules.evaluation_interval must be positive")
-        return cls(tuple(files), interval, resend, tuple(urls))
+        relabel = parse_rules(raw.get("alert_relabel_configs"), "rules.alert_relabel_configs")
+        return cls(tuple(files), interval, resend, tuple(urls), relabel)

@@ -6,12 +6,15 @@ them. :meth:`RuleManager.tick` evaluates the groups due at a time (tests drive i
 :meth:`run` loops in a thread. Alert state (active-since, firing, keep-firing deadline) is written to
 ``<state_dir>/rules-state.json`` after each evaluation that changed it and restored on start, so a restart
 never turns a firing alert back to pending or fires it twice. :meth:`reload` re-reads the files and keeps
-the state of rules whose definition did not change.
+the state of rules whose definition did not change. Alerts go to the notifiers with the external labels added and
+then ``alert_relabel`` applied (Prometheus's ``alert_relabel_configs``); an alert the relabelling drops goes to
+no notifier.
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
 import json
 import logging
@@ -26,6 +29,7 @@ from tsdb.alerting.model import Notifier
 from tsdb.rules.alerting import Alert, AlertingRuleState
 from tsdb.rules.group import RESEND_DELAY_MS, GroupState, QueryFunc, RecordingRuleState
 from tsdb.rules.loader import RuleGroup, load_rule_files
+from tsdb.scrape.relabel import RelabelRule, relabel
 from tsdb.storage.fileutil import atomic_write
 from tsdb.storage.interfaces import Appendable
 
@@ -42,7 +46,8 @@ class RuleManager:
                  external_labels: dict[str, str] | None = None, external_url: str = "",
                  state_dir: Path | None = None, resend_delay_ms: int = RESEND_DELAY_MS,
                  clock: Callable[[], float] = time.time, base_dir: Path | None = None,
-                 generated: Callable[[], list[RuleGroup]] | None = None) -> None:
+                 generated: Callable[[], list[RuleGroup]] | None = None,
+                 alert_relabel: Sequence[RelabelRule] = ()) -> None:
         self.patterns = list(patterns)
         self.generated = generated  # groups run alongside the rule files' (the server's SLO rules)
         self.query = query
@@ -51,6 +56,7 @@ class RuleManager:
         self.interval_ms = interval_ms
         self.external_labels = dict(external_labels or {})
         self.external_url = external_url
+        self.alert_relabel = tuple(alert_relabel)
         self.state_dir = state_dir
         self.resend_delay_ms = resend_delay_ms
         self.clock = clock
@@ -82,10 +88,11 @@ class RuleManager:
     def apply(self, groups: list[RuleGroup], *, patterns: Sequence[str] | None = None,
               interval_ms: int | None = None, resend_delay_ms: int | None = None,
               notifiers: Sequence[Notifier] | None = None,
-              generated: Callable[[], list[RuleGroup]] | None = None) -> None:
+              generated: Callable[[], list[RuleGroup]] | None = None,
+              alert_relabel: Sequence[RelabelRule] | None = None) -> None:
         """Install already loaded ``groups`` (unchanged rules keep their state) and, when given, new rule file
-        patterns, default interval, resend delay, notifiers and generated groups (a server reload, validated
-        beforehand)."""
+        patterns, default interval, resend delay, notifiers, generated groups and alert relabelling (a server
+        reload, validated beforehand)."""
         with self._lock:
             if patterns is not None:
                 self.patterns = list(patterns)
@@ -97,6 +104,8 @@ class RuleManager:
                 self.notifiers = list(notifiers)
             if generated is not None:
                 self.generated = generated
+            if alert_relabel is not None:
+                self.alert_relabel = tuple(alert_relabel)
             self._install(groups)
         log.info("rules reloaded", extra={"groups": len(groups), "rules": sum(len(g.rules) for g in groups)})
 
@@ -142,8 +151,11 @@ class RuleManager:
                 elif alert.state == "firing" and alert.last_sent_at >= alert.fired_at and \
                         t - alert.last_sent_at < self.resend_delay_ms:
                     continue
+                # counts as sent even when relabelling drops it, as in Prometheus (the resend clock runs on)
                 alert.last_sent_at = t
-                batch.append(self.to_notification(alert, t))
+                notification = self.relabelled(self.to_notification(alert, t))
+                if notification is not None:
+                    batch.append(notification)
         if batch:
             for notifier in self.notifiers:
                 try:
@@ -159,6 +171,14 @@ class RuleManager:
             "alertname")), "")
         url = f"{self.external_url}/graph?g0.expr={_quote(expr)}&g0.tab=1" if self.external_url else ""
         return Notification(labels, dict(alert.annotations), alert.active_at / 1000, ends, url, t / 1000)
+
+    def relabelled(self, notification: Notification) -> Notification | None:
+        """``notification`` after ``alert_relabel`` (a new value; the argument is not changed), or None when
+        the relabelling drops it."""
+        if not self.alert_relabel:
+            return notification
+        labels = relabel(notification.labels, self.alert_relabel)
+        return None if labels is None else dataclasses.replace(notification, labels=labels)
 
     def run(self) -> None:
         """Evaluate due groups until :meth:`stop` (checks twice a second)."""

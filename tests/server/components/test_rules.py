@@ -1,5 +1,6 @@
-"""The rule evaluator inside a real server: /api/v1/rules and /api/v1/alerts, reload, and alerts delivered
-to a real Alertmanager (Debian's prometheus-alertmanager) on 127.0.0.1."""
+"""The rule evaluator inside a real server: /api/v1/rules and /api/v1/alerts, reload, alerts delivered to a
+real Alertmanager (Debian's prometheus-alertmanager) on 127.0.0.1, alert relabelling applied alike to the
+built-in notification system and to Alertmanagers, and the notifier's metrics on /metrics."""
 
 from __future__ import annotations
 
@@ -12,7 +13,9 @@ from pathlib import Path
 import aiohttp
 import numpy as np
 import pytest
+from aiohttp import web
 
+from tests.aiohttp_thread import AiohttpThread
 from tests.alertmanager_peer import running_alertmanager
 from tsdb.config import ServerConfig
 from tsdb.labels import Labels
@@ -161,7 +164,7 @@ def test_rules_component_reload(tmp_path: Path) -> None:
                 assert component.manager is manager and manager.interval_ms == 5000
                 assert [r.rule.name for r in manager.groups[0].rules][-1] == "demo:extra"
                 assert manager.groups[0].rules[0] is kept  # unchanged rule keeps its state
-                assert component.am is not None and component.am in manager.notifiers
+                assert component.am.urls == ["http://127.0.0.1:9"] and component.am in manager.notifiers
 
                 rules_file.write_text("groups: [{name: x, rules: [{alert: A, expr: 'sum('}]}]")
                 with pytest.raises(ConfigError):
@@ -171,8 +174,103 @@ def test_rules_component_reload(tmp_path: Path) -> None:
                 assert [r.rule.name for r in manager.groups[0].rules][-1] == "demo:extra"
 
                 await (await component.prepare_reload(with_sections(context, rules={}))).apply()
-                assert manager.groups == [] and component.am is None
+                assert manager.groups == [] and component.am.urls == [] and component.am not in manager.notifiers
             finally:
                 await component.stop()
+
+    asyncio.run(scenario())
+
+
+def test_reload_applies_alert_relabel_configs(tmp_path: Path) -> None:
+    """A reload hands new alert relabelling to the running manager; a bad one is refused naming the key and
+    changes nothing."""
+    from tests.server.components.context import server_context, with_sections
+    from tsdb.errors import ConfigError
+    from tsdb.server.components import rules
+
+    rules_file = tmp_path / "rules.yml"
+    rules_file.write_text(RULES)
+    labeldrop = [{"action": "labeldrop", "regex": "replica"}]
+
+    async def scenario() -> None:
+        with server_context(tmp_path, rules={"files": [str(rules_file)], "alert_relabel_configs": labeldrop}) \
+                as context:
+            component = rules.build(context)
+            await component.start()
+            try:
+                manager = component.manager
+                assert manager is not None and [r.action for r in manager.alert_relabel] == ["labeldrop"]
+                section = {"files": [str(rules_file)],
+                           "alert_relabel_configs": [{"action": "drop", "source_labels": ["severity"],
+                                                      "regex": "page"}]}
+                await (await component.prepare_reload(with_sections(context, rules=section))).apply()
+                assert component.manager is manager and [r.action for r in manager.alert_relabel] == ["drop"]
+                bad = {"files": [str(rules_file)], "alert_relabel_configs": [{"action": "nope"}]}
+                with pytest.raises(ConfigError, match=r"^rules\.alert_relabel_configs\[0\]\.action: "):
+                    await component.prepare_reload(with_sections(context, rules=bad))
+                assert [r.action for r in manager.alert_relabel] == ["drop"]
+                await (await component.prepare_reload(with_sections(context, rules={"files": [str(rules_file)]}))
+                       ).apply()
+                assert manager.alert_relabel == ()
+            finally:
+                await component.stop()
+
+    asyncio.run(scenario())
+
+
+class _PushReceiver:
+    """An Alertmanager API v2 push endpoint on 127.0.0.1 keeping the label sets it was sent."""
+
+    def __init__(self) -> None:
+        self.labels: list[dict[str, str]] = []
+
+        async def push(request: web.Request) -> web.Response:
+            self.labels.extend(a["labels"] for a in await request.json())
+            return web.json_response({})
+
+        app = web.Application()
+        app.router.add_post("/api/v2/alerts", push)
+        self.thread = AiohttpThread(app)
+
+
+def test_relabelled_alerts_reach_both_notifiers_and_metrics_are_exposed(tmp_path: Path) -> None:
+    receiver = _PushReceiver()
+    rules = tmp_path / "rules.yml"
+    rules.write_text(RULES)
+    with_password = receiver.thread.url.replace("http://", "http://tsdb:pa55word@")
+    config = ServerConfig(data_dir=str(tmp_path / "data"), http_listen="127.0.0.1:0", grpc_listen="127.0.0.1:0",
+                          external_labels={"cluster": "test", "replica": "a"},
+                          rules={"files": [str(rules)], "evaluation_interval": "1s", "resend_delay": "1s",
+                                 "alertmanagers": [{"url": with_password}],
+                                 "alert_relabel_configs": [{"action": "labeldrop", "regex": "replica"}]})
+    expected = {"alertname": "ValueHigh", "job": "demo", "severity": "page", "cluster": "test"}
+
+    async def scenario() -> None:
+        server = Server(config)
+        await server.start()
+        try:
+            base = f"http://127.0.0.1:{server.http_port}"
+            async with aiohttp.ClientSession() as session:
+                await _write(session, base, 42.0)
+                # the built-in notification system (its Alertmanager API) holds the relabelled alert ...
+                built_in = await _poll(session, base + "/api/v2/alerts", lambda d: bool(d))
+                assert [a["labels"] for a in built_in] == [expected]  # type: ignore[union-attr]
+                # ... and so does the external one
+                deadline = time.monotonic() + 10
+                while not receiver.labels and time.monotonic() < deadline:
+                    await asyncio.sleep(0.1)
+                assert receiver.labels and all(lb == expected for lb in receiver.labels)
+                async with session.get(base + "/metrics") as response:
+                    text = await response.text()
+        finally:
+            await server.stop()
+            receiver.thread.close()
+        label = f'alertmanager="{receiver.thread.url}"'
+        sent = [line for line in text.splitlines() if line.startswith("tsdb_notifications_sent_total{")]
+        assert len(sent) == 1 and label in sent[0] and float(sent[0].split()[-1]) >= 1
+        assert f"tsdb_notifications_errors_total{{{label}}} 0.0" in text
+        assert "tsdb_notifications_dropped_total 0.0" in text
+        assert "tsdb_notifications_queue_length " in text and "tsdb_notifications_queue_capacity 10000.0" in text
+        assert "pa55word" not in text
 
     asyncio.run(scenario())

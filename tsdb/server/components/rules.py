@@ -3,7 +3,8 @@
 Always built; the evaluator runs once the section names rule files or the ``slos:`` section names SLO specs
 (at start-up or after a reload); the specs' generated rules run alongside the rule files. A reload re-reads
 the rule files and the SLO specs (unchanged rules keep their state) and applies a new evaluation interval,
-resend delay and Alertmanager list."""
+resend delay, Alertmanager list (an Alertmanager kept keeps its queue and counters) and alert relabelling.
+The Alertmanager notifier's counters are on ``/metrics`` as ``tsdb_notifications_*``."""
 
 from __future__ import annotations
 
@@ -12,6 +13,8 @@ from collections.abc import Callable
 from typing import Any
 
 from aiohttp import web
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
 
 from tsdb import __version__
 from tsdb.alerting.model import Notifier
@@ -21,6 +24,7 @@ from tsdb.rules.api import alerts_data, rules_data
 from tsdb.rules.config import RulesConfig
 from tsdb.rules.loader import RuleGroup, load_rule_files
 from tsdb.rules.manager import RuleManager
+from tsdb.secrets import redact_url
 from tsdb.server.components.alerts_stream import stream_handler
 from tsdb.server.components.base import UNCHANGED, Reload, ServerContext
 from tsdb.slo.config import SLOsConfig, load_slo_groups
@@ -33,6 +37,37 @@ def _generated(slos: SLOsConfig) -> Callable[[], list[RuleGroup]]:
     return load
 
 
+class NotifierCollector(Collector):
+    """Prometheus's ``prometheus_notifications_*`` as ``tsdb_notifications_*``, read from ``notifier`` at scrape
+    time. The ``alertmanager`` label is the URL cut to scheme, host and port (:func:`redact_url`, as in the
+    logs; the URL may hold a password); Alertmanagers sharing that label are summed."""
+
+    def __init__(self, notifier: AlertmanagerNotifier) -> None:
+        self.notifier = notifier
+
+    def collect(self) -> list[Metric]:
+        stats = self.notifier.stats()
+        sent = CounterMetricFamily("tsdb_notifications_sent", "Alerts posted to the Alertmanager, whether the "
+                                   "post succeeded or not.", labels=["alertmanager"])
+        errors = CounterMetricFamily("tsdb_notifications_errors", "Alerts in posts to the Alertmanager that "
+                                     "failed (not retried: the alert goes out again at its next resend).",
+                                     labels=["alertmanager"])
+        for family, counts in ((sent, stats.sent), (errors, stats.errors)):
+            by_label: dict[str, int] = {}
+            for url, count in counts.items():
+                label = redact_url(url)
+                by_label[label] = by_label.get(label, 0) + count
+            for label, count in sorted(by_label.items()):
+                family.add_metric([label], count)
+        return [sent, errors,
+                CounterMetricFamily("tsdb_notifications_dropped", "Alerts dropped from a full queue (each "
+                                    "Alertmanager has its own queue; counted once per queue).", value=stats.dropped),
+                GaugeMetricFamily("tsdb_notifications_queue_length", "Alerts waiting in the longest Alertmanager "
+                                  "queue.", value=stats.queue_length),
+                GaugeMetricFamily("tsdb_notifications_queue_capacity", "Alerts each Alertmanager queue holds.",
+                                  value=stats.capacity)]
+
+
 class RulesComponent:
     """Runs a :class:`RuleManager` in a thread (none while no rule files are configured)."""
 
@@ -42,7 +77,9 @@ class RulesComponent:
         self.context = context
         self.config = config
         self.slos = slos or SLOsConfig()
-        self.am = AlertmanagerNotifier(config.alertmanagers) if config.alertmanagers else None
+        # one notifier for the component's life: reloads change its URLs, so counters survive them
+        self.am = AlertmanagerNotifier(config.alertmanagers)
+        context.metrics.registry.register(NotifierCollector(self.am))
         self.manager: RuleManager | None = None
         self._streams_stop = asyncio.Event()
         context.services.rule_manager = lambda: self.manager
@@ -54,7 +91,7 @@ class RulesComponent:
         notifiers: list[Notifier] = []
         if self.context.services.notifier is not None:
             notifiers.append(self.context.services.notifier)
-        if self.am is not None:
+        if self.am.urls:
             notifiers.append(self.am)
         return notifiers
 
@@ -66,7 +103,8 @@ class RulesComponent:
                            interval_ms=config.evaluation_interval_ms,
                            external_labels=dict(context.config.external_labels),
                            external_url=context.external_url, state_dir=context.db.path,
-                           resend_delay_ms=config.resend_delay_ms, generated=_generated(slos))
+                           resend_delay_ms=config.resend_delay_ms, generated=_generated(slos),
+                           alert_relabel=config.alert_relabel_configs)
 
     def _publish(self, manager: RuleManager) -> None:
         self.manager = manager
@@ -87,24 +125,24 @@ class RulesComponent:
     async def prepare_reload(self, config: ServerConfig) -> Reload:
         new = RulesConfig.from_raw(config.rules)
         slos = SLOsConfig.from_raw(config.slos)
-        if not new.files and not slos.files and self.manager is None:
+        if not new.files and not slos.files and self.manager is None and \
+                new.alertmanagers == self.config.alertmanagers:
             return UNCHANGED
         loop = asyncio.get_running_loop()
         fresh: RuleManager | None = None
         groups: list[RuleGroup] = []
         if self.manager is None:  # rule files named for the first time: a manager, started on apply
-            fresh = await loop.run_in_executor(self.context.executor, self._new_manager, new, slos)
+            if new.files or slos.files:
+                fresh = await loop.run_in_executor(self.context.executor, self._new_manager, new, slos)
         else:
             def load() -> list[RuleGroup]:
                 return load_rule_files(list(new.files)) + _generated(slos)()
 
             groups = await loop.run_in_executor(self.context.executor, load)
-        am = self.am
-        if new.alertmanagers != self.config.alertmanagers:
-            am = AlertmanagerNotifier(new.alertmanagers) if new.alertmanagers else None
 
         async def apply() -> None:
-            old_am, self.am, self.config, self.slos = self.am, am, new, slos
+            self.config, self.slos = new, slos
+            self.am.set_urls(new.alertmanagers)
             if fresh is not None:
                 fresh.notifiers = self._notifiers()
                 self._publish(fresh)
@@ -113,22 +151,17 @@ class RulesComponent:
             elif self.manager is not None:
                 self.manager.apply(groups, patterns=new.files, interval_ms=new.evaluation_interval_ms,
                                    resend_delay_ms=new.resend_delay_ms, notifiers=self._notifiers(),
-                                   generated=_generated(slos))
-            if old_am is not None and old_am is not am:
-                old_am.close()
+                                   generated=_generated(slos), alert_relabel=new.alert_relabel_configs)
 
-        async def discard() -> None:
-            if am is not None and am is not self.am:
-                am.close()
-
-        return Reload(apply, discard)
+        return Reload(apply)
 
     async def stop(self) -> None:
         self._streams_stop.set()
+        loop = asyncio.get_running_loop()
         if self.manager is not None:
-            await asyncio.get_running_loop().run_in_executor(None, self.manager.stop)
-        if self.am is not None:
-            self.am.close()
+            await loop.run_in_executor(None, self.manager.stop)
+        # posting what is queued may wait for a slow Alertmanager: not on the event loop
+        await loop.run_in_executor(None, self.am.close)
 
 
 def build(context: ServerContext) -> Any:
