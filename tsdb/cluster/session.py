@@ -36,6 +36,8 @@ class SessionStatus:
     """The dispatching node's name as last read from etcd ("" when none or unknown)."""
     members: list[str] = field(default_factory=list)
     """Live member names, sorted (as last read)."""
+    urls: dict[str, str] = field(default_factory=dict)
+    """Each live member's base URL (its external URL), by name."""
     connected: bool = False
     """Whether the last call to etcd succeeded."""
     last_error: str = ""
@@ -119,7 +121,14 @@ class ClusterSession:
                 self._valid_until, self._renewed_at = sent + ttl, sent
         await self._campaign()
         _, kvs = await self.client.get_prefix(f"{self.root}/members/")
-        self.status.members = sorted(unquote(kv.key.rsplit("/", 1)[-1]) for kv in kvs)
+        urls = {}
+        for kv in kvs:
+            name = unquote(kv.key.rsplit("/", 1)[-1])
+            try:
+                urls[name] = str(json.loads(kv.value).get("url", ""))
+            except (ValueError, AttributeError):
+                urls[name] = ""
+        self.status.members, self.status.urls = sorted(urls), urls
 
     async def _new_lease(self) -> None:
         sent = self.clock()

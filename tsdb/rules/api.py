@@ -54,7 +54,8 @@ def _parse_bool(raw: Any, name: str) -> bool:
 def rules_data(manager: RuleManager, form: dict[str, Any]) -> dict[str, Any]:
     """``{"groups": [...]}``; ``type=alert|record`` filters like Prometheus; ``exclude_alerts=true`` leaves
     out the alerting rules' active alerts (``"alerts": null``, as Prometheus does), for views that list rules
-    only."""
+    only. In a cluster spreading rule groups each group also names the member evaluating it (``evaluatedBy``);
+    a group evaluated elsewhere shows no evaluation here."""
     kind = str(form.get("type") or "")
     exclude_alerts = _parse_bool(form.get("exclude_alerts"), "exclude_alerts")
     groups = []
@@ -82,10 +83,12 @@ def rules_data(manager: RuleManager, form: dict[str, Any]) -> dict[str, Any]:
                     "health": state.health, **({"lastError": state.last_error} if state.last_error else {}),
                     "evaluationTime": state.evaluation_seconds, "lastEvaluation": _rfc3339(state.last_evaluation),
                     "type": "recording"})
-        groups.append({"name": group.group.name, "file": group.group.file, "rules": rules,
-                       "interval": group.interval_ms / 1000, "limit": group.group.limit,
-                       "evaluationTime": group.evaluation_seconds,
-                       "lastEvaluation": _rfc3339(group.last_evaluation)})
+        entry = {"name": group.group.name, "file": group.group.file, "rules": rules,
+                 "interval": group.interval_ms / 1000, "limit": group.group.limit,
+                 "evaluationTime": group.evaluation_seconds, "lastEvaluation": _rfc3339(group.last_evaluation)}
+        if manager.placement is not None:  # extension: the cluster member evaluating it ("" while unknown)
+            entry["evaluatedBy"] = manager.evaluator(group)
+        groups.append(entry)
     return {"groups": groups}
 
 

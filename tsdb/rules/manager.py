@@ -9,6 +9,11 @@ never turns a firing alert back to pending or fires it twice. :meth:`reload` re-
 the state of rules whose definition did not change. Alerts go to the notifiers with the external labels added and
 then ``alert_relabel`` applied (Prometheus's ``alert_relabel_configs``); an alert the relabelling drops goes to
 no notifier.
+
+With a :class:`GroupPlacement` (a cluster spreading rule groups over its members) this manager evaluates only
+the groups placed on this node. A group placed here restores its alert state from the placement's shared copy
+(what the previous evaluator last published), as after a restart; a group placed elsewhere forgets its alert
+state here, without sending resolved alerts (its new evaluator goes on sending them).
 """
 
 from __future__ import annotations
@@ -22,7 +27,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from tsdb.alerting.model import Alert as Notification
 from tsdb.alerting.model import Notifier
@@ -38,6 +43,31 @@ log = logging.getLogger("tsdb.rules")
 STATE_FILE = "rules-state.json"
 
 
+class GroupPlacement(Protocol):
+    """Where each rule group is evaluated in a cluster (keys: :func:`group_key`)."""
+
+    def evaluator(self, key: str) -> str:
+        """The node evaluating the group now ("" while unknown: no node does)."""
+        ...
+
+    def evaluates(self, key: str) -> bool:
+        """Whether this node evaluates the group now."""
+        ...
+
+    def saved(self, key: str) -> dict[str, list[dict[str, Any]]] | None:
+        """The group's alert state as its evaluator last published it (rule key -> alert states)."""
+        ...
+
+    def save(self, key: str, state: dict[str, list[dict[str, Any]]]) -> None:
+        """Publish the group's alert state (called after each evaluation here; publish only changes)."""
+        ...
+
+
+def group_key(group: GroupState) -> str:
+    """A group's identity across nodes: ``file;name`` (Prometheus's group key)."""
+    return f"{group.group.file};{group.group.name}"
+
+
 class RuleManager:
     """Owns the rule groups of a server (or of an embedded DB). Thread-safe."""
 
@@ -47,7 +77,7 @@ class RuleManager:
                  state_dir: Path | None = None, resend_delay_ms: int = RESEND_DELAY_MS,
                  clock: Callable[[], float] = time.time, base_dir: Path | None = None,
                  generated: Callable[[], list[RuleGroup]] | None = None,
-                 alert_relabel: Sequence[RelabelRule] = ()) -> None:
+                 alert_relabel: Sequence[RelabelRule] = (), placement: GroupPlacement | None = None) -> None:
         self.patterns = list(patterns)
         self.generated = generated  # groups run alongside the rule files' (the server's SLO rules)
         self.query = query
@@ -57,6 +87,8 @@ class RuleManager:
         self.external_labels = dict(external_labels or {})
         self.external_url = external_url
         self.alert_relabel = tuple(alert_relabel)
+        self.placement = placement
+        self._placed_here: set[str] = set()  # groups this node evaluates (with a placement)
         self.state_dir = state_dir
         self.resend_delay_ms = resend_delay_ms
         self.clock = clock
@@ -127,16 +159,45 @@ class RuleManager:
                 due = self._next_due.get(key)
                 if due is not None and slot < due:
                     continue
+                if self.placement is not None and not self._placed(group):
+                    self._next_due[key] = slot + interval  # (no missed iterations counted while elsewhere)
+                    continue
                 if due is not None and slot > due:
                     group.missed_iterations += (slot - due) // interval
                 self._next_due[key] = slot + interval
                 states = group.evaluate(slot, self.query, self.appendable, self.external_labels,
                                         self.external_url)
                 self._notify(states, slot)
+                if self.placement is not None:
+                    self.placement.save(group_key(group), self._alert_state(group))
                 ran += 1
             if ran:
                 self._persist()
         return ran
+
+    def _placed(self, group: GroupState) -> bool:
+        """Whether this node evaluates ``group`` now; takes over or lets go of its alert state on a change."""
+        assert self.placement is not None
+        key = group_key(group)
+        here = self.placement.evaluates(key)
+        if here and key not in self._placed_here:
+            self._placed_here.add(key)
+            saved = self.placement.saved(key)
+            if saved is not None:
+                self._load_alert_state(group, saved)
+            log.info("rule group placed on this node", extra={"group": group.group.name, "file": group.group.file})
+        elif not here and key in self._placed_here:
+            self._placed_here.discard(key)
+            for state in group.rules:
+                if isinstance(state, AlertingRuleState):
+                    state.alerts.clear()
+            log.info("rule group placed on another node", extra={"group": group.group.name,
+                                                                  "evaluator": self.placement.evaluator(key)})
+        return here
+
+    def evaluator(self, group: GroupState) -> str:
+        """The node evaluating ``group`` ("" without a placement: this one)."""
+        return "" if self.placement is None else self.placement.evaluator(group_key(group))
 
     def _notify(self, states: list[AlertingRuleState], t: int) -> None:
         """Send alerts as Prometheus does: on firing and then every resend delay; resolved ones for 15 m."""
@@ -207,10 +268,7 @@ class RuleManager:
             return
         doc: dict[str, Any] = {"version": 1, "rules": {}}
         for group in self.groups:
-            for state in group.rules:
-                if isinstance(state, AlertingRuleState) and state.alerts:
-                    key = json.dumps([group.group.file, group.group.name, *state.rule.key()])
-                    doc["rules"][key] = [a.to_state() for a in state.alerts.values()]
+            doc["rules"].update(self._alert_state(group))
         self.state_dir.mkdir(parents=True, exist_ok=True)
         path = self.state_dir / STATE_FILE
         atomic_write(path, json.dumps(doc), tmp_name=path.with_suffix(".tmp").name)
@@ -231,13 +289,32 @@ class RuleManager:
             return
         saved = doc.get("rules") or {}
         for group in self.groups:
-            for state in group.rules:
-                if not isinstance(state, AlertingRuleState):
-                    continue
+            self._load_alert_state(group, saved)
+
+    @staticmethod
+    def _alert_state(group: GroupState) -> dict[str, list[dict[str, Any]]]:
+        """The group's alert state: rule key (JSON of file, group, rule) -> its alerts' states."""
+        out = {}
+        for state in group.rules:
+            if isinstance(state, AlertingRuleState) and state.alerts:
                 key = json.dumps([group.group.file, group.group.name, *state.rule.key()])
-                for raw in saved.get(key, []):
-                    alert = Alert.from_state(raw)
-                    state.alerts[alert.labels] = alert
+                out[key] = [a.to_state() for a in state.alerts.values()]
+        return out
+
+    @staticmethod
+    def _load_alert_state(group: GroupState, saved: dict[str, list[dict[str, Any]]]) -> None:
+        """Put ``saved`` alert states (as :meth:`_alert_state` makes them) into the group's alerting rules."""
+        for state in group.rules:
+            if not isinstance(state, AlertingRuleState):
+                continue
+            key = json.dumps([group.group.file, group.group.name, *state.rule.key()])
+            entries = saved.get(key)
+            if entries is None:
+                continue
+            state.alerts.clear()
+            for raw in entries:
+                alert = Alert.from_state(raw)
+                state.alerts[alert.labels] = alert
 
     # -- status for the HTTP API ----------------------------------------------------------------------
     def rule_states(self) -> list[tuple[GroupState, list[RecordingRuleState | AlertingRuleState]]]:

@@ -9,11 +9,14 @@ Two or three nodes with the same rules and notification config name the same clu
       key_prefix: /tsdb
       lease_ttl: 10s
       node: ""            # default: this node's external URL
+      rule_groups: replicated   # or spread: each rule group evaluated by one member
 
 Every node evaluates its rules and holds every alert; exactly one, elected through an etcd lease, sends
 notifications and runs escalations (:meth:`ClusterComponent.is_active`). The notification log, silences,
 acknowledgements, escalations, page retries and on-call overrides are shared through etcd (the notification
-and escalation components register them with :attr:`ClusterComponent.state`). Serves
+and escalation components register them with :attr:`ClusterComponent.state`). With ``rule_groups: spread``
+each rule group is evaluated by one live member (:meth:`ClusterComponent.owner_of`, rendezvous hashing) and
+alerts go to every member (:meth:`ClusterComponent.peer_urls`). Serves
 ``GET /api/v1/status/cluster`` and exposes ``tsdb_cluster_*`` metrics. Changing the section needs a restart.
 """
 
@@ -27,6 +30,7 @@ from aiohttp import web
 from prometheus_client import Counter, Gauge
 
 from tsdb.cluster.etcd import EtcdClient
+from tsdb.cluster.ownership import owner
 from tsdb.cluster.session import ClusterSession
 from tsdb.cluster.state import ReplicatedState
 from tsdb.config import ServerConfig, parse_duration_ms
@@ -34,7 +38,8 @@ from tsdb.errors import ConfigError
 from tsdb.server.components.base import UNCHANGED, Reload, ServerContext
 from tsdb.tls_client import client_ssl_context
 
-_KEYS = {"name", "etcd", "key_prefix", "lease_ttl", "node"}
+_KEYS = {"name", "etcd", "key_prefix", "lease_ttl", "node", "rule_groups"}
+RULE_GROUP_MODES = ("replicated", "spread")
 _ETCD_KEYS = {"endpoints", "tls", "timeout"}
 _TLS_KEYS = {"ca_file", "cert_file", "key_file", "insecure_skip_verify"}
 
@@ -52,6 +57,7 @@ class ClusterComponent:
                                       url=context.external_url, key_prefix=settings["key_prefix"],
                                       lease_ttl_s=settings["lease_ttl_s"])
         self.state = ReplicatedState(self.client, f"{self.session.root}/state", self.node)
+        self.spread_rules = settings["rule_groups"] == "spread"
         self._stop = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self._bind_metrics(context)
@@ -60,6 +66,23 @@ class ClusterComponent:
     def is_active(self) -> bool:
         """Whether this node sends notifications now: it is the elected node and has the cluster's state."""
         return self.state.ready and self.session.is_leader()
+
+    def members(self) -> list[str]:
+        """The live members as last read from etcd, this node always among them."""
+        return sorted({*self.session.status.members, self.node})
+
+    def members_known(self) -> bool:
+        """Whether the members have been read from etcd at least once."""
+        return bool(self.session.status.members)
+
+    def owner_of(self, item: str) -> str:
+        """The member that owns ``item`` (a rule group's key) among :meth:`members`."""
+        return owner(item, self.members())
+
+    def peer_urls(self) -> list[str]:
+        """The base URLs of the other live members."""
+        urls = self.session.status.urls
+        return sorted(url for name, url in urls.items() if name != self.node and url)
 
     def _bind_metrics(self, context: ServerContext) -> None:
         registry = context.metrics.registry
@@ -83,8 +106,9 @@ class ClusterComponent:
         s = self.session.status
         return web.json_response({"status": "success", "data": {
             "cluster": self.session.cluster, "node": self.node, "leader": s.leader, "dispatching": self.is_active(),
-            "members": s.members, "etcd": {"endpoints": self.client.endpoints, "connected": s.connected,
-                                           "lastError": s.last_error},
+            "members": s.members, "memberUrls": s.urls,
+            "ruleGroups": "spread" if self.spread_rules else "replicated",
+            "etcd": {"endpoints": self.client.endpoints, "connected": s.connected, "lastError": s.last_error},
             "state": {"ready": self.state.ready, "pending": self.state.pending, "applied": self.state.applied},
             "leaseTtlSeconds": self.session.lease_ttl_s, "time": time.time()}})
 
@@ -142,8 +166,11 @@ def parse_section(section: dict[str, Any]) -> dict[str, Any]:
     node = section.get("node") or ""
     if not isinstance(node, str):
         raise ConfigError(f"cluster.node: expected a name, got {node!r}")
-    return {"name": name, "endpoints": endpoints, "ssl": ssl, "key_prefix": prefix, "lease_ttl_s": ttl_ms // 1000,
-            "node": str(node),
+    mode = section.get("rule_groups", "replicated")
+    if mode not in RULE_GROUP_MODES:
+        raise ConfigError(f"cluster.rule_groups: {mode!r} is not one of {', '.join(RULE_GROUP_MODES)}")
+    return {"name": name, "endpoints": endpoints, "rule_groups": mode, "ssl": ssl, "key_prefix": prefix,
+            "lease_ttl_s": ttl_ms // 1000, "node": str(node),
             "timeout_s": parse_duration_ms(etcd.get("timeout", "5s"), "cluster.etcd.timeout") / 1000}
 
 

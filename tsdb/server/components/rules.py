@@ -26,7 +26,8 @@ from tsdb.rules.loader import RuleGroup, load_rule_files
 from tsdb.rules.manager import RuleManager
 from tsdb.secrets import redact_url
 from tsdb.server.components.alerts_stream import stream_handler
-from tsdb.server.components.base import UNCHANGED, Reload, ServerContext
+from tsdb.server.components.base import UNCHANGED, Reload, ServerContext, run_every
+from tsdb.server.rule_placement import ClusterPlacement
 from tsdb.slo.config import SLOsConfig, load_slo_groups
 
 
@@ -80,12 +81,17 @@ class RulesComponent:
         # one notifier for the component's life: reloads change its URLs, so counters survive them
         self.am = AlertmanagerNotifier(config.alertmanagers)
         context.metrics.registry.register(NotifierCollector(self.am))
+        cluster = context.services.cluster
+        # a cluster spreading rule groups: each group on one member, its alerts sent to every member
+        self.placement = ClusterPlacement(cluster) if cluster is not None and cluster.spread_rules else None
+        self.peers = AlertmanagerNotifier([]) if self.placement is not None else None
         self.manager: RuleManager | None = None
         self._streams_stop = asyncio.Event()
         context.services.rule_manager = lambda: self.manager
         if config.files or self.slos.files:
             self._publish(self._new_manager(config, self.slos))
         self._started = False
+        self._peer_task: asyncio.Task[None] | None = None
 
     def _notifiers(self) -> list[Notifier]:
         notifiers: list[Notifier] = []
@@ -93,6 +99,8 @@ class RulesComponent:
             notifiers.append(self.context.services.notifier)
         if self.am.urls:
             notifiers.append(self.am)
+        if self.peers is not None:
+            notifiers.append(self.peers)
         return notifiers
 
     def _new_manager(self, config: RulesConfig, slos: SLOsConfig) -> RuleManager:
@@ -104,7 +112,7 @@ class RulesComponent:
                            external_labels=dict(context.config.external_labels),
                            external_url=context.external_url, state_dir=context.db.path,
                            resend_delay_ms=config.resend_delay_ms, generated=_generated(slos),
-                           alert_relabel=config.alert_relabel_configs)
+                           alert_relabel=config.alert_relabel_configs, placement=self.placement)
 
     def _publish(self, manager: RuleManager) -> None:
         self.manager = manager
@@ -121,6 +129,15 @@ class RulesComponent:
         self._started = True
         if self.manager is not None:
             self.manager.start()
+        if self.peers is not None:
+            self._peer_task = asyncio.get_running_loop().create_task(
+                run_every(self._streams_stop, 1.0, self._follow_members, "cluster peers"))
+
+    async def _follow_members(self) -> None:
+        """Send alerts to the cluster's other live members (their Alertmanager API v2)."""
+        cluster = self.context.services.cluster
+        if self.peers is not None and cluster is not None:
+            self.peers.set_urls(cluster.peer_urls())
 
     async def prepare_reload(self, config: ServerConfig) -> Reload:
         new = RulesConfig.from_raw(config.rules)
@@ -162,6 +179,10 @@ class RulesComponent:
             await loop.run_in_executor(None, self.manager.stop)
         # posting what is queued may wait for a slow Alertmanager: not on the event loop
         await loop.run_in_executor(None, self.am.close)
+        if self.peers is not None:
+            await loop.run_in_executor(None, self.peers.close)
+        if self._peer_task is not None:
+            await self._peer_task
 
 
 def build(context: ServerContext) -> Any:
