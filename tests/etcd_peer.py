@@ -13,9 +13,12 @@ __all__ = ["EtcdProcess", "running_etcd"]
 
 
 @contextmanager
-def running_etcd(work_dir: Path) -> Iterator[EtcdProcess]:
-    """A started etcd (skips when etcd-server is not installed; a failure in CI); killed at the end."""
-    etcd = EtcdProcess(require_binary("etcd", package="etcd-server"), work_dir)
+def running_etcd(work_dir: Path, tls: tuple[Path, Path, Path, Path, Path] | None = None
+                 ) -> Iterator[EtcdProcess]:
+    """A started etcd (skips when etcd-server is not installed; a failure in CI); killed at the end. ``tls``:
+    (CA, server certificate, server key, client certificate, client key) for HTTPS with client certificates
+    required."""
+    etcd = EtcdProcess(require_binary("etcd", package="etcd-server"), work_dir, tls)
     etcd.start()
     try:
         yield etcd

@@ -51,7 +51,7 @@ def _ca(common_name: str) -> tuple[ec.EllipticCurvePrivateKey, x509.Certificate]
 
 
 def _leaf(ca_key: ec.EllipticCurvePrivateKey, ca: x509.Certificate, common_name: str,
-          server: bool) -> tuple[ec.EllipticCurvePrivateKey, x509.Certificate]:
+          server: bool, also_client: bool = False) -> tuple[ec.EllipticCurvePrivateKey, x509.Certificate]:
     key = ec.generate_private_key(ec.SECP256R1())
     now = datetime.datetime.now(datetime.UTC)
     builder = (x509.CertificateBuilder().subject_name(_name(common_name)).issuer_name(ca.subject)
@@ -59,8 +59,10 @@ def _leaf(ca_key: ec.EllipticCurvePrivateKey, ca: x509.Certificate, common_name:
                .not_valid_before(now - datetime.timedelta(hours=1))
                .not_valid_after(now + datetime.timedelta(days=1))
                .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-               .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH if server
-                                                     else ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False)
+               .add_extension(x509.ExtendedKeyUsage(
+                   [ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH] if server and also_client
+                   else [ExtendedKeyUsageOID.SERVER_AUTH if server else ExtendedKeyUsageOID.CLIENT_AUTH]),
+                   critical=False)
                .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()),
                               critical=False))
     if server:
@@ -69,11 +71,12 @@ def _leaf(ca_key: ec.EllipticCurvePrivateKey, ca: x509.Certificate, common_name:
     return key, builder.sign(ca_key, hashes.SHA256())
 
 
-def make_certs(directory: Path) -> Certs:
-    """Write a CA, a server pair for 127.0.0.1 and a client pair into ``directory``."""
+def make_certs(directory: Path, server_also_client: bool = False) -> Certs:
+    """Write a CA, a server pair for 127.0.0.1 and a client pair into ``directory``; ``server_also_client``:
+    the server certificate may authenticate a client too (etcd's gateway dials its own gRPC port with it)."""
     directory.mkdir(parents=True, exist_ok=True)
     ca_key, ca = _ca("tsdb test CA")
-    server_key, server = _leaf(ca_key, ca, "127.0.0.1", server=True)
+    server_key, server = _leaf(ca_key, ca, "127.0.0.1", server=True, also_client=server_also_client)
     client_key, client = _leaf(ca_key, ca, "test-client", server=False)
     _, other = _ca("untrusted CA")
     certs = Certs(ca=directory / "ca.pem", server_cert=directory / "server.pem", server_key=directory / "server.key",

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from pathlib import Path
 
 import pytest
 
-from tests.etcd_peer import EtcdProcess
+from tests.etcd_peer import EtcdProcess, running_etcd
 from tests.integration.serve import free_port
+from tests.tls_certs import make_certs
 from tsdb.cluster.etcd import EtcdClient, EtcdError, prefix_end
+from tsdb.tls_client import client_ssl_context
 
 pytestmark = pytest.mark.external
 
@@ -123,3 +126,28 @@ def test_refused_request_names_the_call(etcd: EtcdProcess) -> None:
         await client.close()
 
     asyncio.run(scenario())
+
+
+def test_tls_with_client_certificates(tmp_path: Path) -> None:
+    certs = make_certs(tmp_path / "certs", server_also_client=True)
+    tls = (certs.ca, certs.server_cert, certs.server_key, certs.client_cert, certs.client_key)
+    with running_etcd(tmp_path, tls) as etcd:
+        assert etcd.url.startswith("https://")
+
+        async def scenario() -> None:
+            trusted = EtcdClient([etcd.url], ssl_context=client_ssl_context(
+                str(certs.ca), str(certs.client_cert), str(certs.client_key)))
+            await trusted.put("/t/tls", b"secure")
+            kv = await trusted.get("/t/tls")
+            assert kv is not None and kv.value == b"secure"
+            await trusted.close()
+            no_cert = EtcdClient([etcd.url], timeout_s=2, ssl_context=client_ssl_context(str(certs.ca)))
+            with pytest.raises(EtcdError, match="no endpoint answered"):
+                await no_cert.get("/t/tls")
+            await no_cert.close()
+            untrusted = EtcdClient([etcd.url], timeout_s=2, ssl_context=client_ssl_context(str(certs.other_ca)))
+            with pytest.raises(EtcdError, match=r"(?i)certificate"):
+                await untrusted.get("/t/tls")
+            await untrusted.close()
+
+        asyncio.run(scenario())

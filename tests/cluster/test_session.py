@@ -103,3 +103,75 @@ def test_a_leader_cut_off_from_etcd_steps_down_within_its_ttl(etcd: EtcdProcess)
             await node.close()
 
     asyncio.run(scenario())
+
+
+class _Proxy:
+    """A TCP proxy on 127.0.0.1 to ``port``; :meth:`cut` drops every connection and refuses new ones (a
+    network partition of whoever connects through it)."""
+
+    def __init__(self, port: int) -> None:
+        self.target = port
+        self.server: asyncio.AbstractServer | None = None
+        self.writers: list[asyncio.StreamWriter] = []
+
+    async def start(self) -> str:
+        self.server = await asyncio.start_server(self._handle, "127.0.0.1", 0)
+        return f"http://127.0.0.1:{self.server.sockets[0].getsockname()[1]}"
+
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self.target)
+        self.writers += [writer, up_writer]
+
+        async def pipe(src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
+            try:
+                while data := await src.read(65536):
+                    dst.write(data)
+                    await dst.drain()
+            except (ConnectionError, OSError):
+                pass
+            finally:
+                dst.close()
+
+        await asyncio.gather(pipe(reader, up_writer), pipe(up_reader, writer))
+
+    async def cut(self) -> None:
+        assert self.server is not None
+        self.server.close()
+        for writer in self.writers:
+            writer.transport.abort()
+        self.writers = []
+
+
+def test_a_partitioned_leader_stops_before_another_node_starts(etcd: EtcdProcess) -> None:
+    async def scenario() -> None:
+        proxy = _Proxy(etcd.client_port)
+        cluster = uuid.uuid4().hex[:8]
+        cut_off = _Node(await proxy.start(), cluster, "cut-off")
+        try:
+            await _until(cut_off.session.is_leader, 10)
+            others = [_Node(etcd.url, cluster, f"other-{i}") for i in range(2)]
+            await _until(lambda: all(len(n.session.status.members) == 3 for n in others), 10)
+            stopped_at: list[float] = []
+            started_at: list[float] = []
+
+            async def watch() -> None:
+                while not started_at:
+                    now = time.monotonic()
+                    if not stopped_at and not cut_off.session.is_leader():
+                        stopped_at.append(now)
+                    if any(n.session.is_leader() for n in others):
+                        started_at.append(now)
+                    await asyncio.sleep(0.01)
+
+            watcher = asyncio.ensure_future(watch())
+            await proxy.cut()
+            cut = time.monotonic()
+            await asyncio.wait_for(watcher, TTL + 10)
+            assert stopped_at and stopped_at[0] < started_at[0]  # never two leaders at once
+            assert stopped_at[0] - cut <= TTL and started_at[0] - cut <= TTL + 3
+            for node in others:
+                await node.close()
+        finally:
+            await cut_off.close()
+
+    asyncio.run(scenario())

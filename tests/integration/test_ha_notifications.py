@@ -2,7 +2,9 @@
 
 Every node evaluates the same rule on the same data (written to each, as replicated remote-write would);
 exactly one node sends. The test checks: one notification per group (from the elected node); a silence made
-with ``amtool`` on one node mutes on all; an acknowledgement made on a standby reaches the dispatcher; the
+with ``amtool`` on one node mutes on all; the escalation the dispatcher started is known to every node; an
+on-call override made on a standby holds on all; an acknowledgement made on a standby reaches the dispatcher
+and stops the escalation everywhere; the
 dispatcher killed with SIGKILL is replaced within the lease TTL plus a group interval, and the new one sends
 what is new exactly once and repeats nothing; a restarted node gets the shared state; while etcd is down no
 node can prove it alone dispatches, and once etcd is back, what fired meanwhile is delivered once.
@@ -76,7 +78,13 @@ def _config(tmp: Path, name: str, etcd: EtcdProcess, hook: str) -> Path:
         "notifications": {"config": {
             "route": {"receiver": "hook", "group_by": ["alertname", "instance"], "group_wait": "1s",
                       "group_interval": f"{GROUP_INTERVAL_S}s", "repeat_interval": "1h"},
-            "receivers": [{"name": "hook", "webhook_configs": [{"url": hook, "send_resolved": False}]}]}},
+            "receivers": [{"name": "hook", "webhook_configs": [{"url": hook, "send_resolved": False}]}]},
+            # a long first step: the escalation runs (and is shared) for the whole test without paging
+            "escalation": {"policies": {"slow": {"steps": [{"wait": "1h", "notify": "hook"}]}},
+                           "routes": {"hook": "slow"}},
+            "oncall": {"users": {"alice": {"email": "alice@example.com"}, "bob": {"email": "bob@example.com"}},
+                       "schedules": {"primary": {"layers": [{"users": ["alice"], "shift": "1w",
+                                                             "start": "2026-01-05"}]}}}},
         "cluster": {"name": "ha-test", "etcd": {"endpoints": [etcd.url], "timeout": "1s"},
                     "lease_ttl": f"{LEASE_TTL_S}s"}}
     path = tmp / f"{name}.yml"
@@ -157,8 +165,28 @@ def test_one_dispatcher_shared_state_and_failover(cluster: tuple[EtcdProcess, li
     time.sleep(2 * GROUP_INTERVAL_S + 2)
     assert receiver.of("i2") == []
 
-    # an acknowledgement made on a standby reaches the dispatcher
+    # the escalation the dispatcher started is known to every node
     group_key = '{}:{alertname="Up",instance="i1"}'
+
+    def escalating(node: ServeProcess) -> bool:
+        _, body = node.get("/api/v1/escalations")
+        return any(e["groupKey"] == group_key and e["policy"] == "slow" for e in body["data"]["escalations"])
+
+    _until(lambda: all(escalating(n) for n in nodes), 10, "the escalation on every node")
+
+    # an on-call override made on a standby is in effect on the others
+    start, end = time.time() - 60, time.time() + 3600
+    code, text = standbys[0].post("/api/v1/oncall/primary/overrides", json.dumps(
+        {"user": "bob", "start": start, "end": end, "comment": "swap"}).encode(), {"Content-Type": "application/json"})
+    assert code == 200, text
+
+    def on_call(node: ServeProcess) -> str:
+        _, body = node.get("/api/v1/oncall/primary")
+        return str((body["data"]["user"] or {}).get("name"))
+
+    _until(lambda: all(on_call(n) == "bob" for n in nodes), 10, "the override on every node")
+
+    # an acknowledgement made on a standby reaches the dispatcher
     code, text = standbys[1].post(f"/api/v1/alerts/groups/{encode_key(group_key)}/ack",
                                   json.dumps({"by": "oncall"}).encode(), {"Content-Type": "application/json"})
     assert code == 200, text
@@ -168,6 +196,7 @@ def test_one_dispatcher_shared_state_and_failover(cluster: tuple[EtcdProcess, li
         return any(a["groupKey"] == group_key and a["by"] == "oncall" for a in body["data"]["acks"])
 
     _until(acked_on_leader, 10, "the acknowledgement on the dispatcher")
+    _until(lambda: not any(escalating(n) for n in nodes), 10, "the acknowledged escalation stopped everywhere")
 
     # SIGKILL the dispatcher: a survivor takes over and sends only what is new
     leader.kill()
@@ -190,7 +219,7 @@ def test_one_dispatcher_shared_state_and_failover(cluster: tuple[EtcdProcess, li
     _until(lambda: len(_status(leader)["members"]) == 3 and _status(leader)["state"]["ready"], 20,
            "the restarted node rejoined")
     assert not _status(leader)["dispatching"]
-    assert silence_id in _amtool(leader, "silence", "query", "-q")
+    assert silence_id in _amtool(leader, "silence", "query", "-q") and on_call(leader) == "bob"
 
     # etcd down: the dispatcher steps down within its TTL; what fires meanwhile is sent once etcd is back
     etcd.kill()
