@@ -29,53 +29,19 @@ import shutil
 import signal
 import statistics
 import tempfile
-import threading
 import time
 import urllib.request
 from collections.abc import Callable
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from benchmarks.etcd import EtcdProcess
+from benchmarks.webhook import WebhookReceiver
 from tsdb.bench.report import machine_description
 from tsdb.bench.servers import LocalServer
-
-
-class Receiver:
-    """A webhook receiver on 127.0.0.1 counting firing notifications per ``instance`` group label."""
-
-    def __init__(self) -> None:
-        self.firing: dict[str, list[float]] = {}
-        lock = threading.Lock()
-        firing = self.firing
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))))
-                if body.get("status") == "firing":
-                    with lock:
-                        firing.setdefault(body["groupLabels"].get("instance", ""), []).append(time.monotonic())
-                self.send_response(200)
-                self.end_headers()
-
-            def log_message(self, *args: Any) -> None:
-                return None
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    def first(self, instance: str) -> float | None:
-        times = self.firing.get(instance)
-        return times[0] if times else None
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
 
 
 def _config(path: Path, etcd: EtcdProcess, hook: str, ttl_s: int, group_interval_s: int) -> Path:
@@ -100,6 +66,10 @@ def _dispatching(server: LocalServer) -> bool:
         return False
 
 
+def _dispatcher(servers: list[LocalServer]) -> LocalServer | None:
+    return next((s for s in servers if _dispatching(s)), None)
+
+
 def _write(servers: list[LocalServer], instances: list[str]) -> None:
     body = "".join(f"ha,instance={i} value=1\n" for i in instances).encode()
     for server in servers:
@@ -122,7 +92,7 @@ def run(args: argparse.Namespace, work: Path) -> dict[str, Any]:
     binary = shutil.which("etcd")
     if binary is None:
         raise SystemExit("etcd not found on PATH (Debian package etcd-server)")
-    receiver = Receiver()
+    receiver = WebhookReceiver()
     etcd = EtcdProcess(binary, work)
     etcd.start()
     servers: list[LocalServer] = []
@@ -139,14 +109,14 @@ def run(args: argparse.Namespace, work: Path) -> dict[str, Any]:
             if time.monotonic() - started > args.max_seconds:
                 print(f"stopped after {round_no - 1} kills: --max-seconds reached", flush=True)
                 break
-            leader = _wait(lambda: next((s for s in servers if _dispatching(s)), None), 60)
+            leader = _wait(lambda: _dispatcher(servers), 60)
             if leader is None:
                 print("no dispatcher elected within 60 s", flush=True)
                 break
             steady = f"r{round_no}-steady"
             fired.append(steady)
             _write(servers, fired)
-            _wait(lambda i=steady: receiver.first(i), 30)
+            _wait(partial(receiver.deliveries, instance=steady), 30)
             os.kill(leader.pid, signal.SIGKILL)
             killed = time.monotonic()
             assert leader.proc is not None
@@ -155,11 +125,10 @@ def run(args: argparse.Namespace, work: Path) -> dict[str, Any]:
             during = f"r{round_no}-failover"
             fired.append(during)
             _write(survivors, fired)
-            new = _wait(lambda alive=survivors: next((s for s in alive if _dispatching(s)), None),
-                        args.lease_ttl * 3 + 30)
+            new = _wait(partial(_dispatcher, survivors), args.lease_ttl * 3 + 30)
             takeover = time.monotonic() - killed if new is not None else float("nan")
-            got = _wait(lambda i=during: receiver.first(i), args.lease_ttl * 3 + args.group_interval + 30)
-            delivery = got - killed if got is not None else float("nan")
+            got = _wait(partial(receiver.deliveries, instance=during), args.lease_ttl * 3 + args.group_interval + 30)
+            delivery = got[0].at - killed if got else float("nan")
             takeovers.append(takeover)
             deliveries.append(delivery)
             print(f"kill {round_no:>2}: takeover {takeover:5.1f} s, failover alert delivered after {delivery:5.1f} s",
@@ -172,8 +141,8 @@ def run(args: argparse.Namespace, work: Path) -> dict[str, Any]:
             server.stop(30)
         etcd.kill()
         receiver.close()
-    lost = [i for i in fired if not receiver.firing.get(i)]
-    duplicates = sum(max(0, len(receiver.firing.get(i, [])) - 1) for i in fired)
+    lost = [i for i in fired if not receiver.deliveries(instance=i)]
+    duplicates = sum(max(0, len(receiver.deliveries(instance=i)) - 1) for i in fired)
     return {"kills": len(takeovers), "alerts": len(fired), "lost": lost, "duplicates": duplicates,
             "takeovers": takeovers, "deliveries": deliveries}
 

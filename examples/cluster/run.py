@@ -25,12 +25,10 @@ import socket
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import numpy as np
@@ -39,6 +37,7 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.etcd import EtcdProcess  # noqa: E402
+from benchmarks.webhook import WebhookReceiver  # noqa: E402
 from tsdb.config import BucketOptions  # noqa: E402
 from tsdb.labels import Labels  # noqa: E402
 from tsdb.server.remote_write import compress_snappy, encode_write_request  # noqa: E402
@@ -91,7 +90,7 @@ class Cluster:
         self.querier = ""
         self.queriers: list[str] = []
         self.etcd: EtcdProcess | None = None
-        self.receiver: Receiver | None = None
+        self.receiver: WebhookReceiver | None = None
 
     def _spawn(self, name: str, args: list[str]) -> subprocess.Popen[bytes]:
         log = (self.work / f"{name}.log").open("wb")
@@ -175,7 +174,7 @@ class Cluster:
         """Two nodes holding no data of their own: one global view over the shards (docs/global-view.md),
         the same alerting rule on it, and one notification cluster through etcd (one of them sends)."""
         assert self.etcd is not None
-        self.receiver = Receiver()
+        self.receiver = WebhookReceiver()
         rules = self.work / "rules.yml"
         rules.write_text(RULES)
         config = {"query": {"stores": self.nodes},
@@ -204,12 +203,12 @@ class Cluster:
         makes the other one the dispatcher."""
         assert self.receiver is not None
         deadline = time.monotonic() + timeout_s
-        while not self.receiver.got:
+        while not self.receiver.deliveries():
             if time.monotonic() > deadline:
                 raise RuntimeError(f"no notification of the DemoTraffic alert after {timeout_s}s")
             time.sleep(0.2)
         time.sleep(5)  # two group intervals: a second sender would show by now
-        senders = [sender for sender, _ in self.receiver.got]
+        senders = [d.sender for d in self.receiver.deliveries()]
         if len(senders) != 1:
             raise RuntimeError(f"{len(senders)} notifications of one alert (from {senders}), expected 1")
         leader = self.dispatcher(self.queriers)
@@ -259,33 +258,6 @@ class Cluster:
                     proc.wait(timeout=30)
         if self.etcd is not None:
             self.etcd.kill()
-
-
-class Receiver:
-    """A webhook receiver on 127.0.0.1 recording (sending node's external URL, status) per notification."""
-
-    def __init__(self) -> None:
-        self.got: list[tuple[str, str]] = []
-        got = self.got
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))))
-                if body.get("status") == "firing":
-                    got.append((body.get("externalURL", ""), body["status"]))
-                self.send_response(200)
-                self.end_headers()
-
-            def log_message(self, *args: object) -> None:
-                return None
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
 
 
 def send_load(vmagent: str, series: int, duration_s: float, flat_out: bool = False) -> tuple[list[Labels], int, int]:

@@ -19,7 +19,6 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
-from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
@@ -27,9 +26,8 @@ from typing import Any, TypeVar
 import numpy as np
 import pytest
 import yaml
-from aiohttp import web
 
-from tests.aiohttp_thread import AiohttpThread
+from benchmarks.webhook import Delivery, WebhookReceiver
 from tests.alertmanager_peer import AlertmanagerNode, running_alertmanager_cluster
 from tests.contracts.prometheus_peer import remote_write
 from tests.integration.serve import ServeProcess
@@ -76,47 +74,18 @@ def _wait(check: Callable[[], T | None], what: str, seconds: float) -> T:
         time.sleep(0.1)
 
 
-@dataclass(frozen=True)
-class Delivery:
-    """One webhook call: the Alertmanager that sent it (its external URL), the group and its alerts."""
-
-    sender: str
-    group_key: str
-    status: str
-    alertnames: tuple[str, ...]
-    at: float
-
-
-class Receiver:
-    """A webhook receiver on 127.0.0.1 recording every notification it gets, in arrival order."""
-
-    def __init__(self) -> None:
-        self.deliveries: list[Delivery] = []
-
-        async def hook(request: web.Request) -> web.Response:
-            body = await request.json()
-            self.deliveries.append(Delivery(body["externalURL"], body["groupKey"], body["status"],
-                                            tuple(sorted(a["labels"]["alertname"] for a in body["alerts"])),
-                                            time.monotonic()))
-            return web.Response(text="ok")
-
-        app = web.Application()
-        app.router.add_post("/hook", hook)
-        self.thread = AiohttpThread(app)
-        self.url = f"{self.thread.url}/hook"
-
-    def firing(self, alertname: str) -> list[Delivery]:
-        """Firing notifications whose group holds ``alertname`` (a copy; the server thread appends)."""
-        return [d for d in list(self.deliveries) if d.status == "firing" and alertname in d.alertnames]
+def _firing(receiver: WebhookReceiver, alertname: str) -> list[Delivery]:
+    """Firing notifications whose group holds ``alertname``."""
+    return [d for d in receiver.deliveries() if alertname in d.alertnames]
 
 
 @pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    r = Receiver()
+def receiver() -> Iterator[WebhookReceiver]:
+    r = WebhookReceiver()
     try:
         yield r
     finally:
-        r.thread.close()
+        r.close()
 
 
 def _am_alert(node: AlertmanagerNode, alertname: str) -> dict[str, Any] | None:
@@ -142,7 +111,7 @@ def _pending(replica: ServeProcess, alertname: str) -> bool:
     return any(a["labels"]["alertname"] == alertname and a["state"] == "pending" for a in body["data"]["alerts"])
 
 
-def test_replicas_and_alertmanager_cluster_notify_once(tmp_path: Path, receiver: Receiver) -> None:
+def test_replicas_and_alertmanager_cluster_notify_once(tmp_path: Path, receiver: WebhookReceiver) -> None:
     rules = tmp_path / "rules.yml"
     rules.write_text(RULES)
     am_config = tmp_path / "alertmanager.yml"
@@ -178,9 +147,9 @@ def test_replicas_and_alertmanager_cluster_notify_once(tmp_path: Path, receiver:
                                                              "cluster": "ha"}
 
         # 2. one notification for the group, though both nodes hold the alert from both replicas
-        first = _wait(lambda: receiver.firing("HAFirst"), "HAFirst notification", 20)[0]
+        first = _wait(lambda: _firing(receiver, "HAFirst"), "HAFirst notification", 20)[0]
         time.sleep(max(0.0, first.at + DUPLICATE_WINDOW_S - time.monotonic()))
-        assert receiver.firing("HAFirst") == [first]
+        assert _firing(receiver, "HAFirst") == [first]
         notifier = next(am for am in ams if am.url == first.sender)
 
         # 3. both replicas see the trigger (HASecond pending), then one replica and the Alertmanager that
@@ -193,13 +162,13 @@ def test_replicas_and_alertmanager_cluster_notify_once(tmp_path: Path, receiver:
         dead_replica, survivor = replicas
         dead_replica.kill()
         notifier.kill()
-        assert not receiver.firing("HASecond"), "HASecond notified before the kills: the test raced"
+        assert not _firing(receiver, "HASecond"), "HASecond notified before the kills: the test raced"
         surviving_am = next(am for am in ams if am is not notifier)
 
-        second = _wait(lambda: receiver.firing("HASecond"), "HASecond notification after the kills", 20)[0]
+        second = _wait(lambda: _firing(receiver, "HASecond"), "HASecond notification after the kills", 20)[0]
         assert second.sender == surviving_am.url
         assert _sent_by(surviving_am, "HASecond", survivor)
         time.sleep(max(0.0, second.at + DUPLICATE_WINDOW_S - time.monotonic()))
-        assert receiver.firing("HASecond") == [second]
-        assert receiver.firing("HAFirst") == [first]
+        assert _firing(receiver, "HASecond") == [second]
+        assert _firing(receiver, "HAFirst") == [first]
         assert survivor.proc.poll() is None and surviving_am.alive()

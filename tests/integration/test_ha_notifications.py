@@ -15,7 +15,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -23,9 +22,8 @@ from typing import Any
 
 import pytest
 import yaml
-from aiohttp import web
 
-from tests.aiohttp_thread import AiohttpThread
+from benchmarks.webhook import Delivery, WebhookReceiver
 from tests.etcd_peer import EtcdProcess, running_etcd
 from tests.integration.serve import ServeProcess
 from tests.needs import require_binary
@@ -38,28 +36,6 @@ GROUP_INTERVAL_S = 2
 RULES = "groups: [{name: ha, interval: 1s, rules: [{alert: Up, expr: 'ha_value > 0'}]}]\n"
 
 
-class Receiver:
-    """A webhook receiver recording every notification: (arrival, instance, status, sending node)."""
-
-    def __init__(self) -> None:
-        self.got: list[tuple[float, str, str, str]] = []
-        self._lock = threading.Lock()
-        app = web.Application()
-        app.router.add_post("/hook", self._hook)
-        self.server = AiohttpThread(app)
-
-    async def _hook(self, request: web.Request) -> web.Response:
-        body = await request.json()
-        with self._lock:
-            self.got.append((time.monotonic(), body["groupLabels"].get("instance", ""), body["status"],
-                             body["externalURL"]))
-        return web.Response(text="ok")
-
-    def of(self, instance: str) -> list[tuple[float, str, str, str]]:
-        with self._lock:
-            return [g for g in self.got if g[1] == instance]
-
-
 def _until(condition: Callable[[], Any], timeout_s: float, what: str) -> Any:
     deadline = time.monotonic() + timeout_s
     while True:
@@ -68,6 +44,10 @@ def _until(condition: Callable[[], Any], timeout_s: float, what: str) -> Any:
             return value
         assert time.monotonic() < deadline, f"not within {timeout_s}s: {what}"
         time.sleep(0.1)
+
+
+def _of(receiver: WebhookReceiver, instance: str) -> list[Delivery]:
+    return receiver.deliveries(instance=instance)
 
 
 def _config(tmp: Path, name: str, etcd: EtcdProcess, hook: str) -> Path:
@@ -125,23 +105,23 @@ def _amtool(node: ServeProcess, *args: str) -> str:
 
 
 @pytest.fixture
-def cluster(tmp_path: Path) -> Iterator[tuple[EtcdProcess, list[ServeProcess], Receiver]]:
-    receiver = Receiver()
+def cluster(tmp_path: Path) -> Iterator[tuple[EtcdProcess, list[ServeProcess], WebhookReceiver]]:
+    receiver = WebhookReceiver()
     with running_etcd(tmp_path) as etcd:
         nodes: list[ServeProcess] = []
         try:
             for i in range(3):
-                config = _config(tmp_path, f"node{i}", etcd, f"{receiver.server.url}/hook")
+                config = _config(tmp_path, f"node{i}", etcd, receiver.url)
                 nodes.append(ServeProcess(tmp_path / f"data{i}", "--config", str(config)))
             yield etcd, nodes, receiver
         finally:
             for node in nodes:
                 node.kill()
-            receiver.server.close()
+            receiver.close()
 
 
-def test_one_dispatcher_shared_state_and_failover(cluster: tuple[EtcdProcess, list[ServeProcess], Receiver]
-                                                  ) -> None:
+def test_one_dispatcher_shared_state_and_failover(
+        cluster: tuple[EtcdProcess, list[ServeProcess], WebhookReceiver]) -> None:
     etcd, nodes, receiver = cluster
     leader = _until(lambda: _dispatchers(nodes), 30, "a dispatcher elected")
     assert len(leader) == 1
@@ -152,9 +132,9 @@ def test_one_dispatcher_shared_state_and_failover(cluster: tuple[EtcdProcess, li
 
     # one notification per group, from the dispatcher only
     _fire(nodes, "i1")
-    _until(lambda: receiver.of("i1"), 20, "the i1 notification")
+    _until(lambda: _of(receiver, "i1"), 20, "the i1 notification")
     time.sleep(2 * GROUP_INTERVAL_S + 1)
-    assert [g[3] for g in receiver.of("i1")] == [leader.url]
+    assert [d.sender for d in _of(receiver, "i1")] == [leader.url]
 
     # a silence made with amtool on a standby mutes on every node
     silence_id = _amtool(standbys[0], "silence", "add", "instance=i2", "--comment=maintenance",
@@ -163,7 +143,7 @@ def test_one_dispatcher_shared_state_and_failover(cluster: tuple[EtcdProcess, li
            "the silence on every node")
     _fire(nodes, "i2")
     time.sleep(2 * GROUP_INTERVAL_S + 2)
-    assert receiver.of("i2") == []
+    assert _of(receiver, "i2") == []
 
     # the escalation the dispatcher started is known to every node
     group_key = '{}:{alertname="Up",instance="i1"}'
@@ -205,11 +185,11 @@ def test_one_dispatcher_shared_state_and_failover(cluster: tuple[EtcdProcess, li
     _fire(survivors, "i3")
     new_leader = _until(lambda: _dispatchers(survivors), LEASE_TTL_S + 10, "a new dispatcher")[0]
     takeover_s = time.monotonic() - killed
-    _until(lambda: receiver.of("i3"), LEASE_TTL_S + GROUP_INTERVAL_S + 10, "the i3 notification")
-    delivered_s = receiver.of("i3")[0][0] - killed
+    _until(lambda: _of(receiver, "i3"), LEASE_TTL_S + GROUP_INTERVAL_S + 10, "the i3 notification")
+    delivered_s = _of(receiver, "i3")[0].at - killed
     time.sleep(2 * GROUP_INTERVAL_S + 1)
-    assert [g[3] for g in receiver.of("i3")] == [new_leader.url]
-    assert len(receiver.of("i1")) == 1 and receiver.of("i2") == []  # nothing repeated, the silence holds
+    assert [d.sender for d in _of(receiver, "i3")] == [new_leader.url]
+    assert len(_of(receiver, "i1")) == 1 and _of(receiver, "i2") == []  # nothing repeated, the silence holds
     # (bounds generous for loaded machines; `python -m benchmarks ha` measures the takeover)
     assert takeover_s < LEASE_TTL_S + 8 and delivered_s < LEASE_TTL_S + GROUP_INTERVAL_S + 10
     print(f"takeover {takeover_s:.1f}s, first new notification {delivered_s:.1f}s after the SIGKILL")
@@ -226,12 +206,12 @@ def test_one_dispatcher_shared_state_and_failover(cluster: tuple[EtcdProcess, li
     _until(lambda: not _dispatchers(nodes), LEASE_TTL_S + 2, "no dispatcher without etcd")
     _fire(nodes, "i4")
     time.sleep(2)
-    assert receiver.of("i4") == []
+    assert _of(receiver, "i4") == []
     etcd.start()
-    _until(lambda: receiver.of("i4"), 30, "the i4 notification after etcd returned")
+    _until(lambda: _of(receiver, "i4"), 30, "the i4 notification after etcd returned")
     time.sleep(2 * GROUP_INTERVAL_S + 1)
-    assert len(receiver.of("i4")) == 1
-    assert len(receiver.of("i1")) == 1 and len(receiver.of("i3")) == 1
+    assert len(_of(receiver, "i4")) == 1
+    assert len(_of(receiver, "i1")) == 1 and len(_of(receiver, "i3")) == 1
     assert len(_dispatchers(nodes)) == 1
 
 

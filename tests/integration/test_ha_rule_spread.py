@@ -13,9 +13,10 @@ from typing import Any
 import pytest
 import yaml
 
+from benchmarks.webhook import WebhookReceiver
 from tests.etcd_peer import running_etcd
 from tests.integration.serve import ServeProcess
-from tests.integration.test_ha_notifications import Receiver, _dispatchers, _status, _until
+from tests.integration.test_ha_notifications import _dispatchers, _status, _until
 from tsdb.timefmt import parse_rfc3339
 
 pytestmark = pytest.mark.external
@@ -45,8 +46,8 @@ def _active_at(node: ServeProcess) -> dict[str, str]:
 
 
 @pytest.fixture
-def spread(tmp_path: Path) -> Iterator[tuple[list[ServeProcess], Receiver]]:
-    receiver = Receiver()
+def spread(tmp_path: Path) -> Iterator[tuple[list[ServeProcess], WebhookReceiver]]:
+    receiver = WebhookReceiver()
     rules = tmp_path / "rules.yml"
     rules.write_text(yaml.safe_dump(RULES))
     with running_etcd(tmp_path) as etcd:
@@ -56,7 +57,7 @@ def spread(tmp_path: Path) -> Iterator[tuple[list[ServeProcess], Receiver]]:
             "notifications": {"config": {
                 "route": {"receiver": "hook", "group_by": ["alertname"], "group_wait": "1s",
                           "group_interval": "2s", "repeat_interval": "1h"},
-                "receivers": [{"name": "hook", "webhook_configs": [{"url": f"{receiver.server.url}/hook",
+                "receivers": [{"name": "hook", "webhook_configs": [{"url": receiver.url,
                                                                     "send_resolved": False}]}]}},
             "cluster": {"name": "spread", "etcd": {"endpoints": [etcd.url]}, "lease_ttl": "3s",
                         "rule_groups": "spread"}}))
@@ -68,11 +69,11 @@ def spread(tmp_path: Path) -> Iterator[tuple[list[ServeProcess], Receiver]]:
         finally:
             for node in nodes:
                 node.kill()
-            receiver.server.close()
+            receiver.close()
 
 
 def test_each_group_on_one_node_and_groups_move_with_their_state(
-        spread: tuple[list[ServeProcess], Receiver]) -> None:
+        spread: tuple[list[ServeProcess], WebhookReceiver]) -> None:
     nodes, receiver = spread
     _until(lambda: all(len(_status(n)["members"]) == 3 for n in nodes), 30, "three members")
     names = {n.url: n for n in nodes}
@@ -91,11 +92,11 @@ def test_each_group_on_one_node_and_groups_move_with_their_state(
            20, "each group evaluated by its node only")
 
     # every alert reaches the dispatcher and is notified once
-    _until(lambda: len(receiver.got) >= GROUPS, 30, "a notification per alert")
+    _until(lambda: len(receiver.deliveries()) >= GROUPS, 30, "a notification per alert")
     time.sleep(5)
-    assert len(receiver.got) == GROUPS
+    assert len(receiver.deliveries()) == GROUPS
     (leader,) = _dispatchers(nodes)
-    assert {sender for _, _, _, sender in receiver.got} == {leader.url}
+    assert {d.sender for d in receiver.deliveries()} == {leader.url}
     before: dict[str, Any] = {}
     for node in nodes:
         before.update({a: t for a, t in _active_at(node).items()
@@ -115,4 +116,4 @@ def test_each_group_on_one_node_and_groups_move_with_their_state(
         alert = f"A{g[1:]}"
         assert _active_at(names[after[g]])[alert] == before[alert]  # the same alert, still active since then
     time.sleep(5)
-    assert len(receiver.got) == GROUPS  # nothing notified again
+    assert len(receiver.deliveries()) == GROUPS  # nothing notified again
