@@ -52,5 +52,6 @@ def memory_report(top: int = TOP) -> dict[str, Any]:
 
 
 def log_memory_report() -> None:
-    """Log :func:`memory_report` as one structured line."""
-    log.info("memory report", extra=memory_report())
+    """Log :func:`memory_report` as one structured line, at warning level so that a report the operator asked
+    for shows whatever ``--log-level`` is."""
+    log.warning("memory report", extra=memory_report())
