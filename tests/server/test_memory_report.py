@@ -14,9 +14,16 @@ from tsdb.server.memory_report import memory_report
 
 
 def test_a_report_counts_objects_arrays_and_traced_lines() -> None:
+    import pyarrow as pa
+
+    from tsdb.storage.chunks.xor import decode_chunks  # noqa: F401 - numba kernels loaded
+
+    table = pa.table({"x": list(range(100_000))})  # held by Arrow's pool while the report is taken
     plain = memory_report(top=5)
     assert plain["rss_mib"] > 0 and plain["objects"] > 0 and len(plain["types"]) == 5
     assert "lines" not in plain
+    assert plain["heap_mib"]["in_use"] > 0 and plain["arrow_pool_mib"] >= 0.7 and table.num_rows == 100_000
+    assert isinstance(plain["compiled_kernels"], int)
     tracemalloc.start()
     try:
         import numpy as np

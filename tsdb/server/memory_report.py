@@ -1,10 +1,12 @@
 """What the server's memory is made of, on request: ``kill -USR2 <pid>`` logs one ``memory report`` line.
 
 The line holds the resident and anonymous memory, the counts of the most numerous Python container objects
-(those the garbage collector tracks: dicts, lists, tuples, instances; numpy arrays are not among them) and,
-when the server runs with ``PYTHONTRACEMALLOC=<frames>`` (slower: every allocation is traced, numpy's
-buffers included), the source lines holding the most allocated memory. Two reports some time apart show
-what grows.
+(those the garbage collector tracks: dicts, lists, tuples, instances; numpy arrays are not among them), the
+memory outside Python's allocator (glibc's heap in use, free-but-kept and directly mapped; Arrow's pool; how
+many numba kernel specialisations are compiled, each holding machine code and LLVM state) and, when the server
+runs with ``PYTHONTRACEMALLOC=<frames>`` (slower: every allocation is traced, numpy's buffers included), the
+source lines holding the most allocated memory. Two reports some time apart show what grows: anonymous
+memory growing while traced memory does not points outside Python (numba, Arrow, fragmentation).
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ import tracemalloc
 from collections import Counter
 from pathlib import Path
 from typing import Any
+
+from tsdb.server.native_memory import arrow_pool_mib, heap_mib
 
 log = logging.getLogger("tsdb.memory")
 
@@ -42,6 +46,10 @@ def memory_report(top: int = TOP) -> dict[str, Any]:
         "anon_mib": round(_status_kib("RssAnon") / 1024, 1),
         "objects": len(objects),
         "types": dict(types.most_common(top)),
+        "compiled_kernels": sum(len(getattr(o, "overloads", ())) for o in objects
+                                if type(o).__name__ == "CPUDispatcher"),
+        "heap_mib": heap_mib(),
+        "arrow_pool_mib": arrow_pool_mib(),
     }
     del objects
     if tracemalloc.is_tracing():

@@ -43,6 +43,31 @@ def limit_arenas(arenas: int) -> bool:
     return bool(_LIBC.mallopt(M_ARENA_MAX, arenas))
 
 
+class _MallInfo2(ctypes.Structure):
+    _fields_ = [(name, ctypes.c_size_t) for name in ("arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks",
+                                                     "fsmblks", "uordblks", "fordblks", "keepcost")]
+
+
+def heap_mib() -> dict[str, float]:
+    """glibc's view of the C heap in MiB (empty elsewhere or before glibc 2.33): ``in_use`` (allocated from
+    arenas), ``free`` (free inside arenas: kept, not returned), ``mmapped`` (large blocks mapped directly)."""
+    mallinfo2 = getattr(_LIBC, "mallinfo2", None) if _LIBC is not None else None
+    if mallinfo2 is None:
+        return {}
+    mallinfo2.restype = _MallInfo2
+    info = mallinfo2()
+    return {"in_use": round(info.uordblks / 2**20, 1), "free": round(info.fordblks / 2**20, 1),
+            "mmapped": round(info.hblkhd / 2**20, 1)}
+
+
+def arrow_pool_mib() -> float | None:
+    """Bytes Arrow's default memory pool holds for live buffers, in MiB (None when pyarrow is not loaded)."""
+    pyarrow = sys.modules.get("pyarrow")
+    if pyarrow is None:
+        return None
+    return round(pyarrow.default_memory_pool().bytes_allocated() / 2**20, 1)
+
+
 def release_free_memory() -> None:
     """Return free memory of the C heap and of Arrow's pool to the system (no effect on live data)."""
     if _LIBC is not None:
