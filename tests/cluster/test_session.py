@@ -11,6 +11,7 @@ from collections.abc import Callable
 import pytest
 
 from tests.etcd_peer import EtcdProcess
+from tests.waiting import wait_until_async
 from tsdb.cluster.etcd import EtcdClient
 from tsdb.cluster.session import ClusterSession
 
@@ -22,9 +23,7 @@ TTL = 2
 async def _until(condition: Callable[[], bool], timeout_s: float) -> float:
     """Seconds until ``condition()`` holds; AssertionError after ``timeout_s``."""
     started = time.monotonic()
-    while not condition():
-        assert time.monotonic() - started < timeout_s, "condition not reached in time"
-        await asyncio.sleep(0.05)
+    await wait_until_async(condition, timeout_s)
     return time.monotonic() - started
 
 

@@ -5,25 +5,17 @@ written once it is back (nothing lost), with deletions missed meanwhile applied 
 from __future__ import annotations
 
 import asyncio
-import time
 import uuid
-from collections.abc import Callable
 from typing import Any
 
 import pytest
 
 from tests.etcd_peer import EtcdProcess
+from tests.waiting import wait_until_async
 from tsdb.cluster.etcd import EtcdClient
 from tsdb.cluster.state import ReplicatedState
 
 pytestmark = pytest.mark.external
-
-
-async def _until(condition: Callable[[], bool], timeout_s: float) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        assert time.monotonic() < deadline, "condition not reached in time"
-        await asyncio.sleep(0.05)
 
 
 class _Node:
@@ -54,18 +46,18 @@ def test_changes_reach_the_others_and_are_not_echoed(etcd: EtcdProcess) -> None:
         root = f"/t/{uuid.uuid4().hex[:8]}/state"
         a, b = _Node(etcd.url, root, "a", local={"old/1": {"n": 0}}), _Node(etcd.url, root, "b")
         try:
-            await _until(lambda: a.state.ready and b.state.ready, 10)
-            await _until(lambda: b.seen.get("old/1") == {"n": 0}, 10)  # a's local entry, offered to etcd
+            await wait_until_async(lambda: a.state.ready and b.state.ready, 10)
+            await wait_until_async(lambda: b.seen.get("old/1") == {"n": 0}, 10)  # a's local entry, offered to etcd
             a.state.publish("things", "x/y z", {"n": 1})
             a.state.publish("things", "x/y z", {"n": 2})  # the latest value wins
-            await _until(lambda: b.seen.get("x/y z") == {"n": 2}, 10)
+            await wait_until_async(lambda: b.seen.get("x/y z") == {"n": 2}, 10)
             assert await a.state.flush(5) and a.state.pending == 0
             assert a.calls == []  # its own changes are never applied back to it
             b.state.publish("things", "x/y z", None)
-            await _until(lambda: a.calls == [("x/y z", None)], 10)  # another node's deletion reaches it
+            await wait_until_async(lambda: a.calls == [("x/y z", None)], 10)  # another node's deletion reaches it
 
             late = _Node(etcd.url, root, "c")  # a node starting later reads what is there
-            await _until(lambda: late.state.ready, 10)
+            await wait_until_async(lambda: late.state.ready, 10)
             assert late.seen == {"old/1": {"n": 0}}
             await late.close()
         finally:
@@ -80,9 +72,9 @@ def test_changes_made_while_etcd_is_down_are_written_when_it_returns(etcd: EtcdP
         root = f"/t/{uuid.uuid4().hex[:8]}/state"
         a, b = _Node(etcd.url, root, "a"), _Node(etcd.url, root, "b")
         try:
-            await _until(lambda: a.state.ready and b.state.ready, 10)
+            await wait_until_async(lambda: a.state.ready and b.state.ready, 10)
             a.state.publish("things", "gone-later", {"v": 1})
-            await _until(lambda: "gone-later" in b.seen, 10)
+            await wait_until_async(lambda: "gone-later" in b.seen, 10)
             etcd.kill()
             for i in range(20):
                 a.state.publish("things", f"k{i}", {"v": i})
@@ -90,8 +82,8 @@ def test_changes_made_while_etcd_is_down_are_written_when_it_returns(etcd: EtcdP
             await asyncio.sleep(0.5)
             assert a.state.pending > 0
             etcd.start()
-            await _until(lambda: a.state.pending == 0, 20)
-            await _until(lambda: len(b.seen) == 20 and "gone-later" not in b.seen, 20)
+            await wait_until_async(lambda: a.state.pending == 0, 20)
+            await wait_until_async(lambda: len(b.seen) == 20 and "gone-later" not in b.seen, 20)
             assert b.seen == {f"k{i}": {"v": i} for i in range(20)}
         finally:
             if etcd.proc is None or etcd.proc.poll() is not None:
@@ -111,11 +103,11 @@ def test_a_bad_entry_or_handler_failure_does_not_stop_the_others(etcd: EtcdProce
         await writer.put(f"{root}/other/ignored", b'{"origin": "w", "value": 1}')  # no such namespace
         node = _Node(etcd.url, root, "n")
         try:
-            await _until(lambda: node.state.ready, 10)
+            await wait_until_async(lambda: node.state.ready, 10)
             assert node.seen == {"good": 1}
             await writer.put(f"{root}/things/bad2", b"{")
             await writer.put(f"{root}/things/good2", b'{"origin": "w", "value": 2}')
-            await _until(lambda: node.seen.get("good2") == 2, 10)
+            await wait_until_async(lambda: node.seen.get("good2") == 2, 10)
             with pytest.raises(ValueError, match="namespace"):
                 node.state.register("a/b", node._apply)
         finally:

@@ -17,11 +17,11 @@ both Alertmanagers, and an aiohttp webhook receiver counting notifications. Each
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import ExitStack
 from functools import partial
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import numpy as np
 import pytest
@@ -31,6 +31,7 @@ from benchmarks.webhook import Delivery, WebhookReceiver
 from tests.alertmanager_peer import AlertmanagerNode, running_alertmanager_cluster
 from tests.contracts.prometheus_peer import remote_write
 from tests.integration.serve import ServeProcess
+from tests.waiting import wait_until
 from tsdb.labels import Labels
 
 # every wait below has its own deadline; the timeout only stops a hung child process (about 25 s normally)
@@ -58,21 +59,6 @@ groups:
 """
 """``HAFirst`` fires at the first evaluation; ``HASecond`` once ``ha_trigger`` is written and 4 s passed, long
 enough to see it pending on both replicas and kill one before it fires."""
-
-T = TypeVar("T")
-
-
-def _wait(check: Callable[[], T | None], what: str, seconds: float) -> T:
-    """The first truthy ``check()``, polled every 0.1 s; AssertionError naming ``what`` after ``seconds``."""
-    deadline = time.monotonic() + seconds
-    while True:
-        result = check()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what}: not within {seconds} s")
-        time.sleep(0.1)
-
 
 def _firing(receiver: WebhookReceiver, alertname: str) -> list[Delivery]:
     """Firing notifications whose group holds ``alertname``."""
@@ -140,14 +126,14 @@ def test_replicas_and_alertmanager_cluster_notify_once(tmp_path: Path, receiver:
             stack.callback(replica.kill)
             replicas.append(replica)
             for am in ams:
-                _wait(partial(_sent_by, am, "HAFirst", replica), f"HAFirst from replica {name} on {am.url}", 20)
+                wait_until(partial(_sent_by, am, "HAFirst", replica), f"HAFirst from replica {name} on {am.url}", 20)
         for am in ams:
             alert = _am_alert(am, "HAFirst")
             assert alert is not None and alert["labels"] == {"alertname": "HAFirst", "severity": "page",
                                                              "cluster": "ha"}
 
         # 2. one notification for the group, though both nodes hold the alert from both replicas
-        first = _wait(lambda: _firing(receiver, "HAFirst"), "HAFirst notification", 20)[0]
+        first = wait_until(lambda: _firing(receiver, "HAFirst"), "HAFirst notification", 20)[0]
         time.sleep(max(0.0, first.at + DUPLICATE_WINDOW_S - time.monotonic()))
         assert _firing(receiver, "HAFirst") == [first]
         notifier = next(am for am in ams if am.url == first.sender)
@@ -158,14 +144,14 @@ def test_replicas_and_alertmanager_cluster_notify_once(tmp_path: Path, receiver:
         for replica in replicas:
             remote_write(replica.url, "/api/v1/write", [(Labels({"__name__": "ha_trigger"}), now_ms, np.array([1.0]))])
         for replica in replicas:
-            _wait(partial(_pending, replica, "HASecond"), f"HASecond pending on {replica.url}", 3)
+            wait_until(partial(_pending, replica, "HASecond"), f"HASecond pending on {replica.url}", 3)
         dead_replica, survivor = replicas
         dead_replica.kill()
         notifier.kill()
         assert not _firing(receiver, "HASecond"), "HASecond notified before the kills: the test raced"
         surviving_am = next(am for am in ams if am is not notifier)
 
-        second = _wait(lambda: _firing(receiver, "HASecond"), "HASecond notification after the kills", 20)[0]
+        second = wait_until(lambda: _firing(receiver, "HASecond"), "HASecond notification after the kills", 20)[0]
         assert second.sender == surviving_am.url
         assert _sent_by(surviving_am, "HASecond", survivor)
         time.sleep(max(0.0, second.at + DUPLICATE_WINDOW_S - time.monotonic()))

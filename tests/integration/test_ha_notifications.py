@@ -27,6 +27,7 @@ from benchmarks.webhook import Delivery, WebhookReceiver
 from tests.etcd_peer import EtcdProcess, running_etcd
 from tests.integration.serve import ServeProcess
 from tests.needs import require_binary
+from tests.waiting import wait_until
 from tsdb.alerting.escalation import encode_key
 
 pytestmark = pytest.mark.external
@@ -37,13 +38,7 @@ RULES = "groups: [{name: ha, interval: 1s, rules: [{alert: Up, expr: 'ha_value >
 
 
 def _until(condition: Callable[[], Any], timeout_s: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout_s
-    while True:
-        value = condition()
-        if value:
-            return value
-        assert time.monotonic() < deadline, f"not within {timeout_s}s: {what}"
-        time.sleep(0.1)
+    return wait_until(condition, what, timeout_s)
 
 
 def _of(receiver: WebhookReceiver, instance: str) -> list[Delivery]:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import signal
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +18,7 @@ from aiohttp import web
 
 from tests.aiohttp_thread import AiohttpThread
 from tests.integration.serve import ServeProcess
+from tests.waiting import wait_until
 
 
 class Peers:
@@ -68,17 +69,6 @@ RULES_2 = ("groups: [{name: g, interval: 1s, rules: [{alert: First, expr: vector
            "{record: 'reload:probe', expr: vector(3)}]}]\n")
 
 
-def _wait(check: Callable[[], Any], what: str, seconds: float = 30) -> Any:
-    deadline = time.monotonic() + seconds
-    while True:
-        result = check()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what}: not within {seconds} s")
-        time.sleep(0.2)
-
-
 def _reload_gauges(server: ServeProcess) -> tuple[float, float]:
     status, text = server.get("/metrics")
     assert status == 200
@@ -126,7 +116,7 @@ def test_reload_applies_to_every_component(tmp_path: Path, peers: Peers) -> None
     try:
         ok, started = _reload_gauges(server)
         assert ok == 1 and started > 0
-        _wait(lambda: "First" in peers.received["a"], "alert delivered to receiver a")
+        wait_until(lambda: "First" in peers.received["a"], "alert delivered to receiver a")
         assert _rule_names(server) == ["First"] and _active_targets(server) == 0
         assert _series(server, 'tsdb_head_series{job="tsdb"}') == 0
 
@@ -134,12 +124,12 @@ def test_reload_applies_to_every_component(tmp_path: Path, peers: Peers) -> None
         rules.write_text(RULES_2)
         config.write_text(_config(rules, peers, "b", scrape=True, collect_self=True))
         server.proc.send_signal(signal.SIGHUP)
-        _wait(lambda: _rule_names(server) == ["First", "reload:probe"], "new rule loaded")
-        _wait(lambda: "First" in peers.received["b"], "alert delivered to the new receiver b")
-        _wait(lambda: _active_targets(server) == 1, "scrape target active")
-        _wait(lambda: _series(server, 'reload_probe{job="probe"}'), "target scraped")
-        _wait(lambda: _series(server, 'tsdb_head_series{job="tsdb"}'), "self metrics collected")
-        _wait(lambda: _series(server, "reload:probe"), "new recording rule evaluated")
+        wait_until(lambda: _rule_names(server) == ["First", "reload:probe"], "new rule loaded")
+        wait_until(lambda: "First" in peers.received["b"], "alert delivered to the new receiver b")
+        wait_until(lambda: _active_targets(server) == 1, "scrape target active")
+        wait_until(lambda: _series(server, 'reload_probe{job="probe"}'), "target scraped")
+        wait_until(lambda: _series(server, 'tsdb_head_series{job="tsdb"}'), "self metrics collected")
+        wait_until(lambda: _series(server, "reload:probe"), "new recording rule evaluated")
         ok, at = _reload_gauges(server)
         assert ok == 1 and at >= started
         assert _logged(server, "configuration reloaded")
@@ -155,7 +145,7 @@ def test_reload_applies_to_every_component(tmp_path: Path, peers: Peers) -> None
         assert _rule_names(server) == ["First", "reload:probe"] and _active_targets(server) == 1
         # SIGHUP with the same bad file: also refused, the server keeps running
         server.proc.send_signal(signal.SIGHUP)
-        _wait(lambda: len(_logged(server, "reload failed")) >= 2, "second failure logged")
+        wait_until(lambda: len(_logged(server, "reload failed")) >= 2, "second failure logged")
         assert server.proc.poll() is None and _reload_gauges(server)[0] == 0
         # an unparsable config file itself
         config.write_text("rules: [unclosed\n")
@@ -171,7 +161,7 @@ def test_reload_applies_to_every_component(tmp_path: Path, peers: Peers) -> None
         ok, recovered = _reload_gauges(server)
         assert ok == 1 and recovered >= at
         assert _rule_names(server) == ["First"] and _active_targets(server) == 0
-        _wait(lambda: "First" in peers.received["c"], "alert delivered to the new receiver c")
+        wait_until(lambda: "First" in peers.received["c"], "alert delivered to the new receiver c")
         # collection stopped: no new self samples after a few intervals
         time.sleep(1.5)
         status, body = server.get("/api/v1/query", query='timestamp(tsdb_head_series{job="tsdb"})')

@@ -17,6 +17,7 @@ from prometheus_client import generate_latest
 from benchmarks.webhook import WebhookReceiver
 from tests.etcd_peer import EtcdProcess, running_etcd
 from tests.server.components.context import server_context, with_sections
+from tests.waiting import wait_until_async
 from tsdb.alerting.matchers import parse_matchers
 from tsdb.alerting.model import Alert
 from tsdb.alerting.oncall import Override
@@ -65,14 +66,6 @@ class Node:
             await component.stop()
 
 
-async def _until(check: Any, seconds: float = 20) -> Any:
-    deadline = time.monotonic() + seconds
-    while not (value := check()):
-        assert time.monotonic() < deadline, "condition not met"
-        await asyncio.sleep(0.05)
-    return value
-
-
 def test_two_nodes_share_the_alerting_state(tmp_path: Path) -> None:
     receiver = WebhookReceiver()
     with running_etcd(tmp_path) as etcd, ExitStack() as stack:
@@ -84,27 +77,27 @@ def test_two_nodes_share_the_alerting_state(tmp_path: Path) -> None:
             for node in nodes:
                 await node.start()
             try:
-                leader = await _until(lambda: [n for n in nodes if n.cluster.is_active()])
+                leader = await wait_until_async(lambda: [n for n in nodes if n.cluster.is_active()])
                 assert len(leader) == 1
                 leader = leader[0]
                 standby = next(n for n in nodes if n is not leader)
-                await _until(lambda: all(len(n.cluster.session.status.members) == 2 for n in nodes))
+                await wait_until_async(lambda: all(len(n.cluster.session.status.members) == 2 for n in nodes))
                 assert standby.cluster.peer_urls() == ["http://tsdb.example:9201"]
 
                 # an alert held by both: only the leader sends; its log entry reaches the standby
                 for node in nodes:
                     assert node.context.services.notifier is not None
                     node.context.services.notifier.send([Alert({"alertname": "Disk"}, starts_at=time.time())])
-                await _until(lambda: receiver.deliveries())
+                await wait_until_async(lambda: receiver.deliveries())
                 standby_log = standby.notifications.dispatcher.nflog
-                await _until(lambda: standby_log)
+                await wait_until_async(lambda: standby_log)
                 assert len(receiver.deliveries()) == 1
 
                 # the escalation the leader started, and an acknowledgement made on the standby
                 key = next(iter(leader.notifications.dispatcher.groups))
-                await _until(lambda: key in standby.escalation.hook.escalations)
+                await wait_until_async(lambda: key in standby.escalation.hook.escalations)
                 standby.escalation.hook.ack(key, "carol", "on it", ["x"])
-                await _until(lambda: key in leader.escalation.hook.acks and
+                await wait_until_async(lambda: key in leader.escalation.hook.acks and
                              key not in leader.escalation.hook.escalations)
                 assert leader.escalation.hook.acks[key]["by"] == "carol"
 
@@ -112,10 +105,10 @@ def test_two_nodes_share_the_alerting_state(tmp_path: Path) -> None:
                 silence = Silence("", parse_matchers('{alertname="Other"}'), time.time(), time.time() + 3600)
                 silence_id = standby.notifications.dispatcher.silences.set(silence)
                 leader_silences = leader.notifications.dispatcher.silences
-                await _until(lambda: leader_silences.get(silence_id) is not None)
+                await wait_until_async(lambda: leader_silences.get(silence_id) is not None)
                 assert leader_silences.mutes({"alertname": "Other"}) == [silence_id]
                 standby.notifications.dispatcher.silences.expire(silence_id)
-                await _until(lambda: not leader_silences.mutes({"alertname": "Other"}))
+                await wait_until_async(lambda: not leader_silences.mutes({"alertname": "Other"}))
 
                 # an on-call override published by one node is in effect on the other, and its deletion
                 override = Override("bob", time.time() - 60, time.time() + 3600, "o1", True, "t", "", time.time())
@@ -126,9 +119,9 @@ def test_two_nodes_share_the_alerting_state(tmp_path: Path) -> None:
                     user, _ = oncall.oncall.who_is_on_call("primary", time.time())
                     return user.name if user else ""
 
-                await _until(lambda: on_call() == "bob")
+                await wait_until_async(lambda: on_call() == "bob")
                 standby.cluster.state.publish("overrides", override_key("primary", "o1"), None)
-                await _until(lambda: on_call() == "alice")
+                await wait_until_async(lambda: on_call() == "alice")
 
                 # the rule placement: one evaluator per group, state published by one read by the other
                 group = "rules.yml;g"
@@ -139,7 +132,7 @@ def test_two_nodes_share_the_alerting_state(tmp_path: Path) -> None:
                                                                          "state": "firing", "value": 1.0}]}
                 leader.placement.save(group, state)
                 leader.placement.save(group, state)  # unchanged: not published again
-                await _until(lambda: standby.placement.saved(group) == state)
+                await wait_until_async(lambda: standby.placement.saved(group) == state)
 
                 # status route and metrics
                 response = await standby.cluster.status(None)  # type: ignore[arg-type]
@@ -159,7 +152,7 @@ def test_two_nodes_share_the_alerting_state(tmp_path: Path) -> None:
 
                 # the leader stops (resigning): the standby dispatches
                 await leader.stop()
-                await _until(standby.cluster.is_active, 10)
+                await wait_until_async(standby.cluster.is_active, 10)
                 nodes.remove(leader)
             finally:
                 for node in nodes:
