@@ -1,12 +1,15 @@
 """WAL write throughput and replay rate (bytes + SAMPLES records).
 
-Write: commits of ``--batch`` samples (one SAMPLES record per commit) through :meth:`WAL.log` with
-the chosen fsync policy; prints MB/s and samples/s.
+Write: commits of ``--batch`` samples (one SAMPLES record per commit) of node-exporter-like series (the
+``tsdb bench`` workload, in time order as remote-write delivers them) through :meth:`WAL.log` with the chosen
+fsync policy and WAL compression; prints MB/s, samples/s and bytes per sample, and with ``--compression
+both`` (the default) the snappy/none ratios of size and write time.
 Replay: reads the WAL back (whole segments, fragment scan + CRC in numba) and decodes every record;
 prints MB/s, records/s and samples/s, the decode-only rate, and the replay rate of SERIES records
 (``--series`` series, 2 labels each). Never asserts times.
 
-Run: ``python -m benchmarks.storage_wal [--samples 5000000] [--batch 2000] [--fsync never]``
+Run: ``python -m benchmarks.storage_wal [--samples 5000000] [--batch 2000] [--fsync never]
+[--compression both|snappy|none]``
 (or ``python -m benchmarks storage_wal ...``).
 """
 
@@ -20,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
+from tsdb.bench.workload import generate
 from tsdb.labels import Labels
 from tsdb.storage.wal import records
 from tsdb.storage.wal.checkpoint import replay
@@ -31,20 +35,24 @@ INTERVAL = 15_000
 
 
 def _batches(total: int, batch: int, n_series: int) -> list[bytes]:
-    rng = np.random.default_rng(42)
-    out = []
-    done = 0
-    step = 0
-    while done < total:
-        n = min(batch, total - done)
-        first = (step * batch) % n_series
-        refs = (first + np.arange(n, dtype=np.int64)) % n_series
-        ts = np.full(n, START_MS + step * INTERVAL, dtype=np.int64) + rng.integers(0, 50, n)
-        values = np.round(rng.random(n) * 1000, 2)
-        out.append(records.encode_samples(refs, ts, values))
-        done += n
-        step += 1
-    return out
+    """SAMPLES records of ``batch`` samples: every series' sample of one scrape, then the next scrape's."""
+    per_series = max(1, -(-total // n_series))
+    workload = generate(n_series, per_series * INTERVAL, INTERVAL, seed=42, end_ms=START_MS + per_series * INTERVAL)
+    ts = workload.ts.reshape(n_series, per_series).T.reshape(-1)[:total]  # time-major, as senders send
+    values = workload.values.reshape(n_series, per_series).T.reshape(-1)[:total]
+    refs = np.tile(np.arange(n_series, dtype=np.int64), per_series)[:total]
+    return [records.encode_samples(refs[i:i + batch], ts[i:i + batch], values[i:i + batch])
+            for i in range(0, total, batch)]
+
+
+def _write(wal_dir: Path, sample_records: list[bytes], fsync: str | float, compression: str) -> tuple[int, float]:
+    """Write every record, one commit each; ``(bytes on disk, seconds)``."""
+    wal = WAL.open(wal_dir, fsync=fsync, compression=compression)
+    t0 = time.perf_counter()
+    for rec in sample_records:
+        wal.log(rec)
+    wal.close()
+    return sum(p.stat().st_size for p in wal_dir.iterdir()), time.perf_counter() - t0
 
 
 def main(argv: list[str]) -> int:
@@ -55,6 +63,8 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--series", type=int, default=100_000)
     parser.add_argument("--fsync", default="never", help="always | never | seconds")
     parser.add_argument("--dir", default=None, help="where to write (default: a temporary directory)")
+    parser.add_argument("--compression", default="both", choices=["both", "snappy", "none"],
+                        help="WAL record compression to measure (default both; reads use the last)")
     args = parser.parse_args(argv)
     fsync: str | float = args.fsync if args.fsync in ("always", "never") else float(args.fsync)
 
@@ -67,16 +77,17 @@ def main(argv: list[str]) -> int:
     wal_dir = base / "wal"
     series_dir = base / "wal-series"
     try:
-        wal = WAL.open(wal_dir, fsync=fsync)
-        t0 = time.perf_counter()
-        for rec in sample_records:
-            wal.log(rec)
-        wal.close()
-        write_s = time.perf_counter() - t0
-        size = sum(p.stat().st_size for p in wal_dir.iterdir())
-        print(f"write  ({args.fsync}, {args.batch} samples/commit): {size / write_s / 1e6:7.1f} MB/s  "
-              f"{args.samples / write_s / 1e6:6.2f}M samples/s  {len(sample_records) / write_s:8.0f} commits/s  "
-              f"({size / 1e6:.1f} MB, {size / args.samples:.1f} B/sample)")
+        written: dict[str, tuple[int, float]] = {}
+        for compression in (["none", "snappy"] if args.compression == "both" else [args.compression]):
+            shutil.rmtree(wal_dir, ignore_errors=True)
+            size, write_s = written[compression] = _write(wal_dir, sample_records, fsync, compression)
+            print(f"write  ({args.fsync}, {args.batch} samples/commit, {compression}): "
+                  f"{size / write_s / 1e6:7.1f} MB/s  {args.samples / write_s / 1e6:6.2f}M samples/s  "
+                  f"{len(sample_records) / write_s:8.0f} commits/s  ({size / 1e6:.1f} MB, "
+                  f"{size / args.samples:.2f} B/sample)")
+        if len(written) == 2:
+            print(f"snappy/none: size {written['snappy'][0] / written['none'][0]:.2f}x, "
+                  f"write time {written['snappy'][1] / written['none'][1]:.2f}x")
 
         list(read_records(wal_dir, to_segment=0))  # warm up: load the compiled kernel from numba's cache
         t0 = time.perf_counter()
@@ -101,8 +112,8 @@ def main(argv: list[str]) -> int:
         print(f"decode SAMPLES records only: {args.samples / decode_s / 1e6:6.1f}M samples/s")
 
         with WAL.open(series_dir, fsync="never") as series_wal:
-            for rec in series_records:
-                series_wal.log(rec)
+            for series_rec in series_records:
+                series_wal.log(series_rec)
         t0 = time.perf_counter()
         n_series = sum(len(rec.labels) for rec in replay(series_dir) if isinstance(rec, records.SeriesRecord))
         series_s = time.perf_counter() - t0

@@ -83,6 +83,9 @@ class StorageOptions:
     wal_fsync: str = "always"
     """"always" (fsync before a write is acknowledged), "never" (leave it to the OS), or a duration string
     like "1s" for periodic fsync."""
+    wal_compression: str = "snappy"
+    """"snappy" (records compressed as Prometheus's default ``--storage.tsdb.wal-compression`` does) or
+    "none". Either way both kinds of record are read."""
     chunk_target_samples: int = 120
     compaction_interval_ms: int = 60_000
     max_block_range_ms: int = 31 * DAY_MS
@@ -104,6 +107,8 @@ class StorageOptions:
             raise ConfigError("storage.out_of_order_window must not be negative")
         if self.wal_fsync not in ("always", "never"):
             parse_duration_ms(self.wal_fsync, "storage.wal_fsync")
+        if self.wal_compression not in ("snappy", "none"):
+            raise ConfigError(f"storage.wal_compression: expected snappy or none, got {self.wal_compression!r}")
 
     def block_ranges(self) -> list[int]:
         """Compaction ranges: block range x 3^n up to min(max_block_range, 10% of retention)."""

@@ -8,9 +8,10 @@ from tests.reference.crc import crc32c_ref
 OK, EOF_HEADER, EOF_DATA, EOF_RECORD, CRC, TYPE, SEQUENCE, PADDING, PAGE = range(9)
 
 
-def scan_segment_ref(data: bytes, page_size: int) -> tuple[list[tuple[int, bytes]], int, int, int, bool]:
-    """``(records as (offset, bytes), err, err_off, good_end, torn)`` of one segment's bytes."""
-    out: list[tuple[int, bytes]] = []
+def scan_segment_ref(data: bytes, page_size: int) -> tuple[list[tuple[int, bytes, bool]], int, int, int, bool]:
+    """``(records as (offset, bytes, snappy flag of the last fragment), err, err_off, good_end, torn)`` of one
+    segment's bytes."""
+    out: list[tuple[int, bytes, bool]] = []
     pos, good_end, n = 0, 0, len(data)
     current: list[bytes] | None = None
     start = 0
@@ -26,8 +27,8 @@ def scan_segment_ref(data: bytes, page_size: int) -> tuple[list[tuple[int, bytes
             return out, EOF_HEADER, pos, good_end, True
         if rem < 7:
             return out, PAGE, pos, good_end, False
-        kind = data[pos]
-        if kind > 4:
+        kind, flags = data[pos] & 0x07, data[pos] & 0xF8
+        if kind == 0 or kind > 4 or flags not in (0, 0x08):
             return out, TYPE, pos, good_end, False
         length = int.from_bytes(data[pos + 1:pos + 3], "big")
         crc = int.from_bytes(data[pos + 3:pos + 7], "big")
@@ -41,7 +42,7 @@ def scan_segment_ref(data: bytes, page_size: int) -> tuple[list[tuple[int, bytes
         if (kind in (1, 2)) == (current is not None):
             if current is None and out and pos == good_end and pos % page_size == 0:
                 # the previous record ended on a page boundary: probably a damaged FIRST/MIDDLE
-                dropped_start, _ = out.pop()
+                dropped_start = out.pop()[0]
                 return out, SEQUENCE, dropped_start, dropped_start, False
             return out, SEQUENCE, pos, good_end, False
         if kind in (1, 2):
@@ -50,7 +51,7 @@ def scan_segment_ref(data: bytes, page_size: int) -> tuple[list[tuple[int, bytes
         current.append(body)
         pos += 7 + length
         if kind in (1, 4):
-            out.append((start, b"".join(current)))
+            out.append((start, b"".join(current), flags == 0x08))
             current = None
             good_end = pos
     if current is not None:

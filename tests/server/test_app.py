@@ -77,6 +77,38 @@ def test_server_lifecycle(tmp_path: Path) -> None:
     assert status["data"]["seriesCountByMetricName"] == [{"name": "m", "value": 1}]  # type: ignore[index]
 
 
+def test_a_backfill_is_persisted_without_waiting_for_the_maintenance_interval(tmp_path: Path) -> None:
+    """With an hour between maintenance runs, a remote-written backfill spanning many block ranges is cut into
+    blocks as soon as it is stored (the WAL does not keep it all until the next interval)."""
+    config = ServerConfig(data_dir=str(tmp_path / "data"), http_listen="127.0.0.1:0", grpc_listen="127.0.0.1:0",
+                          storage=StorageOptions(compaction_interval_ms=3_600_000, block_range_ms=10_000,
+                                                 tiers_enabled=False))
+
+    async def scenario() -> tuple[int, int]:
+        server = Server(config)
+        await server.start()
+        try:
+            ts = np.arange(0, 120_000, 1000, dtype=np.int64)
+            body = compress_snappy(encode_write_request([(Labels({"__name__": "m"}), ts, np.ones(len(ts)))]))
+            async with aiohttp.ClientSession() as session, session.post(
+                    f"http://127.0.0.1:{server.http_port}/api/v1/write", data=body,
+                    headers={"Content-Type": "application/x-protobuf"}) as response:
+                assert response.status == 204
+            db = server.db
+            assert db is not None
+            for _ in range(300):  # bounded wait for the background loop, far below the hour's interval
+                if db.blocks and max(b.meta.max_time for b in db.blocks) >= 110_000:
+                    break
+                await asyncio.sleep(0.1)
+            blocks = db.blocks
+            return min(b.meta.min_time for b in blocks), max(b.meta.max_time for b in blocks)
+        finally:
+            await server.stop()
+
+    # blocks hold everything up to where the head spans at most 1.5 block ranges (the last 9 s stay in it)
+    assert asyncio.run(scenario()) == (0, 110_000)
+
+
 def test_split_address() -> None:
     assert split_address("127.0.0.1:9201") == ("127.0.0.1", 9201)
     assert split_address("[::1]:80") == ("::1", 80)

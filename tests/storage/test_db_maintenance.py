@@ -323,3 +323,29 @@ def test_a_merge_whose_source_was_quarantined_meanwhile_is_discarded(
         for block in db.blocks:  # no served block holds the quarantined one's data
             assert quarantined[0] not in (block.meta.sources or [])
         assert not _leftovers(tmp_path)
+
+
+def test_a_commit_that_makes_a_head_range_due_wakes_maintenance(tmp_path: Path) -> None:
+    """A backfill fills the head in seconds: the commit that makes a head range due wakes the maintenance
+    loop at once instead of leaving the data in the WAL until the next interval; stopping wakes it too."""
+    db = DB.open(tmp_path, StorageOptions(block_range_ms=10_000, retention_ms=10**12, tiers_enabled=False))
+    try:
+        labels = Labels({"__name__": "backfill"})
+        app = db.appender()
+        app.append(labels, np.arange(0, 12_000, 1000, dtype=np.int64), np.ones(12))
+        app.commit()  # spans 11 s: not 1.5 block ranges yet
+        assert db.wait_for_maintenance(0.05) is False
+        app = db.appender()
+        app.append(labels, np.arange(12_000, 40_000, 1000, dtype=np.int64), np.ones(28))
+        app.commit()  # spans 39 s: ranges are due until the head spans at most 15 s
+        assert db.wait_for_maintenance(HANG_GUARD_S) is True
+        assert db.maintain().ok and [b.meta.min_time for b in db.blocks] == [0, 10_000, 20_000]
+        assert db.wait_for_maintenance(0.05) is False  # woken once per due range, not on every commit
+        waiter_woken: list[bool] = []
+        waiter = threading.Thread(target=lambda: waiter_woken.append(db.wait_for_maintenance(HANG_GUARD_S)))
+        waiter.start()
+        db.stop_maintenance()
+        waiter.join(HANG_GUARD_S)
+        assert waiter_woken == [True]
+    finally:
+        db.close()

@@ -33,6 +33,8 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--retention", metavar="DURATION", help="raw data retention (default 90d)")
     serve.add_argument("--wal-fsync", metavar="POLICY",
                        help="'always' (default: fsync before acknowledging), 'never', or an interval like 1s")
+    serve.add_argument("--wal-compression", choices=["snappy", "none"],
+                       help="compress WAL records (default snappy, as Prometheus)")
     serve.add_argument("--out-of-order-window", metavar="DURATION",
                        help="accept samples this much older than a series' newest (default 10m; 0 refuses them)")
     serve.add_argument("--max-body-bytes", type=int, metavar="N", help="largest request body (default 64 MiB)")
@@ -262,6 +264,8 @@ def _serve_config(args: argparse.Namespace) -> ServerConfig:
         storage["retention_ms"] = parse_duration_ms(args.retention, "--retention")
     if args.wal_fsync:
         storage["wal_fsync"] = args.wal_fsync
+    if args.wal_compression:
+        storage["wal_compression"] = args.wal_compression
     if args.out_of_order_window:
         storage["out_of_order_window_ms"] = parse_duration_ms(args.out_of_order_window, "--out-of-order-window")
     if storage:

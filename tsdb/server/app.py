@@ -354,19 +354,27 @@ class Server:
                             charset="utf-8", headers={"X-Content-Type": "version=0.0.4"})
 
     def _maintain(self) -> None:
-        """Background loop: cut blocks from the head, compact, write tiers, apply retention. A failed stage
-        is logged and counted by the DB (the later ones still run) and retried at the next interval."""
+        """Background loop: cut blocks from the head, compact, write tiers, apply retention, every
+        ``storage.compaction_interval`` and as soon as a head range is due (a backfill fills the head in
+        seconds). A failed stage is logged and counted by the DB (the later ones still run) and retried at the
+        next interval, not sooner."""
         interval = self.config.storage.compaction_interval_ms / 1000
-        while not self._stopping.wait(interval):
+        while not self._stopping.is_set():
             db = self.db
             if db is None:
                 return
+            db.wait_for_maintenance(interval)
+            if self._stopping.is_set():
+                return
             try:
                 with self.metrics.compaction_duration.time():
-                    db.maintain()
+                    report = db.maintain()
                 release_free_memory()  # what persisting, compacting and tier writes freed
             except Exception:
                 log.exception("maintenance failed")
+                report = None
+            if report is None or report.failed:
+                self._stopping.wait(interval)  # a failing stage is retried at the interval, never in a loop
 
     async def stop(self) -> None:
         """Stop everything and close the DB. A running maintenance is stopped at its next safe point (its

@@ -75,6 +75,7 @@ def flags(config: ServerConfig, config_file: str) -> dict[str, str]:
         "storage.tsdb.out-of-order-time-window": format_duration(s.out_of_order_window_ms),
         "storage.tsdb.wal-segment-size": str(s.wal_segment_bytes),
         "storage.tsdb.wal-fsync": s.wal_fsync,
+        "storage.tsdb.wal-compression": str(s.wal_compression == "snappy").lower(),
         "query.lookback-delta": format_duration(q.lookback_delta_ms),
         "query.timeout": format_duration(q.timeout_ms),
         "query.max-samples": str(q.max_samples),

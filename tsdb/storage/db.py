@@ -126,6 +126,7 @@ class DB:
         self._generation = 0
         self.head.commit_listeners.append(self._note_commit)
         self._stop = StopFlag()
+        self._wakeup = threading.Event()  # a head range became due, or maintenance is being stopped
         self._checkpoint_due: int | None = None  # a WAL checkpoint that failed, retried by the head stage
         self.maintenance_failures: dict[str, int] = dict.fromkeys(MAINTENANCE_STAGES, 0)
         """Failed maintenance stages since open, by stage."""
@@ -158,7 +159,8 @@ class DB:
             db._replay(repair)
             fsync = options.wal_fsync
             db.wal = WAL.open(directory / WAL_DIRNAME, segment_size=options.wal_segment_bytes,
-                              fsync=fsync if fsync in ("always", "never") else parse_duration_ms(fsync) / 1000)
+                              fsync=fsync if fsync in ("always", "never") else parse_duration_ms(fsync) / 1000,
+                              compression=options.wal_compression)
             db.head.wal_write = db._wal_write
             db.head.wal_sync = db.wal.sync_to
         except BaseException:
@@ -380,6 +382,8 @@ class DB:
     def _note_commit(self, result: CommitResult) -> None:
         if result.min_time is not None and result.min_time <= time.time() * 1000 - RECENT_WRITE_WINDOW_MS:
             self._changed_past()
+        if not self._wakeup.is_set() and self._due_head_range() is not None:
+            self._wakeup.set()  # a backfill fills the head fast: persist it now, not at the next interval
 
     # -- reading ------------------------------------------------------------------------------
     def querier(self, mint: int, maxt: int) -> TieredQuerier:
@@ -470,8 +474,18 @@ class DB:
     def stop_maintenance(self) -> None:
         """Make a running maintenance give up at its next safe point (between blocks, chunk batches, tier
         files and series batches) and later ones do nothing. For shutdown: ``close`` then returns quickly.
-        Partial output is removed (and never loaded: ``open`` removes ``.tmp`` leftovers)."""
+        Partial output is removed (and never loaded: ``open`` removes ``.tmp`` leftovers). Wakes
+        :meth:`wait_for_maintenance`."""
         self._stop.set()
+        self._wakeup.set()
+
+    def wait_for_maintenance(self, timeout_s: float) -> bool:
+        """Wait up to ``timeout_s`` for a reason to maintain before the next interval: a commit made a head
+        range due for persistence (the head spans 1.5 block ranges beyond it, as during a backfill) or
+        :meth:`stop_maintenance` was called. Returns whether it was woken early."""
+        woken = self._wakeup.wait(timeout_s)
+        self._wakeup.clear()
+        return woken
 
     def _stage_failed(self, stage: str, err: Exception) -> None:
         self.maintenance_failures[stage] += 1
@@ -586,7 +600,8 @@ class DB:
         self.wal.next_segment()
         upto = first + (last - first + 1) * 2 // 3 if last > first else last
         if upto >= first:
-            create_checkpoint(self.path / WAL_DIRNAME, first, upto, self.head.has_series, mint, stop=self._stop)
+            create_checkpoint(self.path / WAL_DIRNAME, first, upto, self.head.has_series, mint, stop=self._stop,
+                              compression=self.options.wal_compression)
             self.wal.truncate(upto + 1)
         self._checkpoint_due = None
 

@@ -201,21 +201,23 @@ def _frag(kind: int, body: bytes, crc: int | None = None) -> bytes:
     return bytes([kind]) + len(body).to_bytes(2, "big") + c.to_bytes(4, "big") + body
 
 
-def _kernel(data: bytes, page: int) -> tuple[list[tuple[int, bytes]], int, int, int, bool]:
-    fs, fl, rend, roff, err, err_off, good_end, torn = scan_segment(np.frombuffer(data, np.uint8), page,
-                                                                      CRC32C_TABLES)
+def _kernel(data: bytes, page: int) -> tuple[list[tuple[int, bytes, bool]], int, int, int, bool]:
+    fs, fl, rend, roff, snappy, err, err_off, good_end, torn = scan_segment(np.frombuffer(data, np.uint8), page,
+                                                                              CRC32C_TABLES)
     out, lo = [], 0
     for r in range(len(rend)):
         body = b"".join(data[int(fs[f]):int(fs[f]) + int(fl[f])] for f in range(lo, int(rend[r])))
-        out.append((int(roff[r]), body))
+        out.append((int(roff[r]), body, bool(snappy[r])))
         lo = int(rend[r])
     return out, int(err), int(err_off), int(good_end), bool(torn)
 
 
-def _segment(bodies: list[bytes], page: int) -> bytes:
-    """Fragments written the way the WAL writer does (pad when under 8 bytes remain in a page)."""
+def _segment(bodies: list[bytes], page: int, flags: list[int] | None = None) -> bytes:
+    """Fragments written the way the WAL writer does (pad when under 8 bytes remain in a page); ``flags[i]``
+    is or-ed into the type byte of every fragment of record ``i``."""
     out = bytearray()
-    for body in bodies:
+    for i, body in enumerate(bodies):
+        flag = flags[i] if flags else 0
         first = True
         while True:
             rem = page - len(out) % page
@@ -224,7 +226,7 @@ def _segment(bodies: list[bytes], page: int) -> bytes:
                 rem = page
             chunk, body = body[: rem - 7], body[rem - 7:]
             last = not body
-            out += _frag((1 if last else 2) if first else (4 if last else 3), chunk)
+            out += _frag(((1 if last else 2) if first else (4 if last else 3)) | flag, chunk)
             first = False
             if last:
                 break
@@ -234,7 +236,8 @@ def _segment(bodies: list[bytes], page: int) -> bytes:
 @pytest.mark.kernel
 @given(st.lists(st.binary(max_size=200), max_size=8), st.sampled_from([16, 64, 128]), st.data())
 def test_scan_segment_matches_reference(bodies: list[bytes], page: int, data: st.DataObject) -> None:
-    seg = bytearray(_segment(bodies, page))
+    flags = data.draw(st.lists(st.sampled_from([0, 0x08]), min_size=len(bodies), max_size=len(bodies)))
+    seg = bytearray(_segment(bodies, page, flags))
     mutation = data.draw(st.sampled_from(["none", "cut", "flip", "garbage"]))
     if mutation == "cut" and seg:
         seg = seg[: data.draw(st.integers(0, len(seg)))]
@@ -246,7 +249,8 @@ def test_scan_segment_matches_reference(bodies: list[bytes], page: int, data: st
     expected = scan_segment_ref(bytes(seg), page)
     assert _kernel(bytes(seg), page) == expected
     if mutation == "none":
-        assert [b for _, b in expected[0]] == bodies and expected[1] == 0
+        assert [(b, f) for _, b, f in expected[0]] == [(b, f == 0x08) for b, f in zip(bodies, flags, strict=True)]
+        assert expected[1] == 0
 
 
 @pytest.mark.kernel
@@ -257,7 +261,9 @@ def test_scan_segment_error_kinds() -> None:
         (_frag(2, b"a") + ok, 6, False),  # FULL inside a record
         (ok + _frag(1, b"x", crc=1) + ok, 4, False),  # bad CRC in the middle
         (ok + _frag(1, b"x", crc=1), 4, True),  # bad CRC of the very last bytes: torn
-        (ok + b"\x09" + bytes(10), 5, False),  # unknown type / reserved flags
+        (ok + b"\x0d" + bytes(10), 5, False),  # unknown type with the snappy flag
+        (ok + b"\x11" + bytes(10), 5, False),  # a FULL fragment with the zstd flag: not supported
+        (ok + b"\x08" + bytes(10), 5, False),  # the snappy flag on a padding byte
         (ok + b"\x00\x01" + ok, 7, False),  # non-zero padding
         (ok + _frag(2, b"ab"), 3, True),  # ends inside a multi-fragment record
         (ok + ok[:5], 1, True),
@@ -282,7 +288,7 @@ def test_damaged_first_fragment_is_not_returned_as_a_record() -> None:
     seg[first] = 1
     got = _kernel(bytes(seg), 64)
     assert got == scan_segment_ref(bytes(seg), 64)
-    assert got[0] == [(0, b"abc")] and got[1] == 6 and got[2] == got[3] == first
+    assert got[0] == [(0, b"abc", False)] and got[1] == 6 and got[2] == got[3] == first
 
 
 def test_decode_series_sorts_labels_written_out_of_order() -> None:

@@ -27,6 +27,8 @@ MAX_RECORD = 8 * (PAGE - 7)
 
 
 def _open(path: Path, **kw: object) -> WAL:
+    """A small WAL; uncompressed unless asked (the layout tests count bytes and fragments)."""
+    kw.setdefault("compression", "none")
     return WAL.open(path, segment_size=SEGMENT, page_size=PAGE, **kw)  # type: ignore[arg-type]
 
 
@@ -38,19 +40,25 @@ def _payloads(n: int, size: int = 50) -> list[bytes]:
     return [bytes([i % 251]) * (size + i % 7) for i in range(n)]
 
 
-RECORD = st.binary(min_size=1, max_size=3 * PAGE)
+RECORD = st.one_of(
+    st.binary(min_size=1, max_size=3 * PAGE),  # rarely compressible: written as is
+    st.builds(lambda unit, n: unit * n, st.binary(min_size=1, max_size=8), st.integers(2, 40)),  # compressible
+)
+COMPRESSION = st.sampled_from(["none", "snappy"])
 
 
-@given(st.lists(st.lists(RECORD, max_size=4), max_size=8), st.integers(0, 3), st.sampled_from(["always", "never", 5.0]))
+@given(st.lists(st.lists(RECORD, max_size=4), max_size=8), st.integers(0, 3), st.sampled_from(["always", "never", 5.0]),
+       COMPRESSION, COMPRESSION)
 def test_round_trip_across_pages_and_segments(batches: list[list[bytes]], reopen_after: int,
-                                              fsync: str | float) -> None:
+                                              fsync: str | float, before: str, after: str) -> None:
+    """Any records, any fsync policy, the compression switched on or off at a reopen: read back as written."""
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "wal"
-        wal = _open(path, fsync=fsync)
+        wal = _open(path, fsync=fsync, compression=before)
         for i, batch in enumerate(batches):
             if i == reopen_after:
                 wal.close()
-                wal = _open(path, fsync=fsync)
+                wal = _open(path, fsync=fsync, compression=after)
             wal.log(*batch)
         size = wal.size_bytes
         wal.close()
@@ -374,7 +382,7 @@ def test_failed_cut_back_moves_to_a_new_segment(tmp_path: Path, monkeypatch: pyt
 
 def test_real_write_failure_past_a_file_size_limit(tmp_path: Path) -> None:
     """Real failing writes (EFBIG past RLIMIT_FSIZE, as ENOSPC on a full disk), no privileges needed."""
-    wal = WAL.open(tmp_path / "wal", segment_size=1024 * 1024, page_size=32 * 1024)
+    wal = WAL.open(tmp_path / "wal", segment_size=1024 * 1024, page_size=32 * 1024, compression="none")
     written = []
     with file_size_limit(192 * 1024) as limit:
         with pytest.raises(StorageError, match="00000000"):
@@ -395,18 +403,19 @@ def _read_default(path: Path) -> list[bytes]:
 
 
 # -- properties under damage -------------------------------------------------------------------------
-def _write_batches(path: Path, batches: list[list[bytes]]) -> list[bytes]:
-    with _open(path, fsync="never") as wal:
+def _write_batches(path: Path, batches: list[list[bytes]], compression: str = "none") -> list[bytes]:
+    with _open(path, fsync="never", compression=compression) as wal:
         for batch in batches:
             wal.log(*batch)
     return [r for batch in batches for r in batch]
 
 
-@given(st.lists(st.lists(RECORD, min_size=1, max_size=3), min_size=1, max_size=6), st.data())
-def test_cut_anywhere_in_last_segment_yields_a_prefix(batches: list[list[bytes]], data: st.DataObject) -> None:
+@given(st.lists(st.lists(RECORD, min_size=1, max_size=3), min_size=1, max_size=6), COMPRESSION, st.data())
+def test_cut_anywhere_in_last_segment_yields_a_prefix(batches: list[list[bytes]], compression: str,
+                                                      data: st.DataObject) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp)
-        written = _write_batches(path, batches)
+        written = _write_batches(path, batches, compression)
         last = segment_path(path, list_segments(path)[-1])
         cut = data.draw(st.integers(0, last.stat().st_size))
         with open(last, "r+b") as f:
@@ -420,12 +429,13 @@ def test_cut_anywhere_in_last_segment_yields_a_prefix(batches: list[list[bytes]]
         assert _read(path) == [*got, b"new"]
 
 
-@given(st.lists(st.lists(RECORD, min_size=1, max_size=3), min_size=1, max_size=6), st.data())
-def test_damage_anywhere_never_yields_foreign_records(batches: list[list[bytes]], data: st.DataObject) -> None:
+@given(st.lists(st.lists(RECORD, min_size=1, max_size=3), min_size=1, max_size=6), COMPRESSION, st.data())
+def test_damage_anywhere_never_yields_foreign_records(batches: list[list[bytes]], compression: str,
+                                                      data: st.DataObject) -> None:
     """A flipped byte anywhere: reading raises CorruptionError or yields a prefix; repair always a prefix."""
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp)
-        written = _write_batches(path, batches)
+        written = _write_batches(path, batches, compression)
         segments = list_segments(path)
         victim = segment_path(path, data.draw(st.sampled_from(segments)))
         size = victim.stat().st_size
@@ -520,3 +530,64 @@ def test_group_commit_concurrent_writers(tmp_path: Path) -> None:
     for k in range(4):  # each writer's records in its own order
         mine = [r for r in got if r.startswith(f"{k}:".encode())]
         assert mine == [f"{k}:{i}".encode() for i in range(50)]
+
+
+# -- snappy compression (Prometheus's --storage.tsdb.wal-compression) ---------------------------------
+def _type_bytes(path: Path) -> list[int]:
+    """The type byte of each fragment of segment 0 (walking the page layout)."""
+    data = segment_path(path, 0).read_bytes()
+    out, pos = [], 0
+    while pos < len(data):
+        if data[pos] == 0:
+            pos += PAGE - pos % PAGE
+            continue
+        out.append(data[pos])
+        pos += 7 + int.from_bytes(data[pos + 1:pos + 3], "big")
+    return out
+
+
+def test_compressible_records_are_written_snappy_flagged_and_shorter(tmp_path: Path) -> None:
+    compressible, random_bytes = b"abcd" * 100, os.urandom(60)
+    with _open(tmp_path, compression="snappy") as wal:
+        wal.log(compressible, random_bytes)
+    assert _read(tmp_path) == [compressible, random_bytes]
+    kinds = _type_bytes(tmp_path)
+    assert kinds == [0x01 | 0x08, 0x01]  # one short FULL fragment with the flag; the random record as is
+    assert segment_path(tmp_path, 0).stat().st_size < len(compressible)
+
+
+def test_compressed_record_spanning_pages_flags_every_fragment(tmp_path: Path) -> None:
+    record = bytes(range(256)) * 3  # compresses to more than one 128-byte page
+    with _open(tmp_path, compression="snappy") as wal:
+        wal.log(record)
+    kinds = _type_bytes(tmp_path)
+    assert len(kinds) > 1 and all(k & 0x08 for k in kinds)
+    assert [k & 0x07 for k in kinds] == [2] + [3] * (len(kinds) - 2) + [4]
+    assert _read(tmp_path) == [record]
+
+
+@pytest.mark.parametrize("garbage", [b"\x00", b"\xff\xff\xff\xff\x0f", b"\x05\x00abcd"])
+def test_flagged_record_that_does_not_decompress_is_corruption(tmp_path: Path, garbage: bytes) -> None:
+    """The flag is outside the checksum: a record that does not decompress to something longer is corruption
+    (with its offset), and repair keeps the records before it."""
+    with _open(tmp_path, compression="none") as wal:
+        wal.log(b"first record")
+        wal.log(garbage)
+        wal.log(b"third record")
+    data = bytearray(segment_path(tmp_path, 0).read_bytes())
+    second = 7 + len(b"first record")
+    assert data[second] == 0x01
+    data[second] |= 0x08
+    segment_path(tmp_path, 0).write_bytes(bytes(data))
+    with pytest.raises(CorruptionError, match="decompress") as info:
+        _read(tmp_path)
+    assert info.value.offset == second
+    reader = WALReader(tmp_path, page_size=PAGE, repair=True)
+    assert list(reader) == [b"first record"]
+    assert reader.repairs[0].offset == second
+    assert segment_path(tmp_path, 0).stat().st_size == second
+
+
+def test_unknown_compression_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(InvalidArgumentError, match="zstd"):
+        WAL.open(tmp_path, compression="zstd")

@@ -130,7 +130,8 @@ def _filter(record: Record, live: _LiveFilter, mint: int) -> bytes | None:
 
 
 def create_checkpoint(wal_dir: str | os.PathLike[str], from_segment: int, to_segment: int,
-                      keep_series: Callable[[int], bool], mint: int, stop: StopFlag | None = None) -> Path:
+                      keep_series: Callable[[int], bool], mint: int, stop: StopFlag | None = None,
+                      compression: str = "snappy") -> Path:
     """Write ``checkpoint.<to_segment>`` from the previous checkpoint and segments ``[from_segment, to_segment]``.
 
     Keeps series records of refs with ``keep_series(ref)`` true, their samples with ``ts >= mint`` and their
@@ -138,6 +139,7 @@ def create_checkpoint(wal_dir: str | os.PathLike[str], from_segment: int, to_seg
     Atomic: written to a ``.tmp`` directory, synced and renamed; then older checkpoints are deleted.
     The segments themselves are left alone (the caller truncates the WAL). Returns the checkpoint's path.
     A set ``stop`` abandons the work between records (``MaintenanceInterruptedError``, nothing left behind).
+    ``compression`` is the WAL's (records are written as the WAL writes them).
     """
     wal_dir = Path(wal_dir)
     remove_tmp_checkpoints(wal_dir)
@@ -157,7 +159,7 @@ def create_checkpoint(wal_dir: str | os.PathLike[str], from_segment: int, to_seg
     tmp = final.with_name(final.name + ".tmp")
     live = _LiveFilter(keep_series)
     try:
-        writer = WAL.open(tmp, fsync=_SYNC_ON_CLOSE_ONLY)
+        writer = WAL.open(tmp, fsync=_SYNC_ON_CLOSE_ONLY, compression=compression)
         try:
             for reader in sources:
                 for n, raw in enumerate(reader):

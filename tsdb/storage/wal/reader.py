@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from tsdb.errors import CorruptionError
+from tsdb.storage.wal.records_kernels import ERR_CODEC
 from tsdb.storage.wal.repair import RepairReport, check_segment
 from tsdb.storage.wal.segments import DEFAULT_PAGE_SIZE, list_segments, parse_segment, segment_path
 
@@ -68,6 +69,9 @@ class WALReader:
                                     self.cut_tail, self.allow_torn_tail)
             for offset, record in parsed.records():
                 yield index, offset, record
+            if parsed.err == ERR_CODEC:  # found while decompressing: corruption as any other
+                report = check_segment(self.wal_dir, index, parsed, index == last_in_dir, self.repair,
+                                        self.cut_tail, self.allow_torn_tail)
             if report is not None:
                 self.repairs.append(report)
                 return

@@ -3,8 +3,9 @@
 The segment format is specified in ``docs/format/wal.md`` (pages of ``page_size`` bytes holding fragments
 ``type:u8 | length:u16 BE | crc32c:u32 BE | data``; a 0 type byte pads the rest of the page with zeros).
 The kernel walks the whole segment once and reports where every fragment's data lies, which fragments
-form which record, and the first error (if any) with enough detail for the caller to tell a torn tail
-(the segment simply ends too early) from corruption.
+form which record, which records are snappy-compressed (flag bit ``0x08`` of the type byte, as Prometheus
+writes it) and the first error (if any) with enough detail for the caller to tell a torn tail (the
+segment simply ends too early) from corruption.
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ FRAG_FIRST = 2
 FRAG_MIDDLE = 3
 FRAG_LAST = 4
 TYPE_MASK = 0x07
+SNAPPY_FLAG = 0x08
+"""Set in the type byte of every fragment of a record whose data is snappy-compressed (block format)."""
 
 # Error codes returned by scan_segment (0 = the whole segment parsed cleanly).
 ERR_NONE = 0
@@ -29,15 +32,17 @@ ERR_EOF_HEADER = 1  # the segment ends inside a fragment header
 ERR_EOF_DATA = 2  # the segment ends inside a fragment's data
 ERR_EOF_RECORD = 3  # the segment ends after a FIRST/MIDDLE fragment
 ERR_CRC = 4  # a fragment's checksum does not match its data
-ERR_TYPE = 5  # unknown fragment type or reserved flag bits set (e.g. compression)
+ERR_TYPE = 5  # unknown fragment type or flag bits other than snappy set (e.g. zstd)
 ERR_SEQUENCE = 6  # fragment types out of order (MIDDLE without FIRST, FULL inside a record, ...)
 ERR_PADDING = 7  # page padding holds non-zero bytes
 ERR_PAGE = 8  # a fragment crosses a page boundary
+ERR_CODEC = 9  # a record flagged as snappy-compressed does not decompress (found when read, not by the kernel)
 
 ERROR_NAMES = ("ok", "segment ends inside a fragment header", "segment ends inside fragment data",
                "segment ends inside a multi-fragment record", "checksum mismatch",
-               "unknown fragment type or reserved flags", "fragment types out of order",
-               "non-zero bytes in page padding", "fragment crosses a page boundary")
+               "unknown fragment type or unsupported compression flags", "fragment types out of order",
+               "non-zero bytes in page padding", "fragment crosses a page boundary",
+               "record flagged as snappy-compressed does not decompress")
 
 
 @njit
@@ -51,17 +56,18 @@ def _grow(arr: np.ndarray, n: int) -> np.ndarray:
 
 @njit
 def scan_segment(buf: np.ndarray, page_size: int, tables: np.ndarray) -> tuple[
-        np.ndarray, np.ndarray, np.ndarray, np.ndarray, int, int, int, bool]:
+        np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, int, int, int, bool]:
     """Parse the segment bytes ``buf`` (uint8[]).
 
-    Returns ``(frag_start, frag_len, rec_end, rec_off, err, err_off, good_end, torn)``:
+    Returns ``(frag_start, frag_len, rec_end, rec_off, rec_snappy, err, err_off, good_end, torn)``:
     record ``r`` is the concatenation of the data of fragments ``rec_end[r-1]:rec_end[r]`` (``rec_end[-1]``
     taken as 0), each being ``buf[frag_start[f]:frag_start[f]+frag_len[f]]``; ``rec_off[r]`` is the byte
-    offset of the record's first fragment header. ``err`` is an ``ERR_*`` code for the first problem found
-    (parsing stops there), ``err_off`` the offset of the offending fragment (or the broken record's start
-    for ``ERR_EOF_RECORD``), ``good_end`` the offset just past the last complete record, and ``torn`` is
-    True when the problem is the segment ending early (a write cut short), i.e. nothing but the broken
-    record lies between ``good_end`` and the end of ``buf``.
+    offset of the record's first fragment header; ``rec_snappy[r]`` is 1 when its last fragment carries
+    the snappy flag (the record's bytes are then snappy-compressed, as Prometheus's reader decides).
+    ``err`` is an ``ERR_*`` code for the first problem found (parsing stops there), ``err_off`` the offset
+    of the offending fragment (or the broken record's start for ``ERR_EOF_RECORD``), ``good_end`` the offset
+    just past the last complete record, and ``torn`` is True when the problem is the segment ending early
+    (a write cut short), i.e. nothing but the broken record lies between ``good_end`` and the end of ``buf``.
     """
     n = buf.shape[0]
     cap = 64
@@ -69,6 +75,7 @@ def scan_segment(buf: np.ndarray, page_size: int, tables: np.ndarray) -> tuple[
     frag_len = np.empty(cap, dtype=np.int64)
     rec_end = np.empty(cap, dtype=np.int64)
     rec_off = np.empty(cap, dtype=np.int64)
+    rec_snappy = np.empty(cap, dtype=np.uint8)
     nf = 0
     nr = 0
     pos = 0
@@ -80,8 +87,8 @@ def scan_segment(buf: np.ndarray, page_size: int, tables: np.ndarray) -> tuple[
     torn = False
     while pos < n:
         page_rem = page_size - pos % page_size
-        t = buf[pos]
-        if t == FRAG_PAD:
+        head = buf[pos]
+        if head == FRAG_PAD:
             end = min(pos + page_rem, n)
             bad = False
             for k in range(pos + 1, end):
@@ -103,7 +110,9 @@ def scan_segment(buf: np.ndarray, page_size: int, tables: np.ndarray) -> tuple[
             err = ERR_PAGE
             err_off = pos
             break
-        if t > FRAG_LAST:  # unknown type, or reserved flag bits (compression) set
+        t = head & TYPE_MASK
+        flags = head & 0xF8
+        if t == FRAG_PAD or t > FRAG_LAST or (flags != 0 and flags != SNAPPY_FLAG):
             err = ERR_TYPE
             err_off = pos
             break
@@ -149,8 +158,10 @@ def scan_segment(buf: np.ndarray, page_size: int, tables: np.ndarray) -> tuple[
         if t in (FRAG_FULL, FRAG_LAST):
             rec_end = _grow(rec_end, nr)
             rec_off = _grow(rec_off, nr)
+            rec_snappy = _grow(rec_snappy, nr)
             rec_end[nr] = nf
             rec_off[nr] = rec_start
+            rec_snappy[nr] = 1 if head & SNAPPY_FLAG else 0
             nr += 1
             in_rec = False
             good_end = end
@@ -162,7 +173,8 @@ def scan_segment(buf: np.ndarray, page_size: int, tables: np.ndarray) -> tuple[
     if err != ERR_NONE:
         # fragments of a broken record are not part of any complete record: drop them
         nf = int(rec_end[nr - 1]) if nr > 0 else 0
-    return frag_start[:nf], frag_len[:nf], rec_end[:nr], rec_off[:nr], err, err_off, good_end, torn
+    return (frag_start[:nf], frag_len[:nf], rec_end[:nr], rec_off[:nr], rec_snappy[:nr], err, err_off, good_end,
+            torn)
 
 
 # -- SAMPLES record payloads (Prometheus's record.Samples encoding) ---------------------------------

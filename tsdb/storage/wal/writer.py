@@ -3,7 +3,9 @@
 Layout (``docs/format/wal.md``): a directory of segment files ``00000000``, ``00000001``, ... each at
 most ``segment_size`` bytes, made of ``page_size`` (32 KiB) pages. A record is split into fragments that
 never cross a page boundary; a record never crosses a segment boundary (a record must fit in one
-segment). The format follows Prometheus's ``wlog`` (uncompressed).
+segment). The format follows Prometheus's ``wlog``; with ``compression="snappy"`` (the default, as
+Prometheus's ``--storage.tsdb.wal-compression``) each record is snappy-compressed when that makes it
+shorter, and its fragments carry the snappy flag.
 
 ``log(*records)`` writes the batch with one ``write`` call per segment touched, then syncs per policy
 and returns only when the batch is durable per that policy. After reopening, writes continue in a fresh
@@ -36,11 +38,14 @@ from tsdb.storage.wal.records_kernels import (
     FRAG_LAST,
     FRAG_MIDDLE,
     HEADER_SIZE,
+    SNAPPY_FLAG,
 )
 from tsdb.storage.wal.repair import check_segment
 from tsdb.storage.wal.segments import (
     DEFAULT_PAGE_SIZE,
     DEFAULT_SEGMENT_SIZE,
+    WAL_COMPRESSIONS,
+    compress_record,
     list_segments,
     parse_segment,
     segment_path,
@@ -52,6 +57,8 @@ log = logging.getLogger(__name__)
 
 
 FsyncPolicy = bool | str | float
+Frame = tuple[bytes, int]
+"""A record as written: its (possibly compressed) bytes and the flag bits of its fragments' type byte."""
 
 
 def _parse_fsync(policy: FsyncPolicy) -> float | None:
@@ -70,12 +77,13 @@ class WAL:
 
     ``fsync``: ``"always"``/True (default: fsync before ``log`` returns), ``"never"``/False (the OS
     decides), or a number of seconds ``x`` (``log`` fsyncs when the last fsync is older than ``x``;
-    :meth:`sync` and :meth:`close` always fsync).
+    :meth:`sync` and :meth:`close` always fsync). ``compression``: ``"snappy"`` or ``"none"``.
     """
 
     def __init__(self, wal_dir: Path, segment_size: int, page_size: int, fsync_every: float | None,
-                 segment: int) -> None:
+                 segment: int, compression: str = "snappy") -> None:
         self.dir = wal_dir
+        self.compress = compression == "snappy"
         self.segment_size = segment_size
         self.page_size = page_size
         self._fsync_every = fsync_every
@@ -102,7 +110,8 @@ class WAL:
 
     @classmethod
     def open(cls, wal_dir: str | os.PathLike[str], *, segment_size: int = DEFAULT_SEGMENT_SIZE,
-             page_size: int = DEFAULT_PAGE_SIZE, fsync: FsyncPolicy = "always", repair: bool = False) -> WAL:
+             page_size: int = DEFAULT_PAGE_SIZE, fsync: FsyncPolicy = "always", repair: bool = False,
+             compression: str = "snappy") -> WAL:
         """Open (creating if needed) ``wal_dir`` for appending; writes go to a new segment after the last.
 
         The last existing segment is checked: a torn tail is cut (and logged); corruption raises
@@ -114,6 +123,8 @@ class WAL:
             raise InvalidArgumentError(
                 f"WAL segment size {segment_size} must be a positive multiple of the page size {page_size}")
         every = _parse_fsync(fsync)
+        if compression not in WAL_COMPRESSIONS:
+            raise InvalidArgumentError(f"invalid WAL compression {compression!r}: use {' or '.join(WAL_COMPRESSIONS)}")
         path = Path(wal_dir)
         try:
             path.mkdir(parents=True, exist_ok=True)
@@ -124,7 +135,7 @@ class WAL:
             last = segments[-1]
             parsed = parse_segment(segment_path(path, last), page_size)
             check_segment(path, last, parsed, True, repair, True)
-        return cls(path, segment_size, page_size, every, segments[-1] + 1 if segments else 0)
+        return cls(path, segment_size, page_size, every, segments[-1] + 1 if segments else 0, compression)
 
     # -- segments ---------------------------------------------------------------------------------
     def _create_segment(self, index: int) -> None:
@@ -210,9 +221,16 @@ class WAL:
         if self._closed:
             raise InvalidArgumentError(f"WAL {self.dir} is closed")
 
-    def _encode(self, record: bytes, pos: int, out: bytearray) -> int:
-        """Append ``record``'s fragments (and any page padding) to ``out`` as if at segment offset ``pos``."""
+    def _frame(self, record: bytes) -> Frame:
+        if not self.compress:
+            return record, 0
+        data, packed = compress_record(record)
+        return data, SNAPPY_FLAG if packed else 0
+
+    def _encode(self, frame: Frame, pos: int, out: bytearray) -> int:
+        """Append ``frame``'s fragments (and any page padding) to ``out`` as if at segment offset ``pos``."""
         page = self.page_size
+        record, flag = frame
         view = memoryview(record)
         first = True
         while True:
@@ -225,7 +243,7 @@ class WAL:
             view = view[len(chunk):]
             last = len(view) == 0
             kind = (FRAG_FULL if last else FRAG_FIRST) if first else (FRAG_LAST if last else FRAG_MIDDLE)
-            out.append(kind)
+            out.append(kind | flag)
             out += len(chunk).to_bytes(2, "big")
             out += crc32c(chunk).to_bytes(4, "big")
             out += chunk
@@ -272,7 +290,12 @@ class WAL:
         acknowledged. Raises :class:`StorageError` on I/O failure, after removing the batch from the
         segment (write or sync failure), so replay does not see an unacknowledged batch (except the
         earlier segments' part of a batch larger than a segment). The WAL stays consistent and usable.
+        Records are compressed before the lock is taken, so concurrent writers compress in parallel.
         """
+        if any(not record for record in records):
+            # a lost type byte could turn an empty FULL fragment into page padding unnoticed
+            raise InvalidArgumentError("empty WAL record: every record starts with its type byte")
+        frames = tuple(self._frame(record) for record in records)
         with self._lock:
             self._check_open()
             if self._need_new_segment:
@@ -281,25 +304,22 @@ class WAL:
                 self._create_segment(self._segment + 1)
             capacity = self.segment_size
             payload = self.page_size - HEADER_SIZE
-            for record in records:
-                if not record:
-                    # a lost type byte could turn an empty FULL fragment into page padding unnoticed
-                    raise InvalidArgumentError("empty WAL record: every record starts with its type byte")
+            for record, _ in frames:
                 pages = max(1, -(-len(record) // payload))
                 if (pages - 1) * self.page_size + HEADER_SIZE + len(record) - (pages - 1) * payload > capacity:
                     raise InvalidArgumentError(
                         f"WAL record of {len(record)} bytes does not fit in a {capacity}-byte segment")
             out = bytearray()
             end = self._pos
-            for record in records:
-                end = self._encode(record, end, out)
+            for frame in frames:
+                end = self._encode(frame, end, out)
             if end > capacity and self._pos > 0:
                 # start a fresh segment so the batch stays in one segment (and one write)
                 self._cut()
                 out = bytearray()
                 end = 0
-                for record in records:
-                    end = self._encode(record, end, out)
+                for frame in frames:
+                    end = self._encode(frame, end, out)
             deferred = not sync and self._fsync_every == 0.0
             if end <= capacity:
                 start = self._pos
@@ -311,7 +331,7 @@ class WAL:
                         self._rollback(start)
                         raise
                 return self._lsn
-            self._log_spanning(records)
+            self._log_spanning(frames)
             if not deferred:
                 self._maybe_sync()
             return self._lsn
@@ -383,20 +403,20 @@ class WAL:
         except OSError:
             self._need_new_segment = True
 
-    def _log_spanning(self, records: tuple[bytes, ...]) -> None:
+    def _log_spanning(self, frames: tuple[Frame, ...]) -> None:
         """Write a batch larger than a segment, cutting segments at record boundaries."""
         out = bytearray()
         pos = self._pos
-        for record in records:
+        for frame in frames:
             encoded = bytearray()
-            end = self._encode(record, pos, encoded)
+            end = self._encode(frame, pos, encoded)
             if end > self.segment_size:
                 encoded = bytearray()
                 if out:
                     self._flush_batch(out, pos)
                     out = bytearray()
                 self._cut()
-                end = self._encode(record, 0, encoded)
+                end = self._encode(frame, 0, encoded)
             out += encoded
             pos = end
         if out:
