@@ -11,6 +11,11 @@
    ``--senders`` paced threads, each owning a shard of the series and spreading its requests evenly over
    the interval. Timestamps are the wall-clock time each request is due, so the head and background
    maintenance behave as in production. Requests are encoded as they are sent (``tsdb.bench.encode``).
+   Before the server starts, ``--history-minutes`` (default 60, the dashboards' window) of the same series at
+   the same density are written into its data directory (blocks cut and the WAL checkpointed as a running
+   server does), so that it starts as one that has been up longer than its dashboards look back: the queried
+   window holds a full hour of blocks from the start, and what the queries map of them stays the same size
+   (without history it grows for the first hour as the window fills, and resident memory with it).
 3. Meanwhile ``--query-threads`` client threads send dashboard-like range queries over the last hour
    (step 15 s, aligned to the step as dashboards do), one every ``--query-interval`` seconds each.
 4. Every ``--rss-interval`` seconds the server's resident memory (``VmRSS`` of ``/proc/<pid>/status``) and
@@ -25,7 +30,7 @@
 
 Figures are printed, never asserted. Everything binds 127.0.0.1; the server and the receiver are stopped by
 their handles. ``python -m benchmarks soak [--minutes 30 | --seconds S] [--rate 20000] [--series 10000]
-[--senders 2] [--block-range 2h] [--query-threads 2] [--query-interval 5] [--alert-period 120]
+[--senders 2] [--history-minutes 60] [--block-range 2h] [--query-threads 2] [--query-interval 5] [--alert-period 120]
 [--warmup-minutes M] [--phases 5] [--rss-interval 5] [--progress-seconds 30] [--max-seconds 7200]``
 """
 
@@ -55,7 +60,9 @@ from tsdb.bench.ingest import http_sender
 from tsdb.bench.report import machine_description
 from tsdb.bench.servers import LocalServer
 from tsdb.bench.workload import generate
+from tsdb.config import StorageOptions, parse_duration_ms
 from tsdb.server.remote_write import compress_snappy
+from tsdb.storage.db import DB
 
 QUERY_STEP_S = 15
 TEMPLATE_SLOTS = 240
@@ -110,6 +117,7 @@ class PacedWriter:
                  events: Events, stop: threading.Event, until: float) -> None:
         interval_ms = max(1, round(interval_s * 1000))
         work = generate(series, TEMPLATE_SLOTS * interval_ms, interval_ms=interval_ms)
+        self.labels = work.labels
         self.fields = [label_fields(lb) for lb in work.labels]
         self.values = work.values.reshape(series, -1)
         slots = self.values.shape[1]
@@ -123,12 +131,47 @@ class PacedWriter:
         self.until = until
         self.url = url
         self.t0 = self.wall0 = 0.0
+        self.slot_base = 0  # template slot of the first live write: after the history, so counters keep rising
         self.chunks: list[list[npt.NDArray[np.int64]]] = []
         for k in range(senders):
             shard = np.arange(k, series, senders, dtype=np.int64)
             self.chunks.append([shard[i:i + per_request] for i in range(0, len(shard), per_request)])
         self.threads = [threading.Thread(target=self._run, args=(k,), name=f"soak-write-{k}", daemon=True)
                         for k in range(senders)]
+
+    def _payload(self, rows: npt.NDArray[np.int64], slot: int, ts_ms: int) -> bytes:
+        """The compressed request of series ``rows`` for template slot ``slot`` (counters wrap upwards)."""
+        values = self.values[rows, slot % self.slots] + (slot // self.slots) * self.wrap[rows]
+        entries = [(int(s), j, 1) for j, s in enumerate(rows)]
+        return compress_snappy(encode_entries(self.fields, entries, np.full(len(rows), ts_ms, dtype=np.int64), values))
+
+    def prefill(self, data_dir: Path, storage: StorageOptions, history_s: float) -> tuple[int, float]:
+        """Write the ``history_s`` seconds before now straight into ``data_dir`` before the server starts, one
+        block range at a time with maintenance after each (blocks cut, WAL checkpointed, as a running server
+        would have done); returns ``(samples written, seconds taken)``. Live writes continue the values."""
+        slots = int(history_s / self.interval_s)
+        interval_ms = max(1, round(self.interval_s * 1000))
+        end_ms = int(time.time() * 1000)
+        began = time.monotonic()
+        count = len(self.labels)
+        per = max(1, storage.block_range_ms // interval_ms)
+        written = 0
+        db = DB.open(data_dir, storage)
+        try:
+            for lo in range(0, slots, per):
+                idx = np.arange(lo, min(slots, lo + per), dtype=np.int64)
+                ts = end_ms - (slots - idx) * interval_ms
+                values = self.values[:, idx % self.slots] + (idx // self.slots)[None, :] * self.wrap[:, None]
+                app = db.appender()
+                app.append_batch(self.labels, np.arange(count + 1, dtype=np.int64) * len(idx), np.tile(ts, count),
+                                 np.ascontiguousarray(values, dtype=np.float64).reshape(-1))
+                app.commit()
+                db.maintain(now_ms=int(ts[-1]))
+                written += count * len(idx)
+        finally:
+            db.close()
+        self.slot_base = slots
+        return written, time.monotonic() - began
 
     def start(self) -> None:
         self.t0 = time.monotonic() + 0.2
@@ -158,10 +201,8 @@ class PacedWriter:
                 if lag > self.events.max_lag_s:
                     self.events.max_lag_s = lag
                 ts_ms = int((self.wall0 + offset) * 1000)
-                values = self.values[rows, slot % self.slots] + (slot // self.slots) * self.wrap[rows]
-                entries = [(int(s), j, 1) for j, s in enumerate(rows)]
-                payload = encode_entries(self.fields, entries, np.full(len(rows), ts_ms, dtype=np.int64), values)
-                outcome = send([Request(b"", compress_snappy(payload), len(rows))])[0]
+                payload = self._payload(rows, self.slot_base + slot, ts_ms)
+                outcome = send([Request(b"", payload, len(rows))])[0]
                 ok = outcome.rejected == 0 and not outcome.error
                 with self.events.lock:
                     self.events.writes.append((self.events.now(), outcome.latency_s, ok, outcome.accepted))
@@ -422,12 +463,18 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         with tempfile.TemporaryDirectory(prefix="tsdb-bench-soak-") as tmp:
             root = Path(tmp)
             config = write_config(root, receiver.url, args.alert_period, args.block_range)
+            writer = PacedWriter("", args.series, interval_s, args.senders, args.per_request, events, stop, 0.0)
+            if args.history_minutes > 0:
+                storage = StorageOptions(block_range_ms=parse_duration_ms(args.block_range, "--block-range")
+                                         ) if args.block_range else StorageOptions()
+                samples, took = writer.prefill(root / "data", storage, args.history_minutes * 60)
+                print(f"  history: {samples:,} samples of the {args.history_minutes:g} min before the run "
+                      f"written in {took:.0f} s", flush=True)
             server = LocalServer("tsdb", root / "data", extra_args=("--config", str(config))).start()
+            writer.url = server.url
             try:
-                writer = PacedWriter(server.url, args.series, interval_s, args.senders, args.per_request, events,
-                                     stop, 0.0)
                 queries = QueryLoad(server.url, args.query_threads, args.query_interval, events, stop, 0.0)
-                events.started = time.monotonic()  # generating the workload's values is not part of the run
+                events.started = time.monotonic()  # the workload's values and the history are not part of the run
                 until = events.started + duration_s
                 writer.until = queries.until = until
                 writer.start()
@@ -503,6 +550,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                         help="seconds between one thread's queries (default 5)")
     parser.add_argument("--alert-period", type=int, default=120,
                         help="seconds of one fire-and-resolve cycle of the alerts (default 120)")
+    parser.add_argument("--history-minutes", type=float, default=60.0,
+                        help="minutes of data backfilled before the run (default 60, the dashboards' window; 0: "
+                             "start empty)")
     parser.add_argument("--block-range", default=None,
                         help="the server's storage.block_range, e.g. 10m (default: the server's, 2h); the head "
                              "keeps up to 1.5 block ranges in memory")

@@ -349,3 +349,49 @@ def test_a_commit_that_makes_a_head_range_due_wakes_maintenance(tmp_path: Path) 
         assert waiter_woken == [True]
     finally:
         db.close()
+
+
+def test_a_backfill_beside_current_writes_is_cut_behind_the_backfill_not_refused(tmp_path: Path) -> None:
+    """Old and current data together (a backfill while the server's collector writes at the current time):
+    head ranges are persisted behind where the backfill writes, so none of its samples is refused as out of
+    bounds, and the head does not keep the whole backfill either."""
+    size = 10_000
+    db = DB.open(tmp_path, StorageOptions(block_range_ms=size, retention_ms=10**12, tiers_enabled=False))
+    now = 200_000  # 20 block ranges after the backfill's start (less than MAX_HEAD_RANGES)
+    try:
+        collector, backfill = Labels({"__name__": "collector"}), Labels({"__name__": "backfill"})
+        for t in range(0, 150_000, 2_000):
+            app = db.appender()
+            app.append(collector, np.array([now + t], dtype=np.int64), np.ones(1))
+            app.append(backfill, np.arange(t, t + 2_000, 500, dtype=np.int64), np.ones(4))
+            result = app.commit()
+            assert result.rejected_count == 0, result.summary()
+            assert db.maintain().ok
+            persisted = max((b.meta.max_time for b in db.blocks), default=0)
+            assert persisted <= max(0, t + 2_000 - size // 2), "a range the backfill still writes was persisted"
+        assert persisted >= 150_000 - 2 * size, "the backfill's older ranges are blocks"
+        assert len(dump(db, [Matcher("=", "__name__", "backfill")])[backfill]) == 300
+    finally:
+        db.close()
+
+
+def test_a_writer_stuck_far_behind_does_not_keep_the_head_growing(tmp_path: Path) -> None:
+    """Past MAX_HEAD_RANGES block ranges a head range is persisted wherever the writers are."""
+    from tsdb.storage.db import MAX_HEAD_RANGES
+
+    size = 10_000
+    db = DB.open(tmp_path, StorageOptions(block_range_ms=size, retention_ms=10**12, tiers_enabled=False))
+    try:
+        app = db.appender()
+        app.append(Labels({"__name__": "stuck"}), np.array([0], dtype=np.int64), np.ones(1))
+        app.append(Labels({"__name__": "current"}), np.array([size * (MAX_HEAD_RANGES - 1)], dtype=np.int64),
+                   np.ones(1))
+        app.commit()
+        assert db.maintain().ok and db.blocks == []  # the stuck writer holds the range back...
+        app = db.appender()
+        app.append(Labels({"__name__": "current"}), np.array([size * (MAX_HEAD_RANGES + 1)], dtype=np.int64),
+                   np.ones(1))
+        app.commit()
+        assert db.maintain().ok and db.blocks[0].meta.min_time == 0  # ...but not for ever
+    finally:
+        db.close()

@@ -71,6 +71,12 @@ MAINTENANCE_STAGES = ("head", "compaction", "tiers", "retention")
 """The stages of ``DB.maintain`` in order: head persistence (with the WAL checkpoint), block compaction,
 tier writing, retention (with deleting released blocks)."""
 
+WRITERS_WINDOW_S = 5
+"""Series written in the last this many seconds tell where the writers are."""
+MAX_HEAD_RANGES = 24
+"""A head range is persisted once the head spans this many block ranges beyond it, wherever the writers are
+(two days by default): a writer that far behind the newest data gets its samples refused (out of bounds)."""
+_NO_FRONT = 2**63 - 1
 _COMPACTION_STAGES = ("head", "compaction")  # what ``compactions_failed`` counts, as Prometheus does
 
 
@@ -127,6 +133,10 @@ class DB:
         self.head.commit_listeners.append(self._note_commit)
         self._stop = StopFlag()
         self._wakeup = threading.Event()  # a head range became due, or maintenance is being stopped
+        self._writers_lock = threading.Lock()
+        self._written_at = np.zeros(0, dtype=np.int64)  # per series ref: monotonic second of its last write
+        self._writers_front = _NO_FRONT  # see _writers_low
+        self._front_second = -1  # when _writers_front was last computed
         self._checkpoint_due: int | None = None  # a WAL checkpoint that failed, retried by the head stage
         self.maintenance_failures: dict[str, int] = dict.fromkeys(MAINTENANCE_STAGES, 0)
         """Failed maintenance stages since open, by stage."""
@@ -290,6 +300,7 @@ class DB:
             batch.append(records.encode_series([r for r, _ in new_series], [lb for _, lb in new_series]))
         if len(refs):
             batch.append(records.encode_samples(refs, ts, values))
+            self._mark_written(refs)
         if not batch:
             return None
         assert self.wal is not None
@@ -380,12 +391,42 @@ class DB:
         self._generation += 1
 
     def _note_commit(self, result: CommitResult) -> None:
-        if result.min_time is not None and result.min_time <= time.time() * 1000 - RECENT_WRITE_WINDOW_MS:
+        if result.min_time is None:
+            return
+        if result.min_time <= time.time() * 1000 - RECENT_WRITE_WINDOW_MS:
             self._changed_past()
-        if not self._wakeup.is_set() and self._due_head_range() is not None:
+        if not self._wakeup.is_set() and self._due_head_range(fresh=False) is not None:
             self._wakeup.set()  # a backfill fills the head fast: persist it now, not at the next interval
 
-    # -- reading ------------------------------------------------------------------------------
+    def _mark_written(self, refs: npt.NDArray[np.int64]) -> None:
+        second = int(time.monotonic())
+        top = int(refs.max())
+        with self._writers_lock:
+            if top >= len(self._written_at):
+                grown = np.full(max(top + 1, 2 * len(self._written_at), 1024), -_NO_FRONT, dtype=np.int64)
+                grown[:len(self._written_at)] = self._written_at
+                self._written_at = grown
+            self._written_at[refs] = second
+
+    def _writers_low(self, fresh: bool = True) -> int:
+        """Where the writers are: the oldest of the newest samples of the series written in the last
+        :data:`WRITERS_WINDOW_S` seconds (so a backfill's series count, not only the series of a collector
+        writing at the current time); the last such figure when nothing was written since, none (int64 max)
+        before the first write. Without ``fresh`` a figure up to a second old may be returned (commits ask
+        on every write; maintenance asks for a fresh one)."""
+        now = int(time.monotonic())
+        with self._writers_lock:
+            if not fresh and self._front_second == now:
+                return self._writers_front
+            self._front_second = now
+            recent = np.flatnonzero(self._written_at > now - WRITERS_WINDOW_S)
+        # the head's lock is taken outside ours: commits take ours while holding the head's
+        front = self.head.oldest_newest_sample(recent) if len(recent) else None
+        with self._writers_lock:
+            if front is not None:
+                self._writers_front = front
+            return self._writers_front
+
     def querier(self, mint: int, maxt: int) -> TieredQuerier:
         """A read view over ``[mint, maxt]`` merging overlapping blocks (oldest first) and the head, with
         the downsampled tiers for aggregate requests (see :class:`~tsdb.storage.tiers.store.TieredQuerier`)."""
@@ -580,14 +621,22 @@ class DB:
         if floor > self.head.truncated_before and self.head.readers.count_below(floor) == 0:
             self.head.truncate(floor)
 
-    def _due_head_range(self) -> tuple[int, int] | None:
-        """The oldest block range of the head not yet in a block once the head spans 1.5 block ranges
-        beyond it, else None."""
+    def _due_head_range(self, fresh: bool = True) -> tuple[int, int] | None:
+        """The oldest block range of the head not yet in a block once the head spans 1.5 block ranges beyond
+        it (as Prometheus) and the writers have moved half a block range past it, else None.
+
+        The second condition matters when old and new data arrive together (a backfill while the server's
+        own collector writes at the current time): the newest sample says the range is old, but samples are
+        still being written into it, and persisting it would refuse them (out of bounds). Past
+        :data:`MAX_HEAD_RANGES` block ranges the range is due regardless, so that a writer stuck far in the
+        past cannot keep the head growing. ``fresh``: see :meth:`_writers_low`."""
         size = self.options.block_range_ms
         head_min, head_max = max(self.head.min_time, self.head.read_floor), self.head.max_time
         if head_min > head_max or head_max - head_min <= size * 3 // 2:
             return None
         mint = head_min - head_min % size
+        if mint + size + size // 2 > self._writers_low(fresh) and head_max - mint <= size * MAX_HEAD_RANGES:
+            return None
         return mint, mint + size
 
     def _checkpoint(self, mint: int) -> None:

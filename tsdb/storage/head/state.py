@@ -606,6 +606,14 @@ class HeadState:
         """
         return np.asarray(select_postings(self, matchers), dtype=np.int64)
 
+    def oldest_newest_sample(self, refs: I64) -> int | None:
+        """The oldest of the newest sample times of the live series among ``refs`` (None if none has one)."""
+        with self.lock:
+            refs = refs[refs < self.series.shape[0]]
+            last = self.series[refs, hk.F_LAST_TS]
+            last = last[self._live[refs] & (last != hk.NO_TS)]
+            return int(last.min()) if len(last) else None
+
     def has_series(self, ref: int) -> bool:
         """True if ``ref`` is a live series (the checkpoint's ``keep_series``)."""
         with self.lock:
