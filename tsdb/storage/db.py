@@ -427,6 +427,7 @@ class DB:
                 self._writers_front = front
             return self._writers_front
 
+    # -- reading ------------------------------------------------------------------------------
     def querier(self, mint: int, maxt: int) -> TieredQuerier:
         """A read view over ``[mint, maxt]`` merging overlapping blocks (oldest first) and the head, with
         the downsampled tiers for aggregate requests (see :class:`~tsdb.storage.tiers.store.TieredQuerier`)."""
